@@ -1,0 +1,208 @@
+//! Settings, read once per cold start from `ALLY_*` environment variables.
+//! Defaults mirror the original package's `ally.php`.
+
+use std::str::FromStr;
+
+use crate::domain::{Catalog, Credits, Discounts, Product, Tier};
+
+/// Everything Ally's behaviour depends on that an operator may change.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB table (`ALLY_TABLE_NAME`).
+    pub table_name: String,
+    /// Tier of a self-onboarded reseller (`ALLY_DEFAULT_TIER`).
+    pub default_tier: Tier,
+    /// Credits per currency unit (`ALLY_CREDIT_CONVERSION_RATE`; 100 credits = $1).
+    pub credit_conversion_rate: i64,
+    /// Currency the payment webhook accepts (`ALLY_CURRENCY`).
+    pub currency: String,
+    /// Open a wallet at 0 on onboarding (`ALLY_AUTO_PROVISION_WALLET`).
+    pub auto_provision_wallet: bool,
+    /// Balance under which the partner is warned (`ALLY_LOW_CREDIT_THRESHOLD`).
+    pub low_credit_threshold: i64,
+    /// Path of the partner dashboard (`ALLY_DASHBOARD_URL`).
+    pub dashboard_url: String,
+    /// Tier discounts (`ALLY_DISCOUNT_GOLD`, `ALLY_DISCOUNT_PLATINUM`, percent 0..=99).
+    pub discounts: Discounts,
+    /// Credits given to a referrer (`ALLY_REFERRAL_REWARD`).
+    pub referral_reward: i64,
+    /// Largest single amount of credits accepted anywhere (`ALLY_MAX_CREDIT_AMOUNT`).
+    pub max_credit_amount: i64,
+    /// How long an idempotency key is remembered (`ALLY_IDEMPOTENCY_TTL_DAYS`).
+    pub idempotency_ttl_days: i64,
+    /// Products on offer (`ALLY_PRODUCTS`, a JSON array of `{id, name, base_price, tiers?}`).
+    pub catalog: Catalog,
+}
+
+/// A setting that could not be used; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment. Call once per cold start.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let max_credit_amount = parse(&get, "ALLY_MAX_CREDIT_AMOUNT", 100_000_000i64, |v| *v > 0)?;
+        let catalog =
+            match get("ALLY_PRODUCTS") {
+                None => default_catalog(),
+                Some(raw) => Catalog(serde_json::from_str::<Vec<Product>>(&raw).map_err(|e| {
+                    ConfigError {
+                        variable: "ALLY_PRODUCTS",
+                        message: format!(
+                            "expected a JSON array of {{id, name, base_price, tiers?}}: {e}"
+                        ),
+                    }
+                })?),
+            };
+        if let Some(p) = catalog
+            .0
+            .iter()
+            .find(|p| p.base_price.get() > max_credit_amount)
+        {
+            return Err(ConfigError {
+                variable: "ALLY_PRODUCTS",
+                message: format!("product {} costs more than ALLY_MAX_CREDIT_AMOUNT", p.id),
+            });
+        }
+        Ok(Self {
+            table_name: get("ALLY_TABLE_NAME").unwrap_or_else(|| "ally".into()),
+            default_tier: parse(&get, "ALLY_DEFAULT_TIER", Tier::Standard, |_| true)?,
+            credit_conversion_rate: parse(&get, "ALLY_CREDIT_CONVERSION_RATE", 100, |v| *v > 0)?,
+            currency: get("ALLY_CURRENCY")
+                .unwrap_or_else(|| "USD".into())
+                .to_ascii_uppercase(),
+            auto_provision_wallet: parse(&get, "ALLY_AUTO_PROVISION_WALLET", true, |_| true)?,
+            low_credit_threshold: parse(&get, "ALLY_LOW_CREDIT_THRESHOLD", 500, |v| *v >= 0)?,
+            dashboard_url: get("ALLY_DASHBOARD_URL").unwrap_or_else(|| "partner/dashboard".into()),
+            discounts: Discounts {
+                gold: parse(&get, "ALLY_DISCOUNT_GOLD", 15, |v| *v <= 99)?,
+                platinum: parse(&get, "ALLY_DISCOUNT_PLATINUM", 30, |v| *v <= 99)?,
+            },
+            referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", 1_000, |v| {
+                *v > 0 && *v <= max_credit_amount
+            })?,
+            max_credit_amount,
+            idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", 30, |v| {
+                (1..=3650).contains(v)
+            })?,
+            catalog,
+        })
+    }
+}
+
+fn parse<T: FromStr>(
+    get: &impl Fn(&'static str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
+    let Some(raw) = get(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(value) if valid(&value) => Ok(value),
+        _ => Err(ConfigError {
+            variable,
+            message: format!("`{raw}` is not an allowed value"),
+        }),
+    }
+}
+
+/// A small catalog so a fresh install can provision something; replace it with `ALLY_PRODUCTS`.
+fn default_catalog() -> Catalog {
+    let product = |id: &str, name: &str, price: i64, tiers: &[Tier]| Product {
+        id: id.into(),
+        name: name.into(),
+        base_price: Credits::new(price, i64::MAX).expect("positive"),
+        tiers: tiers.to_vec(),
+    };
+    Catalog(vec![
+        product("license-basic", "Basic license", 1_000, &[]),
+        product("server-small", "Small server, one month", 2_500, &[]),
+        product(
+            "server-dedicated",
+            "Dedicated server, one month",
+            20_000,
+            &[Tier::Gold, Tier::Platinum],
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_mirror_the_seed() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.default_tier, Tier::Standard);
+        assert_eq!(c.credit_conversion_rate, 100);
+        assert!(c.auto_provision_wallet);
+        assert_eq!(c.low_credit_threshold, 500);
+        assert_eq!(c.dashboard_url, "partner/dashboard");
+        assert_eq!(
+            c.discounts,
+            Discounts {
+                gold: 15,
+                platinum: 30
+            }
+        );
+        assert_eq!(c.referral_reward, 1_000);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("ALLY_DEFAULT_TIER", "diamond"),
+            ("ALLY_CREDIT_CONVERSION_RATE", "0"),
+            ("ALLY_AUTO_PROVISION_WALLET", "maybe"),
+            ("ALLY_DISCOUNT_GOLD", "100"),
+            ("ALLY_LOW_CREDIT_THRESHOLD", "-1"),
+            ("ALLY_PRODUCTS", "{}"),
+        ] {
+            let err = with(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn overrides_are_read() {
+        let c = with(&[
+            ("ALLY_DEFAULT_TIER", "gold"),
+            (
+                "ALLY_PRODUCTS",
+                r#"[{"id":"p","name":"P","base_price":10,"tiers":["platinum"]}]"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.default_tier, Tier::Gold);
+        assert!(!c.catalog.find("p").unwrap().allows(Tier::Gold));
+    }
+}

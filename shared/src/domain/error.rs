@@ -1,0 +1,56 @@
+use std::error::Error as StdError;
+
+use super::Tier;
+
+/// Every way an Ally operation can fail, in the partner business's terms.
+///
+/// The HTTP layer maps each variant to one status and one stable `code`; event handlers
+/// decide from it whether a delivery is worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum AllyError {
+    /// The input is malformed or out of range; nothing was changed.
+    #[error("{0}")]
+    Validation(String),
+    /// The object does not exist, or is not the caller's to see.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique object (one reseller per user, a client id) already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// The wallet cannot pay: `needed` credits asked, `balance` held.
+    #[error("insufficient credits: {needed} needed, {balance} available")]
+    InsufficientCredits { needed: i64, balance: i64 },
+    /// An admin (or a low-credit rule) has put provisioning on hold.
+    #[error("provisioning is on hold for this reseller")]
+    OnHold,
+    /// The reseller is suspended and may not spend or onboard.
+    #[error("the reseller is suspended")]
+    Suspended,
+    /// The reseller's tier may not sell this product.
+    #[error("the {tier} tier may not sell product {product}")]
+    TierNotAllowed { tier: Tier, product: String },
+    /// The idempotency key was used before with a different request.
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyConflict,
+    /// The caller is known but its role does not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The wallet kept changing under us past the retry budget; the caller may retry.
+    #[error("the wallet is busy, retry the request")]
+    Contention,
+    /// The store failed for a reason unrelated to the request (network, throttling, bug).
+    #[error("storage failure")]
+    Store(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl AllyError {
+    /// A validation error with a message for the caller.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::Validation(message.into())
+    }
+
+    /// Whether trying the same request again later may succeed (used by event consumers).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Contention | Self::Store(_))
+    }
+}

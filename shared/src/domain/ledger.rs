@@ -1,0 +1,49 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What moved the credits of a ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Credits bought (admin top-up, payment webhook).
+    Credit,
+    /// Credits spent on provisioning.
+    Debit,
+    /// Credits given back for a spend.
+    Refund,
+    /// Credits earned (a referral).
+    Reward,
+}
+
+impl EntryKind {
+    /// The sign this kind applies to the balance.
+    pub fn sign(self) -> i64 {
+        match self {
+            EntryKind::Debit => -1,
+            EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => 1,
+        }
+    }
+}
+
+/// One movement of a wallet. The entries of a reseller sum to its balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// A ULID: entries sort by time.
+    pub id: String,
+    pub kind: EntryKind,
+    /// Always positive; `kind` gives the direction.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reason: Option<String>,
+    /// Who caused it: a user id, `webhook:<provider>`, `referral`...
+    pub actor: String,
+    pub idempotency_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl LedgerEntry {
+    /// The signed change this entry made to the balance.
+    pub fn delta(&self) -> i64 {
+        self.kind.sign() * self.amount
+    }
+}

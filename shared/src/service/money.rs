@@ -1,0 +1,501 @@
+//! Operations that move credits. Each is: read the wallet and the idempotency record
+//! together, decide from that snapshot, then write ONE atomic change conditioned on the
+//! wallet's version (plus the business conditions). A concurrent change cancels the write
+//! and the operation starts over from a fresh read; a recorded key replays its first answer.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tracing::instrument;
+use ulid::Ulid;
+
+use super::{
+    Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt,
+    ProvisionRequest, check_new_client,
+};
+use crate::domain::{
+    AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status,
+    checked_balance, license_key,
+};
+use crate::service::CreditRequest;
+use crate::store::{
+    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange,
+    WalletGuard,
+};
+
+/// Most clients one bulk onboarding may carry.
+pub const MAX_BULK: usize = 500;
+
+/// Longest reason or description kept on a ledger entry or service.
+const MAX_TEXT: usize = 500;
+
+/// Jittered exponential pause before trying a lost race again (5 ms doubling to 80 ms).
+pub(super) async fn backoff(attempt: u32) {
+    let cap = 5u64 << attempt.min(4);
+    tokio::time::sleep(Duration::from_millis(rand::random_range(1..=cap))).await;
+}
+
+/// Checks an idempotency key: 1 to 128 printable ASCII characters.
+pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {
+    if !key.is_empty()
+        && key.len() <= 128
+        && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !key.trim().is_empty()
+    {
+        Ok(())
+    } else {
+        Err(AllyError::validation(
+            "Idempotency-Key must be 1 to 128 printable ASCII characters",
+        ))
+    }
+}
+
+fn check_text(field: &str, text: &Option<String>) -> Result<(), AllyError> {
+    match text {
+        Some(t) if t.chars().count() > MAX_TEXT || t.chars().any(char::is_control) => {
+            Err(AllyError::validation(format!(
+                "{field} must be at most {MAX_TEXT} characters without control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
+fn request_hash(operation: &str, input: &impl Serialize) -> String {
+    let body = serde_json::to_vec(input).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(operation.as_bytes());
+    hasher.update([0]);
+    hasher.update(&body);
+    hex::encode(hasher.finalize())
+}
+
+/// What an operation decided from the wallet it read; `detail` is what its answer needs
+/// besides the ledger entry.
+struct Movement<D> {
+    guard: WalletGuard,
+    kind: EntryKind,
+    amount: Credits,
+    reason: Option<String>,
+    actor: String,
+    totals: TotalsDelta,
+    service: Option<ProvisionedService>,
+    state: IdempotencyState,
+    detail: D,
+}
+
+/// A committed operation: its answer, and whether follow-up writes may still be missing.
+struct Committed<R> {
+    response: R,
+    state: IdempotencyState,
+}
+
+/// A payable amount for `base` at the reseller's tier, after the checks the API orders:
+/// suspended, on hold, tier not allowed. Affordability is checked by the caller.
+struct Price {
+    base: Credits,
+    cost: Credits,
+    product: Option<String>,
+}
+
+impl<S: Store> Ally<S> {
+    /// Adds credits to the wallet of `user_id` (admin top-up, payment, reward). Allowed on a
+    /// suspended reseller. The same key with the same input credits once.
+    #[instrument(skip(self, request), fields(amount = request.amount))]
+    pub async fn add_credits(
+        &self,
+        user_id: &str,
+        request: CreditRequest,
+        kind: EntryKind,
+        actor: &str,
+        key: &str,
+    ) -> Result<CreditReceipt, AllyError> {
+        check_idempotency_key(key)?;
+        check_text("reason", &request.reason)?;
+        if !matches!(
+            kind,
+            EntryKind::Credit | EntryKind::Reward | EntryKind::Refund
+        ) {
+            return Err(AllyError::validation(
+                "adding credits takes a credit, reward or refund",
+            ));
+        }
+        let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
+        let hash = request_hash("add_credits", &(&request, kind));
+        let committed = self
+            .commit(
+                user_id,
+                key,
+                hash,
+                |r| {
+                    Ok(Movement {
+                        guard: WalletGuard {
+                            version: r.version,
+                            require_active: false,
+                            require_no_hold: false,
+                            tier: None,
+                            min_balance: 0,
+                        },
+                        kind,
+                        amount,
+                        reason: request.reason.clone(),
+                        actor: actor.to_string(),
+                        totals: TotalsDelta {
+                            credits_added: amount.get(),
+                            ..TotalsDelta::default()
+                        },
+                        service: None,
+                        state: IdempotencyState::Done,
+                        detail: (),
+                    })
+                },
+                |entry, _| CreditReceipt {
+                    balance: entry.balance_after,
+                    transaction: entry.clone(),
+                },
+            )
+            .await?;
+        Ok(committed.response)
+    }
+
+    /// Provisions one service for the calling reseller at its tier price.
+    #[instrument(skip(self, request))]
+    pub async fn provision(
+        &self,
+        user_id: &str,
+        request: ProvisionRequest,
+        key: &str,
+    ) -> Result<ProvisionReceipt, AllyError> {
+        check_idempotency_key(key)?;
+        check_text("description", &request.description)?;
+        let client_id = match &request.client_id {
+            Some(id) => Some(self.client(user_id, id).await?.id),
+            None => None,
+        };
+        let hash = request_hash("provision", &request);
+        let committed = self
+            .commit(
+                user_id,
+                key,
+                hash,
+                |r| {
+                    let price = self.price(r, request.product.as_deref(), request.cost)?;
+                    let now = Utc::now();
+                    let id = Ulid::new().to_string();
+                    let service = ProvisionedService {
+                        license_key: license_key(user_id, &id),
+                        id,
+                        owner_id: user_id.to_string(),
+                        client_id: client_id.clone(),
+                        product: price.product.clone(),
+                        description: request.description.clone(),
+                        base_cost: price.base.get(),
+                        cost: price.cost.get(),
+                        tier: r.tier,
+                        created_at: now,
+                    };
+                    Ok(Movement {
+                        guard: spend_guard(r, price.cost.get()),
+                        kind: EntryKind::Debit,
+                        amount: price.cost,
+                        reason: Some(service_reason(&service)),
+                        actor: user_id.to_string(),
+                        totals: TotalsDelta {
+                            credits_spent: price.cost.get(),
+                            provisions: 1,
+                            ..TotalsDelta::default()
+                        },
+                        service: Some(service.clone()),
+                        state: IdempotencyState::Done,
+                        detail: service,
+                    })
+                },
+                |entry, service| ProvisionReceipt {
+                    cost: entry.amount,
+                    balance: entry.balance_after,
+                    service: service.clone(),
+                    transaction: entry.clone(),
+                },
+            )
+            .await?;
+        Ok(committed.response)
+    }
+
+    /// Onboards up to 500 clients and provisions one service for each at the tier price:
+    /// all or nothing. The whole charge is reserved in one write; the clients and services
+    /// are then written with ids derived from the key, so a retry after a crash rewrites
+    /// the same items and is never charged again.
+    #[instrument(skip(self, request), fields(clients = request.clients.len()))]
+    pub async fn bulk_onboard(
+        &self,
+        user_id: &str,
+        request: BulkRequest,
+        key: &str,
+    ) -> Result<BulkReceipt, AllyError> {
+        check_idempotency_key(key)?;
+        let count = request.clients.len();
+        if count == 0 || count > MAX_BULK {
+            return Err(AllyError::validation(format!(
+                "a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}"
+            )));
+        }
+        for client in &request.clients {
+            check_new_client(client)?;
+        }
+        let hash = request_hash("bulk_onboard", &request);
+        let committed = self
+            .commit(
+                user_id,
+                key,
+                hash,
+                |r| {
+                    let price = self.price(r, request.product.as_deref(), request.cost)?;
+                    let total = price.cost.times(count)?;
+                    Ok(Movement {
+                        guard: spend_guard(r, total.get()),
+                        kind: EntryKind::Debit,
+                        amount: total,
+                        reason: Some(format!("bulk onboarding of {count} clients")),
+                        actor: user_id.to_string(),
+                        totals: TotalsDelta {
+                            credits_spent: total.get(),
+                            provisions: count as i64,
+                            clients: count as i64,
+                            ..TotalsDelta::default()
+                        },
+                        service: None,
+                        state: IdempotencyState::Pending,
+                        detail: (price, r.tier),
+                    })
+                },
+                |entry, (price, tier)| BulkCharge {
+                    cost: price.cost.get(),
+                    base_cost: price.base.get(),
+                    tier: *tier,
+                    total: entry.amount,
+                    balance: entry.balance_after,
+                    transaction: entry.clone(),
+                },
+            )
+            .await?;
+        let charge = committed.response;
+        let (clients, services) = bulk_items(user_id, key, &request, &charge);
+        if committed.state == IdempotencyState::Pending {
+            self.store.put_portfolio(&clients, &services).await?;
+            let done = serde_json::to_string(&charge).map_err(|e| AllyError::Store(Box::new(e)))?;
+            self.store.finish_idempotency(user_id, key, &done).await?;
+        }
+        Ok(BulkReceipt {
+            cost: charge.cost,
+            total: charge.total,
+            balance: charge.balance,
+            transaction: charge.transaction,
+            clients,
+            services,
+        })
+    }
+
+    /// The tier price of a product or a custom base cost, refused in the API's order.
+    fn price(
+        &self,
+        r: &Reseller,
+        product: Option<&str>,
+        cost: Option<i64>,
+    ) -> Result<Price, AllyError> {
+        let max = self.config.max_credit_amount;
+        let (base, product) = match (product, cost) {
+            (Some(id), None) => {
+                let p = self.config.catalog.find(id).ok_or_else(|| {
+                    AllyError::validation(format!(
+                        "unknown product `{}`",
+                        id.chars().take(64).collect::<String>()
+                    ))
+                })?;
+                (p.base_price, Some(p))
+            }
+            (None, Some(cost)) => (Credits::new(cost, max)?, None),
+            _ => return Err(AllyError::validation("give either a product or a cost")),
+        };
+        if r.status != Status::Active {
+            return Err(AllyError::Suspended);
+        }
+        if r.hold_provisioning {
+            return Err(AllyError::OnHold);
+        }
+        if let Some(p) = product.filter(|p| !p.allows(r.tier)) {
+            return Err(AllyError::TierNotAllowed {
+                tier: r.tier,
+                product: p.id.clone(),
+            });
+        }
+        Ok(Price {
+            base,
+            cost: self.config.discounts.price(base, r.tier),
+            product: product.map(|p| p.id.clone()),
+        })
+    }
+
+    /// The money loop shared by every operation: replay a recorded key, or decide from a
+    /// fresh snapshot and commit one conditional write; start over when the wallet moved.
+    async fn commit<D, R: Serialize + DeserializeOwned>(
+        &self,
+        user_id: &str,
+        key: &str,
+        hash: String,
+        decide: impl Fn(&Reseller) -> Result<Movement<D>, AllyError>,
+        respond: impl Fn(&LedgerEntry, &D) -> R,
+    ) -> Result<Committed<R>, AllyError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let (profile, record) = self.store.wallet(user_id, key).await?;
+            if let Some(record) = record {
+                return replay(record, &hash);
+            }
+            let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+            let movement = decide(&reseller)?;
+            let amount = movement.amount.get();
+            if reseller.balance < movement.guard.min_balance {
+                return Err(AllyError::InsufficientCredits {
+                    needed: movement.guard.min_balance,
+                    balance: reseller.balance,
+                });
+            }
+            let now = Utc::now();
+            let entry = LedgerEntry {
+                id: Ulid::new().to_string(),
+                kind: movement.kind,
+                amount,
+                balance_after: checked_balance(reseller.balance, movement.kind.sign() * amount)?,
+                reason: movement.reason,
+                actor: movement.actor,
+                idempotency_key: key.to_string(),
+                created_at: now,
+            };
+            let response = respond(&entry, &movement.detail);
+            let change = WalletChange {
+                user_id: user_id.to_string(),
+                new_balance: entry.balance_after,
+                guard: movement.guard,
+                totals: movement.totals,
+                service: movement.service,
+                idempotency: IdempotencyRecord {
+                    key: key.to_string(),
+                    request_hash: hash.clone(),
+                    state: movement.state,
+                    response: serde_json::to_string(&response)
+                        .map_err(|e| AllyError::Store(Box::new(e)))?,
+                    created_at: now,
+                    expires_at: (now + chrono::Duration::days(self.config.idempotency_ttl_days))
+                        .timestamp(),
+                },
+                entry,
+                at: now,
+            };
+            match self.store.commit_wallet_change(&change).await {
+                Ok(()) => {
+                    return Ok(Committed {
+                        response,
+                        state: movement.state,
+                    });
+                }
+                // Someone else wrote first: read again (a duplicate key then replays).
+                Err(StoreError::Refused(
+                    Refusal::VersionChanged | Refusal::TierChanged | Refusal::Duplicate,
+                ))
+                | Err(StoreError::Conflict) => backoff(attempt).await,
+                Err(StoreError::Refused(Refusal::Insufficient { balance })) => {
+                    return Err(AllyError::InsufficientCredits {
+                        needed: change.guard.min_balance,
+                        balance,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AllyError::Contention)
+    }
+}
+
+/// The first answer of a recorded key, or a conflict when the key was used for another input.
+fn replay<R: DeserializeOwned>(
+    record: IdempotencyRecord,
+    hash: &str,
+) -> Result<Committed<R>, AllyError> {
+    if record.request_hash != hash {
+        return Err(AllyError::IdempotencyConflict);
+    }
+    let response =
+        serde_json::from_str(&record.response).map_err(|e| AllyError::Store(Box::new(e)))?;
+    Ok(Committed {
+        response,
+        state: record.state,
+    })
+}
+
+/// A spend's guard: active, not on hold, the tier priced, enough balance, nothing changed.
+fn spend_guard(r: &Reseller, cost: i64) -> WalletGuard {
+    WalletGuard {
+        version: r.version,
+        require_active: true,
+        require_no_hold: true,
+        tier: Some(r.tier),
+        min_balance: cost,
+    }
+}
+
+fn service_reason(service: &ProvisionedService) -> String {
+    match &service.product {
+        Some(product) => format!("provision {product}"),
+        None => "provision custom service".to_string(),
+    }
+}
+/// A ULID at the charge's time whose random part is derived from the key and the index,
+/// so every retry of a bulk onboarding names its items the same, in request order.
+fn derived_id(user_id: &str, key: &str, kind: &str, index: usize, at: DateTime<Utc>) -> String {
+    let digest = Sha256::digest(format!("{user_id}\0{key}\0{kind}").as_bytes());
+    let mut high = [0u8; 8];
+    high[2..].copy_from_slice(&digest[..6]);
+    let random = (u128::from(u64::from_be_bytes(high)) << 32) | index as u128;
+    Ulid::from_parts(at.timestamp_millis() as u64, random).to_string()
+}
+
+/// The clients and services of a bulk onboarding, rebuilt identically from the request and
+/// its charge.
+fn bulk_items(
+    user_id: &str,
+    key: &str,
+    request: &BulkRequest,
+    charge: &BulkCharge,
+) -> (Vec<Client>, Vec<ProvisionedService>) {
+    let at = charge.transaction.created_at;
+    let per_client = charge.cost;
+    let mut clients = Vec::with_capacity(request.clients.len());
+    let mut services = Vec::with_capacity(request.clients.len());
+    for (index, new) in request.clients.iter().enumerate() {
+        let client = Client {
+            id: derived_id(user_id, key, "client", index, at),
+            owner_id: user_id.to_string(),
+            name: new.name.trim().to_string(),
+            email: new.email.clone(),
+            created_at: at,
+        };
+        let service_id = derived_id(user_id, key, "service", index, at);
+        services.push(ProvisionedService {
+            license_key: license_key(user_id, &service_id),
+            id: service_id,
+            owner_id: user_id.to_string(),
+            client_id: Some(client.id.clone()),
+            product: request.product.clone(),
+            description: None,
+            base_cost: charge.base_cost,
+            cost: per_client,
+            tier: charge.tier,
+            created_at: at,
+        });
+        clients.push(client);
+    }
+    (clients, services)
+}

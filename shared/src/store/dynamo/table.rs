@@ -1,0 +1,88 @@
+//! The table's definition, for emulators and tests. `template.yaml` declares the same table
+//! for AWS; keep the two in step.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
+};
+
+use super::attr;
+use crate::store::{StoreError, StoreResult, keys};
+
+fn key(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(StoreError::backend)
+}
+
+fn index(name: &str, pk: &str, sk: &str) -> StoreResult<GlobalSecondaryIndex> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash)?)
+        .key_schema(key(sk, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(StoreError::backend)
+}
+
+/// Creates the single table (keys, indexes, stream, TTL) and waits until it is usable.
+pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(attr::PK, KeyType::Hash)?)
+        .key_schema(key(attr::SK, KeyType::Range)?)
+        .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK)?)
+        .global_secondary_indexes(index(
+            keys::BY_STATUS_INDEX,
+            attr::STATUS_PK,
+            attr::STATUS_SK,
+        )?)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(StoreError::backend)?,
+        );
+    for name in [
+        attr::PK,
+        attr::SK,
+        attr::TIER_PK,
+        attr::TIER_SK,
+        attr::STATUS_PK,
+        attr::STATUS_SK,
+    ] {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(StoreError::backend)?,
+        );
+    }
+    request.send().await.map_err(StoreError::backend)?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr::EXPIRES_AT)
+                .build()
+                .map_err(StoreError::backend)?,
+        )
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Every key format of the single table, in one place.
+
+/// Partition of everything a reseller owns.
+pub fn reseller(user_id: &str) -> String {
+    format!("RESELLER#{user_id}")
+}
+
+/// Sort key of the profile + wallet item.
+pub const PROFILE: &str = "PROFILE";
+
+/// Partition (and sort key) of the item that reserves a refid.
+pub fn refid(refid: &str) -> String {
+    format!("REFID#{refid}")
+}
+
+/// Sort key of the refid item.
+pub const REFID: &str = "REFID";
+
+/// Sort key of a ledger entry.
+pub fn ledger_entry(id: &str) -> String {
+    format!("TXN#{id}")
+}
+
+/// Sort-key prefix of ledger entries.
+pub const LEDGER_PREFIX: &str = "TXN#";
+
+/// Sort key of an idempotency record.
+pub fn idempotency(key: &str) -> String {
+    format!("IDEMP#{key}")
+}
+
+/// Sort key of a client.
+pub fn client(id: &str) -> String {
+    format!("CLIENT#{id}")
+}
+
+/// Sort-key prefix of clients.
+pub const CLIENT_PREFIX: &str = "CLIENT#";
+
+/// Sort key of a provisioned service.
+pub fn service(id: &str) -> String {
+    format!("SERVICE#{id}")
+}
+
+/// Sort-key prefix of services.
+pub const SERVICE_PREFIX: &str = "SERVICE#";
+
+/// Index listing resellers by tier.
+pub const BY_TIER_INDEX: &str = "by-tier";
+/// Index listing resellers by status.
+pub const BY_STATUS_INDEX: &str = "by-status";
+
+/// Partition of the by-tier index.
+pub fn tier_partition(tier: crate::domain::Tier) -> String {
+    format!("TIER#{tier}")
+}
+
+/// Partition of the by-status index.
+pub fn status_partition(status: crate::domain::Status) -> String {
+    format!("STATUS#{status}")
+}
+
+/// Sort key of both reseller indexes: onboarding time, then user id for uniqueness.
+pub fn reseller_order(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
+    format!(
+        "{}#{user_id}",
+        created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    )
+}

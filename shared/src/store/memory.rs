@@ -1,0 +1,251 @@
+//! The embedded store: the whole table in one mutex, each write applied all-or-nothing
+//! under the lock, with the same conditions and answers as the DynamoDB store.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter,
+    Store, StoreError, StoreResult, Taken, WalletChange, keys, page_newest_first,
+};
+use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
+
+/// Items grouped by owner, then by id (ULIDs sort by time).
+type Owned<T> = BTreeMap<String, BTreeMap<String, T>>;
+
+#[derive(Debug, Default)]
+struct Tables {
+    resellers: BTreeMap<String, Reseller>,
+    refids: BTreeMap<String, String>,
+    ledger: Owned<LedgerEntry>,
+    clients: Owned<Client>,
+    services: Owned<ProvisionedService>,
+    idempotency: Owned<IdempotencyRecord>,
+}
+
+/// In-process store for `make dev` and fast tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied write: every write
+        // checks all its conditions before it changes anything.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn insert_reseller(&self, reseller: &Reseller) -> StoreResult<()> {
+        let mut t = self.lock();
+        if t.resellers.contains_key(&reseller.user_id) {
+            return Err(StoreError::Taken(Taken::User));
+        }
+        if t.refids.contains_key(&reseller.refid) {
+            return Err(StoreError::Taken(Taken::Refid));
+        }
+        t.refids
+            .insert(reseller.refid.clone(), reseller.user_id.clone());
+        t.resellers
+            .insert(reseller.user_id.clone(), reseller.clone());
+        Ok(())
+    }
+
+    async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
+        Ok(self.lock().resellers.get(user_id).cloned())
+    }
+
+    async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
+        let t = self.lock();
+        Ok(t.refids
+            .get(refid)
+            .and_then(|user| t.resellers.get(user))
+            .cloned())
+    }
+
+    async fn resellers(
+        &self,
+        filter: ResellerFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Reseller>> {
+        let t = self.lock();
+        let matching: BTreeMap<String, Reseller> = t
+            .resellers
+            .values()
+            .filter(|r| match filter {
+                ResellerFilter::Tier(tier) => r.tier == tier,
+                ResellerFilter::Status(status) => r.status == status,
+            })
+            .map(|r| (keys::reseller_order(&r.created_at, &r.user_id), r.clone()))
+            .collect();
+        page_newest_first(Some(&matching), page)
+    }
+
+    async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
+        let mut t = self.lock();
+        let r = t
+            .resellers
+            .get_mut(user_id)
+            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        if r.version != update.expected_version {
+            return Err(StoreError::Refused(Refusal::VersionChanged));
+        }
+        r.tier = update.tier;
+        r.status = update.status;
+        r.hold_provisioning = update.hold_provisioning;
+        r.metadata = update.metadata.clone();
+        r.updated_at = update.at;
+        r.version += 1;
+        Ok(r.clone())
+    }
+
+    async fn wallet(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        let t = self.lock();
+        let record = t.idempotency.get(user_id).and_then(|m| m.get(key)).cloned();
+        Ok((t.resellers.get(user_id).cloned(), record))
+    }
+
+    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        let mut t = self.lock();
+        let owner = &change.user_id;
+        if t.idempotency
+            .get(owner)
+            .is_some_and(|m| m.contains_key(&change.idempotency.key))
+        {
+            return Err(StoreError::Refused(Refusal::Duplicate));
+        }
+        change
+            .guard
+            .check(t.resellers.get(owner))
+            .map_err(StoreError::Refused)?;
+        let r = t
+            .resellers
+            .get_mut(owner)
+            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        r.balance = change.new_balance;
+        r.version += 1;
+        r.wallet_open = true;
+        r.credits_added += change.totals.credits_added;
+        r.credits_spent += change.totals.credits_spent;
+        r.provisions += change.totals.provisions;
+        r.clients += change.totals.clients;
+        r.updated_at = change.at;
+        t.ledger
+            .entry(owner.clone())
+            .or_default()
+            .insert(change.entry.id.clone(), change.entry.clone());
+        if let Some(service) = &change.service {
+            t.services
+                .entry(owner.clone())
+                .or_default()
+                .insert(service.id.clone(), service.clone());
+        }
+        t.idempotency
+            .entry(owner.clone())
+            .or_default()
+            .insert(change.idempotency.key.clone(), change.idempotency.clone());
+        Ok(())
+    }
+
+    async fn finish_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        response: &str,
+    ) -> StoreResult<()> {
+        let mut t = self.lock();
+        let record = t
+            .idempotency
+            .get_mut(user_id)
+            .and_then(|m| m.get_mut(key))
+            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        record.state = IdempotencyState::Done;
+        record.response = response.to_string();
+        Ok(())
+    }
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        let mut t = self.lock();
+        let owner = &client.owner_id;
+        match t.resellers.get(owner) {
+            None => return Err(StoreError::Refused(Refusal::Missing)),
+            Some(r) if r.status != Status::Active => {
+                return Err(StoreError::Refused(Refusal::Suspended));
+            }
+            Some(_) => {}
+        }
+        if t.clients
+            .get(owner)
+            .is_some_and(|m| m.contains_key(&client.id))
+        {
+            return Err(StoreError::Taken(Taken::Client));
+        }
+        t.clients
+            .entry(owner.clone())
+            .or_default()
+            .insert(client.id.clone(), client.clone());
+        if let Some(r) = t.resellers.get_mut(owner) {
+            r.clients += 1;
+        }
+        Ok(())
+    }
+
+    async fn put_portfolio(
+        &self,
+        clients: &[Client],
+        services: &[ProvisionedService],
+    ) -> StoreResult<()> {
+        let mut t = self.lock();
+        for c in clients {
+            t.clients
+                .entry(c.owner_id.clone())
+                .or_default()
+                .insert(c.id.clone(), c.clone());
+        }
+        for s in services {
+            t.services
+                .entry(s.owner_id.clone())
+                .or_default()
+                .insert(s.id.clone(), s.clone());
+        }
+        Ok(())
+    }
+
+    async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
+        Ok(self
+            .lock()
+            .clients
+            .get(owner_id)
+            .and_then(|m| m.get(client_id))
+            .cloned())
+    }
+
+    async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
+        page_newest_first(self.lock().clients.get(owner_id), page)
+    }
+
+    async fn services(
+        &self,
+        owner_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProvisionedService>> {
+        page_newest_first(self.lock().services.get(owner_id), page)
+    }
+
+    async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        page_newest_first(self.lock().ledger.get(owner_id), page)
+    }
+}
