@@ -1,1 +1,324 @@
-//! Test support.
+//! Test support: a fresh Ally on either store, the emulator, and invariant checks.
+//!
+//! The DynamoDB store runs against moto in server mode, started once per test process on a
+//! free loopback port (one request at a time, see `infra/moto_server.py`) unless
+//! `AWS_ENDPOINT_URL` already points at one. Every test gets its own table.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ally::domain::{Reseller, Tier};
+use ally::service::{Actor, CreditRequest, NewReseller};
+use ally::store::dynamo::{DynamoStore, create_table};
+use ally::store::memory::MemoryStore;
+use ally::store::{PageRequest, Store};
+use ally::{Ally, Config};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The emulator of this test process: its endpoint, and the pipe whose closing stops it.
+struct Emulator {
+    endpoint: String,
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+static EMULATOR: OnceLock<Mutex<Option<Emulator>>> = OnceLock::new();
+
+/// The emulator's endpoint, starting it on first use.
+pub fn emulator_endpoint() -> String {
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+        return endpoint;
+    }
+    let cell = EMULATOR.get_or_init(|| Mutex::new(None));
+    let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(emulator) = guard.as_ref() {
+        return emulator.endpoint.clone();
+    }
+    let python = workspace().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` (it installs moto into .venv) or set AWS_ENDPOINT_URL",
+        python.display()
+    );
+    let mut child = Command::new(python)
+        .arg(workspace().join("infra/moto_server.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read moto's port");
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("moto printed `{line}` instead of its port"));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let stdin = child.stdin.take().expect("stdin");
+    *guard = Some(Emulator {
+        endpoint: endpoint.clone(),
+        _child: child,
+        _stdin: stdin,
+    });
+    endpoint
+}
+
+/// An SDK configuration for the emulator, with test credentials.
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(emulator_endpoint())
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
+        .build()
+}
+
+/// A DynamoDB store on a fresh table of its own.
+pub async fn dynamo_store() -> DynamoStore {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config());
+    let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
+    create_table(&client, &table)
+        .await
+        .expect("create the test table");
+    DynamoStore::new(client, table)
+}
+
+/// Ally on the memory store.
+pub fn memory_ally(config: Config) -> Arc<Ally<MemoryStore>> {
+    Arc::new(Ally::new(MemoryStore::new(), config))
+}
+
+/// Ally on the DynamoDB store, fresh table.
+pub async fn dynamo_ally(config: Config) -> Arc<Ally<DynamoStore>> {
+    Arc::new(Ally::new(dynamo_store().await, config))
+}
+
+/// A signed-in partner.
+pub fn partner(user_id: &str) -> Actor {
+    Actor {
+        user_id: user_id.into(),
+        email: Some(format!("{user_id}@partners.example")),
+        admin: false,
+    }
+}
+
+/// An admin.
+pub fn admin() -> Actor {
+    Actor {
+        user_id: "admin-1".into(),
+        email: Some("admin@ally.example".into()),
+        admin: true,
+    }
+}
+
+/// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
+pub async fn reseller_with<S: Store>(
+    ally: &Ally<S>,
+    user_id: &str,
+    tier: Tier,
+    balance: i64,
+) -> Reseller {
+    let request = NewReseller {
+        company: format!("{user_id} Ltd"),
+        tier: Some(tier),
+        user_id: Some(user_id.into()),
+        ..NewReseller::default()
+    };
+    ally.onboard(&admin(), request).await.expect("onboard");
+    if balance > 0 {
+        let credit = CreditRequest {
+            amount: balance,
+            reason: Some("opening balance".into()),
+        };
+        ally.add_credits(
+            user_id,
+            credit,
+            ally::domain::EntryKind::Credit,
+            "admin-1",
+            &format!("open-{user_id}"),
+        )
+        .await
+        .expect("opening credit");
+    }
+    ally.find_by_user(user_id).await.expect("reseller")
+}
+
+/// Every ledger entry of `user_id`, walking all pages.
+pub async fn all_entries<S: Store>(
+    ally: &Ally<S>,
+    user_id: &str,
+) -> Vec<ally::domain::LedgerEntry> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let p = ally.ledger(user_id, &page).await.expect("ledger");
+        out.extend(p.items);
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// Checks the ledger invariant: the entries sum to the balance, which is never negative.
+pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &str) {
+    let r = ally.find_by_user(user_id).await.expect("reseller");
+    let sum: i64 = all_entries(ally, user_id)
+        .await
+        .iter()
+        .map(|e| e.delta())
+        .sum();
+    assert!(r.balance >= 0, "balance went negative: {}", r.balance);
+    assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
+}
+
+/// A store that loses the first bulk fill, as a function crashing right after the charge.
+pub struct CrashingFill<S> {
+    inner: S,
+    crashes_left: std::sync::atomic::AtomicU32,
+}
+
+impl<S> CrashingFill<S> {
+    /// Wraps `inner`; the first `crashes` calls of `put_portfolio` fail without writing.
+    pub fn new(inner: S, crashes: u32) -> Self {
+        Self {
+            inner,
+            crashes_left: std::sync::atomic::AtomicU32::new(crashes),
+        }
+    }
+}
+
+mod crashing {
+    use std::sync::atomic::Ordering;
+
+    use ally::domain::{Client, LedgerEntry, ProvisionedService, Reseller};
+    use ally::store::{
+        IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError,
+        StoreResult, WalletChange,
+    };
+
+    use super::CrashingFill;
+
+    impl<S: Store> Store for CrashingFill<S> {
+        async fn insert_reseller(&self, r: &Reseller) -> StoreResult<()> {
+            self.inner.insert_reseller(r).await
+        }
+        async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
+            self.inner.reseller(user_id).await
+        }
+        async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
+            self.inner.reseller_by_refid(refid).await
+        }
+        async fn resellers(
+            &self,
+            filter: ResellerFilter,
+            page: &PageRequest,
+        ) -> StoreResult<Page<Reseller>> {
+            self.inner.resellers(filter, page).await
+        }
+        async fn update_profile(
+            &self,
+            user_id: &str,
+            update: &ProfileUpdate,
+        ) -> StoreResult<Reseller> {
+            self.inner.update_profile(user_id, update).await
+        }
+        async fn wallet(
+            &self,
+            user_id: &str,
+            key: &str,
+        ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+            self.inner.wallet(user_id, key).await
+        }
+        async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+            self.inner.commit_wallet_change(change).await
+        }
+        async fn finish_idempotency(
+            &self,
+            user_id: &str,
+            key: &str,
+            response: &str,
+        ) -> StoreResult<()> {
+            self.inner.finish_idempotency(user_id, key, response).await
+        }
+        async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+            self.inner.insert_client(client).await
+        }
+        async fn put_portfolio(
+            &self,
+            clients: &[Client],
+            services: &[ProvisionedService],
+        ) -> StoreResult<()> {
+            let crash = self
+                .crashes_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if crash {
+                // Half the items land, then the function dies.
+                let half = clients.len() / 2;
+                self.inner
+                    .put_portfolio(&clients[..half], &services[..half])
+                    .await?;
+                return Err(StoreError::Backend(
+                    "simulated crash during the bulk fill".into(),
+                ));
+            }
+            self.inner.put_portfolio(clients, services).await
+        }
+        async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
+            self.inner.client(owner_id, client_id).await
+        }
+        async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
+            self.inner.clients(owner_id, page).await
+        }
+        async fn services(
+            &self,
+            owner_id: &str,
+            page: &PageRequest,
+        ) -> StoreResult<Page<ProvisionedService>> {
+            self.inner.services(owner_id, page).await
+        }
+        async fn ledger(
+            &self,
+            owner_id: &str,
+            page: &PageRequest,
+        ) -> StoreResult<Page<LedgerEntry>> {
+            self.inner.ledger(owner_id, page).await
+        }
+    }
+}
+
+/// Runs each listed `async fn name<S: Store>(store: S)` once on the memory store and once
+/// on the DynamoDB store (fresh table): the one contract both must keep.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(ally::store::memory::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::dynamo_store().await).await;
+                }
+            )*
+        }
+    };
+}

@@ -47,3 +47,16 @@ impl LedgerEntry {
         self.kind.sign() * self.amount
     }
 }
+
+/// A new time-ordered id (ULID). Ids made by one process are strictly increasing, even
+/// within one millisecond, so lists sorted by id are in creation order.
+pub fn new_id() -> String {
+    use std::sync::Mutex;
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    // The generator only fails when 2^80 ids were drawn in one millisecond.
+    generator
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}

@@ -11,7 +11,7 @@ mod tier;
 
 pub use credits::{Credits, checked_balance};
 pub use error::AllyError;
-pub use ledger::{EntryKind, LedgerEntry};
+pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{

@@ -20,7 +20,7 @@ pub use requests::{
 use crate::config::Config;
 use crate::domain::{
     AllyError, Client, LedgerEntry, METADATA_MAX_KEYS, Reseller, Status, check_email,
-    check_metadata, check_name, check_refid, check_user_id, new_refid,
+    check_metadata, check_name, check_refid, check_user_id, new_id, new_refid,
 };
 use crate::store::{
     Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, Taken,
@@ -241,7 +241,7 @@ impl<S: Store> Ally<S> {
     ) -> Result<Client, AllyError> {
         check_new_client(&request)?;
         let client = Client {
-            id: ulid::Ulid::new().to_string(),
+            id: new_id(),
             owner_id: owner_id.to_string(),
             name: request.name.trim().to_string(),
             email: request.email,

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::domain::{
     AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status,
-    checked_balance, license_key,
+    checked_balance, license_key, new_id,
 };
 use crate::service::CreditRequest;
 use crate::store::{
@@ -185,7 +185,7 @@ impl<S: Store> Ally<S> {
                 |r| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let now = Utc::now();
-                    let id = Ulid::new().to_string();
+                    let id = new_id();
                     let service = ProvisionedService {
                         license_key: license_key(user_id, &id),
                         id,
@@ -365,7 +365,7 @@ impl<S: Store> Ally<S> {
             }
             let now = Utc::now();
             let entry = LedgerEntry {
-                id: Ulid::new().to_string(),
+                id: new_id(),
                 kind: movement.kind,
                 amount,
                 balance_after: checked_balance(reseller.balance, movement.kind.sign() * amount)?,
