@@ -1027,7 +1027,154 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
     assert_eq!(ledger[0].balance_after, 990);
 }
 
+/// The store itself refuses a wallet write whose conditions fail, naming the reason; the
+/// service's own checks are not what keeps the money right.
+async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
+    use ally::store::{
+        IdempotencyRecord, IdempotencyState, Refusal, StoreError, TotalsDelta, WalletChange,
+        WalletGuard,
+    };
+    let ally = Ally::new(store, Config::default());
+    let r = reseller_with(&ally, "p", Tier::Gold, 1_000).await;
+    let now = chrono::Utc::now();
+    let change = |guard: WalletGuard, key: &str| WalletChange {
+        user_id: "p".into(),
+        guard,
+        new_balance: 0,
+        totals: TotalsDelta::default(),
+        entry: ally::domain::LedgerEntry {
+            id: ally::domain::new_id(),
+            kind: EntryKind::Debit,
+            amount: 1_000,
+            balance_after: 0,
+            reason: None,
+            actor: "p".into(),
+            idempotency_key: key.into(),
+            created_at: now,
+        },
+        service: None,
+        idempotency: IdempotencyRecord {
+            key: key.into(),
+            request_hash: "h".into(),
+            state: IdempotencyState::Done,
+            response: "{}".into(),
+            created_at: now,
+            expires_at: now.timestamp() + 60,
+        },
+        at: now,
+    };
+    let fresh = |r: &ally::domain::Reseller| WalletGuard {
+        version: r.version,
+        require_active: true,
+        require_no_hold: true,
+        tier: Some(r.tier),
+        min_balance: 1_000,
+    };
+    let refused = |result: Result<(), StoreError>| match result {
+        Err(StoreError::Refused(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let store = ally.store();
+    let before = holdings(&ally, "p").await;
+    let stale = WalletGuard {
+        version: r.version + 7,
+        ..fresh(&r)
+    };
+    assert_eq!(
+        refused(store.commit_wallet_change(&change(stale, "k1")).await),
+        Refusal::VersionChanged
+    );
+    let dear = WalletGuard {
+        min_balance: 1_001,
+        ..fresh(&r)
+    };
+    assert_eq!(
+        refused(store.commit_wallet_change(&change(dear, "k2")).await),
+        Refusal::Insufficient { balance: 1_000 }
+    );
+    let platinum = WalletGuard {
+        tier: Some(Tier::Platinum),
+        ..fresh(&r)
+    };
+    assert_eq!(
+        refused(store.commit_wallet_change(&change(platinum, "k3")).await),
+        Refusal::TierChanged
+    );
+    assert_eq!(
+        refused(
+            store
+                .commit_wallet_change(&change(fresh(&r), "open-p"))
+                .await
+        ),
+        Refusal::Duplicate
+    );
+    let ghost = WalletChange {
+        user_id: "ghost".into(),
+        ..change(fresh(&r), "k4")
+    };
+    assert_eq!(
+        refused(store.commit_wallet_change(&ghost).await),
+        Refusal::Missing
+    );
+
+    let held = ally
+        .update_reseller(
+            &r.refid,
+            ResellerPatch {
+                hold_provisioning: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(
+            store
+                .commit_wallet_change(&change(fresh(&held), "k5"))
+                .await
+        ),
+        Refusal::OnHold
+    );
+    let patch = ResellerPatch {
+        status: Some(Status::Suspended),
+        hold_provisioning: Some(false),
+        ..Default::default()
+    };
+    let suspended = ally.update_reseller(&r.refid, patch).await.unwrap();
+    assert_eq!(
+        refused(
+            store
+                .commit_wallet_change(&change(fresh(&suspended), "k6"))
+                .await
+        ),
+        Refusal::Suspended
+    );
+    let after = holdings(&ally, "p").await;
+    assert_eq!(
+        (after.reseller.balance, after.ledger, after.services),
+        (before.reseller.balance, before.ledger, before.services)
+    );
+
+    let active = ally
+        .update_reseller(
+            &r.refid,
+            ResellerPatch {
+                status: Some(Status::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .commit_wallet_change(&change(fresh(&active), "k7"))
+        .await
+        .unwrap();
+    assert_eq!(ally.find_by_user("p").await.unwrap().balance, 0);
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
 on_both_stores!(
+    the_store_enforces_every_wallet_condition,
     fifty_concurrent_debits_of_100_on_1000,
     fifty_concurrent_retries_of_one_credit_key_credit_once,
     same_key_other_input_is_a_conflict_and_moves_nothing,
