@@ -32,6 +32,43 @@ pub struct Config {
     pub idempotency_ttl_days: i64,
     /// Products on offer (`ALLY_PRODUCTS`, a JSON array of `{id, name, base_price, tiers?}`).
     pub catalog: Catalog,
+    /// Verifies the payment webhook (`ALLY_WEBHOOK_SECRET`).
+    pub webhook_secret: Option<Secret>,
+    /// Seals list cursors (`ALLY_CURSOR_SECRET`); every instance must share it.
+    pub cursor_secret: Option<Secret>,
+    /// Signs local dev tokens (`ALLY_LOCAL_JWT_SECRET`); never used in AWS.
+    pub local_jwt_secret: Option<Secret>,
+    /// Where the dev server listens (`ALLY_LOCAL_ADDR`).
+    pub local_addr: String,
+    /// Where the dev server keeps its data (`ALLY_LOCAL_DATA`).
+    pub local_data: String,
+}
+
+/// A secret setting: usable as bytes, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret's bytes, for a MAC key.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The secret itself, for the dev server to show its user.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// A setting that could not be used; start-up stops with this message.
@@ -102,6 +139,11 @@ impl Config {
                 (1..=3650).contains(v)
             })?,
             catalog,
+            webhook_secret: get("ALLY_WEBHOOK_SECRET").map(Secret),
+            cursor_secret: get("ALLY_CURSOR_SECRET").map(Secret),
+            local_jwt_secret: get("ALLY_LOCAL_JWT_SECRET").map(Secret),
+            local_addr: get("ALLY_LOCAL_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            local_data: get("ALLY_LOCAL_DATA").unwrap_or_else(|| ".ally".into()),
         })
     }
 }

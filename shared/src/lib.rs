@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod service;
 pub mod store;
 

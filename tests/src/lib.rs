@@ -322,3 +322,136 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+/// The whole HTTP API as the dev server serves it, driven without a socket.
+pub struct TestApi<S: Store> {
+    pub router: axum::Router,
+    pub app: ally::http::Shared<S>,
+    pub jwt_secret: Vec<u8>,
+    pub webhook_secret: Vec<u8>,
+}
+
+/// A response: status, content type and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    /// The problem+json `code`, if this is an error.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl<S: Store> TestApi<S> {
+    /// The API over `store` with fixed test secrets.
+    pub fn new(store: S, config: Config) -> Self {
+        let config = Config {
+            webhook_secret: Some(ally::config::Secret::new("whsec-test")),
+            cursor_secret: Some(ally::config::Secret::new("cursor-test")),
+            ..config
+        };
+        let app = ally::http::HttpApp::new(Ally::new(store, config));
+        let jwt_secret = b"jwt-test".to_vec();
+        let router = ally::http::local_router(app.clone(), &jwt_secret);
+        Self {
+            router,
+            app,
+            jwt_secret,
+            webhook_secret: b"whsec-test".to_vec(),
+        }
+    }
+
+    /// A token for `user`, admin or not.
+    pub fn token(&self, user: &str, admin: bool) -> String {
+        let claims = ally::http::identity::Claims {
+            sub: user.into(),
+            email: Some(format!("{user}@partners.example")),
+            groups: if admin { vec!["admin".into()] } else { vec![] },
+            exp: chrono::Utc::now().timestamp() + 3_600,
+        };
+        ally::http::identity::mint_hs256(&claims, &self.jwt_secret)
+    }
+
+    /// Sends a request; `token` is the bearer, `headers` any others, `body` raw bytes.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(axum::body::Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// A JSON request as `user` (admin or not).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
+        self.send(method, path, token, &[], body).await
+    }
+
+    /// A JSON request with an `Idempotency-Key`.
+    pub async fn call_with_key(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        key: &str,
+        body: serde_json::Value,
+    ) -> Answer {
+        self.send(
+            method,
+            path,
+            Some(token),
+            &[("idempotency-key", key)],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+    }
+}

@@ -6,7 +6,19 @@ use super::AllyError;
 ///
 /// Built only through [`Credits::new`], which refuses zero, negatives and anything above the
 /// configured maximum, so arithmetic on it cannot start from a bad value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Credits(i64);
 

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use super::Tier;
 
 /// A partner's own customer. Owned by exactly one reseller, whose id is part of its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Client {
     pub id: String,
     pub owner_id: String,
@@ -15,7 +15,7 @@ pub struct Client {
 }
 
 /// A service (license, server resource) a reseller paid for, optionally for one client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProvisionedService {
     pub id: String,
     pub owner_id: String,

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use super::{Credits, Tier};
 
 /// Something a reseller can provision, at its base price, for the tiers allowed to sell it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub id: String,

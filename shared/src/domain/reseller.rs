@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{AllyError, Tier};
 
 /// Whether a reseller may spend credits and onboard clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -47,7 +47,7 @@ impl std::str::FromStr for Status {
 
 /// A partner: its profile and its credit wallet, kept together so one conditional write
 /// covers every check a spend depends on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reseller {
     /// The identity provider's subject (`sub`); part of every key the partner owns.
     pub user_id: String,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tracing::instrument;
 
+pub use money::{MAX_BULK, check_idempotency_key};
 pub use receipts::{BulkCharge, BulkReceipt, CreditReceipt, ProvisionReceipt, ResellerStats};
 pub use requests::{
     BulkRequest, CreditRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,

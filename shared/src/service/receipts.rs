@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Client, LedgerEntry, ProvisionedService, Tier};
 
 /// The result of adding credits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreditReceipt {
     pub balance: i64,
     pub transaction: LedgerEntry,
 }
 
 /// The result of provisioning one service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProvisionReceipt {
     /// What was charged (the tier price).
     pub cost: i64,
@@ -24,7 +24,7 @@ pub struct ProvisionReceipt {
 
 /// The charge of a bulk onboarding: what the idempotency record keeps. The clients and
 /// services are derived from it and the request, so a retry rebuilds the same items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkCharge {
     /// Price per client at the tier.
     pub cost: i64,
@@ -36,7 +36,7 @@ pub struct BulkCharge {
 }
 
 /// The result of a bulk onboarding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkReceipt {
     pub cost: i64,
     pub total: i64,
@@ -47,7 +47,7 @@ pub struct BulkReceipt {
 }
 
 /// A reseller's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResellerStats {
     pub balance: i64,
     pub tier: Tier,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Status, Tier};
 
 /// Onboard a reseller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReseller {
     pub company: String,
@@ -27,7 +27,7 @@ pub struct NewReseller {
 pub type MetadataPatch = BTreeMap<String, Option<String>>;
 
 /// An admin's change to a reseller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResellerPatch {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct ResellerPatch {
 }
 
 /// Add credits to a wallet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditRequest {
     pub amount: i64,
@@ -50,7 +50,7 @@ pub struct CreditRequest {
 }
 
 /// Provision one service: a catalog `product`, or a custom base `cost`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
     #[serde(default)]
@@ -64,7 +64,7 @@ pub struct ProvisionRequest {
 }
 
 /// Onboard one client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
     pub name: String,
@@ -73,7 +73,7 @@ pub struct NewClient {
 }
 
 /// Onboard many clients and provision one service for each, all or nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     pub clients: Vec<NewClient>,

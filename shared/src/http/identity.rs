@@ -1,0 +1,237 @@
+//! Who is calling. The one place identity is read: verified JWT claims only, never a
+//! header or body field the caller controls.
+//!
+//! In AWS, API Gateway's JWT authorizer has verified the token; [`from_lambda_authorizer`]
+//! copies its claims from the request context. Locally, [`from_local_jwt`] verifies an
+//! HS256 bearer token with `ALLY_LOCAL_JWT_SECRET`. Both hand handlers the same [`Claims`].
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use lambda_http::request::RequestContext;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::service::Actor;
+
+/// The verified claims a handler may rely on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(rename = "cognito:groups", default)]
+    pub groups: Vec<String>,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+}
+
+impl Claims {
+    /// The caller as the service sees it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.sub.clone(),
+            email: self.email.clone(),
+            admin: self.groups.iter().any(|g| g == "admin"),
+        }
+    }
+}
+
+/// Copies the claims API Gateway's JWT authorizer verified into the request. Requests
+/// without an authorizer (the webhook, health) carry no identity.
+pub async fn from_lambda_authorizer(mut request: Request, next: Next) -> Response {
+    let claims = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| claims_from_authorizer(&jwt.claims)),
+        _ => None,
+    };
+    if let Some(claims) = claims {
+        request.extensions_mut().insert(claims);
+    }
+    next.run(request).await
+}
+
+/// API Gateway hands claims over as strings; `cognito:groups` arrives as `[a b]`.
+fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Option<Claims> {
+    let sub = raw.get("sub").filter(|s| !s.is_empty())?.clone();
+    let groups = raw
+        .get("cognito:groups")
+        .map(|g| {
+            g.trim_matches(|c| c == '[' || c == ']')
+                .split([' ', ','])
+                .map(|s| s.trim_matches('"').to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let exp = raw
+        .get("exp")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(i64::MAX);
+    Some(Claims {
+        sub,
+        email: raw.get("email").cloned(),
+        groups,
+        exp,
+    })
+}
+
+/// The secret local tokens are signed with.
+#[derive(Clone)]
+pub struct LocalJwtSecret(pub Arc<Vec<u8>>);
+
+/// Verifies a local HS256 bearer token and puts its claims on the request. A present but
+/// invalid token is refused outright (401), so a typo never silently makes a caller anonymous.
+pub async fn from_local_jwt(
+    State(secret): State<LocalJwtSecret>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    if let Some(value) = header {
+        let token = value.strip_prefix("Bearer ").unwrap_or("");
+        match verify_hs256(token, &secret.0, chrono::Utc::now().timestamp()) {
+            Ok(claims) => {
+                request.extensions_mut().insert(claims);
+            }
+            Err(reason) => return super::ApiError::unauthorized(reason).into_response(),
+        }
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+struct JwtHeader {
+    alg: String,
+}
+
+/// Signs `claims` as an HS256 JWT.
+pub fn mint_hs256(claims: &Claims, secret: &[u8]) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let signing_input = format!("{header}.{payload}");
+    let signature = URL_SAFE_NO_PAD.encode(
+        hs256(secret, signing_input.as_bytes())
+            .finalize()
+            .into_bytes(),
+    );
+    format!("{signing_input}.{signature}")
+}
+
+fn hs256(secret: &[u8], data: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(data);
+    mac
+}
+
+/// Verifies an HS256 JWT (signature in constant time, `alg` pinned, `exp` in the future).
+pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'static str> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("the bearer token is not a JWT");
+    };
+    let header: JwtHeader = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice(&h).ok())
+        .ok_or("the token header is malformed")?;
+    if header.alg != "HS256" {
+        return Err("the token must be signed with HS256");
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "the token signature is malformed")?;
+    hs256(
+        secret,
+        format!("{}.{payload}", token.split('.').next().unwrap_or("")).as_bytes(),
+    )
+    .verify_slice(&signature)
+    .map_err(|_| "the token signature does not verify")?;
+    let claims: Claims = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|p| serde_json::from_slice(&p).ok())
+        .ok_or("the token claims are malformed")?;
+    if claims.exp <= now {
+        return Err("the token has expired");
+    }
+    if claims.sub.is_empty() {
+        return Err("the token has no subject");
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: "u1".into(),
+            email: None,
+            groups: vec!["admin".into()],
+            exp,
+        }
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_tampered_ones_do_not() {
+        let token = mint_hs256(&claims(2_000), b"secret");
+        assert_eq!(
+            verify_hs256(&token, b"secret", 1_000).unwrap(),
+            claims(2_000)
+        );
+        assert!(verify_hs256(&token, b"other", 1_000).is_err(), "wrong key");
+        assert!(verify_hs256(&token, b"secret", 2_000).is_err(), "expired");
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Claims {
+                sub: "u2".into(),
+                ..claims(2_000)
+            })
+            .unwrap(),
+        );
+        parts[1] = &forged;
+        assert!(
+            verify_hs256(&parts.join("."), b"secret", 1_000).is_err(),
+            "changed claims"
+        );
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            token.split('.').nth(1).unwrap()
+        );
+        assert!(verify_hs256(&none, b"secret", 1_000).is_err(), "alg none");
+    }
+
+    #[test]
+    fn authorizer_groups_are_parsed() {
+        let raw = [
+            ("sub", "u1"),
+            ("cognito:groups", "[admin partners]"),
+            ("email", "a@b.c"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = claims_from_authorizer(&raw).unwrap();
+        assert!(c.actor().admin);
+        assert_eq!(c.groups, vec!["admin", "partners"]);
+    }
+}

@@ -1,0 +1,200 @@
+//! The HTTP API: one axum `Router` per Lambda function, all built from one list of
+//! [`Operation`]s that also yields the OpenAPI document. The same routers run in Lambda
+//! (`lambda_http::run`) and merged in the local dev server.
+
+mod extract;
+pub mod identity;
+pub mod openapi;
+mod problem;
+mod routes;
+pub mod webhook;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::routing::on;
+
+pub use extract::{CursorSeal, MAX_BODY};
+pub use openapi::{Access, Method, Operation};
+pub use problem::ApiError;
+
+use crate::Ally;
+use crate::store::Store;
+
+/// What every handler shares: the service and the HTTP-only secrets.
+pub struct HttpApp<S> {
+    pub ally: Ally<S>,
+    /// Seals list cursors to their caller (`ALLY_CURSOR_SECRET`).
+    pub cursors: CursorSeal,
+    /// Verifies the payment webhook (`ALLY_WEBHOOK_SECRET`); without it the webhook refuses all.
+    pub webhook_secret: Option<Vec<u8>>,
+}
+
+/// The shared state of the routers.
+pub type Shared<S> = Arc<HttpApp<S>>;
+
+impl<S: Store> HttpApp<S> {
+    /// The app over `ally`, with the secrets of its configuration. Without
+    /// `ALLY_CURSOR_SECRET` cursors are sealed with a per-process key: fine for one process,
+    /// but cursors then fail across Lambda instances, so deployments set it.
+    pub fn new(ally: Ally<S>) -> Shared<S> {
+        let config = ally.config();
+        let cursor_key = match &config.cursor_secret {
+            Some(secret) => secret.bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "ALLY_CURSOR_SECRET is not set; cursors are valid in this process only"
+                );
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        let webhook_secret = config.webhook_secret.as_ref().map(|s| s.bytes().to_vec());
+        Arc::new(Self {
+            ally,
+            cursors: CursorSeal::new(cursor_key),
+            webhook_secret,
+        })
+    }
+}
+
+/// `api` as a Lambda function serves it: identity from API Gateway's JWT authorizer.
+pub fn lambda_router<S: Store>(api: Api<S>, app: Shared<S>) -> Router {
+    api.into_router(app)
+        .layer(axum::middleware::from_fn(identity::from_lambda_authorizer))
+}
+
+/// Every route as the dev server serves it: identity from a local HS256 token.
+pub fn local_router<S: Store>(app: Shared<S>, jwt_secret: &[u8]) -> Router {
+    let secret = identity::LocalJwtSecret(Arc::new(jwt_secret.to_vec()));
+    merged_router(app).layer(axum::middleware::from_fn_with_state(
+        secret,
+        identity::from_local_jwt,
+    ))
+}
+
+/// A router under construction with the operations it serves.
+pub struct Api<S> {
+    router: Router<Shared<S>>,
+    operations: Vec<Operation>,
+}
+
+impl<S: Store> Api<S> {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    /// Serves `handler` for `op` and records it for the document.
+    fn route<H, T>(mut self, op: Operation, handler: H) -> Self
+    where
+        H: Handler<T, Shared<S>>,
+        T: 'static,
+    {
+        self.router = self.router.route(op.path, on(op.method.filter(), handler));
+        self.operations.push(op);
+        self
+    }
+
+    /// The operations, for the document.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// The finished router: the routes, `/health`, `/openapi.json`, the 256 KiB body limit
+    /// and a problem+json answer for unknown routes.
+    pub fn into_router(self, app: Shared<S>) -> Router {
+        let common = Api::<S>::new()
+            .route(routes::HEALTH, routes::health)
+            .route(routes::OPENAPI, routes::openapi::<S>);
+        self.router
+            .merge(common.router)
+            .fallback(routes::no_route)
+            .method_not_allowed_fallback(routes::no_route)
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(app)
+    }
+}
+
+/// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
+pub fn onboarding<S: Store>() -> Api<S> {
+    use routes::resellers as r;
+    Api::new()
+        .route(r::ONBOARD, r::onboard::<S>)
+        .route(r::ME, r::me::<S>)
+        .route(r::STATS, r::stats::<S>)
+        .route(r::TRANSACTIONS, r::transactions::<S>)
+        .route(r::METADATA, r::metadata::<S>)
+        .route(r::FIND_BY_USER, r::find_by_user::<S>)
+        .route(r::FIND_BY_REFID, r::find_by_refid::<S>)
+        .route(r::UPDATE, r::update::<S>)
+}
+
+/// Credits in: the admin top-up and the payment webhook.
+pub fn add_credits<S: Store>() -> Api<S> {
+    use routes::credits as c;
+    Api::new()
+        .route(c::ADD, c::add::<S>)
+        .route(c::WEBHOOK, c::payment_webhook::<S>)
+}
+
+/// Spending: the catalog, single and bulk provisioning.
+pub fn provision<S: Store>() -> Api<S> {
+    use routes::provisioning as p;
+    Api::new()
+        .route(p::PRODUCTS, p::products::<S>)
+        .route(p::PROVISION, p::provision::<S>)
+        .route(p::BULK, p::bulk::<S>)
+}
+
+/// A partner's clients.
+pub fn clients<S: Store>() -> Api<S> {
+    use routes::clients as c;
+    Api::new()
+        .route(c::CREATE, c::create::<S>)
+        .route(c::LIST, c::list::<S>)
+        .route(c::GET, c::get::<S>)
+}
+
+/// Network analytics (its routes arrive with the analytics work).
+pub fn analytics<S: Store>() -> Api<S> {
+    Api::new()
+}
+
+/// Every function's API, in deployment order.
+pub fn every_api<S: Store>() -> Vec<Api<S>> {
+    vec![
+        onboarding(),
+        add_credits(),
+        provision(),
+        clients(),
+        analytics(),
+    ]
+}
+
+/// The OpenAPI document of the whole API (every function serves the same one).
+pub fn openapi_json() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut operations: Vec<Operation> = every_api::<crate::store::memory::MemoryStore>()
+            .iter()
+            .flat_map(|api| api.operations().to_vec())
+            .collect();
+        operations.push(routes::HEALTH);
+        operations.push(routes::OPENAPI);
+        openapi::document(&operations)
+    })
+}
+
+/// Every route merged into one router: the local dev server and the HTTP tests.
+pub fn merged_router<S: Store>(app: Shared<S>) -> Router {
+    let mut api = Api::<S>::new();
+    for part in every_api::<S>() {
+        api.router = api.router.merge(part.router);
+        api.operations.extend(part.operations);
+    }
+    api.into_router(app)
+}
