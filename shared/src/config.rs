@@ -95,23 +95,14 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let max_credit_amount = parse(&get, "ALLY_MAX_CREDIT_AMOUNT", 100_000_000i64, |v| *v > 0)?;
-        let catalog =
-            match get("ALLY_PRODUCTS") {
-                None => default_catalog(),
-                Some(raw) => Catalog(serde_json::from_str::<Vec<Product>>(&raw).map_err(|e| {
-                    ConfigError {
-                        variable: "ALLY_PRODUCTS",
-                        message: format!(
-                            "expected a JSON array of {{id, name, base_price, tiers?}}: {e}"
-                        ),
-                    }
-                })?),
-            };
-        if let Some(p) = catalog
-            .0
-            .iter()
-            .find(|p| p.base_price.get() > max_credit_amount)
-        {
+        let catalog = match get("ALLY_PRODUCTS") {
+            None => default_catalog(),
+            Some(raw) => Catalog(serde_json::from_str::<Vec<Product>>(&raw).map_err(|e| ConfigError {
+                variable: "ALLY_PRODUCTS",
+                message: format!("expected a JSON array of {{id, name, base_price, tiers?}}: {e}"),
+            })?),
+        };
+        if let Some(p) = catalog.0.iter().find(|p| p.base_price.get() > max_credit_amount) {
             return Err(ConfigError {
                 variable: "ALLY_PRODUCTS",
                 message: format!("product {} costs more than ALLY_MAX_CREDIT_AMOUNT", p.id),
@@ -135,9 +126,7 @@ impl Config {
                 *v > 0 && *v <= max_credit_amount
             })?,
             max_credit_amount,
-            idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", 30, |v| {
-                (1..=3650).contains(v)
-            })?,
+            idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", 30, |v| (1..=3650).contains(v))?,
             catalog,
             webhook_secret: get("ALLY_WEBHOOK_SECRET").map(Secret),
             cursor_secret: get("ALLY_CURSOR_SECRET").map(Secret),
@@ -193,10 +182,7 @@ mod tests {
     use super::*;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -208,13 +194,7 @@ mod tests {
         assert!(c.auto_provision_wallet);
         assert_eq!(c.low_credit_threshold, 500);
         assert_eq!(c.dashboard_url, "partner/dashboard");
-        assert_eq!(
-            c.discounts,
-            Discounts {
-                gold: 15,
-                platinum: 30
-            }
-        );
+        assert_eq!(c.discounts, Discounts { gold: 15, platinum: 30 });
         assert_eq!(c.referral_reward, 1_000);
     }
 

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lambda;
 pub mod service;
 pub mod store;
 

@@ -88,9 +88,7 @@ pub fn sdk_config() -> aws_config::SdkConfig {
 pub async fn dynamo_store() -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config());
     let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-    create_table(&client, &table)
-        .await
-        .expect("create the test table");
+    create_table(&client, &table).await.expect("create the test table");
     DynamoStore::new(client, table)
 }
 
@@ -123,12 +121,7 @@ pub fn admin() -> Actor {
 }
 
 /// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
-pub async fn reseller_with<S: Store>(
-    ally: &Ally<S>,
-    user_id: &str,
-    tier: Tier,
-    balance: i64,
-) -> Reseller {
+pub async fn reseller_with<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, balance: i64) -> Reseller {
     let request = NewReseller {
         company: format!("{user_id} Ltd"),
         tier: Some(tier),
@@ -155,10 +148,7 @@ pub async fn reseller_with<S: Store>(
 }
 
 /// Every ledger entry of `user_id`, walking all pages.
-pub async fn all_entries<S: Store>(
-    ally: &Ally<S>,
-    user_id: &str,
-) -> Vec<ally::domain::LedgerEntry> {
+pub async fn all_entries<S: Store>(ally: &Ally<S>, user_id: &str) -> Vec<ally::domain::LedgerEntry> {
     let mut out = Vec::new();
     let mut page = PageRequest::first(100);
     loop {
@@ -174,11 +164,7 @@ pub async fn all_entries<S: Store>(
 /// Checks the ledger invariant: the entries sum to the balance, which is never negative.
 pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &str) {
     let r = ally.find_by_user(user_id).await.expect("reseller");
-    let sum: i64 = all_entries(ally, user_id)
-        .await
-        .iter()
-        .map(|e| e.delta())
-        .sum();
+    let sum: i64 = all_entries(ally, user_id).await.iter().map(|e| e.delta()).sum();
     assert!(r.balance >= 0, "balance went negative: {}", r.balance);
     assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
 }
@@ -204,8 +190,8 @@ mod crashing {
 
     use ally::domain::{Client, LedgerEntry, ProvisionedService, Reseller};
     use ally::store::{
-        IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError,
-        StoreResult, WalletChange,
+        IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, StoreResult,
+        WalletChange,
     };
 
     use super::CrashingFill;
@@ -220,46 +206,25 @@ mod crashing {
         async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
             self.inner.reseller_by_refid(refid).await
         }
-        async fn resellers(
-            &self,
-            filter: ResellerFilter,
-            page: &PageRequest,
-        ) -> StoreResult<Page<Reseller>> {
+        async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
             self.inner.resellers(filter, page).await
         }
-        async fn update_profile(
-            &self,
-            user_id: &str,
-            update: &ProfileUpdate,
-        ) -> StoreResult<Reseller> {
+        async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
             self.inner.update_profile(user_id, update).await
         }
-        async fn wallet(
-            &self,
-            user_id: &str,
-            key: &str,
-        ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        async fn wallet(&self, user_id: &str, key: &str) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
             self.inner.wallet(user_id, key).await
         }
         async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
             self.inner.commit_wallet_change(change).await
         }
-        async fn finish_idempotency(
-            &self,
-            user_id: &str,
-            key: &str,
-            response: &str,
-        ) -> StoreResult<()> {
+        async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
             self.inner.finish_idempotency(user_id, key, response).await
         }
         async fn insert_client(&self, client: &Client) -> StoreResult<()> {
             self.inner.insert_client(client).await
         }
-        async fn put_portfolio(
-            &self,
-            clients: &[Client],
-            services: &[ProvisionedService],
-        ) -> StoreResult<()> {
+        async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
             let crash = self
                 .crashes_left
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -267,12 +232,8 @@ mod crashing {
             if crash {
                 // Half the items land, then the function dies.
                 let half = clients.len() / 2;
-                self.inner
-                    .put_portfolio(&clients[..half], &services[..half])
-                    .await?;
-                return Err(StoreError::Backend(
-                    "simulated crash during the bulk fill".into(),
-                ));
+                self.inner.put_portfolio(&clients[..half], &services[..half]).await?;
+                return Err(StoreError::Backend("simulated crash during the bulk fill".into()));
             }
             self.inner.put_portfolio(clients, services).await
         }
@@ -282,18 +243,10 @@ mod crashing {
         async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
             self.inner.clients(owner_id, page).await
         }
-        async fn services(
-            &self,
-            owner_id: &str,
-            page: &PageRequest,
-        ) -> StoreResult<Page<ProvisionedService>> {
+        async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
             self.inner.services(owner_id, page).await
         }
-        async fn ledger(
-            &self,
-            owner_id: &str,
-            page: &PageRequest,
-        ) -> StoreResult<Page<LedgerEntry>> {
+        async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
             self.inner.ledger(owner_id, page).await
         }
     }
@@ -423,16 +376,8 @@ impl<S: Store> TestApi<S> {
     }
 
     /// A JSON request as `user` (admin or not).
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> Answer {
-        let body = body
-            .map(|b| serde_json::to_vec(&b).unwrap())
-            .unwrap_or_default();
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Answer {
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
         self.send(method, path, token, &[], body).await
     }
 

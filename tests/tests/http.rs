@@ -15,39 +15,22 @@ fn api() -> Api {
 
 fn assert_problem(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{answer:?}");
-    assert_eq!(
-        answer.content_type, "application/problem+json",
-        "{answer:?}"
-    );
+    assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
     assert_eq!(answer.code(), code, "{answer:?}");
     for field in ["type", "title", "detail"] {
-        assert!(
-            answer.body[field].is_string(),
-            "problem lacks {field}: {answer:?}"
-        );
+        assert!(answer.body[field].is_string(), "problem lacks {field}: {answer:?}");
     }
     assert_eq!(answer.body["status"], status);
 }
 
 /// Everything a partner can see of itself, to show a refused request changed nothing.
 async fn holdings(api: &Api, token: &str) -> Value {
-    let me = api
-        .call("GET", "/resellers/me", Some(token), None)
-        .await
-        .body;
+    let me = api.call("GET", "/resellers/me", Some(token), None).await.body;
     let ledger = api
-        .call(
-            "GET",
-            "/resellers/me/transactions?limit=100",
-            Some(token),
-            None,
-        )
+        .call("GET", "/resellers/me/transactions?limit=100", Some(token), None)
         .await
         .body;
-    let clients = api
-        .call("GET", "/clients?limit=100", Some(token), None)
-        .await
-        .body;
+    let clients = api.call("GET", "/clients?limit=100", Some(token), None).await.body;
     json!({"balance": me["balance"], "version": me["version"], "tier": me["tier"], "status": me["status"],
            "hold": me["hold_provisioning"], "metadata": me["metadata"], "ledger": ledger, "clients": clients})
 }
@@ -84,31 +67,19 @@ async fn partner(api: &Api, user: &str, tier: &str, balance: i64) -> (String, St
 async fn health_and_openapi_need_no_token() {
     let api = api();
     let health = api.call("GET", "/health", None, None).await;
-    assert_eq!(
-        (health.status, health.body.clone()),
-        (200, json!({"status": "ok"}))
-    );
+    assert_eq!((health.status, health.body.clone()), (200, json!({"status": "ok"})));
     let doc = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(doc.status, 200);
     assert_eq!(doc.body["openapi"], "3.1.0");
-    assert_problem(
-        &api.call("GET", "/nowhere", None, None).await,
-        404,
-        "not_found",
-    );
+    assert_problem(&api.call("GET", "/nowhere", None, None).await, 404, "not_found");
 }
 
 #[tokio::test]
 async fn identity_comes_from_a_verified_token_only() {
     let api = api();
+    assert_problem(&api.call("GET", "/resellers/me", None, None).await, 401, "unauthorized");
     assert_problem(
-        &api.call("GET", "/resellers/me", None, None).await,
-        401,
-        "unauthorized",
-    );
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some("not.a.jwt"), None)
-            .await,
+        &api.call("GET", "/resellers/me", Some("not.a.jwt"), None).await,
         401,
         "unauthorized",
     );
@@ -160,8 +131,7 @@ async fn identity_comes_from_a_verified_token_only() {
         "forbidden",
     );
     assert_problem(
-        &api.call("GET", "/resellers?user_id=p1", Some(&token), None)
-            .await,
+        &api.call("GET", "/resellers?user_id=p1", Some(&token), None).await,
         403,
         "forbidden",
     );
@@ -187,9 +157,7 @@ async fn identity_comes_from_a_verified_token_only() {
         .await;
     assert_problem(&credit, 403, "forbidden");
     assert_eq!(
-        api.call("GET", "/resellers/me", Some(&token), None)
-            .await
-            .body["balance"],
+        api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"],
         0
     );
 }
@@ -204,27 +172,19 @@ async fn onboarding_and_profile_routes() {
         "not_found",
     );
     assert_problem(
-        &api.call("GET", "/resellers/me/transactions", Some(&token), None)
-            .await,
+        &api.call("GET", "/resellers/me/transactions", Some(&token), None).await,
         404,
         "not_found",
     );
     assert_problem(
-        &api.call("GET", "/resellers/me/stats", Some(&token), None)
-            .await,
+        &api.call("GET", "/resellers/me/stats", Some(&token), None).await,
         404,
         "not_found",
     );
 
     for bad in [
-        api.send(
-            "POST",
-            "/resellers",
-            Some(&token),
-            &[],
-            b"{\"company\":".to_vec(),
-        )
-        .await,
+        api.send("POST", "/resellers", Some(&token), &[], b"{\"company\":".to_vec())
+            .await,
         api.call(
             "POST",
             "/resellers",
@@ -232,20 +192,10 @@ async fn onboarding_and_profile_routes() {
             Some(json!({"company": "A", "colour": "red"})),
         )
         .await,
-        api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": ""})),
-        )
-        .await,
-        api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": 5})),
-        )
-        .await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": ""})))
+            .await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": 5})))
+            .await,
         api.call(
             "POST",
             "/resellers",
@@ -258,8 +208,7 @@ async fn onboarding_and_profile_routes() {
     }
     let huge = json!({"company": "x".repeat(300 * 1024)});
     assert_problem(
-        &api.call("POST", "/resellers", Some(&token), Some(huge))
-            .await,
+        &api.call("POST", "/resellers", Some(&token), Some(huge)).await,
         413,
         "payload_too_large",
     );
@@ -290,21 +239,13 @@ async fn onboarding_and_profile_routes() {
         .await;
     assert_eq!(created.status, 201, "{created:?}");
     assert_eq!(
-        (
-            created.body["tier"].as_str(),
-            created.body["balance"].as_i64()
-        ),
+        (created.body["tier"].as_str(), created.body["balance"].as_i64()),
         (Some("standard"), Some(0))
     );
     assert_eq!(created.body["email"], "self@partners.example");
     assert_problem(
-        &api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": "Again"})),
-        )
-        .await,
+        &api.call("POST", "/resellers", Some(&token), Some(json!({"company": "Again"})))
+            .await,
         409,
         "already_exists",
     );
@@ -320,10 +261,7 @@ async fn onboarding_and_profile_routes() {
         )
         .await;
     assert_eq!(patched.status, 200, "{patched:?}");
-    assert_eq!(
-        patched.body["metadata"],
-        json!({"primary_color": "#112233"})
-    );
+    assert_eq!(patched.body["metadata"], json!({"primary_color": "#112233"}));
     let before = holdings(&api, &token).await;
     let reserved = api
         .call(
@@ -335,13 +273,8 @@ async fn onboarding_and_profile_routes() {
         .await;
     assert_problem(&reserved, 422, "validation_failed");
     assert_problem(
-        &api.call(
-            "PATCH",
-            "/resellers/me/metadata",
-            Some(&token),
-            Some(json!(["x"])),
-        )
-        .await,
+        &api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(json!(["x"])))
+            .await,
         422,
         "validation_failed",
     );
@@ -349,9 +282,7 @@ async fn onboarding_and_profile_routes() {
 
     let admin = api.token("admin", true);
     let refid = created.body["refid"].as_str().unwrap();
-    let by_user = api
-        .call("GET", "/resellers?user_id=self", Some(&admin), None)
-        .await;
+    let by_user = api.call("GET", "/resellers?user_id=self", Some(&admin), None).await;
     assert_eq!(by_user.body["refid"], refid);
     assert_problem(
         &api.call("GET", "/resellers", Some(&admin), None).await,
@@ -359,8 +290,7 @@ async fn onboarding_and_profile_routes() {
         "validation_failed",
     );
     assert_problem(
-        &api.call("GET", "/resellers?user_id=ghost", Some(&admin), None)
-            .await,
+        &api.call("GET", "/resellers?user_id=ghost", Some(&admin), None).await,
         404,
         "not_found",
     );
@@ -371,8 +301,7 @@ async fn onboarding_and_profile_routes() {
         "self"
     );
     assert_problem(
-        &api.call("GET", "/resellers/ZZZZZZZZZZ", Some(&admin), None)
-            .await,
+        &api.call("GET", "/resellers/ZZZZZZZZZZ", Some(&admin), None).await,
         404,
         "not_found",
     );
@@ -403,9 +332,7 @@ async fn onboarding_and_profile_routes() {
         "validation_failed",
     );
     assert_eq!(
-        api.call("GET", "/resellers/me/stats", Some(&token), None)
-            .await
-            .body["tier"],
+        api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["tier"],
         "platinum"
     );
 }
@@ -452,18 +379,11 @@ async fn admin_credits_are_idempotent() {
         "idempotency_conflict",
     );
     assert_problem(
-        &api.call("POST", &path, Some(&admin), Some(json!({"amount": 10})))
-            .await,
+        &api.call("POST", &path, Some(&admin), Some(json!({"amount": 10}))).await,
         400,
         "idempotency_key_required",
     );
-    for amount in [
-        json!(0),
-        json!(-5),
-        json!(1.5),
-        json!("10"),
-        json!(i64::MAX),
-    ] {
+    for amount in [json!(0), json!(-5), json!(1.5), json!("10"), json!(i64::MAX)] {
         assert_problem(
             &api.call_with_key(
                 "POST",
@@ -498,15 +418,16 @@ async fn admin_credits_are_idempotent() {
     );
     assert_eq!(holdings(&api, &token).await, before);
     assert_eq!(
-        api.call("GET", "/resellers/me/stats", Some(&token), None)
-            .await
-            .body["credits_added"],
+        api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["credits_added"],
         5_000
     );
 }
 
 fn webhook_body(id: &str, kind: &str, refid: &str, amount_minor: i64) -> Vec<u8> {
-    serde_json::to_vec(&json!({"id": id, "type": kind, "reseller_refid": refid, "amount_minor": amount_minor, "currency": "USD"})).unwrap()
+    serde_json::to_vec(
+        &json!({"id": id, "type": kind, "reseller_refid": refid, "amount_minor": amount_minor, "currency": "USD"}),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -656,10 +577,7 @@ async fn products_and_provisioning() {
         .await;
     assert_eq!(bought.status, 200, "{bought:?}");
     assert_eq!(
-        (
-            bought.body["cost"].as_i64(),
-            bought.body["balance"].as_i64()
-        ),
+        (bought.body["cost"].as_i64(), bought.body["balance"].as_i64()),
         (Some(850), Some(1_150))
     );
     assert_eq!(
@@ -689,14 +607,8 @@ async fn products_and_provisioning() {
         "insufficient_credits",
     );
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "x",
-            json!({"cost": 1, "colour": 1}),
-        )
-        .await,
+        &api.call_with_key("POST", "/provision", &token, "x", json!({"cost": 1, "colour": 1}))
+            .await,
         422,
         "validation_failed",
     );
@@ -819,8 +731,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         "A0"
     );
     assert_problem(
-        &api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None)
-            .await,
+        &api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None).await,
         404,
         "not_found",
     );
@@ -835,12 +746,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     assert_eq!(names, vec![json!("A4"), json!("A3")]);
     let cursor = page1.body["next_cursor"].as_str().unwrap().to_string();
     let page2 = api
-        .call(
-            "GET",
-            &format!("/clients?limit=2&cursor={cursor}"),
-            Some(&a),
-            None,
-        )
+        .call("GET", &format!("/clients?limit=2&cursor={cursor}"), Some(&a), None)
         .await;
     assert_eq!(page2.body["items"][0]["name"], "A2");
     let page3 = api
@@ -855,10 +761,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         )
         .await;
     assert_eq!(page3.body["items"].as_array().unwrap().len(), 1);
-    assert!(
-        page3.body.get("next_cursor").is_none(),
-        "no cursor at the end"
-    );
+    assert!(page3.body.get("next_cursor").is_none(), "no cursor at the end");
     assert_problem(
         &api.call("GET", &format!("/clients?cursor={cursor}"), Some(&b), None)
             .await,
@@ -889,9 +792,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
 
     // Bulk: 20 at 588 (500 each at gold) is 10,000 > 9,000: nothing written.
     let before = holdings(&api, &a).await;
-    let twenty: Vec<_> = (0..20)
-        .map(|i| json!({"name": format!("Bulk {i}")}))
-        .collect();
+    let twenty: Vec<_> = (0..20).map(|i| json!({"name": format!("Bulk {i}")})).collect();
     assert_problem(
         &api.call_with_key(
             "POST",
@@ -905,21 +806,13 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         "insufficient_credits",
     );
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/clients/bulk",
-            &a,
-            "bulk-0",
-            json!({"clients": [], "cost": 5}),
-        )
-        .await,
+        &api.call_with_key("POST", "/clients/bulk", &a, "bulk-0", json!({"clients": [], "cost": 5}))
+            .await,
         422,
         "validation_failed",
     );
     assert_eq!(holdings(&api, &a).await, before);
-    let three: Vec<_> = (0..3)
-        .map(|i| json!({"name": format!("Bulk {i}")}))
-        .collect();
+    let three: Vec<_> = (0..3).map(|i| json!({"name": format!("Bulk {i}")})).collect();
     let bulk = api
         .call_with_key(
             "POST",
@@ -946,10 +839,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         .body,
         bulk.body
     );
-    let stats = api
-        .call("GET", "/resellers/me/stats", Some(&a), None)
-        .await
-        .body;
+    let stats = api.call("GET", "/resellers/me/stats", Some(&a), None).await.body;
     assert_eq!(
         stats,
         json!({"balance": 7_725, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})

@@ -7,9 +7,7 @@ use ally::domain::{AllyError, EntryKind, Status, Tier};
 use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
-use ally_tests::{
-    CrashingFill, admin, all_entries, assert_ledger_matches_balance, on_both_stores, reseller_with,
-};
+use ally_tests::{CrashingFill, admin, all_entries, assert_ledger_matches_balance, on_both_stores, reseller_with};
 
 /// Everything a reseller owns, to show a refused request changed nothing.
 #[derive(Debug, PartialEq)]
@@ -25,13 +23,7 @@ async fn holdings<S: Store>(ally: &Ally<S>, user: &str) -> Holdings {
     Holdings {
         reseller: ally.find_by_user(user).await.unwrap(),
         ledger: all_entries(ally, user).await.len(),
-        services: ally
-            .store()
-            .services(user, &page)
-            .await
-            .unwrap()
-            .items
-            .len(),
+        services: ally.store().services(user, &page).await.unwrap().items.len(),
         clients: ally.store().clients(user, &page).await.unwrap().items.len(),
     }
 }
@@ -65,10 +57,7 @@ async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let ally = ally.clone();
-            tokio::spawn(async move {
-                ally.provision("hot", cost(100), &format!("debit-{i}"))
-                    .await
-            })
+            tokio::spawn(async move { ally.provision("hot", cost(100), &format!("debit-{i}")).await })
         })
         .collect();
     let mut ok = 0;
@@ -113,11 +102,7 @@ async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store:
         .collect();
     let mut receipts = Vec::new();
     for task in tasks {
-        receipts.push(
-            task.await
-                .unwrap()
-                .expect("every retry gets the first result"),
-        );
+        receipts.push(task.await.unwrap().expect("every retry gets the first result"));
     }
     assert!(
         receipts.iter().all(|r| r == &receipts[0]),
@@ -157,10 +142,7 @@ async fn same_key_other_input_is_a_conflict_and_moves_nothing<S: Store>(store: S
 
     let receipt = ally.provision("p", cost(100), "buy-1").await.unwrap();
     let replay = ally.provision("p", cost(100), "buy-1").await.unwrap();
-    assert_eq!(
-        receipt, replay,
-        "a provision retry returns the same service"
-    );
+    assert_eq!(receipt, replay, "a provision retry returns the same service");
     assert_eq!(ally.find_by_user("p").await.unwrap().balance, 200);
     assert_ledger_matches_balance(&ally, "p").await;
 }
@@ -175,34 +157,15 @@ async fn bad_amounts_and_keys_are_refused_and_write_nothing<S: Store>(store: S) 
     let before = holdings(&ally, "p").await;
     for amount in [0, -1, 1_000_001, i64::MIN, i64::MAX] {
         let err = ally
-            .add_credits(
-                "p",
-                credit(amount),
-                EntryKind::Credit,
-                "a",
-                &format!("bad-{amount}"),
-            )
+            .add_credits("p", credit(amount), EntryKind::Credit, "a", &format!("bad-{amount}"))
             .await;
-        assert!(
-            matches!(err, Err(AllyError::Validation(_))),
-            "{amount}: {err:?}"
-        );
-        let err = ally
-            .provision("p", cost(amount), &format!("bad-p-{amount}"))
-            .await;
-        assert!(
-            matches!(err, Err(AllyError::Validation(_))),
-            "{amount}: {err:?}"
-        );
+        assert!(matches!(err, Err(AllyError::Validation(_))), "{amount}: {err:?}");
+        let err = ally.provision("p", cost(amount), &format!("bad-p-{amount}")).await;
+        assert!(matches!(err, Err(AllyError::Validation(_))), "{amount}: {err:?}");
     }
     for key in ["", " ", &"k".repeat(129), "tab\tkey", "é"] {
-        let err = ally
-            .add_credits("p", credit(5), EntryKind::Credit, "a", key)
-            .await;
-        assert!(
-            matches!(err, Err(AllyError::Validation(_))),
-            "{key:?}: {err:?}"
-        );
+        let err = ally.add_credits("p", credit(5), EntryKind::Credit, "a", key).await;
+        assert!(matches!(err, Err(AllyError::Validation(_))), "{key:?}: {err:?}");
     }
     let both = ProvisionRequest {
         product: Some("license-basic".into()),
@@ -226,13 +189,8 @@ async fn bad_amounts_and_keys_are_refused_and_write_nothing<S: Store>(store: S) 
         ally.provision("p", unknown, "unknown").await,
         Err(AllyError::Validation(_))
     ));
-    let err = ally
-        .add_credits("nobody", credit(5), EntryKind::Credit, "a", "k")
-        .await;
-    assert!(
-        matches!(err, Err(AllyError::NotFound("reseller"))),
-        "{err:?}"
-    );
+    let err = ally.add_credits("nobody", credit(5), EntryKind::Credit, "a", "k").await;
+    assert!(matches!(err, Err(AllyError::NotFound("reseller"))), "{err:?}");
     assert_eq!(holdings(&ally, "p").await, before);
 }
 
@@ -296,10 +254,7 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     };
     ally.update_reseller(&refid, hold).await.unwrap();
     let before = holdings(&ally, "std").await;
-    let err = ally
-        .provision("std", dedicated(), "ded-2")
-        .await
-        .unwrap_err();
+    let err = ally.provision("std", dedicated(), "ded-2").await.unwrap_err();
     assert!(matches!(err, AllyError::OnHold), "{err:?}");
     let err = ally.provision("std", cost(10), "small").await.unwrap_err();
     assert!(matches!(err, AllyError::OnHold), "{err:?}");
@@ -334,18 +289,8 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     assert!(matches!(err, Err(AllyError::Suspended)), "{err:?}");
     let after = holdings(&ally, "std").await;
     assert_eq!(
-        (
-            after.ledger,
-            after.services,
-            after.clients,
-            after.reseller.balance
-        ),
-        (
-            before.ledger,
-            before.services,
-            before.clients,
-            before.reseller.balance
-        )
+        (after.ledger, after.services, after.clients, after.reseller.balance),
+        (before.ledger, before.services, before.clients, before.reseller.balance)
     );
 
     // An admin may still credit a suspended reseller.
@@ -356,10 +301,7 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     assert_eq!(receipt.balance, 4_100);
     let gold = ally.provision("gold", dedicated(), "ded").await;
     assert!(
-        matches!(
-            gold,
-            Err(AllyError::InsufficientCredits { needed: 17_000, .. })
-        ),
+        matches!(gold, Err(AllyError::InsufficientCredits { needed: 17_000, .. })),
         "{gold:?}"
     );
     for user in ["std", "gold", "plat"] {
@@ -384,10 +326,7 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
         product: None,
         cost: Some(588),
     };
-    let err = ally
-        .bulk_onboard("g", too_many, "bulk-20")
-        .await
-        .unwrap_err();
+    let err = ally.bulk_onboard("g", too_many, "bulk-20").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -398,11 +337,7 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
         ),
         "{err:?}"
     );
-    assert_eq!(
-        holdings(&ally, "g").await,
-        before,
-        "nothing written, nothing charged"
-    );
+    assert_eq!(holdings(&ally, "g").await, before, "nothing written, nothing charged");
 
     // 500 at gold is 425 a client: 3 clients cost 1,275.
     let three = BulkRequest {
@@ -410,47 +345,26 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
         product: None,
         cost: Some(500),
     };
-    let receipt = ally
-        .bulk_onboard("g", three.clone(), "bulk-3")
-        .await
-        .unwrap();
-    assert_eq!(
-        (receipt.cost, receipt.total, receipt.balance),
-        (425, 1_275, 7_725)
-    );
+    let receipt = ally.bulk_onboard("g", three.clone(), "bulk-3").await.unwrap();
+    assert_eq!((receipt.cost, receipt.total, receipt.balance), (425, 1_275, 7_725));
     assert_eq!(receipt.clients.len(), 3);
     assert_eq!(receipt.services.len(), 3);
     let after = holdings(&ally, "g").await;
-    assert_eq!(
-        (after.clients, after.services, after.ledger),
-        (3, 3, before.ledger + 1)
-    );
+    assert_eq!((after.clients, after.services, after.ledger), (3, 3, before.ledger + 1));
     assert_eq!((after.reseller.clients, after.reseller.provisions), (3, 3));
-    let listed = ally
-        .clients("g", &PageRequest::first(10))
-        .await
-        .unwrap()
-        .items;
+    let listed = ally.clients("g", &PageRequest::first(10)).await.unwrap().items;
     let mut listed_ids: Vec<_> = listed.iter().map(|c| c.id.clone()).collect();
     listed_ids.sort();
     let mut receipt_ids: Vec<_> = receipt.clients.iter().map(|c| c.id.clone()).collect();
     receipt_ids.sort();
     assert_eq!(listed_ids, receipt_ids);
     for s in &receipt.services {
-        assert!(
-            receipt
-                .clients
-                .iter()
-                .any(|c| Some(&c.id) == s.client_id.as_ref())
-        );
+        assert!(receipt.clients.iter().any(|c| Some(&c.id) == s.client_id.as_ref()));
         assert_eq!((s.cost, s.base_cost, s.tier), (425, 500, Tier::Gold));
     }
 
     let replay = ally.bulk_onboard("g", three, "bulk-3").await.unwrap();
-    assert_eq!(
-        replay, receipt,
-        "a retry returns the same clients and charges nothing"
-    );
+    assert_eq!(replay, receipt, "a retry returns the same clients and charges nothing");
     assert_eq!(holdings(&ally, "g").await, after);
     let other = BulkRequest {
         clients: clients(4),
@@ -501,10 +415,7 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(s
         product: Some("license-basic".into()),
         cost: None,
     };
-    let err = ally
-        .bulk_onboard("p", request.clone(), "bulk")
-        .await
-        .unwrap_err();
+    let err = ally.bulk_onboard("p", request.clone(), "bulk").await.unwrap_err();
     assert!(matches!(err, AllyError::Store(_)), "{err:?}");
     let charged = ally.find_by_user("p").await.unwrap();
     assert_eq!(
@@ -522,19 +433,10 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(s
             < 30
     );
 
-    let receipt = ally
-        .bulk_onboard("p", request.clone(), "bulk")
-        .await
-        .unwrap();
-    assert_eq!(
-        (receipt.cost, receipt.total, receipt.balance),
-        (700, 21_000, 9_000)
-    );
+    let receipt = ally.bulk_onboard("p", request.clone(), "bulk").await.unwrap();
+    assert_eq!((receipt.cost, receipt.total, receipt.balance), (700, 21_000, 9_000));
     let h = holdings(&ally, "p").await;
-    assert_eq!(
-        h.reseller.balance, charged.balance,
-        "the retry charged nothing"
-    );
+    assert_eq!(h.reseller.balance, charged.balance, "the retry charged nothing");
     assert_eq!((h.clients, h.services), (30, 30));
     assert_eq!(
         all_entries(&ally, "p")
@@ -622,26 +524,18 @@ async fn onboarding_rules<S: Store>(store: S) {
     ));
     for bad in ["", "   ", "a\u{7}b"] {
         assert!(
-            matches!(
-                ally.onboard(&other, request(bad)).await,
-                Err(AllyError::Validation(_))
-            ),
+            matches!(ally.onboard(&other, request(bad)).await, Err(AllyError::Validation(_))),
             "{bad:?}"
         );
     }
     let mut reserved = request("R");
-    reserved
-        .metadata
-        .insert("hold_provisioning".into(), "false".into());
+    reserved.metadata.insert("hold_provisioning".into(), "false".into());
     assert!(matches!(
         ally.onboard(&other, reserved).await,
         Err(AllyError::Validation(_))
     ));
     assert!(
-        matches!(
-            ally.find_by_user("self-2").await,
-            Err(AllyError::NotFound(_))
-        ),
+        matches!(ally.find_by_user("self-2").await, Err(AllyError::NotFound(_))),
         "refusals wrote nothing"
     );
 
@@ -671,20 +565,11 @@ async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
         company: "Closed".into(),
         ..Default::default()
     };
-    let r = closed
-        .onboard(&ally_tests::partner("c"), request)
-        .await
-        .unwrap();
+    let r = closed.onboard(&ally_tests::partner("c"), request).await.unwrap();
     assert!(!r.wallet_open);
     let err = closed.provision("c", cost(1), "spend").await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            AllyError::InsufficientCredits {
-                needed: 1,
-                balance: 0
-            }
-        ),
+        matches!(err, AllyError::InsufficientCredits { needed: 1, balance: 0 }),
         "{err:?}"
     );
     closed
@@ -698,39 +583,19 @@ async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
 }
 
 async fn refid_collisions_draw_another<S: Store>(store: S) {
-    let drawn = Arc::new(std::sync::Mutex::new(vec![
-        "BBBBBBBBBB",
-        "AAAAAAAAAA",
-        "AAAAAAAAAA",
-    ]));
+    let drawn = Arc::new(std::sync::Mutex::new(vec!["BBBBBBBBBB", "AAAAAAAAAA", "AAAAAAAAAA"]));
     let source = {
         let drawn = drawn.clone();
-        Arc::new(move || {
-            drawn
-                .lock()
-                .unwrap()
-                .pop()
-                .unwrap_or("CCCCCCCCCC")
-                .to_string()
-        })
+        Arc::new(move || drawn.lock().unwrap().pop().unwrap_or("CCCCCCCCCC").to_string())
     };
     let ally = Ally::new(store, Config::default()).with_refids(source);
     let request = |c: &str| ally::service::NewReseller {
         company: c.into(),
         ..Default::default()
     };
-    let a = ally
-        .onboard(&ally_tests::partner("a"), request("A"))
-        .await
-        .unwrap();
-    let b = ally
-        .onboard(&ally_tests::partner("b"), request("B"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (a.refid.as_str(), b.refid.as_str()),
-        ("AAAAAAAAAA", "BBBBBBBBBB")
-    );
+    let a = ally.onboard(&ally_tests::partner("a"), request("A")).await.unwrap();
+    let b = ally.onboard(&ally_tests::partner("b"), request("B")).await.unwrap();
+    assert_eq!((a.refid.as_str(), b.refid.as_str()), ("AAAAAAAAAA", "BBBBBBBBBB"));
     assert_eq!(ally.find_by_refid("BBBBBBBBBB").await.unwrap().user_id, "b");
 }
 
@@ -748,19 +613,13 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
     };
     let updated = ally.update_reseller(&r.refid, patch).await.unwrap();
     assert_eq!(updated.tier, Tier::Gold);
-    assert_eq!(
-        updated.balance, 2_000,
-        "a profile change leaves the wallet alone"
-    );
+    assert_eq!(updated.balance, 2_000, "a profile change leaves the wallet alone");
     assert_eq!(
         updated.metadata.get("logo_url").map(String::as_str),
         Some("https://cdn.p.example/logo.png")
     );
     assert_eq!(
-        ally.provision("p", cost(1_000), "after-upgrade")
-            .await
-            .unwrap()
-            .cost,
+        ally.provision("p", cost(1_000), "after-upgrade").await.unwrap().cost,
         850
     );
 
@@ -789,22 +648,18 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
         .update_own_metadata("p", [("Bad Key".to_string(), Some("v".to_string()))].into())
         .await;
     assert!(matches!(err, Err(AllyError::Validation(_))), "{err:?}");
-    let too_many = (0..51)
-        .map(|i| (format!("k{i}"), Some("v".to_string())))
-        .collect();
+    let too_many = (0..51).map(|i| (format!("k{i}"), Some("v".to_string()))).collect();
     assert!(matches!(
         ally.update_own_metadata("p", too_many).await,
         Err(AllyError::Validation(_))
     ));
     assert_eq!(holdings(&ally, "p").await, before);
     assert!(matches!(
-        ally.update_reseller("ZZZZZZZZZZ", ResellerPatch::default())
-            .await,
+        ally.update_reseller("ZZZZZZZZZZ", ResellerPatch::default()).await,
         Err(AllyError::NotFound(_))
     ));
     assert!(matches!(
-        ally.update_reseller("bad refid", ResellerPatch::default())
-            .await,
+        ally.update_reseller("bad refid", ResellerPatch::default()).await,
         Err(AllyError::NotFound(_))
     ));
     assert_ledger_matches_balance(&ally, "p").await;
@@ -846,10 +701,7 @@ async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S
     };
     ally.update_reseller(&plat.refid, demote).await.unwrap();
     let gold = ally
-        .list_resellers(
-            ally::store::ResellerFilter::Tier(Tier::Gold),
-            &PageRequest::first(10),
-        )
+        .list_resellers(ally::store::ResellerFilter::Tier(Tier::Gold), &PageRequest::first(10))
         .await
         .unwrap();
     assert_eq!(gold.items.len(), 6);
@@ -870,11 +722,7 @@ async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S
         .await
         .unwrap();
     assert_eq!(
-        suspended
-            .items
-            .iter()
-            .map(|r| r.user_id.as_str())
-            .collect::<Vec<_>>(),
+        suspended.items.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(),
         vec!["plat-0"]
     );
     let bad = PageRequest {
@@ -916,10 +764,7 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        ally.client("a", &a_clients[0].id).await.unwrap(),
-        a_clients[0]
-    );
+    assert_eq!(ally.client("a", &a_clients[0].id).await.unwrap(), a_clients[0]);
     assert!(matches!(
         ally.client("b", &a_clients[0].id).await,
         Err(AllyError::NotFound("client"))
@@ -940,10 +785,7 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
         Err(AllyError::NotFound("client"))
     ));
     let receipt = ally.provision("a", for_a, "x").await.unwrap();
-    assert_eq!(
-        receipt.service.client_id.as_deref(),
-        Some(a_clients[0].id.as_str())
-    );
+    assert_eq!(receipt.service.client_id.as_deref(), Some(a_clients[0].id.as_str()));
 
     // Pages: newest first; A's cursor in B's hands lists only B's items.
     let first = ally.clients("a", &PageRequest::first(2)).await.unwrap();
@@ -1014,11 +856,7 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
         ),
         (990, 5, 1_000, 10, 1)
     );
-    let ledger = ally
-        .ledger("a", &PageRequest::first(100))
-        .await
-        .unwrap()
-        .items;
+    let ledger = ally.ledger("a", &PageRequest::first(100)).await.unwrap().items;
     assert_eq!(
         ledger.iter().map(|e| e.kind).collect::<Vec<_>>(),
         vec![EntryKind::Debit, EntryKind::Credit],
@@ -1031,8 +869,7 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
 /// service's own checks are not what keeps the money right.
 async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
     use ally::store::{
-        IdempotencyRecord, IdempotencyState, Refusal, StoreError, TotalsDelta, WalletChange,
-        WalletGuard,
+        IdempotencyRecord, IdempotencyState, Refusal, StoreError, TotalsDelta, WalletChange, WalletGuard,
     };
     let ally = Ally::new(store, Config::default());
     let r = reseller_with(&ally, "p", Tier::Gold, 1_000).await;
@@ -1101,21 +938,14 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         Refusal::TierChanged
     );
     assert_eq!(
-        refused(
-            store
-                .commit_wallet_change(&change(fresh(&r), "open-p"))
-                .await
-        ),
+        refused(store.commit_wallet_change(&change(fresh(&r), "open-p")).await),
         Refusal::Duplicate
     );
     let ghost = WalletChange {
         user_id: "ghost".into(),
         ..change(fresh(&r), "k4")
     };
-    assert_eq!(
-        refused(store.commit_wallet_change(&ghost).await),
-        Refusal::Missing
-    );
+    assert_eq!(refused(store.commit_wallet_change(&ghost).await), Refusal::Missing);
 
     let held = ally
         .update_reseller(
@@ -1128,11 +958,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        refused(
-            store
-                .commit_wallet_change(&change(fresh(&held), "k5"))
-                .await
-        ),
+        refused(store.commit_wallet_change(&change(fresh(&held), "k5")).await),
         Refusal::OnHold
     );
     let patch = ResellerPatch {
@@ -1142,11 +968,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
     };
     let suspended = ally.update_reseller(&r.refid, patch).await.unwrap();
     assert_eq!(
-        refused(
-            store
-                .commit_wallet_change(&change(fresh(&suspended), "k6"))
-                .await
-        ),
+        refused(store.commit_wallet_change(&change(fresh(&suspended), "k6")).await),
         Refusal::Suspended
     );
     let after = holdings(&ally, "p").await;
@@ -1165,10 +987,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         )
         .await
         .unwrap();
-    store
-        .commit_wallet_change(&change(fresh(&active), "k7"))
-        .await
-        .unwrap();
+    store.commit_wallet_change(&change(fresh(&active), "k7")).await.unwrap();
     assert_eq!(ally.find_by_user("p").await.unwrap().balance, 0);
     assert_ledger_matches_balance(&ally, "p").await;
 }

@@ -6,19 +6,7 @@ use super::AllyError;
 ///
 /// Built only through [`Credits::new`], which refuses zero, negatives and anything above the
 /// configured maximum, so arithmetic on it cannot start from a bad value.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Credits(i64);
 
@@ -81,10 +69,7 @@ mod tests {
 
     #[test]
     fn times_and_balance_refuse_overflow() {
-        assert_eq!(
-            Credits::new(425, 1_000).unwrap().times(3).unwrap().get(),
-            1_275
-        );
+        assert_eq!(Credits::new(425, 1_000).unwrap().times(3).unwrap().get(), 1_275);
         assert!(Credits::new(i64::MAX, i64::MAX).unwrap().times(2).is_err());
         assert!(checked_balance(i64::MAX, 1).is_err());
         assert_eq!(checked_balance(1_000, -100).unwrap(), 900);

@@ -55,8 +55,5 @@ pub fn new_id() -> String {
     static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
     let mut generator = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
     // The generator only fails when 2^80 ids were drawn in one millisecond.
-    generator
-        .generate()
-        .unwrap_or_else(|_| ulid::Ulid::new())
-        .to_string()
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string()
 }

@@ -15,7 +15,7 @@ pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{
-    METADATA_MAX_KEYS, RESERVED_METADATA_KEYS, Reseller, Status, check_email, check_metadata,
-    check_name, check_refid, check_user_id, new_refid,
+    METADATA_MAX_KEYS, RESERVED_METADATA_KEYS, Reseller, Status, check_email, check_metadata, check_name, check_refid,
+    check_user_id, new_refid,
 };
 pub use tier::{Discounts, Tier};

@@ -102,9 +102,7 @@ pub fn check_metadata(patch: &BTreeMap<String, String>) -> Result<(), AllyError>
             )));
         }
         if RESERVED_METADATA_KEYS.contains(&key.as_str()) {
-            return Err(AllyError::validation(format!(
-                "metadata key `{key}` is reserved"
-            )));
+            return Err(AllyError::validation(format!("metadata key `{key}` is reserved")));
         }
         if value.chars().count() > METADATA_MAX_VALUE_LEN || value.chars().any(char::is_control) {
             return Err(AllyError::validation(format!(

@@ -6,19 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{AllyError, Credits};
 
 /// A reseller's tier: it sets the discount on every price the reseller pays.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Standard,
@@ -53,9 +41,7 @@ impl FromStr for Tier {
         Tier::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| {
-                AllyError::validation(format!("unknown tier `{s}` (standard, gold, platinum)"))
-            })
+            .ok_or_else(|| AllyError::validation(format!("unknown tier `{s}` (standard, gold, platinum)")))
     }
 }
 
@@ -68,10 +54,7 @@ pub struct Discounts {
 
 impl Default for Discounts {
     fn default() -> Self {
-        Self {
-            gold: 15,
-            platinum: 30,
-        }
+        Self { gold: 15, platinum: 30 }
     }
 }
 
@@ -109,11 +92,7 @@ mod tests {
         assert_eq!(d.price(base, Tier::Standard).get(), 1_000);
         assert_eq!(d.price(Credits::from_trusted(1), Tier::Platinum).get(), 1);
         assert_eq!(d.price(Credits::from_trusted(101), Tier::Gold).get(), 86);
-        assert_eq!(
-            d.price(Credits::from_trusted(i64::MAX), Tier::Standard)
-                .get(),
-            i64::MAX
-        );
+        assert_eq!(d.price(Credits::from_trusted(i64::MAX), Tier::Standard).get(), i64::MAX);
     }
 
     #[test]

@@ -58,19 +58,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the body is over 256 KiB",
-                    )
-                } else {
-                    ApiError::validation("the body could not be read")
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is over 256 KiB",
+                )
+            } else {
+                ApiError::validation("the body could not be read")
+            }
+        })?;
         serde_json::from_slice(&bytes)
             .map(Body)
             .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
@@ -91,9 +89,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "this request needs an Idempotency-Key header",
             )
         })?;
-        let key = value.to_str().map_err(|_| {
-            ApiError::validation("Idempotency-Key must be 1 to 128 printable ASCII characters")
-        })?;
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::validation("Idempotency-Key must be 1 to 128 printable ASCII characters"))?;
         crate::service::check_idempotency_key(key)?;
         Ok(IdempotencyKey(key.to_string()))
     }
@@ -148,8 +146,8 @@ impl CursorSeal {
     }
 
     fn tag(&self, scope: &str, raw: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("any key length"));
         mac.update(scope.as_bytes());
         mac.update(&[0]);
         mac.update(raw.as_bytes());
@@ -168,27 +166,15 @@ impl CursorSeal {
         let expected = self.tag(scope, raw);
         // Compare as MACs do: in constant time.
         let same = expected.len() == tag.len()
-            && expected
-                .bytes()
-                .zip(tag.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same {
-            Ok(raw.to_string())
-        } else {
-            Err(invalid())
-        }
+            && expected.bytes().zip(tag.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if same { Ok(raw.to_string()) } else { Err(invalid()) }
     }
 }
 
 impl ListParams {
     /// The page to read for `scope`, with the cursor opened and the limit checked.
     pub fn page(&self, seal: &CursorSeal, scope: &str) -> Result<PageRequest, ApiError> {
-        let cursor = self
-            .cursor
-            .as_deref()
-            .map(|c| seal.open(scope, c))
-            .transpose()?;
+        let cursor = self.cursor.as_deref().map(|c| seal.open(scope, c)).transpose()?;
         Ok(PageRequest::new(self.limit, cursor)?)
     }
 }

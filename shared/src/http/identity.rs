@@ -73,10 +73,7 @@ fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Op
                 .collect()
         })
         .unwrap_or_default();
-    let exp = raw
-        .get("exp")
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(i64::MAX);
+    let exp = raw.get("exp").and_then(|e| e.parse().ok()).unwrap_or(i64::MAX);
     Some(Claims {
         sub,
         email: raw.get("email").cloned(),
@@ -91,11 +88,7 @@ pub struct LocalJwtSecret(pub Arc<Vec<u8>>);
 
 /// Verifies a local HS256 bearer token and puts its claims on the request. A present but
 /// invalid token is refused outright (401), so a typo never silently makes a caller anonymous.
-pub async fn from_local_jwt(
-    State(secret): State<LocalJwtSecret>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn from_local_jwt(State(secret): State<LocalJwtSecret>, mut request: Request, next: Next) -> Response {
     use axum::response::IntoResponse;
     let header = request
         .headers()
@@ -123,17 +116,13 @@ pub fn mint_hs256(claims: &Claims, secret: &[u8]) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
     let signing_input = format!("{header}.{payload}");
-    let signature = URL_SAFE_NO_PAD.encode(
-        hs256(secret, signing_input.as_bytes())
-            .finalize()
-            .into_bytes(),
-    );
+    let signature = URL_SAFE_NO_PAD.encode(hs256(secret, signing_input.as_bytes()).finalize().into_bytes());
     format!("{signing_input}.{signature}")
 }
 
 fn hs256(secret: &[u8], data: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(data);
     mac
 }
@@ -141,8 +130,7 @@ fn hs256(secret: &[u8], data: &[u8]) -> Hmac<Sha256> {
 /// Verifies an HS256 JWT (signature in constant time, `alg` pinned, `exp` in the future).
 pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'static str> {
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("the bearer token is not a JWT");
     };
@@ -193,10 +181,7 @@ mod tests {
     #[test]
     fn minted_tokens_verify_and_tampered_ones_do_not() {
         let token = mint_hs256(&claims(2_000), b"secret");
-        assert_eq!(
-            verify_hs256(&token, b"secret", 1_000).unwrap(),
-            claims(2_000)
-        );
+        assert_eq!(verify_hs256(&token, b"secret", 1_000).unwrap(), claims(2_000));
         assert!(verify_hs256(&token, b"other", 1_000).is_err(), "wrong key");
         assert!(verify_hs256(&token, b"secret", 2_000).is_err(), "expired");
         let mut parts: Vec<&str> = token.split('.').collect();

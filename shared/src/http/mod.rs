@@ -44,9 +44,7 @@ impl<S: Store> HttpApp<S> {
         let cursor_key = match &config.cursor_secret {
             Some(secret) => secret.bytes().to_vec(),
             None => {
-                tracing::warn!(
-                    "ALLY_CURSOR_SECRET is not set; cursors are valid in this process only"
-                );
+                tracing::warn!("ALLY_CURSOR_SECRET is not set; cursors are valid in this process only");
                 rand::random::<[u8; 32]>().to_vec()
             }
         };
@@ -68,10 +66,7 @@ pub fn lambda_router<S: Store>(api: Api<S>, app: Shared<S>) -> Router {
 /// Every route as the dev server serves it: identity from a local HS256 token.
 pub fn local_router<S: Store>(app: Shared<S>, jwt_secret: &[u8]) -> Router {
     let secret = identity::LocalJwtSecret(Arc::new(jwt_secret.to_vec()));
-    merged_router(app).layer(axum::middleware::from_fn_with_state(
-        secret,
-        identity::from_local_jwt,
-    ))
+    merged_router(app).layer(axum::middleware::from_fn_with_state(secret, identity::from_local_jwt))
 }
 
 /// A router under construction with the operations it serves.
@@ -166,13 +161,7 @@ pub fn analytics<S: Store>() -> Api<S> {
 
 /// Every function's API, in deployment order.
 pub fn every_api<S: Store>() -> Vec<Api<S>> {
-    vec![
-        onboarding(),
-        add_credits(),
-        provision(),
-        clients(),
-        analytics(),
-    ]
+    vec![onboarding(), add_credits(), provision(), clients(), analytics()]
 }
 
 /// The OpenAPI document of the whole API (every function serves the same one).

@@ -151,15 +151,14 @@ pub fn document(operations: &[Operation]) -> Value {
             "responses": responses,
         });
         if let Some(request) = op.request {
-            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": request(&mut generator)}}});
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": request(&mut generator)}}});
         }
         operation["security"] = match op.access {
             Access::Public | Access::Signed => json!([]),
             Access::SignedIn | Access::Admin => json!([{"bearer": []}]),
         };
-        let entry = paths
-            .entry(op.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(op.path.to_string()).or_insert_with(|| json!({}));
         entry[op.method.as_str()] = operation;
     }
     let mut schemas = generator.take_definitions(true);

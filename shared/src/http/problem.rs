@@ -50,11 +50,7 @@ impl ApiError {
 
     /// 422: the input is not acceptable.
     pub fn validation(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            detail,
-        )
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
     }
 
     /// 401: a webhook whose signature does not verify.

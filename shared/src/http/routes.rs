@@ -64,11 +64,7 @@ pub struct PageBody<T> {
     next_cursor: Option<String>,
 }
 
-fn sealed_page<T, S>(
-    app: &Shared<S>,
-    scope: &str,
-    page: crate::store::Page<T>,
-) -> Json<PageBody<T>> {
+fn sealed_page<T, S>(app: &Shared<S>, scope: &str, page: crate::store::Page<T>) -> Json<PageBody<T>> {
     let next_cursor = page.next_cursor.map(|raw| app.cursors.seal(scope, &raw));
     Json(PageBody {
         items: page.items,
@@ -200,16 +196,10 @@ pub mod resellers {
         Caller(actor): Caller,
         Body(request): Body<NewReseller>,
     ) -> Result<impl IntoResponse, ApiError> {
-        Ok((
-            StatusCode::CREATED,
-            Json(app.ally.onboard(&actor, request).await?),
-        ))
+        Ok((StatusCode::CREATED, Json(app.ally.onboard(&actor, request).await?)))
     }
 
-    pub async fn me<S: Store>(
-        State(app): State<Shared<S>>,
-        Caller(actor): Caller,
-    ) -> Result<Json<Reseller>, ApiError> {
+    pub async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Reseller>, ApiError> {
         Ok(Json(app.ally.find_by_user(&actor.user_id).await?))
     }
 
@@ -229,11 +219,7 @@ pub mod resellers {
         let page = list.page(&app.cursors, &scope)?;
         // A signed-in user without a profile has no ledger to show: 404, as for /me.
         app.ally.find_by_user(&actor.user_id).await?;
-        Ok(sealed_page(
-            &app,
-            &scope,
-            app.ally.ledger(&actor.user_id, &page).await?,
-        ))
+        Ok(sealed_page(&app, &scope, app.ally.ledger(&actor.user_id, &page).await?))
     }
 
     pub async fn metadata<S: Store>(
@@ -241,9 +227,7 @@ pub mod resellers {
         Caller(actor): Caller,
         Body(patch): Body<MetadataPatch>,
     ) -> Result<Json<Reseller>, ApiError> {
-        Ok(Json(
-            app.ally.update_own_metadata(&actor.user_id, patch).await?,
-        ))
+        Ok(Json(app.ally.update_own_metadata(&actor.user_id, patch).await?))
     }
 
     #[derive(Deserialize)]
@@ -331,13 +315,7 @@ pub mod credits {
         let key = format!("admin:{key}");
         Ok(Json(
             app.ally
-                .add_credits(
-                    &reseller.user_id,
-                    request,
-                    EntryKind::Credit,
-                    &admin.user_id,
-                    &key,
-                )
+                .add_credits(&reseller.user_id, request, EntryKind::Credit, &admin.user_id, &key)
                 .await?,
         ))
     }
@@ -368,8 +346,8 @@ pub mod credits {
         })?;
         let header = headers.get("ally-signature").and_then(|v| v.to_str().ok());
         webhook::verify(header, &body, secret, chrono::Utc::now().timestamp())?;
-        let event: PaymentEvent = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))?;
+        let event: PaymentEvent =
+            serde_json::from_slice(&body).map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))?;
         if event.kind != "payment.succeeded" {
             return Err(ApiError::validation(format!(
                 "unsupported event type `{}`",
@@ -389,9 +367,7 @@ pub mod credits {
             .checked_mul(config.credit_conversion_rate)
             .map(|v| v / 100)
             .filter(|v| *v > 0)
-            .ok_or_else(|| {
-                ApiError::validation("amount_minor must be positive and buy at least one credit")
-            })?;
+            .ok_or_else(|| ApiError::validation("amount_minor must be positive and buy at least one credit"))?;
         let key = format!("payment:{}", event.id);
         crate::service::check_idempotency_key(&key)?;
         let reseller = app.ally.find_by_refid(&event.reseller_refid).await?;
@@ -401,13 +377,7 @@ pub mod credits {
         };
         let receipt = app
             .ally
-            .add_credits(
-                &reseller.user_id,
-                request,
-                EntryKind::Credit,
-                "webhook:payments",
-                &key,
-            )
+            .add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key)
             .await?;
         Ok(Json(receipt))
     }
@@ -502,9 +472,7 @@ pub mod provisioning {
         IdempotencyKey(key): IdempotencyKey,
         Body(request): Body<ProvisionRequest>,
     ) -> Result<Json<ProvisionReceipt>, ApiError> {
-        Ok(Json(
-            app.ally.provision(&actor.user_id, request, &key).await?,
-        ))
+        Ok(Json(app.ally.provision(&actor.user_id, request, &key).await?))
     }
 
     pub async fn bulk<S: Store>(
@@ -513,9 +481,7 @@ pub mod provisioning {
         IdempotencyKey(key): IdempotencyKey,
         Body(request): Body<BulkRequest>,
     ) -> Result<Json<BulkReceipt>, ApiError> {
-        Ok(Json(
-            app.ally.bulk_onboard(&actor.user_id, request, &key).await?,
-        ))
+        Ok(Json(app.ally.bulk_onboard(&actor.user_id, request, &key).await?))
     }
 }
 

@@ -11,13 +11,10 @@ pub const TOLERANCE_SECONDS: i64 = 300;
 
 /// Checks `header` signs `body` with `secret` at a time within the tolerance of `now`.
 pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> Result<(), ApiError> {
-    let header = header
-        .ok_or_else(|| ApiError::invalid_signature("the Ally-Signature header is missing"))?;
+    let header = header.ok_or_else(|| ApiError::invalid_signature("the Ally-Signature header is missing"))?;
     // Exactly the documented shape: `t=` first, then one or more `v1=` (several during a
     // secret rotation). Anything else is refused rather than guessed at.
-    let malformed = || {
-        ApiError::invalid_signature("the Ally-Signature header must be t=<unix seconds>,v1=<hex>")
-    };
+    let malformed = || ApiError::invalid_signature("the Ally-Signature header must be t=<unix seconds>,v1=<hex>");
     let mut parts = header.split(',');
     let timestamp = parts
         .next()
@@ -47,15 +44,12 @@ pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> Res
     {
         Ok(())
     } else {
-        Err(ApiError::invalid_signature(
-            "the signature does not match the body",
-        ))
+        Err(ApiError::invalid_signature("the signature does not match the body"))
     }
 }
 
 fn signer(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("any key length"));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("any key length"));
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -78,25 +72,13 @@ mod tests {
     fn accepts_its_own_signature_only() {
         let header = sign(b"s", 1_000, b"{}");
         verify(Some(&header), b"{}", b"s", 1_100).unwrap();
-        assert!(
-            verify(Some(&header), b"{ }", b"s", 1_100).is_err(),
-            "body changed"
-        );
-        assert!(
-            verify(Some(&header), b"{}", b"t", 1_100).is_err(),
-            "other secret"
-        );
+        assert!(verify(Some(&header), b"{ }", b"s", 1_100).is_err(), "body changed");
+        assert!(verify(Some(&header), b"{}", b"t", 1_100).is_err(), "other secret");
         assert!(verify(Some(&header), b"{}", b"s", 1_301).is_err(), "stale");
-        assert!(
-            verify(Some(&header), b"{}", b"s", 699).is_err(),
-            "from the future"
-        );
+        assert!(verify(Some(&header), b"{}", b"s", 699).is_err(), "from the future");
         assert!(verify(None, b"{}", b"s", 1_000).is_err());
         let reordered = header.split(',').rev().collect::<Vec<_>>().join(",");
-        assert!(
-            verify(Some(&reordered), b"{}", b"s", 1_000).is_err(),
-            "v1 before t"
-        );
+        assert!(verify(Some(&reordered), b"{}", b"s", 1_000).is_err(), "v1 before t");
         let rotated = format!("{header},v1={}", "ab".repeat(32));
         verify(Some(&rotated), b"{}", b"s", 1_000).unwrap();
     }

@@ -14,18 +14,15 @@ use tracing::instrument;
 pub use money::{MAX_BULK, check_idempotency_key};
 pub use receipts::{BulkCharge, BulkReceipt, CreditReceipt, ProvisionReceipt, ResellerStats};
 pub use requests::{
-    BulkRequest, CreditRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,
-    ResellerPatch,
+    BulkRequest, CreditRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest, ResellerPatch,
 };
 
 use crate::config::Config;
 use crate::domain::{
-    AllyError, Client, LedgerEntry, METADATA_MAX_KEYS, Reseller, Status, check_email,
-    check_metadata, check_name, check_refid, check_user_id, new_id, new_refid,
+    AllyError, Client, LedgerEntry, METADATA_MAX_KEYS, Reseller, Status, check_email, check_metadata, check_name,
+    check_refid, check_user_id, new_id, new_refid,
 };
-use crate::store::{
-    Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, Taken,
-};
+use crate::store::{Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, Taken};
 
 /// Who is calling, as proven by verified token claims (never by a body field or header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,16 +77,10 @@ impl<S: Store> Ally<S> {
     /// Onboards a reseller: self-service for the caller, or by an admin for anyone at any
     /// tier. One reseller per user; the refid is unique (a collision draws another).
     #[instrument(skip(self, request), fields(actor = %actor.user_id))]
-    pub async fn onboard(
-        &self,
-        actor: &Actor,
-        request: NewReseller,
-    ) -> Result<Reseller, AllyError> {
+    pub async fn onboard(&self, actor: &Actor, request: NewReseller) -> Result<Reseller, AllyError> {
         let user_id = match request.user_id {
             Some(other) if other != actor.user_id && !actor.admin => {
-                return Err(AllyError::Forbidden(
-                    "only an admin may onboard another user",
-                ));
+                return Err(AllyError::Forbidden("only an admin may onboard another user"));
             }
             Some(user_id) => user_id,
             None => actor.user_id.clone(),
@@ -177,11 +168,7 @@ impl<S: Store> Ally<S> {
 
     /// An admin's change of tier, status, hold or metadata.
     #[instrument(skip(self, patch))]
-    pub async fn update_reseller(
-        &self,
-        refid: &str,
-        patch: ResellerPatch,
-    ) -> Result<Reseller, AllyError> {
+    pub async fn update_reseller(&self, refid: &str, patch: ResellerPatch) -> Result<Reseller, AllyError> {
         let user_id = self.find_by_refid(refid).await?.user_id;
         self.patch_profile(&user_id, |r| {
             r.tier = patch.tier.unwrap_or(r.tier);
@@ -194,11 +181,7 @@ impl<S: Store> Ally<S> {
 
     /// A partner's change of its own whitelabel metadata; reserved keys are refused.
     #[instrument(skip(self, patch))]
-    pub async fn update_own_metadata(
-        &self,
-        user_id: &str,
-        patch: MetadataPatch,
-    ) -> Result<Reseller, AllyError> {
+    pub async fn update_own_metadata(&self, user_id: &str, patch: MetadataPatch) -> Result<Reseller, AllyError> {
         self.patch_profile(user_id, |r| merge_metadata(&mut r.metadata, &patch))
             .await
     }
@@ -235,11 +218,7 @@ impl<S: Store> Ally<S> {
 
     /// Onboards a client for the calling reseller.
     #[instrument(skip(self, request))]
-    pub async fn onboard_client(
-        &self,
-        owner_id: &str,
-        request: NewClient,
-    ) -> Result<Client, AllyError> {
+    pub async fn onboard_client(&self, owner_id: &str, request: NewClient) -> Result<Client, AllyError> {
         check_new_client(&request)?;
         let client = Client {
             id: new_id(),
@@ -267,20 +246,12 @@ impl<S: Store> Ally<S> {
     }
 
     /// The caller's clients, newest first.
-    pub async fn clients(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Client>, AllyError> {
+    pub async fn clients(&self, owner_id: &str, page: &PageRequest) -> Result<Page<Client>, AllyError> {
         Ok(self.store.clients(owner_id, page).await?)
     }
 
     /// The caller's ledger, newest first.
-    pub async fn ledger(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<LedgerEntry>, AllyError> {
+    pub async fn ledger(&self, owner_id: &str, page: &PageRequest) -> Result<Page<LedgerEntry>, AllyError> {
         Ok(self.store.ledger(owner_id, page).await?)
     }
 
@@ -306,10 +277,7 @@ fn check_new_client(client: &NewClient) -> Result<(), AllyError> {
     Ok(())
 }
 
-fn merge_metadata(
-    metadata: &mut BTreeMap<String, String>,
-    patch: &MetadataPatch,
-) -> Result<(), AllyError> {
+fn merge_metadata(metadata: &mut BTreeMap<String, String>, patch: &MetadataPatch) -> Result<(), AllyError> {
     let sets: BTreeMap<String, String> = patch
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))

@@ -13,17 +13,16 @@ use tracing::instrument;
 use ulid::Ulid;
 
 use super::{
-    Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt,
-    ProvisionRequest, check_new_client,
+    Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest,
+    check_new_client,
 };
 use crate::domain::{
-    AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status,
-    checked_balance, license_key, new_id,
+    AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status, checked_balance,
+    license_key, new_id,
 };
 use crate::service::CreditRequest;
 use crate::store::{
-    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange,
-    WalletGuard,
+    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange, WalletGuard,
 };
 
 /// Most clients one bulk onboarding may carry.
@@ -40,11 +39,7 @@ pub(super) async fn backoff(attempt: u32) {
 
 /// Checks an idempotency key: 1 to 128 printable ASCII characters.
 pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {
-    if !key.is_empty()
-        && key.len() <= 128
-        && key.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !key.trim().is_empty()
-    {
+    if !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| (0x20..0x7f).contains(&b)) && !key.trim().is_empty() {
         Ok(())
     } else {
         Err(AllyError::validation(
@@ -55,11 +50,9 @@ pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {
 
 fn check_text(field: &str, text: &Option<String>) -> Result<(), AllyError> {
     match text {
-        Some(t) if t.chars().count() > MAX_TEXT || t.chars().any(char::is_control) => {
-            Err(AllyError::validation(format!(
-                "{field} must be at most {MAX_TEXT} characters without control characters"
-            )))
-        }
+        Some(t) if t.chars().count() > MAX_TEXT || t.chars().any(char::is_control) => Err(AllyError::validation(
+            format!("{field} must be at most {MAX_TEXT} characters without control characters"),
+        )),
         _ => Ok(()),
     }
 }
@@ -116,13 +109,8 @@ impl<S: Store> Ally<S> {
     ) -> Result<CreditReceipt, AllyError> {
         check_idempotency_key(key)?;
         check_text("reason", &request.reason)?;
-        if !matches!(
-            kind,
-            EntryKind::Credit | EntryKind::Reward | EntryKind::Refund
-        ) {
-            return Err(AllyError::validation(
-                "adding credits takes a credit, reward or refund",
-            ));
+        if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund) {
+            return Err(AllyError::validation("adding credits takes a credit, reward or refund"));
         }
         let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
         let hash = request_hash("add_credits", &(&request, kind));
@@ -230,12 +218,7 @@ impl<S: Store> Ally<S> {
     /// are then written with ids derived from the key, so a retry after a crash rewrites
     /// the same items and is never charged again.
     #[instrument(skip(self, request), fields(clients = request.clients.len()))]
-    pub async fn bulk_onboard(
-        &self,
-        user_id: &str,
-        request: BulkRequest,
-        key: &str,
-    ) -> Result<BulkReceipt, AllyError> {
+    pub async fn bulk_onboard(&self, user_id: &str, request: BulkRequest, key: &str) -> Result<BulkReceipt, AllyError> {
         check_idempotency_key(key)?;
         let count = request.clients.len();
         if count == 0 || count > MAX_BULK {
@@ -300,20 +283,12 @@ impl<S: Store> Ally<S> {
     }
 
     /// The tier price of a product or a custom base cost, refused in the API's order.
-    fn price(
-        &self,
-        r: &Reseller,
-        product: Option<&str>,
-        cost: Option<i64>,
-    ) -> Result<Price, AllyError> {
+    fn price(&self, r: &Reseller, product: Option<&str>, cost: Option<i64>) -> Result<Price, AllyError> {
         let max = self.config.max_credit_amount;
         let (base, product) = match (product, cost) {
             (Some(id), None) => {
                 let p = self.config.catalog.find(id).ok_or_else(|| {
-                    AllyError::validation(format!(
-                        "unknown product `{}`",
-                        id.chars().take(64).collect::<String>()
-                    ))
+                    AllyError::validation(format!("unknown product `{}`", id.chars().take(64).collect::<String>()))
                 })?;
                 (p.base_price, Some(p))
             }
@@ -385,11 +360,9 @@ impl<S: Store> Ally<S> {
                     key: key.to_string(),
                     request_hash: hash.clone(),
                     state: movement.state,
-                    response: serde_json::to_string(&response)
-                        .map_err(|e| AllyError::Store(Box::new(e)))?,
+                    response: serde_json::to_string(&response).map_err(|e| AllyError::Store(Box::new(e)))?,
                     created_at: now,
-                    expires_at: (now + chrono::Duration::days(self.config.idempotency_ttl_days))
-                        .timestamp(),
+                    expires_at: (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp(),
                 },
                 entry,
                 at: now,
@@ -402,9 +375,7 @@ impl<S: Store> Ally<S> {
                     });
                 }
                 // Someone else wrote first: read again (a duplicate key then replays).
-                Err(StoreError::Refused(
-                    Refusal::VersionChanged | Refusal::TierChanged | Refusal::Duplicate,
-                ))
+                Err(StoreError::Refused(Refusal::VersionChanged | Refusal::TierChanged | Refusal::Duplicate))
                 | Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(StoreError::Refused(Refusal::Insufficient { balance })) => {
                     return Err(AllyError::InsufficientCredits {
@@ -420,15 +391,11 @@ impl<S: Store> Ally<S> {
 }
 
 /// The first answer of a recorded key, or a conflict when the key was used for another input.
-fn replay<R: DeserializeOwned>(
-    record: IdempotencyRecord,
-    hash: &str,
-) -> Result<Committed<R>, AllyError> {
+fn replay<R: DeserializeOwned>(record: IdempotencyRecord, hash: &str) -> Result<Committed<R>, AllyError> {
     if record.request_hash != hash {
         return Err(AllyError::IdempotencyConflict);
     }
-    let response =
-        serde_json::from_str(&record.response).map_err(|e| AllyError::Store(Box::new(e)))?;
+    let response = serde_json::from_str(&record.response).map_err(|e| AllyError::Store(Box::new(e)))?;
     Ok(Committed {
         response,
         state: record.state,

@@ -1,19 +1,23 @@
 //! The embedded store: the whole table in one mutex, each write applied all-or-nothing
-//! under the lock, with the same conditions and answers as the DynamoDB store.
+//! under the lock, with the same conditions and answers as the DynamoDB store. Optionally
+//! kept in a JSON file (the dev server's `.ally/store.json`), rewritten after each write.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use serde::{Deserialize, Serialize};
+
 use super::{
-    IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter,
-    Store, StoreError, StoreResult, Taken, WalletChange, keys, page_newest_first,
+    IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError,
+    StoreResult, Taken, WalletChange, keys, page_newest_first,
 };
 use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
 type Owned<T> = BTreeMap<String, BTreeMap<String, T>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Tables {
     resellers: BTreeMap<String, Reseller>,
     refids: BTreeMap<String, String>,
@@ -27,20 +31,43 @@ struct Tables {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    file: Option<PathBuf>,
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store, in memory only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store kept in `file`: loaded now if it exists, rewritten after every write.
+    pub fn open(file: impl AsRef<Path>) -> StoreResult<Self> {
+        let file = file.as_ref().to_path_buf();
+        let tables = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::backend)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
+            Err(e) => return Err(StoreError::backend(e)),
+        };
+        Ok(Self {
+            tables: Mutex::new(tables),
+            file: Some(file),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
         // A panic while holding the lock cannot leave a half-applied write: every write
         // checks all its conditions before it changes anything.
-        self.tables
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes the tables to the file, if any: to a temporary file, then renamed over the
+    /// old one, so a crash leaves the previous or the new state, never half of one.
+    fn save(&self, tables: &Tables) -> StoreResult<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let temporary = file.with_extension("json.tmp");
+        let bytes = serde_json::to_vec(tables).map_err(StoreError::backend)?;
+        std::fs::write(&temporary, bytes).map_err(StoreError::backend)?;
+        std::fs::rename(&temporary, file).map_err(StoreError::backend)
     }
 }
 
@@ -53,11 +80,9 @@ impl Store for MemoryStore {
         if t.refids.contains_key(&reseller.refid) {
             return Err(StoreError::Taken(Taken::Refid));
         }
-        t.refids
-            .insert(reseller.refid.clone(), reseller.user_id.clone());
-        t.resellers
-            .insert(reseller.user_id.clone(), reseller.clone());
-        Ok(())
+        t.refids.insert(reseller.refid.clone(), reseller.user_id.clone());
+        t.resellers.insert(reseller.user_id.clone(), reseller.clone());
+        self.save(&t)
     }
 
     async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
@@ -66,17 +91,10 @@ impl Store for MemoryStore {
 
     async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
         let t = self.lock();
-        Ok(t.refids
-            .get(refid)
-            .and_then(|user| t.resellers.get(user))
-            .cloned())
+        Ok(t.refids.get(refid).and_then(|user| t.resellers.get(user)).cloned())
     }
 
-    async fn resellers(
-        &self,
-        filter: ResellerFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Reseller>> {
+    async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
         let t = self.lock();
         let matching: BTreeMap<String, Reseller> = t
             .resellers
@@ -105,14 +123,12 @@ impl Store for MemoryStore {
         r.metadata = update.metadata.clone();
         r.updated_at = update.at;
         r.version += 1;
-        Ok(r.clone())
+        let updated = r.clone();
+        self.save(&t)?;
+        Ok(updated)
     }
 
-    async fn wallet(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+    async fn wallet(&self, user_id: &str, key: &str) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
         let t = self.lock();
         let record = t.idempotency.get(user_id).and_then(|m| m.get(key)).cloned();
         Ok((t.resellers.get(user_id).cloned(), record))
@@ -157,15 +173,10 @@ impl Store for MemoryStore {
             .entry(owner.clone())
             .or_default()
             .insert(change.idempotency.key.clone(), change.idempotency.clone());
-        Ok(())
+        self.save(&t)
     }
 
-    async fn finish_idempotency(
-        &self,
-        user_id: &str,
-        key: &str,
-        response: &str,
-    ) -> StoreResult<()> {
+    async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
         let mut t = self.lock();
         let record = t
             .idempotency
@@ -174,7 +185,7 @@ impl Store for MemoryStore {
             .ok_or(StoreError::Refused(Refusal::Missing))?;
         record.state = IdempotencyState::Done;
         record.response = response.to_string();
-        Ok(())
+        self.save(&t)
     }
 
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
@@ -187,10 +198,7 @@ impl Store for MemoryStore {
             }
             Some(_) => {}
         }
-        if t.clients
-            .get(owner)
-            .is_some_and(|m| m.contains_key(&client.id))
-        {
+        if t.clients.get(owner).is_some_and(|m| m.contains_key(&client.id)) {
             return Err(StoreError::Taken(Taken::Client));
         }
         t.clients
@@ -200,14 +208,10 @@ impl Store for MemoryStore {
         if let Some(r) = t.resellers.get_mut(owner) {
             r.clients += 1;
         }
-        Ok(())
+        self.save(&t)
     }
 
-    async fn put_portfolio(
-        &self,
-        clients: &[Client],
-        services: &[ProvisionedService],
-    ) -> StoreResult<()> {
+    async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
         let mut t = self.lock();
         for c in clients {
             t.clients
@@ -221,7 +225,7 @@ impl Store for MemoryStore {
                 .or_default()
                 .insert(s.id.clone(), s.clone());
         }
-        Ok(())
+        self.save(&t)
     }
 
     async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
@@ -237,11 +241,7 @@ impl Store for MemoryStore {
         page_newest_first(self.lock().clients.get(owner_id), page)
     }
 
-    async fn services(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ProvisionedService>> {
+    async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         page_newest_first(self.lock().services.get(owner_id), page)
     }
 

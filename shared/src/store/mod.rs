@@ -55,10 +55,7 @@ impl PageRequest {
 
     /// The first page of `limit` items.
     pub fn first(limit: u16) -> Self {
-        Self {
-            limit,
-            cursor: None,
-        }
+        Self { limit, cursor: None }
     }
 }
 
@@ -263,14 +260,10 @@ pub trait Store: Send + Sync + 'static {
     fn insert_reseller(&self, reseller: &Reseller) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The reseller of `user_id` (strongly consistent).
-    fn reseller(&self, user_id: &str)
-    -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
+    fn reseller(&self, user_id: &str) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
 
     /// The reseller with `refid`.
-    fn reseller_by_refid(
-        &self,
-        refid: &str,
-    ) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
+    fn reseller_by_refid(&self, refid: &str) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
 
     /// Resellers of one tier or status, newest first.
     fn resellers(
@@ -294,10 +287,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)>> + Send;
 
     /// Applies a wallet change atomically, or refuses it with the reason.
-    fn commit_wallet_change(
-        &self,
-        change: &WalletChange,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn commit_wallet_change(&self, change: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Marks an idempotency record done with its final response.
     fn finish_idempotency(
@@ -319,18 +309,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// One client of `owner_id`.
-    fn client(
-        &self,
-        owner_id: &str,
-        client_id: &str,
-    ) -> impl Future<Output = StoreResult<Option<Client>>> + Send;
+    fn client(&self, owner_id: &str, client_id: &str) -> impl Future<Output = StoreResult<Option<Client>>> + Send;
 
     /// Clients of `owner_id`, newest first.
-    fn clients(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> impl Future<Output = StoreResult<Page<Client>>> + Send;
+    fn clients(&self, owner_id: &str, page: &PageRequest) -> impl Future<Output = StoreResult<Page<Client>>> + Send;
 
     /// Services of `owner_id`, newest first.
     fn services(
@@ -340,11 +322,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Page<ProvisionedService>>> + Send;
 
     /// Ledger of `owner_id`, newest first.
-    fn ledger(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> impl Future<Output = StoreResult<Page<LedgerEntry>>> + Send;
+    fn ledger(&self, owner_id: &str, page: &PageRequest)
+    -> impl Future<Output = StoreResult<Page<LedgerEntry>>> + Send;
 }
 
 /// Items of a map, in reverse key order, after an optional exclusive start key: the memory
@@ -354,11 +333,7 @@ pub(crate) fn page_newest_first<T: Clone>(
     page: &PageRequest,
 ) -> StoreResult<Page<T>> {
     let after = match &page.cursor {
-        Some(c) => Some(
-            decode_cursor(c)?
-                .remove("after")
-                .ok_or(StoreError::InvalidCursor)?,
-        ),
+        Some(c) => Some(decode_cursor(c)?.remove("after").ok_or(StoreError::InvalidCursor)?),
         None => None,
     };
     let mut iter = items

@@ -21,8 +21,8 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 pub use table::create_table;
 
 use super::{
-    IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store,
-    StoreError, StoreResult, Taken, WalletChange, decode_cursor, encode_cursor, keys,
+    IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, StoreResult,
+    Taken, WalletChange, decode_cursor, encode_cursor, keys,
 };
 use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
 
@@ -75,11 +75,7 @@ fn reseller_item(r: &Reseller) -> StoreResult<Item> {
 }
 
 fn idempotency_item(owner: &str, record: &IdempotencyRecord) -> StoreResult<Item> {
-    item(
-        record,
-        keys::reseller(owner),
-        keys::idempotency(&record.key),
-    )
+    item(record, keys::reseller(owner), keys::idempotency(&record.key))
 }
 
 /// What each item of a transaction stands for, to read its cancellation reason.
@@ -132,6 +128,11 @@ impl DynamoStore {
         &self.client
     }
 
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     fn put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -168,9 +169,7 @@ impl DynamoStore {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     Err(self.cancelled(c.cancellation_reasons(), roles).await)
                 }
-                TransactWriteItemsError::TransactionInProgressException(_) => {
-                    Err(StoreError::Conflict)
-                }
+                TransactWriteItemsError::TransactionInProgressException(_) => Err(StoreError::Conflict),
                 other => Err(StoreError::backend(other)),
             },
             Err(other) => Err(StoreError::backend(other)),
@@ -201,9 +200,7 @@ impl DynamoStore {
                 Role::ActiveReseller(user) => {
                     return match self.old_profile(user, reason).await {
                         Ok(None) => StoreError::Refused(Refusal::Missing),
-                        Ok(Some(r)) if r.status != Status::Active => {
-                            StoreError::Refused(Refusal::Suspended)
-                        }
+                        Ok(Some(r)) if r.status != Status::Active => StoreError::Refused(Refusal::Suspended),
                         Ok(Some(_)) => StoreError::Conflict,
                         Err(e) => e,
                     };
@@ -211,28 +208,19 @@ impl DynamoStore {
                 Role::IdempotencyKey | Role::Plain => {}
             }
         }
-        if reasons.iter().any(|r| {
-            matches!(
-                r.code(),
-                Some("TransactionConflict") | Some("ThrottlingError")
-            )
-        }) {
+        if reasons
+            .iter()
+            .any(|r| matches!(r.code(), Some("TransactionConflict") | Some("ThrottlingError")))
+        {
             return StoreError::Conflict;
         }
-        let codes: Vec<_> = reasons
-            .iter()
-            .map(|r| r.code().unwrap_or("None").to_string())
-            .collect();
+        let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None").to_string()).collect();
         StoreError::Backend(format!("transaction cancelled: {codes:?}").into())
     }
 
     /// The profile as the failed condition saw it (ALL_OLD), or as it is now when the
     /// emulator does not return it.
-    async fn old_profile(
-        &self,
-        user_id: &str,
-        reason: &CancellationReason,
-    ) -> StoreResult<Option<Reseller>> {
+    async fn old_profile(&self, user_id: &str, reason: &CancellationReason) -> StoreResult<Option<Reseller>> {
         match reason.item() {
             Some(item) if !item.is_empty() => parse(item.clone()).map(Some),
             _ => self.reseller(user_id).await,
@@ -248,9 +236,7 @@ impl DynamoStore {
     ) -> StoreResult<Page<T>> {
         let start = match &page.cursor {
             Some(c) => {
-                let after = decode_cursor(c)?
-                    .remove("after")
-                    .ok_or(StoreError::InvalidCursor)?;
+                let after = decode_cursor(c)?.remove("after").ok_or(StoreError::InvalidCursor)?;
                 Some(key(pk.clone(), format!("{prefix}{after}")))
             }
             None => None,
@@ -324,11 +310,7 @@ impl DynamoStore {
 }
 
 /// Keeps `limit` of the `limit + 1` items read; the extra one only says a next page exists.
-fn cut_page<T>(
-    mut items: Vec<T>,
-    limit: u16,
-    cursor_of: impl Fn(&T) -> BTreeMap<String, String>,
-) -> Page<T> {
+fn cut_page<T>(mut items: Vec<T>, limit: u16, cursor_of: impl Fn(&T) -> BTreeMap<String, String>) -> Page<T> {
     let more = items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
     let next_cursor = if more {
@@ -350,11 +332,8 @@ impl Store for DynamoStore {
             self.put(reseller_item(reseller)?, Some("attribute_not_exists(pk)"))?,
             self.put(refid, Some("attribute_not_exists(pk)"))?,
         ];
-        self.transact(
-            items,
-            &[Role::Unique(Taken::User), Role::Unique(Taken::Refid)],
-        )
-        .await
+        self.transact(items, &[Role::Unique(Taken::User), Role::Unique(Taken::Refid)])
+            .await
     }
 
     async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
@@ -376,11 +355,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn resellers(
-        &self,
-        filter: ResellerFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Reseller>> {
+    async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
         let (index, pk_attr, sk_attr, partition) = match filter {
             ResellerFilter::Tier(t) => (
                 keys::BY_TIER_INDEX,
@@ -397,9 +372,7 @@ impl Store for DynamoStore {
         };
         let start = match &page.cursor {
             Some(c) => {
-                let after = decode_cursor(c)?
-                    .remove("after")
-                    .ok_or(StoreError::InvalidCursor)?;
+                let after = decode_cursor(c)?.remove("after").ok_or(StoreError::InvalidCursor)?;
                 let (_, user) = after.rsplit_once('#').ok_or(StoreError::InvalidCursor)?;
                 let mut start = key(keys::reseller(user), keys::PROFILE);
                 start.insert(pk_attr.into(), s(partition.clone()));
@@ -429,10 +402,7 @@ impl Store for DynamoStore {
             .map(parse)
             .collect::<StoreResult<_>>()?;
         Ok(cut_page(items, page.limit, |r| {
-            BTreeMap::from([(
-                "after".to_string(),
-                keys::reseller_order(&r.created_at, &r.user_id),
-            )])
+            BTreeMap::from([("after".to_string(), keys::reseller_order(&r.created_at, &r.user_id))])
         }))
     }
 
@@ -521,11 +491,7 @@ impl Store for DynamoStore {
         let mut profile = None;
         let mut record = None;
         for item in found {
-            match item
-                .get(attr::SK)
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-            {
+            match item.get(attr::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
                 Some(keys::PROFILE) => profile = Some(parse(item)?),
                 _ => record = Some(parse(item)?),
             }
@@ -596,11 +562,7 @@ impl Store for DynamoStore {
         let mut items = vec![
             TransactWriteItem::builder().update(wallet).build(),
             self.put(
-                item(
-                    &change.entry,
-                    owner.clone(),
-                    keys::ledger_entry(&change.entry.id),
-                )?,
+                item(&change.entry, owner.clone(), keys::ledger_entry(&change.entry.id))?,
                 None,
             )?,
             self.put(
@@ -608,11 +570,7 @@ impl Store for DynamoStore {
                 Some("attribute_not_exists(pk)"),
             )?,
         ];
-        let mut roles = vec![
-            Role::Wallet(&change.user_id, guard),
-            Role::Plain,
-            Role::IdempotencyKey,
-        ];
+        let mut roles = vec![Role::Wallet(&change.user_id, guard), Role::Plain, Role::IdempotencyKey];
         if let Some(service) = &change.service {
             items.push(self.put(item(service, owner, keys::service(&service.id))?, None)?);
             roles.push(Role::Plain);
@@ -620,19 +578,11 @@ impl Store for DynamoStore {
         self.transact(items, &roles).await
     }
 
-    async fn finish_idempotency(
-        &self,
-        user_id: &str,
-        key_name: &str,
-        response: &str,
-    ) -> StoreResult<()> {
+    async fn finish_idempotency(&self, user_id: &str, key_name: &str, response: &str) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                keys::reseller(user_id),
-                keys::idempotency(key_name),
-            )))
+            .set_key(Some(key(keys::reseller(user_id), keys::idempotency(key_name))))
             .update_expression("SET #state = :done, #response = :response")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
@@ -670,29 +620,18 @@ impl Store for DynamoStore {
         ];
         self.transact(
             items,
-            &[
-                Role::Unique(Taken::Client),
-                Role::ActiveReseller(&client.owner_id),
-            ],
+            &[Role::Unique(Taken::Client), Role::ActiveReseller(&client.owner_id)],
         )
         .await
     }
 
-    async fn put_portfolio(
-        &self,
-        clients: &[Client],
-        services: &[ProvisionedService],
-    ) -> StoreResult<()> {
+    async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
         let mut items = Vec::with_capacity(clients.len() + services.len());
         for c in clients {
             items.push(item(c, keys::reseller(&c.owner_id), keys::client(&c.id))?);
         }
         for sv in services {
-            items.push(item(
-                sv,
-                keys::reseller(&sv.owner_id),
-                keys::service(&sv.id),
-            )?);
+            items.push(item(sv, keys::reseller(&sv.owner_id), keys::service(&sv.id))?);
         }
         self.batch_put(items).await
     }
@@ -705,20 +644,13 @@ impl Store for DynamoStore {
     }
 
     async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
-        self.query_page(
-            keys::reseller(owner_id),
-            keys::CLIENT_PREFIX,
-            page,
-            |c: &Client| c.id.clone(),
-        )
+        self.query_page(keys::reseller(owner_id), keys::CLIENT_PREFIX, page, |c: &Client| {
+            c.id.clone()
+        })
         .await
     }
 
-    async fn services(
-        &self,
-        owner_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ProvisionedService>> {
+    async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         self.query_page(
             keys::reseller(owner_id),
             keys::SERVICE_PREFIX,

@@ -3,9 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
 use super::attr;
@@ -24,11 +23,7 @@ fn index(name: &str, pk: &str, sk: &str) -> StoreResult<GlobalSecondaryIndex> {
         .index_name(name)
         .key_schema(key(pk, KeyType::Hash)?)
         .key_schema(key(sk, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(StoreError::backend)
 }
@@ -42,11 +37,7 @@ pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
         .key_schema(key(attr::PK, KeyType::Hash)?)
         .key_schema(key(attr::SK, KeyType::Range)?)
         .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK)?)
-        .global_secondary_indexes(index(
-            keys::BY_STATUS_INDEX,
-            attr::STATUS_PK,
-            attr::STATUS_SK,
-        )?)
+        .global_secondary_indexes(index(keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK)?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)

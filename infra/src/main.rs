@@ -1,0 +1,143 @@
+//! `ally-local`: Ally on a laptop.
+//!
+//! - `ally-local serve` — every route on `ALLY_LOCAL_ADDR` (127.0.0.1:3000) over the embedded
+//!   store kept in `ALLY_LOCAL_DATA` (`.ally/`), identity from local HS256 tokens.
+//! - `ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]` — a token
+//!   signed with the dev server's secret.
+//! - `ally-local create-table` — the table `ALLY_TABLE_NAME` on the endpoint of
+//!   `AWS_ENDPOINT_URL` (an emulator), for `make watch`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ally::config::{Config, Secret};
+use ally::http::identity::{Claims, mint_hs256};
+use ally::http::{HttpApp, local_router};
+use ally::store::memory::MemoryStore;
+use serde::{Deserialize, Serialize};
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Secrets the dev server made for itself, kept so tokens survive a restart.
+#[derive(Serialize, Deserialize)]
+struct LocalSecrets {
+    jwt: String,
+    webhook: String,
+    cursor: String,
+}
+
+fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The configuration with every secret filled: from the environment, else from
+/// `<data>/secrets.json`, else new random ones saved there.
+fn config_with_secrets() -> Result<Config, Failure> {
+    let mut config = Config::from_env()?;
+    let data = PathBuf::from(&config.local_data);
+    std::fs::create_dir_all(&data)?;
+    let file = data.join("secrets.json");
+    let saved: LocalSecrets = match std::fs::read(&file) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(_) => {
+            let fresh = LocalSecrets {
+                jwt: random_secret(),
+                webhook: random_secret(),
+                cursor: random_secret(),
+            };
+            std::fs::write(&file, serde_json::to_vec_pretty(&fresh)?)?;
+            fresh
+        }
+    };
+    config.local_jwt_secret.get_or_insert(Secret::new(saved.jwt));
+    config.webhook_secret.get_or_insert(Secret::new(saved.webhook));
+    config.cursor_secret.get_or_insert(Secret::new(saved.cursor));
+    Ok(config)
+}
+
+fn token(secret: &Secret, user_id: &str, admin: bool, email: Option<String>, hours: i64) -> String {
+    let claims = Claims {
+        sub: user_id.to_string(),
+        email,
+        groups: if admin { vec!["admin".into()] } else { Vec::new() },
+        exp: chrono::Utc::now().timestamp() + hours * 3_600,
+    };
+    mint_hs256(&claims, secret.bytes())
+}
+
+async fn serve() -> Result<(), Failure> {
+    ally::lambda::init_logging();
+    let config = config_with_secrets()?;
+    let jwt = config.local_jwt_secret.clone().ok_or("no JWT secret")?;
+    let webhook = config.webhook_secret.clone().ok_or("no webhook secret")?;
+    let addr = config.local_addr.clone();
+    let data = PathBuf::from(&config.local_data);
+    let store = MemoryStore::open(data.join("store.json"))?;
+    let app = HttpApp::new(ally::Ally::new(store, config));
+    let router = local_router(app, jwt.bytes());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!(
+        "Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)",
+        data.display()
+    );
+    println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
+    println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
+    println!(
+        "  admin token (24 h): {}",
+        token(&jwt, "admin", true, Some("admin@ally.local".into()), 24)
+    );
+    println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
+        .await?;
+    Ok(())
+}
+
+fn mint(args: &[String]) -> Result<(), Failure> {
+    let usage = "usage: ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]";
+    let user_id = args.first().filter(|a| !a.starts_with("--")).ok_or(usage)?;
+    ally::domain::check_user_id(user_id)?;
+    let mut admin = false;
+    let mut email = None;
+    let mut hours = 24;
+    let mut rest = args[1..].iter();
+    while let Some(flag) = rest.next() {
+        match flag.as_str() {
+            "--admin" => admin = true,
+            "--email" => email = Some(rest.next().ok_or(usage)?.clone()),
+            "--hours" => hours = rest.next().ok_or(usage)?.parse().map_err(|_| usage)?,
+            _ => return Err(usage.into()),
+        }
+    }
+    let config = config_with_secrets()?;
+    let secret = config.local_jwt_secret.ok_or("no JWT secret")?;
+    println!("{}", token(&secret, user_id, admin, email, hours));
+    Ok(())
+}
+
+async fn create_table() -> Result<(), Failure> {
+    let config = Config::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    ally::store::dynamo::create_table(&client, &config.table_name).await?;
+    println!("created table {}", config.table_name);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve().await,
+        Some("token") => mint(&args[1..]),
+        Some("create-table") => create_table().await,
+        Some(other) => Err(format!("unknown command `{other}` (serve, token, create-table)").into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ally-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

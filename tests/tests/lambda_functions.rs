@@ -1,0 +1,286 @@
+//! The real function binaries, run as Lambda runs them: each process talks to a Runtime API
+//! served by this test (`/2018-06-01/runtime/invocation/next` and friends), receives the
+//! API Gateway HTTP API v2 samples of `events/`, and uses the DynamoDB store on the emulator.
+//! `make test` builds the binaries before the tests run.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ally::Ally;
+use ally::service::NewReseller;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+const WEBHOOK_SECRET: &str = "whsec-lambda-test";
+
+/// What a function posted back for one invocation.
+#[derive(Debug)]
+enum Outcome {
+    Response(Value),
+    Error(String),
+}
+
+struct RuntimeApi {
+    events: Mutex<VecDeque<(String, Value)>>,
+    outcomes: mpsc::UnboundedSender<(String, Outcome)>,
+}
+
+async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, Bytes) {
+    loop {
+        let event = api.events.lock().unwrap().pop_front();
+        if let Some((id, event)) = event {
+            let mut headers = HeaderMap::new();
+            let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+            headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_str(&deadline.to_string()).unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:ally-test"),
+            );
+            headers.insert(
+                "lambda-runtime-trace-id",
+                HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793"),
+            );
+            return (headers, Bytes::from(serde_json::to_vec(&event).unwrap()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn response(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = api.outcomes.send((id, Outcome::Response(value)));
+    "{}"
+}
+
+async fn error(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let _ = api
+        .outcomes
+        .send((id, Outcome::Error(String::from_utf8_lossy(&body).into())));
+    "{}"
+}
+
+async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> &'static str {
+    let _ = api
+        .outcomes
+        .send(("init".into(), Outcome::Error(String::from_utf8_lossy(&body).into())));
+    "{}"
+}
+
+fn binary(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| ally_tests::workspace().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the functions first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+fn sample(name: &str) -> Value {
+    let path = ally_tests::workspace().join("events").join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+struct Function {
+    child: Child,
+    events: Arc<RuntimeApi>,
+    outcomes: mpsc::UnboundedReceiver<(String, Outcome)>,
+    served: u32,
+}
+
+impl Function {
+    async fn start(name: &str, table: &str) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let api = Arc::new(RuntimeApi {
+            events: Mutex::new(VecDeque::new()),
+            outcomes: tx,
+        });
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let child = Command::new(binary(name))
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ENDPOINT_URL", ally_tests::emulator_endpoint())
+            .env("ALLY_TABLE_NAME", table)
+            .env("ALLY_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("ALLY_CURSOR_SECRET", "cursor-lambda-test")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            events: api,
+            outcomes: rx,
+            served: 0,
+        }
+    }
+
+    /// Invokes the function with `event`; returns the API Gateway response's status and JSON body.
+    async fn invoke(&mut self, event: Value) -> (u16, Value) {
+        self.served += 1;
+        let id = format!("req-{}", self.served);
+        self.events.events.lock().unwrap().push_back((id.clone(), event));
+        let (got, outcome) = tokio::time::timeout(Duration::from_secs(60), self.outcomes.recv())
+            .await
+            .expect("the function answered")
+            .expect("runtime channel open");
+        assert_eq!(got, id, "{outcome:?}");
+        let Outcome::Response(response) = outcome else {
+            panic!("the function failed: {outcome:?}")
+        };
+        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
+        let body = response["body"]
+            .as_str()
+            .map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
+        (status, body.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_binary_serves_its_samples_against_dynamodb() {
+    let store = ally_tests::dynamo_store().await;
+    let table = store.table().to_string();
+    let seeded = Ally::new(store, ally::Config::default()).with_refids(Arc::new(|| "PARTNER001".to_string()));
+    let request = NewReseller {
+        company: "Partner One".into(),
+        user_id: Some("partner-1".into()),
+        ..Default::default()
+    };
+    seeded.onboard(&ally_tests::admin(), request).await.unwrap();
+
+    let mut onboarding = Function::start("onboarding", &table).await;
+    let (status, created) = onboarding.invoke(sample("onboarding-create-reseller")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (created["user_id"].as_str(), created["tier"].as_str()),
+        (Some("partner-2"), Some("standard"))
+    );
+    assert_eq!(
+        created["email"], "partner-2@partners.example",
+        "the email claim of the authorizer"
+    );
+    let (status, me) = onboarding.invoke(sample("onboarding-get-me")).await;
+    assert_eq!((status, me["refid"].as_str()), (200, Some("PARTNER001")));
+    let (status, found) = onboarding.invoke(sample("onboarding-admin-find-by-refid")).await;
+    assert_eq!((status, found["user_id"].as_str()), (200, Some("partner-1")));
+    let mut not_admin = sample("onboarding-admin-find-by-refid");
+    not_admin["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = json!("[partners]");
+    let (status, problem) = onboarding.invoke(not_admin).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
+    let mut anonymous = sample("onboarding-get-me");
+    anonymous["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, problem) = onboarding.invoke(anonymous).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("unauthorized")),
+        "a header is not an identity"
+    );
+    drop(onboarding);
+
+    let mut credits = Function::start("add-credits", &table).await;
+    let (status, first) = credits.invoke(sample("add-credits-admin")).await;
+    assert_eq!((status, first["balance"].as_i64()), (200, Some(5_000)), "{first}");
+    let (_, replay) = credits.invoke(sample("add-credits-admin")).await;
+    assert_eq!(replay, first, "the same Idempotency-Key credits once");
+    let (status, problem) = credits.invoke(sample("add-credits-webhook")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("invalid_signature")),
+        "the sample's signature is a placeholder"
+    );
+    let mut webhook = sample("add-credits-webhook");
+    let body = webhook["body"].as_str().unwrap().as_bytes().to_vec();
+    let signature = ally::http::webhook::sign(WEBHOOK_SECRET.as_bytes(), chrono::Utc::now().timestamp(), &body);
+    webhook["headers"]["ally-signature"] = json!(signature);
+    let (status, paid) = credits.invoke(webhook.clone()).await;
+    assert_eq!((status, paid["balance"].as_i64()), (200, Some(7_500)), "{paid}");
+    let (_, again) = credits.invoke(webhook).await;
+    assert_eq!(again, paid, "a repeated event id credits nothing");
+    drop(credits);
+
+    let mut provision = Function::start("provision", &table).await;
+    let (status, products) = provision.invoke(sample("provision-products")).await;
+    assert_eq!(status, 200);
+    assert!(
+        products["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "license-basic" && p["price"] == 1_000)
+    );
+    let (status, bought) = provision.invoke(sample("provision-single")).await;
+    assert_eq!(
+        (status, bought["cost"].as_i64(), bought["balance"].as_i64()),
+        (200, Some(1_000), Some(6_500)),
+        "{bought}"
+    );
+    let (status, bulk) = provision.invoke(sample("provision-bulk")).await;
+    assert_eq!(
+        (status, bulk["total"].as_i64(), bulk["balance"].as_i64()),
+        (200, Some(1_000), Some(5_500)),
+        "{bulk}"
+    );
+    drop(provision);
+
+    let mut clients = Function::start("clients", &table).await;
+    let (status, client) = clients.invoke(sample("clients-create")).await;
+    assert_eq!((status, client["name"].as_str()), (201, Some("Tailspin Toys")));
+    let (status, list) = clients.invoke(sample("clients-list")).await;
+    assert_eq!(status, 200);
+    let names: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["Tailspin Toys", "Fabrikam", "Contoso"], "newest first");
+    drop(clients);
+
+    let mut analytics = Function::start("analytics", &table).await;
+    assert_eq!(
+        analytics.invoke(sample("analytics-health")).await,
+        (200, json!({"status": "ok"}))
+    );
+}
