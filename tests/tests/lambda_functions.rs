@@ -156,9 +156,10 @@ impl Function {
             .await
             .expect("the function answered")
             .expect("runtime channel open");
-        assert_eq!(got, id, "{outcome:?}");
-        let Outcome::Response(response) = outcome else {
-            panic!("the function failed: {outcome:?}")
+        let response = match outcome {
+            Outcome::Response(response) if got == id => response,
+            Outcome::Response(response) => panic!("answer for {got} while waiting for {id}: {response}"),
+            Outcome::Error(message) => panic!("{got} failed: {message}"),
         };
         let status = response["statusCode"].as_u64().expect("statusCode") as u16;
         let body = response["body"]

@@ -104,7 +104,7 @@ impl<S: Store> Api<S> {
     pub fn into_router(self, app: Shared<S>) -> Router {
         let common = Api::<S>::new()
             .route(routes::HEALTH, routes::health)
-            .route(routes::OPENAPI, routes::openapi::<S>);
+            .route(routes::OPENAPI, routes::openapi);
         self.router
             .merge(common.router)
             .fallback(routes::no_route)

@@ -48,7 +48,7 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-pub async fn openapi<S: Store>() -> Json<&'static serde_json::Value> {
+pub async fn openapi() -> Json<&'static serde_json::Value> {
     Json(super::openapi_json())
 }
 
