@@ -8,12 +8,16 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/ally-target
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools
+BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
+
+.PHONY: help dev reset test lint tools build watch
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
 	@echo "make reset   forget the dev server's data and secrets"
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
+	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
+	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
@@ -30,9 +34,22 @@ $(STAMP): infra/requirements.txt
 
 tools: $(STAMP)
 
-lint:
+$(BUILD_STAMP): infra/requirements-build.txt $(STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-build.txt
+	rustup target add aarch64-unknown-linux-gnu
+	touch $@
+
+# One bootstrap per function under $(CARGO_TARGET_DIR)/lambda/<function>/ (what SAM deploys).
+build: $(BUILD_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --locked $(foreach f,$(notdir $(wildcard functions/*)),--bin $(f))
+
+watch: $(BUILD_STAMP)
+	infra/watch.sh
+
+lint: tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
 
 # The tests start the emulator themselves (infra/moto_server.py, a free loopback port,
 # one request at a time) and it stops when the test process exits, pass or fail.

@@ -7,6 +7,8 @@ single thread, the way DynamoDB serialises writes per item.
 
 Prints the port on the first line of stdout, then serves until stdin closes (the test
 process that started it exited) or it is killed.
+
+usage: moto_server.py [port] [--until-killed]   (port 0 or none: a free one)
 """
 
 import os
@@ -18,7 +20,8 @@ from werkzeug.serving import make_server
 
 
 def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    port = int(args[0]) if args else 0
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
     print(server.port, flush=True)
@@ -27,7 +30,7 @@ def main() -> None:
         sys.stdin.read()
         os._exit(0)
 
-    if not sys.stdin.isatty():
+    if "--until-killed" not in sys.argv and not sys.stdin.isatty():
         threading.Thread(target=exit_when_parent_goes, daemon=True).start()
     server.serve_forever()
 

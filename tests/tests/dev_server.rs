@@ -1,0 +1,143 @@
+//! `make dev`'s server as a person uses it: the real `ally-local` binary on a loopback port,
+//! the admin token it prints, a token minted by its `token` command, and data that survives
+//! a restart. `make test` builds the binary before the tests run.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn binary() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| ally_tests::workspace().join("target"));
+    let path = target.join("debug").join("ally-local");
+    assert!(path.exists(), "{} is missing: `make test` builds it", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct DevServer {
+    child: Child,
+    port: u16,
+    admin_token: String,
+}
+
+impl DevServer {
+    fn start(data: &Path, port: u16) -> Self {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .env("ALLY_LOCAL_ADDR", format!("127.0.0.1:{port}"))
+            .env("ALLY_LOCAL_DATA", data)
+            .env_remove("ALLY_LOCAL_JWT_SECRET")
+            .env_remove("ALLY_WEBHOOK_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut admin_token = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(token) = line.trim().strip_prefix("admin token (24 h): ") {
+                admin_token = Some(token.to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            port,
+            admin_token: admin_token.expect("the server prints an admin token"),
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let (_, payload) = response.split_once("\r\n\r\n").unwrap();
+        (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mint(data: &Path, user: &str) -> String {
+    let out = Command::new(binary())
+        .args(["token", user])
+        .env("ALLY_LOCAL_DATA", data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Waits for the port to accept connections (the server prints before it listens).
+fn wait_for(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("the dev server did not listen on {port}");
+}
+
+#[test]
+fn the_dev_server_serves_every_route_and_keeps_its_data() {
+    let data = std::env::temp_dir().join(format!("ally-dev-{}", ulid::Ulid::new()));
+    let port = free_port();
+    let server = DevServer::start(&data, port);
+    wait_for(port);
+    let partner = mint(&data, "partner-9");
+    let (status, created) = server.request("POST", "/resellers", &partner, Some(json!({"company": "Nine Ltd"})));
+    assert_eq!(status, 201, "{created}");
+    let refid = created["refid"].as_str().unwrap().to_string();
+    let (status, paid) = server.request(
+        "POST",
+        &format!("/resellers/{refid}/credits"),
+        &server.admin_token,
+        Some(json!({"amount": 700})),
+    );
+    assert_eq!(status, 400, "no Idempotency-Key: {paid}");
+    let (status, _) = server.request("GET", &format!("/resellers/{refid}"), &partner, None);
+    assert_eq!(status, 403, "a partner token is not an admin token");
+    let (status, _) = server.request("GET", &format!("/resellers/{refid}"), &server.admin_token, None);
+    assert_eq!(status, 200);
+    drop(server);
+
+    let server = DevServer::start(&data, port);
+    wait_for(port);
+    let (status, me) = server.request("GET", "/resellers/me", &partner, None);
+    assert_eq!(
+        (status, me["refid"].as_str()),
+        (200, Some(refid.as_str())),
+        "the same token and data after a restart"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&data).unwrap();
+}
