@@ -208,7 +208,7 @@ impl<S: Store> Ally<S> {
             match self.store.update_profile(user_id, &update).await {
                 Ok(updated) => return Ok(updated),
                 Err(StoreError::Refused(Refusal::VersionChanged) | StoreError::Conflict) => {
-                    money::backoff(attempt).await
+                    crate::store::backoff(attempt).await
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -3,8 +3,6 @@
 //! wallet's version (plus the business conditions). A concurrent change cancels the write
 //! and the operation starts over from a fresh read; a recorded key replays its first answer.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,7 +20,7 @@ use crate::domain::{
 };
 use crate::service::CreditRequest;
 use crate::store::{
-    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange, WalletGuard,
+    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange, WalletGuard, backoff,
 };
 
 /// Most clients one bulk onboarding may carry.
@@ -30,12 +28,6 @@ pub const MAX_BULK: usize = 500;
 
 /// Longest reason or description kept on a ledger entry or service.
 const MAX_TEXT: usize = 500;
-
-/// Jittered exponential pause before trying a lost race again (5 ms doubling to 80 ms).
-pub(super) async fn backoff(attempt: u32) {
-    let cap = 5u64 << attempt.min(4);
-    tokio::time::sleep(Duration::from_millis(rand::random_range(1..=cap))).await;
-}
 
 /// Checks an idempotency key: 1 to 128 printable ASCII characters.
 pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {

@@ -253,6 +253,13 @@ impl From<StoreError> for AllyError {
 /// Store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Jittered exponential pause before trying again after a lost race, a transaction
+/// conflict or throttled batch items (up to 5 ms, doubling to 80 ms).
+pub async fn backoff(attempt: u32) {
+    let cap = 5u64 << attempt.min(4);
+    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..=cap))).await;
+}
+
 /// Everything the service needs from persistence. Each method is one round trip (or one
 /// atomic write) on DynamoDB; the memory store gives the same answers.
 pub trait Store: Send + Sync + 'static {

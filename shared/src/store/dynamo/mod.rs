@@ -4,7 +4,6 @@
 mod table;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::SdkError;
@@ -22,7 +21,7 @@ pub use table::create_table;
 
 use super::{
     IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, StoreResult,
-    Taken, WalletChange, decode_cursor, encode_cursor, keys,
+    Taken, WalletChange, backoff, decode_cursor, encode_cursor, keys,
 };
 use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
 
@@ -98,13 +97,6 @@ enum Role<'a> {
 pub struct DynamoStore {
     client: DynamoClient,
     table: String,
-}
-
-/// Pause between retries of a conflicting write or of unprocessed batch items.
-async fn backoff(attempt: u32) {
-    let cap = 5u64.saturating_mul(1 << attempt.min(6));
-    let jitter = rand::random_range(1..=cap);
-    tokio::time::sleep(Duration::from_millis(jitter)).await;
 }
 
 impl DynamoStore {
@@ -469,6 +461,7 @@ impl Store for DynamoStore {
             .build()
             .map_err(StoreError::backend)?;
         let mut found = Vec::new();
+        let mut complete = false;
         for attempt in 0..10 {
             let out = self
                 .client
@@ -484,9 +477,16 @@ impl Store for DynamoStore {
             );
             match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
                 Some(rest) if !rest.keys().is_empty() => wanted = rest,
-                _ => break,
+                _ => {
+                    complete = true;
+                    break;
+                }
             }
             backoff(attempt).await;
+        }
+        if !complete {
+            // Throttled past the retries: a partial read must not pass for a missing item.
+            return Err(StoreError::Conflict);
         }
         let mut profile = None;
         let mut record = None;
