@@ -233,7 +233,7 @@ impl DynamoStore {
             }
             None => None,
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -242,21 +242,11 @@ impl DynamoStore {
             .expression_attribute_names("#sk", attr::SK)
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
-            .scan_index_forward(false)
-            .limit(i32::from(page.limit) + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        let items: Vec<T> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(parse)
-            .collect::<StoreResult<_>>()?;
-        Ok(cut_page(items, page.limit, |last| {
+            .set_exclusive_start_key(start);
+        newest_first(query, page.limit, |last: &T| {
             BTreeMap::from([("after".to_string(), id_of(last))])
-        }))
+        })
+        .await
     }
 
     /// Pre-checked clients and services: batches of 25, a few in flight, unprocessed
@@ -301,8 +291,25 @@ impl DynamoStore {
     }
 }
 
-/// Keeps `limit` of the `limit + 1` items read; the extra one only says a next page exists.
-fn cut_page<T>(mut items: Vec<T>, limit: u16, cursor_of: impl Fn(&T) -> BTreeMap<String, String>) -> Page<T> {
+/// Runs `query` newest first for one page: reads `limit + 1` items and keeps `limit`; the
+/// extra one only says a next page exists, so the last page has no cursor.
+async fn newest_first<T: DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: u16,
+    cursor_of: impl Fn(&T) -> BTreeMap<String, String>,
+) -> StoreResult<Page<T>> {
+    let out = query
+        .scan_index_forward(false)
+        .limit(i32::from(limit) + 1)
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    let mut items: Vec<T> = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(parse)
+        .collect::<StoreResult<_>>()?;
     let more = items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
     let next_cursor = if more {
@@ -310,7 +317,7 @@ fn cut_page<T>(mut items: Vec<T>, limit: u16, cursor_of: impl Fn(&T) -> BTreeMap
     } else {
         None
     };
-    Page { items, next_cursor }
+    Ok(Page { items, next_cursor })
 }
 
 impl Store for DynamoStore {
@@ -373,7 +380,7 @@ impl Store for DynamoStore {
             }
             None => None,
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -381,21 +388,11 @@ impl Store for DynamoStore {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":pk", s(partition))
-            .scan_index_forward(false)
-            .limit(i32::from(page.limit) + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        let items: Vec<Reseller> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(parse)
-            .collect::<StoreResult<_>>()?;
-        Ok(cut_page(items, page.limit, |r| {
+            .set_exclusive_start_key(start);
+        newest_first(query, page.limit, |r: &Reseller| {
             BTreeMap::from([("after".to_string(), keys::reseller_order(&r.created_at, &r.user_id))])
-        }))
+        })
+        .await
     }
 
     async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
