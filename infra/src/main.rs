@@ -40,11 +40,7 @@ fn config_with_secrets() -> Result<Config, Failure> {
     let saved: LocalSecrets = match std::fs::read(&file) {
         Ok(bytes) => serde_json::from_slice(&bytes)?,
         Err(_) => {
-            let fresh = LocalSecrets {
-                jwt: random_secret(),
-                webhook: random_secret(),
-                cursor: random_secret(),
-            };
+            let fresh = LocalSecrets { jwt: random_secret(), webhook: random_secret(), cursor: random_secret() };
             std::fs::write(&file, serde_json::to_vec_pretty(&fresh)?)?;
             fresh
         }
@@ -76,20 +72,12 @@ async fn serve() -> Result<(), Failure> {
     let app = HttpApp::new(ally::Ally::new(store, config));
     let router = local_router(app, jwt.bytes());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!(
-        "Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)",
-        data.display()
-    );
+    println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
-    println!(
-        "  admin token (24 h): {}",
-        token(&jwt, "admin", true, Some("admin@ally.local".into()), 24)
-    );
+    println!("  admin token (24 h): {}", token(&jwt, "admin", true, Some("admin@ally.local".into()), 24));
     println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
-        .await?;
+    axum::serve(listener, router).with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
     Ok(())
 }
 

@@ -112,9 +112,7 @@ impl Config {
             table_name: get("ALLY_TABLE_NAME").unwrap_or_else(|| "ally".into()),
             default_tier: parse(&get, "ALLY_DEFAULT_TIER", Tier::Standard, |_| true)?,
             credit_conversion_rate: parse(&get, "ALLY_CREDIT_CONVERSION_RATE", 100, |v| *v > 0)?,
-            currency: get("ALLY_CURRENCY")
-                .unwrap_or_else(|| "USD".into())
-                .to_ascii_uppercase(),
+            currency: get("ALLY_CURRENCY").unwrap_or_else(|| "USD".into()).to_ascii_uppercase(),
             auto_provision_wallet: parse(&get, "ALLY_AUTO_PROVISION_WALLET", true, |_| true)?,
             low_credit_threshold: parse(&get, "ALLY_LOW_CREDIT_THRESHOLD", 500, |v| *v >= 0)?,
             dashboard_url: get("ALLY_DASHBOARD_URL").unwrap_or_else(|| "partner/dashboard".into()),
@@ -122,9 +120,7 @@ impl Config {
                 gold: parse(&get, "ALLY_DISCOUNT_GOLD", 15, |v| *v <= 99)?,
                 platinum: parse(&get, "ALLY_DISCOUNT_PLATINUM", 30, |v| *v <= 99)?,
             },
-            referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", 1_000, |v| {
-                *v > 0 && *v <= max_credit_amount
-            })?,
+            referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", 1_000, |v| *v > 0 && *v <= max_credit_amount)?,
             max_credit_amount,
             idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", 30, |v| (1..=3650).contains(v))?,
             catalog,
@@ -148,10 +144,7 @@ fn parse<T: FromStr>(
     };
     match raw.trim().parse::<T>() {
         Ok(value) if valid(&value) => Ok(value),
-        _ => Err(ConfigError {
-            variable,
-            message: format!("`{raw}` is not an allowed value"),
-        }),
+        _ => Err(ConfigError { variable, message: format!("`{raw}` is not an allowed value") }),
     }
 }
 
@@ -166,12 +159,7 @@ fn default_catalog() -> Catalog {
     Catalog(vec![
         product("license-basic", "Basic license", 1_000, &[]),
         product("server-small", "Small server, one month", 2_500, &[]),
-        product(
-            "server-dedicated",
-            "Dedicated server, one month",
-            20_000,
-            &[Tier::Gold, Tier::Platinum],
-        ),
+        product("server-dedicated", "Dedicated server, one month", 20_000, &[Tier::Gold, Tier::Platinum]),
     ])
 }
 
@@ -218,10 +206,7 @@ mod tests {
     fn overrides_are_read() {
         let c = with(&[
             ("ALLY_DEFAULT_TIER", "gold"),
-            (
-                "ALLY_PRODUCTS",
-                r#"[{"id":"p","name":"P","base_price":10,"tiers":["platinum"]}]"#,
-            ),
+            ("ALLY_PRODUCTS", r#"[{"id":"p","name":"P","base_price":10,"tiers":["platinum"]}]"#),
         ])
         .unwrap();
         assert_eq!(c.default_tier, Tier::Gold);

@@ -55,20 +55,11 @@ pub fn emulator_endpoint() -> String {
         .spawn()
         .expect("start moto");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read moto's port");
-    let port: u16 = line
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("moto printed `{line}` instead of its port"));
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read moto's port");
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("moto printed `{line}` instead of its port"));
     let endpoint = format!("http://127.0.0.1:{port}");
     let stdin = child.stdin.take().expect("stdin");
-    *guard = Some(Emulator {
-        endpoint: endpoint.clone(),
-        _child: child,
-        _stdin: stdin,
-    });
+    *guard = Some(Emulator { endpoint: endpoint.clone(), _child: child, _stdin: stdin });
     endpoint
 }
 
@@ -78,9 +69,7 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(emulator_endpoint())
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            Credentials::for_tests(),
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::for_tests()))
         .build()
 }
 
@@ -104,20 +93,12 @@ pub async fn dynamo_ally(config: Config) -> Arc<Ally<DynamoStore>> {
 
 /// A signed-in partner.
 pub fn partner(user_id: &str) -> Actor {
-    Actor {
-        user_id: user_id.into(),
-        email: Some(format!("{user_id}@partners.example")),
-        admin: false,
-    }
+    Actor { user_id: user_id.into(), email: Some(format!("{user_id}@partners.example")), admin: false }
 }
 
 /// An admin.
 pub fn admin() -> Actor {
-    Actor {
-        user_id: "admin-1".into(),
-        email: Some("admin@ally.example".into()),
-        admin: true,
-    }
+    Actor { user_id: "admin-1".into(), email: Some("admin@ally.example".into()), admin: true }
 }
 
 /// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
@@ -130,19 +111,10 @@ pub async fn reseller_with<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, 
     };
     ally.onboard(&admin(), request).await.expect("onboard");
     if balance > 0 {
-        let credit = CreditRequest {
-            amount: balance,
-            reason: Some("opening balance".into()),
-        };
-        ally.add_credits(
-            user_id,
-            credit,
-            ally::domain::EntryKind::Credit,
-            "admin-1",
-            &format!("open-{user_id}"),
-        )
-        .await
-        .expect("opening credit");
+        let credit = CreditRequest { amount: balance, reason: Some("opening balance".into()) };
+        ally.add_credits(user_id, credit, ally::domain::EntryKind::Credit, "admin-1", &format!("open-{user_id}"))
+            .await
+            .expect("opening credit");
     }
     ally.find_by_user(user_id).await.expect("reseller")
 }
@@ -169,85 +141,156 @@ pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &s
     assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
 }
 
-/// A store that loses the first bulk fill, as a function crashing right after the charge.
-pub struct CrashingFill<S> {
-    inner: S,
-    crashes_left: std::sync::atomic::AtomicU32,
+/// What a [`Hooked`] store does with one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Proceed,
+    /// Fail without touching the store.
+    Fail,
+    /// Write the first half of a batch, then fail (a function dying mid-fill).
+    HalfThenFail,
 }
 
-impl<S> CrashingFill<S> {
-    /// Wraps `inner`; the first `crashes` calls of `put_portfolio` fail without writing.
-    pub fn new(inner: S, crashes: u32) -> Self {
-        Self {
-            inner,
-            crashes_left: std::sync::atomic::AtomicU32::new(crashes),
+/// A store that counts every call and may inject a fault into any of them, chosen by a hook
+/// that sees the method's name.
+pub struct Hooked<S> {
+    inner: S,
+    hook: Box<dyn Fn(&'static str) -> Fault + Send + Sync>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl<S> Hooked<S> {
+    /// Wraps `inner`, asking `hook` before each call.
+    pub fn new(inner: S, hook: impl Fn(&'static str) -> Fault + Send + Sync + 'static) -> Self {
+        Self { inner, hook: Box::new(hook), calls: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// Only counts calls.
+    pub fn counting(inner: S) -> Self {
+        Self::new(inner, |_| Fault::Proceed)
+    }
+
+    /// The first `crashes` bulk fills write half their items and fail.
+    pub fn crashing_fill(inner: S, crashes: u32) -> Self {
+        let left = std::sync::atomic::AtomicU32::new(crashes);
+        Self::new(inner, move |method| {
+            let crash = method == "put_portfolio"
+                && left
+                    .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| {
+                        n.checked_sub(1)
+                    })
+                    .is_ok();
+            if crash { Fault::HalfThenFail } else { Fault::Proceed }
+        })
+    }
+
+    /// Calls made so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn before(&self, method: &'static str) -> Result<Fault, ally::store::StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match (self.hook)(method) {
+            Fault::Fail => Err(ally::store::StoreError::Backend(format!("injected failure of {method}").into())),
+            other => Ok(other),
         }
     }
 }
 
-mod crashing {
-    use std::sync::atomic::Ordering;
+mod hooked {
+    use std::collections::BTreeMap;
 
-    use ally::domain::{Client, LedgerEntry, ProvisionedService, Reseller};
+    use ally::domain::{Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller};
     use ally::store::{
-        IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, StoreResult,
-        WalletChange,
+        Granularity, IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError,
+        StoreResult, WalletChange,
     };
+    use chrono::NaiveDate;
 
-    use super::CrashingFill;
+    use super::{Fault, Hooked};
 
-    impl<S: Store> Store for CrashingFill<S> {
+    impl<S: Store> Store for Hooked<S> {
         async fn insert_reseller(&self, r: &Reseller) -> StoreResult<()> {
+            self.before("insert_reseller")?;
             self.inner.insert_reseller(r).await
         }
         async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
+            self.before("reseller")?;
             self.inner.reseller(user_id).await
         }
         async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
+            self.before("reseller_by_refid")?;
             self.inner.reseller_by_refid(refid).await
         }
         async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
+            self.before("resellers")?;
             self.inner.resellers(filter, page).await
         }
         async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
+            self.before("update_profile")?;
             self.inner.update_profile(user_id, update).await
         }
         async fn wallet(&self, user_id: &str, key: &str) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+            self.before("wallet")?;
             self.inner.wallet(user_id, key).await
         }
         async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+            self.before("commit_wallet_change")?;
             self.inner.commit_wallet_change(change).await
         }
         async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
+            self.before("finish_idempotency")?;
             self.inner.finish_idempotency(user_id, key, response).await
         }
         async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+            self.before("insert_client")?;
             self.inner.insert_client(client).await
         }
         async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
-            let crash = self
-                .crashes_left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if crash {
-                // Half the items land, then the function dies.
+            if self.before("put_portfolio")? == Fault::HalfThenFail {
                 let half = clients.len() / 2;
                 self.inner.put_portfolio(&clients[..half], &services[..half]).await?;
-                return Err(StoreError::Backend("simulated crash during the bulk fill".into()));
+                return Err(StoreError::Backend("injected crash during the bulk fill".into()));
             }
             self.inner.put_portfolio(clients, services).await
         }
         async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
+            self.before("client")?;
             self.inner.client(owner_id, client_id).await
         }
         async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
+            self.before("clients")?;
             self.inner.clients(owner_id, page).await
         }
         async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+            self.before("services")?;
             self.inner.services(owner_id, page).await
         }
         async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+            self.before("ledger")?;
             self.inner.ledger(owner_id, page).await
+        }
+        async fn activity(
+            &self,
+            owner_id: Option<&str>,
+            range: &DateRange,
+            granularity: Granularity,
+        ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+            self.before("activity")?;
+            self.inner.activity(owner_id, range, granularity).await
+        }
+        async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(String, Activity)>> {
+            self.before("active_on")?;
+            self.inner.active_on(day).await
+        }
+        async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+            self.before("network_totals")?;
+            self.inner.network_totals().await
+        }
+        async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
+            self.before("resellers_by_user")?;
+            self.inner.resellers_by_user(user_ids).await
         }
     }
 }
@@ -310,12 +353,7 @@ impl<S: Store> TestApi<S> {
         let app = ally::http::HttpApp::new(Ally::new(store, config));
         let jwt_secret = b"jwt-test".to_vec();
         let router = ally::http::local_router(app.clone(), &jwt_secret);
-        Self {
-            router,
-            app,
-            jwt_secret,
-            webhook_secret: b"whsec-test".to_vec(),
-        }
+        Self { router, app, jwt_secret, webhook_secret: b"whsec-test".to_vec() }
     }
 
     /// A token for `user`, admin or not.
@@ -350,29 +388,13 @@ impl<S: Store> TestApi<S> {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(axum::body::Body::from(body)).unwrap())
-            .await
-            .unwrap();
+        let response = self.router.clone().oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
+        let content_type =
+            response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Answer {
-            status,
-            content_type,
-            body,
-        }
+        let body = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Answer { status, content_type, body }
     }
 
     /// A JSON request as `user` (admin or not).
@@ -390,13 +412,6 @@ impl<S: Store> TestApi<S> {
         key: &str,
         body: serde_json::Value,
     ) -> Answer {
-        self.send(
-            method,
-            path,
-            Some(token),
-            &[("idempotency-key", key)],
-            serde_json::to_vec(&body).unwrap(),
-        )
-        .await
+        self.send(method, path, Some(token), &[("idempotency-key", key)], serde_json::to_vec(&body).unwrap()).await
     }
 }

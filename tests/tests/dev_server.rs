@@ -10,20 +10,15 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
 
 fn binary() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| ally_tests::workspace().join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| ally_tests::workspace().join("target"));
     let path = target.join("debug").join("ally-local");
     assert!(path.exists(), "{} is missing: `make test` builds it", path.display());
     path
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct DevServer {
@@ -54,11 +49,7 @@ impl DevServer {
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            port,
-            admin_token: admin_token.expect("the server prints an admin token"),
-        }
+        Self { child, port, admin_token: admin_token.expect("the server prints an admin token") }
     }
 
     fn request(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -87,11 +78,7 @@ impl Drop for DevServer {
 }
 
 fn mint(data: &Path, user: &str) -> String {
-    let out = Command::new(binary())
-        .args(["token", user])
-        .env("ALLY_LOCAL_DATA", data)
-        .output()
-        .unwrap();
+    let out = Command::new(binary()).args(["token", user]).env("ALLY_LOCAL_DATA", data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
@@ -133,11 +120,7 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     let server = DevServer::start(&data, port);
     wait_for(port);
     let (status, me) = server.request("GET", "/resellers/me", &partner, None);
-    assert_eq!(
-        (status, me["refid"].as_str()),
-        (200, Some(refid.as_str())),
-        "the same token and data after a restart"
-    );
+    assert_eq!((status, me["refid"].as_str()), (200, Some(refid.as_str())), "the same token and data after a restart");
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
 }

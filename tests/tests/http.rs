@@ -26,10 +26,7 @@ fn assert_problem(answer: &Answer, status: u16, code: &str) {
 /// Everything a partner can see of itself, to show a refused request changed nothing.
 async fn holdings(api: &Api, token: &str) -> Value {
     let me = api.call("GET", "/resellers/me", Some(token), None).await.body;
-    let ledger = api
-        .call("GET", "/resellers/me/transactions?limit=100", Some(token), None)
-        .await
-        .body;
+    let ledger = api.call("GET", "/resellers/me/transactions?limit=100", Some(token), None).await.body;
     let clients = api.call("GET", "/clients?limit=100", Some(token), None).await.body;
     json!({"balance": me["balance"], "version": me["version"], "tier": me["tier"], "status": me["status"],
            "hold": me["hold_provisioning"], "metadata": me["metadata"], "ledger": ledger, "clients": clients})
@@ -78,156 +75,63 @@ async fn health_and_openapi_need_no_token() {
 async fn identity_comes_from_a_verified_token_only() {
     let api = api();
     assert_problem(&api.call("GET", "/resellers/me", None, None).await, 401, "unauthorized");
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some("not.a.jwt"), None).await,
-        401,
-        "unauthorized",
-    );
+    assert_problem(&api.call("GET", "/resellers/me", Some("not.a.jwt"), None).await, 401, "unauthorized");
     let forged = ally::http::identity::mint_hs256(
-        &ally::http::identity::Claims {
-            sub: "x".into(),
-            email: None,
-            groups: vec!["admin".into()],
-            exp: i64::MAX,
-        },
+        &ally::http::identity::Claims { sub: "x".into(), email: None, groups: vec!["admin".into()], exp: i64::MAX },
         b"another-secret",
     );
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some(&forged), None).await,
-        401,
-        "unauthorized",
-    );
+    assert_problem(&api.call("GET", "/resellers/me", Some(&forged), None).await, 401, "unauthorized");
     let expired = ally::http::identity::mint_hs256(
-        &ally::http::identity::Claims {
-            sub: "x".into(),
-            email: None,
-            groups: vec![],
-            exp: 1,
-        },
+        &ally::http::identity::Claims { sub: "x".into(), email: None, groups: vec![], exp: 1 },
         &api.jwt_secret,
     );
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some(&expired), None).await,
-        401,
-        "unauthorized",
-    );
+    assert_problem(&api.call("GET", "/resellers/me", Some(&expired), None).await, 401, "unauthorized");
 
     // A body field cannot make anyone else: user_id of someone else needs the admin role.
     let (token, refid) = partner(&api, "p1", "standard", 0).await;
     let other = api
-        .call(
-            "POST",
-            "/resellers",
-            Some(&api.token("p2", false)),
-            Some(json!({"company": "X", "user_id": "p1"})),
-        )
+        .call("POST", "/resellers", Some(&api.token("p2", false)), Some(json!({"company": "X", "user_id": "p1"})))
         .await;
     assert_problem(&other, 403, "forbidden");
     // Partners are refused every admin route.
+    assert_problem(&api.call("GET", &format!("/resellers/{refid}"), Some(&token), None).await, 403, "forbidden");
+    assert_problem(&api.call("GET", "/resellers?user_id=p1", Some(&token), None).await, 403, "forbidden");
     assert_problem(
-        &api.call("GET", &format!("/resellers/{refid}"), Some(&token), None)
-            .await,
+        &api.call("PATCH", &format!("/resellers/{refid}"), Some(&token), Some(json!({"tier": "platinum"}))).await,
         403,
         "forbidden",
     );
-    assert_problem(
-        &api.call("GET", "/resellers?user_id=p1", Some(&token), None).await,
-        403,
-        "forbidden",
-    );
-    assert_problem(
-        &api.call(
-            "PATCH",
-            &format!("/resellers/{refid}"),
-            Some(&token),
-            Some(json!({"tier": "platinum"})),
-        )
-        .await,
-        403,
-        "forbidden",
-    );
-    let credit = api
-        .call_with_key(
-            "POST",
-            &format!("/resellers/{refid}/credits"),
-            &token,
-            "k",
-            json!({"amount": 100}),
-        )
-        .await;
+    let credit =
+        api.call_with_key("POST", &format!("/resellers/{refid}/credits"), &token, "k", json!({"amount": 100})).await;
     assert_problem(&credit, 403, "forbidden");
-    assert_eq!(
-        api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"],
-        0
-    );
+    assert_eq!(api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"], 0);
 }
 
 #[tokio::test]
 async fn onboarding_and_profile_routes() {
     let api = api();
     let token = api.token("self", false);
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some(&token), None).await,
-        404,
-        "not_found",
-    );
-    assert_problem(
-        &api.call("GET", "/resellers/me/transactions", Some(&token), None).await,
-        404,
-        "not_found",
-    );
-    assert_problem(
-        &api.call("GET", "/resellers/me/stats", Some(&token), None).await,
-        404,
-        "not_found",
-    );
+    assert_problem(&api.call("GET", "/resellers/me", Some(&token), None).await, 404, "not_found");
+    assert_problem(&api.call("GET", "/resellers/me/transactions", Some(&token), None).await, 404, "not_found");
+    assert_problem(&api.call("GET", "/resellers/me/stats", Some(&token), None).await, 404, "not_found");
 
     for bad in [
-        api.send("POST", "/resellers", Some(&token), &[], b"{\"company\":".to_vec())
-            .await,
-        api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": "A", "colour": "red"})),
-        )
-        .await,
-        api.call("POST", "/resellers", Some(&token), Some(json!({"company": ""})))
-            .await,
-        api.call("POST", "/resellers", Some(&token), Some(json!({"company": 5})))
-            .await,
-        api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": "A", "tier": "diamond"})),
-        )
-        .await,
+        api.send("POST", "/resellers", Some(&token), &[], b"{\"company\":".to_vec()).await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": "A", "colour": "red"}))).await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": ""}))).await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": 5}))).await,
+        api.call("POST", "/resellers", Some(&token), Some(json!({"company": "A", "tier": "diamond"}))).await,
     ] {
         assert_problem(&bad, 422, "validation_failed");
     }
     let huge = json!({"company": "x".repeat(300 * 1024)});
+    assert_problem(&api.call("POST", "/resellers", Some(&token), Some(huge)).await, 413, "payload_too_large");
     assert_problem(
-        &api.call("POST", "/resellers", Some(&token), Some(huge)).await,
-        413,
-        "payload_too_large",
-    );
-    assert_problem(
-        &api.call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": "A", "tier": "gold"})),
-        )
-        .await,
+        &api.call("POST", "/resellers", Some(&token), Some(json!({"company": "A", "tier": "gold"}))).await,
         403,
         "forbidden",
     );
-    assert_problem(
-        &api.call("GET", "/resellers/me", Some(&token), None).await,
-        404,
-        "not_found",
-    );
+    assert_problem(&api.call("GET", "/resellers/me", Some(&token), None).await, 404, "not_found");
 
     let created = api
         .call(
@@ -238,14 +142,10 @@ async fn onboarding_and_profile_routes() {
         )
         .await;
     assert_eq!(created.status, 201, "{created:?}");
-    assert_eq!(
-        (created.body["tier"].as_str(), created.body["balance"].as_i64()),
-        (Some("standard"), Some(0))
-    );
+    assert_eq!((created.body["tier"].as_str(), created.body["balance"].as_i64()), (Some("standard"), Some(0)));
     assert_eq!(created.body["email"], "self@partners.example");
     assert_problem(
-        &api.call("POST", "/resellers", Some(&token), Some(json!({"company": "Again"})))
-            .await,
+        &api.call("POST", "/resellers", Some(&token), Some(json!({"company": "Again"}))).await,
         409,
         "already_exists",
     );
@@ -263,18 +163,11 @@ async fn onboarding_and_profile_routes() {
     assert_eq!(patched.status, 200, "{patched:?}");
     assert_eq!(patched.body["metadata"], json!({"primary_color": "#112233"}));
     let before = holdings(&api, &token).await;
-    let reserved = api
-        .call(
-            "PATCH",
-            "/resellers/me/metadata",
-            Some(&token),
-            Some(json!({"hold_provisioning": "false"})),
-        )
-        .await;
+    let reserved =
+        api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(json!({"hold_provisioning": "false"}))).await;
     assert_problem(&reserved, 422, "validation_failed");
     assert_problem(
-        &api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(json!(["x"])))
-            .await,
+        &api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(json!(["x"]))).await,
         422,
         "validation_failed",
     );
@@ -284,27 +177,10 @@ async fn onboarding_and_profile_routes() {
     let refid = created.body["refid"].as_str().unwrap();
     let by_user = api.call("GET", "/resellers?user_id=self", Some(&admin), None).await;
     assert_eq!(by_user.body["refid"], refid);
-    assert_problem(
-        &api.call("GET", "/resellers", Some(&admin), None).await,
-        422,
-        "validation_failed",
-    );
-    assert_problem(
-        &api.call("GET", "/resellers?user_id=ghost", Some(&admin), None).await,
-        404,
-        "not_found",
-    );
-    assert_eq!(
-        api.call("GET", &format!("/resellers/{refid}"), Some(&admin), None)
-            .await
-            .body["user_id"],
-        "self"
-    );
-    assert_problem(
-        &api.call("GET", "/resellers/ZZZZZZZZZZ", Some(&admin), None).await,
-        404,
-        "not_found",
-    );
+    assert_problem(&api.call("GET", "/resellers", Some(&admin), None).await, 422, "validation_failed");
+    assert_problem(&api.call("GET", "/resellers?user_id=ghost", Some(&admin), None).await, 404, "not_found");
+    assert_eq!(api.call("GET", &format!("/resellers/{refid}"), Some(&admin), None).await.body["user_id"], "self");
+    assert_problem(&api.call("GET", "/resellers/ZZZZZZZZZZ", Some(&admin), None).await, 404, "not_found");
     let changed = api
         .call(
             "PATCH",
@@ -314,27 +190,15 @@ async fn onboarding_and_profile_routes() {
         )
         .await;
     assert_eq!(
-        (
-            changed.body["tier"].as_str(),
-            changed.body["hold_provisioning"].as_bool()
-        ),
+        (changed.body["tier"].as_str(), changed.body["hold_provisioning"].as_bool()),
         (Some("platinum"), Some(true))
     );
     assert_problem(
-        &api.call(
-            "PATCH",
-            &format!("/resellers/{refid}"),
-            Some(&admin),
-            Some(json!({"status": "gone"})),
-        )
-        .await,
+        &api.call("PATCH", &format!("/resellers/{refid}"), Some(&admin), Some(json!({"status": "gone"}))).await,
         422,
         "validation_failed",
     );
-    assert_eq!(
-        api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["tier"],
-        "platinum"
-    );
+    assert_eq!(api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["tier"], "platinum");
 }
 
 #[tokio::test]
@@ -343,38 +207,17 @@ async fn admin_credits_are_idempotent() {
     let (token, refid) = partner(&api, "p", "gold", 0).await;
     let admin = api.token("admin", true);
     let path = format!("/resellers/{refid}/credits");
-    let first = api
-        .call_with_key(
-            "POST",
-            &path,
-            &admin,
-            "topup-1",
-            json!({"amount": 5_000, "reason": "invoice 7"}),
-        )
-        .await;
+    let first =
+        api.call_with_key("POST", &path, &admin, "topup-1", json!({"amount": 5_000, "reason": "invoice 7"})).await;
     assert_eq!(first.status, 200, "{first:?}");
     assert_eq!(first.body["balance"], 5_000);
     assert_eq!(first.body["transaction"]["kind"], "credit");
-    let again = api
-        .call_with_key(
-            "POST",
-            &path,
-            &admin,
-            "topup-1",
-            json!({"amount": 5_000, "reason": "invoice 7"}),
-        )
-        .await;
+    let again =
+        api.call_with_key("POST", &path, &admin, "topup-1", json!({"amount": 5_000, "reason": "invoice 7"})).await;
     assert_eq!(again.body, first.body, "a retry replays the first answer");
     let before = holdings(&api, &token).await;
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            &path,
-            &admin,
-            "topup-1",
-            json!({"amount": 6_000, "reason": "invoice 7"}),
-        )
-        .await,
+        &api.call_with_key("POST", &path, &admin, "topup-1", json!({"amount": 6_000, "reason": "invoice 7"})).await,
         409,
         "idempotency_conflict",
     );
@@ -385,42 +228,24 @@ async fn admin_credits_are_idempotent() {
     );
     for amount in [json!(0), json!(-5), json!(1.5), json!("10"), json!(i64::MAX)] {
         assert_problem(
-            &api.call_with_key(
-                "POST",
-                &path,
-                &admin,
-                &format!("bad-{amount}"),
-                json!({"amount": amount}),
-            )
-            .await,
+            &api.call_with_key("POST", &path, &admin, &format!("bad-{amount}"), json!({"amount": amount})).await,
             422,
             "validation_failed",
         );
     }
     let long_key = "k".repeat(129);
     assert_problem(
-        &api.call_with_key("POST", &path, &admin, &long_key, json!({"amount": 1}))
-            .await,
+        &api.call_with_key("POST", &path, &admin, &long_key, json!({"amount": 1})).await,
         422,
         "validation_failed",
     );
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/resellers/ZZZZZZZZZZ/credits",
-            &admin,
-            "k2",
-            json!({"amount": 1}),
-        )
-        .await,
+        &api.call_with_key("POST", "/resellers/ZZZZZZZZZZ/credits", &admin, "k2", json!({"amount": 1})).await,
         404,
         "not_found",
     );
     assert_eq!(holdings(&api, &token).await, before);
-    assert_eq!(
-        api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["credits_added"],
-        5_000
-    );
+    assert_eq!(api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["credits_added"], 5_000);
 }
 
 fn webhook_body(id: &str, kind: &str, refid: &str, amount_minor: i64) -> Vec<u8> {
@@ -437,52 +262,18 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
     let now = chrono::Utc::now().timestamp();
     let body = webhook_body("evt_1", "payment.succeeded", &refid, 2_500);
     let signature = ally::http::webhook::sign(&api.webhook_secret, now, &body);
-    let first = api
-        .send(
-            "POST",
-            "/webhooks/payments",
-            None,
-            &[("ally-signature", &signature)],
-            body.clone(),
-        )
-        .await;
+    let first = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body.clone()).await;
     assert_eq!(first.status, 200, "{first:?}");
-    assert_eq!(
-        first.body["balance"], 2_500,
-        "100 credits per dollar: 2,500 cents buy 2,500 credits"
-    );
-    let replay = api
-        .send(
-            "POST",
-            "/webhooks/payments",
-            None,
-            &[("ally-signature", &signature)],
-            body.clone(),
-        )
-        .await;
+    assert_eq!(first.body["balance"], 2_500, "100 credits per dollar: 2,500 cents buy 2,500 credits");
+    let replay = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body.clone()).await;
     assert_eq!(replay.body, first.body);
 
     let before = holdings(&api, &token).await;
     let other = webhook_body("evt_2", "payment.succeeded", &refid, 100);
     let cases: Vec<(Vec<u8>, String, u16, &str)> = vec![
-        (
-            other.clone(),
-            ally::http::webhook::sign(b"wrong", now, &other),
-            401,
-            "invalid_signature",
-        ),
-        (
-            other.clone(),
-            ally::http::webhook::sign(&api.webhook_secret, now - 301, &other),
-            401,
-            "invalid_signature",
-        ),
-        (
-            other.clone(),
-            ally::http::webhook::sign(&api.webhook_secret, now + 301, &other),
-            401,
-            "invalid_signature",
-        ),
+        (other.clone(), ally::http::webhook::sign(b"wrong", now, &other), 401, "invalid_signature"),
+        (other.clone(), ally::http::webhook::sign(&api.webhook_secret, now - 301, &other), 401, "invalid_signature"),
+        (other.clone(), ally::http::webhook::sign(&api.webhook_secret, now + 301, &other), 401, "invalid_signature"),
         (
             webhook_body("evt_2", "payment.succeeded", &refid, 100_000),
             ally::http::webhook::sign(&api.webhook_secret, now, &other),
@@ -492,56 +283,27 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
         (other.clone(), String::new(), 401, "invalid_signature"),
     ];
     for (body, signature, status, code) in cases {
-        let answer = api
-            .send(
-                "POST",
-                "/webhooks/payments",
-                None,
-                &[("ally-signature", &signature)],
-                body,
-            )
-            .await;
+        let answer = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body).await;
         assert_problem(&answer, status, code);
     }
     let refund = webhook_body("evt_3", "payment.refunded", &refid, 100);
     let signed = ally::http::webhook::sign(&api.webhook_secret, now, &refund);
     assert_problem(
-        &api.send(
-            "POST",
-            "/webhooks/payments",
-            None,
-            &[("ally-signature", &signed)],
-            refund,
-        )
-        .await,
+        &api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], refund).await,
         422,
         "validation_failed",
     );
     let euros = serde_json::to_vec(&json!({"id": "evt_4", "type": "payment.succeeded", "reseller_refid": refid, "amount_minor": 100, "currency": "EUR"})).unwrap();
     let signed = ally::http::webhook::sign(&api.webhook_secret, now, &euros);
     assert_problem(
-        &api.send(
-            "POST",
-            "/webhooks/payments",
-            None,
-            &[("ally-signature", &signed)],
-            euros,
-        )
-        .await,
+        &api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], euros).await,
         422,
         "validation_failed",
     );
     let unknown = webhook_body("evt_5", "payment.succeeded", "ZZZZZZZZZZ", 100);
     let signed = ally::http::webhook::sign(&api.webhook_secret, now, &unknown);
     assert_problem(
-        &api.send(
-            "POST",
-            "/webhooks/payments",
-            None,
-            &[("ally-signature", &signed)],
-            unknown,
-        )
-        .await,
+        &api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], unknown).await,
         404,
         "not_found",
     );
@@ -554,67 +316,38 @@ async fn products_and_provisioning() {
     let (token, refid) = partner(&api, "p", "gold", 2_000).await;
     let admin = api.token("admin", true);
     let products = api.call("GET", "/products", Some(&token), None).await;
-    let basic = products.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "license-basic")
-        .unwrap()
-        .clone();
+    let basic = products.body["items"].as_array().unwrap().iter().find(|p| p["id"] == "license-basic").unwrap().clone();
     assert_eq!(
         basic,
         json!({"id": "license-basic", "name": "Basic license", "base_price": 1_000, "price": 850, "allowed": true})
     );
 
-    let bought = api
-        .call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "buy-1",
-            json!({"product": "license-basic"}),
-        )
-        .await;
+    let bought = api.call_with_key("POST", "/provision", &token, "buy-1", json!({"product": "license-basic"})).await;
     assert_eq!(bought.status, 200, "{bought:?}");
+    assert_eq!((bought.body["cost"].as_i64(), bought.body["balance"].as_i64()), (Some(850), Some(1_150)));
     assert_eq!(
-        (bought.body["cost"].as_i64(), bought.body["balance"].as_i64()),
-        (Some(850), Some(1_150))
-    );
-    assert_eq!(
-        api.call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "buy-1",
-            json!({"product": "license-basic"})
-        )
-        .await
-        .body,
+        api.call_with_key("POST", "/provision", &token, "buy-1", json!({"product": "license-basic"})).await.body,
         bought.body
     );
     assert_problem(
-        &api.call_with_key("POST", "/provision", &token, "buy-1", json!({"cost": 5}))
-            .await,
+        &api.call_with_key("POST", "/provision", &token, "buy-1", json!({"cost": 5})).await,
         409,
         "idempotency_conflict",
     );
 
     let before = holdings(&api, &token).await;
     assert_problem(
-        &api.call_with_key("POST", "/provision", &token, "big", json!({"cost": 2_000}))
-            .await,
+        &api.call_with_key("POST", "/provision", &token, "big", json!({"cost": 2_000})).await,
         402,
         "insufficient_credits",
     );
     assert_problem(
-        &api.call_with_key("POST", "/provision", &token, "x", json!({"cost": 1, "colour": 1}))
-            .await,
+        &api.call_with_key("POST", "/provision", &token, "x", json!({"cost": 1, "colour": 1})).await,
         422,
         "validation_failed",
     );
     assert_problem(
-        &api.call("POST", "/provision", Some(&token), Some(json!({"cost": 1})))
-            .await,
+        &api.call("POST", "/provision", Some(&token), Some(json!({"cost": 1}))).await,
         400,
         "idempotency_key_required",
     );
@@ -640,40 +373,19 @@ async fn products_and_provisioning() {
     };
     patch(json!({"tier": "standard"})).await;
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "ded",
-            json!({"product": "server-dedicated"}),
-        )
-        .await,
+        &api.call_with_key("POST", "/provision", &token, "ded", json!({"product": "server-dedicated"})).await,
         403,
         "tier_not_allowed",
     );
     patch(json!({"hold_provisioning": true})).await;
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "ded",
-            json!({"product": "server-dedicated"}),
-        )
-        .await,
+        &api.call_with_key("POST", "/provision", &token, "ded", json!({"product": "server-dedicated"})).await,
         403,
         "provisioning_on_hold",
     );
     patch(json!({"status": "suspended"})).await;
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/provision",
-            &token,
-            "ded",
-            json!({"product": "server-dedicated"}),
-        )
-        .await,
+        &api.call_with_key("POST", "/provision", &token, "ded", json!({"product": "server-dedicated"})).await,
         403,
         "reseller_inactive",
     );
@@ -703,59 +415,28 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         ids.push(c.body["id"].as_str().unwrap().to_string());
     }
     assert_problem(
-        &api.call(
-            "POST",
-            "/clients",
-            Some(&a),
-            Some(json!({"name": "A", "email": "nope"})),
-        )
-        .await,
+        &api.call("POST", "/clients", Some(&a), Some(json!({"name": "A", "email": "nope"}))).await,
         422,
         "validation_failed",
     );
     assert_problem(
-        &api.call(
-            "POST",
-            "/clients",
-            Some(&a),
-            Some(json!({"name": "A", "owner_id": "b"})),
-        )
-        .await,
+        &api.call("POST", "/clients", Some(&a), Some(json!({"name": "A", "owner_id": "b"}))).await,
         422,
         "validation_failed",
     );
-    assert_eq!(
-        api.call("GET", &format!("/clients/{}", ids[0]), Some(&a), None)
-            .await
-            .body["name"],
-        "A0"
-    );
-    assert_problem(
-        &api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None).await,
-        404,
-        "not_found",
-    );
+    assert_eq!(api.call("GET", &format!("/clients/{}", ids[0]), Some(&a), None).await.body["name"], "A0");
+    assert_problem(&api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None).await, 404, "not_found");
 
     let page1 = api.call("GET", "/clients?limit=2", Some(&a), None).await;
-    let names: Vec<_> = page1.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].clone())
-        .collect();
+    let names: Vec<_> = page1.body["items"].as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
     assert_eq!(names, vec![json!("A4"), json!("A3")]);
     let cursor = page1.body["next_cursor"].as_str().unwrap().to_string();
-    let page2 = api
-        .call("GET", &format!("/clients?limit=2&cursor={cursor}"), Some(&a), None)
-        .await;
+    let page2 = api.call("GET", &format!("/clients?limit=2&cursor={cursor}"), Some(&a), None).await;
     assert_eq!(page2.body["items"][0]["name"], "A2");
     let page3 = api
         .call(
             "GET",
-            &format!(
-                "/clients?limit=2&cursor={}",
-                page2.body["next_cursor"].as_str().unwrap()
-            ),
+            &format!("/clients?limit=2&cursor={}", page2.body["next_cursor"].as_str().unwrap()),
             Some(&a),
             None,
         )
@@ -763,26 +444,18 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     assert_eq!(page3.body["items"].as_array().unwrap().len(), 1);
     assert!(page3.body.get("next_cursor").is_none(), "no cursor at the end");
     assert_problem(
-        &api.call("GET", &format!("/clients?cursor={cursor}"), Some(&b), None)
-            .await,
+        &api.call("GET", &format!("/clients?cursor={cursor}"), Some(&b), None).await,
         422,
         "validation_failed",
     );
     assert_problem(
-        &api.call(
-            "GET",
-            &format!("/resellers/me/transactions?cursor={cursor}"),
-            Some(&a),
-            None,
-        )
-        .await,
+        &api.call("GET", &format!("/resellers/me/transactions?cursor={cursor}"), Some(&a), None).await,
         422,
         "validation_failed",
     );
     for limit in ["0", "101", "ten"] {
         assert_problem(
-            &api.call("GET", &format!("/clients?limit={limit}"), Some(&a), None)
-                .await,
+            &api.call("GET", &format!("/clients?limit={limit}"), Some(&a), None).await,
             422,
             "validation_failed",
         );
@@ -794,49 +467,22 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     let before = holdings(&api, &a).await;
     let twenty: Vec<_> = (0..20).map(|i| json!({"name": format!("Bulk {i}")})).collect();
     assert_problem(
-        &api.call_with_key(
-            "POST",
-            "/clients/bulk",
-            &a,
-            "bulk-20",
-            json!({"clients": twenty, "cost": 588}),
-        )
-        .await,
+        &api.call_with_key("POST", "/clients/bulk", &a, "bulk-20", json!({"clients": twenty, "cost": 588})).await,
         402,
         "insufficient_credits",
     );
     assert_problem(
-        &api.call_with_key("POST", "/clients/bulk", &a, "bulk-0", json!({"clients": [], "cost": 5}))
-            .await,
+        &api.call_with_key("POST", "/clients/bulk", &a, "bulk-0", json!({"clients": [], "cost": 5})).await,
         422,
         "validation_failed",
     );
     assert_eq!(holdings(&api, &a).await, before);
     let three: Vec<_> = (0..3).map(|i| json!({"name": format!("Bulk {i}")})).collect();
-    let bulk = api
-        .call_with_key(
-            "POST",
-            "/clients/bulk",
-            &a,
-            "bulk-3",
-            json!({"clients": three, "cost": 500}),
-        )
-        .await;
+    let bulk = api.call_with_key("POST", "/clients/bulk", &a, "bulk-3", json!({"clients": three, "cost": 500})).await;
     assert_eq!(bulk.status, 200, "{bulk:?}");
+    assert_eq!((bulk.body["total"].as_i64(), bulk.body["balance"].as_i64()), (Some(1_275), Some(7_725)));
     assert_eq!(
-        (bulk.body["total"].as_i64(), bulk.body["balance"].as_i64()),
-        (Some(1_275), Some(7_725))
-    );
-    assert_eq!(
-        api.call_with_key(
-            "POST",
-            "/clients/bulk",
-            &a,
-            "bulk-3",
-            json!({"clients": three, "cost": 500})
-        )
-        .await
-        .body,
+        api.call_with_key("POST", "/clients/bulk", &a, "bulk-3", json!({"clients": three, "cost": 500})).await.body,
         bulk.body
     );
     let stats = api.call("GET", "/resellers/me/stats", Some(&a), None).await.body;
@@ -844,9 +490,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         stats,
         json!({"balance": 7_725, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})
     );
-    let ledger = api
-        .call("GET", "/resellers/me/transactions?limit=1", Some(&a), None)
-        .await;
+    let ledger = api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await;
     assert_eq!(ledger.body["items"][0]["kind"], "debit");
     assert_eq!(ledger.body["items"][0]["balance_after"], 7_725);
     assert!(ledger.body["next_cursor"].is_string());

@@ -40,10 +40,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, Bytes) {
             let mut headers = HeaderMap::new();
             let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
             headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                HeaderValue::from_str(&deadline.to_string()).unwrap(),
-            );
+            headers.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline.to_string()).unwrap());
             headers.insert(
                 "lambda-runtime-invoked-function-arn",
                 HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:ally-test"),
@@ -65,29 +62,20 @@ async fn response(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, bo
 }
 
 async fn error(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> &'static str {
-    let _ = api
-        .outcomes
-        .send((id, Outcome::Error(String::from_utf8_lossy(&body).into())));
+    let _ = api.outcomes.send((id, Outcome::Error(String::from_utf8_lossy(&body).into())));
     "{}"
 }
 
 async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> &'static str {
-    let _ = api
-        .outcomes
-        .send(("init".into(), Outcome::Error(String::from_utf8_lossy(&body).into())));
+    let _ = api.outcomes.send(("init".into(), Outcome::Error(String::from_utf8_lossy(&body).into())));
     "{}"
 }
 
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| ally_tests::workspace().join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| ally_tests::workspace().join("target"));
     let path = target.join("debug").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the functions first (`make test` does)",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: build the functions first (`make test` does)", path.display());
     path
 }
 
@@ -106,10 +94,7 @@ struct Function {
 impl Function {
     async fn start(name: &str, table: &str) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let api = Arc::new(RuntimeApi {
-            events: Mutex::new(VecDeque::new()),
-            outcomes: tx,
-        });
+        let api = Arc::new(RuntimeApi { events: Mutex::new(VecDeque::new()), outcomes: tx });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
@@ -139,12 +124,7 @@ impl Function {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        Self {
-            child,
-            events: api,
-            outcomes: rx,
-            served: 0,
-        }
+        Self { child, events: api, outcomes: rx, served: 0 }
     }
 
     /// Invokes the function with `event`; returns the API Gateway response's status and JSON body.
@@ -162,9 +142,7 @@ impl Function {
             Outcome::Error(message) => panic!("{got} failed: {message}"),
         };
         let status = response["statusCode"].as_u64().expect("statusCode") as u16;
-        let body = response["body"]
-            .as_str()
-            .map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
+        let body = response["body"].as_str().map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
         (status, body.unwrap_or(Value::Null))
     }
 }
@@ -181,24 +159,15 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let store = ally_tests::dynamo_store().await;
     let table = store.table().to_string();
     let seeded = Ally::new(store, ally::Config::default()).with_refids(Arc::new(|| "PARTNER001".to_string()));
-    let request = NewReseller {
-        company: "Partner One".into(),
-        user_id: Some("partner-1".into()),
-        ..Default::default()
-    };
+    let request =
+        NewReseller { company: "Partner One".into(), user_id: Some("partner-1".into()), ..Default::default() };
     seeded.onboard(&ally_tests::admin(), request).await.unwrap();
 
     let mut onboarding = Function::start("onboarding", &table).await;
     let (status, created) = onboarding.invoke(sample("onboarding-create-reseller")).await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(
-        (created["user_id"].as_str(), created["tier"].as_str()),
-        (Some("partner-2"), Some("standard"))
-    );
-    assert_eq!(
-        created["email"], "partner-2@partners.example",
-        "the email claim of the authorizer"
-    );
+    assert_eq!((created["user_id"].as_str(), created["tier"].as_str()), (Some("partner-2"), Some("standard")));
+    assert_eq!(created["email"], "partner-2@partners.example", "the email claim of the authorizer");
     let (status, me) = onboarding.invoke(sample("onboarding-get-me")).await;
     assert_eq!((status, me["refid"].as_str()), (200, Some("PARTNER001")));
     let (status, found) = onboarding.invoke(sample("onboarding-admin-find-by-refid")).await;
@@ -208,16 +177,9 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let (status, problem) = onboarding.invoke(not_admin).await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
     let mut anonymous = sample("onboarding-get-me");
-    anonymous["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
+    anonymous["requestContext"].as_object_mut().unwrap().remove("authorizer");
     let (status, problem) = onboarding.invoke(anonymous).await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (401, Some("unauthorized")),
-        "a header is not an identity"
-    );
+    assert_eq!((status, problem["code"].as_str()), (401, Some("unauthorized")), "a header is not an identity");
     drop(onboarding);
 
     let mut credits = Function::start("add-credits", &table).await;
@@ -244,13 +206,7 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let mut provision = Function::start("provision", &table).await;
     let (status, products) = provision.invoke(sample("provision-products")).await;
     assert_eq!(status, 200);
-    assert!(
-        products["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["id"] == "license-basic" && p["price"] == 1_000)
-    );
+    assert!(products["items"].as_array().unwrap().iter().any(|p| p["id"] == "license-basic" && p["price"] == 1_000));
     let (status, bought) = provision.invoke(sample("provision-single")).await;
     assert_eq!(
         (status, bought["cost"].as_i64(), bought["balance"].as_i64()),
@@ -258,11 +214,7 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
         "{bought}"
     );
     let (status, bulk) = provision.invoke(sample("provision-bulk")).await;
-    assert_eq!(
-        (status, bulk["total"].as_i64(), bulk["balance"].as_i64()),
-        (200, Some(1_000), Some(5_500)),
-        "{bulk}"
-    );
+    assert_eq!((status, bulk["total"].as_i64(), bulk["balance"].as_i64()), (200, Some(1_000), Some(5_500)), "{bulk}");
     drop(provision);
 
     let mut clients = Function::start("clients", &table).await;
@@ -270,18 +222,11 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     assert_eq!((status, client["name"].as_str()), (201, Some("Tailspin Toys")));
     let (status, list) = clients.invoke(sample("clients-list")).await;
     assert_eq!(status, 200);
-    let names: Vec<_> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<_> =
+        list["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec!["Tailspin Toys", "Fabrikam", "Contoso"], "newest first");
     drop(clients);
 
     let mut analytics = Function::start("analytics", &table).await;
-    assert_eq!(
-        analytics.invoke(sample("analytics-health")).await,
-        (200, json!({"status": "ok"}))
-    );
+    assert_eq!(analytics.invoke(sample("analytics-health")).await, (200, json!({"status": "ok"})));
 }

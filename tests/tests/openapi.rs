@@ -47,22 +47,13 @@ async fn the_document_lists_exactly_the_contract_and_the_router_serves_it() {
     assert_eq!(documented(&doc), expected);
 
     for (method, path) in &expected {
-        let concrete = path
-            .replace("{refid}", "ZZZZZZZZZZ")
-            .replace("{id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        let concrete = path.replace("{refid}", "ZZZZZZZZZZ").replace("{id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let answer = api.call(&method.to_uppercase(), &concrete, None, None).await;
-        assert_ne!(
-            answer.body["detail"], "no such route",
-            "{method} {path} is documented but not routed"
-        );
+        assert_ne!(answer.body["detail"], "no such route", "{method} {path} is documented but not routed");
     }
     for (method, path) in [("DELETE", "/clients"), ("GET", "/provision"), ("GET", "/nope")] {
         let answer = api.call(method, path, None, None).await;
-        assert_eq!(
-            (answer.status, answer.body["detail"].as_str()),
-            (404, Some("no such route")),
-            "{method} {path}"
-        );
+        assert_eq!((answer.status, answer.body["detail"].as_str()), (404, Some("no such route")), "{method} {path}");
     }
 }
 
@@ -73,9 +64,7 @@ async fn every_reference_resolves_and_bodies_have_schemas() {
     let text = doc.to_string();
     for reference in text.split("\"$ref\":\"").skip(1) {
         let target = reference.split('"').next().unwrap();
-        let name = target
-            .strip_prefix("#/components/schemas/")
-            .unwrap_or_else(|| panic!("external ref {target}"));
+        let name = target.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("external ref {target}"));
         assert!(schemas.contains_key(name), "{target} does not resolve");
     }
     let onboard = &doc["paths"]["/resellers"]["post"];
@@ -83,15 +72,6 @@ async fn every_reference_resolves_and_bodies_have_schemas() {
     assert!(onboard["responses"]["201"].is_object());
     assert!(onboard["responses"]["409"].is_object());
     let credits = &doc["paths"]["/resellers/{refid}/credits"]["post"];
-    assert!(
-        credits["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["name"] == "Idempotency-Key")
-    );
-    assert_eq!(
-        doc["paths"]["/webhooks/payments"]["post"]["security"],
-        serde_json::json!([])
-    );
+    assert!(credits["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key"));
+    assert_eq!(doc["paths"]["/webhooks/payments"]["post"]["security"], serde_json::json!([]));
 }

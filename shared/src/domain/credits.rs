@@ -14,14 +14,10 @@ impl Credits {
     /// Checks `amount` is in `1..=max`.
     pub fn new(amount: i64, max: i64) -> Result<Self, AllyError> {
         if amount <= 0 {
-            return Err(AllyError::validation(format!(
-                "amount must be a positive number of credits, got {amount}"
-            )));
+            return Err(AllyError::validation(format!("amount must be a positive number of credits, got {amount}")));
         }
         if amount > max {
-            return Err(AllyError::validation(format!(
-                "amount {amount} is above the maximum of {max} credits"
-            )));
+            return Err(AllyError::validation(format!("amount {amount} is above the maximum of {max} credits")));
         }
         Ok(Self(amount))
     }
@@ -50,9 +46,7 @@ impl Credits {
 
 /// `balance + delta`, refusing an overflow instead of wrapping.
 pub fn checked_balance(balance: i64, delta: i64) -> Result<i64, AllyError> {
-    balance
-        .checked_add(delta)
-        .ok_or_else(|| AllyError::validation("the balance would overflow"))
+    balance.checked_add(delta).ok_or_else(|| AllyError::validation("the balance would overflow"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The partner business: tiers, credits, resellers, clients, services, the ledger.
 //! Nothing here knows about AWS or HTTP.
 
+mod analytics;
 mod credits;
 mod error;
 mod ledger;
@@ -9,6 +10,7 @@ mod product;
 mod reseller;
 mod tier;
 
+pub use analytics::{Activity, DateRange, Interval, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
 pub use error::AllyError;
 pub use ledger::{EntryKind, LedgerEntry, new_id};

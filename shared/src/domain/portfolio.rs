@@ -36,12 +36,5 @@ pub struct ProvisionedService {
 pub fn license_key(owner_id: &str, service_id: &str) -> String {
     let digest = Sha256::digest(format!("{owner_id}/{service_id}").as_bytes());
     let hex = hex::encode_upper(&digest[..10]);
-    format!(
-        "ALLY-{}-{}-{}-{}-{}",
-        &hex[0..4],
-        &hex[4..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20]
-    )
+    format!("ALLY-{}-{}-{}-{}-{}", &hex[0..4], &hex[4..8], &hex[8..12], &hex[12..16], &hex[16..20])
 }

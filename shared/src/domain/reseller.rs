@@ -38,9 +38,7 @@ impl std::str::FromStr for Status {
         match s {
             "active" => Ok(Status::Active),
             "suspended" => Ok(Status::Suspended),
-            other => Err(AllyError::validation(format!(
-                "unknown status `{other}` (active, suspended)"
-            ))),
+            other => Err(AllyError::validation(format!("unknown status `{other}` (active, suspended)"))),
         }
     }
 }
@@ -92,9 +90,7 @@ pub fn check_metadata(patch: &BTreeMap<String, String>) -> Result<(), AllyError>
     for (key, value) in patch {
         let key_ok = !key.is_empty()
             && key.len() <= METADATA_MAX_KEY_LEN
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !key_ok {
             return Err(AllyError::validation(format!(
                 "metadata key `{}` must be 1 to 64 characters of a-z, 0-9 and _",
@@ -117,15 +113,11 @@ pub fn check_metadata(patch: &BTreeMap<String, String>) -> Result<(), AllyError>
 pub fn check_user_id(user_id: &str) -> Result<(), AllyError> {
     let ok = !user_id.is_empty()
         && user_id.len() <= 128
-        && user_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._@:-".contains(&b));
+        && user_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@:-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(AllyError::validation(
-            "user_id must be 1 to 128 characters of A-Z, a-z, 0-9 and . _ @ : -",
-        ))
+        Err(AllyError::validation("user_id must be 1 to 128 characters of A-Z, a-z, 0-9 and . _ @ : -"))
     }
 }
 
@@ -136,9 +128,7 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// A fresh random refid. Uniqueness is enforced by the store, which refuses a taken one.
 pub fn new_refid() -> String {
     let mut rng = rand::rng();
-    (0..REFID_LEN)
-        .map(|_| char::from(CROCKFORD[rng.random_range(0..32)]))
-        .collect()
+    (0..REFID_LEN).map(|_| char::from(CROCKFORD[rng.random_range(0..32)])).collect()
 }
 
 /// Checks that `refid` has the shape of one Ally issued, before it is used in a key.
@@ -146,9 +136,7 @@ pub fn check_refid(refid: &str) -> Result<(), AllyError> {
     if refid.len() == REFID_LEN && refid.bytes().all(|b| CROCKFORD.contains(&b)) {
         Ok(())
     } else {
-        Err(AllyError::validation(
-            "refid must be 10 characters of 0-9 and A-Z (Crockford base 32)",
-        ))
+        Err(AllyError::validation("refid must be 10 characters of 0-9 and A-Z (Crockford base 32)"))
     }
 }
 
@@ -173,10 +161,7 @@ pub fn check_email(email: &str) -> Result<(), AllyError> {
     if ok {
         Ok(())
     } else {
-        Err(AllyError::validation(format!(
-            "`{}` is not an email address",
-            email.chars().take(254).collect::<String>()
-        )))
+        Err(AllyError::validation(format!("`{}` is not an email address", email.chars().take(254).collect::<String>())))
     }
 }
 

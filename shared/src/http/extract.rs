@@ -43,11 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Caller(actor) = Caller::from_request_parts(parts, state).await?;
-        if actor.admin {
-            Ok(AdminCaller(actor))
-        } else {
-            Err(ApiError::forbidden("this route is for admins"))
-        }
+        if actor.admin { Ok(AdminCaller(actor)) } else { Err(ApiError::forbidden("this route is for admins")) }
     }
 }
 
@@ -60,18 +56,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the body is over 256 KiB",
-                )
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is over 256 KiB")
             } else {
                 ApiError::validation("the body could not be read")
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
     }
 }
 
@@ -117,16 +107,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
             .await
             .map_err(|e| ApiError::validation(e.body_text()))?;
         let limit = match raw.limit {
-            Some(l) => Some(
-                l.parse::<i64>()
-                    .map_err(|_| ApiError::validation("limit must be a number from 1 to 100"))?,
-            ),
+            Some(l) => {
+                Some(l.parse::<i64>().map_err(|_| ApiError::validation("limit must be a number from 1 to 100"))?)
+            }
             None => None,
         };
-        Ok(ListParams {
-            limit,
-            cursor: raw.cursor.filter(|c| !c.is_empty()),
-        })
+        Ok(ListParams { limit, cursor: raw.cursor.filter(|c| !c.is_empty()) })
     }
 }
 
@@ -140,9 +126,7 @@ pub struct CursorSeal {
 impl CursorSeal {
     /// A seal with this key.
     pub fn new(key: Vec<u8>) -> Self {
-        Self {
-            key: std::sync::Arc::new(key),
-        }
+        Self { key: std::sync::Arc::new(key) }
     }
 
     fn tag(&self, scope: &str, raw: &str) -> String {

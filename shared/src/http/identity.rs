@@ -35,11 +35,7 @@ pub struct Claims {
 impl Claims {
     /// The caller as the service sees it.
     pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: self.sub.clone(),
-            email: self.email.clone(),
-            admin: self.groups.iter().any(|g| g == "admin"),
-        }
+        Actor { user_id: self.sub.clone(), email: self.email.clone(), admin: self.groups.iter().any(|g| g == "admin") }
     }
 }
 
@@ -47,11 +43,9 @@ impl Claims {
 /// without an authorizer (the webhook, health) carry no identity.
 pub async fn from_lambda_authorizer(mut request: Request, next: Next) -> Response {
     let claims = match request.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .and_then(|jwt| claims_from_authorizer(&jwt.claims)),
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|jwt| claims_from_authorizer(&jwt.claims))
+        }
         _ => None,
     };
     if let Some(claims) = claims {
@@ -74,12 +68,7 @@ fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Op
         })
         .unwrap_or_default();
     let exp = raw.get("exp").and_then(|e| e.parse().ok()).unwrap_or(i64::MAX);
-    Some(Claims {
-        sub,
-        email: raw.get("email").cloned(),
-        groups,
-        exp,
-    })
+    Some(Claims { sub, email: raw.get("email").cloned(), groups, exp })
 }
 
 /// The secret local tokens are signed with.
@@ -90,10 +79,7 @@ pub struct LocalJwtSecret(pub Arc<Vec<u8>>);
 /// invalid token is refused outright (401), so a typo never silently makes a caller anonymous.
 pub async fn from_local_jwt(State(secret): State<LocalJwtSecret>, mut request: Request, next: Next) -> Response {
     use axum::response::IntoResponse;
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
+    let header = request.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
     if let Some(value) = header {
         let token = value.strip_prefix("Bearer ").unwrap_or("");
         match verify_hs256(token, &secret.0, chrono::Utc::now().timestamp()) {
@@ -142,15 +128,10 @@ pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'st
     if header.alg != "HS256" {
         return Err("the token must be signed with HS256");
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| "the token signature is malformed")?;
-    hs256(
-        secret,
-        format!("{}.{payload}", token.split('.').next().unwrap_or("")).as_bytes(),
-    )
-    .verify_slice(&signature)
-    .map_err(|_| "the token signature does not verify")?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| "the token signature is malformed")?;
+    hs256(secret, format!("{}.{payload}", token.split('.').next().unwrap_or("")).as_bytes())
+        .verify_slice(&signature)
+        .map_err(|_| "the token signature does not verify")?;
     let claims: Claims = URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
@@ -170,12 +151,7 @@ mod tests {
     use super::*;
 
     fn claims(exp: i64) -> Claims {
-        Claims {
-            sub: "u1".into(),
-            email: None,
-            groups: vec!["admin".into()],
-            exp,
-        }
+        Claims { sub: "u1".into(), email: None, groups: vec!["admin".into()], exp }
     }
 
     #[test]
@@ -185,36 +161,19 @@ mod tests {
         assert!(verify_hs256(&token, b"other", 1_000).is_err(), "wrong key");
         assert!(verify_hs256(&token, b"secret", 2_000).is_err(), "expired");
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&Claims {
-                sub: "u2".into(),
-                ..claims(2_000)
-            })
-            .unwrap(),
-        );
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Claims { sub: "u2".into(), ..claims(2_000) }).unwrap());
         parts[1] = &forged;
-        assert!(
-            verify_hs256(&parts.join("."), b"secret", 1_000).is_err(),
-            "changed claims"
-        );
-        let none = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            token.split('.').nth(1).unwrap()
-        );
+        assert!(verify_hs256(&parts.join("."), b"secret", 1_000).is_err(), "changed claims");
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), token.split('.').nth(1).unwrap());
         assert!(verify_hs256(&none, b"secret", 1_000).is_err(), "alg none");
     }
 
     #[test]
     fn authorizer_groups_are_parsed() {
-        let raw = [
-            ("sub", "u1"),
-            ("cognito:groups", "[admin partners]"),
-            ("email", "a@b.c"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let raw = [("sub", "u1"), ("cognito:groups", "[admin partners]"), ("email", "a@b.c")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let c = claims_from_authorizer(&raw).unwrap();
         assert!(c.actor().admin);
         assert_eq!(c.groups, vec!["admin", "partners"]);

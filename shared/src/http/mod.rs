@@ -49,18 +49,13 @@ impl<S: Store> HttpApp<S> {
             }
         };
         let webhook_secret = config.webhook_secret.as_ref().map(|s| s.bytes().to_vec());
-        Arc::new(Self {
-            ally,
-            cursors: CursorSeal::new(cursor_key),
-            webhook_secret,
-        })
+        Arc::new(Self { ally, cursors: CursorSeal::new(cursor_key), webhook_secret })
     }
 }
 
 /// `api` as a Lambda function serves it: identity from API Gateway's JWT authorizer.
 pub fn lambda_router<S: Store>(api: Api<S>, app: Shared<S>) -> Router {
-    api.into_router(app)
-        .layer(axum::middleware::from_fn(identity::from_lambda_authorizer))
+    api.into_router(app).layer(axum::middleware::from_fn(identity::from_lambda_authorizer))
 }
 
 /// Every route as the dev server serves it: identity from a local HS256 token.
@@ -77,10 +72,7 @@ pub struct Api<S> {
 
 impl<S: Store> Api<S> {
     fn new() -> Self {
-        Self {
-            router: Router::new(),
-            operations: Vec::new(),
-        }
+        Self { router: Router::new(), operations: Vec::new() }
     }
 
     /// Serves `handler` for `op` and records it for the document.
@@ -102,9 +94,7 @@ impl<S: Store> Api<S> {
     /// The finished router: the routes, `/health`, `/openapi.json`, the 256 KiB body limit
     /// and a problem+json answer for unknown routes.
     pub fn into_router(self, app: Shared<S>) -> Router {
-        let common = Api::<S>::new()
-            .route(routes::HEALTH, routes::health)
-            .route(routes::OPENAPI, routes::openapi);
+        let common = Api::<S>::new().route(routes::HEALTH, routes::health).route(routes::OPENAPI, routes::openapi);
         self.router
             .merge(common.router)
             .fallback(routes::no_route)
@@ -131,27 +121,19 @@ pub fn onboarding<S: Store>() -> Api<S> {
 /// Credits in: the admin top-up and the payment webhook.
 pub fn add_credits<S: Store>() -> Api<S> {
     use routes::credits as c;
-    Api::new()
-        .route(c::ADD, c::add::<S>)
-        .route(c::WEBHOOK, c::payment_webhook::<S>)
+    Api::new().route(c::ADD, c::add::<S>).route(c::WEBHOOK, c::payment_webhook::<S>)
 }
 
 /// Spending: the catalog, single and bulk provisioning.
 pub fn provision<S: Store>() -> Api<S> {
     use routes::provisioning as p;
-    Api::new()
-        .route(p::PRODUCTS, p::products::<S>)
-        .route(p::PROVISION, p::provision::<S>)
-        .route(p::BULK, p::bulk::<S>)
+    Api::new().route(p::PRODUCTS, p::products::<S>).route(p::PROVISION, p::provision::<S>).route(p::BULK, p::bulk::<S>)
 }
 
 /// A partner's clients.
 pub fn clients<S: Store>() -> Api<S> {
     use routes::clients as c;
-    Api::new()
-        .route(c::CREATE, c::create::<S>)
-        .route(c::LIST, c::list::<S>)
-        .route(c::GET, c::get::<S>)
+    Api::new().route(c::CREATE, c::create::<S>).route(c::LIST, c::list::<S>).route(c::GET, c::get::<S>)
 }
 
 /// Network analytics (its routes arrive with the analytics work).
@@ -168,10 +150,8 @@ pub fn every_api<S: Store>() -> Vec<Api<S>> {
 pub fn openapi_json() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut operations: Vec<Operation> = every_api::<crate::store::memory::MemoryStore>()
-            .iter()
-            .flat_map(|api| api.operations().to_vec())
-            .collect();
+        let mut operations: Vec<Operation> =
+            every_api::<crate::store::memory::MemoryStore>().iter().flat_map(|api| api.operations().to_vec()).collect();
         operations.push(routes::HEALTH);
         operations.push(routes::OPENAPI);
         openapi::document(&operations)

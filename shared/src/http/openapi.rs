@@ -91,9 +91,8 @@ fn error_text(status: u16) -> &'static str {
 
 /// The whole document for `operations`.
 pub fn document(operations: &[Operation]) -> Value {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "#/components/schemas/".into())
-        .into_generator();
+    let mut generator =
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "#/components/schemas/".into()).into_generator();
     let mut paths = Map::new();
     for op in operations {
         let mut parameters: Vec<Value> = op

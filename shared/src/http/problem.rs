@@ -30,12 +30,7 @@ struct Problem<'a> {
 impl ApiError {
     /// An error with this status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-            cause: None,
-        }
+        Self { status, code, detail: detail.into(), cause: None }
     }
 
     /// 401: no valid identity.
@@ -112,11 +107,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(
-                code = self.code,
-                cause = self.cause.as_deref().unwrap_or(""),
-                "request failed"
-            );
+            tracing::error!(code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed");
         }
         let title = self.status.canonical_reason().unwrap_or("Error");
         let problem = Problem {
@@ -129,10 +120,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -66,16 +66,11 @@ pub struct PageBody<T> {
 
 fn sealed_page<T, S>(app: &Shared<S>, scope: &str, page: crate::store::Page<T>) -> Json<PageBody<T>> {
     let next_cursor = page.next_cursor.map(|raw| app.cursors.seal(scope, &raw));
-    Json(PageBody {
-        items: page.items,
-        next_cursor,
-    })
+    Json(PageBody { items: page.items, next_cursor })
 }
 
-const LIST_QUERY: &[(&str, &str)] = &[
-    ("limit", "page size, 1 to 100 (default 25)"),
-    ("cursor", "next_cursor of the previous page"),
-];
+const LIST_QUERY: &[(&str, &str)] =
+    &[("limit", "page size, 1 to 100 (default 25)"), ("cursor", "next_cursor of the previous page")];
 
 pub mod resellers {
     use axum::extract::{Path, Query};
@@ -241,9 +236,7 @@ pub mod resellers {
         query: Result<Query<ByUser>, axum::extract::rejection::QueryRejection>,
     ) -> Result<Json<Reseller>, ApiError> {
         let Query(query) = query.map_err(|e| ApiError::validation(e.body_text()))?;
-        let user_id = query
-            .user_id
-            .ok_or_else(|| ApiError::validation("the user_id query parameter is required"))?;
+        let user_id = query.user_id.ok_or_else(|| ApiError::validation("the user_id query parameter is required"))?;
         Ok(Json(app.ally.find_by_user(&user_id).await?))
     }
 
@@ -313,11 +306,7 @@ pub mod credits {
     ) -> Result<Json<CreditReceipt>, ApiError> {
         let reseller = app.ally.find_by_refid(&refid).await?;
         let key = format!("admin:{key}");
-        Ok(Json(
-            app.ally
-                .add_credits(&reseller.user_id, request, EntryKind::Credit, &admin.user_id, &key)
-                .await?,
-        ))
+        Ok(Json(app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, &admin.user_id, &key).await?))
     }
 
     /// The payment provider's event.
@@ -356,10 +345,7 @@ pub mod credits {
         }
         let config = app.ally.config();
         if !event.currency.eq_ignore_ascii_case(&config.currency) {
-            return Err(ApiError::validation(format!(
-                "only {} payments are accepted",
-                config.currency
-            )));
+            return Err(ApiError::validation(format!("only {} payments are accepted", config.currency)));
         }
         // Whole credits only: a fraction of a credit is not created out of a payment.
         let credits = event
@@ -371,14 +357,9 @@ pub mod credits {
         let key = format!("payment:{}", event.id);
         crate::service::check_idempotency_key(&key)?;
         let reseller = app.ally.find_by_refid(&event.reseller_refid).await?;
-        let request = CreditRequest {
-            amount: credits,
-            reason: Some(format!("payment {}", event.id)),
-        };
-        let receipt = app
-            .ally
-            .add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key)
-            .await?;
+        let request = CreditRequest { amount: credits, reason: Some(format!("payment {}", event.id)) };
+        let receipt =
+            app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key).await?;
         Ok(Json(receipt))
     }
 }
@@ -538,10 +519,7 @@ pub mod clients {
         Caller(actor): Caller,
         Body(request): Body<NewClient>,
     ) -> Result<impl IntoResponse, ApiError> {
-        Ok((
-            StatusCode::CREATED,
-            Json(app.ally.onboard_client(&actor.user_id, request).await?),
-        ))
+        Ok((StatusCode::CREATED, Json(app.ally.onboard_client(&actor.user_id, request).await?)))
     }
 
     pub async fn list<S: Store>(
@@ -552,11 +530,7 @@ pub mod clients {
         let scope = format!("clients:{}", actor.user_id);
         let page = list.page(&app.cursors, &scope)?;
         app.ally.find_by_user(&actor.user_id).await?;
-        Ok(sealed_page(
-            &app,
-            &scope,
-            app.ally.clients(&actor.user_id, &page).await?,
-        ))
+        Ok(sealed_page(&app, &scope, app.ally.clients(&actor.user_id, &page).await?))
     }
 
     pub async fn get<S: Store>(

@@ -23,25 +23,16 @@ pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> Res
         .and_then(|t| t.parse::<i64>().ok())
         .ok_or_else(malformed)?;
     let candidates = parts
-        .map(|p| {
-            p.strip_prefix("v1=")
-                .and_then(|sig| hex::decode(sig).ok())
-                .ok_or_else(malformed)
-        })
+        .map(|p| p.strip_prefix("v1=").and_then(|sig| hex::decode(sig).ok()).ok_or_else(malformed))
         .collect::<Result<Vec<_>, _>>()?;
     if candidates.is_empty() {
         return Err(malformed());
     }
     if (now - timestamp).abs() > TOLERANCE_SECONDS {
-        return Err(ApiError::invalid_signature(
-            "the signature timestamp is outside the 5-minute tolerance",
-        ));
+        return Err(ApiError::invalid_signature("the signature timestamp is outside the 5-minute tolerance"));
     }
     let mac = signer(secret, timestamp, body);
-    if candidates
-        .iter()
-        .any(|candidate| mac.clone().verify_slice(candidate).is_ok())
-    {
+    if candidates.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok()) {
         Ok(())
     } else {
         Err(ApiError::invalid_signature("the signature does not match the body"))
@@ -58,10 +49,7 @@ fn signer(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
 
 /// The header a provider would send for `body` at `timestamp` (for tests and tools).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(signer(secret, timestamp, body).finalize().into_bytes())
-    )
+    format!("t={timestamp},v1={}", hex::encode(signer(secret, timestamp, body).finalize().into_bytes()))
 }
 
 #[cfg(test)]

@@ -51,11 +51,7 @@ pub struct Ally<S> {
 impl<S: Store> Ally<S> {
     /// The service over `store` with `config`.
     pub fn new(store: S, config: Config) -> Self {
-        Self {
-            store,
-            config,
-            refids: Arc::new(new_refid),
-        }
+        Self { store, config, refids: Arc::new(new_refid) }
     }
 
     /// Uses `refids` to make refids (tests use it to force collisions).
@@ -96,9 +92,7 @@ impl<S: Store> Ally<S> {
         check_name("company", &request.company)?;
         check_metadata(&request.metadata)?;
         if request.metadata.len() > METADATA_MAX_KEYS {
-            return Err(AllyError::validation(format!(
-                "metadata holds at most {METADATA_MAX_KEYS} keys"
-            )));
+            return Err(AllyError::validation(format!("metadata holds at most {METADATA_MAX_KEYS} keys")));
         }
         let email = match request.email {
             Some(email) => Some(email),
@@ -142,19 +136,13 @@ impl<S: Store> Ally<S> {
     /// The reseller of `user_id`.
     pub async fn find_by_user(&self, user_id: &str) -> Result<Reseller, AllyError> {
         check_user_id(user_id).map_err(|_| AllyError::NotFound("reseller"))?;
-        self.store
-            .reseller(user_id)
-            .await?
-            .ok_or(AllyError::NotFound("reseller"))
+        self.store.reseller(user_id).await?.ok_or(AllyError::NotFound("reseller"))
     }
 
     /// The reseller with `refid`.
     pub async fn find_by_refid(&self, refid: &str) -> Result<Reseller, AllyError> {
         check_refid(refid).map_err(|_| AllyError::NotFound("reseller"))?;
-        self.store
-            .reseller_by_refid(refid)
-            .await?
-            .ok_or(AllyError::NotFound("reseller"))
+        self.store.reseller_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))
     }
 
     /// Resellers of one tier or status, newest first (an index query, never a scan).
@@ -182,8 +170,7 @@ impl<S: Store> Ally<S> {
     /// A partner's change of its own whitelabel metadata; reserved keys are refused.
     #[instrument(skip(self, patch))]
     pub async fn update_own_metadata(&self, user_id: &str, patch: MetadataPatch) -> Result<Reseller, AllyError> {
-        self.patch_profile(user_id, |r| merge_metadata(&mut r.metadata, &patch))
-            .await
+        self.patch_profile(user_id, |r| merge_metadata(&mut r.metadata, &patch)).await
     }
 
     /// Applies `change` to the current profile and writes it under the version read,
@@ -195,10 +182,11 @@ impl<S: Store> Ally<S> {
     ) -> Result<Reseller, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(user_id).await?;
-            let expected_version = r.version;
+            let (expected_version, previous_tier) = (r.version, r.tier);
             change(&mut r)?;
             let update = ProfileUpdate {
                 expected_version,
+                previous_tier,
                 tier: r.tier,
                 status: r.status,
                 hold_provisioning: r.hold_provisioning,
@@ -239,10 +227,7 @@ impl<S: Store> Ally<S> {
         if client_id.parse::<ulid::Ulid>().is_err() {
             return Err(AllyError::NotFound("client"));
         }
-        self.store
-            .client(owner_id, client_id)
-            .await?
-            .ok_or(AllyError::NotFound("client"))
+        self.store.client(owner_id, client_id).await?.ok_or(AllyError::NotFound("client"))
     }
 
     /// The caller's clients, newest first.
@@ -278,10 +263,8 @@ fn check_new_client(client: &NewClient) -> Result<(), AllyError> {
 }
 
 fn merge_metadata(metadata: &mut BTreeMap<String, String>, patch: &MetadataPatch) -> Result<(), AllyError> {
-    let sets: BTreeMap<String, String> = patch
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-        .collect();
+    let sets: BTreeMap<String, String> =
+        patch.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect();
     check_metadata(&sets)?;
     for (key, value) in patch {
         match value {
@@ -290,9 +273,7 @@ fn merge_metadata(metadata: &mut BTreeMap<String, String>, patch: &MetadataPatch
         };
     }
     if metadata.len() > METADATA_MAX_KEYS {
-        return Err(AllyError::validation(format!(
-            "metadata holds at most {METADATA_MAX_KEYS} keys"
-        )));
+        return Err(AllyError::validation(format!("metadata holds at most {METADATA_MAX_KEYS} keys")));
     }
     Ok(())
 }

@@ -15,12 +15,12 @@ use super::{
     check_new_client,
 };
 use crate::domain::{
-    AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status, checked_balance,
-    license_key, new_id,
+    Activity, AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status,
+    checked_balance, license_key, new_id,
 };
 use crate::service::CreditRequest;
 use crate::store::{
-    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, TotalsDelta, WalletChange, WalletGuard, backoff,
+    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, WalletChange, WalletGuard, backoff,
 };
 
 /// Most clients one bulk onboarding may carry.
@@ -34,9 +34,7 @@ pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {
     if !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| (0x20..0x7f).contains(&b)) && !key.trim().is_empty() {
         Ok(())
     } else {
-        Err(AllyError::validation(
-            "Idempotency-Key must be 1 to 128 printable ASCII characters",
-        ))
+        Err(AllyError::validation("Idempotency-Key must be 1 to 128 printable ASCII characters"))
     }
 }
 
@@ -67,7 +65,7 @@ struct Movement<D> {
     amount: Credits,
     reason: Option<String>,
     actor: String,
-    totals: TotalsDelta,
+    activity: Activity,
     service: Option<ProvisionedService>,
     state: IdempotencyState,
     detail: D,
@@ -124,19 +122,13 @@ impl<S: Store> Ally<S> {
                         amount,
                         reason: request.reason.clone(),
                         actor: actor.to_string(),
-                        totals: TotalsDelta {
-                            credits_added: amount.get(),
-                            ..TotalsDelta::default()
-                        },
+                        activity: Activity { credits_added: amount.get(), ..Activity::default() },
                         service: None,
                         state: IdempotencyState::Done,
                         detail: (),
                     })
                 },
-                |entry, _| CreditReceipt {
-                    balance: entry.balance_after,
-                    transaction: entry.clone(),
-                },
+                |entry, _| CreditReceipt { balance: entry.balance_after, transaction: entry.clone() },
             )
             .await?;
         Ok(committed.response)
@@ -184,11 +176,7 @@ impl<S: Store> Ally<S> {
                         amount: price.cost,
                         reason: Some(service_reason(&service)),
                         actor: user_id.to_string(),
-                        totals: TotalsDelta {
-                            credits_spent: price.cost.get(),
-                            provisions: 1,
-                            ..TotalsDelta::default()
-                        },
+                        activity: Activity { credits_spent: price.cost.get(), provisions: 1, ..Activity::default() },
                         service: Some(service.clone()),
                         state: IdempotencyState::Done,
                         detail: service,
@@ -214,9 +202,7 @@ impl<S: Store> Ally<S> {
         check_idempotency_key(key)?;
         let count = request.clients.len();
         if count == 0 || count > MAX_BULK {
-            return Err(AllyError::validation(format!(
-                "a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}"
-            )));
+            return Err(AllyError::validation(format!("a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}")));
         }
         for client in &request.clients {
             check_new_client(client)?;
@@ -236,11 +222,11 @@ impl<S: Store> Ally<S> {
                         amount: total,
                         reason: Some(format!("bulk onboarding of {count} clients")),
                         actor: user_id.to_string(),
-                        totals: TotalsDelta {
+                        activity: Activity {
                             credits_spent: total.get(),
                             provisions: count as i64,
-                            clients: count as i64,
-                            ..TotalsDelta::default()
+                            acquisitions: count as i64,
+                            ..Activity::default()
                         },
                         service: None,
                         state: IdempotencyState::Pending,
@@ -294,16 +280,9 @@ impl<S: Store> Ally<S> {
             return Err(AllyError::OnHold);
         }
         if let Some(p) = product.filter(|p| !p.allows(r.tier)) {
-            return Err(AllyError::TierNotAllowed {
-                tier: r.tier,
-                product: p.id.clone(),
-            });
+            return Err(AllyError::TierNotAllowed { tier: r.tier, product: p.id.clone() });
         }
-        Ok(Price {
-            base,
-            cost: self.config.discounts.price(base, r.tier),
-            product: product.map(|p| p.id.clone()),
-        })
+        Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product: product.map(|p| p.id.clone()) })
     }
 
     /// The money loop shared by every operation: replay a recorded key, or decide from a
@@ -346,7 +325,7 @@ impl<S: Store> Ally<S> {
                 user_id: user_id.to_string(),
                 new_balance: entry.balance_after,
                 guard: movement.guard,
-                totals: movement.totals,
+                activity: movement.activity,
                 service: movement.service,
                 idempotency: IdempotencyRecord {
                     key: key.to_string(),
@@ -361,19 +340,13 @@ impl<S: Store> Ally<S> {
             };
             match self.store.commit_wallet_change(&change).await {
                 Ok(()) => {
-                    return Ok(Committed {
-                        response,
-                        state: movement.state,
-                    });
+                    return Ok(Committed { response, state: movement.state });
                 }
                 // Someone else wrote first: read again (a duplicate key then replays).
                 Err(StoreError::Refused(Refusal::VersionChanged | Refusal::TierChanged | Refusal::Duplicate))
                 | Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(StoreError::Refused(Refusal::Insufficient { balance })) => {
-                    return Err(AllyError::InsufficientCredits {
-                        needed: change.guard.min_balance,
-                        balance,
-                    });
+                    return Err(AllyError::InsufficientCredits { needed: change.guard.min_balance, balance });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -388,10 +361,7 @@ fn replay<R: DeserializeOwned>(record: IdempotencyRecord, hash: &str) -> Result<
         return Err(AllyError::IdempotencyConflict);
     }
     let response = serde_json::from_str(&record.response).map_err(|e| AllyError::Store(Box::new(e)))?;
-    Ok(Committed {
-        response,
-        state: record.state,
-    })
+    Ok(Committed { response, state: record.state })
 }
 
 /// A spend's guard: active, not on hold, the tier priced, enough balance, nothing changed.

@@ -62,8 +62,34 @@ pub fn status_partition(status: crate::domain::Status) -> String {
 
 /// Sort key of both reseller indexes: onboarding time, then user id for uniqueness.
 pub fn reseller_order(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
-    format!(
-        "{}#{user_id}",
-        created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    )
+    format!("{}#{user_id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
+
+/// Index listing the resellers with counters on a day (for top resellers).
+pub const BY_DAY_INDEX: &str = "by-day";
+
+/// Partition of a reseller's counters.
+pub fn stats(user_id: &str) -> String {
+    format!("STATS#{user_id}")
+}
+
+/// How many items network-wide counters are spread over, so no single item is hot.
+pub const NETWORK_SHARDS: u8 = 8;
+
+/// Partition of one shard of the network's counters.
+pub fn network(shard: u8) -> String {
+    format!("NET#{shard}")
+}
+
+/// Sort key of one day's counters (and partition of the by-day index).
+pub fn day(day: chrono::NaiveDate) -> String {
+    format!("DAY#{}", day.format("%Y-%m-%d"))
+}
+
+/// Sort key of one month's counters.
+pub fn month(month: chrono::NaiveDate) -> String {
+    format!("MONTH#{}", month.format("%Y-%m"))
+}
+
+/// Sort key of a network shard's running totals (outstanding credits, tier counts).
+pub const TOTALS: &str = "TOTALS";

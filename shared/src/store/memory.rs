@@ -9,10 +9,14 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError,
-    StoreResult, Taken, WalletChange, keys, page_newest_first,
+    Granularity, IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store,
+    StoreError, StoreResult, Taken, WalletChange, keys, page_newest_first,
 };
-use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{
+    Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, month_of,
+};
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
 type Owned<T> = BTreeMap<String, BTreeMap<String, T>>;
@@ -25,6 +29,29 @@ struct Tables {
     clients: Owned<Client>,
     services: Owned<ProvisionedService>,
     idempotency: Owned<IdempotencyRecord>,
+    #[serde(default)]
+    counters: Counters,
+}
+
+/// The memory store's analytics counters: per reseller and network-wide, per day and month.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Counters {
+    days: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
+    months: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
+    network_days: BTreeMap<NaiveDate, Activity>,
+    network_months: BTreeMap<NaiveDate, Activity>,
+    totals: NetworkTotals,
+}
+
+impl Counters {
+    fn count(&mut self, owner: &str, at: DateTime<Utc>, activity: Activity) {
+        let day = at.date_naive();
+        let month = month_of(day);
+        *self.days.entry(owner.to_string()).or_default().entry(day).or_default() += activity;
+        *self.months.entry(owner.to_string()).or_default().entry(month).or_default() += activity;
+        *self.network_days.entry(day).or_default() += activity;
+        *self.network_months.entry(month).or_default() += activity;
+    }
 }
 
 /// In-process store for `make dev` and fast tests.
@@ -48,10 +75,7 @@ impl MemoryStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
             Err(e) => return Err(StoreError::backend(e)),
         };
-        Ok(Self {
-            tables: Mutex::new(tables),
-            file: Some(file),
-        })
+        Ok(Self { tables: Mutex::new(tables), file: Some(file) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -82,6 +106,7 @@ impl Store for MemoryStore {
         }
         t.refids.insert(reseller.refid.clone(), reseller.user_id.clone());
         t.resellers.insert(reseller.user_id.clone(), reseller.clone());
+        *t.counters.totals.tiers.count_mut(reseller.tier) += 1;
         self.save(&t)
     }
 
@@ -110,10 +135,7 @@ impl Store for MemoryStore {
 
     async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
         let mut t = self.lock();
-        let r = t
-            .resellers
-            .get_mut(user_id)
-            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        let r = t.resellers.get_mut(user_id).ok_or(StoreError::Refused(Refusal::Missing))?;
         if r.version != update.expected_version {
             return Err(StoreError::Refused(Refusal::VersionChanged));
         }
@@ -124,6 +146,10 @@ impl Store for MemoryStore {
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
+        if update.previous_tier != update.tier {
+            *t.counters.totals.tiers.count_mut(update.previous_tier) -= 1;
+            *t.counters.totals.tiers.count_mut(update.tier) += 1;
+        }
         self.save(&t)?;
         Ok(updated)
     }
@@ -137,37 +163,25 @@ impl Store for MemoryStore {
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         let mut t = self.lock();
         let owner = &change.user_id;
-        if t.idempotency
-            .get(owner)
-            .is_some_and(|m| m.contains_key(&change.idempotency.key))
-        {
+        if t.idempotency.get(owner).is_some_and(|m| m.contains_key(&change.idempotency.key)) {
             return Err(StoreError::Refused(Refusal::Duplicate));
         }
-        change
-            .guard
-            .check(t.resellers.get(owner))
-            .map_err(StoreError::Refused)?;
-        let r = t
-            .resellers
-            .get_mut(owner)
-            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        change.guard.check(t.resellers.get(owner)).map_err(StoreError::Refused)?;
+        let r = t.resellers.get_mut(owner).ok_or(StoreError::Refused(Refusal::Missing))?;
+        let outstanding = change.new_balance - r.balance;
         r.balance = change.new_balance;
         r.version += 1;
         r.wallet_open = true;
-        r.credits_added += change.totals.credits_added;
-        r.credits_spent += change.totals.credits_spent;
-        r.provisions += change.totals.provisions;
-        r.clients += change.totals.clients;
+        r.credits_added += change.activity.credits_added;
+        r.credits_spent += change.activity.credits_spent;
+        r.provisions += change.activity.provisions;
+        r.clients += change.activity.acquisitions;
         r.updated_at = change.at;
-        t.ledger
-            .entry(owner.clone())
-            .or_default()
-            .insert(change.entry.id.clone(), change.entry.clone());
+        t.counters.totals.outstanding += outstanding;
+        t.counters.count(owner, change.at, change.activity);
+        t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
         if let Some(service) = &change.service {
-            t.services
-                .entry(owner.clone())
-                .or_default()
-                .insert(service.id.clone(), service.clone());
+            t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
         }
         t.idempotency
             .entry(owner.clone())
@@ -178,11 +192,8 @@ impl Store for MemoryStore {
 
     async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
         let mut t = self.lock();
-        let record = t
-            .idempotency
-            .get_mut(user_id)
-            .and_then(|m| m.get_mut(key))
-            .ok_or(StoreError::Refused(Refusal::Missing))?;
+        let record =
+            t.idempotency.get_mut(user_id).and_then(|m| m.get_mut(key)).ok_or(StoreError::Refused(Refusal::Missing))?;
         record.state = IdempotencyState::Done;
         record.response = response.to_string();
         self.save(&t)
@@ -201,40 +212,28 @@ impl Store for MemoryStore {
         if t.clients.get(owner).is_some_and(|m| m.contains_key(&client.id)) {
             return Err(StoreError::Taken(Taken::Client));
         }
-        t.clients
-            .entry(owner.clone())
-            .or_default()
-            .insert(client.id.clone(), client.clone());
+        t.clients.entry(owner.clone()).or_default().insert(client.id.clone(), client.clone());
         if let Some(r) = t.resellers.get_mut(owner) {
             r.clients += 1;
         }
+        let acquisition = Activity { acquisitions: 1, ..Activity::default() };
+        t.counters.count(owner, client.created_at, acquisition);
         self.save(&t)
     }
 
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
         let mut t = self.lock();
         for c in clients {
-            t.clients
-                .entry(c.owner_id.clone())
-                .or_default()
-                .insert(c.id.clone(), c.clone());
+            t.clients.entry(c.owner_id.clone()).or_default().insert(c.id.clone(), c.clone());
         }
         for s in services {
-            t.services
-                .entry(s.owner_id.clone())
-                .or_default()
-                .insert(s.id.clone(), s.clone());
+            t.services.entry(s.owner_id.clone()).or_default().insert(s.id.clone(), s.clone());
         }
         self.save(&t)
     }
 
     async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
-        Ok(self
-            .lock()
-            .clients
-            .get(owner_id)
-            .and_then(|m| m.get(client_id))
-            .cloned())
+        Ok(self.lock().clients.get(owner_id).and_then(|m| m.get(client_id)).cloned())
     }
 
     async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
@@ -247,5 +246,36 @@ impl Store for MemoryStore {
 
     async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
         page_newest_first(self.lock().ledger.get(owner_id), page)
+    }
+
+    async fn activity(
+        &self,
+        owner_id: Option<&str>,
+        range: &DateRange,
+        granularity: Granularity,
+    ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+        let t = self.lock();
+        let c = &t.counters;
+        let (series, from) = match (owner_id, granularity) {
+            (Some(owner), Granularity::Day) => (c.days.get(owner), range.start),
+            (Some(owner), Granularity::Month) => (c.months.get(owner), month_of(range.start)),
+            (None, Granularity::Day) => (Some(&c.network_days), range.start),
+            (None, Granularity::Month) => (Some(&c.network_months), month_of(range.start)),
+        };
+        Ok(series.map(|m| m.range(from..=range.end).map(|(d, a)| (*d, *a)).collect()).unwrap_or_default())
+    }
+
+    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(String, Activity)>> {
+        let t = self.lock();
+        Ok(t.counters.days.iter().filter_map(|(owner, days)| days.get(&day).map(|a| (owner.clone(), *a))).collect())
+    }
+
+    async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+        Ok(self.lock().counters.totals)
+    }
+
+    async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
+        let t = self.lock();
+        Ok(user_ids.iter().filter_map(|u| t.resellers.get(u).cloned()).collect())
     }
 }

@@ -13,10 +13,12 @@ use std::future::Future;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AllyError, Client, LedgerEntry, ProvisionedService, Reseller, Status, Tier};
+use crate::domain::{
+    Activity, AllyError, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, Tier,
+};
 
 /// One page of a list, newest first, and the cursor of the next page (absent at the end).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,14 +45,9 @@ impl PageRequest {
     pub fn new(limit: Option<i64>, cursor: Option<String>) -> Result<Self, AllyError> {
         let limit = limit.unwrap_or(i64::from(Self::DEFAULT_LIMIT));
         if !(1..=i64::from(Self::MAX_LIMIT)).contains(&limit) {
-            return Err(AllyError::validation(format!(
-                "limit must be between 1 and 100, got {limit}"
-            )));
+            return Err(AllyError::validation(format!("limit must be between 1 and 100, got {limit}")));
         }
-        Ok(Self {
-            limit: limit as u16,
-            cursor,
-        })
+        Ok(Self { limit: limit as u16, cursor })
     }
 
     /// The first page of `limit` items.
@@ -74,6 +71,13 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<BTreeMap<String, String>, St
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or(StoreError::InvalidCursor)
+}
+
+/// Whether counters are read per day or per month (keyed by the month's first day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    Month,
 }
 
 /// Which resellers to list.
@@ -166,15 +170,6 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
-/// Additions to a reseller's running totals.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TotalsDelta {
-    pub credits_added: i64,
-    pub credits_spent: i64,
-    pub provisions: i64,
-    pub clients: i64,
-}
-
 /// One atomic change of a wallet: the new balance under a guard, the ledger entry that
 /// explains it, the idempotency record, and what was bought.
 #[derive(Debug, Clone)]
@@ -182,7 +177,8 @@ pub struct WalletChange {
     pub user_id: String,
     pub guard: WalletGuard,
     pub new_balance: i64,
-    pub totals: TotalsDelta,
+    /// What the change adds to the reseller's and the network's counters.
+    pub activity: Activity,
     pub entry: LedgerEntry,
     pub service: Option<ProvisionedService>,
     pub idempotency: IdempotencyRecord,
@@ -193,6 +189,8 @@ pub struct WalletChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileUpdate {
     pub expected_version: u64,
+    /// The tier read with `expected_version`: a change moves the network's tier counts.
+    pub previous_tier: Tier,
     pub tier: Tier,
     pub status: Status,
     pub hold_provisioning: bool,
@@ -331,6 +329,24 @@ pub trait Store: Send + Sync + 'static {
     /// Ledger of `owner_id`, newest first.
     fn ledger(&self, owner_id: &str, page: &PageRequest)
     -> impl Future<Output = StoreResult<Page<LedgerEntry>>> + Send;
+
+    /// Counters of one reseller (`Some(user)`) or of the whole network (`None`), for each
+    /// day or month with activity in `range` (months overlapping it).
+    fn activity(
+        &self,
+        owner_id: Option<&str>,
+        range: &DateRange,
+        granularity: Granularity,
+    ) -> impl Future<Output = StoreResult<BTreeMap<NaiveDate, Activity>>> + Send;
+
+    /// Every reseller with counters on `day`, with them.
+    fn active_on(&self, day: NaiveDate) -> impl Future<Output = StoreResult<Vec<(String, Activity)>>> + Send;
+
+    /// Outstanding credits and resellers per tier, network-wide.
+    fn network_totals(&self) -> impl Future<Output = StoreResult<NetworkTotals>> + Send;
+
+    /// The resellers of these user ids that exist.
+    fn resellers_by_user(&self, user_ids: &[String]) -> impl Future<Output = StoreResult<Vec<Reseller>>> + Send;
 }
 
 /// Items of a map, in reverse key order, after an optional exclusive start key: the memory
@@ -359,8 +375,5 @@ pub(crate) fn page_newest_first<T: Clone>(
         (Some(_), Some(k)) => Some(encode_cursor(&BTreeMap::from([("after".to_string(), k)]))),
         _ => None,
     };
-    Ok(Page {
-        items: out,
-        next_cursor,
-    })
+    Ok(Page { items: out, next_cursor })
 }

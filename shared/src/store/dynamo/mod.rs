@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, PutRequest, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -20,10 +20,15 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 pub use table::create_table;
 
 use super::{
-    IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError, StoreResult,
-    Taken, WalletChange, backoff, decode_cursor, encode_cursor, keys,
+    Granularity, IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError,
+    StoreResult, Taken, WalletChange, backoff, decode_cursor, encode_cursor, keys,
 };
-use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, Status};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::domain::{
+    Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, Tier, month_of,
+};
 
 /// Attribute names that are not fields of a domain type.
 mod attr {
@@ -33,6 +38,8 @@ mod attr {
     pub const TIER_SK: &str = "gsi1sk";
     pub const STATUS_PK: &str = "gsi2pk";
     pub const STATUS_SK: &str = "gsi2sk";
+    pub const DAY_PK: &str = "gsi3pk";
+    pub const DAY_SK: &str = "gsi3sk";
     /// The table's TTL attribute (idempotency records).
     pub const EXPIRES_AT: &str = "expires_at";
 }
@@ -102,10 +109,7 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// A store over `table` with an SDK client built once per cold start.
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// Loads the AWS configuration from the environment (region, credentials, and
@@ -135,6 +139,122 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// `ADD`s `activity` to the counter item `(pk, sk)` of `period`; a reseller's day item
+    /// also joins the by-day index.
+    fn counter(
+        &self,
+        pk: String,
+        sk: String,
+        period: NaiveDate,
+        activity: &Activity,
+        indexed_for: Option<&str>,
+    ) -> StoreResult<TransactWriteItem> {
+        let mut set = String::from("SET #period = :period");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .expression_attribute_names("#period", "period")
+            .expression_attribute_values(":period", to_attr(&period)?);
+        if let Some(user) = indexed_for {
+            set.push_str(", #user_id = :user, #day_pk = :day_pk, #day_sk = :user");
+            update = update
+                .expression_attribute_names("#user_id", "user_id")
+                .expression_attribute_names("#day_pk", attr::DAY_PK)
+                .expression_attribute_names("#day_sk", attr::DAY_SK)
+                .expression_attribute_values(":user", s(user))
+                .expression_attribute_values(":day_pk", s(keys::day(period)));
+        }
+        let update = update
+            .update_expression(format!(
+                "{set} ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, \
+                 #acquisitions :acquisitions"
+            ))
+            .expression_attribute_names("#credits_added", "credits_added")
+            .expression_attribute_names("#credits_spent", "credits_spent")
+            .expression_attribute_names("#provisions", "provisions")
+            .expression_attribute_names("#acquisitions", "acquisitions")
+            .expression_attribute_values(":added", n(activity.credits_added))
+            .expression_attribute_values(":spent", n(activity.credits_spent))
+            .expression_attribute_values(":provisions", n(activity.provisions))
+            .expression_attribute_values(":acquisitions", n(activity.acquisitions))
+            .build()
+            .map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The four counter updates of `activity` by `owner` at `at`: the reseller's day and
+    /// month, and one random network shard's day and month.
+    fn counters(&self, owner: &str, at: DateTime<Utc>, activity: &Activity) -> StoreResult<Vec<TransactWriteItem>> {
+        let day = at.date_naive();
+        let month = month_of(day);
+        let shard = random_shard();
+        Ok(vec![
+            self.counter(keys::stats(owner), keys::day(day), day, activity, Some(owner))?,
+            self.counter(keys::stats(owner), keys::month(month), month, activity, None)?,
+            self.counter(keys::network(shard), keys::day(day), day, activity, None)?,
+            self.counter(keys::network(shard), keys::month(month), month, activity, None)?,
+        ])
+    }
+
+    /// `ADD`s to one random shard of the network totals: outstanding credits and tier counts.
+    fn totals(&self, outstanding: i64, tiers: &[(Tier, i64)]) -> StoreResult<TransactWriteItem> {
+        let mut expression = String::from("ADD #outstanding :outstanding");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::network(random_shard()), keys::TOTALS)))
+            .expression_attribute_names("#outstanding", "outstanding")
+            .expression_attribute_values(":outstanding", n(outstanding));
+        for (tier, count) in tiers {
+            let name = tier_attribute(*tier);
+            expression.push_str(&format!(", #{name} :{name}"));
+            update = update
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), n(count));
+        }
+        let update = update.update_expression(expression).build().map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Every item a query yields, page after page.
+    async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> StoreResult<Vec<Item>> {
+        query.into_paginator().items().send().try_collect().await.map_err(StoreError::backend)
+    }
+
+    /// Items by key (strongly consistent), unprocessed keys retried.
+    async fn get_many(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::backend)?;
+            let mut attempt = 0;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted)
+                    .send()
+                    .await
+                    .map_err(StoreError::backend)?;
+                found.extend(out.responses.and_then(|mut m| m.remove(&self.table)).unwrap_or_default());
+                match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() && attempt < 10 => wanted = rest,
+                    // Throttled past the retries: a partial read must not pass for missing items.
+                    Some(rest) if !rest.keys().is_empty() => return Err(StoreError::Conflict),
+                    _ => break,
+                }
+                backoff(attempt).await;
+                attempt += 1;
+            }
+        }
+        Ok(found)
+    }
+
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
         let out = self
             .client
@@ -149,13 +269,7 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, roles: &[Role<'_>]) -> StoreResult<()> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
@@ -200,10 +314,7 @@ impl DynamoStore {
                 Role::IdempotencyKey | Role::Plain => {}
             }
         }
-        if reasons
-            .iter()
-            .any(|r| matches!(r.code(), Some("TransactionConflict") | Some("ThrottlingError")))
-        {
+        if reasons.iter().any(|r| matches!(r.code(), Some("TransactionConflict") | Some("ThrottlingError"))) {
             return StoreError::Conflict;
         }
         let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None").to_string()).collect();
@@ -243,10 +354,7 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
             .set_exclusive_start_key(start);
-        newest_first(query, page.limit, |last: &T| {
-            BTreeMap::from([("after".to_string(), id_of(last))])
-        })
-        .await
+        newest_first(query, page.limit, |last: &T| BTreeMap::from([("after".to_string(), id_of(last))])).await
     }
 
     /// Pre-checked clients and services: batches of 25, a few in flight, unprocessed
@@ -278,10 +386,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(StoreError::backend)?;
-            chunk = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(&self.table))
-                .unwrap_or_default();
+            chunk = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -291,6 +396,58 @@ impl DynamoStore {
     }
 }
 
+/// A counter item (per reseller or per network shard, per day or month) as stored.
+#[derive(Deserialize)]
+struct CounterItem {
+    period: NaiveDate,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    credits_added: i64,
+    #[serde(default)]
+    credits_spent: i64,
+    #[serde(default)]
+    provisions: i64,
+    #[serde(default)]
+    acquisitions: i64,
+}
+
+impl CounterItem {
+    fn activity(&self) -> Activity {
+        Activity {
+            credits_added: self.credits_added,
+            credits_spent: self.credits_spent,
+            provisions: self.provisions,
+            acquisitions: self.acquisitions,
+        }
+    }
+}
+
+/// One shard of the network's running totals as stored.
+#[derive(Deserialize)]
+struct TotalsItem {
+    #[serde(default)]
+    outstanding: i64,
+    #[serde(default)]
+    tier_standard: i64,
+    #[serde(default)]
+    tier_gold: i64,
+    #[serde(default)]
+    tier_platinum: i64,
+}
+
+fn tier_attribute(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Standard => "tier_standard",
+        Tier::Gold => "tier_gold",
+        Tier::Platinum => "tier_platinum",
+    }
+}
+
+fn random_shard() -> u8 {
+    rand::random_range(0..keys::NETWORK_SHARDS)
+}
+
 /// Runs `query` newest first for one page: reads `limit + 1` items and keeps `limit`; the
 /// extra one only says a next page exists, so the last page has no cursor.
 async fn newest_first<T: DeserializeOwned>(
@@ -298,25 +455,11 @@ async fn newest_first<T: DeserializeOwned>(
     limit: u16,
     cursor_of: impl Fn(&T) -> BTreeMap<String, String>,
 ) -> StoreResult<Page<T>> {
-    let out = query
-        .scan_index_forward(false)
-        .limit(i32::from(limit) + 1)
-        .send()
-        .await
-        .map_err(StoreError::backend)?;
-    let mut items: Vec<T> = out
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(parse)
-        .collect::<StoreResult<_>>()?;
+    let out = query.scan_index_forward(false).limit(i32::from(limit) + 1).send().await.map_err(StoreError::backend)?;
+    let mut items: Vec<T> = out.items.unwrap_or_default().into_iter().map(parse).collect::<StoreResult<_>>()?;
     let more = items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
-    let next_cursor = if more {
-        items.last().map(|last| encode_cursor(&cursor_of(last)))
-    } else {
-        None
-    };
+    let next_cursor = if more { items.last().map(|last| encode_cursor(&cursor_of(last))) } else { None };
     Ok(Page { items, next_cursor })
 }
 
@@ -330,24 +473,18 @@ impl Store for DynamoStore {
         let items = vec![
             self.put(reseller_item(reseller)?, Some("attribute_not_exists(pk)"))?,
             self.put(refid, Some("attribute_not_exists(pk)"))?,
+            self.totals(0, &[(reseller.tier, 1)])?,
         ];
-        self.transact(items, &[Role::Unique(Taken::User), Role::Unique(Taken::Refid)])
-            .await
+        self.transact(items, &[Role::Unique(Taken::User), Role::Unique(Taken::Refid), Role::Plain]).await
     }
 
     async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
-        self.get(key(keys::reseller(user_id), keys::PROFILE))
-            .await?
-            .map(parse)
-            .transpose()
+        self.get(key(keys::reseller(user_id), keys::PROFILE)).await?.map(parse).transpose()
     }
 
     async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
         let pointer = self.get(key(keys::refid(refid), keys::REFID)).await?;
-        let user = pointer
-            .as_ref()
-            .and_then(|i| i.get("user_id"))
-            .and_then(|v| v.as_s().ok());
+        let user = pointer.as_ref().and_then(|i| i.get("user_id")).and_then(|v| v.as_s().ok());
         match user {
             Some(user) => self.reseller(user).await,
             None => Ok(None),
@@ -356,18 +493,10 @@ impl Store for DynamoStore {
 
     async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
         let (index, pk_attr, sk_attr, partition) = match filter {
-            ResellerFilter::Tier(t) => (
-                keys::BY_TIER_INDEX,
-                attr::TIER_PK,
-                attr::TIER_SK,
-                keys::tier_partition(t),
-            ),
-            ResellerFilter::Status(st) => (
-                keys::BY_STATUS_INDEX,
-                attr::STATUS_PK,
-                attr::STATUS_SK,
-                keys::status_partition(st),
-            ),
+            ResellerFilter::Tier(t) => (keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, keys::tier_partition(t)),
+            ResellerFilter::Status(st) => {
+                (keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK, keys::status_partition(st))
+            }
         };
         let start = match &page.cursor {
             Some(c) => {
@@ -397,17 +526,14 @@ impl Store for DynamoStore {
 
     async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
         let metadata = to_item(&update.metadata).map_err(StoreError::backend)?;
-        let result = self
-            .client
-            .update_item()
+        let profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
             .update_expression(
                 "SET #tier = :tier, #status = :status, #hold = :hold, #metadata = :metadata, \
                  #updated_at = :at, #version = #version + :one, #tier_pk = :tier_pk, #status_pk = :status_pk",
             )
-            .condition_expression("attribute_exists(#pk) AND #version = :version")
-            .expression_attribute_names("#pk", attr::PK)
+            .condition_expression("#version = :version")
             .expression_attribute_names("#tier", "tier")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#hold", "hold_provisioning")
@@ -425,24 +551,23 @@ impl Store for DynamoStore {
             .expression_attribute_values(":version", n(update.expected_version))
             .expression_attribute_values(":tier_pk", s(keys::tier_partition(update.tier)))
             .expression_attribute_values(":status_pk", s(keys::status_partition(update.status)))
-            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => parse(out.attributes.unwrap_or_default()),
-            Err(err) => match err.into_service_error() {
-                e if e.is_conditional_check_failed_exception() => {
-                    let exists = self.reseller(user_id).await?.is_some();
-                    Err(StoreError::Refused(if exists {
-                        Refusal::VersionChanged
-                    } else {
-                        Refusal::Missing
-                    }))
-                }
-                e => Err(StoreError::backend(e)),
-            },
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut items = vec![TransactWriteItem::builder().update(profile).build()];
+        if update.previous_tier != update.tier {
+            items.push(self.totals(0, &[(update.previous_tier, -1), (update.tier, 1)])?);
         }
+        // Only the version matters here: the guard then reports a missing reseller or a race.
+        let guard = super::WalletGuard {
+            version: update.expected_version,
+            require_active: false,
+            require_no_hold: false,
+            tier: None,
+            min_balance: i64::MIN,
+        };
+        self.transact(items, &[Role::Wallet(user_id, &guard), Role::Plain]).await?;
+        self.reseller(user_id).await?.ok_or(StoreError::Refused(Refusal::Missing))
     }
 
     async fn wallet(
@@ -451,40 +576,8 @@ impl Store for DynamoStore {
         idempotency_key: &str,
     ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
         let pk = keys::reseller(user_id);
-        let mut wanted = KeysAndAttributes::builder()
-            .keys(key(pk.clone(), keys::PROFILE))
-            .keys(key(pk.clone(), keys::idempotency(idempotency_key)))
-            .consistent_read(true)
-            .build()
-            .map_err(StoreError::backend)?;
-        let mut found = Vec::new();
-        let mut complete = false;
-        for attempt in 0..10 {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            found.extend(
-                out.responses
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default(),
-            );
-            match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
-                Some(rest) if !rest.keys().is_empty() => wanted = rest,
-                _ => {
-                    complete = true;
-                    break;
-                }
-            }
-            backoff(attempt).await;
-        }
-        if !complete {
-            // Throttled past the retries: a partial read must not pass for a missing item.
-            return Err(StoreError::Conflict);
-        }
+        let found =
+            self.get_many(vec![key(pk.clone(), keys::PROFILE), key(pk, keys::idempotency(idempotency_key))]).await?;
         let mut profile = None;
         let mut record = None;
         for item in found {
@@ -525,10 +618,10 @@ impl Store for DynamoStore {
             (":balance", n(change.new_balance)),
             (":true", AttributeValue::Bool(true)),
             (":at", to_attr(&change.at)?),
-            (":added", n(change.totals.credits_added)),
-            (":spent", n(change.totals.credits_spent)),
-            (":provisions", n(change.totals.provisions)),
-            (":clients", n(change.totals.clients)),
+            (":added", n(change.activity.credits_added)),
+            (":spent", n(change.activity.credits_spent)),
+            (":provisions", n(change.activity.provisions)),
+            (":clients", n(change.activity.acquisitions)),
         ]);
         if guard.require_active {
             names.insert("#status", "status");
@@ -558,20 +651,16 @@ impl Store for DynamoStore {
         let owner = keys::reseller(&change.user_id);
         let mut items = vec![
             TransactWriteItem::builder().update(wallet).build(),
-            self.put(
-                item(&change.entry, owner.clone(), keys::ledger_entry(&change.entry.id))?,
-                None,
-            )?,
-            self.put(
-                idempotency_item(&change.user_id, &change.idempotency)?,
-                Some("attribute_not_exists(pk)"),
-            )?,
+            self.put(item(&change.entry, owner.clone(), keys::ledger_entry(&change.entry.id))?, None)?,
+            self.put(idempotency_item(&change.user_id, &change.idempotency)?, Some("attribute_not_exists(pk)"))?,
         ];
         let mut roles = vec![Role::Wallet(&change.user_id, guard), Role::Plain, Role::IdempotencyKey];
+        items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
+        items.push(self.totals(change.entry.delta(), &[])?);
         if let Some(service) = &change.service {
             items.push(self.put(item(service, owner, keys::service(&service.id))?, None)?);
-            roles.push(Role::Plain);
         }
+        roles.resize(items.len(), Role::Plain);
         self.transact(items, &roles).await
     }
 
@@ -608,18 +697,15 @@ impl Store for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(StoreError::backend)?;
-        let items = vec![
-            self.put(
-                item(client, owner, keys::client(&client.id))?,
-                Some("attribute_not_exists(pk)"),
-            )?,
+        let mut items = vec![
+            self.put(item(client, owner, keys::client(&client.id))?, Some("attribute_not_exists(pk)"))?,
             TransactWriteItem::builder().update(count).build(),
         ];
-        self.transact(
-            items,
-            &[Role::Unique(Taken::Client), Role::ActiveReseller(&client.owner_id)],
-        )
-        .await
+        let acquisition = Activity { acquisitions: 1, ..Activity::default() };
+        items.extend(self.counters(&client.owner_id, client.created_at, &acquisition)?);
+        let mut roles = vec![Role::Unique(Taken::Client), Role::ActiveReseller(&client.owner_id)];
+        roles.resize(items.len(), Role::Plain);
+        self.transact(items, &roles).await
     }
 
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
@@ -634,37 +720,97 @@ impl Store for DynamoStore {
     }
 
     async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
-        self.get(key(keys::reseller(owner_id), keys::client(client_id)))
-            .await?
-            .map(parse)
-            .transpose()
+        self.get(key(keys::reseller(owner_id), keys::client(client_id))).await?.map(parse).transpose()
     }
 
     async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
-        self.query_page(keys::reseller(owner_id), keys::CLIENT_PREFIX, page, |c: &Client| {
-            c.id.clone()
-        })
-        .await
+        self.query_page(keys::reseller(owner_id), keys::CLIENT_PREFIX, page, |c: &Client| c.id.clone()).await
     }
 
     async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
-        self.query_page(
-            keys::reseller(owner_id),
-            keys::SERVICE_PREFIX,
-            page,
-            |sv: &ProvisionedService| sv.id.clone(),
-        )
-        .await
+        self.query_page(keys::reseller(owner_id), keys::SERVICE_PREFIX, page, |sv: &ProvisionedService| sv.id.clone())
+            .await
     }
 
     async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
-        self.query_page(
-            keys::reseller(owner_id),
-            keys::LEDGER_PREFIX,
-            page,
-            |e: &LedgerEntry| e.id.clone(),
-        )
-        .await
+        self.query_page(keys::reseller(owner_id), keys::LEDGER_PREFIX, page, |e: &LedgerEntry| e.id.clone()).await
+    }
+
+    async fn activity(
+        &self,
+        owner_id: Option<&str>,
+        range: &DateRange,
+        granularity: Granularity,
+    ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+        let (from, to) = match granularity {
+            Granularity::Day => (keys::day(range.start), keys::day(range.end)),
+            Granularity::Month => (keys::month(month_of(range.start)), keys::month(range.end)),
+        };
+        let partitions: Vec<String> = match owner_id {
+            Some(owner) => vec![keys::stats(owner)],
+            None => (0..keys::NETWORK_SHARDS).map(keys::network).collect(),
+        };
+        let queries = partitions.into_iter().map(|pk| {
+            self.query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#sk", attr::SK)
+                    .expression_attribute_values(":pk", s(pk))
+                    .expression_attribute_values(":from", s(from.clone()))
+                    .expression_attribute_values(":to", s(to.clone())),
+            )
+        });
+        let mut out: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+        for items in futures::future::try_join_all(queries).await? {
+            for item in items {
+                let counter: CounterItem = parse(item)?;
+                *out.entry(counter.period).or_default() += counter.activity();
+            }
+        }
+        Ok(out)
+    }
+
+    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(String, Activity)>> {
+        let items = self
+            .query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(keys::BY_DAY_INDEX)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", attr::DAY_PK)
+                    .expression_attribute_values(":pk", s(keys::day(day))),
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let counter: CounterItem = parse(item)?;
+                let user = counter.user_id.clone().ok_or(StoreError::Backend("counter item without user_id".into()))?;
+                Ok((user, counter.activity()))
+            })
+            .collect()
+    }
+
+    async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+        let shards = (0..keys::NETWORK_SHARDS).map(|shard| key(keys::network(shard), keys::TOTALS)).collect();
+        let mut totals = NetworkTotals::default();
+        for item in self.get_many(shards).await? {
+            let shard: TotalsItem = parse(item)?;
+            totals.outstanding += shard.outstanding;
+            totals.tiers.standard += shard.tier_standard;
+            totals.tiers.gold += shard.tier_gold;
+            totals.tiers.platinum += shard.tier_platinum;
+        }
+        Ok(totals)
+    }
+
+    async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
+        let wanted = user_ids.iter().map(|u| key(keys::reseller(u), keys::PROFILE)).collect();
+        self.get_many(wanted).await?.into_iter().map(parse).collect()
     }
 }
 

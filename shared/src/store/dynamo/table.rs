@@ -11,11 +11,7 @@ use super::attr;
 use crate::store::{StoreError, StoreResult, keys};
 
 fn key(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(StoreError::backend)
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::backend)
 }
 
 fn index(name: &str, pk: &str, sk: &str) -> StoreResult<GlobalSecondaryIndex> {
@@ -38,6 +34,7 @@ pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
         .key_schema(key(attr::SK, KeyType::Range)?)
         .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK)?)
         .global_secondary_indexes(index(keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK)?)
+        .global_secondary_indexes(index(keys::BY_DAY_INDEX, attr::DAY_PK, attr::DAY_SK)?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -45,14 +42,9 @@ pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
                 .build()
                 .map_err(StoreError::backend)?,
         );
-    for name in [
-        attr::PK,
-        attr::SK,
-        attr::TIER_PK,
-        attr::TIER_SK,
-        attr::STATUS_PK,
-        attr::STATUS_SK,
-    ] {
+    for name in
+        [attr::PK, attr::SK, attr::TIER_PK, attr::TIER_SK, attr::STATUS_PK, attr::STATUS_SK, attr::DAY_PK, attr::DAY_SK]
+    {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(name)

@@ -1,0 +1,195 @@
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::{AllyError, Tier};
+
+/// What happened in a wallet over some time: the counters analytics read instead of the
+/// ledger. Kept per reseller and network-wide, per day and per month, in the same writes
+/// that move the money, so they are exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Activity {
+    /// Credits put into wallets (top-ups, payments, rewards): "credits distributed".
+    pub credits_added: i64,
+    pub credits_spent: i64,
+    /// Services provisioned.
+    pub provisions: i64,
+    /// Clients onboarded (single and bulk).
+    pub acquisitions: i64,
+}
+
+impl Activity {
+    /// Whether nothing happened.
+    pub fn is_empty(&self) -> bool {
+        *self == Activity::default()
+    }
+}
+
+impl AddAssign for Activity {
+    fn add_assign(&mut self, other: Activity) {
+        self.credits_added += other.credits_added;
+        self.credits_spent += other.credits_spent;
+        self.provisions += other.provisions;
+        self.acquisitions += other.acquisitions;
+    }
+}
+
+/// How many resellers hold each tier, whatever their status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TierSnapshot {
+    pub platinum: i64,
+    pub gold: i64,
+    pub standard: i64,
+}
+
+impl TierSnapshot {
+    /// The count of one tier.
+    pub fn count_mut(&mut self, tier: Tier) -> &mut i64 {
+        match tier {
+            Tier::Standard => &mut self.standard,
+            Tier::Gold => &mut self.gold,
+            Tier::Platinum => &mut self.platinum,
+        }
+    }
+}
+
+/// Network-wide figures kept exact by the money writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkTotals {
+    /// Credits held in all wallets together.
+    pub outstanding: i64,
+    pub tiers: TierSnapshot,
+}
+
+/// The first day of the month holding `day`: the key of monthly counters.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The granularity of a trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    Daily,
+    Monthly,
+    Yearly,
+}
+
+impl FromStr for Interval {
+    type Err = AllyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "daily" => Ok(Interval::Daily),
+            "monthly" => Ok(Interval::Monthly),
+            "yearly" => Ok(Interval::Yearly),
+            other => Err(AllyError::validation(format!("unknown interval `{other}` (daily, monthly, yearly)"))),
+        }
+    }
+}
+
+impl Interval {
+    /// The label of the period holding `day`: `2026-01-05`, `2026-01` or `2026`.
+    pub fn label(self, day: NaiveDate) -> String {
+        match self {
+            Interval::Daily => day.format("%Y-%m-%d").to_string(),
+            Interval::Monthly => day.format("%Y-%m").to_string(),
+            Interval::Yearly => day.year().to_string(),
+        }
+    }
+
+    /// The longest range a trend of this interval may cover, in days.
+    fn max_span_days(self) -> i64 {
+        match self {
+            Interval::Daily => 366,
+            Interval::Monthly => 3_700,
+            Interval::Yearly => 18_300,
+        }
+    }
+}
+
+/// A checked, inclusive range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// Parses `YYYY-MM-DD` bounds and checks `start <= end` and that the span is at most
+    /// `max_days` days.
+    pub fn parse(start: &str, end: &str, max_days: i64) -> Result<Self, AllyError> {
+        let day = |name: &str, value: &str| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+                AllyError::validation(format!(
+                    "{name} must be a date YYYY-MM-DD, got `{}`",
+                    value.chars().take(32).collect::<String>()
+                ))
+            })
+        };
+        let range = Self { start: day("start", start)?, end: day("end", end)? };
+        if range.start > range.end {
+            return Err(AllyError::validation("start must not be after end"));
+        }
+        if range.days() > max_days {
+            return Err(AllyError::validation(format!("the range may cover at most {max_days} days")));
+        }
+        Ok(range)
+    }
+
+    /// A range fit for a trend of `interval`.
+    pub fn for_trend(start: &str, end: &str, interval: Interval) -> Result<Self, AllyError> {
+        Self::parse(start, end, interval.max_span_days())
+    }
+
+    /// Number of days covered.
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+
+    /// Every day of the range.
+    pub fn each_day(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        self.start.iter_days().take(self.days() as usize)
+    }
+}
+
+/// Sums daily counters into a trend: credits distributed per period, every period of the
+/// range present (zero when nothing happened).
+pub fn trend(range: &DateRange, interval: Interval, days: &BTreeMap<NaiveDate, Activity>) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = range.each_day().map(|d| (interval.label(d), 0)).collect();
+    for (day, activity) in days.range(range.start..=range.end) {
+        *out.entry(interval.label(*day)).or_default() += activity.credits_added;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_checked() {
+        assert!(DateRange::parse("2026-02-01", "2026-01-01", 400).is_err());
+        assert!(DateRange::parse("2026-01-01", "2027-06-01", 400).is_err());
+        assert!(DateRange::parse("2026-13-01", "2026-12-01", 400).is_err());
+        assert_eq!(DateRange::parse("2026-01-01", "2026-01-31", 400).unwrap().days(), 31);
+    }
+
+    #[test]
+    fn trends_fill_every_period() {
+        let range = DateRange::parse("2025-12-30", "2026-02-02", 400).unwrap();
+        let day = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let days = BTreeMap::from([
+            (day("2025-12-31"), Activity { credits_added: 5, ..Activity::default() }),
+            (day("2026-01-15"), Activity { credits_added: 7, ..Activity::default() }),
+            (day("2026-03-01"), Activity { credits_added: 100, ..Activity::default() }),
+        ]);
+        let monthly = trend(&range, Interval::Monthly, &days);
+        assert_eq!(monthly, BTreeMap::from([("2025-12".into(), 5), ("2026-01".into(), 7), ("2026-02".into(), 0)]));
+        assert_eq!(trend(&range, Interval::Daily, &days).len(), 35);
+        assert_eq!(trend(&range, Interval::Yearly, &days)["2026"], 7);
+    }
+}
