@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools build watch
+.PHONY: help dev reset test lint tools build watch bench
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
+	@echo "make bench   benchmarks (figures printed, nothing asserted)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
@@ -56,3 +57,7 @@ lint: tools
 test: tools lint
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
+
+# Figures only: analytics latency and store calls against the size of the history.
+bench: tools
+	cargo bench -p ally-tests --bench analytics

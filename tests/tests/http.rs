@@ -495,3 +495,61 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     assert_eq!(ledger.body["items"][0]["balance_after"], 7_725);
     assert!(ledger.body["next_cursor"].is_string());
 }
+
+#[tokio::test]
+async fn analytics_routes_are_for_admins_and_own_trends() {
+    let api = api();
+    let (a, a_refid) = partner(&api, "a", "gold", 5_000).await;
+    let (b, _) = partner(&api, "b", "platinum", 1_000).await;
+    partner(&api, "c", "standard", 0).await;
+    let admin = api.token("admin", true);
+    for i in 0..3 {
+        api.call("POST", "/clients", Some(&a), Some(json!({"name": format!("A{i}")}))).await;
+    }
+    api.call("POST", "/clients", Some(&b), Some(json!({"name": "B0"}))).await;
+    api.call_with_key("POST", "/provision", &b, "b-buy", json!({"cost": 100})).await;
+
+    let top = api.call("GET", "/analytics/top-resellers?limit=5", Some(&admin), None).await;
+    assert_eq!(top.status, 200, "{top:?}");
+    let ranking: Vec<_> =
+        top.body["items"].as_array().unwrap().iter().map(|r| (r["refid"].clone(), r["acquisitions"].clone())).collect();
+    assert_eq!(ranking[0], (json!(a_refid), json!(3)));
+    assert_eq!(ranking.len(), 2, "a reseller without activity is not ranked");
+    assert_eq!(top.body["items"][1]["credits_spent"], 70);
+    assert_eq!(
+        api.call("GET", "/analytics/tier-snapshot", Some(&admin), None).await.body,
+        json!({"platinum": 1, "gold": 1, "standard": 1})
+    );
+    assert_eq!(api.call("GET", "/analytics/total-credits", Some(&admin), None).await.body, json!({"total": 5_930}));
+
+    let today = chrono::Utc::now().date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let network = api.call("GET", "/analytics/credit-trends?interval=monthly", Some(&admin), None).await;
+    assert_eq!(network.status, 200, "{network:?}");
+    assert_eq!(network.body[&month], 6_000);
+    let own =
+        api.call("GET", &format!("/analytics/credit-trends?interval=daily&reseller={a_refid}"), Some(&a), None).await;
+    assert_eq!(own.body[today.format("%Y-%m-%d").to_string()], 5_000);
+    assert_eq!(own.body.as_object().unwrap().len(), 30, "every day of the default 30 is present");
+
+    assert_problem(
+        &api.call("GET", &format!("/analytics/credit-trends?reseller={a_refid}"), Some(&b), None).await,
+        404,
+        "not_found",
+    );
+    assert_problem(&api.call("GET", "/analytics/credit-trends", Some(&b), None).await, 403, "forbidden");
+    for path in ["/analytics/top-resellers", "/analytics/tier-snapshot", "/analytics/total-credits"] {
+        assert_problem(&api.call("GET", path, Some(&a), None).await, 403, "forbidden");
+        assert_problem(&api.call("GET", path, None, None).await, 401, "unauthorized");
+    }
+    for bad in [
+        "/analytics/top-resellers?start=2026-02-01&end=2026-01-01",
+        "/analytics/top-resellers?start=2020-01-01&end=2026-01-01",
+        "/analytics/top-resellers?start=yesterday",
+        "/analytics/top-resellers?limit=0",
+        "/analytics/credit-trends?interval=hourly",
+        "/analytics/credit-trends?interval=daily&start=2024-01-01&end=2026-01-01",
+    ] {
+        assert_problem(&api.call("GET", bad, Some(&admin), None).await, 422, "validation_failed");
+    }
+}

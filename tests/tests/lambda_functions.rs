@@ -229,4 +229,9 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
 
     let mut analytics = Function::start("analytics", &table).await;
     assert_eq!(analytics.invoke(sample("analytics-health")).await, (200, json!({"status": "ok"})));
+    let (status, tiers) = analytics.invoke(sample("analytics-tier-snapshot")).await;
+    assert_eq!((status, tiers), (200, json!({"platinum": 0, "gold": 0, "standard": 2})));
+    let (status, trends) = analytics.invoke(sample("analytics-own-credit-trends")).await;
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert_eq!((status, trends[&month].as_i64()), (200, Some(7_500)), "{trends}");
 }

@@ -7,7 +7,7 @@ use ally::Config;
 use ally::store::memory::MemoryStore;
 use ally_tests::TestApi;
 
-/// The routes of `api.md` served so far (the analytics routes arrive with the analytics work).
+/// The routes of `api.md`.
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/resellers"),
     ("get", "/resellers/me"),
@@ -25,6 +25,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/clients/bulk"),
     ("get", "/clients"),
     ("get", "/clients/{id}"),
+    ("get", "/analytics/top-resellers"),
+    ("get", "/analytics/tier-snapshot"),
+    ("get", "/analytics/credit-trends"),
+    ("get", "/analytics/total-credits"),
     ("get", "/health"),
     ("get", "/openapi.json"),
 ];

@@ -102,7 +102,7 @@ impl Interval {
     }
 
     /// The longest range a trend of this interval may cover, in days.
-    fn max_span_days(self) -> i64 {
+    pub fn max_span_days(self) -> i64 {
         match self {
             Interval::Daily => 366,
             Interval::Monthly => 3_700,
@@ -138,11 +138,6 @@ impl DateRange {
             return Err(AllyError::validation(format!("the range may cover at most {max_days} days")));
         }
         Ok(range)
-    }
-
-    /// A range fit for a trend of `interval`.
-    pub fn for_trend(start: &str, end: &str, interval: Interval) -> Result<Self, AllyError> {
-        Self::parse(start, end, interval.max_span_days())
     }
 
     /// Number of days covered.

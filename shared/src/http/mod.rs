@@ -136,9 +136,14 @@ pub fn clients<S: Store>() -> Api<S> {
     Api::new().route(c::CREATE, c::create::<S>).route(c::LIST, c::list::<S>).route(c::GET, c::get::<S>)
 }
 
-/// Network analytics (its routes arrive with the analytics work).
+/// Network analytics: ranking, tiers, trends, outstanding credits.
 pub fn analytics<S: Store>() -> Api<S> {
+    use routes::analytics as a;
     Api::new()
+        .route(a::TOP, a::top::<S>)
+        .route(a::TIERS, a::tiers::<S>)
+        .route(a::TRENDS, a::trends::<S>)
+        .route(a::TOTAL, a::total::<S>)
 }
 
 /// Every function's API, in deployment order.

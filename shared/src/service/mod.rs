@@ -1,6 +1,7 @@
 //! What partners, admins and event handlers can do. HTTP handlers and event consumers call
 //! these methods and nothing below them.
 
+mod analytics;
 mod money;
 mod receipts;
 mod requests;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tracing::instrument;
 
+pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use money::{MAX_BULK, check_idempotency_key};
 pub use receipts::{BulkCharge, BulkReceipt, CreditReceipt, ProvisionReceipt, ResellerStats};
 pub use requests::{

@@ -1,0 +1,127 @@
+//! Analytics over the pre-aggregated counters: their cost grows with the days asked for and
+//! the resellers active on them, never with the length of any ledger.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::Ally;
+use crate::domain::{Activity, AllyError, DateRange, Interval, Tier, TierSnapshot, month_of, trend};
+use crate::store::{Granularity, Store};
+
+/// The longest range the top-resellers ranking covers, in days.
+pub const TOP_RESELLERS_MAX_DAYS: i64 = 366;
+
+/// One line of the top-resellers ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TopReseller {
+    pub refid: String,
+    pub company: String,
+    pub tier: Tier,
+    /// Clients onboarded in the range (single and bulk).
+    pub acquisitions: i64,
+    pub credits_spent: i64,
+}
+
+/// The first day of the month after the one holding `day`.
+fn next_month(day: NaiveDate) -> NaiveDate {
+    let first = month_of(day);
+    let (year, month) = if first.month() == 12 { (first.year() + 1, 1) } else { (first.year(), first.month() + 1) };
+    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(first)
+}
+
+impl<S: Store> Ally<S> {
+    /// Resellers ranked by clients onboarded in `range` (then by credits spent), at most `limit`.
+    pub async fn top_resellers(&self, range: &DateRange, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
+        if range.days() > TOP_RESELLERS_MAX_DAYS {
+            return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
+        }
+        let days: Vec<Vec<(String, Activity)>> =
+            futures::stream::iter(range.each_day().map(|d| self.store.active_on(d)))
+                .buffer_unordered(8)
+                .try_collect()
+                .await?;
+        let mut totals: HashMap<String, Activity> = HashMap::new();
+        for (user, activity) in days.into_iter().flatten() {
+            *totals.entry(user).or_default() += activity;
+        }
+        let mut ranked: Vec<(String, Activity)> =
+            totals.into_iter().filter(|(_, a)| a.acquisitions > 0 || a.credits_spent > 0).collect();
+        ranked.sort_by(|(ua, a), (ub, b)| {
+            (b.acquisitions, b.credits_spent).cmp(&(a.acquisitions, a.credits_spent)).then_with(|| ua.cmp(ub))
+        });
+        ranked.truncate(limit);
+        let users: Vec<String> = ranked.iter().map(|(u, _)| u.clone()).collect();
+        let profiles: HashMap<String, _> =
+            self.store.resellers_by_user(&users).await?.into_iter().map(|r| (r.user_id.clone(), r)).collect();
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(user, activity)| {
+                profiles.get(&user).map(|r| TopReseller {
+                    refid: r.refid.clone(),
+                    company: r.company.clone(),
+                    tier: r.tier,
+                    acquisitions: activity.acquisitions,
+                    credits_spent: activity.credits_spent,
+                })
+            })
+            .collect())
+    }
+
+    /// Every reseller counted by its tier, whatever its status.
+    pub async fn tier_snapshot(&self) -> Result<TierSnapshot, AllyError> {
+        Ok(self.store.network_totals().await?.tiers)
+    }
+
+    /// Credits outstanding in all wallets together.
+    pub async fn total_credits(&self) -> Result<i64, AllyError> {
+        Ok(self.store.network_totals().await?.outstanding)
+    }
+
+    /// Credits distributed per period of `interval` in `range`, network-wide or for one
+    /// reseller. Whole months come from monthly counters, the days at either end from
+    /// daily ones, so a long range reads few items and the edges stay exact.
+    pub async fn credit_trends(
+        &self,
+        interval: Interval,
+        range: &DateRange,
+        reseller: Option<&str>,
+    ) -> Result<BTreeMap<String, i64>, AllyError> {
+        let first_full = if range.start.day() == 1 { range.start } else { next_month(range.start) };
+        let after_last_full = if next_month(range.end) - Duration::days(1) == range.end {
+            next_month(range.end)
+        } else {
+            month_of(range.end)
+        };
+        let mut counters = BTreeMap::new();
+        if interval == Interval::Daily || first_full >= after_last_full {
+            counters = self.store.activity(reseller, range, Granularity::Day).await?;
+        } else {
+            let months = DateRange { start: first_full, end: after_last_full - Duration::days(1) };
+            counters.extend(self.store.activity(reseller, &months, Granularity::Month).await?);
+            if range.start < first_full {
+                let head = DateRange { start: range.start, end: first_full - Duration::days(1) };
+                counters.extend(self.store.activity(reseller, &head, Granularity::Day).await?);
+            }
+            if after_last_full <= range.end {
+                let tail = DateRange { start: after_last_full, end: range.end };
+                counters.extend(self.store.activity(reseller, &tail, Granularity::Day).await?);
+            }
+        }
+        Ok(trend(range, interval, &counters))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_month_wraps_the_year() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(next_month(d("2026-12-15")), d("2027-01-01"));
+        assert_eq!(next_month(d("2026-01-31")), d("2026-02-01"));
+    }
+}

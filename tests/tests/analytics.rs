@@ -1,0 +1,303 @@
+//! Analytics on both stores: every figure equals a brute-force recomputation from the
+//! ledgers, clients and profiles, after random and concurrent activity; refused and
+//! replayed operations change no counter.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ally::domain::{AllyError, DateRange, EntryKind, Interval, Tier, TierSnapshot};
+use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch, TopReseller};
+use ally::store::{PageRequest, Store};
+use ally::{Ally, Config};
+use ally_tests::{all_entries, on_both_stores, reseller_with};
+use chrono::{NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn ranges() -> Vec<(Interval, DateRange)> {
+    let t = today().format("%Y-%m-%d").to_string();
+    let back = |days: i64| (today() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
+    vec![
+        (Interval::Daily, DateRange::parse(&back(29), &t, 366).unwrap()),
+        (Interval::Monthly, DateRange::parse(&back(400), &t, 3_700).unwrap()),
+        (Interval::Yearly, DateRange::parse("2020-01-01", &t, 18_300).unwrap()),
+    ]
+}
+
+/// Everything analytics report, as the service answers.
+#[derive(Debug, PartialEq)]
+struct Figures {
+    total: i64,
+    tiers: TierSnapshot,
+    top: Vec<TopReseller>,
+    trends: Vec<BTreeMap<String, i64>>,
+    own_trends: Vec<BTreeMap<String, i64>>,
+}
+
+async fn figures<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
+    let range = ranges()[0].1;
+    let mut trends = Vec::new();
+    for (interval, range) in ranges() {
+        trends.push(ally.credit_trends(interval, &range, None).await.unwrap());
+    }
+    let mut own_trends = Vec::new();
+    for user in users {
+        for (interval, range) in ranges() {
+            own_trends.push(ally.credit_trends(interval, &range, Some(user)).await.unwrap());
+        }
+    }
+    Figures {
+        total: ally.total_credits().await.unwrap(),
+        tiers: ally.tier_snapshot().await.unwrap(),
+        top: ally.top_resellers(&range, 100).await.unwrap(),
+        trends,
+        own_trends,
+    }
+}
+
+/// The same figures, recomputed by walking every ledger, client list and profile.
+async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
+    let mut total = 0;
+    let mut tiers = TierSnapshot::default();
+    let mut top = Vec::new();
+    let mut network_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    let mut own_days: Vec<BTreeMap<NaiveDate, i64>> = Vec::new();
+    for user in users {
+        let r = ally.find_by_user(user).await.unwrap();
+        *tiers.count_mut(r.tier) += 1;
+        let entries = all_entries(ally, user).await;
+        total += entries.iter().map(|e| e.delta()).sum::<i64>();
+        let mut days = BTreeMap::new();
+        for e in entries.iter().filter(|e| matches!(e.kind, EntryKind::Credit | EntryKind::Reward)) {
+            *days.entry(e.created_at.date_naive()).or_default() += e.amount;
+            *network_days.entry(e.created_at.date_naive()).or_default() += e.amount;
+        }
+        own_days.push(days);
+        let clients = ally.store().clients(user, &PageRequest::first(100)).await.unwrap().items;
+        let spent: i64 = entries.iter().filter(|e| e.kind == EntryKind::Debit).map(|e| e.amount).sum();
+        if !clients.is_empty() || spent > 0 {
+            top.push(TopReseller {
+                refid: r.refid,
+                company: r.company,
+                tier: r.tier,
+                acquisitions: clients.len() as i64,
+                credits_spent: spent,
+            });
+        }
+    }
+    let trend_of = |days: &BTreeMap<NaiveDate, i64>| -> Vec<BTreeMap<String, i64>> {
+        ranges()
+            .into_iter()
+            .map(|(interval, range)| {
+                let mut out: BTreeMap<String, i64> = range.each_day().map(|d| (interval.label(d), 0)).collect();
+                for (day, amount) in days.range(range.start..=range.end) {
+                    *out.get_mut(&interval.label(*day)).unwrap() += amount;
+                }
+                out
+            })
+            .collect()
+    };
+    Figures {
+        total,
+        tiers,
+        top,
+        trends: trend_of(&network_days),
+        own_trends: own_days.iter().flat_map(trend_of).collect(),
+    }
+}
+
+/// Compares, ignoring the order of rows that tie in the ranking.
+async fn assert_figures_match<S: Store>(ally: &Ally<S>, users: &[String]) {
+    let mut got = figures(ally, users).await;
+    let mut want = recomputed(ally, users).await;
+    let key = |t: &TopReseller| (-t.acquisitions, -t.credits_spent, t.refid.clone());
+    got.top.sort_by_key(key);
+    want.top.sort_by_key(key);
+    assert_eq!(got, want);
+}
+
+async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let mut rng = StdRng::seed_from_u64(7);
+    let users: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
+    for (i, user) in users.iter().enumerate() {
+        reseller_with(&ally, user, Tier::ALL[i % 3], rng.random_range(0..5_000)).await;
+    }
+    for step in 0..60 {
+        let user = &users[rng.random_range(0..users.len())];
+        let key = format!("op-{step}");
+        match rng.random_range(0..7) {
+            0 => {
+                let credit = CreditRequest { amount: rng.random_range(1..3_000), reason: None };
+                ally.add_credits(user, credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
+            }
+            1 => {
+                let reward = CreditRequest { amount: 1_000, reason: Some("referral".into()) };
+                ally.add_credits(user, reward, EntryKind::Reward, "referral", &key).await.unwrap();
+            }
+            2 => {
+                let request = ProvisionRequest { cost: Some(rng.random_range(1..2_000)), ..Default::default() };
+                match ally.provision(user, request, &key).await {
+                    Ok(_) | Err(AllyError::InsufficientCredits { .. } | AllyError::OnHold | AllyError::Suspended) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            3 => {
+                let clients =
+                    (0..rng.random_range(1..4)).map(|i| NewClient { name: format!("b{i}"), email: None }).collect();
+                let request = BulkRequest { clients, product: None, cost: Some(rng.random_range(1..900)) };
+                match ally.bulk_onboard(user, request, &key).await {
+                    Ok(_) | Err(AllyError::InsufficientCredits { .. } | AllyError::OnHold | AllyError::Suspended) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            4 => match ally.onboard_client(user, NewClient { name: format!("c{step}"), email: None }).await {
+                Ok(_) | Err(AllyError::Suspended) => {}
+                Err(other) => panic!("{other:?}"),
+            },
+            5 => {
+                let refid = ally.find_by_user(user).await.unwrap().refid;
+                let patch = ResellerPatch {
+                    tier: Some(Tier::ALL[rng.random_range(0..3)]),
+                    hold_provisioning: Some(rng.random_bool(0.2)),
+                    status: Some(if rng.random_bool(0.15) {
+                        ally::domain::Status::Suspended
+                    } else {
+                        ally::domain::Status::Active
+                    }),
+                    ..Default::default()
+                };
+                ally.update_reseller(&refid, patch).await.unwrap();
+            }
+            _ => {
+                // A replay of an earlier key changes nothing, whatever it was.
+                let earlier = format!("op-{}", rng.random_range(0..=step));
+                let credit = CreditRequest { amount: 1, reason: None };
+                let _ = ally.add_credits(user, credit, EntryKind::Credit, "admin-1", &earlier).await;
+            }
+        }
+    }
+    assert_figures_match(&ally, &users).await;
+}
+
+async fn counters_stay_exact_under_concurrency<S: Store>(store: S) {
+    let ally = Arc::new(Ally::new(store, Config::default()));
+    let users: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
+    for user in &users {
+        reseller_with(&ally, user, Tier::Gold, 2_000).await;
+    }
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let ally = ally.clone();
+            let user = users[i % 3].clone();
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                match i % 4 {
+                    0 => drop(
+                        ally.add_credits(
+                            &user,
+                            CreditRequest { amount: 300, reason: None },
+                            EntryKind::Credit,
+                            "a",
+                            &key,
+                        )
+                        .await,
+                    ),
+                    1 => drop(
+                        ally.provision(&user, ProvisionRequest { cost: Some(400), ..Default::default() }, &key).await,
+                    ),
+                    2 => drop(ally.onboard_client(&user, NewClient { name: format!("n{i}"), email: None }).await),
+                    _ => {
+                        let clients = vec![
+                            NewClient { name: "x".into(), email: None },
+                            NewClient { name: "y".into(), email: None },
+                        ];
+                        drop(
+                            ally.bulk_onboard(&user, BulkRequest { clients, product: None, cost: Some(250) }, &key)
+                                .await,
+                        )
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_figures_match(&ally, &users).await;
+    for user in &users {
+        ally_tests::assert_ledger_matches_balance(&ally, user).await;
+    }
+}
+
+async fn a_tier_change_moves_the_tier_counts<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let a = reseller_with(&ally, "a", Tier::Standard, 0).await;
+    reseller_with(&ally, "b", Tier::Standard, 0).await;
+    reseller_with(&ally, "c", Tier::Gold, 0).await;
+    assert_eq!(ally.tier_snapshot().await.unwrap(), TierSnapshot { platinum: 0, gold: 1, standard: 2 });
+    ally.update_reseller(&a.refid, ResellerPatch { tier: Some(Tier::Platinum), ..Default::default() }).await.unwrap();
+    assert_eq!(ally.tier_snapshot().await.unwrap(), TierSnapshot { platinum: 1, gold: 1, standard: 1 });
+    let suspend = ResellerPatch { status: Some(ally::domain::Status::Suspended), ..Default::default() };
+    ally.update_reseller(&a.refid, suspend).await.unwrap();
+    assert_eq!(
+        ally.tier_snapshot().await.unwrap(),
+        TierSnapshot { platinum: 1, gold: 1, standard: 1 },
+        "a suspended reseller still counts"
+    );
+    ally.update_reseller(&a.refid, ResellerPatch { tier: Some(Tier::Platinum), ..Default::default() }).await.unwrap();
+    assert_eq!(ally.tier_snapshot().await.unwrap().platinum, 1, "setting the same tier moves nothing");
+}
+
+async fn refused_and_replayed_operations_change_no_counter<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let users = vec!["p".to_string(), "q".to_string()];
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let q = reseller_with(&ally, "q", Tier::Standard, 0).await;
+    ally.provision("p", ProvisionRequest { cost: Some(100), ..Default::default() }, "buy").await.unwrap();
+    let clients = vec![NewClient { name: "x".into(), email: None }];
+    ally.bulk_onboard("p", BulkRequest { clients: clients.clone(), product: None, cost: Some(50) }, "bulk")
+        .await
+        .unwrap();
+    let before = figures(&ally, &users).await;
+
+    let _ = ally.provision("p", ProvisionRequest { cost: Some(100), ..Default::default() }, "buy").await;
+    let _ = ally.bulk_onboard("p", BulkRequest { clients, product: None, cost: Some(50) }, "bulk").await;
+    let _ = ally
+        .add_credits(
+            "p",
+            CreditRequest { amount: 1_000, reason: Some("opening balance".into()) },
+            EntryKind::Credit,
+            "admin-1",
+            "open-p",
+        )
+        .await;
+    assert!(ally.provision("q", ProvisionRequest { cost: Some(1), ..Default::default() }, "x").await.is_err());
+    let too_many = (0..30).map(|i| NewClient { name: format!("n{i}"), email: None }).collect();
+    assert!(
+        ally.bulk_onboard("p", BulkRequest { clients: too_many, product: None, cost: Some(100) }, "y").await.is_err()
+    );
+    ally.update_reseller(
+        &q.refid,
+        ResellerPatch { status: Some(ally::domain::Status::Suspended), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert!(ally.onboard_client("q", NewClient { name: "z".into(), email: None }).await.is_err());
+    assert!(
+        ally.add_credits("p", CreditRequest { amount: 0, reason: None }, EntryKind::Credit, "a", "zero").await.is_err()
+    );
+
+    assert_eq!(figures(&ally, &users).await, before);
+}
+
+on_both_stores!(
+    random_activity_keeps_every_figure_exact,
+    counters_stay_exact_under_concurrency,
+    a_tier_change_moves_the_tier_counts,
+    refused_and_replayed_operations_change_no_counter,
+);
