@@ -42,6 +42,25 @@ pub struct Config {
     pub local_addr: String,
     /// Where the dev server keeps its data (`ALLY_LOCAL_DATA`).
     pub local_data: String,
+    /// Where the dev server writes mail as `.eml` files (`ALLY_LOCAL_OUTBOX`).
+    pub local_outbox: String,
+    /// Base URL of the pages, for links in mail (`ALLY_PUBLIC_URL`).
+    pub public_url: String,
+    /// Put provisioning on hold when a partner's balance runs low (`ALLY_HOLD_ON_LOW_CREDIT`).
+    pub hold_on_low_credit: bool,
+    /// Sender of every mail, an address of the SES identity (`ALLY_MAIL_FROM`).
+    pub mail_from: String,
+    /// Recipient of the monthly admin summary (`ALLY_ADMIN_EMAIL`); none, no summary.
+    pub admin_email: Option<String>,
+    /// The EventBridge bus events go to (`ALLY_EVENT_BUS`).
+    pub event_bus: String,
+}
+
+impl Config {
+    /// The partner dashboard's full URL, for links in mail.
+    pub fn dashboard_link(&self) -> String {
+        format!("{}/{}", self.public_url.trim_end_matches('/'), self.dashboard_url.trim_start_matches('/'))
+    }
 }
 
 /// A secret setting: usable as bytes, never printed.
@@ -129,6 +148,12 @@ impl Config {
             local_jwt_secret: get("ALLY_LOCAL_JWT_SECRET").map(Secret),
             local_addr: get("ALLY_LOCAL_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
             local_data: get("ALLY_LOCAL_DATA").unwrap_or_else(|| ".ally".into()),
+            local_outbox: get("ALLY_LOCAL_OUTBOX").unwrap_or_else(|| ".ally/outbox".into()),
+            public_url: get("ALLY_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+            hold_on_low_credit: parse(&get, "ALLY_HOLD_ON_LOW_CREDIT", false, |_| true)?,
+            mail_from: get("ALLY_MAIL_FROM").unwrap_or_else(|| "ally@localhost".into()),
+            admin_email: get("ALLY_ADMIN_EMAIL"),
+            event_bus: get("ALLY_EVENT_BUS").unwrap_or_else(|| "ally".into()),
         })
     }
 }

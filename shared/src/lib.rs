@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod lambda;
 pub mod service;

@@ -292,6 +292,22 @@ mod hooked {
             self.before("resellers_by_user")?;
             self.inner.resellers_by_user(user_ids).await
         }
+        async fn claim(&self, key: &str) -> StoreResult<bool> {
+            self.before("claim")?;
+            self.inner.claim(key).await
+        }
+        async fn release(&self, key: &str) -> StoreResult<()> {
+            self.before("release")?;
+            self.inner.release(key).await
+        }
+        async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
+            self.before("checkpoint")?;
+            self.inner.checkpoint(key).await
+        }
+        async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
+            self.before("save_checkpoint")?;
+            self.inner.save_checkpoint(key, value).await
+        }
     }
 }
 

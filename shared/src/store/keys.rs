@@ -93,3 +93,13 @@ pub fn month(month: chrono::NaiveDate) -> String {
 
 /// Sort key of a network shard's running totals (outstanding credits, tier counts).
 pub const TOTALS: &str = "TOTALS";
+
+/// Partition (and sort key) of a claim: work done once.
+pub fn claim(key: &str) -> String {
+    format!("ONCE#{key}")
+}
+
+/// Partition (and sort key) of a long job's checkpoint.
+pub fn checkpoint(key: &str) -> String {
+    format!("CHECKPOINT#{key}")
+}

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    Granularity, IdempotencyRecord, IdempotencyState, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store,
-    StoreError, StoreResult, Taken, WalletChange, keys, page_newest_first,
+    Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Page, PageRequest, ProfileUpdate, Refusal,
+    ResellerFilter, Store, StoreError, StoreResult, Stored, Taken, WalletChange, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, month_of,
+    Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -31,6 +32,10 @@ struct Tables {
     idempotency: Owned<IdempotencyRecord>,
     #[serde(default)]
     counters: Counters,
+    #[serde(default)]
+    claims: BTreeMap<String, DateTime<Utc>>,
+    #[serde(default)]
+    checkpoints: BTreeMap<String, String>,
 }
 
 /// The memory store's analytics counters: per reseller and network-wide, per day and month.
@@ -59,6 +64,7 @@ impl Counters {
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     file: Option<PathBuf>,
+    changes: Option<UnboundedSender<ItemChange>>,
 }
 
 impl MemoryStore {
@@ -75,7 +81,22 @@ impl MemoryStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
             Err(e) => return Err(StoreError::backend(e)),
         };
-        Ok(Self { tables: Mutex::new(tables), file: Some(file) })
+        Ok(Self { tables: Mutex::new(tables), file: Some(file), changes: None })
+    }
+
+    /// This store, emitting a change record for every item it writes (as DynamoDB Streams
+    /// does), and the receiving end of that feed.
+    pub fn with_change_feed(mut self) -> (Self, UnboundedReceiver<ItemChange>) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.changes = Some(sender);
+        (self, receiver)
+    }
+
+    fn emit(&self, old: Option<Stored>, new: Option<Stored>) {
+        if let Some(changes) = &self.changes {
+            // A closed feed only means nobody listens any more.
+            let _ = changes.send(ItemChange { id: new_id(), at: Utc::now(), old, new });
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -107,7 +128,9 @@ impl Store for MemoryStore {
         t.refids.insert(reseller.refid.clone(), reseller.user_id.clone());
         t.resellers.insert(reseller.user_id.clone(), reseller.clone());
         *t.counters.totals.tiers.count_mut(reseller.tier) += 1;
-        self.save(&t)
+        self.save(&t)?;
+        self.emit(None, Some(Stored::Reseller(Box::new(reseller.clone()))));
+        Ok(())
     }
 
     async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
@@ -139,6 +162,7 @@ impl Store for MemoryStore {
         if r.version != update.expected_version {
             return Err(StoreError::Refused(Refusal::VersionChanged));
         }
+        let before = r.clone();
         r.tier = update.tier;
         r.status = update.status;
         r.hold_provisioning = update.hold_provisioning;
@@ -146,6 +170,7 @@ impl Store for MemoryStore {
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
+        self.emit(Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(updated.clone()))));
         if update.previous_tier != update.tier {
             *t.counters.totals.tiers.count_mut(update.previous_tier) -= 1;
             *t.counters.totals.tiers.count_mut(update.tier) += 1;
@@ -168,7 +193,8 @@ impl Store for MemoryStore {
         }
         change.guard.check(t.resellers.get(owner)).map_err(StoreError::Refused)?;
         let r = t.resellers.get_mut(owner).ok_or(StoreError::Refused(Refusal::Missing))?;
-        let outstanding = change.new_balance - r.balance;
+        let before = r.clone();
+        let outstanding = change.entry.delta();
         r.balance = change.new_balance;
         r.version += 1;
         r.wallet_open = true;
@@ -187,7 +213,14 @@ impl Store for MemoryStore {
             .entry(owner.clone())
             .or_default()
             .insert(change.idempotency.key.clone(), change.idempotency.clone());
-        self.save(&t)
+        self.save(&t)?;
+        let after = t.resellers.get(owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
+        self.emit(Some(Stored::Reseller(Box::new(before))), after);
+        self.emit(None, Some(Stored::Entry { owner_id: owner.clone(), entry: change.entry.clone() }));
+        if let Some(service) = &change.service {
+            self.emit(None, Some(Stored::Service(service.clone())));
+        }
+        Ok(())
     }
 
     async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
@@ -218,16 +251,20 @@ impl Store for MemoryStore {
         }
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
         t.counters.count(owner, client.created_at, acquisition);
-        self.save(&t)
+        self.save(&t)?;
+        self.emit(None, Some(Stored::Client(client.clone())));
+        Ok(())
     }
 
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
         let mut t = self.lock();
         for c in clients {
-            t.clients.entry(c.owner_id.clone()).or_default().insert(c.id.clone(), c.clone());
+            let old = t.clients.entry(c.owner_id.clone()).or_default().insert(c.id.clone(), c.clone());
+            self.emit(old.map(Stored::Client), Some(Stored::Client(c.clone())));
         }
         for s in services {
-            t.services.entry(s.owner_id.clone()).or_default().insert(s.id.clone(), s.clone());
+            let old = t.services.entry(s.owner_id.clone()).or_default().insert(s.id.clone(), s.clone());
+            self.emit(old.map(Stored::Service), Some(Stored::Service(s.clone())));
         }
         self.save(&t)
     }
@@ -277,5 +314,31 @@ impl Store for MemoryStore {
     async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
         let t = self.lock();
         Ok(user_ids.iter().filter_map(|u| t.resellers.get(u).cloned()).collect())
+    }
+
+    async fn claim(&self, key: &str) -> StoreResult<bool> {
+        let mut t = self.lock();
+        if t.claims.contains_key(key) {
+            return Ok(false);
+        }
+        t.claims.insert(key.to_string(), Utc::now());
+        self.save(&t)?;
+        Ok(true)
+    }
+
+    async fn release(&self, key: &str) -> StoreResult<()> {
+        let mut t = self.lock();
+        t.claims.remove(key);
+        self.save(&t)
+    }
+
+    async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().checkpoints.get(key).cloned())
+    }
+
+    async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
+        let mut t = self.lock();
+        t.checkpoints.insert(key.to_string(), value.to_string());
+        self.save(&t)
     }
 }

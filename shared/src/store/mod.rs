@@ -4,9 +4,12 @@
 //! embedded default for `make dev` and fast tests. Every write that moves credits is one
 //! atomic operation conditioned on the wallet [`WalletGuard`] read by the service.
 
+mod change;
 pub mod dynamo;
 mod keys;
 pub mod memory;
+
+pub use change::{ItemChange, Stored};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -347,7 +350,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// The resellers of these user ids that exist.
     fn resellers_by_user(&self, user_ids: &[String]) -> impl Future<Output = StoreResult<Vec<Reseller>>> + Send;
+
+    /// Records that the work named `key` is done (a mail sent for an event id): true the
+    /// first time, false when it was already recorded. The record expires after 90 days.
+    fn claim(&self, key: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Forgets a claim whose work failed, so a retry does it again.
+    fn release(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Where a long job named `key` stopped (a cursor), if it saved one.
+    fn checkpoint(&self, key: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+
+    /// Saves where a long job stopped.
+    fn save_checkpoint(&self, key: &str, value: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// How long a claim is remembered.
+pub const CLAIM_DAYS: i64 = 90;
 
 /// Items of a map, in reverse key order, after an optional exclusive start key: the memory
 /// store's Query.

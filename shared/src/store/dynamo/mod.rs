@@ -812,6 +812,59 @@ impl Store for DynamoStore {
         let wanted = user_ids.iter().map(|u| key(keys::reseller(u), keys::PROFILE)).collect();
         self.get_many(wanted).await?.into_iter().map(parse).collect()
     }
+
+    async fn claim(&self, claim_key: &str) -> StoreResult<bool> {
+        let pk = keys::claim(claim_key);
+        let expires = (Utc::now() + chrono::Duration::days(super::CLAIM_DAYS)).timestamp();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(pk.clone(), pk)))
+            .item(attr::EXPIRES_AT, n(expires))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.into_service_error() {
+                e if e.is_conditional_check_failed_exception() => Ok(false),
+                e => Err(StoreError::backend(e)),
+            },
+        }
+    }
+
+    async fn release(&self, claim_key: &str) -> StoreResult<()> {
+        let pk = keys::claim(claim_key);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), pk)))
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn checkpoint(&self, name: &str) -> StoreResult<Option<String>> {
+        let pk = keys::checkpoint(name);
+        let item = self.get(key(pk.clone(), pk)).await?;
+        Ok(item.and_then(|i| i.get("value").and_then(|v| v.as_s().ok()).cloned()))
+    }
+
+    async fn save_checkpoint(&self, name: &str, value: &str) -> StoreResult<()> {
+        let pk = keys::checkpoint(name);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(pk.clone(), pk)))
+            .item("value", s(value))
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
 }
 
 fn to_attr<T: Serialize>(value: &T) -> StoreResult<AttributeValue> {

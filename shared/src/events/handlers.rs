@@ -1,0 +1,81 @@
+//! The Lambda entry points of the pipeline, over the shapes Lambda delivers: a DynamoDB
+//! stream batch (answering `batchItemFailures`) and EventBridge events. A returned error
+//! makes Lambda / EventBridge deliver the event again.
+
+use aws_lambda_events::event::dynamodb::Event as StreamBatch;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::Utc;
+use serde_json::Value;
+
+use super::bus::Bus;
+use super::mail::Mailer;
+use super::reactions::{Handled, notify_low_credit, reward_referral};
+use super::report::{ReportRun, previous_month, run_monthly_report};
+use super::{LowCredit, ReferralCompleted, publisher, stream};
+use crate::Ally;
+use crate::domain::AllyError;
+use crate::store::Store;
+
+/// How much time a report run keeps in hand before its deadline to stop cleanly.
+const REPORT_MARGIN_MS: i64 = 20_000;
+
+/// `stream-publisher`: a stream batch to the bus; unpublishable records reported by
+/// sequence number so only they are retried.
+pub async fn publish_stream<S: Store, B: Bus>(ally: &Ally<S>, bus: &B, batch: StreamBatch) -> DynamoDbEventResponse {
+    let records = batch.records.iter().map(stream::change_of).collect();
+    let failed = publisher::publish(ally.store(), bus, ally.config().low_credit_threshold, records).await;
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(id);
+            failure
+        })
+        .collect();
+    response
+}
+
+fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<Value>) -> Result<T, AllyError> {
+    serde_json::from_value(event.detail.clone())
+        .map_err(|e| AllyError::validation(format!("invalid {} detail: {e}", event.detail_type)))
+}
+
+/// `low-credit-notifier`: one `LowCredit` event.
+pub async fn low_credit<S: Store, M: Mailer>(
+    ally: &Ally<S>,
+    mailer: &M,
+    event: EventBridgeEvent<Value>,
+) -> Result<Handled, AllyError> {
+    let low: LowCredit = detail(&event)?;
+    notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit).await
+}
+
+/// `referral-reward`: one `ReferralCompleted` event. A malformed detail is dropped (a retry
+/// cannot fix it); a transient failure is returned for EventBridge to retry.
+pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
+    match detail::<ReferralCompleted>(&event) {
+        // Boxed: the money path's future is deep enough to trip the compiler's layout limit
+        // once nested in the runtime's service.
+        Ok(referral) => Box::pin(reward_referral(ally, &referral)).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed referral event dropped");
+            Ok(Handled::Dropped)
+        }
+    }
+}
+
+/// `monthly-report`: the scheduled run for the month before the event's time, stopping
+/// `REPORT_MARGIN_MS` before `deadline_ms` (Unix milliseconds) if unfinished.
+pub async fn monthly_report<S: Store, M: Mailer>(
+    ally: &Ally<S>,
+    mailer: &M,
+    event: EventBridgeEvent<Value>,
+    deadline_ms: i64,
+) -> Result<ReportRun, AllyError> {
+    let now = event.time.unwrap_or_else(Utc::now);
+    let month = previous_month(now.date_naive());
+    let time_left = || Utc::now().timestamp_millis() + REPORT_MARGIN_MS < deadline_ms;
+    run_monthly_report(ally, mailer, month, Utc::now().date_naive(), time_left).await
+}

@@ -1,0 +1,63 @@
+//! Mail to partners and admins: SES v2 in AWS, a local outbox on a laptop.
+
+use std::future::Future;
+
+use aws_sdk_sesv2::Client as SesClient;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use crate::domain::AllyError;
+
+/// One mail, with a text and an HTML body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Sends mail.
+pub trait Mailer: Send + Sync {
+    /// Sends `mail`; an error means it was not sent and may be tried again.
+    fn send(&self, mail: &Mail) -> impl Future<Output = Result<(), AllyError>> + Send;
+}
+
+/// SES v2 `SendEmail` from a verified identity.
+pub struct SesMailer {
+    client: SesClient,
+    from: String,
+}
+
+impl SesMailer {
+    /// Sends as `from` (an address of the verified identity) through `client`.
+    pub fn new(client: SesClient, from: impl Into<String>) -> Self {
+        Self { client, from: from.into() }
+    }
+}
+
+fn content(text: &str) -> Result<Content, AllyError> {
+    Content::builder().data(text).charset("UTF-8").build().map_err(|e| AllyError::Store(Box::new(e)))
+}
+
+impl Mailer for SesMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), AllyError> {
+        let message = Message::builder()
+            .subject(content(&mail.subject)?)
+            .body(Body::builder().text(content(&mail.text)?).html(content(&mail.html)?).build())
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&mail.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| AllyError::Store(Box::new(e)))?;
+        Ok(())
+    }
+}
+
+/// Escapes text for an HTML body.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,177 @@
+//! Item changes -> domain events on the bus. Pure mapping ([`event_of`]) plus one batch
+//! step ([`publish`]) that the Lambda stream handler and the dev server both run.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Value, json};
+
+use super::bus::Bus;
+use super::{BusEvent, ItemChange, ResellerRef, SOURCE, Stored};
+use crate::domain::EntryKind;
+use crate::store::Store;
+
+/// An event before its reseller's refid is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub detail_type: &'static str,
+    pub reseller: ResellerRef,
+    pub fields: Value,
+}
+
+/// The event a change makes, if any. `LowCredit` only when the balance crosses from at or
+/// above `threshold` to below it, so a wallet already low does not warn again on each spend.
+pub fn event_of(change: &ItemChange, threshold: i64) -> Option<Draft> {
+    let owner = |user_id: &str, refid: Option<&str>| ResellerRef {
+        user_id: user_id.to_string(),
+        refid: refid.map(str::to_string),
+    };
+    match (&change.old, &change.new) {
+        (None, Some(Stored::Reseller(r))) => Some(Draft {
+            detail_type: "ResellerOnboarded",
+            reseller: owner(&r.user_id, Some(&r.refid)),
+            fields: json!({"company": r.company, "tier": r.tier, "email": r.email}),
+        }),
+        (Some(Stored::Reseller(old)), Some(Stored::Reseller(new)))
+            if old.balance >= threshold && new.balance < threshold =>
+        {
+            Some(Draft {
+                detail_type: "LowCredit",
+                reseller: owner(&new.user_id, Some(&new.refid)),
+                fields: json!({"balance": new.balance, "threshold": threshold, "company": new.company, "email": new.email}),
+            })
+        }
+        (None, Some(Stored::Entry { owner_id, entry })) => Some(Draft {
+            detail_type: if entry.kind == EntryKind::Debit { "CreditsSpent" } else { "CreditsAdded" },
+            reseller: owner(owner_id, None),
+            fields: json!({"transaction": entry}),
+        }),
+        (None, Some(Stored::Client(client))) => Some(Draft {
+            detail_type: "ClientOnboarded",
+            reseller: owner(&client.owner_id, None),
+            fields: json!({"client": client}),
+        }),
+        (None, Some(Stored::Service(service))) => Some(Draft {
+            detail_type: "ServiceProvisioned",
+            reseller: owner(&service.owner_id, None),
+            fields: json!({"service": service}),
+        }),
+        _ => None,
+    }
+}
+
+/// The bus event of a draft: `event_id` (from the change, so a redelivered change yields
+/// the same id), `occurred_at`, `reseller` and the fields of its kind.
+fn bus_event(change: &ItemChange, draft: Draft) -> BusEvent {
+    let mut detail = json!({
+        "event_id": change.id,
+        "occurred_at": change.at,
+        "reseller": draft.reseller,
+    });
+    if let (Some(detail), Value::Object(fields)) = (detail.as_object_mut(), draft.fields) {
+        detail.extend(fields);
+    }
+    BusEvent { source: SOURCE.into(), detail_type: draft.detail_type.into(), detail }
+}
+
+/// Publishes the events of a batch of changes. Each input is the id to report on failure
+/// (a stream record's sequence number) and the change, or why it could not be read. Returns
+/// the ids that failed; the others went through (or had nothing to publish).
+pub async fn publish<S: Store, B: Bus>(
+    store: &S,
+    bus: &B,
+    threshold: i64,
+    records: Vec<(String, Result<ItemChange, String>)>,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut drafts = Vec::new();
+    for (report_id, change) in records {
+        match change {
+            Ok(change) => {
+                if let Some(draft) = event_of(&change, threshold) {
+                    drafts.push((report_id, change, draft));
+                }
+            }
+            Err(reason) => {
+                tracing::error!(record = %report_id, %reason, "unreadable stream record");
+                failed.push(report_id);
+            }
+        }
+    }
+    let missing: BTreeSet<String> = drafts
+        .iter()
+        .filter(|(_, _, d)| d.reseller.refid.is_none())
+        .map(|(_, _, d)| d.reseller.user_id.clone())
+        .collect();
+    let refids: HashMap<String, String> = if missing.is_empty() {
+        HashMap::new()
+    } else {
+        let users: Vec<String> = missing.into_iter().collect();
+        match store.resellers_by_user(&users).await {
+            Ok(found) => found.into_iter().map(|r| (r.user_id, r.refid)).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not look up refids; the records will be retried");
+                let (unresolved, resolved): (Vec<_>, Vec<_>) =
+                    drafts.into_iter().partition(|(_, _, d)| d.reseller.refid.is_none());
+                failed.extend(unresolved.into_iter().map(|(id, _, _)| id));
+                drafts = resolved;
+                HashMap::new()
+            }
+        }
+    };
+    let mut ids = Vec::with_capacity(drafts.len());
+    let mut events = Vec::with_capacity(drafts.len());
+    for (report_id, change, mut draft) in drafts {
+        if draft.reseller.refid.is_none() {
+            draft.reseller.refid = refids.get(&draft.reseller.user_id).cloned();
+        }
+        ids.push(report_id);
+        events.push(bus_event(&change, draft));
+    }
+    let accepted = bus.publish(&events).await;
+    failed.extend(ids.into_iter().zip(accepted).filter(|(_, ok)| !ok).map(|(id, _)| id));
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Reseller, Status, Tier};
+
+    fn wallet(balance: i64) -> Stored {
+        Stored::Reseller(Box::new(Reseller {
+            user_id: "u".into(),
+            refid: "R".into(),
+            company: "C".into(),
+            email: Some("u@x.example".into()),
+            tier: Tier::Gold,
+            status: Status::Active,
+            balance,
+            wallet_open: true,
+            hold_provisioning: false,
+            metadata: Default::default(),
+            version: 1,
+            credits_added: 0,
+            credits_spent: 0,
+            provisions: 0,
+            clients: 0,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }))
+    }
+
+    fn change(old: Option<Stored>, new: Option<Stored>) -> ItemChange {
+        ItemChange { id: "e1".into(), at: chrono::Utc::now(), old, new }
+    }
+
+    #[test]
+    fn low_credit_fires_only_when_the_threshold_is_crossed() {
+        let kind = |old, new| event_of(&change(Some(wallet(old)), Some(wallet(new))), 500).map(|d| d.detail_type);
+        assert_eq!(kind(600, 400), Some("LowCredit"));
+        assert_eq!(kind(500, 499), Some("LowCredit"));
+        assert_eq!(kind(499, 100), None, "already low");
+        assert_eq!(kind(400, 600), None, "going up");
+        assert_eq!(kind(900, 500), None, "not below");
+        assert_eq!(event_of(&change(None, Some(wallet(0))), 500).map(|d| d.detail_type), Some("ResellerOnboarded"));
+        assert_eq!(event_of(&change(Some(Stored::Other), Some(Stored::Other)), 500), None);
+    }
+}

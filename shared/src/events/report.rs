@@ -1,0 +1,183 @@
+//! The monthly report: a statement for every active partner for the previous month, and an
+//! admin summary. Idempotent per month (each mail is claimed once), walked page by page
+//! through the by-status index (never a Scan), and resumable: a run near its time limit
+//! saves its cursor and stops; the next run goes on from there.
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use super::mail::{Mail, Mailer, html_escape};
+use crate::Ally;
+use crate::domain::{Activity, AllyError, DateRange, Reseller, Status};
+use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportRun {
+    /// Mails sent by this run.
+    pub sent: u32,
+    /// The month's report is complete.
+    pub done: bool,
+}
+
+/// A partner's month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub opening_balance: i64,
+    pub closing_balance: i64,
+    pub activity: Activity,
+}
+
+/// The month before the one holding `day`, as its first day.
+pub fn previous_month(day: NaiveDate) -> NaiveDate {
+    let first = day.with_day(1).unwrap_or(day);
+    (first - Duration::days(1)).with_day(1).unwrap_or(first)
+}
+
+fn month_range(month: NaiveDate) -> DateRange {
+    let next = (month + Duration::days(32)).with_day(1).unwrap_or(month);
+    DateRange { start: month, end: next - Duration::days(1) }
+}
+
+/// The statement of `reseller` for `month`, from counters: the closing balance is today's
+/// balance less what moved since the month ended; the opening is the closing less the month.
+pub async fn statement<S: Store>(
+    ally: &Ally<S>,
+    reseller: &Reseller,
+    month: NaiveDate,
+    today: NaiveDate,
+) -> Result<Statement, AllyError> {
+    let range = month_range(month);
+    let store = ally.store();
+    let activity = store.activity(Some(&reseller.user_id), &range, Granularity::Month).await?.into_values().fold(
+        Activity::default(),
+        |mut sum, a| {
+            sum += a;
+            sum
+        },
+    );
+    let mut since = Activity::default();
+    if range.end < today {
+        let after = DateRange { start: range.end + Duration::days(1), end: today };
+        for a in store.activity(Some(&reseller.user_id), &after, Granularity::Month).await?.into_values() {
+            since += a;
+        }
+    }
+    let closing_balance = reseller.balance - (since.credits_added - since.credits_spent);
+    let opening_balance = closing_balance - (activity.credits_added - activity.credits_spent);
+    Ok(Statement { opening_balance, closing_balance, activity })
+}
+
+fn statement_mail(reseller: &Reseller, to: String, month: NaiveDate, s: &Statement, link: &str) -> Mail {
+    let label = month.format("%B %Y");
+    let rows = [
+        ("Opening balance", s.opening_balance),
+        ("Credits added", s.activity.credits_added),
+        ("Credits spent", s.activity.credits_spent),
+        ("Services provisioned", s.activity.provisions),
+        ("New clients", s.activity.acquisitions),
+        ("Closing balance", s.closing_balance),
+    ];
+    let text = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>();
+    let html_rows = rows.iter().map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>")).collect::<String>();
+    Mail {
+        to,
+        subject: format!("{}: your Ally statement for {label}", reseller.company),
+        text: format!("Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n", reseller.company),
+        html: format!(
+            "<p>Hello {},</p><p>Your statement for {label}:</p><table>{html_rows}</table><p><a href=\"{}\">Dashboard</a></p>",
+            html_escape(&reseller.company),
+            html_escape(link)
+        ),
+    }
+}
+
+async fn summary_mail<S: Store>(ally: &Ally<S>, to: String, month: NaiveDate) -> Result<Mail, AllyError> {
+    let top = ally.top_resellers(&month_range(month), 10).await?;
+    let tiers = ally.tier_snapshot().await?;
+    let total = ally.total_credits().await?;
+    let label = month.format("%B %Y");
+    let lines: String = top
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({}, {}): {} clients, {} credits spent\n",
+                t.company, t.refid, t.tier, t.acquisitions, t.credits_spent
+            )
+        })
+        .collect();
+    let text = format!(
+        "Ally summary for {label}\n\nTop resellers:\n{lines}\nTiers: {} platinum, {} gold, {} standard\nOutstanding credits: {total}\n",
+        tiers.platinum, tiers.gold, tiers.standard
+    );
+    Ok(Mail {
+        to,
+        subject: format!("Ally summary for {label}"),
+        html: format!("<pre>{}</pre>", html_escape(&text)),
+        text,
+    })
+}
+
+/// Runs (or resumes) the report for `month`. `time_left` says whether another page fits
+/// before the function's time limit.
+pub async fn run_monthly_report<S: Store, M: Mailer>(
+    ally: &Ally<S>,
+    mailer: &M,
+    month: NaiveDate,
+    today: NaiveDate,
+    time_left: impl Fn() -> bool,
+) -> Result<ReportRun, AllyError> {
+    let store = ally.store();
+    let tag = month.format("%Y-%m").to_string();
+    let done_key = format!("report:{tag}:done");
+    let checkpoint_key = format!("report:{tag}");
+    let mut run = ReportRun { sent: 0, done: false };
+    if store.checkpoint(&done_key).await?.is_some() {
+        run.done = true;
+        return Ok(run);
+    }
+    let link = ally.config().dashboard_link();
+    let mut cursor = store.checkpoint(&checkpoint_key).await?.filter(|c| !c.is_empty());
+    loop {
+        let page = PageRequest { limit: 25, cursor: cursor.clone() };
+        let resellers = store.resellers(ResellerFilter::Status(Status::Active), &page).await?;
+        for reseller in &resellers.items {
+            let Some(to) = reseller.email.clone() else { continue };
+            let claim = format!("statement:{tag}:{}", reseller.user_id);
+            if !store.claim(&claim).await? {
+                continue;
+            }
+            let sent = async {
+                let s = statement(ally, reseller, month, today).await?;
+                mailer.send(&statement_mail(reseller, to, month, &s, &link)).await
+            }
+            .await;
+            if let Err(e) = sent {
+                store.release(&claim).await?;
+                return Err(e);
+            }
+            run.sent += 1;
+        }
+        cursor = resellers.next_cursor;
+        store.save_checkpoint(&checkpoint_key, cursor.as_deref().unwrap_or("")).await?;
+        if cursor.is_none() {
+            break;
+        }
+        if !time_left() {
+            return Ok(run);
+        }
+    }
+    if let Some(admin) = ally.config().admin_email.clone() {
+        let claim = format!("summary:{tag}");
+        if store.claim(&claim).await? {
+            let sent = async { mailer.send(&summary_mail(ally, admin, month).await?).await }.await;
+            if let Err(e) = sent {
+                store.release(&claim).await?;
+                return Err(e);
+            }
+            run.sent += 1;
+        }
+    }
+    store.save_checkpoint(&done_key, "done").await?;
+    run.done = true;
+    Ok(run)
+}

@@ -1,0 +1,57 @@
+//! DynamoDB Streams records (`aws_lambda_events`) -> [`ItemChange`]s.
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use serde::de::DeserializeOwned;
+
+use super::{ItemChange, Stored};
+use crate::domain::Reseller;
+
+fn parse<T: DeserializeOwned>(image: &serde_dynamo::Item) -> Result<T, String> {
+    serde_dynamo::from_item(image.clone()).map_err(|e| e.to_string())
+}
+
+fn text(image: &serde_dynamo::Item, name: &str) -> Option<String> {
+    match image.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// What an image holds, told by its sort key; an empty image (no old image of an insert) is none.
+fn stored(image: &serde_dynamo::Item) -> Result<Option<Stored>, String> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    let sk = text(image, "sk").ok_or("the image has no sort key")?;
+    let owner = || {
+        text(image, "pk")
+            .and_then(|pk| pk.strip_prefix("RESELLER#").map(str::to_string))
+            .ok_or_else(|| "the image has no reseller partition".to_string())
+    };
+    let item = if sk == "PROFILE" {
+        Stored::Reseller(Box::new(parse::<Reseller>(image)?))
+    } else if sk.starts_with("TXN#") {
+        Stored::Entry { owner_id: owner()?, entry: parse(image)? }
+    } else if sk.starts_with("CLIENT#") {
+        Stored::Client(parse(image)?)
+    } else if sk.starts_with("SERVICE#") {
+        Stored::Service(parse(image)?)
+    } else {
+        Stored::Other
+    };
+    Ok(Some(item))
+}
+
+/// The id to report a record by when it fails (its sequence number), and its change.
+pub fn change_of(record: &EventRecord) -> (String, Result<ItemChange, String>) {
+    let report_id = record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone());
+    let change = (|| {
+        Ok(ItemChange {
+            id: record.event_id.clone(),
+            at: record.change.approximate_creation_date_time,
+            old: stored(&record.change.old_image)?,
+            new: stored(&record.change.new_image)?,
+        })
+    })();
+    (report_id, change)
+}
