@@ -7,10 +7,14 @@
 //! - `ally-local create-table` — the table `ALLY_TABLE_NAME` on the endpoint of
 //!   `AWS_ENDPOINT_URL` (an emulator), for `make watch`.
 
+mod local_events;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use ally::config::{Config, Secret};
+use ally::events::local::{LocalBus, Outbox, run_change_feed};
 use ally::http::identity::{Claims, mint_hs256};
 use ally::http::{HttpApp, local_router};
 use ally::store::memory::MemoryStore;
@@ -68,9 +72,12 @@ async fn serve() -> Result<(), Failure> {
     let webhook = config.webhook_secret.clone().ok_or("no webhook secret")?;
     let addr = config.local_addr.clone();
     let data = PathBuf::from(&config.local_data);
-    let store = MemoryStore::open(data.join("store.json"))?;
-    let app = HttpApp::new(ally::Ally::new(store, config));
-    let router = local_router(app, jwt.bytes());
+    let outbox = Arc::new(Outbox::new(&config.local_outbox, &config.mail_from));
+    let (store, feed) = MemoryStore::open(data.join("store.json"))?.with_change_feed();
+    let ally = Arc::new(ally::Ally::new(store, config));
+    let bus = Arc::new(LocalBus::new(ally.clone(), outbox.clone()));
+    tokio::spawn(run_change_feed(ally.clone(), bus.clone(), feed));
+    let router = local_router(HttpApp::new(ally), jwt.bytes()).merge(local_events::routes(bus, outbox));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());

@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::on;
 
-pub use extract::{CursorSeal, MAX_BODY};
+pub use extract::{Body, CursorSeal, MAX_BODY};
 pub use openapi::{Access, Method, Operation};
 pub use problem::ApiError;
 
@@ -25,7 +25,7 @@ use crate::store::Store;
 
 /// What every handler shares: the service and the HTTP-only secrets.
 pub struct HttpApp<S> {
-    pub ally: Ally<S>,
+    pub ally: Arc<Ally<S>>,
     /// Seals list cursors to their caller (`ALLY_CURSOR_SECRET`).
     pub cursors: CursorSeal,
     /// Verifies the payment webhook (`ALLY_WEBHOOK_SECRET`); without it the webhook refuses all.
@@ -39,7 +39,8 @@ impl<S: Store> HttpApp<S> {
     /// The app over `ally`, with the secrets of its configuration. Without
     /// `ALLY_CURSOR_SECRET` cursors are sealed with a per-process key: fine for one process,
     /// but cursors then fail across Lambda instances, so deployments set it.
-    pub fn new(ally: Ally<S>) -> Shared<S> {
+    pub fn new(ally: impl Into<Arc<Ally<S>>>) -> Shared<S> {
+        let ally = ally.into();
         let config = ally.config();
         let cursor_key = match &config.cursor_secret {
             Some(secret) => secret.bytes().to_vec(),

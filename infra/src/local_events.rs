@@ -1,0 +1,43 @@
+//! The dev server's own routes: `POST /_local/events` puts an EventBridge-shaped event on
+//! the in-process bus (a `ReferralCompleted` from the referral system, say), and
+//! `GET /_local/outbox` lists the mail sent so far.
+
+use std::sync::Arc;
+
+use ally::events::BusEvent;
+use ally::events::bus::Bus;
+use ally::events::local::{LocalBus, Outbox, SentMail};
+use ally::http::{ApiError, Body};
+use ally::store::memory::MemoryStore;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+#[derive(Clone)]
+struct Local {
+    bus: Arc<LocalBus<MemoryStore>>,
+    outbox: Arc<Outbox>,
+}
+
+async fn put_event(
+    State(local): State<Local>,
+    Body(event): Body<BusEvent>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if event.detail_type.is_empty() || event.source.is_empty() {
+        return Err(ApiError::validation("source and detail-type are required"));
+    }
+    let accepted = local.bus.publish(std::slice::from_ref(&event)).await;
+    Ok(Json(serde_json::json!({"accepted": accepted.first().copied().unwrap_or(false)})))
+}
+
+async fn list_outbox(State(local): State<Local>) -> Json<Vec<SentMail>> {
+    Json(local.outbox.sent())
+}
+
+/// The `/_local/*` routes.
+pub fn routes(bus: Arc<LocalBus<MemoryStore>>, outbox: Arc<Outbox>) -> Router {
+    Router::new()
+        .route("/_local/events", post(put_event))
+        .route("/_local/outbox", get(list_outbox))
+        .with_state(Local { bus, outbox })
+}

@@ -1,0 +1,291 @@
+//! The event pipeline end to end through the emulator: a wallet change on the table ->
+//! its records read from the table's stream (DynamoDB Streams API) -> the real publisher
+//! handler -> EventBridge (observed through a rule whose target is an SQS queue) -> the
+//! notifier handler -> SES (checked through moto's own API). Redeliveries, a bad record,
+//! referrals and the monthly report are shown idempotent.
+
+use std::collections::HashMap;
+
+use ally::domain::{EntryKind, Tier};
+use ally::events::bus::EventBridgeBus;
+use ally::events::handlers;
+use ally::events::mail::SesMailer;
+use ally::events::reactions::Handled;
+use ally::service::{CreditRequest, NewReseller, ProvisionRequest};
+use ally::store::dynamo::DynamoStore;
+use ally::{Ally, Config};
+use aws_lambda_events::event::dynamodb::Event as StreamBatch;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde_json::{Value, json};
+
+const SENDER: &str = "ally@ally.example";
+
+struct Pipeline {
+    ally: Ally<DynamoStore>,
+    bus: EventBridgeBus,
+    mailer: SesMailer,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn pipeline(config: Config) -> Pipeline {
+    let sdk = ally_tests::sdk_config();
+    let name = format!("ally-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
+    eventbridge.create_event_bus().name(&name).send().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    // The template's rule for the notifier, with the queue standing in for the function.
+    eventbridge
+        .put_rule()
+        .name("low-credit")
+        .event_bus_name(&name)
+        .event_pattern(json!({"source": ["ally"], "detail-type": ["LowCredit"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    eventbridge
+        .put_targets()
+        .rule("low-credit")
+        .event_bus_name(&name)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity().email_identity(SENDER).send().await.unwrap();
+    Pipeline {
+        ally: Ally::new(ally_tests::dynamo_store().await, config),
+        bus: EventBridgeBus::new(eventbridge, name),
+        mailer: SesMailer::new(ses, SENDER),
+        queue_url,
+        sqs,
+    }
+}
+
+/// Every record of the table's stream so far, as Lambda would deliver them.
+async fn stream_batch(store: &DynamoStore) -> StreamBatch {
+    let sdk = ally_tests::sdk_config();
+    let table = store.client().describe_table().table_name(store.table()).send().await.unwrap();
+    let arn = table.table.unwrap().latest_stream_arn.unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let description = streams.describe_stream().stream_arn(&arn).send().await.unwrap().stream_description.unwrap();
+    let mut records = Vec::new();
+    for shard in description.shards.unwrap_or_default() {
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap();
+        let out = streams.get_records().shard_iterator(iterator).send().await.unwrap();
+        for r in out.records.unwrap_or_default() {
+            let d = r.dynamodb.unwrap();
+            let image = |i: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+                serde_json::to_value(serde_dynamo::Item::from(i.unwrap_or_default())).unwrap()
+            };
+            records.push(json!({
+                "eventID": r.event_id.unwrap(),
+                "eventName": r.event_name.unwrap().as_str(),
+                "eventSource": "aws:dynamodb",
+                "eventVersion": "1.1",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": arn,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": d.approximate_creation_date_time.map(|t| t.secs()).unwrap_or(0),
+                    "Keys": image(d.keys),
+                    "NewImage": image(d.new_image),
+                    "OldImage": image(d.old_image),
+                    "SequenceNumber": d.sequence_number.unwrap(),
+                    "SizeBytes": d.size_bytes.unwrap_or(0),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                }
+            }));
+        }
+    }
+    serde_json::from_value(json!({"Records": records})).unwrap()
+}
+
+/// Events the rule delivered to the queue.
+async fn delivered(p: &Pipeline) -> Vec<EventBridgeEvent<Value>> {
+    let mut out = Vec::new();
+    loop {
+        let got = p.sqs.receive_message().queue_url(&p.queue_url).max_number_of_messages(10).send().await.unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            p.sqs
+                .delete_message()
+                .queue_url(&p.queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Mail SES recorded, as moto's API shows it: (to, subject).
+fn sent_mail(to: &str) -> Vec<String> {
+    let port: u16 = ally_tests::emulator_endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    let (status, body) = ally_tests::http_request(port, "GET", "/moto-api/data.json", &[], "");
+    assert_eq!(status, 200);
+    let data: Value = serde_json::from_str(&body).unwrap();
+    let mut out = Vec::new();
+    for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+        let recipients = &message["destinations"]["ToAddresses"];
+        if recipients.as_array().into_iter().flatten().any(|r| r == to) {
+            out.push(message["subject"].as_str().unwrap_or("").to_string());
+        }
+    }
+    out
+}
+
+async fn partner(ally: &Ally<DynamoStore>, user: &str, email: &str) -> String {
+    let request = NewReseller {
+        company: format!("{user} Ltd"),
+        tier: Some(Tier::Standard),
+        user_id: Some(user.into()),
+        email: Some(email.into()),
+        ..NewReseller::default()
+    };
+    ally.onboard(&ally_tests::admin(), request).await.unwrap().refid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_ses() {
+    let p = pipeline(Config::default()).await;
+    let email = format!("{}@partners.example", ulid::Ulid::new().to_string().to_lowercase());
+    partner(&p.ally, "low", &email).await;
+    p.ally
+        .add_credits("low", CreditRequest { amount: 600, reason: None }, EntryKind::Credit, "a", "top")
+        .await
+        .unwrap();
+    p.ally.provision("low", ProvisionRequest { cost: Some(200), ..Default::default() }, "spend").await.unwrap();
+
+    let batch = stream_batch(p.ally.store()).await;
+    assert!(batch.records.len() >= 5, "the table's stream holds the changes: {}", batch.records.len());
+    for _ in 0..2 {
+        // The same batch delivered twice, as Streams may.
+        let response = handlers::publish_stream(&p.ally, &p.bus, batch.clone()).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let events = delivered(&p).await;
+    assert_eq!(events.len(), 2, "one LowCredit per delivery of the crossing record");
+    assert_eq!(events[0].detail["event_id"], events[1].detail["event_id"], "event ids derive from the record");
+    assert_eq!(events[0].detail["balance"], 400);
+    assert_eq!(events[0].detail["reseller"]["user_id"], "low");
+
+    let mut outcomes = Vec::new();
+    for event in events {
+        outcomes.push(handlers::low_credit(&p.ally, &p.mailer, event).await.unwrap());
+    }
+    assert_eq!(outcomes, vec![Handled::Done, Handled::Duplicate]);
+    let mails = sent_mail(&email);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_record_fails_alone() {
+    let p = pipeline(Config::default()).await;
+    partner(&p.ally, "b", "b@partners.example").await;
+    p.ally.add_credits("b", CreditRequest { amount: 900, reason: None }, EntryKind::Credit, "a", "top").await.unwrap();
+    p.ally.provision("b", ProvisionRequest { cost: Some(500), ..Default::default() }, "spend").await.unwrap();
+    let mut batch = stream_batch(p.ally.store()).await;
+    let crossing = batch
+        .records
+        .iter()
+        .position(|r| {
+            let balance = |image: &serde_dynamo::Item| match image.get("balance") {
+                Some(serde_dynamo::AttributeValue::N(n)) => n.parse::<i64>().ok(),
+                _ => None,
+            };
+            balance(&r.change.old_image) == Some(900) && balance(&r.change.new_image) == Some(400)
+        })
+        .expect("the crossing record");
+    let mut bad = batch.records[0].clone();
+    bad.change.sequence_number = Some("bad-1".into());
+    bad.change.new_image.insert("sk".into(), serde_dynamo::AttributeValue::S("PROFILE".into()));
+    bad.change.new_image.insert("balance".into(), serde_dynamo::AttributeValue::S("not a number".into()));
+    batch.records.insert(0, bad);
+    let response = handlers::publish_stream(&p.ally, &p.bus, batch.clone()).await;
+    let failures: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failures, vec!["bad-1".to_string()]);
+    assert!(crossing < batch.records.len());
+    assert_eq!(delivered(&p).await.len(), 1, "the good records went through");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_delivered_twice_is_rewarded_once() {
+    let p = pipeline(Config::default()).await;
+    partner(&p.ally, "referrer", "r@partners.example").await;
+    let event = |tag: &str, referrer: &str, referred: &str| -> EventBridgeEvent<Value> {
+        serde_json::from_value(json!({
+            "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ReferralCompleted", "source": "refer",
+            "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {"referral_id": "ref-42", "referrer_user_id": referrer, "referred_user_id": referred, "tag": tag}
+        }))
+        .unwrap()
+    };
+    assert_eq!(
+        handlers::referral(&p.ally, event("become-partner", "referrer", "newbie")).await.unwrap(),
+        Handled::Done
+    );
+    handlers::referral(&p.ally, event("become-partner", "referrer", "newbie")).await.unwrap();
+    assert_eq!(p.ally.find_by_user("referrer").await.unwrap().balance, 1_000, "credited once");
+    let entries = ally_tests::all_entries(&p.ally, "referrer").await;
+    assert_eq!(entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Reward]);
+    for dropped in [
+        event("newsletter", "referrer", "x"),
+        event("become-partner", "referrer", "referrer"),
+        event("become-partner", "ghost", "x"),
+    ] {
+        assert_eq!(handlers::referral(&p.ally, dropped).await.unwrap(), Handled::Dropped);
+    }
+    assert_eq!(p.ally.find_by_user("referrer").await.unwrap().balance, 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_report_run_twice_sends_one_statement_per_partner() {
+    let admin_email = format!("admin-{}@ally.example", ulid::Ulid::new().to_string().to_lowercase());
+    let p = pipeline(Config { admin_email: Some(admin_email.clone()), ..Config::default() }).await;
+    let tag = ulid::Ulid::new().to_string().to_lowercase();
+    let mut emails = Vec::new();
+    for i in 0..30 {
+        let email = format!("m{i}-{tag}@partners.example");
+        partner(&p.ally, &format!("m{i}"), &email).await;
+        emails.push(email);
+    }
+    let schedule: EventBridgeEvent<Value> = serde_json::from_value(json!({
+        "version": "0", "id": "sched-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": chrono::Utc::now(), "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/ally-monthly-report"], "detail": {}
+    }))
+    .unwrap();
+    // A deadline already near: the run stops after its first page and saves its cursor.
+    let first = handlers::monthly_report(&p.ally, &p.mailer, schedule.clone(), 0).await.unwrap();
+    assert_eq!((first.sent, first.done), (25, false));
+    let second = handlers::monthly_report(&p.ally, &p.mailer, schedule.clone(), i64::MAX).await.unwrap();
+    assert_eq!((second.sent, second.done), (5 + 1, true), "the rest of the partners, and the admin summary");
+    let third = handlers::monthly_report(&p.ally, &p.mailer, schedule, i64::MAX).await.unwrap();
+    assert_eq!((third.sent, third.done), (0, true), "a finished month sends nothing");
+    for email in &emails {
+        assert_eq!(sent_mail(email).len(), 1, "{email}");
+    }
+    assert_eq!(sent_mail(&admin_email).len(), 1);
+}
