@@ -2,7 +2,7 @@
 //! the admin token it prints, a token minted by its `token` command, and data that survives
 //! a restart. `make test` builds the binary before the tests run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +33,7 @@ impl DevServer {
             .arg("serve")
             .env("ALLY_LOCAL_ADDR", format!("127.0.0.1:{port}"))
             .env("ALLY_LOCAL_DATA", data)
+            .env("ALLY_LOCAL_OUTBOX", data.join("outbox"))
             .env_remove("ALLY_LOCAL_JWT_SECRET")
             .env_remove("ALLY_WEBHOOK_SECRET")
             .stdout(Stdio::piped())
@@ -53,20 +54,23 @@ impl DevServer {
     }
 
     fn request(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        self.request_with(method, path, token, &[], body)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response[9..12].parse().unwrap();
-        let (_, payload) = response.split_once("\r\n\r\n").unwrap();
-        (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+        let bearer = format!("Bearer {token}");
+        let mut all = vec![("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        let (status, payload) = ally_tests::http_request(self.port, method, path, &all, &body);
+        (status, serde_json::from_str(&payload).unwrap_or(Value::Null))
     }
 }
 
@@ -101,7 +105,12 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     let server = DevServer::start(&data, port);
     wait_for(port);
     let partner = mint(&data, "partner-9");
-    let (status, created) = server.request("POST", "/resellers", &partner, Some(json!({"company": "Nine Ltd"})));
+    let (status, created) = server.request(
+        "POST",
+        "/resellers",
+        &partner,
+        Some(json!({"company": "Nine Ltd", "email": "billing@nine.example"})),
+    );
     assert_eq!(status, 201, "{created}");
     let refid = created["refid"].as_str().unwrap().to_string();
     let (status, paid) = server.request(
@@ -121,6 +130,50 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     wait_for(port);
     let (status, me) = server.request("GET", "/resellers/me", &partner, None);
     assert_eq!((status, me["refid"].as_str()), (200, Some(refid.as_str())), "the same token and data after a restart");
+
+    // The event pipeline in process: a balance crossing the threshold mails the partner.
+    let (status, _) = server.request_with(
+        "POST",
+        &format!("/resellers/{refid}/credits"),
+        &server.admin_token,
+        &[("Idempotency-Key", "top-1")],
+        Some(json!({"amount": 600})),
+    );
+    assert_eq!(status, 200);
+    let (status, bought) = server.request_with(
+        "POST",
+        "/provision",
+        &partner,
+        &[("Idempotency-Key", "buy-1")],
+        Some(json!({"cost": 200})),
+    );
+    assert_eq!((status, bought["balance"].as_i64()), (200, Some(400)), "{bought}");
+    let mut outbox = Value::Null;
+    for _ in 0..200 {
+        outbox = server.request("GET", "/_local/outbox", "", None).1;
+        if outbox.as_array().is_some_and(|m| !m.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let mails = outbox.as_array().expect("the outbox lists mail");
+    assert_eq!(mails.len(), 1, "{outbox}");
+    assert_eq!(mails[0]["to"], "billing@nine.example");
+    assert!(mails[0]["text"].as_str().unwrap().contains("400"));
+    let eml = std::fs::read_dir(data.join("outbox")).unwrap().count();
+    assert_eq!(eml, 1, "the mail is also an .eml file");
+
+    // A ReferralCompleted from the referral system, delivered twice: one reward.
+    let referral = json!({"source": "refer", "detail-type": "ReferralCompleted",
+        "detail": {"referral_id": "ref-1", "referrer_user_id": "partner-9", "referred_user_id": "partner-10", "tag": "become-partner"}});
+    for _ in 0..2 {
+        let (status, _) = server.request("POST", "/_local/events", "", Some(referral.clone()));
+        assert_eq!(status, 200);
+    }
+    let (status, problem) = server.request("POST", "/_local/events", "", Some(json!({"detail": {}})));
+    assert_eq!((status, problem["code"].as_str()), (422, Some("validation_failed")));
+    let (_, me) = server.request("GET", "/resellers/me", &partner, None);
+    assert_eq!(me["balance"], 1_400, "the reward is credited once");
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
 }
