@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 const WEBHOOK_SECRET: &str = "whsec-lambda-test";
+const MAIL_FROM: &str = "ally@lambda-test.example";
 
 /// What a function posted back for one invocation.
 #[derive(Debug)]
@@ -120,6 +121,8 @@ impl Function {
             .env("ALLY_TABLE_NAME", table)
             .env("ALLY_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("ALLY_CURSOR_SECRET", "cursor-lambda-test")
+            .env("ALLY_EVENT_BUS", "ally-lambda-test")
+            .env("ALLY_MAIL_FROM", MAIL_FROM)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -141,6 +144,10 @@ impl Function {
             Outcome::Response(response) => panic!("answer for {got} while waiting for {id}: {response}"),
             Outcome::Error(message) => panic!("{got} failed: {message}"),
         };
+        if response.get("statusCode").is_none() {
+            // An event function: its answer is what it made of the event.
+            return (200, response);
+        }
         let status = response["statusCode"].as_u64().expect("statusCode") as u16;
         let body = response["body"].as_str().map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
         (status, body.unwrap_or(Value::Null))
@@ -234,4 +241,31 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let (status, trends) = analytics.invoke(sample("analytics-own-credit-trends")).await;
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     assert_eq!((status, trends[&month].as_i64()), (200, Some(7_500)), "{trends}");
+    drop(analytics);
+
+    // The event functions, with their samples.
+    let sdk = ally_tests::sdk_config();
+    aws_sdk_eventbridge::Client::new(&sdk).create_event_bus().name("ally-lambda-test").send().await.ok();
+    aws_sdk_sesv2::Client::new(&sdk).create_email_identity().email_identity(MAIL_FROM).send().await.unwrap();
+    let mut publisher = Function::start("stream-publisher", &table).await;
+    let (_, published) = publisher.invoke(sample("stream-publisher-batch")).await;
+    assert_eq!(published, json!({"batchItemFailures": []}));
+    drop(publisher);
+    let mut notifier = Function::start("low-credit-notifier", &table).await;
+    assert_eq!(notifier.invoke(sample("low-credit-notifier-event")).await.1, json!("Done"));
+    assert_eq!(notifier.invoke(sample("low-credit-notifier-event")).await.1, json!("Duplicate"));
+    drop(notifier);
+    let mut referral = Function::start("referral-reward", &table).await;
+    assert_eq!(referral.invoke(sample("referral-reward-event")).await.1, json!("Done"));
+    drop(referral);
+    assert_eq!(seeded.find_by_user("partner-1").await.unwrap().balance, 5_500 + 1_000, "the referral reward");
+    let mut report = Function::start("monthly-report", &table).await;
+    let (_, run) = report.invoke(sample("monthly-report-schedule")).await;
+    assert_eq!(
+        run,
+        json!("ReportRun { sent: 1, done: true }"),
+        "a statement for partner-2, the one partner with an email"
+    );
+    let (_, again) = report.invoke(sample("monthly-report-schedule")).await;
+    assert_eq!(again, json!("ReportRun { sent: 0, done: true }"));
 }
