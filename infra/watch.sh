@@ -20,9 +20,18 @@ AWS_SECRET_ACCESS_KEY=testing
 ALLY_TABLE_NAME=ally-watch
 ALLY_WEBHOOK_SECRET=whsec-watch
 ALLY_CURSOR_SECRET=cursor-watch
+ALLY_EVENT_BUS=ally-watch
+ALLY_MAIL_FROM=ally@watch.example
 ENV
 set -a; . .ally/watch.env; set +a
 cargo run -q -p ally-local -- create-table
+# The bus and the mail identity the event functions use.
+.venv/bin/python - <<PY
+import boto3
+kw = dict(endpoint_url="$AWS_ENDPOINT_URL", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+boto3.client("events", **kw).create_event_bus(Name="$ALLY_EVENT_BUS")
+boto3.client("sesv2", **kw).create_email_identity(EmailIdentity="$ALLY_MAIL_FROM")
+PY
 echo "emulator on http://127.0.0.1:$port; functions on the cargo lambda runtime (:9000)"
 echo "try: cargo lambda invoke onboarding --data-file events/onboarding-create-reseller.json"
 PATH="$PWD/.venv/bin:$PATH" cargo lambda watch --env-file .ally/watch.env
