@@ -157,6 +157,10 @@ fn sent_mail(to: &str) -> Vec<String> {
 }
 
 async fn partner(ally: &Ally<DynamoStore>, user: &str, email: &str) -> String {
+    partner_on(ally, user, email).await
+}
+
+async fn partner_on<S: ally::store::Store>(ally: &Ally<S>, user: &str, email: &str) -> String {
     let request = NewReseller {
         company: format!("{user} Ltd"),
         tier: Some(Tier::Standard),
@@ -288,4 +292,29 @@ async fn the_monthly_report_run_twice_sends_one_statement_per_partner() {
         assert_eq!(sent_mail(email).len(), 1, "{email}");
     }
     assert_eq!(sent_mail(&admin_email).len(), 1);
+}
+
+#[tokio::test]
+async fn a_low_credit_event_can_also_hold_provisioning() {
+    use ally::events::local::Outbox;
+    use ally::events::reactions::notify_low_credit;
+    let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
+    let refid = partner_on(&ally, "h", "h@partners.example").await;
+    let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
+    let event = ally::events::LowCredit {
+        event_id: "e-1".into(),
+        occurred_at: chrono::Utc::now(),
+        reseller: ally::events::ResellerRef { user_id: "h".into(), refid: Some(refid) },
+        balance: 10,
+        threshold: 500,
+        company: "h Ltd".into(),
+        email: Some("h@partners.example".into()),
+    };
+    assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Done);
+    assert!(ally.find_by_user("h").await.unwrap().hold_provisioning);
+    let mail = &outbox.sent()[0];
+    assert_eq!(mail.to, "h@partners.example");
+    assert!(mail.text.contains("http://127.0.0.1:3000/partner/dashboard"), "{}", mail.text);
+    assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Duplicate);
+    assert_eq!(outbox.sent().len(), 1);
 }
