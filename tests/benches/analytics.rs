@@ -1,6 +1,6 @@
 //! Analytics cost against history: latency and store calls of every analytics read with few
 //! and with many ledger entries, on the memory store (100 vs 100,000 entries) and on the
-//! DynamoDB emulator (100 vs 10,000). Prints figures; asserts nothing.
+//! DynamoDB emulator (100 vs 2,000: see `main`). Prints figures; asserts nothing.
 //!
 //! Run: `cargo bench -p ally-tests --bench analytics` (`make bench`).
 
@@ -116,7 +116,9 @@ async fn main() {
     for entries in [100, 100_000] {
         report("memory", ally::store::memory::MemoryStore::new(), entries).await;
     }
-    for entries in [100, 10_000] {
+    // 10,000 is what we would like; moto keeps every stream record and grew past 24 GB (killed by
+    // the OOM killer) on the way there, so the emulator run stops at 2,000.
+    for entries in [100, 2_000] {
         report("dynamodb (moto)", ally_tests::dynamo_store().await, entries).await;
     }
 }

@@ -56,11 +56,9 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
         ally.store().release(&claim).await?;
         return Err(e);
     }
-    if hold {
-        if let Some(refid) = &event.reseller.refid {
-            let patch = ResellerPatch { hold_provisioning: Some(true), ..ResellerPatch::default() };
-            ally.update_reseller(refid, patch).await?;
-        }
+    if let (true, Some(refid)) = (hold, &event.reseller.refid) {
+        let patch = ResellerPatch { hold_provisioning: Some(true), ..ResellerPatch::default() };
+        ally.update_reseller(refid, patch).await?;
     }
     Ok(Handled::Done)
 }
