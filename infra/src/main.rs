@@ -114,7 +114,7 @@ async fn create_table() -> Result<(), Failure> {
     let config = Config::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    ally::store::dynamo::create_table(&client, &config.table_name).await?;
+    ally::store::dynamo::create_table(&client, &config.table_name, ally::store::dynamo::ChangeStream::On).await?;
     println!("created table {}", config.table_name);
     Ok(())
 }

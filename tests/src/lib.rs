@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use ally::domain::{Reseller, Tier};
 use ally::service::{Actor, CreditRequest, NewReseller};
-use ally::store::dynamo::{DynamoStore, create_table};
+use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
 use ally::store::memory::MemoryStore;
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
@@ -73,11 +73,16 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
-/// A DynamoDB store on a fresh table of its own.
+/// A DynamoDB store on a fresh table of its own, without a change stream.
 pub async fn dynamo_store() -> DynamoStore {
+    dynamo_store_with(ChangeStream::Off).await
+}
+
+/// A DynamoDB store on a fresh table of its own.
+pub async fn dynamo_store_with(stream: ChangeStream) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config());
     let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-    create_table(&client, &table).await.expect("create the test table");
+    create_table(&client, &table, stream).await.expect("create the test table");
     DynamoStore::new(client, table)
 }
 

@@ -63,7 +63,7 @@ async fn pipeline(config: Config) -> Pipeline {
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     ses.create_email_identity().email_identity(SENDER).send().await.unwrap();
     Pipeline {
-        ally: Ally::new(ally_tests::dynamo_store().await, config),
+        ally: Ally::new(ally_tests::dynamo_store_with(ally::store::dynamo::ChangeStream::On).await, config),
         bus: EventBridgeBus::new(eventbridge, name),
         mailer: SesMailer::new(ses, SENDER),
         queue_url,

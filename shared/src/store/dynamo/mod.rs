@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-pub use table::create_table;
+pub use table::{ChangeStream, create_table};
 
 use super::{
     Granularity, IdempotencyRecord, Page, PageRequest, ProfileUpdate, Refusal, ResellerFilter, Store, StoreError,

@@ -24,8 +24,17 @@ fn index(name: &str, pk: &str, sk: &str) -> StoreResult<GlobalSecondaryIndex> {
         .map_err(StoreError::backend)
 }
 
-/// Creates the single table (keys, indexes, stream, TTL) and waits until it is usable.
-pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
+/// Whether the table's change stream is on. Deployments always have it (the event pipeline
+/// reads it); tests that do not read it leave it off, because moto keeps every stream record
+/// in memory and copies all tables on each transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStream {
+    On,
+    Off,
+}
+
+/// Creates the single table (keys, indexes, stream, TTL).
+pub async fn create_table(client: &Client, name: &str, stream: ChangeStream) -> StoreResult<()> {
     let mut request = client
         .create_table()
         .table_name(name)
@@ -35,13 +44,16 @@ pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
         .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK)?)
         .global_secondary_indexes(index(keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK)?)
         .global_secondary_indexes(index(keys::BY_DAY_INDEX, attr::DAY_PK, attr::DAY_SK)?)
-        .stream_specification(
-            StreamSpecification::builder()
+        .stream_specification(match stream {
+            ChangeStream::On => StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()
                 .map_err(StoreError::backend)?,
-        );
+            ChangeStream::Off => {
+                StreamSpecification::builder().stream_enabled(false).build().map_err(StoreError::backend)?
+            }
+        });
     for name in
         [attr::PK, attr::SK, attr::TIER_PK, attr::TIER_SK, attr::STATUS_PK, attr::STATUS_SK, attr::DAY_PK, attr::DAY_SK]
     {
