@@ -116,8 +116,9 @@ async fn main() {
     for entries in [100, 100_000] {
         report("memory", ally::store::memory::MemoryStore::new(), entries).await;
     }
-    // 10,000 is what we would like; moto keeps every stream record and grew past 24 GB (killed by
-    // the OOM killer) on the way there, so the emulator run stops at 2,000.
+    // 10,000 is what we would like, but moto copies every table on each transaction and its
+    // memory grows by gigabytes a minute on the way there (24 GB and the OOM killer, seen
+    // twice), so the emulator run stops at 2,000.
     for entries in [100, 2_000] {
         report("dynamodb (moto)", ally_tests::dynamo_store().await, entries).await;
     }
