@@ -98,9 +98,34 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The defaults, in one place: the seed's `ally.php` values and a sample catalog.
 impl Default for Config {
     fn default() -> Self {
-        Self::from_lookup(|_| None).expect("the defaults are valid")
+        Self {
+            table_name: "ally".into(),
+            default_tier: Tier::Standard,
+            credit_conversion_rate: 100,
+            currency: "USD".into(),
+            auto_provision_wallet: true,
+            low_credit_threshold: 500,
+            dashboard_url: "partner/dashboard".into(),
+            discounts: Discounts::default(),
+            referral_reward: 1_000,
+            max_credit_amount: 100_000_000,
+            idempotency_ttl_days: 30,
+            catalog: default_catalog(),
+            webhook_secret: None,
+            cursor_secret: None,
+            local_jwt_secret: None,
+            local_addr: "127.0.0.1:3000".into(),
+            local_data: ".ally".into(),
+            local_outbox: ".ally/outbox".into(),
+            public_url: "http://127.0.0.1:3000".into(),
+            hold_on_low_credit: false,
+            mail_from: "ally@localhost".into(),
+            admin_email: None,
+            event_bus: "ally".into(),
+        }
     }
 }
 
@@ -113,9 +138,11 @@ impl Config {
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let max_credit_amount = parse(&get, "ALLY_MAX_CREDIT_AMOUNT", 100_000_000i64, |v| *v > 0)?;
+        let d = Config::default();
+        let text = |name: &'static str, default: String| get(name).unwrap_or(default);
+        let max_credit_amount = parse(&get, "ALLY_MAX_CREDIT_AMOUNT", d.max_credit_amount, |v| *v > 0)?;
         let catalog = match get("ALLY_PRODUCTS") {
-            None => default_catalog(),
+            None => d.catalog,
             Some(raw) => Catalog(serde_json::from_str::<Vec<Product>>(&raw).map_err(|e| ConfigError {
                 variable: "ALLY_PRODUCTS",
                 message: format!("expected a JSON array of {{id, name, base_price, tiers?}}: {e}"),
@@ -128,32 +155,36 @@ impl Config {
             });
         }
         Ok(Self {
-            table_name: get("ALLY_TABLE_NAME").unwrap_or_else(|| "ally".into()),
-            default_tier: parse(&get, "ALLY_DEFAULT_TIER", Tier::Standard, |_| true)?,
-            credit_conversion_rate: parse(&get, "ALLY_CREDIT_CONVERSION_RATE", 100, |v| *v > 0)?,
-            currency: get("ALLY_CURRENCY").unwrap_or_else(|| "USD".into()).to_ascii_uppercase(),
-            auto_provision_wallet: parse(&get, "ALLY_AUTO_PROVISION_WALLET", true, |_| true)?,
-            low_credit_threshold: parse(&get, "ALLY_LOW_CREDIT_THRESHOLD", 500, |v| *v >= 0)?,
-            dashboard_url: get("ALLY_DASHBOARD_URL").unwrap_or_else(|| "partner/dashboard".into()),
+            table_name: text("ALLY_TABLE_NAME", d.table_name),
+            default_tier: parse(&get, "ALLY_DEFAULT_TIER", d.default_tier, |_| true)?,
+            credit_conversion_rate: parse(&get, "ALLY_CREDIT_CONVERSION_RATE", d.credit_conversion_rate, |v| *v > 0)?,
+            currency: text("ALLY_CURRENCY", d.currency).to_ascii_uppercase(),
+            auto_provision_wallet: parse(&get, "ALLY_AUTO_PROVISION_WALLET", d.auto_provision_wallet, |_| true)?,
+            low_credit_threshold: parse(&get, "ALLY_LOW_CREDIT_THRESHOLD", d.low_credit_threshold, |v| *v >= 0)?,
+            dashboard_url: text("ALLY_DASHBOARD_URL", d.dashboard_url),
             discounts: Discounts {
-                gold: parse(&get, "ALLY_DISCOUNT_GOLD", 15, |v| *v <= 99)?,
-                platinum: parse(&get, "ALLY_DISCOUNT_PLATINUM", 30, |v| *v <= 99)?,
+                gold: parse(&get, "ALLY_DISCOUNT_GOLD", d.discounts.gold, |v| *v <= 99)?,
+                platinum: parse(&get, "ALLY_DISCOUNT_PLATINUM", d.discounts.platinum, |v| *v <= 99)?,
             },
-            referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", 1_000, |v| *v > 0 && *v <= max_credit_amount)?,
+            referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", d.referral_reward, |v| {
+                *v > 0 && *v <= max_credit_amount
+            })?,
             max_credit_amount,
-            idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", 30, |v| (1..=3650).contains(v))?,
+            idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", d.idempotency_ttl_days, |v| {
+                (1..=3650).contains(v)
+            })?,
             catalog,
             webhook_secret: get("ALLY_WEBHOOK_SECRET").map(Secret),
             cursor_secret: get("ALLY_CURSOR_SECRET").map(Secret),
             local_jwt_secret: get("ALLY_LOCAL_JWT_SECRET").map(Secret),
-            local_addr: get("ALLY_LOCAL_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
-            local_data: get("ALLY_LOCAL_DATA").unwrap_or_else(|| ".ally".into()),
-            local_outbox: get("ALLY_LOCAL_OUTBOX").unwrap_or_else(|| ".ally/outbox".into()),
-            public_url: get("ALLY_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
-            hold_on_low_credit: parse(&get, "ALLY_HOLD_ON_LOW_CREDIT", false, |_| true)?,
-            mail_from: get("ALLY_MAIL_FROM").unwrap_or_else(|| "ally@localhost".into()),
+            local_addr: text("ALLY_LOCAL_ADDR", d.local_addr),
+            local_data: text("ALLY_LOCAL_DATA", d.local_data),
+            local_outbox: text("ALLY_LOCAL_OUTBOX", d.local_outbox),
+            public_url: text("ALLY_PUBLIC_URL", d.public_url),
+            hold_on_low_credit: parse(&get, "ALLY_HOLD_ON_LOW_CREDIT", d.hold_on_low_credit, |_| true)?,
+            mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
-            event_bus: get("ALLY_EVENT_BUS").unwrap_or_else(|| "ally".into()),
+            event_bus: text("ALLY_EVENT_BUS", d.event_bus),
         })
     }
 }
@@ -178,7 +209,7 @@ fn default_catalog() -> Catalog {
     let product = |id: &str, name: &str, price: i64, tiers: &[Tier]| Product {
         id: id.into(),
         name: name.into(),
-        base_price: Credits::new(price, i64::MAX).expect("positive"),
+        base_price: Credits::from_trusted(price),
         tiers: tiers.to_vec(),
     };
     Catalog(vec![
@@ -189,52 +220,5 @@ fn default_catalog() -> Catalog {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn defaults_mirror_the_seed() {
-        let c = with(&[]).unwrap();
-        assert_eq!(c.default_tier, Tier::Standard);
-        assert_eq!(c.credit_conversion_rate, 100);
-        assert!(c.auto_provision_wallet);
-        assert_eq!(c.low_credit_threshold, 500);
-        assert_eq!(c.dashboard_url, "partner/dashboard");
-        assert_eq!(c.discounts, Discounts { gold: 15, platinum: 30 });
-        assert_eq!(c.referral_reward, 1_000);
-    }
-
-    #[test]
-    fn a_bad_value_names_its_variable() {
-        for (var, value) in [
-            ("ALLY_DEFAULT_TIER", "diamond"),
-            ("ALLY_CREDIT_CONVERSION_RATE", "0"),
-            ("ALLY_AUTO_PROVISION_WALLET", "maybe"),
-            ("ALLY_DISCOUNT_GOLD", "100"),
-            ("ALLY_LOW_CREDIT_THRESHOLD", "-1"),
-            ("ALLY_PRODUCTS", "{}"),
-        ] {
-            let err = with(&[(var, value)]).unwrap_err();
-            assert_eq!(err.variable, var);
-            assert!(err.to_string().contains(var));
-        }
-    }
-
-    #[test]
-    fn overrides_are_read() {
-        let c = with(&[
-            ("ALLY_DEFAULT_TIER", "gold"),
-            ("ALLY_PRODUCTS", r#"[{"id":"p","name":"P","base_price":10,"tiers":["platinum"]}]"#),
-        ])
-        .unwrap();
-        assert_eq!(c.default_tier, Tier::Gold);
-        assert!(!c.catalog.find("p").unwrap().allows(Tier::Gold));
-    }
-}
+#[path = "config_test.rs"]
+mod tests;

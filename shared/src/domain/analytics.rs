@@ -162,29 +162,5 @@ pub fn trend(range: &DateRange, interval: Interval, days: &BTreeMap<NaiveDate, A
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_are_checked() {
-        assert!(DateRange::parse("2026-02-01", "2026-01-01", 400).is_err());
-        assert!(DateRange::parse("2026-01-01", "2027-06-01", 400).is_err());
-        assert!(DateRange::parse("2026-13-01", "2026-12-01", 400).is_err());
-        assert_eq!(DateRange::parse("2026-01-01", "2026-01-31", 400).unwrap().days(), 31);
-    }
-
-    #[test]
-    fn trends_fill_every_period() {
-        let range = DateRange::parse("2025-12-30", "2026-02-02", 400).unwrap();
-        let day = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let days = BTreeMap::from([
-            (day("2025-12-31"), Activity { credits_added: 5, ..Activity::default() }),
-            (day("2026-01-15"), Activity { credits_added: 7, ..Activity::default() }),
-            (day("2026-03-01"), Activity { credits_added: 100, ..Activity::default() }),
-        ]);
-        let monthly = trend(&range, Interval::Monthly, &days);
-        assert_eq!(monthly, BTreeMap::from([("2025-12".into(), 5), ("2026-01".into(), 7), ("2026-02".into(), 0)]));
-        assert_eq!(trend(&range, Interval::Daily, &days).len(), 35);
-        assert_eq!(trend(&range, Interval::Yearly, &days)["2026"], 7);
-    }
-}
+#[path = "analytics_test.rs"]
+mod tests;

@@ -133,45 +133,5 @@ pub async fn publish<S: Store, B: Bus>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Reseller, Status, Tier};
-
-    fn wallet(balance: i64) -> Stored {
-        Stored::Reseller(Box::new(Reseller {
-            user_id: "u".into(),
-            refid: "R".into(),
-            company: "C".into(),
-            email: Some("u@x.example".into()),
-            tier: Tier::Gold,
-            status: Status::Active,
-            balance,
-            wallet_open: true,
-            hold_provisioning: false,
-            metadata: Default::default(),
-            version: 1,
-            credits_added: 0,
-            credits_spent: 0,
-            provisions: 0,
-            clients: 0,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-        }))
-    }
-
-    fn change(old: Option<Stored>, new: Option<Stored>) -> ItemChange {
-        ItemChange { id: "e1".into(), at: chrono::Utc::now(), old, new }
-    }
-
-    #[test]
-    fn low_credit_fires_only_when_the_threshold_is_crossed() {
-        let kind = |old, new| event_of(&change(Some(wallet(old)), Some(wallet(new))), 500).map(|d| d.detail_type);
-        assert_eq!(kind(600, 400), Some("LowCredit"));
-        assert_eq!(kind(500, 499), Some("LowCredit"));
-        assert_eq!(kind(499, 100), None, "already low");
-        assert_eq!(kind(400, 600), None, "going up");
-        assert_eq!(kind(900, 500), None, "not below");
-        assert_eq!(event_of(&change(None, Some(wallet(0))), 500).map(|d| d.detail_type), Some("ResellerOnboarded"));
-        assert_eq!(event_of(&change(Some(Stored::Other), Some(Stored::Other)), 500), None);
-    }
-}
+#[path = "publisher_test.rs"]
+mod tests;

@@ -1,0 +1,49 @@
+//! Unit tests of `config.rs`.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| map.get(k).cloned())
+}
+
+#[test]
+fn defaults_mirror_the_seed() {
+    let c = with(&[]).unwrap();
+    assert_eq!(c.default_tier, Tier::Standard);
+    assert_eq!(c.credit_conversion_rate, 100);
+    assert!(c.auto_provision_wallet);
+    assert_eq!(c.low_credit_threshold, 500);
+    assert_eq!(c.dashboard_url, "partner/dashboard");
+    assert_eq!(c.discounts, Discounts { gold: 15, platinum: 30 });
+    assert_eq!(c.referral_reward, 1_000);
+}
+
+#[test]
+fn a_bad_value_names_its_variable() {
+    for (var, value) in [
+        ("ALLY_DEFAULT_TIER", "diamond"),
+        ("ALLY_CREDIT_CONVERSION_RATE", "0"),
+        ("ALLY_AUTO_PROVISION_WALLET", "maybe"),
+        ("ALLY_DISCOUNT_GOLD", "100"),
+        ("ALLY_LOW_CREDIT_THRESHOLD", "-1"),
+        ("ALLY_PRODUCTS", "{}"),
+    ] {
+        let err = with(&[(var, value)]).unwrap_err();
+        assert_eq!(err.variable, var);
+        assert!(err.to_string().contains(var));
+    }
+}
+
+#[test]
+fn overrides_are_read() {
+    let c = with(&[
+        ("ALLY_DEFAULT_TIER", "gold"),
+        ("ALLY_PRODUCTS", r#"[{"id":"p","name":"P","base_price":10,"tiers":["platinum"]}]"#),
+    ])
+    .unwrap();
+    assert_eq!(c.default_tier, Tier::Gold);
+    assert!(!c.catalog.find("p").unwrap().allows(Tier::Gold));
+}
