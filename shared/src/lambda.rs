@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::LambdaEvent;
 
 use crate::events::bus::EventBridgeBus;
 use crate::events::mail::SesMailer;
@@ -48,4 +50,26 @@ pub async fn services() -> Result<Arc<Services>, StartError> {
     let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus.clone());
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.mail_from.clone());
     Ok(Arc::new(Services { ally: Ally::new(store, config), bus, mailer }))
+}
+
+/// Runs an EventBridge-triggered function: builds the services once, then hands each event
+/// (and its deadline, Unix milliseconds) to `handle`. An error is returned to Lambda, so
+/// EventBridge delivers the event again; a success answers what the handler made of it.
+pub async fn run_eventbridge<F, Fut, T>(handle: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Arc<Services>, EventBridgeEvent<serde_json::Value>, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::domain::AllyError>> + Send,
+    T: std::fmt::Debug,
+{
+    let services = services().await?;
+    let handle = &handle;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+        let services = services.clone();
+        async move {
+            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let outcome = handle(services, event.payload, deadline).await?;
+            Ok::<_, lambda_runtime::Error>(format!("{outcome:?}"))
+        }
+    }))
+    .await
 }

@@ -49,7 +49,7 @@ pub async fn low_credit<S: Store, M: Mailer>(
     event: EventBridgeEvent<Value>,
 ) -> Result<Handled, AllyError> {
     let low: LowCredit = detail(&event)?;
-    notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit).await
+    Box::pin(notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit)).await
 }
 
 /// `referral-reward`: one `ReferralCompleted` event. A malformed detail is dropped (a retry
@@ -77,5 +77,6 @@ pub async fn monthly_report<S: Store, M: Mailer>(
     let now = event.time.unwrap_or_else(Utc::now);
     let month = previous_month(now.date_naive());
     let time_left = || Utc::now().timestamp_millis() + REPORT_MARGIN_MS < deadline_ms;
-    run_monthly_report(ally, mailer, month, Utc::now().date_naive(), time_left).await
+    // Boxed, as the referral: the report's future is too deep to nest unboxed in a runtime service.
+    Box::pin(run_monthly_report(ally, mailer, month, Utc::now().date_naive(), time_left)).await
 }
