@@ -17,9 +17,11 @@ use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
-/// The workspace root.
+/// The workspace root. Read at run time (cargo sets the variable for tests and benches):
+/// a build cache shared between checkouts may hold a binary compiled in another one.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let tests = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+    tests.join("..")
 }
 
 /// The emulator of this test process: its endpoint, and the pipe whose closing stops it.
