@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools build watch bench
+.PHONY: help dev reset test lint tools build watch bench fuzz
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
+	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
 	@echo "make bench   benchmarks (figures printed, nothing asserted)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
@@ -57,6 +58,13 @@ lint: tools
 test: tools lint
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
+	infra/fuzz.sh
+
+# Generated requests from the OpenAPI document, as an admin and as a partner: no 5xx, and
+# every response as documented.
+fuzz: tools
+	cargo build -p ally-local --locked
+	infra/fuzz.sh
 
 # Figures only: analytics latency and store calls against the size of the history.
 bench: tools

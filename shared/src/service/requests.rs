@@ -11,13 +11,16 @@ use crate::domain::{Status, Tier};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReseller {
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"))]
     pub company: String,
     #[serde(default)]
     pub tier: Option<Tier>,
     /// Only an admin may onboard someone else.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._@:-]{1,128}$"))]
     pub user_id: Option<String>,
     #[serde(default)]
+    #[schemars(email, length(max = 254))]
     pub email: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -44,8 +47,10 @@ pub struct ResellerPatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditRequest {
+    #[schemars(range(min = 1))]
     pub amount: i64,
     #[serde(default)]
+    #[schemars(length(max = 500), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
     pub reason: Option<String>,
 }
 
@@ -56,10 +61,12 @@ pub struct ProvisionRequest {
     #[serde(default)]
     pub product: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub cost: Option<i64>,
     #[serde(default)]
     pub client_id: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 500), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
     pub description: Option<String>,
 }
 
@@ -67,8 +74,10 @@ pub struct ProvisionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"))]
     pub name: String,
     #[serde(default)]
+    #[schemars(email, length(max = 254))]
     pub email: Option<String>,
 }
 
@@ -76,9 +85,11 @@ pub struct NewClient {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    #[schemars(length(min = 1, max = 500))]
     pub clients: Vec<NewClient>,
     #[serde(default)]
     pub product: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub cost: Option<i64>,
 }
