@@ -205,6 +205,8 @@ impl<S> Hooked<S> {
     }
 }
 
+pub mod sdk;
+
 mod hooked {
     use std::collections::BTreeMap;
 

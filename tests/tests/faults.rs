@@ -1,0 +1,169 @@
+//! Ambiguous failures on the DynamoDB store. Every DynamoDB call that add credits,
+//! provision, bulk onboarding and the referral reward make is, in turn, refused before it is
+//! sent, and served with its response lost (the write committed, the caller never hears).
+//! The caller then retries with the same key, as a client or an event source would: the
+//! money moved exactly once, the ledger explains the balance, the counters agree, and a
+//! further retry replays the same answer.
+
+use ally::domain::AllyError;
+use ally::domain::{EntryKind, Tier};
+use ally::events::ReferralCompleted;
+use ally::events::reactions::{Handled, reward_referral};
+use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest};
+use ally::store::PageRequest;
+use ally::store::dynamo::DynamoStore;
+use ally::{Ally, Config};
+use ally_tests::sdk::{SdkCalls, SdkFault};
+use ally_tests::{all_entries, assert_ledger_matches_balance, reseller_with};
+
+const OPENING: i64 = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    AddCredits,
+    Provision,
+    Bulk,
+    Referral,
+}
+
+/// What one successful operation leaves behind on a gold wallet of 10,000.
+struct Effect {
+    balance: i64,
+    kind: EntryKind,
+    amount: i64,
+    clients: i64,
+    provisions: i64,
+}
+
+impl Operation {
+    fn effect(self) -> Effect {
+        match self {
+            Operation::AddCredits => {
+                Effect { balance: OPENING + 500, kind: EntryKind::Credit, amount: 500, clients: 0, provisions: 0 }
+            }
+            // Base 100 at gold (15 % off) is 85.
+            Operation::Provision => {
+                Effect { balance: OPENING - 85, kind: EntryKind::Debit, amount: 85, clients: 0, provisions: 1 }
+            }
+            Operation::Bulk => {
+                Effect { balance: OPENING - 255, kind: EntryKind::Debit, amount: 255, clients: 3, provisions: 3 }
+            }
+            Operation::Referral => {
+                Effect { balance: OPENING + 1_000, kind: EntryKind::Reward, amount: 1_000, clients: 0, provisions: 0 }
+            }
+        }
+    }
+
+    /// Runs the operation for `user` with a fixed key; the balance it reports.
+    async fn perform(self, ally: &Ally<DynamoStore>, user: &str) -> Result<i64, AllyError> {
+        match self {
+            Operation::AddCredits => {
+                let credit = CreditRequest { amount: 500, reason: Some("top-up".into()) };
+                Ok(ally.add_credits(user, credit, EntryKind::Credit, "admin-1", "admin:top-up-1").await?.balance)
+            }
+            Operation::Provision => {
+                let request = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
+                Ok(ally.provision(user, request, "provision-1").await?.balance)
+            }
+            Operation::Bulk => {
+                let clients = (1..=3).map(|i| NewClient { name: format!("Client {i}"), email: None }).collect();
+                let request = BulkRequest { clients, product: None, cost: Some(100) };
+                Ok(ally.bulk_onboard(user, request, "bulk-1").await?.balance)
+            }
+            Operation::Referral => {
+                let event = ReferralCompleted {
+                    referral_id: "referral-1".into(),
+                    referrer_user_id: user.into(),
+                    referred_user_id: "newcomer".into(),
+                    tag: "become-partner".into(),
+                };
+                match reward_referral(ally, &event).await? {
+                    Handled::Done => Ok(ally.find_by_user(user).await?.balance),
+                    other => panic!("the referral was {other:?}, not rewarded"),
+                }
+            }
+        }
+    }
+}
+
+/// Everything the operation must have done exactly once for `user`.
+async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, case: &str) {
+    let effect = op.effect();
+    let reseller = ally.find_by_user(user).await.expect("reseller");
+    assert_eq!(reseller.balance, effect.balance, "{case}: balance");
+    assert_ledger_matches_balance(ally, user).await;
+    let entries = all_entries(ally, user).await;
+    assert_eq!(entries.len(), 2, "{case}: the opening credit and one entry, got {entries:?}");
+    assert_eq!((entries[0].kind, entries[0].amount), (effect.kind, effect.amount), "{case}: the entry");
+    let stats = ally.stats(user).await.expect("stats");
+    let added = OPENING + if effect.kind == EntryKind::Debit { 0 } else { effect.amount };
+    let spent = if effect.kind == EntryKind::Debit { effect.amount } else { 0 };
+    assert_eq!(
+        (stats.clients, stats.provisions, stats.credits_added, stats.credits_spent),
+        (effect.clients, effect.provisions, added, spent),
+        "{case}: stats"
+    );
+    let clients = ally.clients(user, &PageRequest::first(100)).await.expect("clients").items;
+    assert_eq!(clients.len() as i64, effect.clients, "{case}: clients {clients:?}");
+}
+
+async fn sweep(op: Operation) {
+    let calls = SdkCalls::default();
+    let ally = Ally::new(calls.store().await, Config::default());
+
+    // A clean run tells how many calls there are to break.
+    reseller_with(&ally, "clean", Tier::Gold, OPENING).await;
+    calls.take();
+    op.perform(&ally, "clean").await.expect("clean run");
+    let by_operation = calls.take();
+    eprintln!("{op:?}: {by_operation:?}");
+    let steps: u64 = by_operation.values().sum();
+    assert!(steps >= 2, "{op:?} made {steps} DynamoDB calls");
+    assert_done_once(&ally, "clean", op, &format!("{op:?} clean")).await;
+
+    let mut users = vec!["clean".to_string()];
+    for fault in [SdkFault::Refuse, SdkFault::LoseResponse] {
+        for n in 1..=steps {
+            let case = format!("{op:?}, call {n} of {steps}: {fault:?}");
+            let user = format!("{op:?}-{fault:?}-{n}").to_lowercase();
+            reseller_with(&ally, &user, Tier::Gold, OPENING).await;
+            calls.arm(n, fault);
+            let first = op.perform(&ally, &user).await;
+            assert!(calls.fired(), "{case}: the fault was never reached ({first:?})");
+            calls.disarm();
+            let retried = op.perform(&ally, &user).await.unwrap_or_else(|e| panic!("{case}: the retry failed: {e}"));
+            assert_eq!(retried, op.effect().balance, "{case}: the retry's answer");
+            if let Ok(balance) = first {
+                assert_eq!(balance, retried, "{case}: the first answer");
+            }
+            assert_eq!(op.perform(&ally, &user).await.expect("replay"), retried, "{case}: a replay");
+            assert_done_once(&ally, &user, op, &case).await;
+            users.push(user);
+        }
+    }
+    let mut total = 0;
+    for user in &users {
+        total += ally.find_by_user(user).await.expect("reseller").balance;
+    }
+    assert_eq!(ally.total_credits().await.expect("total"), total, "{op:?}: outstanding credits counter");
+}
+
+#[tokio::test]
+async fn add_credits_survives_a_fault_at_every_call() {
+    sweep(Operation::AddCredits).await;
+}
+
+#[tokio::test]
+async fn provision_survives_a_fault_at_every_call() {
+    sweep(Operation::Provision).await;
+}
+
+#[tokio::test]
+async fn bulk_onboarding_survives_a_fault_at_every_call() {
+    sweep(Operation::Bulk).await;
+}
+
+#[tokio::test]
+async fn the_referral_reward_survives_a_fault_at_every_call() {
+    sweep(Operation::Referral).await;
+}
