@@ -1,0 +1,153 @@
+//! Tenant isolation through the HTTP API, on both stores. Partner A has clients, services,
+//! a ledger and stats; partner B calls every partner route with A's client ids, refid,
+//! cursors and idempotency keys, and every admin route with A's refid. B gets 404, 403, a
+//! refused cursor, or its own data; no answer B gets holds any of A's identifiers; A's
+//! holdings are exactly as they were.
+
+use ally::Config;
+use ally::store::Store;
+use ally_tests::{Answer, TestApi, on_both_stores};
+use serde_json::{Value, json};
+
+/// Onboards `user` (company `<user> Ltd`) at `tier` with `balance`; its token and refid.
+async fn partner<S: Store>(api: &TestApi<S>, user: &str, tier: &str, balance: i64) -> (String, String) {
+    let admin = api.token("admin", true);
+    let body = json!({"company": format!("{user} Ltd"), "user_id": user, "tier": tier});
+    let created = api.call("POST", "/resellers", Some(&admin), Some(body)).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let refid = created.body["refid"].as_str().unwrap().to_string();
+    let path = format!("/resellers/{refid}/credits");
+    let paid = api.call_with_key("POST", &path, &admin, &format!("open-{user}"), json!({"amount": balance})).await;
+    assert_eq!(paid.status, 200, "{paid:?}");
+    (api.token(user, false), refid)
+}
+
+/// Everything A can see of itself.
+async fn holdings<S: Store>(api: &TestApi<S>, token: &str) -> Value {
+    let mut view = serde_json::Map::new();
+    for path in ["/resellers/me", "/resellers/me/stats", "/resellers/me/transactions?limit=100", "/clients?limit=100"] {
+        let answer = api.call("GET", path, Some(token), None).await;
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        view.insert(path.into(), answer.body);
+    }
+    Value::Object(view)
+}
+
+fn string(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}")).to_string()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["items"].as_array().unwrap().iter().map(|item| string(&item["id"])).collect()
+}
+
+async fn b_cannot_reach_a<S: Store>(store: S) {
+    let api = TestApi::new(store, Config::default());
+    let (a, a_refid) = partner(&api, "alpha", "gold", 10_000).await;
+    let (b, _) = partner(&api, "beta", "standard", 5_000).await;
+
+    // A's portfolio: clients, a provisioned service, a bulk onboarding, a ledger.
+    let mut a_clients = Vec::new();
+    for i in 0..3 {
+        let client = api.call("POST", "/clients", Some(&a), Some(json!({"name": format!("Alpha {i}")}))).await;
+        assert_eq!(client.status, 201, "{client:?}");
+        a_clients.push(string(&client.body["id"]));
+    }
+    let a_client = a_clients[0].clone();
+    let bought = api.call_with_key("POST", "/provision", &a, "k-1", json!({"cost": 100, "client_id": a_client})).await;
+    assert_eq!(bought.status, 200, "{bought:?}");
+    let a_service = string(&bought.body["service"]["id"]);
+    let bulk_body = json!({"clients": [{"name": "Alpha bulk 1"}, {"name": "Alpha bulk 2"}], "cost": 100});
+    let bulk = api.call_with_key("POST", "/clients/bulk", &a, "bulk-1", bulk_body.clone()).await;
+    assert_eq!(bulk.status, 200, "{bulk:?}");
+    a_clients.extend(bulk.body["clients"].as_array().unwrap().iter().map(|c| string(&c["id"])));
+    let before = holdings(&api, &a).await;
+    assert_eq!(ids(&before["/clients?limit=100"]).len(), 5);
+    let mut a_secrets = vec![a_refid.clone(), "alpha Ltd".to_string(), a_service];
+    a_secrets.extend(a_clients.iter().cloned());
+    a_secrets.extend(ids(&before["/resellers/me/transactions?limit=100"]));
+    let a_clients_cursor = string(&api.call("GET", "/clients?limit=1", Some(&a), None).await.body["next_cursor"]);
+    let a_ledger_cursor =
+        string(&api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await.body["next_cursor"]);
+
+    // B's own portfolio.
+    let b_client = api.call("POST", "/clients", Some(&b), Some(json!({"name": "Beta 0"}))).await;
+    let b_client = string(&b_client.body["id"]);
+
+    let mut answers: Vec<(String, Answer)> = Vec::new();
+    let mut expect = |what: String, answer: Answer, status: u16| {
+        assert_eq!(answer.status, status, "{what}: {answer:?}");
+        answers.push((what, answer));
+    };
+    for id in &a_clients {
+        expect(format!("GET A's client {id}"), api.call("GET", &format!("/clients/{id}"), Some(&b), None).await, 404);
+    }
+    let provision_a_client = json!({"cost": 10, "client_id": a_client});
+    expect(
+        "provision for A's client".into(),
+        api.call_with_key("POST", "/provision", &b, "b-1", provision_a_client).await,
+        404,
+    );
+    for (path, cursor) in [("/clients", &a_clients_cursor), ("/resellers/me/transactions", &a_ledger_cursor)] {
+        let url = format!("{path}?cursor={cursor}");
+        expect(format!("{path} with A's cursor"), api.call("GET", &url, Some(&b), None).await, 422);
+    }
+    // A cursor of B's own, altered by one character, is refused too.
+    let b_more = api.call("POST", "/clients", Some(&b), Some(json!({"name": "Beta 1"}))).await;
+    assert_eq!(b_more.status, 201);
+    let b_cursor = string(&api.call("GET", "/clients?limit=1", Some(&b), None).await.body["next_cursor"]);
+    let mut forged = b_cursor.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    expect("a forged cursor".into(), api.call("GET", &format!("/clients?cursor={forged}"), Some(&b), None).await, 422);
+
+    let trends = format!("/analytics/credit-trends?interval=daily&start=2026-01-01&end=2026-01-31&reseller={a_refid}");
+    expect("A's credit trends".into(), api.call("GET", &trends, Some(&b), None).await, 404);
+    for (method, path, body) in [
+        ("GET", format!("/resellers/{a_refid}"), None),
+        ("GET", "/resellers?user_id=alpha".to_string(), None),
+        ("PATCH", format!("/resellers/{a_refid}"), Some(json!({"status": "suspended"}))),
+        ("POST", "/resellers".to_string(), Some(json!({"company": "Mine now", "user_id": "alpha"}))),
+        ("GET", "/analytics/top-resellers?start=2026-01-01&end=2026-12-31".to_string(), None),
+    ] {
+        expect(format!("{method} {path}"), api.call(method, &path, Some(&b), body).await, 403);
+    }
+    expect(
+        "credit A".into(),
+        api.call_with_key("POST", &format!("/resellers/{a_refid}/credits"), &b, "b-2", json!({"amount": 1})).await,
+        403,
+    );
+
+    // A's idempotency keys mean nothing for B: B's requests are B's own, charged to B.
+    let b_bought =
+        api.call_with_key("POST", "/provision", &b, "k-1", json!({"cost": 100, "client_id": a_client})).await;
+    expect("A's key, A's body".into(), b_bought, 404);
+    let b_bought =
+        api.call_with_key("POST", "/provision", &b, "k-1", json!({"cost": 100, "client_id": b_client})).await;
+    assert_eq!((b_bought.body["cost"].as_i64(), b_bought.body["balance"].as_i64()), (Some(100), Some(4_900)));
+    answers.push(("A's key on B's provision".into(), b_bought));
+    let b_bulk = api.call_with_key("POST", "/clients/bulk", &b, "bulk-1", bulk_body).await;
+    assert_eq!(b_bulk.body["balance"].as_i64(), Some(4_700), "{b_bulk:?}");
+    answers.push(("A's key and body on B's bulk".into(), b_bulk));
+
+    // B's own views list B's data only.
+    for path in ["/resellers/me", "/resellers/me/stats", "/resellers/me/transactions?limit=100", "/clients?limit=100"] {
+        let answer = api.call("GET", path, Some(&b), None).await;
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        answers.push((path.into(), answer));
+    }
+    let b_clients = api.call("GET", "/clients?limit=100", Some(&b), None).await;
+    let names: Vec<_> = b_clients.body["items"].as_array().unwrap().iter().map(|c| string(&c["name"])).collect();
+    assert_eq!(names, ["Alpha bulk 2", "Alpha bulk 1", "Beta 1", "Beta 0"], "B's clients are B's own");
+
+    for (what, answer) in &answers {
+        let text = answer.body.to_string();
+        for secret in &a_secrets {
+            assert!(!text.contains(secret.as_str()), "{what}: B was shown A's `{secret}`: {text}");
+        }
+    }
+    assert_eq!(holdings(&api, &a).await, before, "A's holdings changed");
+}
+
+on_both_stores!(b_cannot_reach_a);
