@@ -205,6 +205,7 @@ impl<S> Hooked<S> {
     }
 }
 
+pub mod figures;
 pub mod sdk;
 
 mod hooked {

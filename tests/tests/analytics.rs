@@ -2,123 +2,16 @@
 //! ledgers, clients and profiles, after random and concurrent activity; refused and
 //! replayed operations change no counter.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ally::domain::{AllyError, DateRange, EntryKind, Interval, Tier, TierSnapshot};
-use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch, TopReseller};
-use ally::store::{PageRequest, Store};
+use ally::domain::{AllyError, EntryKind, Tier, TierSnapshot};
+use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::store::Store;
 use ally::{Ally, Config};
-use ally_tests::{all_entries, on_both_stores, reseller_with};
-use chrono::{NaiveDate, Utc};
+use ally_tests::figures::{assert_figures_match, figures};
+use ally_tests::{on_both_stores, reseller_with};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-fn ranges() -> Vec<(Interval, DateRange)> {
-    let t = today().format("%Y-%m-%d").to_string();
-    let back = |days: i64| (today() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
-    vec![
-        (Interval::Daily, DateRange::parse(&back(29), &t, 366).unwrap()),
-        (Interval::Monthly, DateRange::parse(&back(400), &t, 3_700).unwrap()),
-        (Interval::Yearly, DateRange::parse("2020-01-01", &t, 18_300).unwrap()),
-    ]
-}
-
-/// Everything analytics report, as the service answers.
-#[derive(Debug, PartialEq)]
-struct Figures {
-    total: i64,
-    tiers: TierSnapshot,
-    top: Vec<TopReseller>,
-    trends: Vec<BTreeMap<String, i64>>,
-    own_trends: Vec<BTreeMap<String, i64>>,
-}
-
-async fn figures<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
-    let range = ranges()[0].1;
-    let mut trends = Vec::new();
-    for (interval, range) in ranges() {
-        trends.push(ally.credit_trends(interval, &range, None).await.unwrap());
-    }
-    let mut own_trends = Vec::new();
-    for user in users {
-        for (interval, range) in ranges() {
-            own_trends.push(ally.credit_trends(interval, &range, Some(user)).await.unwrap());
-        }
-    }
-    Figures {
-        total: ally.total_credits().await.unwrap(),
-        tiers: ally.tier_snapshot().await.unwrap(),
-        top: ally.top_resellers(&range, 100).await.unwrap(),
-        trends,
-        own_trends,
-    }
-}
-
-/// The same figures, recomputed by walking every ledger, client list and profile.
-async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
-    let mut total = 0;
-    let mut tiers = TierSnapshot::default();
-    let mut top = Vec::new();
-    let mut network_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-    let mut own_days: Vec<BTreeMap<NaiveDate, i64>> = Vec::new();
-    for user in users {
-        let r = ally.find_by_user(user).await.unwrap();
-        *tiers.count_mut(r.tier) += 1;
-        let entries = all_entries(ally, user).await;
-        total += entries.iter().map(|e| e.delta()).sum::<i64>();
-        let mut days = BTreeMap::new();
-        for e in entries.iter().filter(|e| matches!(e.kind, EntryKind::Credit | EntryKind::Reward)) {
-            *days.entry(e.created_at.date_naive()).or_default() += e.amount;
-            *network_days.entry(e.created_at.date_naive()).or_default() += e.amount;
-        }
-        own_days.push(days);
-        let clients = ally.store().clients(user, &PageRequest::first(100)).await.unwrap().items;
-        let spent: i64 = entries.iter().filter(|e| e.kind == EntryKind::Debit).map(|e| e.amount).sum();
-        if !clients.is_empty() || spent > 0 {
-            top.push(TopReseller {
-                refid: r.refid,
-                company: r.company,
-                tier: r.tier,
-                acquisitions: clients.len() as i64,
-                credits_spent: spent,
-            });
-        }
-    }
-    let trend_of = |days: &BTreeMap<NaiveDate, i64>| -> Vec<BTreeMap<String, i64>> {
-        ranges()
-            .into_iter()
-            .map(|(interval, range)| {
-                let mut out: BTreeMap<String, i64> = range.each_day().map(|d| (interval.label(d), 0)).collect();
-                for (day, amount) in days.range(range.start..=range.end) {
-                    *out.get_mut(&interval.label(*day)).unwrap() += amount;
-                }
-                out
-            })
-            .collect()
-    };
-    Figures {
-        total,
-        tiers,
-        top,
-        trends: trend_of(&network_days),
-        own_trends: own_days.iter().flat_map(trend_of).collect(),
-    }
-}
-
-/// Compares, ignoring the order of rows that tie in the ranking.
-async fn assert_figures_match<S: Store>(ally: &Ally<S>, users: &[String]) {
-    let mut got = figures(ally, users).await;
-    let mut want = recomputed(ally, users).await;
-    let key = |t: &TopReseller| (-t.acquisitions, -t.credits_spent, t.refid.clone());
-    got.top.sort_by_key(key);
-    want.top.sort_by_key(key);
-    assert_eq!(got, want);
-}
 
 async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());

@@ -1,0 +1,256 @@
+//! Property tests (proptest). Pricing and credit arithmetic over the whole `i64` range; then
+//! random sequences of onboarding, top-ups, provisions, bulk onboardings, replays and tier,
+//! status and hold changes, with amounts at and past the limits and idempotency keys drawn
+//! from a small pool so that replays and key conflicts happen. After every step: a refused
+//! operation changed nothing and a replay answered the same and changed nothing; at the end
+//! every balance is >= 0 and equals its ledger sum, the stats add up, and every analytics
+//! figure equals its brute-force recomputation. Many sequences on the memory store, a few on
+//! the DynamoDB emulator.
+
+use ally::domain::{Credits, Discounts, EntryKind, Tier, checked_balance};
+use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::store::{PageRequest, Store};
+use ally::{Ally, Config};
+use ally_tests::figures::assert_figures_match;
+use ally_tests::{all_entries, assert_ledger_matches_balance, reseller_with};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as Cases, TestRunner};
+use serde_json::{Value, json};
+
+const USERS: usize = 3;
+const MAX_CREDIT: i64 = 100_000_000;
+
+fn tier() -> impl Strategy<Value = Tier> {
+    prop::sample::select(Tier::ALL.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn a_price_is_between_one_credit_and_the_base(base in 1..=i64::MAX, gold in 0u8..=99, platinum in 0u8..=99, t in tier()) {
+        let discounts = Discounts { gold, platinum };
+        let price = discounts.price(Credits::new(base, i64::MAX).unwrap(), t).get();
+        prop_assert!((1..=base).contains(&price));
+        // Rounded up to whole credits: never below the exact discounted price, less than one above.
+        let exact = i128::from(base) * i128::from(100 - discounts.percent(t));
+        prop_assert!(i128::from(price) * 100 >= exact && i128::from(price) * 100 < exact + 100);
+    }
+
+    #[test]
+    fn credits_are_positive_and_bounded(amount in any::<i64>(), max in 1..=i64::MAX) {
+        match Credits::new(amount, max) {
+            Ok(credits) => prop_assert!(amount >= 1 && amount <= max && credits.get() == amount),
+            Err(_) => prop_assert!(amount < 1 || amount > max),
+        }
+    }
+
+    #[test]
+    fn a_total_is_exact_or_refused(amount in 1..=i64::MAX, count in 0usize..=usize::MAX) {
+        let exact = i128::from(amount) * count as i128;
+        match Credits::new(amount, i64::MAX).unwrap().times(count) {
+            Ok(total) => prop_assert_eq!(i128::from(total.get()), exact),
+            Err(_) => prop_assert!(exact > i128::from(i64::MAX) || exact == 0),
+        }
+    }
+
+    #[test]
+    fn a_balance_change_is_exact_or_refused(balance in any::<i64>(), delta in any::<i64>()) {
+        let exact = i128::from(balance) + i128::from(delta);
+        match checked_balance(balance, delta) {
+            Ok(sum) => prop_assert_eq!(i128::from(sum), exact),
+            Err(_) => prop_assert!(exact > i128::from(i64::MAX) || exact < i128::from(i64::MIN)),
+        }
+    }
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone)]
+enum Step {
+    Add {
+        user: usize,
+        amount: i64,
+        key: u8,
+    },
+    Provision {
+        user: usize,
+        cost: i64,
+        key: u8,
+    },
+    Bulk {
+        user: usize,
+        clients: usize,
+        cost: i64,
+        key: u8,
+    },
+    Client {
+        user: usize,
+    },
+    /// Repeat the `back`-th most recent accepted money step, same key and input.
+    Replay {
+        back: usize,
+    },
+    SetTier {
+        user: usize,
+        tier: Tier,
+    },
+    Suspend {
+        user: usize,
+        suspended: bool,
+    },
+    Hold {
+        user: usize,
+        on: bool,
+    },
+}
+
+/// Amounts: mostly ordinary, sometimes at or past a limit.
+fn amount() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        8 => 1..5_000i64,
+        1 => prop::sample::select(vec![0, -1, i64::MIN, i64::MAX, MAX_CREDIT, MAX_CREDIT + 1, 1]),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let user = 0..USERS;
+    let key = 0u8..4;
+    prop_oneof![
+        3 => (user.clone(), amount(), key.clone()).prop_map(|(user, amount, key)| Step::Add { user, amount, key }),
+        4 => (user.clone(), amount(), key.clone()).prop_map(|(user, cost, key)| Step::Provision { user, cost, key }),
+        2 => (user.clone(), 0usize..4, amount(), key)
+            .prop_map(|(user, clients, cost, key)| Step::Bulk { user, clients, cost, key }),
+        1 => user.clone().prop_map(|user| Step::Client { user }),
+        2 => (0usize..5).prop_map(|back| Step::Replay { back }),
+        1 => (user.clone(), tier()).prop_map(|(user, tier)| Step::SetTier { user, tier }),
+        1 => (user.clone(), any::<bool>()).prop_map(|(user, suspended)| Step::Suspend { user, suspended }),
+        1 => (user, any::<bool>()).prop_map(|(user, on)| Step::Hold { user, on }),
+    ]
+}
+
+fn scenario(len: usize) -> impl Strategy<Value = (Vec<(Tier, i64)>, Vec<Step>)> {
+    (prop::collection::vec((tier(), 0..5_000i64), USERS), prop::collection::vec(step(), 1..len))
+}
+
+fn user(i: usize) -> String {
+    format!("partner-{i}")
+}
+
+/// What a user holds, to show that a refused or replayed step changed nothing.
+async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Value {
+    let mut out = Vec::new();
+    for u in users {
+        let r = ally.find_by_user(u).await.unwrap();
+        let ledger = all_entries(ally, u).await.len();
+        let clients = ally.clients(u, &PageRequest::first(100)).await.unwrap().items.len();
+        out.push(json!([r.balance, r.clients, r.credits_added, r.credits_spent, r.provisions, ledger, clients]));
+    }
+    Value::Array(out)
+}
+
+/// Runs one money step; its answer as JSON, or the refusal.
+async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, String>> {
+    let answer = match step {
+        Step::Add { user: u, amount, key } => {
+            let credit = CreditRequest { amount: *amount, reason: None };
+            ally.add_credits(&user(*u), credit, EntryKind::Credit, "admin-1", &format!("add-{key}"))
+                .await
+                .map(|r| serde_json::to_value(r).unwrap())
+        }
+        Step::Provision { user: u, cost, key } => {
+            let request = ProvisionRequest { cost: Some(*cost), ..ProvisionRequest::default() };
+            ally.provision(&user(*u), request, &format!("buy-{key}")).await.map(|r| serde_json::to_value(r).unwrap())
+        }
+        Step::Bulk { user: u, clients, cost, key } => {
+            let clients = (0..*clients).map(|i| NewClient { name: format!("Bulk {i}"), email: None }).collect();
+            let request = BulkRequest { clients, product: None, cost: Some(*cost) };
+            ally.bulk_onboard(&user(*u), request, &format!("bulk-{key}"))
+                .await
+                .map(|r| serde_json::to_value(r).unwrap())
+        }
+        _ => return None,
+    };
+    Some(answer.map_err(|e| e.to_string()))
+}
+
+async fn run_scenario<S: Store>(store: S, openings: Vec<(Tier, i64)>, steps: Vec<Step>) {
+    let ally = Ally::new(store, Config::default());
+    let users: Vec<String> = (0..USERS).map(user).collect();
+    for (u, (tier, balance)) in users.iter().zip(openings) {
+        reseller_with(&ally, u, tier, balance).await;
+    }
+    let mut accepted: Vec<(Step, Value)> = Vec::new();
+    for step in steps {
+        let before = holdings(&ally, &users).await;
+        match &step {
+            Step::Replay { back } => {
+                let Some((original, first)) = accepted.iter().rev().nth(*back).cloned() else { continue };
+                let again = money(&ally, &original).await.unwrap();
+                assert_eq!(again.as_ref(), Ok(&first), "a replay of {original:?} answered differently");
+                assert_eq!(holdings(&ally, &users).await, before, "a replay of {original:?} changed something");
+            }
+            Step::Client { user: u } => {
+                let client = NewClient { name: "Walk-in".into(), email: None };
+                if ally.onboard_client(&user(*u), client).await.is_err() {
+                    assert_eq!(holdings(&ally, &users).await, before, "a refused client changed something");
+                }
+            }
+            Step::SetTier { user: u, tier } => {
+                patch(&ally, *u, ResellerPatch { tier: Some(*tier), ..Default::default() }).await
+            }
+            Step::Suspend { user: u, suspended } => {
+                let status = if *suspended { "suspended" } else { "active" };
+                let status = serde_json::from_value(json!(status)).unwrap();
+                patch(&ally, *u, ResellerPatch { status: Some(status), ..Default::default() }).await
+            }
+            Step::Hold { user: u, on } => {
+                patch(&ally, *u, ResellerPatch { hold_provisioning: Some(*on), ..Default::default() }).await
+            }
+            money_step => match money(&ally, money_step).await.unwrap() {
+                Ok(answer) => accepted.push((step.clone(), answer)),
+                Err(_) => assert_eq!(holdings(&ally, &users).await, before, "refused {step:?} changed something"),
+            },
+        }
+    }
+    for u in &users {
+        assert_ledger_matches_balance(&ally, u).await;
+        let entries = all_entries(&ally, u).await;
+        let stats = ally.stats(u).await.unwrap();
+        let sum =
+            |kinds: &[EntryKind]| entries.iter().filter(|e| kinds.contains(&e.kind)).map(|e| e.amount).sum::<i64>();
+        assert_eq!(stats.credits_added, sum(&[EntryKind::Credit, EntryKind::Reward, EntryKind::Refund]));
+        assert_eq!(stats.credits_spent, sum(&[EntryKind::Debit]));
+        let clients = ally.clients(u, &PageRequest::first(100)).await.unwrap().items.len() as i64;
+        assert_eq!(stats.clients, clients);
+    }
+    assert_figures_match(&ally, &users).await;
+}
+
+async fn patch<S: Store>(ally: &Ally<S>, u: usize, patch: ResellerPatch) {
+    let refid = ally.find_by_user(&user(u)).await.unwrap().refid;
+    ally.update_reseller(&refid, patch).await.unwrap();
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Cases { cases, failure_persistence: None, ..Cases::default() })
+}
+
+#[test]
+fn random_sequences_keep_the_invariants_on_the_memory_store() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runner(200)
+        .run(&scenario(40), |(openings, steps)| {
+            runtime.block_on(run_scenario(ally::store::memory::MemoryStore::new(), openings, steps));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn random_sequences_keep_the_invariants_on_the_dynamodb_store() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runner(6)
+        .run(&scenario(25), |(openings, steps)| {
+            runtime.block_on(async { run_scenario(ally_tests::dynamo_store().await, openings, steps).await });
+            Ok(())
+        })
+        .unwrap();
+}
