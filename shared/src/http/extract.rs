@@ -47,6 +47,23 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
     }
 }
 
+/// The raw body (the webhook signs bytes, not JSON): over 256 KiB is 413 problem+json.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is over 256 KiB")
+            } else {
+                ApiError::validation("the body could not be read")
+            }
+        })
+    }
+}
+
 /// A JSON body: over 256 KiB is 413, malformed JSON or unknown fields are 422.
 pub struct Body<T>(pub T);
 
@@ -54,13 +71,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is over 256 KiB")
-            } else {
-                ApiError::validation("the body could not be read")
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
     }
 }

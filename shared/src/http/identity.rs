@@ -1,9 +1,10 @@
 //! Who is calling. The one place identity is read: verified JWT claims only, never a
 //! header or body field the caller controls.
 //!
-//! In AWS, API Gateway's JWT authorizer has verified the token; [`from_lambda_authorizer`]
-//! copies its claims from the request context. Locally, [`from_local_jwt`] verifies an
-//! HS256 bearer token with `ALLY_LOCAL_JWT_SECRET`. Both hand handlers the same [`Claims`].
+//! In AWS, API Gateway's JWT authorizer has verified the token (signature, issuer, audience,
+//! expiry); [`from_lambda_authorizer`] copies its claims from the request context. Locally,
+//! [`from_local_jwt`] verifies an HS256 bearer token with `ALLY_LOCAL_JWT_SECRET`, the same
+//! way. Both hand handlers the same [`Claims`].
 
 use std::sync::Arc;
 
@@ -97,10 +98,25 @@ struct JwtHeader {
     alg: String,
 }
 
-/// Signs `claims` as an HS256 JWT.
+/// The issuer of local tokens (`iss`).
+pub const LOCAL_ISSUER: &str = "ally-local";
+/// The audience of local tokens (`aud`).
+pub const LOCAL_AUDIENCE: &str = "ally";
+
+/// A local token's payload: the claims, with the issuer and audience they are valid for.
+#[derive(Serialize, Deserialize)]
+struct LocalToken {
+    iss: String,
+    aud: String,
+    #[serde(flatten)]
+    claims: Claims,
+}
+
+/// Signs `claims` as an HS256 JWT of the local issuer for the local audience.
 pub fn mint_hs256(claims: &Claims, secret: &[u8]) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let token = LocalToken { iss: LOCAL_ISSUER.into(), aud: LOCAL_AUDIENCE.into(), claims: claims.clone() };
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default());
     let signing_input = format!("{header}.{payload}");
     let signature = URL_SAFE_NO_PAD.encode(hs256(secret, signing_input.as_bytes()).finalize().into_bytes());
     format!("{signing_input}.{signature}")
@@ -113,7 +129,8 @@ fn hs256(secret: &[u8], data: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-/// Verifies an HS256 JWT (signature in constant time, `alg` pinned, `exp` in the future).
+/// Verifies an HS256 JWT: signature in constant time, `alg` pinned, the local issuer and
+/// audience, `exp` in the future.
 pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'static str> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
@@ -132,11 +149,18 @@ pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'st
     hs256(secret, format!("{}.{payload}", token.split('.').next().unwrap_or("")).as_bytes())
         .verify_slice(&signature)
         .map_err(|_| "the token signature does not verify")?;
-    let claims: Claims = URL_SAFE_NO_PAD
+    let token: LocalToken = URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
         .ok_or("the token claims are malformed")?;
+    if token.iss != LOCAL_ISSUER {
+        return Err("the token is from another issuer");
+    }
+    if token.aud != LOCAL_AUDIENCE {
+        return Err("the token is for another audience");
+    }
+    let claims = token.claims;
     if claims.exp <= now {
         return Err("the token has expired");
     }

@@ -13,7 +13,12 @@ fn minted_tokens_verify_and_tampered_ones_do_not() {
     assert!(verify_hs256(&token, b"other", 1_000).is_err(), "wrong key");
     assert!(verify_hs256(&token, b"secret", 2_000).is_err(), "expired");
     let mut parts: Vec<&str> = token.split('.').collect();
-    let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Claims { sub: "u2".into(), ..claims(2_000) }).unwrap());
+    let changed = LocalToken {
+        iss: LOCAL_ISSUER.into(),
+        aud: LOCAL_AUDIENCE.into(),
+        claims: Claims { sub: "u2".into(), ..claims(2_000) },
+    };
+    let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&changed).unwrap());
     parts[1] = &forged;
     assert!(verify_hs256(&parts.join("."), b"secret", 1_000).is_err(), "changed claims");
     let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), token.split('.').nth(1).unwrap());
@@ -29,4 +34,24 @@ fn authorizer_groups_are_parsed() {
     let c = claims_from_authorizer(&raw).unwrap();
     assert!(c.actor().admin);
     assert_eq!(c.groups, vec!["admin", "partners"]);
+}
+
+fn signed(payload: serde_json::Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload.to_string()));
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(hs256(b"secret", input.as_bytes()).finalize().into_bytes()))
+}
+
+#[test]
+fn issuer_and_audience_are_checked() {
+    let good = serde_json::json!({"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": "u1", "exp": 2_000});
+    assert_eq!(verify_hs256(&signed(good.clone()), b"secret", 1_000).unwrap().sub, "u1");
+    for (field, value) in [("iss", "https://cognito-idp.example"), ("aud", "another-app")] {
+        let mut payload = good.clone();
+        payload[field] = value.into();
+        assert!(verify_hs256(&signed(payload), b"secret", 1_000).is_err(), "wrong {field}");
+        let mut payload = good.clone();
+        payload.as_object_mut().unwrap().remove(field);
+        assert!(verify_hs256(&signed(payload), b"secret", 1_000).is_err(), "no {field}");
+    }
 }

@@ -259,12 +259,11 @@ pub mod resellers {
 }
 
 pub mod credits {
-    use axum::body::Bytes;
     use axum::extract::Path;
     use axum::http::HeaderMap;
     use serde::Deserialize;
 
-    use super::super::extract::{AdminCaller, Body, IdempotencyKey};
+    use super::super::extract::{AdminCaller, Body, IdempotencyKey, RawBody};
     use super::super::webhook;
     use super::*;
     use crate::domain::EntryKind;
@@ -327,7 +326,7 @@ pub mod credits {
     pub async fn payment_webhook<S: Store>(
         State(app): State<Shared<S>>,
         headers: HeaderMap,
-        body: Bytes,
+        RawBody(body): RawBody,
     ) -> Result<Json<CreditReceipt>, ApiError> {
         let secret = app.webhook_secret.as_deref().ok_or_else(|| {
             tracing::error!("ALLY_WEBHOOK_SECRET is not set: every payment webhook is refused");
