@@ -19,7 +19,7 @@ help:
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
 	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
-	@echo "make bench   benchmarks (figures printed, nothing asserted)"
+	@echo "make bench   benchmarks against baselines, written to BENCHMARKS.md (nothing asserted)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
@@ -66,6 +66,12 @@ fuzz: tools
 	cargo build -p ally-local --locked
 	infra/fuzz.sh
 
-# Figures only: analytics latency and store calls against the size of the history.
-bench: tools
-	cargo bench -p ally-tests --bench analytics
+# Figures only, each next to a baseline of the same run; written to BENCHMARKS.md.
+# The release bootstraps of the functions and baselines, both architectures, then the run.
+BENCH_BINS := $(notdir $(wildcard functions/*)) hello-lambda hello-dynamodb hello-axum ally-local
+bench: $(BUILD_STAMP)
+	for arch in x86-64 arm64; do \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --$$arch --locked \
+	    --lambda-dir $(CARGO_TARGET_DIR)/bench-$$arch $(foreach b,$(BENCH_BINS),--bin $(b)); \
+	done
+	cargo bench -p ally-tests --bench performance

@@ -206,6 +206,7 @@ impl<S> Hooked<S> {
 }
 
 pub mod figures;
+pub mod runtime_api;
 pub mod sdk;
 
 mod hooked {

@@ -3,74 +3,15 @@
 //! API Gateway HTTP API v2 samples of `events/`, and uses the DynamoDB store on the emulator.
 //! `make test` builds the binaries before the tests run.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use ally::Ally;
 use ally::service::NewReseller;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 const WEBHOOK_SECRET: &str = "whsec-lambda-test";
 const MAIL_FROM: &str = "ally@lambda-test.example";
-
-/// What a function posted back for one invocation.
-#[derive(Debug)]
-enum Outcome {
-    Response(Value),
-    Error(String),
-}
-
-struct RuntimeApi {
-    events: Mutex<VecDeque<(String, Value)>>,
-    outcomes: mpsc::UnboundedSender<(String, Outcome)>,
-}
-
-async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, Bytes) {
-    loop {
-        let event = api.events.lock().unwrap().pop_front();
-        if let Some((id, event)) = event {
-            let mut headers = HeaderMap::new();
-            let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
-            headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
-            headers.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline.to_string()).unwrap());
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:ally-test"),
-            );
-            headers.insert(
-                "lambda-runtime-trace-id",
-                HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793"),
-            );
-            return (headers, Bytes::from(serde_json::to_vec(&event).unwrap()));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn response(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> &'static str {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = api.outcomes.send((id, Outcome::Response(value)));
-    "{}"
-}
-
-async fn error(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> &'static str {
-    let _ = api.outcomes.send((id, Outcome::Error(String::from_utf8_lossy(&body).into())));
-    "{}"
-}
-
-async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> &'static str {
-    let _ = api.outcomes.send(("init".into(), Outcome::Error(String::from_utf8_lossy(&body).into())));
-    "{}"
-}
 
 fn binary(name: &str) -> PathBuf {
     let target =
@@ -85,79 +26,20 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-struct Function {
-    child: Child,
-    events: Arc<RuntimeApi>,
-    outcomes: mpsc::UnboundedReceiver<(String, Outcome)>,
-    served: u32,
-}
+/// Starts the debug build of function `name` on the emulator's `table`.
+struct Function;
 
 impl Function {
-    async fn start(name: &str, table: &str) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let api = Arc::new(RuntimeApi { events: Mutex::new(VecDeque::new()), outcomes: tx });
-        let router = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let child = Command::new(binary(name))
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_ENDPOINT_URL", ally_tests::emulator_endpoint())
-            .env("ALLY_TABLE_NAME", table)
-            .env("ALLY_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env("ALLY_CURSOR_SECRET", "cursor-lambda-test")
-            .env("ALLY_EVENT_BUS", "ally-lambda-test")
-            .env("ALLY_MAIL_FROM", MAIL_FROM)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Self { child, events: api, outcomes: rx, served: 0 }
-    }
-
-    /// Invokes the function with `event`; returns the API Gateway response's status and JSON body.
-    async fn invoke(&mut self, event: Value) -> (u16, Value) {
-        self.served += 1;
-        let id = format!("req-{}", self.served);
-        self.events.events.lock().unwrap().push_back((id.clone(), event));
-        let (got, outcome) = tokio::time::timeout(Duration::from_secs(60), self.outcomes.recv())
-            .await
-            .expect("the function answered")
-            .expect("runtime channel open");
-        let response = match outcome {
-            Outcome::Response(response) if got == id => response,
-            Outcome::Response(response) => panic!("answer for {got} while waiting for {id}: {response}"),
-            Outcome::Error(message) => panic!("{got} failed: {message}"),
-        };
-        if response.get("statusCode").is_none() {
-            // An event function: its answer is what it made of the event.
-            return (200, response);
-        }
-        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
-        let body = response["body"].as_str().map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
-        (status, body.unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    async fn start(name: &str, table: &str) -> ally_tests::runtime_api::Function {
+        let env = [
+            ("AWS_ENDPOINT_URL", ally_tests::emulator_endpoint()),
+            ("ALLY_TABLE_NAME", table.to_string()),
+            ("ALLY_WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+            ("ALLY_CURSOR_SECRET", "cursor-lambda-test".to_string()),
+            ("ALLY_EVENT_BUS", "ally-lambda-test".to_string()),
+            ("ALLY_MAIL_FROM", MAIL_FROM.to_string()),
+        ];
+        ally_tests::runtime_api::Function::start(&binary(name), name, &env).await
     }
 }
 

@@ -1,8 +1,6 @@
 //! Analytics cost against history: latency and store calls of every analytics read with few
 //! and with many ledger entries, on the memory store (100 vs 100,000 entries) and on the
-//! DynamoDB emulator (100 vs 10,000). Prints figures; asserts nothing.
-//!
-//! Run: `cargo bench -p ally-tests --bench analytics` (`make bench`).
+//! DynamoDB emulator (100 vs 10,000).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +11,8 @@ use ally::{Ally, Config};
 use ally_tests::{Hooked, reseller_with};
 use chrono::Utc;
 use futures::StreamExt;
+
+use super::Section;
 
 const RESELLERS: usize = 10;
 
@@ -50,7 +50,7 @@ async fn measure<S: Store, F: std::future::Future<Output = ()>>(
     (times[times.len() / 2], calls)
 }
 
-async fn report<S: Store>(label: &str, store: S, entries: usize) {
+async fn report<S: Store>(label: &str, store: S, entries: usize) -> Vec<String> {
     let ally = Ally::new(Hooked::counting(store), Config::default());
     fill(&ally, entries).await;
     let today = Utc::now().date_naive();
@@ -104,24 +104,31 @@ async fn report<S: Store>(label: &str, store: S, entries: usize) {
             .await,
         ),
     ];
-    for (name, (latency, calls)) in rows {
-        println!("| {label} | {entries:>7} | {name:<44} | {:>9.3} ms | {calls:>5} |", latency.as_secs_f64() * 1e3);
-    }
+    rows.into_iter()
+        .map(|(name, (latency, calls))| {
+            format!("| {label} | {entries} | {name} | {:.3} | {calls} |", latency.as_secs_f64() * 1e3)
+        })
+        .collect()
 }
 
-#[tokio::main]
-async fn main() {
-    println!("| store | entries | read | median latency | store calls |");
-    println!("| --- | ---: | --- | ---: | ---: |");
+pub async fn run() -> Section {
+    let mut rows = Vec::new();
     for entries in [100, 100_000] {
-        report("memory", ally::store::memory::MemoryStore::new(), entries).await;
+        rows.extend(report("memory", ally::store::memory::MemoryStore::new(), entries).await);
     }
     for entries in [100, 10_000] {
-        report("dynamodb (moto)", ally_tests::dynamo_store().await, entries).await;
+        rows.extend(report("dynamodb (moto)", ally_tests::dynamo_store().await, entries).await);
     }
-    println!();
-    println!("Store calls are the figure that carries over to DynamoDB: the same at both sizes.");
-    println!("moto's latency grows with the table because its Query evaluates every item of the");
-    println!("partition (and of the whole table for an index) before applying the key condition;");
-    println!("DynamoDB reads only the items in the key range.");
+    Section {
+        title: "Analytics against the size of the history",
+        body: format!(
+            "Median of 5 runs of each analytics read, with {RESELLERS} resellers and few or many ledger entries.\n\n\
+             | store | entries | read | median ms | store calls |\n| --- | ---: | --- | ---: | ---: |\n{}\n\n\
+             Store calls are the figure that carries over to DynamoDB: the same at both sizes. moto's latency \
+             grows with the table because its Query evaluates every item of the partition (and of the whole \
+             table for an index) before applying the key condition; DynamoDB reads only the items in the key \
+             range.\n",
+            rows.join("\n")
+        ),
+    }
 }

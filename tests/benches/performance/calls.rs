@@ -1,0 +1,159 @@
+//! DynamoDB calls per request for every route, counted by an SDK interceptor on the
+//! client the store uses (against the emulator), next to the fewest calls the operation
+//! could make with the same guarantees.
+
+use ally::Config;
+use ally_tests::TestApi;
+use ally_tests::sdk::SdkCalls;
+use serde_json::{Value, json};
+
+use super::Section;
+
+/// One request of the survey: who sends it, and the fewest calls it needs.
+struct Probe {
+    method: &'static str,
+    path: String,
+    admin: bool,
+    body: Option<Value>,
+    key: Option<&'static str>,
+    minimum: u64,
+    why: &'static str,
+}
+
+fn probe(method: &'static str, path: impl Into<String>, minimum: u64, why: &'static str) -> Probe {
+    Probe { method, path: path.into(), admin: false, body: None, key: None, minimum, why }
+}
+
+impl Probe {
+    fn admin(mut self) -> Self {
+        self.admin = true;
+        self
+    }
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    fn key(mut self, key: &'static str) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
+pub async fn run() -> Section {
+    let calls = SdkCalls::default();
+    let api = TestApi::new(calls.store().await, Config::default());
+    let admin = api.token("admin", true);
+    let partner = api.token("partner-1", false);
+    let created = api
+        .call(
+            "POST",
+            "/resellers",
+            Some(&admin),
+            Some(json!({"company": "P1", "user_id": "partner-1", "tier": "gold"})),
+        )
+        .await;
+    let refid = created.body["refid"].as_str().expect("refid").to_string();
+    api.call_with_key("POST", &format!("/resellers/{refid}/credits"), &admin, "open", json!({"amount": 100_000})).await;
+    let client = api.call("POST", "/clients", Some(&partner), Some(json!({"name": "First"}))).await;
+    let client_id = client.body["id"].as_str().expect("client id").to_string();
+    let today = chrono::Utc::now().date_naive();
+    let month_ago = (today - chrono::Duration::days(29)).format("%Y-%m-%d");
+    let year_ago = (today - chrono::Duration::days(364)).format("%Y-%m-%d");
+    let today = today.format("%Y-%m-%d");
+    let now = chrono::Utc::now().timestamp();
+    let payment = serde_json::to_vec(&json!({"id": "evt-1", "type": "payment.succeeded", "reseller_refid": refid,
+        "amount_minor": 500, "currency": "USD"}))
+    .expect("JSON");
+    let signature = ally::http::webhook::sign(&api.webhook_secret, now, &payment);
+
+    let probes = vec![
+        probe("POST", "/resellers", 1, "one transaction: profile, refid and user uniqueness, tier count")
+            .body(json!({"company": "Self Ltd"})),
+        probe("GET", "/resellers/me", 1, "one GetItem"),
+        probe("GET", "/resellers/me/stats", 1, "one GetItem (counters live on the profile)"),
+        probe("GET", "/resellers/me/transactions?limit=20", 1, "one Query"),
+        probe("PATCH", "/resellers/me/metadata", 1, "one conditional UpdateItem")
+            .body(json!({"company_name": "Partner One"})),
+        probe("GET", "/resellers?user_id=partner-1", 1, "one GetItem").admin(),
+        probe("GET", format!("/resellers/{refid}"), 1, "one GetItem if the refid item held the profile").admin(),
+        probe("PATCH", format!("/resellers/{refid}"), 2, "resolve the refid, one transaction (profile + tier counts)")
+            .admin()
+            .body(json!({"tier": "platinum"})),
+        probe("POST", format!("/resellers/{refid}/credits"), 2, "resolve the refid, one transaction")
+            .admin()
+            .key("topup-1")
+            .body(json!({"amount": 500})),
+        probe("GET", "/products", 1, "the caller's tier"),
+        probe("POST", "/provision", 2, "read the tier and balance, one transaction")
+            .key("buy-1")
+            .body(json!({"cost": 100})),
+        probe("POST", "/provision", 2, "the same, the client checked inside the transaction")
+            .key("buy-2")
+            .body(json!({"cost": 100, "client_id": client_id})),
+        probe("POST", "/clients", 1, "one transaction (client + profile count)").body(json!({"name": "Second"})),
+        probe("POST", "/clients/bulk", 2, "read the tier and balance, one transaction of 3 clients")
+            .key("bulk-1")
+            .body(json!({"clients": [{"name": "A"}, {"name": "B"}, {"name": "C"}], "cost": 100})),
+        probe("GET", "/clients?limit=20", 1, "one Query"),
+        probe("GET", format!("/clients/{client_id}"), 1, "one GetItem"),
+        probe(
+            "GET",
+            format!("/analytics/top-resellers?start={month_ago}&end={today}"),
+            31,
+            "30 days of the by-day index + profiles",
+        )
+        .admin(),
+        probe("GET", "/analytics/tier-snapshot", 1, "one BatchGetItem of the 8 shards").admin(),
+        probe(
+            "GET",
+            format!("/analytics/credit-trends?interval=monthly&start={year_ago}&end={today}"),
+            3,
+            "months + the partial ones at both ends",
+        )
+        .admin(),
+        probe("GET", "/analytics/total-credits", 1, "one BatchGetItem of the 8 shards").admin(),
+        probe("GET", "/health", 0, "no data"),
+        probe("GET", "/openapi.json", 0, "no data"),
+    ];
+    let mut rows = Vec::new();
+    for p in &probes {
+        let token = if p.admin { &admin } else { &partner };
+        calls.take();
+        let answer = match (p.key, &p.body) {
+            (Some(key), Some(body)) => api.call_with_key(p.method, &p.path, token, key, body.clone()).await,
+            _ => api.call(p.method, &p.path, Some(token), p.body.clone()).await,
+        };
+        let by_operation = calls.take();
+        let made: u64 = by_operation.values().sum();
+        let detail: Vec<String> = by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let route = p.path.split('?').next().unwrap_or("").replace(&refid, "{refid}").replace(&client_id, "{id}");
+        rows.push(format!(
+            "| {} {route} | {} | {made} | {} | {} | {} |",
+            p.method,
+            answer.status,
+            p.minimum,
+            detail.join(", "),
+            p.why
+        ));
+    }
+    calls.take();
+    let webhook = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], payment).await;
+    let by_operation = calls.take();
+    let detail: Vec<String> = by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    rows.push(format!(
+        "| POST /webhooks/payments | {} | {} | 2 | {} | resolve the refid, one transaction |",
+        webhook.status,
+        by_operation.values().sum::<u64>(),
+        detail.join(", ")
+    ));
+    Section {
+        title: "DynamoDB calls per request",
+        body: format!(
+            "Every route through the real router on the DynamoDB store, counted by an SDK interceptor \
+             (attempts, so SDK retries would show). Minimum: the fewest calls the operation could make with \
+             the same guarantees.\n\n\
+             | route | status | calls | minimum | calls made | the minimum is |\n| --- | ---: | ---: | ---: | --- | --- |\n{}\n",
+            rows.join("\n")
+        ),
+    }
+}
