@@ -23,10 +23,13 @@ pub struct Section {
     pub body: String,
 }
 
-/// Where `make bench` put the release bootstraps of `arch` (`x86-64` or `arm64`).
+/// Where `make bench` put the release bootstraps of `arch` (`x86-64` or `arm64`):
+/// `$CARGO_TARGET_DIR/bench-<arch>`, or under `ALLY_BENCH_DIR` (profile experiments).
 pub fn bootstraps(arch: &str) -> PathBuf {
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| ally_tests::workspace().join("target"));
+    let target = std::env::var("ALLY_BENCH_DIR")
+        .or_else(|_| std::env::var("CARGO_TARGET_DIR"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| ally_tests::workspace().join("target"));
     target.join(format!("bench-{arch}"))
 }
 
