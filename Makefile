@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools build watch bench fuzz
+.PHONY: help dev reset test lint tools browser-tools build watch bench fuzz browser
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
+	@echo "make browser the pages in headless Chromium (also part of make test; screenshots in target/screenshots/)"
 	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
 	@echo "make bench   benchmarks against baselines, written to BENCHMARKS.md (nothing asserted)"
 
@@ -55,10 +56,22 @@ lint: tools
 
 # The tests start the emulator themselves (infra/moto_server.py, a free loopback port,
 # one request at a time) and it stops when the test process exits, pass or fail.
-test: tools lint
+test: tools browser-tools lint
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
 	infra/fuzz.sh
+	infra/browser.sh
+
+# Chromium and its WebDriver for the page tests, from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-tools:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+browser: tools browser-tools
+	cargo build -p ally-local --locked
+	infra/browser.sh
 
 # Generated requests from the OpenAPI document, as an admin and as a partner: no 5xx, and
 # every response as documented.

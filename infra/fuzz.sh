@@ -7,26 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples=${1:-${FUZZ_EXAMPLES:-25}}
-bin=${CARGO_TARGET_DIR:-target}/debug/ally-local
 venv=.venv/bin
-
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ALLY_LOCAL_DATA=$data/store ALLY_LOCAL_OUTBOX=$data/outbox ALLY_LOCAL_ADDR=127.0.0.1:$port
-# Given, so the tokens minted below and the server agree whoever starts first.
-ALLY_LOCAL_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-export ALLY_LOCAL_JWT_SECRET
-"$bin" serve > "$data/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-base=http://127.0.0.1:$port
+# shellcheck source=infra/dev-server.sh
+source infra/dev-server.sh
 
 admin=$("$bin" token fuzz-admin --admin --email admin@fuzz.example)
 partner=$("$bin" token fuzz-partner --email partner@fuzz.example)
 # The partner has a profile, credits and a client, so its routes get past 404 into the
 # money path instead of only being refused.
 python3 - "$base" "$admin" "$partner" <<'PY'
-import json, sys, time, urllib.request
+import json, sys, urllib.request
 base, admin, partner = sys.argv[1:]
 def call(method, path, token, body, key=None):
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -35,12 +25,6 @@ def call(method, path, token, body, key=None):
     req = urllib.request.Request(base + path, json.dumps(body).encode(), headers, method=method)
     with urllib.request.urlopen(req) as answer:
         return json.load(answer)
-for _ in range(100):
-    try:
-        urllib.request.urlopen(base + "/health")
-        break
-    except OSError:
-        time.sleep(0.1)
 refid = call("POST", "/resellers", partner, {"company": "Fuzz Ltd"})["refid"]
 call("POST", f"/resellers/{refid}/credits", admin, {"amount": 1_000_000}, key="fuzz-opening")
 call("POST", "/clients", partner, {"name": "First client"})

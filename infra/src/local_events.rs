@@ -1,9 +1,11 @@
 //! The dev server's own routes: `POST /_local/events` puts an EventBridge-shaped event on
-//! the in-process bus (a `ReferralCompleted` from the referral system, say), and
-//! `GET /_local/outbox` lists the mail sent so far.
+//! the in-process bus (a `ReferralCompleted` from the referral system, say),
+//! `GET /_local/outbox` lists the mail sent so far, and `POST /_local/sign-in` is the pages'
+//! development sign-in: a token for the user id typed in. None of them exists in AWS.
 
 use std::sync::Arc;
 
+use ally::config::Secret;
 use ally::events::BusEvent;
 use ally::events::bus::Bus;
 use ally::events::local::{LocalBus, Outbox, SentMail};
@@ -17,6 +19,21 @@ use axum::{Json, Router};
 struct Local {
     bus: Arc<LocalBus<MemoryStore>>,
     outbox: Arc<Outbox>,
+    jwt: Secret,
+}
+
+/// Who signs in on the pages, locally.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user_id: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+async fn sign_in(State(local): State<Local>, Body(who): Body<SignIn>) -> Result<Json<serde_json::Value>, ApiError> {
+    ally::domain::check_user_id(&who.user_id)?;
+    Ok(Json(serde_json::json!({"token": crate::token(&local.jwt, &who.user_id, who.admin, None, 12)})))
 }
 
 async fn put_event(
@@ -35,9 +52,10 @@ async fn list_outbox(State(local): State<Local>) -> Json<Vec<SentMail>> {
 }
 
 /// The `/_local/*` routes.
-pub fn routes(bus: Arc<LocalBus<MemoryStore>>, outbox: Arc<Outbox>) -> Router {
+pub fn routes(bus: Arc<LocalBus<MemoryStore>>, outbox: Arc<Outbox>, jwt: Secret) -> Router {
     Router::new()
         .route("/_local/events", post(put_event))
         .route("/_local/outbox", get(list_outbox))
-        .with_state(Local { bus, outbox })
+        .route("/_local/sign-in", post(sign_in))
+        .with_state(Local { bus, outbox, jwt })
 }

@@ -74,18 +74,42 @@ async fn serve() -> Result<(), Failure> {
     let data = PathBuf::from(&config.local_data);
     let outbox = Arc::new(Outbox::new(&config.local_outbox, &config.mail_from));
     let (store, feed) = MemoryStore::open(data.join("store.json"))?.with_change_feed();
+    let pages = ally::http::pages::router(&config);
+    let dashboard = format!("http://{addr}{}", ally::http::pages::dashboard_path(&config));
     let ally = Arc::new(ally::Ally::new(store, config));
+    let kept = ally.clone();
     let bus = Arc::new(LocalBus::new(ally.clone(), outbox.clone()));
     tokio::spawn(run_change_feed(ally.clone(), bus.clone(), feed));
-    let router = local_router(HttpApp::new(ally), jwt.bytes()).merge(local_events::routes(bus, outbox));
+    let router = local_router(HttpApp::new(ally), jwt.bytes())
+        .merge(local_events::routes(bus, outbox, jwt.clone()))
+        .merge(pages);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
     println!("  admin token (24 h): {}", token(&jwt, "admin", true, Some("admin@ally.local".into()), 24));
     println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
-    axum::serve(listener, router).with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
+    println!("  pages: {dashboard} and http://{addr}{}", ally::http::pages::REPORTS);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+    // The store file is rewritten shortly after writes; the last ones are written now.
+    kept.store().flush()?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (a process manager stopping the server).
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 fn mint(args: &[String]) -> Result<(), Failure> {

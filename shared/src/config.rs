@@ -54,6 +54,11 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// The EventBridge bus events go to (`ALLY_EVENT_BUS`).
     pub event_bus: String,
+    /// The Cognito hosted UI the pages sign in through (`ALLY_COGNITO_DOMAIN`, e.g.
+    /// `https://ally.auth.eu-west-1.amazoncognito.com`); none, the dev sign-in.
+    pub cognito_domain: Option<String>,
+    /// The Cognito app client of the pages (`ALLY_COGNITO_CLIENT_ID`).
+    pub cognito_client_id: Option<String>,
 }
 
 impl Config {
@@ -125,6 +130,8 @@ impl Default for Config {
             mail_from: "ally@localhost".into(),
             admin_email: None,
             event_bus: "ally".into(),
+            cognito_domain: None,
+            cognito_client_id: None,
         }
     }
 }
@@ -185,6 +192,8 @@ impl Config {
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),
+            cognito_domain: get("ALLY_COGNITO_DOMAIN").map(|d| d.trim_end_matches('/').to_string()),
+            cognito_client_id: get("ALLY_COGNITO_CLIENT_ID"),
         })
     }
 }

@@ -131,17 +131,24 @@ impl Function {
         }
     }
 
-    /// Invokes the function with `event`: for an HTTP function the API Gateway response's
-    /// status and JSON body, for an event function 200 and what it made of the event.
-    pub async fn invoke(&mut self, event: Value) -> (u16, Value) {
+    /// Invokes the function with `event`; what it posted back (for an HTTP function, the
+    /// whole API Gateway response) and its status (200 for an event function).
+    pub async fn respond(&mut self, event: Value) -> (u16, Value) {
         let response = match self.answer(event).await.0 {
             Outcome::Response(response) => response,
             Outcome::Error(message) => panic!("req-{} failed: {message}", self.served),
         };
+        let status = response.get("statusCode").map_or(200, |s| s.as_u64().expect("statusCode") as u16);
+        (status, response)
+    }
+
+    /// Invokes the function with `event`: for an HTTP function the API Gateway response's
+    /// status and JSON body, for an event function 200 and what it made of the event.
+    pub async fn invoke(&mut self, event: Value) -> (u16, Value) {
+        let (status, response) = self.respond(event).await;
         if response.get("statusCode").is_none() {
-            return (200, response);
+            return (status, response);
         }
-        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
         let body = response["body"].as_str().map(|b| serde_json::from_str(b).unwrap_or(Value::Null));
         (status, body.unwrap_or(Value::Null))
     }

@@ -74,6 +74,16 @@ impl DevServer {
     }
 }
 
+impl DevServer {
+    /// Stops the server as a process manager would (SIGTERM), letting it write its data.
+    fn stop(mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "the dev server stops cleanly on SIGTERM: {exit}");
+    }
+}
+
 impl Drop for DevServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -124,7 +134,7 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     assert_eq!(status, 403, "a partner token is not an admin token");
     let (status, _) = server.request("GET", &format!("/resellers/{refid}"), &server.admin_token, None);
     assert_eq!(status, 200);
-    drop(server);
+    server.stop();
 
     let server = DevServer::start(&data, port);
     wait_for(port);

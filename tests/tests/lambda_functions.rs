@@ -38,6 +38,8 @@ impl Function {
             ("ALLY_CURSOR_SECRET", "cursor-lambda-test".to_string()),
             ("ALLY_EVENT_BUS", "ally-lambda-test".to_string()),
             ("ALLY_MAIL_FROM", MAIL_FROM.to_string()),
+            ("ALLY_COGNITO_DOMAIN", "https://ally-test.auth.eu-west-1.amazoncognito.com".to_string()),
+            ("ALLY_COGNITO_CLIENT_ID", "lambda-test-client".to_string()),
         ];
         ally_tests::runtime_api::Function::start(&binary(name), name, &env).await
     }
@@ -124,6 +126,25 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     assert_eq!((status, trends[&month].as_i64()), (200, Some(7_500)), "{trends}");
     drop(analytics);
+
+    // The pages: HTML without a token, its assets immutable, anything else 404.
+    let mut dashboard = Function::start("dashboard", &table).await;
+    let (status, page) = dashboard.respond(sample("dashboard-page")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["headers"]["content-type"], "text/html; charset=utf-8");
+    let html = page["body"].as_str().unwrap();
+    assert!(html.contains("Partner dashboard") && html.contains("&quot;mode&quot;:&quot;cognito&quot;"), "{html}");
+    let asset = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut get_asset = sample("dashboard-page");
+    get_asset["rawPath"] = json!(asset);
+    get_asset["requestContext"]["http"]["path"] = json!(asset);
+    let (status, css) = dashboard.respond(get_asset.clone()).await;
+    assert_eq!((status, css["headers"]["cache-control"].as_str()), (200, Some("public, max-age=31536000, immutable")));
+    get_asset["rawPath"] = json!("/resellers/nowhere");
+    get_asset["requestContext"]["http"]["path"] = json!("/resellers/nowhere");
+    let (status, missing) = dashboard.respond(get_asset).await;
+    assert_eq!(status, 404, "{missing}");
+    drop(dashboard);
 
     // The event functions, with their samples.
     let sdk = ally_tests::sdk_config();

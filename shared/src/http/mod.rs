@@ -5,6 +5,7 @@
 mod extract;
 pub mod identity;
 pub mod openapi;
+pub mod pages;
 mod problem;
 mod routes;
 pub mod webhook;

@@ -1,10 +1,15 @@
 //! The embedded store: the whole table in one mutex, each write applied all-or-nothing
 //! under the lock, with the same conditions and answers as the DynamoDB store. Optionally
-//! kept in a JSON file (the dev server's `.ally/store.json`), rewritten after each write.
+//! kept in a JSON file (the dev server's `.ally/store.json`), rewritten by a writer thread
+//! at most every `COALESCE` after writes, and by [`MemoryStore::flush`] on shutdown.
+//! (Rewriting the whole file inside every write made each write cost the size of the
+//! store: the dev server managed 200 provisions a second; see BENCHMARKS.md.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -59,11 +64,43 @@ impl Counters {
     }
 }
 
+/// How long the writer waits after a write for more before rewriting the file.
+const COALESCE: Duration = Duration::from_millis(50);
+
+/// The file a store is kept in, and the writer thread that rewrites it.
+#[derive(Debug)]
+struct Persistence {
+    file: Arc<SnapshotFile>,
+    wake: Sender<()>,
+}
+
+/// A JSON snapshot file; one writer at a time (the writer thread or a flush).
+#[derive(Debug)]
+struct SnapshotFile {
+    path: PathBuf,
+    writing: Mutex<()>,
+}
+
+impl SnapshotFile {
+    /// Writes the tables to a temporary file renamed over the old one, so a crash leaves
+    /// the previous or the new state, never half of one.
+    fn write(&self, tables: &Mutex<Tables>) -> StoreResult<()> {
+        let _one_writer = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes = {
+            let tables = tables.lock().unwrap_or_else(|p| p.into_inner());
+            serde_json::to_vec(&*tables).map_err(StoreError::backend)?
+        };
+        let temporary = self.path.with_extension("json.tmp");
+        std::fs::write(&temporary, bytes).map_err(StoreError::backend)?;
+        std::fs::rename(&temporary, &self.path).map_err(StoreError::backend)
+    }
+}
+
 /// In-process store for `make dev` and fast tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    tables: Mutex<Tables>,
-    file: Option<PathBuf>,
+    tables: Arc<Mutex<Tables>>,
+    persistence: Option<Persistence>,
     changes: Option<UnboundedSender<ItemChange>>,
 }
 
@@ -73,15 +110,41 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// A store kept in `file`: loaded now if it exists, rewritten after every write.
+    /// A store kept in `file`: loaded now if it exists, rewritten shortly after writes.
+    /// Call [`MemoryStore::flush`] before the process ends.
     pub fn open(file: impl AsRef<Path>) -> StoreResult<Self> {
-        let file = file.as_ref().to_path_buf();
-        let tables = match std::fs::read(&file) {
+        let path = file.as_ref().to_path_buf();
+        let tables: Tables = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::backend)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
             Err(e) => return Err(StoreError::backend(e)),
         };
-        Ok(Self { tables: Mutex::new(tables), file: Some(file), changes: None })
+        let tables = Arc::new(Mutex::new(tables));
+        let file = Arc::new(SnapshotFile { path, writing: Mutex::new(()) });
+        let (wake, woken) = std::sync::mpsc::channel::<()>();
+        let (writer_file, writer_tables) = (file.clone(), tables.clone());
+        std::thread::Builder::new()
+            .name("ally-store-writer".into())
+            .spawn(move || {
+                // Ends when the store is dropped (its sender with it).
+                while woken.recv().is_ok() {
+                    std::thread::sleep(COALESCE);
+                    while woken.try_recv().is_ok() {}
+                    if let Err(e) = writer_file.write(&writer_tables) {
+                        tracing::error!(error = %e, "the store file could not be written");
+                    }
+                }
+            })
+            .map_err(StoreError::backend)?;
+        Ok(Self { tables, persistence: Some(Persistence { file, wake }), changes: None })
+    }
+
+    /// Writes the store to its file now (on shutdown; the writer thread may be waiting).
+    pub fn flush(&self) -> StoreResult<()> {
+        match &self.persistence {
+            Some(persistence) => persistence.file.write(&self.tables),
+            None => Ok(()),
+        }
     }
 
     /// This store, emitting a change record for every item it writes (as DynamoDB Streams
@@ -105,14 +168,12 @@ impl MemoryStore {
         self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes the tables to the file, if any: to a temporary file, then renamed over the
-    /// old one, so a crash leaves the previous or the new state, never half of one.
-    fn save(&self, tables: &Tables) -> StoreResult<()> {
-        let Some(file) = &self.file else { return Ok(()) };
-        let temporary = file.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(tables).map_err(StoreError::backend)?;
-        std::fs::write(&temporary, bytes).map_err(StoreError::backend)?;
-        std::fs::rename(&temporary, file).map_err(StoreError::backend)
+    /// Tells the writer thread, if any, that the tables changed.
+    fn changed(&self) {
+        if let Some(persistence) = &self.persistence {
+            // A gone writer thread only means nothing is kept on disk any more.
+            let _ = persistence.wake.send(());
+        }
     }
 }
 
@@ -128,7 +189,7 @@ impl Store for MemoryStore {
         t.refids.insert(reseller.refid.clone(), reseller.user_id.clone());
         t.resellers.insert(reseller.user_id.clone(), reseller.clone());
         *t.counters.totals.tiers.count_mut(reseller.tier) += 1;
-        self.save(&t)?;
+        self.changed();
         self.emit(None, Some(Stored::Reseller(Box::new(reseller.clone()))));
         Ok(())
     }
@@ -175,7 +236,7 @@ impl Store for MemoryStore {
             *t.counters.totals.tiers.count_mut(update.previous_tier) -= 1;
             *t.counters.totals.tiers.count_mut(update.tier) += 1;
         }
-        self.save(&t)?;
+        self.changed();
         Ok(updated)
     }
 
@@ -213,7 +274,7 @@ impl Store for MemoryStore {
             .entry(owner.clone())
             .or_default()
             .insert(change.idempotency.key.clone(), change.idempotency.clone());
-        self.save(&t)?;
+        self.changed();
         let after = t.resellers.get(owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
         self.emit(Some(Stored::Reseller(Box::new(before))), after);
         self.emit(None, Some(Stored::Entry { owner_id: owner.clone(), entry: change.entry.clone() }));
@@ -229,7 +290,8 @@ impl Store for MemoryStore {
             t.idempotency.get_mut(user_id).and_then(|m| m.get_mut(key)).ok_or(StoreError::Refused(Refusal::Missing))?;
         record.state = IdempotencyState::Done;
         record.response = response.to_string();
-        self.save(&t)
+        self.changed();
+        Ok(())
     }
 
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
@@ -251,7 +313,7 @@ impl Store for MemoryStore {
         }
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
         t.counters.count(owner, client.created_at, acquisition);
-        self.save(&t)?;
+        self.changed();
         self.emit(None, Some(Stored::Client(client.clone())));
         Ok(())
     }
@@ -266,7 +328,8 @@ impl Store for MemoryStore {
             let old = t.services.entry(s.owner_id.clone()).or_default().insert(s.id.clone(), s.clone());
             self.emit(old.map(Stored::Service), Some(Stored::Service(s.clone())));
         }
-        self.save(&t)
+        self.changed();
+        Ok(())
     }
 
     async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
@@ -322,14 +385,15 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         t.claims.insert(key.to_string(), Utc::now());
-        self.save(&t)?;
+        self.changed();
         Ok(true)
     }
 
     async fn release(&self, key: &str) -> StoreResult<()> {
         let mut t = self.lock();
         t.claims.remove(key);
-        self.save(&t)
+        self.changed();
+        Ok(())
     }
 
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
@@ -339,6 +403,7 @@ impl Store for MemoryStore {
     async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
         let mut t = self.lock();
         t.checkpoints.insert(key.to_string(), value.to_string());
-        self.save(&t)
+        self.changed();
+        Ok(())
     }
 }

@@ -30,6 +30,7 @@ fn first_event(name: &str, start: usize) -> (Value, &'static str) {
             (event, "one claim (PutItem) on the emulator")
         }
         "monthly-report" => (sample("monthly-report-schedule"), "reads an empty table on the emulator"),
+        "dashboard" => (sample("dashboard-page"), "`GET /partner/dashboard`"),
         _ => (sample("analytics-health"), "`GET /health`"),
     }
 }

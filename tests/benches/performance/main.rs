@@ -39,7 +39,7 @@ pub fn bootstrap(arch: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// The functions, in the order of the template.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "onboarding",
     "add-credits",
     "provision",
@@ -49,6 +49,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "low-credit-notifier",
     "referral-reward",
     "monthly-report",
+    "dashboard",
 ];
 
 /// The `q`-quantile (0..=1) of `samples`, which it sorts.

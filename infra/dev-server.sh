@@ -1,0 +1,26 @@
+# Sourced by the scripts that test against a dev server (fuzz.sh, browser.sh): starts
+# `ally-local serve` (the debug build `make test` made) on a free loopback port with a data
+# directory and secrets of its own, and stops it and removes the data on exit.
+# Sets: base (http://127.0.0.1:<port>), data (the directory), bin (ally-local).
+bin=${CARGO_TARGET_DIR:-target}/debug/ally-local
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export ALLY_LOCAL_DATA=$data/store ALLY_LOCAL_OUTBOX=$data/outbox ALLY_LOCAL_ADDR=127.0.0.1:$port
+# Given, so tokens minted by `ally-local token` and the server agree whoever starts first.
+ALLY_LOCAL_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export ALLY_LOCAL_JWT_SECRET
+"$bin" serve > "$data/server.log" 2>&1 &
+server=$!
+# Stopped (it writes its store on SIGTERM) before its directory goes.
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+base=http://127.0.0.1:$port
+python3 - "$base" <<'PY'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/health")
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit("the dev server did not start")
+PY

@@ -1,0 +1,256 @@
+// The partner dashboard: wallet, provisioning, clients, bulk onboarding, ledger, trends.
+import { call, newKey } from "ally/api";
+import { barChart } from "ally/chart";
+import { signedIn } from "ally/session";
+import { $, config, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
+
+const state = { me: null, products: [], clients: [], cursor: null, provision: null, bulk: null };
+
+const discountOf = (tier) => config.discounts[tier] ?? 0;
+// The server's rounding: up to whole credits.
+const priceAt = (base, tier) => Math.ceil((base * (100 - discountOf(tier))) / 100);
+
+function skin(me) {
+  const metadata = me.metadata || {};
+  $("#company").textContent = metadata.company_name || me.company;
+  document.title = `${metadata.company_name || me.company}: partner dashboard`;
+  if (/^#[0-9a-fA-F]{6}$/.test(metadata.primary_color || "")) {
+    document.documentElement.style.setProperty("--brand", metadata.primary_color);
+  }
+  if (/^https:\/\//.test(metadata.logo_url || "")) {
+    $("#logo").src = metadata.logo_url;
+    $("#logo").alt = `${metadata.company_name || me.company} logo`;
+    $("#logo").hidden = false;
+  }
+}
+
+async function loadWallet() {
+  const me = await call("GET", "/resellers/me");
+  state.me = me;
+  skin(me);
+  const low = me.balance < config.lowCreditThreshold;
+  $("#balance").textContent = `${credits(me.balance)} credits`;
+  $("#balance").classList.toggle("low", low);
+  const badge = $("#balance-state");
+  badge.classList.toggle("low", low);
+  badge.textContent = low ? `Low: below ${credits(config.lowCreditThreshold)} credits` : "Balance is fine";
+  $("#tier").textContent = me.tier;
+  $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
+  if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
+}
+
+function productOptions(select) {
+  select.replaceChildren(
+    h("option", { value: "" }, "Custom price"),
+    ...state.products.map((p) =>
+      h("option", { value: p.id, disabled: !p.allowed }, `${p.name}: ${credits(p.price)} credits${p.allowed ? "" : " (not for your tier)"}`),
+    ),
+  );
+}
+
+async function loadProducts() {
+  state.products = (await call("GET", "/products")).items;
+  productOptions($("#product"));
+  productOptions($("#bulk-product"));
+}
+
+function renderClients() {
+  const query = $("#client-search").value.trim().toLowerCase();
+  const shown = state.clients.filter(
+    (c) => !query || c.name.toLowerCase().includes(query) || (c.email || "").toLowerCase().includes(query),
+  );
+  fillTable($("#clients"), shown.map((c) => [c.name, c.email || "", new Date(c.created_at).toLocaleDateString()]));
+  $("#clients-caption").textContent = `${shown.length} of ${state.clients.length} clients loaded, newest first`;
+  $("#clients-more").hidden = !state.cursor;
+  $("#provision-client").replaceChildren(
+    h("option", { value: "" }, "No client"),
+    ...state.clients.map((c) => h("option", { value: c.id }, c.name)),
+  );
+}
+
+async function loadClients(more = false) {
+  const query = more && state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : "";
+  const page = await call("GET", `/clients?limit=20${query}`);
+  state.clients = more ? state.clients.concat(page.items) : page.items;
+  state.cursor = page.next_cursor || null;
+  renderClients();
+}
+
+async function loadLedger() {
+  const page = await call("GET", "/resellers/me/transactions?limit=10");
+  const sign = (e) => (e.kind === "debit" ? "-" : "+");
+  fillTable(
+    $("#ledger"),
+    page.items.map((e) => [new Date(e.created_at).toLocaleString(), e.kind, `${sign(e)}${credits(e.amount)}`, credits(e.balance_after), e.reason || ""]),
+    [2, 3],
+  );
+}
+
+async function loadTrend() {
+  const daily = $("#trend-interval").value === "daily";
+  const start = daily ? daysAgo(29) : `${daysAgo(335).slice(0, 7)}-01`;
+  const query = new URLSearchParams({ interval: daily ? "daily" : "monthly", start, end: daysAgo(0), reseller: state.me.refid });
+  const trend = await call("GET", `/analytics/credit-trends?${query}`);
+  barChart($("#trend-chart"), Object.entries(trend), daily ? "Credits added per day" : "Credits added per month");
+}
+
+/** What one service or client costs the partner: base and tier price, from the form. */
+function unitPrice(form) {
+  const product = state.products.find((p) => p.id === form.product.value);
+  if (product) return { body: { product: product.id }, base: product.base_price, price: product.price, label: product.name };
+  const cost = Number(form.cost.value);
+  if (!Number.isInteger(cost) || cost < 1) return null;
+  return { body: { cost }, base: cost, price: priceAt(cost, state.me.tier), label: "A custom service" };
+}
+
+function wireProvision() {
+  const form = $("#provision");
+  const reset = () => {
+    state.provision = null;
+    $("#provision-review").hidden = true;
+  };
+  form.addEventListener("input", reset);
+  $("#provision-cancel").addEventListener("click", reset);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const unit = unitPrice(form);
+    if (!unit) return notify("#provision-message", "Choose a product or give a base price of at least 1 credit.", "error");
+    const client = state.clients.find((c) => c.id === form.client.value);
+    const body = { ...unit.body, ...(client ? { client_id: client.id } : {}) };
+    // One key per intended purchase: a double click or a retry pays once.
+    state.provision = { body, key: newKey("provision") };
+    $("#provision-summary").textContent =
+      `${unit.label}${client ? ` for ${client.name}` : ""}: ${credits(unit.price)} credits ` +
+      `(base ${credits(unit.base)}, ${state.me.tier} ${discountOf(state.me.tier)} % off). ` +
+      `Balance after: ${credits(state.me.balance - unit.price)}.`;
+    $("#provision-review").hidden = false;
+    $("#provision-confirm").focus();
+  });
+  $("#provision-confirm").addEventListener("click", async () => {
+    if (!state.provision) return;
+    const button = $("#provision-confirm");
+    button.disabled = true;
+    try {
+      const receipt = await call("POST", "/provision", state.provision);
+      notify("#provision-message", `Provisioned. ${credits(receipt.cost)} credits charged; balance ${credits(receipt.balance)}.`);
+      form.reset();
+      state.provision = null;
+      $("#provision-review").hidden = true;
+      await Promise.all([loadWallet(), loadLedger()]);
+    } catch (problem) {
+      notify("#provision-message", explain(problem), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function wireOnboard() {
+  const form = $("#onboard");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { name: form.name.value.trim(), ...(form.email.value.trim() ? { email: form.email.value.trim() } : {}) };
+    try {
+      const client = await call("POST", "/clients", { body });
+      state.clients.unshift(client);
+      renderClients();
+      form.reset();
+      notify("#onboard-message", `${client.name} is onboarded.`);
+    } catch (problem) {
+      notify("#onboard-message", explain(problem), "error");
+    }
+  });
+}
+
+/** `name,email` lines; a first line naming the columns is skipped; quotes are honoured. */
+export function parseCsv(text) {
+  const rows = text.split(/\r?\n/).filter((line) => line.trim()).map((line) => {
+    const cells = [];
+    let cell = "";
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (quoted && c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') {
+        quoted = !quoted;
+      } else if (c === "," && !quoted) {
+        cells.push(cell.trim());
+        cell = "";
+      } else {
+        cell += c;
+      }
+    }
+    cells.push(cell.trim());
+    return cells;
+  });
+  if (rows.length && rows[0][0].toLowerCase() === "name") rows.shift();
+  return rows.map(([name, email]) => (email ? { name, email } : { name }));
+}
+
+function wireBulk() {
+  const form = $("#bulk");
+  const reset = () => {
+    state.bulk = null;
+    $("#bulk-review").hidden = true;
+  };
+  form.addEventListener("input", reset);
+  $("#bulk-cancel").addEventListener("click", reset);
+  $("#bulk-file").addEventListener("change", async () => {
+    const file = $("#bulk-file").files[0];
+    if (file) $("#bulk-csv").value = await file.text();
+    reset();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const clients = parseCsv($("#bulk-csv").value);
+    const unit = unitPrice(form);
+    if (!clients.length) return notify("#bulk-message", "Paste or upload at least one client.", "error");
+    if (!unit) return notify("#bulk-message", "Choose a product or give a base price of at least 1 credit.", "error");
+    const total = unit.price * clients.length;
+    state.bulk = { body: { clients, ...unit.body }, key: newKey("bulk") };
+    $("#bulk-summary").textContent =
+      `${clients.length} clients, ${credits(unit.price)} credits each: ${credits(total)} credits in all. ` +
+      `Balance after: ${credits(state.me.balance - total)}.`;
+    $("#bulk-review").hidden = false;
+    $("#bulk-confirm").focus();
+  });
+  $("#bulk-confirm").addEventListener("click", async () => {
+    if (!state.bulk) return;
+    const button = $("#bulk-confirm");
+    button.disabled = true;
+    try {
+      const receipt = await call("POST", "/clients/bulk", state.bulk);
+      notify("#bulk-message", `${receipt.clients.length} clients onboarded for ${credits(receipt.total)} credits.`);
+      form.reset();
+      reset();
+      await Promise.all([loadWallet(), loadLedger(), loadClients()]);
+    } catch (problem) {
+      notify("#bulk-message", explain(problem), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+async function main() {
+  if (!(await signedIn())) return;
+  try {
+    await loadWallet();
+  } catch (problem) {
+    const text = problem.status === 404 ? "You have no partner account yet: ask an administrator to onboard you." : explain(problem);
+    notify("#profile-message", text, "error");
+    return;
+  }
+  wireProvision();
+  wireOnboard();
+  wireBulk();
+  $("#client-search").addEventListener("input", renderClients);
+  $("#clients-more").addEventListener("click", () => loadClients(true));
+  $("#trend-interval").addEventListener("change", loadTrend);
+  await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
+  document.body.dataset.ready = "true";
+}
+
+main().catch((problem) => notify("#profile-message", explain(problem), "error"));

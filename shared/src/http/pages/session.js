@@ -1,0 +1,118 @@
+// Who is signed in. In AWS: Cognito's hosted UI, authorization code with PKCE. Locally: the
+// dev server's sign-in, which mints a token for a typed user id (it exists only there).
+// The token lives in sessionStorage: it goes with the tab.
+import { config, $ } from "ally/ui";
+
+const KEY = "ally.token";
+
+export function token() {
+  return sessionStorage.getItem(KEY) || "";
+}
+
+/** The token's claims, for display only: the API verifies the token itself. */
+export function claims() {
+  try {
+    const payload = token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload));
+  } catch {
+    return null;
+  }
+}
+
+export function signOut() {
+  sessionStorage.removeItem(KEY);
+  location.assign(location.pathname);
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function redirectUri() {
+  return `${location.origin}${location.pathname}`;
+}
+
+async function startCognito() {
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(48)));
+  const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem("ally.pkce", JSON.stringify({ verifier, state }));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: config.signIn.clientId,
+    redirect_uri: redirectUri(),
+    scope: "openid email",
+    code_challenge_method: "S256",
+    code_challenge: challenge,
+    state,
+  });
+  location.assign(`${config.signIn.domain}/oauth2/authorize?${query}`);
+}
+
+async function finishCognito(code, state) {
+  const saved = JSON.parse(sessionStorage.getItem("ally.pkce") || "{}");
+  sessionStorage.removeItem("ally.pkce");
+  history.replaceState(null, "", location.pathname);
+  if (!saved.verifier || saved.state !== state) throw new Error("The sign-in answer does not match this tab: sign in again.");
+  const response = await fetch(`${config.signIn.domain}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      client_id: config.signIn.clientId,
+      code,
+      redirect_uri: redirectUri(),
+      code_verifier: saved.verifier,
+    }),
+  });
+  if (!response.ok) throw new Error("Cognito refused the sign-in: sign in again.");
+  // The ID token: its audience is the app client, which the API's JWT authorizer checks.
+  sessionStorage.setItem(KEY, (await response.json()).id_token);
+}
+
+/** The signed-in user's claims, or null after showing the sign-in (the page stops there). */
+export async function signedIn() {
+  const params = new URLSearchParams(location.search);
+  const message = $("#signin-message");
+  if (config.signIn.mode === "cognito" && params.has("code")) {
+    try {
+      await finishCognito(params.get("code"), params.get("state"));
+    } catch (error) {
+      message.textContent = error.message;
+    }
+  }
+  const current = claims();
+  if (current && current.exp * 1000 > Date.now()) {
+    $("#who").textContent = current.sub;
+    $("#sign-out").hidden = false;
+    $("#sign-out").addEventListener("click", signOut);
+    return current;
+  }
+  sessionStorage.removeItem(KEY);
+  $("#signin").hidden = false;
+  $("#app").hidden = true;
+  if (config.signIn.mode === "cognito") {
+    $("#cognito-signin").hidden = false;
+    $("#cognito-signin").addEventListener("click", startCognito);
+  } else {
+    const form = $("#local-signin");
+    form.hidden = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const response = await fetch("/_local/sign-in", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ user_id: form.user.value.trim(), admin: form.admin.checked }),
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        message.textContent = answer.detail || "Sign-in refused";
+        return;
+      }
+      sessionStorage.setItem(KEY, answer.token);
+      location.assign(location.pathname);
+    });
+    form.user.focus();
+  }
+  return null;
+}

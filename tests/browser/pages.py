@@ -1,0 +1,231 @@
+"""The partner dashboard and the admin reports in headless Chromium, as people use them.
+
+A partner signs in, onboards a client, provisions and sees the balance drop and the ledger
+row appear, bulk-onboards 3 clients from CSV, and reads clear messages on 402 and on hold;
+an admin tops the partner up (a double click credits once) and the partner sees it; a
+partner who opens the admin page sees none of its data. Every control has a label, and the
+pages fit a 375 px screen. Screenshots of each page are written for people to look at.
+
+usage: pages.py <dev server base URL> <screenshot directory>
+"""
+
+import json
+import sys
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE, SHOTS = sys.argv[1], sys.argv[2]
+DASHBOARD, REPORTS = "/partner/dashboard", "/admin/reports"
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    if not condition:
+        raise AssertionError(what)
+    checks += 1
+
+
+def api(method, path, token, body=None, key=None):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data, headers, method=method)
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def token(user, admin=False):
+    request = urllib.request.Request(
+        BASE + "/_local/sign-in",
+        json.dumps({"user_id": user, "admin": admin}).encode(),
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)["token"]
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"]:
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def wait_for(driver, condition, what, seconds=10):
+    try:
+        # A page that reloads (after signing in) leaves stale elements behind for a moment.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(driver, seconds, ignored_exceptions=ignored).until(lambda d: condition(d))
+    except Exception as error:
+        raise AssertionError(f"waited {seconds} s for {what}; page says: {driver.find_element(By.TAG_NAME, 'main').text[:600]}") from error
+
+
+def text(driver, selector):
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def ready(driver):
+    wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", "the page to load")
+
+
+def sign_in(driver, page, user, admin=False):
+    driver.get(BASE + page)
+    form = wait_for(driver, lambda d: d.find_element(By.ID, "local-signin").is_displayed() and d.find_element(By.ID, "local-signin"), "the sign-in form")
+    form.find_element(By.NAME, "user").send_keys(user)
+    if admin:
+        form.find_element(By.NAME, "admin").click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def unlabelled(driver):
+    return driver.execute_script(
+        """return [...document.querySelectorAll('input, select, textarea, button')]
+             .filter(e => e.offsetParent !== null)
+             .filter(e => e.tagName === 'BUTTON' ? !e.textContent.trim() : e.labels.length === 0 && !e.getAttribute('aria-label'))
+             .map(e => e.outerHTML)"""
+    )
+
+
+def fits(driver, width):
+    driver.set_window_size(width, 900)
+    return driver.execute_script("return document.documentElement.scrollWidth") <= width
+
+
+def screenshot(driver, name):
+    driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    driver.set_window_size(1280, 1000)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(height + 100, 4000))
+    driver.save_screenshot(f"{SHOTS}/{name}.png")
+    driver.set_window_size(375, 900)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(375, min(height + 100, 6000))
+    driver.save_screenshot(f"{SHOTS}/{name}-375px.png")
+    driver.set_window_size(1280, 1000)
+
+
+def main():
+    admin = token("ops-admin", admin=True)
+    created = api("POST", "/resellers", admin, {
+        "company": "Northwind", "user_id": "partner-1", "tier": "gold",
+        "metadata": {"company_name": "Northwind Partners", "primary_color": "#0a7d4f"},
+    })
+    refid = created["refid"]
+    api("POST", f"/resellers/{refid}/credits", admin, {"amount": 5000}, key="opening")
+
+    partner = browser()
+    admin_page = browser()
+    try:
+        # The partner signs in and sees its wallet in its own skin.
+        sign_in(partner, DASHBOARD, "partner-1")
+        ready(partner)
+        check(text(partner, "#company") == "Northwind Partners", "the skin's company name")
+        brand = partner.execute_script("return getComputedStyle(document.querySelector('.bar')).borderBottomColor")
+        check(brand == "rgb(10, 125, 79)", f"the skin's primary colour, got {brand}")
+        check(text(partner, "#balance") == "5,000 credits", "the opening balance")
+        check(text(partner, "#tier") == "gold" and "15 %" in text(partner, "#discount"), "tier and discount")
+        check(unlabelled(partner) == [], f"every control is labelled: {unlabelled(partner)}")
+
+        # Onboard a client.
+        onboard = partner.find_element(By.ID, "onboard")
+        onboard.find_element(By.NAME, "name").send_keys("Tailspin Toys")
+        onboard.find_element(By.NAME, "email").send_keys("it@tailspin.example")
+        onboard.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(partner, lambda d: "Tailspin Toys" in text(d, "#clients"), "the new client in the list")
+
+        # Provision for it: the tier price before confirming, then the balance and the ledger.
+        Select(partner.find_element(By.ID, "product")).select_by_value("license-basic")
+        Select(partner.find_element(By.ID, "provision-client")).select_by_visible_text("Tailspin Toys")
+        partner.find_element(By.CSS_SELECTOR, "#provision button[type=submit]").click()
+        summary = text(partner, "#provision-summary")
+        check("850 credits" in summary and "base 1,000" in summary and "Tailspin Toys" in summary, f"the price shown: {summary}")
+        partner.find_element(By.ID, "provision-confirm").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "4,150 credits", "the balance to drop by 850")
+        first_row = partner.find_element(By.CSS_SELECTOR, "#ledger tr").text
+        check("debit" in first_row and "-850" in first_row and "4,150" in first_row, f"the ledger row: {first_row}")
+
+        # Bulk: 3 clients from CSV, the total shown first.
+        partner.find_element(By.ID, "bulk-csv").send_keys("name,email\nAlpha Co,a@alpha.example\n\"Beta, Inc\",\nGamma Ltd,g@gamma.example\n")
+        partner.find_element(By.CSS_SELECTOR, "#bulk input[name=cost]").send_keys("100")
+        partner.find_element(By.CSS_SELECTOR, "#bulk button[type=submit]").click()
+        summary = text(partner, "#bulk-summary")
+        check("3 clients" in summary and "255 credits in all" in summary, f"the bulk total: {summary}")
+        partner.find_element(By.ID, "bulk-confirm").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "3,895 credits", "the bulk charge")
+        rows = partner.find_elements(By.CSS_SELECTOR, "#clients tr")
+        check(len(rows) == 4 and "Beta, Inc" in text(partner, "#clients"), f"4 clients listed, got {len(rows)}")
+
+        # Clear refusals: not enough credits, then provisioning on hold.
+        partner.find_element(By.CSS_SELECTOR, "#provision input[name=cost]").send_keys("90000")
+        partner.find_element(By.CSS_SELECTOR, "#provision button[type=submit]").click()
+        partner.find_element(By.ID, "provision-confirm").click()
+        wait_for(partner, lambda d: "Not enough credits" in text(d, "#provision-message"), "the 402 message")
+        api("PATCH", f"/resellers/{refid}", admin, {"hold_provisioning": True})
+        partner.find_element(By.CSS_SELECTOR, "#provision input[name=cost]").clear()
+        partner.find_element(By.CSS_SELECTOR, "#provision input[name=cost]").send_keys("10")
+        partner.find_element(By.CSS_SELECTOR, "#provision button[type=submit]").click()
+        partner.find_element(By.ID, "provision-confirm").click()
+        wait_for(partner, lambda d: "on hold" in text(d, "#provision-message"), "the hold message")
+        api("PATCH", f"/resellers/{refid}", admin, {"hold_provisioning": False})
+        check(text(partner, "#balance") == "3,895 credits", "refusals charged nothing")
+        check(fits(partner, 375), "the dashboard fits 375 px")
+        partner.refresh()
+        ready(partner)
+        screenshot(partner, "partner-dashboard")
+
+        # The admin finds the partner and tops it up; a double click credits once.
+        sign_in(admin_page, REPORTS, "ops-admin", admin=True)
+        ready(admin_page)
+        check(text(admin_page, "#total") == "3,895", f"outstanding credits: {text(admin_page, '#total')}")
+        check(unlabelled(admin_page) == [], f"every control is labelled: {unlabelled(admin_page)}")
+        top = text(admin_page, "#top")
+        check(refid in top and "Northwind" in top, f"the partner among the top resellers: {top}")
+        find = admin_page.find_element(By.ID, "find")
+        find.find_element(By.NAME, "query").send_keys(refid)
+        find.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(admin_page, lambda d: d.find_element(By.ID, "reseller-balance").text == "3,895", "the reseller card")
+        credit = admin_page.find_element(By.ID, "credit")
+        credit.find_element(By.NAME, "amount").send_keys("500")
+        credit.find_element(By.NAME, "reason").send_keys("Invoice 42")
+        admin_page.execute_script("const b = document.getElementById('credit-submit'); b.click(); b.click();")
+        wait_for(admin_page, lambda d: "Added 500" in text(d, "#reseller-message"), "the top-up")
+        ledger = api("GET", "/resellers/me/transactions?limit=100", token("partner-1"))["items"]
+        top_ups = [e for e in ledger if e["kind"] == "credit" and e["amount"] == 500]
+        check(len(top_ups) == 1, f"a double click credits once, got {len(top_ups)} entries")
+        check(fits(admin_page, 375), "the reports fit 375 px")
+        screenshot(admin_page, "admin-reports")
+
+        # The partner sees the top-up.
+        partner.refresh()
+        ready(partner)
+        check(text(partner, "#balance") == "4,395 credits", f"the partner sees the top-up: {text(partner, '#balance')}")
+
+        # A partner on the admin page sees no data.
+        partner.get(BASE + REPORTS)
+        wait_for(partner, lambda d: "administrators only" in text(d, "#page-message"), "the refusal")
+        visible = partner.execute_script("return [...document.querySelectorAll('main > section')].filter(s => !s.hidden).length")
+        check(visible == 0 and "3,895" not in text(partner, "main"), "no report is shown to a partner")
+        screenshot(partner, "admin-reports-as-partner")
+
+        # Signed out, a page shows only the sign-in.
+        partner.find_element(By.ID, "sign-out").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "local-signin").is_displayed(), "the sign-in form")
+        screenshot(partner, "sign-in")
+    finally:
+        partner.quit()
+        admin_page.quit()
+    print(f"browser: {checks} checks passed in Chromium; screenshots in {SHOTS}/")
+
+
+if __name__ == "__main__":
+    main()
