@@ -44,6 +44,8 @@ static ASSETS: [Asset; 7] = [
 
 const PARTNER_HTML: &str = include_str!("pages/partner.html");
 const ADMIN_HTML: &str = include_str!("pages/admin.html");
+/// The signed-in user, sign-out and the sign-in, the same on both pages.
+const SIGN_IN_HTML: &str = include_str!("pages/signin.html");
 
 /// Every asset under its hashed name, and the URL of each by plain name.
 struct Hashed {
@@ -118,7 +120,8 @@ fn render(template: &str, script: &str, config: &Config) -> Page {
          img-src 'self' https: data:; connect-src 'self' {cognito}; form-action 'self' {cognito}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
-    Page { html: template.replace("<!-- ally:head -->", &head), csp }
+    let html = template.replace("<!-- ally:head -->", &head).replace("    <!-- ally:signin -->\n", SIGN_IN_HTML);
+    Page { html, csp }
 }
 
 fn page_response(page: &Page) -> Response {

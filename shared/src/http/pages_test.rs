@@ -27,6 +27,7 @@ async fn pages_link_hashed_assets_that_are_served_immutable() {
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
         assert!(html.contains("&quot;lowCreditThreshold&quot;:500"), "the page config: {html}");
+        assert!(html.contains("id=\"local-signin\"") && !html.contains("ally:"), "the shared parts are filled in");
         let assets = linked_assets(&html);
         assert_eq!(assets.len(), 1 + 1 + 6, "the stylesheet, the page script and the import map: {assets:?}");
         for asset in assets {

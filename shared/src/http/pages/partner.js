@@ -4,7 +4,7 @@ import { barChart } from "ally/chart";
 import { signedIn } from "ally/session";
 import { $, config, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
 
-const state = { me: null, products: [], clients: [], cursor: null, provision: null, bulk: null };
+const state = { me: null, products: [], clients: [], cursor: null };
 
 const discountOf = (tier) => config.discounts[tier] ?? 0;
 // The server's rounding: up to whole credits.
@@ -103,45 +103,70 @@ function unitPrice(form) {
   return { body: { cost }, base: cost, price: priceAt(cost, state.me.tier), label: "A custom service" };
 }
 
-function wireProvision() {
-  const form = $("#provision");
+/**
+ * A purchase in two steps: the form's submit shows what it will cost (`review` answers
+ * `{body, summary}`, or a sentence saying what is missing), the confirm button pays.
+ * Elements are `#<name>`, `#<name>-review`, `-summary`, `-confirm`, `-cancel`, `-message`.
+ * Answers the function that drops a pending review.
+ */
+function purchase({ name, path, review, done, refresh }) {
+  const form = $(`#${name}`);
+  let pending = null;
   const reset = () => {
-    state.provision = null;
-    $("#provision-review").hidden = true;
+    pending = null;
+    $(`#${name}-review`).hidden = true;
   };
   form.addEventListener("input", reset);
-  $("#provision-cancel").addEventListener("click", reset);
+  $(`#${name}-cancel`).addEventListener("click", reset);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const unit = unitPrice(form);
-    if (!unit) return notify("#provision-message", "Choose a product or give a base price of at least 1 credit.", "error");
-    const client = state.clients.find((c) => c.id === form.client.value);
-    const body = { ...unit.body, ...(client ? { client_id: client.id } : {}) };
+    const outcome = review(form);
+    if (typeof outcome === "string") return notify(`#${name}-message`, outcome, "error");
     // One key per intended purchase: a double click or a retry pays once.
-    state.provision = { body, key: newKey("provision") };
-    $("#provision-summary").textContent =
-      `${unit.label}${client ? ` for ${client.name}` : ""}: ${credits(unit.price)} credits ` +
-      `(base ${credits(unit.base)}, ${state.me.tier} ${discountOf(state.me.tier)} % off). ` +
-      `Balance after: ${credits(state.me.balance - unit.price)}.`;
-    $("#provision-review").hidden = false;
-    $("#provision-confirm").focus();
+    pending = { body: outcome.body, key: newKey(name) };
+    $(`#${name}-summary`).textContent = outcome.summary;
+    $(`#${name}-review`).hidden = false;
+    $(`#${name}-confirm`).focus();
   });
-  $("#provision-confirm").addEventListener("click", async () => {
-    if (!state.provision) return;
-    const button = $("#provision-confirm");
+  $(`#${name}-confirm`).addEventListener("click", async () => {
+    if (!pending) return;
+    const button = $(`#${name}-confirm`);
     button.disabled = true;
     try {
-      const receipt = await call("POST", "/provision", state.provision);
-      notify("#provision-message", `Provisioned. ${credits(receipt.cost)} credits charged; balance ${credits(receipt.balance)}.`);
+      const receipt = await call("POST", path, pending);
+      notify(`#${name}-message`, done(receipt));
       form.reset();
-      state.provision = null;
-      $("#provision-review").hidden = true;
-      await Promise.all([loadWallet(), loadLedger()]);
+      reset();
+      await refresh();
     } catch (problem) {
-      notify("#provision-message", explain(problem), "error");
+      notify(`#${name}-message`, explain(problem), "error");
     } finally {
       button.disabled = false;
     }
+  });
+  return reset;
+}
+
+const MISSING_PRICE = "Choose a product or give a base price of at least 1 credit.";
+
+function wireProvision() {
+  purchase({
+    name: "provision",
+    path: "/provision",
+    review: (form) => {
+      const unit = unitPrice(form);
+      if (!unit) return MISSING_PRICE;
+      const client = state.clients.find((c) => c.id === form.client.value);
+      return {
+        body: { ...unit.body, ...(client ? { client_id: client.id } : {}) },
+        summary:
+          `${unit.label}${client ? ` for ${client.name}` : ""}: ${credits(unit.price)} credits ` +
+          `(base ${credits(unit.base)}, ${state.me.tier} ${discountOf(state.me.tier)} % off). ` +
+          `Balance after: ${credits(state.me.balance - unit.price)}.`,
+      };
+    },
+    done: (receipt) => `Provisioned. ${credits(receipt.cost)} credits charged; balance ${credits(receipt.balance)}.`,
+    refresh: () => Promise.all([loadWallet(), loadLedger()]),
   });
 }
 
@@ -190,47 +215,29 @@ export function parseCsv(text) {
 }
 
 function wireBulk() {
-  const form = $("#bulk");
-  const reset = () => {
-    state.bulk = null;
-    $("#bulk-review").hidden = true;
-  };
-  form.addEventListener("input", reset);
-  $("#bulk-cancel").addEventListener("click", reset);
+  const reset = purchase({
+    name: "bulk",
+    path: "/clients/bulk",
+    review: (form) => {
+      const clients = parseCsv($("#bulk-csv").value);
+      const unit = unitPrice(form);
+      if (!clients.length) return "Paste or upload at least one client.";
+      if (!unit) return MISSING_PRICE;
+      const total = unit.price * clients.length;
+      return {
+        body: { clients, ...unit.body },
+        summary:
+          `${clients.length} clients, ${credits(unit.price)} credits each: ${credits(total)} credits in all. ` +
+          `Balance after: ${credits(state.me.balance - total)}.`,
+      };
+    },
+    done: (receipt) => `${receipt.clients.length} clients onboarded for ${credits(receipt.total)} credits.`,
+    refresh: () => Promise.all([loadWallet(), loadLedger(), loadClients()]),
+  });
   $("#bulk-file").addEventListener("change", async () => {
     const file = $("#bulk-file").files[0];
     if (file) $("#bulk-csv").value = await file.text();
     reset();
-  });
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const clients = parseCsv($("#bulk-csv").value);
-    const unit = unitPrice(form);
-    if (!clients.length) return notify("#bulk-message", "Paste or upload at least one client.", "error");
-    if (!unit) return notify("#bulk-message", "Choose a product or give a base price of at least 1 credit.", "error");
-    const total = unit.price * clients.length;
-    state.bulk = { body: { clients, ...unit.body }, key: newKey("bulk") };
-    $("#bulk-summary").textContent =
-      `${clients.length} clients, ${credits(unit.price)} credits each: ${credits(total)} credits in all. ` +
-      `Balance after: ${credits(state.me.balance - total)}.`;
-    $("#bulk-review").hidden = false;
-    $("#bulk-confirm").focus();
-  });
-  $("#bulk-confirm").addEventListener("click", async () => {
-    if (!state.bulk) return;
-    const button = $("#bulk-confirm");
-    button.disabled = true;
-    try {
-      const receipt = await call("POST", "/clients/bulk", state.bulk);
-      notify("#bulk-message", `${receipt.clients.length} clients onboarded for ${credits(receipt.total)} credits.`);
-      form.reset();
-      reset();
-      await Promise.all([loadWallet(), loadLedger(), loadClients()]);
-    } catch (problem) {
-      notify("#bulk-message", explain(problem), "error");
-    } finally {
-      button.disabled = false;
-    }
   });
 }
 
