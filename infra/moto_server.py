@@ -53,9 +53,13 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         table = self.get_table(op["TableName"])
         if op_type == "Put":
             attrs = op["Item"]
-            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-            if table.range_key_attr is not None:
-                key[table.range_key_attr] = attrs[table.range_key_attr]
+            names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+            missing = [name for name in names if name not in attrs]
+            if missing:
+                raise MockValidationException(
+                    f"One or more parameter values were invalid: Missing the key {missing[0]} in the item"
+                )
+            key = {name: attrs[name] for name in names}
         else:
             key = op["Key"]
         marker = (table.name, str(dict(sorted(key.items()))))

@@ -79,7 +79,7 @@ async fn serve() -> Result<(), Failure> {
     let ally = Arc::new(ally::Ally::new(store, config));
     let kept = ally.clone();
     let bus = Arc::new(LocalBus::new(ally.clone(), outbox.clone()));
-    tokio::spawn(run_change_feed(ally.clone(), bus.clone(), feed));
+    let change_feed = tokio::spawn(run_change_feed(ally.clone(), bus.clone(), feed));
     let router = local_router(HttpApp::new(ally), jwt.bytes())
         .merge(local_events::routes(bus, outbox, jwt.clone()))
         .merge(pages);
@@ -91,7 +91,10 @@ async fn serve() -> Result<(), Failure> {
     println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
     println!("  pages: {dashboard} and http://{addr}{}", ally::http::pages::REPORTS);
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
-    // The store file is rewritten shortly after writes; the last ones are written now.
+    // The change feed's reactions stop, then the store file gets the last writes (it is
+    // otherwise rewritten shortly after them).
+    change_feed.abort();
+    let _ = change_feed.await;
     kept.store().flush()?;
     Ok(())
 }

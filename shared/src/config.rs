@@ -192,8 +192,24 @@ impl Config {
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),
-            cognito_domain: get("ALLY_COGNITO_DOMAIN").map(|d| d.trim_end_matches('/').to_string()),
+            cognito_domain: get("ALLY_COGNITO_DOMAIN")
+                .map(|raw| https_origin("ALLY_COGNITO_DOMAIN", &raw))
+                .transpose()?,
             cognito_client_id: get("ALLY_COGNITO_CLIENT_ID"),
+        })
+    }
+}
+
+/// An `https://host[:port]` origin and nothing else: it goes into the pages' CSP as it is.
+fn https_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let origin = raw.trim().trim_end_matches('/');
+    let host = origin.strip_prefix("https://").unwrap_or("");
+    if !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)) {
+        Ok(origin.to_string())
+    } else {
+        Err(ConfigError {
+            variable,
+            message: format!("`{raw}` is not an https origin such as https://ally.auth.eu-west-1.amazoncognito.com"),
         })
     }
 }

@@ -30,6 +30,8 @@ fn a_bad_value_names_its_variable() {
         ("ALLY_DISCOUNT_GOLD", "100"),
         ("ALLY_LOW_CREDIT_THRESHOLD", "-1"),
         ("ALLY_PRODUCTS", "{}"),
+        ("ALLY_COGNITO_DOMAIN", "http://ally.auth.example"),
+        ("ALLY_COGNITO_DOMAIN", "https://ally.auth.example; script-src *"),
     ] {
         let err = with(&[(var, value)]).unwrap_err();
         assert_eq!(err.variable, var);
@@ -46,4 +48,10 @@ fn overrides_are_read() {
     .unwrap();
     assert_eq!(c.default_tier, Tier::Gold);
     assert!(!c.catalog.find("p").unwrap().allows(Tier::Gold));
+}
+
+#[test]
+fn the_cognito_domain_is_an_https_origin() {
+    let c = with(&[("ALLY_COGNITO_DOMAIN", "https://ally.auth.eu-west-1.amazoncognito.com/")]).unwrap();
+    assert_eq!(c.cognito_domain.as_deref(), Some("https://ally.auth.eu-west-1.amazoncognito.com"));
 }

@@ -27,6 +27,8 @@ struct Tally {
     calls: u64,
     by_operation: BTreeMap<String, u64>,
     armed: Option<(u64, SdkFault)>,
+    /// Whether the armed fault was applied: the call failed or its response was dropped.
+    applied: bool,
 }
 
 /// Counts DynamoDB calls (attempts, so SDK retries count too) and injects one fault.
@@ -51,12 +53,12 @@ impl SdkCalls {
         tally.calls = 0;
         tally.by_operation.clear();
         tally.armed = Some((n, fault));
+        tally.applied = false;
     }
 
-    /// Whether the armed fault has been applied (its call was reached).
+    /// Whether the armed fault was applied: its call failed, or its response was dropped.
     pub fn fired(&self) -> bool {
-        let tally = self.tally();
-        tally.armed.is_some_and(|(n, _)| tally.calls >= n)
+        self.tally().applied
     }
 
     /// No fault from now on.
@@ -98,6 +100,7 @@ impl Intercept for SdkCalls {
         tally.calls += 1;
         *tally.by_operation.entry(operation).or_default() += 1;
         if tally.armed == Some((tally.calls, SdkFault::Refuse)) {
+            tally.applied = true;
             return Err("injected fault: the call failed before it was sent".into());
         }
         Ok(())
@@ -109,8 +112,11 @@ impl Intercept for SdkCalls {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let tally = self.tally();
+        let mut tally = self.tally();
+        // The calls of one operation are sequential here (the store awaits each), so the
+        // count still names the call this response answers.
         if tally.armed == Some((tally.calls, SdkFault::LoseResponse)) {
+            tally.applied = true;
             return Err("injected fault: the response was lost after the call was served".into());
         }
         Ok(())

@@ -95,7 +95,7 @@ fn escape_attribute(text: &str) -> String {
 /// A page, ready to send, with the CSP that allows exactly its import map.
 struct Page {
     html: String,
-    csp: String,
+    csp: HeaderValue,
 }
 
 fn render(template: &str, script: &str, config: &Config) -> Page {
@@ -120,7 +120,9 @@ fn render(template: &str, script: &str, config: &Config) -> Page {
          img-src 'self' https: data:; connect-src 'self' {cognito}; form-action 'self' {cognito}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
-    let html = template.replace("<!-- ally:head -->", &head).replace("    <!-- ally:signin -->\n", SIGN_IN_HTML);
+    let html = template.replace("<!-- ally:head -->", &head).replace("<!-- ally:signin -->", SIGN_IN_HTML.trim());
+    // A domain that cannot sit in a header fails closed: nothing but the page itself.
+    let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     Page { html, csp }
 }
 
@@ -130,9 +132,7 @@ fn page_response(page: &Page) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if let Ok(csp) = HeaderValue::from_str(&page.csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, page.csp.clone());
     response
 }
 

@@ -59,5 +59,7 @@ fn cognito_sign_in_is_offered_only_when_configured() {
         (page["signIn"]["mode"].as_str(), page["signIn"]["clientId"].as_str()),
         (Some("cognito"), Some("client-1"))
     );
-    assert!(render(ADMIN_HTML, "admin.js", &config).csp.contains("connect-src 'self' https://ally.auth"));
+    assert!(
+        render(ADMIN_HTML, "admin.js", &config).csp.to_str().unwrap().contains("connect-src 'self' https://ally.auth")
+    );
 }

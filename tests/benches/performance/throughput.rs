@@ -4,6 +4,7 @@
 //! from a small keep-alive HTTP/1.1 client here, one connection per concurrent client.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ally::http::identity::{Claims, mint_hs256};
@@ -15,6 +16,13 @@ use super::{Section, bootstrap, ms, quantile};
 const RUN: Duration = Duration::from_secs(2);
 const LEVELS: [usize; 3] = [1, 8, 64];
 const SECRET: &str = "bench-jwt-secret";
+
+/// Idempotency keys never repeat across rows, so every request is a new operation, not a replay.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+fn fresh_key(prefix: &str) -> String {
+    format!("{prefix}-{}", NEXT_KEY.fetch_add(1, Ordering::Relaxed))
+}
 
 /// One keep-alive connection.
 struct Connection {
@@ -123,8 +131,8 @@ fn token(user: &str, admin: bool) -> String {
     format!("Bearer {}", mint_hs256(&claims, SECRET.as_bytes()))
 }
 
-/// What one concurrent client sends: method, path, headers and body for its `n`-th request.
-type Request = Box<dyn Fn(usize, u64) -> (&'static str, String, Vec<(&'static str, String)>, String) + Send + Sync>;
+/// What concurrent client number `client` sends next: method, path, headers and body.
+type Request = Box<dyn Fn(usize) -> (&'static str, String, Vec<(&'static str, String)>, String) + Send + Sync>;
 
 /// `clients` connections sending for `RUN`; requests per second, p50, p99 and non-2xx.
 async fn load(addr: &str, clients: usize, request: std::sync::Arc<Request>) -> (f64, Duration, Duration, usize) {
@@ -137,14 +145,12 @@ async fn load(addr: &str, clients: usize, request: std::sync::Arc<Request>) -> (
                 let mut connection = Connection::open(&addr).await;
                 let mut latencies = Vec::new();
                 let mut failures = 0;
-                let mut n = 0;
                 while started.elapsed() < RUN {
-                    let (method, path, headers, body) = request(client, n);
+                    let (method, path, headers, body) = request(client);
                     let sent = Instant::now();
                     let (status, _) = connection.send(method, &path, &headers, &body).await;
                     latencies.push(sent.elapsed());
                     failures += usize::from(!(200..300).contains(&status));
-                    n += 1;
                 }
                 (latencies, failures)
             })
@@ -195,19 +201,19 @@ pub async fn run() -> Section {
     let tokens: Vec<String> = (0..64).map(|i| token(&format!("load-{i}"), false)).collect();
 
     let health: std::sync::Arc<Request> =
-        std::sync::Arc::new(Box::new(|_, _| ("GET", "/health".into(), vec![], String::new())));
+        std::sync::Arc::new(Box::new(|_| ("GET", "/health".into(), vec![], String::new())));
     let tokens_p = tokens.clone();
-    let provision: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |client, n| {
-        let headers = vec![("authorization", tokens_p[client].clone()), ("idempotency-key", format!("p-{client}-{n}"))];
+    let provision: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |client| {
+        let headers = vec![("authorization", tokens_p[client].clone()), ("idempotency-key", fresh_key("p"))];
         ("POST", "/provision".into(), headers, r#"{"cost":1}"#.into())
     }));
     let admin_c = admin.clone();
     let paths = refids.clone();
-    let credits: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |client, n| {
-        let headers = vec![("authorization", admin_c.clone()), ("idempotency-key", format!("c-{client}-{n}"))];
+    let credits: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |client| {
+        let headers = vec![("authorization", admin_c.clone()), ("idempotency-key", fresh_key("c"))];
         ("POST", format!("{}/credits", paths[client]), headers, r#"{"amount":1}"#.into())
     }));
-    let list: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |_, _| {
+    let list: std::sync::Arc<Request> = std::sync::Arc::new(Box::new(move |_| {
         ("GET", "/clients?limit=20".into(), vec![("authorization", partner0.clone())], String::new())
     }));
 
@@ -237,7 +243,8 @@ pub async fn run() -> Section {
     Section {
         title: "Dev-server throughput",
         body: format!(
-            "`ally-local serve` (release build, embedded store persisted to `.ally/`, change feed on) and a \
+            "`ally-local serve` (release build, embedded store persisted to a file in a temporary directory, \
+             change feed on) and a \
              hello-world axum server, each loaded for {} s per row by keep-alive HTTP/1.1 clients on loopback. \
              Each concurrent client provisions from, or is credited to, a wallet of its own.\n\n\
              | request | clients | req/s | p50 ms | p99 ms | of hello-world | non-2xx |\n\

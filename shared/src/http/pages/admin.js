@@ -5,7 +5,7 @@ import { barChart } from "ally/chart";
 import { signedIn } from "ally/session";
 import { $, credits, daysAgo, explain, fillTable, notify } from "ally/ui";
 
-const state = { reseller: null, creditKey: null };
+const state = { reseller: null, topUp: null };
 
 async function loadTotals() {
   const [total, tiers] = await Promise.all([call("GET", "/analytics/total-credits"), call("GET", "/analytics/tier-snapshot")]);
@@ -31,7 +31,6 @@ async function loadTrend() {
 
 function showReseller(reseller) {
   state.reseller = reseller;
-  state.creditKey = null;
   $("#reseller").hidden = false;
   $("#reseller-company").textContent = reseller.company;
   $("#reseller-refid").textContent = reseller.refid;
@@ -65,20 +64,21 @@ function wireFind() {
 
 function wireCredit() {
   const form = $("#credit");
-  // One key per intended top-up: it is made on the first submit and kept until the top-up
-  // lands or the form changes, so a double click or a retry credits once.
-  form.addEventListener("input", () => (state.creditKey = null));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    state.creditKey ||= newKey("topup");
+    const refid = state.reseller.refid;
     const body = { amount: Number(form.amount.value), ...(form.reason.value.trim() ? { reason: form.reason.value.trim() } : {}) };
+    // One key per intended top-up (this reseller, this amount and reason), kept until it
+    // lands: a double click or a retry after a lost answer credits once.
+    const intent = JSON.stringify([refid, body]);
+    if (!state.topUp || state.topUp.intent !== intent) state.topUp = { intent, key: newKey("topup") };
     try {
-      const receipt = await call("POST", `/resellers/${state.reseller.refid}/credits`, { body, key: state.creditKey });
+      const receipt = await call("POST", `/resellers/${refid}/credits`, { body, key: state.topUp.key });
+      state.topUp = null;
       notify("#reseller-message", `Added ${credits(receipt.transaction.amount)} credits: balance ${credits(receipt.balance)}.`);
       $("#reseller-balance").textContent = credits(receipt.balance);
       form.reset();
-      state.creditKey = null;
-      loadTotals();
+      loadTotals().catch((problem) => notify("#page-message", explain(problem), "error"));
     } catch (problem) {
       notify("#reseller-message", explain(problem), "error");
     }

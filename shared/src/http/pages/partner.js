@@ -112,6 +112,9 @@ function unitPrice(form) {
 function purchase({ name, path, review, done, refresh }) {
   const form = $(`#${name}`);
   let pending = null;
+  // One key per intended purchase, kept until it is paid: a double click, a retry after a
+  // lost answer, or reviewing the same purchase again pays once.
+  let intent = null;
   const reset = () => {
     pending = null;
     $(`#${name}-review`).hidden = true;
@@ -122,8 +125,9 @@ function purchase({ name, path, review, done, refresh }) {
     event.preventDefault();
     const outcome = review(form);
     if (typeof outcome === "string") return notify(`#${name}-message`, outcome, "error");
-    // One key per intended purchase: a double click or a retry pays once.
-    pending = { body: outcome.body, key: newKey(name) };
+    const json = JSON.stringify(outcome.body);
+    if (!intent || intent.json !== json) intent = { json, key: newKey(name) };
+    pending = { body: outcome.body, key: intent.key };
     $(`#${name}-summary`).textContent = outcome.summary;
     $(`#${name}-review`).hidden = false;
     $(`#${name}-confirm`).focus();
@@ -132,17 +136,21 @@ function purchase({ name, path, review, done, refresh }) {
     if (!pending) return;
     const button = $(`#${name}-confirm`);
     button.disabled = true;
+    let receipt;
     try {
-      const receipt = await call("POST", path, pending);
-      notify(`#${name}-message`, done(receipt));
-      form.reset();
-      reset();
-      await refresh();
+      receipt = await call("POST", path, pending);
     } catch (problem) {
       notify(`#${name}-message`, explain(problem), "error");
+      return;
     } finally {
       button.disabled = false;
     }
+    intent = null;
+    notify(`#${name}-message`, done(receipt));
+    form.reset();
+    reset();
+    // Paid: a failed reload is reported as such, never as a failed purchase.
+    refresh().catch((problem) => notify("#profile-message", `Could not reload: ${explain(problem)}`, "error"));
   });
   return reset;
 }
@@ -189,7 +197,8 @@ function wireOnboard() {
 
 /** `name,email` lines; a first line naming the columns is skipped; quotes are honoured. */
 export function parseCsv(text) {
-  const rows = text.split(/\r?\n/).filter((line) => line.trim()).map((line) => {
+  // Spreadsheets often start the file with a byte-order mark.
+  const rows = text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((line) => line.trim()).map((line) => {
     const cells = [];
     let cell = "";
     let quoted = false;

@@ -21,7 +21,13 @@ export function claims() {
 
 export function signOut() {
   sessionStorage.removeItem(KEY);
-  location.assign(location.pathname);
+  if (config.signIn.mode === "cognito") {
+    // End the hosted UI's session too, or the next sign-in is silently the same user.
+    const query = new URLSearchParams({ client_id: config.signIn.clientId, logout_uri: redirectUri() });
+    location.assign(`${config.signIn.domain}/logout?${query}`);
+  } else {
+    location.assign(location.pathname);
+  }
 }
 
 function base64url(bytes) {
@@ -74,6 +80,10 @@ async function finishCognito(code, state) {
 export async function signedIn() {
   const params = new URLSearchParams(location.search);
   const message = $("#signin-message");
+  if (config.signIn.mode === "cognito" && params.has("error")) {
+    message.textContent = `Sign-in failed: ${params.get("error_description") || params.get("error")}`;
+    history.replaceState(null, "", location.pathname);
+  }
   if (config.signIn.mode === "cognito" && params.has("code")) {
     try {
       await finishCognito(params.get("code"), params.get("state"));
