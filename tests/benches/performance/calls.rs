@@ -114,8 +114,8 @@ pub async fn run() -> Section {
         probe(
             "GET",
             format!("/analytics/credit-trends?interval=monthly&start={year_ago}&end={today}"),
-            3,
-            "months + the partial ones at both ends",
+            24,
+            "8 network shards x (days of the first month, whole months, days of the last month)",
         )
         .admin(),
         probe("GET", "/analytics/total-credits", 1, "one BatchGetItem of the 8 shards").admin(),

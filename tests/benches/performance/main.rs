@@ -138,6 +138,7 @@ async fn main() {
     if chosen.is_empty() {
         let path = ally_tests::workspace().join("BENCHMARKS.md");
         std::fs::write(&path, report).expect("write BENCHMARKS.md");
+        let path = path.canonicalize().unwrap_or(path);
         println!("\nwritten to {}", path.display());
     } else {
         println!("\n(some sections only: BENCHMARKS.md left as it was)");
