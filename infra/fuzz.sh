@@ -38,7 +38,7 @@ for who in admin partner; do
         --header "Authorization: Bearer $token" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing \
-        --max-examples "$examples" --seed 7 --no-color | tee "$data/$who.out"
+        --max-examples "$examples" --seed 7 --generation-database none --no-color | tee "$data/$who.out"
     cases=$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' "$data/$who.out")
     echo "== $who: $cases cases"
     total=$((total + cases))
