@@ -111,7 +111,8 @@ impl MemoryStore {
     }
 
     /// A store kept in `file`: loaded now if it exists, rewritten shortly after writes.
-    /// Call [`MemoryStore::flush`] before the process ends.
+    /// Call [`MemoryStore::flush`] before the process ends. A rewrite that fails is logged
+    /// and retried at the next write; the writes themselves have succeeded in memory.
     pub fn open(file: impl AsRef<Path>) -> StoreResult<Self> {
         let path = file.as_ref().to_path_buf();
         let tables: Tables = match std::fs::read(&path) {
