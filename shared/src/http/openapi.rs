@@ -99,7 +99,15 @@ pub fn document(operations: &[Operation]) -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| {
+                // A refid has the shape Ally issues (`domain::check_refid`): 10 Crockford base-32 characters.
+                let schema = if name == "refid" {
+                    json!({"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{10}$"})
+                } else {
+                    json!({"type": "string"})
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
             .collect();
         parameters.extend(op.query.iter().map(|(name, description)| {
             json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
@@ -107,8 +115,8 @@ pub fn document(operations: &[Operation]) -> Value {
         if op.idempotent {
             parameters.push(json!({
                 "name": "Idempotency-Key", "in": "header", "required": true,
-                "description": "1 to 128 printable characters; a retry with the same key and body returns the first response",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128}
+                "description": "1 to 128 printable ASCII characters, not all spaces; a retry with the same key and body returns the first response",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]*[!-~][ -~]*$"}
             }));
         }
         if op.access == Access::Signed {
