@@ -11,7 +11,7 @@ async function loadTotals() {
   const [total, tiers] = await Promise.all([call("GET", "/analytics/total-credits"), call("GET", "/analytics/tier-snapshot")]);
   $("#total").textContent = credits(total.total);
   const counts = [["standard", tiers.standard], ["gold", tiers.gold], ["platinum", tiers.platinum]];
-  barChart($("#tier-chart"), counts, "Resellers per tier", { periods: false, width: 320 });
+  barChart($("#tier-chart"), counts, "Resellers per tier", { periods: false });
 }
 
 async function loadTop() {

@@ -10,10 +10,29 @@ function svg(tag, attributes = {}, text) {
 
 /**
  * Replaces the content of `container` with a bar chart of `points` ([label, value] pairs).
- * `periods`: the points are periods of time (the summary says so); `width`: the drawing's
- * width in its own units, smaller for a small card so its labels stay readable.
+ * `periods`: the points are periods of time (the summary says so). The drawing is as wide,
+ * in its own units, as the container is in pixels (320 to 640), so its labels keep their
+ * size on a phone.
  */
-export function barChart(container, points, title, { periods = true, width = 640 } = {}) {
+export function barChart(container, points, title, { periods = true } = {}) {
+  container.chart = { points, title, periods };
+  draw(container);
+  resized.observe(container);
+}
+
+const widthFor = (container) => Math.round(Math.min(640, Math.max(320, container.clientWidth || 640)));
+
+// A chart is drawn again when its container changes width (a phone turned, a window resized).
+const resized = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    if (target.chart && target.chart.width !== widthFor(target)) draw(target);
+  }
+});
+
+function draw(container) {
+  const { points, title, periods } = container.chart;
+  const width = widthFor(container);
+  container.chart.width = width;
   const height = 220;
   const left = 48;
   const bottom = 28;
@@ -25,7 +44,8 @@ export function barChart(container, points, title, { periods = true, width = 640
   chart.append(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom }));
   chart.append(svg("text", { x: left - 6, y: top + 8, "text-anchor": "end" }, max.toLocaleString("en-US")));
   chart.append(svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"));
-  const every = Math.ceil(points.length / 8);
+  // About one label per 80 units, so dates never overlap.
+  const every = Math.ceil(points.length / Math.max(2, Math.floor((width - left) / 80)));
   points.forEach(([label, value], i) => {
     const barHeight = ((height - bottom - top) * value) / max;
     const x = left + i * slot + slot * 0.1;
