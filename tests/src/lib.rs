@@ -430,6 +430,40 @@ impl<S: Store> TestApi<S> {
         self.send(method, path, token, &[], body).await
     }
 
+    /// Onboards `user` (company `<user> Ltd`) by an admin at `tier` and credits `balance`;
+    /// the partner's token and refid.
+    pub async fn partner(&self, user: &str, tier: &str, balance: i64) -> (String, String) {
+        let admin = self.token("admin", true);
+        let body = serde_json::json!({"company": format!("{user} Ltd"), "user_id": user, "tier": tier});
+        let created = self.call("POST", "/resellers", Some(&admin), Some(body)).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let refid = created.body["refid"].as_str().expect("a refid").to_string();
+        if balance > 0 {
+            let path = format!("/resellers/{refid}/credits");
+            let credit = serde_json::json!({"amount": balance});
+            let paid = self.call_with_key("POST", &path, &admin, &format!("open-{user}"), credit).await;
+            assert_eq!(paid.status, 200, "{paid:?}");
+        }
+        (self.token(user, false), refid)
+    }
+
+    /// Everything a partner can see of itself (profile, stats, ledger, clients), to show
+    /// that a refused request changed nothing.
+    pub async fn holdings(&self, token: &str) -> serde_json::Value {
+        let mut view = serde_json::Map::new();
+        for (name, path) in [
+            ("me", "/resellers/me"),
+            ("stats", "/resellers/me/stats"),
+            ("ledger", "/resellers/me/transactions?limit=100"),
+            ("clients", "/clients?limit=100"),
+        ] {
+            let answer = self.call("GET", path, Some(token), None).await;
+            assert_eq!(answer.status, 200, "{path}: {answer:?}");
+            view.insert(name.into(), answer.body);
+        }
+        serde_json::Value::Object(view)
+    }
+
     /// A JSON request with an `Idempotency-Key`.
     pub async fn call_with_key(
         &self,

@@ -25,28 +25,11 @@ fn assert_problem(answer: &Answer, status: u16, code: &str, what: &str) {
     assert_eq!(answer.content_type, "application/problem+json", "{what}");
 }
 
-/// A partner with a client and `balance`; its token, refid and client id.
+/// A gold partner with one client and `balance`; its token, refid and client id.
 async fn partner(api: &Api, user: &str, balance: i64) -> (String, String, String) {
-    let admin = api.token("admin", true);
-    let body = json!({"company": format!("{user} Ltd"), "user_id": user, "tier": "gold"});
-    let refid =
-        api.call("POST", "/resellers", Some(&admin), Some(body)).await.body["refid"].as_str().unwrap().to_string();
-    if balance > 0 {
-        let path = format!("/resellers/{refid}/credits");
-        let paid = api.call_with_key("POST", &path, &admin, "opening", json!({"amount": balance})).await;
-        assert_eq!(paid.status, 200, "{paid:?}");
-    }
-    let token = api.token(user, false);
+    let (token, refid) = api.partner(user, "gold", balance).await;
     let client = api.call("POST", "/clients", Some(&token), Some(json!({"name": "First"}))).await;
     (token, refid, client.body["id"].as_str().unwrap().to_string())
-}
-
-/// Everything the partner holds.
-async fn holdings(api: &Api, token: &str) -> Value {
-    let me = api.call("GET", "/resellers/me", Some(token), None).await.body;
-    let ledger = api.call("GET", "/resellers/me/transactions?limit=100", Some(token), None).await.body;
-    let clients = api.call("GET", "/clients?limit=100", Some(token), None).await.body;
-    json!({"me": me, "ledger": ledger, "clients": clients})
 }
 
 /// A JSON body of exactly `size` bytes: `{"name":"xxxx…"}`.
@@ -60,7 +43,7 @@ async fn bodies_over_256_kib_are_refused_on_every_route_that_takes_one() {
     let api = api_with(Config::default());
     let (token, refid, _) = partner(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let routes = [
         ("POST", "/resellers".to_string(), &token),
         ("PATCH", "/resellers/me/metadata".to_string(), &token),
@@ -79,7 +62,7 @@ async fn bodies_over_256_kib_are_refused_on_every_route_that_takes_one() {
         let at = api.send(method, path, Some(caller), &key, body_of(MAX_BODY)).await;
         assert!(matches!(at.status, 401 | 422), "{method} {path} at 256 KiB: {at:?}");
     }
-    assert_eq!(holdings(&api, &token).await, before);
+    assert_eq!(api.holdings(&token).await, before);
 }
 
 #[tokio::test]
@@ -88,7 +71,7 @@ async fn amounts_at_and_past_the_i64_limits_are_refused() {
     let (token, refid, _) = partner(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
     let credits = format!("/resellers/{refid}/credits");
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let past_i64 = ["9223372036854775808", "-9223372036854775809", "1e19", "1e400", "100000001", "-0.5"];
     let limits = [i64::MAX.to_string(), i64::MIN.to_string(), "0".into(), "-1".into()];
     for (i, amount) in past_i64.iter().map(|a| a.to_string()).chain(limits).enumerate() {
@@ -110,13 +93,13 @@ async fn amounts_at_and_past_the_i64_limits_are_refused() {
     let max = Config::default().max_credit_amount;
     let top_up = api.call_with_key("POST", &credits, &admin, "max", json!({"amount": max})).await;
     assert_eq!(top_up.body["balance"], 1_000 + max, "{top_up:?}");
-    let after_max = holdings(&api, &token).await;
+    let after_max = api.holdings(&token).await;
     // 500 clients at the largest cost: far beyond the wallet, refused whole.
     let clients: Vec<Value> = (0..500).map(|i| json!({"name": format!("C{i}")})).collect();
     let huge =
         api.call_with_key("POST", "/clients/bulk", &token, "bulk-huge", json!({"clients": clients, "cost": max})).await;
     assert_problem(&huge, 402, "insufficient_credits", "bulk of 500 at the maximum cost");
-    assert_eq!(holdings(&api, &token).await, after_max);
+    assert_eq!(api.holdings(&token).await, after_max);
     assert_eq!(
         before["ledger"]["items"].as_array().unwrap().len() + 1,
         after_max["ledger"]["items"].as_array().unwrap().len()
@@ -128,19 +111,19 @@ async fn a_balance_that_would_overflow_is_refused() {
     let api = api_with(Config { max_credit_amount: i64::MAX, ..Config::default() });
     let (token, refid, _) = partner(&api, "p", i64::MAX - 10).await;
     let admin = api.token("admin", true);
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let path = format!("/resellers/{refid}/credits");
     let answer = api.call_with_key("POST", &path, &admin, "overflow", json!({"amount": 11})).await;
     assert_problem(&answer, 422, "validation_failed", "a credit past i64::MAX");
-    assert_eq!(holdings(&api, &token).await, before);
+    assert_eq!(api.holdings(&token).await, before);
     let fits = api.call_with_key("POST", &path, &admin, "fits", json!({"amount": 10})).await;
     assert_eq!(fits.body["balance"], i64::MAX, "{fits:?}");
     // A bulk total that does not fit in i64 is refused, not wrapped into a small charge.
-    let full = holdings(&api, &token).await;
+    let full = api.holdings(&token).await;
     let two = json!({"clients": [{"name": "A"}, {"name": "B"}], "cost": i64::MAX});
     let answer = api.call_with_key("POST", "/clients/bulk", &token, "bulk-overflow", two).await;
     assert_problem(&answer, 422, "validation_failed", "a bulk total past i64::MAX");
-    assert_eq!(holdings(&api, &token).await, full);
+    assert_eq!(api.holdings(&token).await, full);
 }
 
 #[tokio::test]
@@ -148,7 +131,7 @@ async fn long_strings_and_control_characters_are_refused_unicode_is_stored_exact
     let api = api_with(Config::default());
     let (token, refid, client) = partner(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let long = "a".repeat(10_000);
     let mut refused: Vec<(&str, String, Value)> = Vec::new();
     for text in [long.as_str(), "nul\u{0}byte", "escape \u{1b}[31m", "line\nbreak", "del\u{7f}", "next line\u{85}"] {
@@ -180,7 +163,7 @@ async fn long_strings_and_control_characters_are_refused_unicode_is_stored_exact
             key.chars().take(20).collect::<String>()
         );
     }
-    assert_eq!(holdings(&api, &token).await, before, "a refused request changed something");
+    assert_eq!(api.holdings(&token).await, before, "a refused request changed something");
 
     // Unicode is data: stored and answered byte for byte, counted in characters.
     let names = ["Ünïcødé GmbH", "株式会社パートナー", "שותפים בע\"מ", "e\u{301}toile 🚀", &"🚀".repeat(200)];
@@ -210,7 +193,7 @@ fn token(header: Value, payload: Value, secret: &[u8]) -> String {
 async fn forged_foreign_and_stale_tokens_get_401() {
     let api = api_with(Config::default());
     let (partner_token, refid, _) = partner(&api, "p", 1_000).await;
-    let before = holdings(&api, &partner_token).await;
+    let before = api.holdings(&partner_token).await;
     let secret = api.jwt_secret.clone();
     let now = chrono::Utc::now().timestamp();
     let hs256 = json!({"alg": "HS256", "typ": "JWT"});
@@ -253,7 +236,7 @@ async fn forged_foreign_and_stale_tokens_get_401() {
     // The same claims, properly signed, do pass: the refusals above are for what was wrong.
     let good = token(hs256, admin, &secret);
     assert_eq!(api.call_with_key("POST", &path, &good, "k-good", json!({"amount": 5})).await.status, 200);
-    let after = holdings(&api, &partner_token).await;
+    let after = api.holdings(&partner_token).await;
     assert_eq!(after["me"]["balance"], before["me"]["balance"].as_i64().unwrap() + 5);
 }
 

@@ -23,43 +23,6 @@ fn assert_problem(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.body["status"], status);
 }
 
-/// Everything a partner can see of itself, to show a refused request changed nothing.
-async fn holdings(api: &Api, token: &str) -> Value {
-    let me = api.call("GET", "/resellers/me", Some(token), None).await.body;
-    let ledger = api.call("GET", "/resellers/me/transactions?limit=100", Some(token), None).await.body;
-    let clients = api.call("GET", "/clients?limit=100", Some(token), None).await.body;
-    json!({"balance": me["balance"], "version": me["version"], "tier": me["tier"], "status": me["status"],
-           "hold": me["hold_provisioning"], "metadata": me["metadata"], "ledger": ledger, "clients": clients})
-}
-
-/// Onboards `user` by an admin at `tier` and credits `balance`; returns the partner's token and refid.
-async fn partner(api: &Api, user: &str, tier: &str, balance: i64) -> (String, String) {
-    let admin = api.token("admin", true);
-    let created = api
-        .call(
-            "POST",
-            "/resellers",
-            Some(&admin),
-            Some(json!({"company": format!("{user} Ltd"), "user_id": user, "tier": tier})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{created:?}");
-    let refid = created.body["refid"].as_str().unwrap().to_string();
-    if balance > 0 {
-        let paid = api
-            .call_with_key(
-                "POST",
-                &format!("/resellers/{refid}/credits"),
-                &admin,
-                &format!("open-{user}"),
-                json!({"amount": balance}),
-            )
-            .await;
-        assert_eq!(paid.status, 200, "{paid:?}");
-    }
-    (api.token(user, false), refid)
-}
-
 #[tokio::test]
 async fn health_and_openapi_need_no_token() {
     let api = api();
@@ -88,7 +51,7 @@ async fn identity_comes_from_a_verified_token_only() {
     assert_problem(&api.call("GET", "/resellers/me", Some(&expired), None).await, 401, "unauthorized");
 
     // A body field cannot make anyone else: user_id of someone else needs the admin role.
-    let (token, refid) = partner(&api, "p1", "standard", 0).await;
+    let (token, refid) = api.partner("p1", "standard", 0).await;
     let other = api
         .call("POST", "/resellers", Some(&api.token("p2", false)), Some(json!({"company": "X", "user_id": "p1"})))
         .await;
@@ -162,7 +125,7 @@ async fn onboarding_and_profile_routes() {
         .await;
     assert_eq!(patched.status, 200, "{patched:?}");
     assert_eq!(patched.body["metadata"], json!({"primary_color": "#112233"}));
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let reserved =
         api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(json!({"hold_provisioning": "false"}))).await;
     assert_problem(&reserved, 422, "validation_failed");
@@ -171,7 +134,7 @@ async fn onboarding_and_profile_routes() {
         422,
         "validation_failed",
     );
-    assert_eq!(holdings(&api, &token).await, before);
+    assert_eq!(api.holdings(&token).await, before);
 
     let admin = api.token("admin", true);
     let refid = created.body["refid"].as_str().unwrap();
@@ -204,7 +167,7 @@ async fn onboarding_and_profile_routes() {
 #[tokio::test]
 async fn admin_credits_are_idempotent() {
     let api = api();
-    let (token, refid) = partner(&api, "p", "gold", 0).await;
+    let (token, refid) = api.partner("p", "gold", 0).await;
     let admin = api.token("admin", true);
     let path = format!("/resellers/{refid}/credits");
     let first =
@@ -215,7 +178,7 @@ async fn admin_credits_are_idempotent() {
     let again =
         api.call_with_key("POST", &path, &admin, "topup-1", json!({"amount": 5_000, "reason": "invoice 7"})).await;
     assert_eq!(again.body, first.body, "a retry replays the first answer");
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     assert_problem(
         &api.call_with_key("POST", &path, &admin, "topup-1", json!({"amount": 6_000, "reason": "invoice 7"})).await,
         409,
@@ -244,7 +207,7 @@ async fn admin_credits_are_idempotent() {
         404,
         "not_found",
     );
-    assert_eq!(holdings(&api, &token).await, before);
+    assert_eq!(api.holdings(&token).await, before);
     assert_eq!(api.call("GET", "/resellers/me/stats", Some(&token), None).await.body["credits_added"], 5_000);
 }
 
@@ -258,7 +221,7 @@ fn webhook_body(id: &str, kind: &str, refid: &str, amount_minor: i64) -> Vec<u8>
 #[tokio::test]
 async fn the_payment_webhook_is_signed_and_credits_once() {
     let api = api();
-    let (token, refid) = partner(&api, "p", "standard", 0).await;
+    let (token, refid) = api.partner("p", "standard", 0).await;
     let now = chrono::Utc::now().timestamp();
     let body = webhook_body("evt_1", "payment.succeeded", &refid, 2_500);
     let signature = ally::http::webhook::sign(&api.webhook_secret, now, &body);
@@ -268,7 +231,7 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
     let replay = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body.clone()).await;
     assert_eq!(replay.body, first.body);
 
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     let other = webhook_body("evt_2", "payment.succeeded", &refid, 100);
     let cases: Vec<(Vec<u8>, String, u16, &str)> = vec![
         (other.clone(), ally::http::webhook::sign(b"wrong", now, &other), 401, "invalid_signature"),
@@ -307,13 +270,13 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
         404,
         "not_found",
     );
-    assert_eq!(holdings(&api, &token).await, before, "nothing moved");
+    assert_eq!(api.holdings(&token).await, before, "nothing moved");
 }
 
 #[tokio::test]
 async fn products_and_provisioning() {
     let api = api();
-    let (token, refid) = partner(&api, "p", "gold", 2_000).await;
+    let (token, refid) = api.partner("p", "gold", 2_000).await;
     let admin = api.token("admin", true);
     let products = api.call("GET", "/products", Some(&token), None).await;
     let basic = products.body["items"].as_array().unwrap().iter().find(|p| p["id"] == "license-basic").unwrap().clone();
@@ -335,7 +298,7 @@ async fn products_and_provisioning() {
         "idempotency_conflict",
     );
 
-    let before = holdings(&api, &token).await;
+    let before = api.holdings(&token).await;
     assert_problem(
         &api.call_with_key("POST", "/provision", &token, "big", json!({"cost": 2_000})).await,
         402,
@@ -363,7 +326,7 @@ async fn products_and_provisioning() {
         404,
         "not_found",
     );
-    assert_eq!(holdings(&api, &token).await, before);
+    assert_eq!(api.holdings(&token).await, before);
 
     let patch = |body: Value| {
         let admin = admin.clone();
@@ -389,18 +352,18 @@ async fn products_and_provisioning() {
         403,
         "reseller_inactive",
     );
-    let after = holdings(&api, &token).await;
+    let after = api.holdings(&token).await;
     assert_eq!(
-        (after["balance"].clone(), after["ledger"].clone()),
-        (before["balance"].clone(), before["ledger"].clone())
+        (after["me"]["balance"].clone(), after["ledger"].clone()),
+        (before["me"]["balance"].clone(), before["ledger"].clone())
     );
 }
 
 #[tokio::test]
 async fn clients_bulk_and_pagination_stay_with_their_owner() {
     let api = api();
-    let (a, _) = partner(&api, "a", "gold", 9_000).await;
-    let (b, _) = partner(&api, "b", "standard", 1_000).await;
+    let (a, _) = api.partner("a", "gold", 9_000).await;
+    let (b, _) = api.partner("b", "standard", 1_000).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = api
@@ -464,7 +427,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     assert_eq!(b_clients.body["items"], json!([]));
 
     // Bulk: 20 at 588 (500 each at gold) is 10,000 > 9,000: nothing written.
-    let before = holdings(&api, &a).await;
+    let before = api.holdings(&a).await;
     let twenty: Vec<_> = (0..20).map(|i| json!({"name": format!("Bulk {i}")})).collect();
     assert_problem(
         &api.call_with_key("POST", "/clients/bulk", &a, "bulk-20", json!({"clients": twenty, "cost": 588})).await,
@@ -476,7 +439,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
         422,
         "validation_failed",
     );
-    assert_eq!(holdings(&api, &a).await, before);
+    assert_eq!(api.holdings(&a).await, before);
     let three: Vec<_> = (0..3).map(|i| json!({"name": format!("Bulk {i}")})).collect();
     let bulk = api.call_with_key("POST", "/clients/bulk", &a, "bulk-3", json!({"clients": three, "cost": 500})).await;
     assert_eq!(bulk.status, 200, "{bulk:?}");
@@ -499,9 +462,9 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
 #[tokio::test]
 async fn analytics_routes_are_for_admins_and_own_trends() {
     let api = api();
-    let (a, a_refid) = partner(&api, "a", "gold", 5_000).await;
-    let (b, _) = partner(&api, "b", "platinum", 1_000).await;
-    partner(&api, "c", "standard", 0).await;
+    let (a, a_refid) = api.partner("a", "gold", 5_000).await;
+    let (b, _) = api.partner("b", "platinum", 1_000).await;
+    api.partner("c", "standard", 0).await;
     let admin = api.token("admin", true);
     for i in 0..3 {
         api.call("POST", "/clients", Some(&a), Some(json!({"name": format!("A{i}")}))).await;

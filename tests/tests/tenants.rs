@@ -9,30 +9,6 @@ use ally::store::Store;
 use ally_tests::{Answer, TestApi, on_both_stores};
 use serde_json::{Value, json};
 
-/// Onboards `user` (company `<user> Ltd`) at `tier` with `balance`; its token and refid.
-async fn partner<S: Store>(api: &TestApi<S>, user: &str, tier: &str, balance: i64) -> (String, String) {
-    let admin = api.token("admin", true);
-    let body = json!({"company": format!("{user} Ltd"), "user_id": user, "tier": tier});
-    let created = api.call("POST", "/resellers", Some(&admin), Some(body)).await;
-    assert_eq!(created.status, 201, "{created:?}");
-    let refid = created.body["refid"].as_str().unwrap().to_string();
-    let path = format!("/resellers/{refid}/credits");
-    let paid = api.call_with_key("POST", &path, &admin, &format!("open-{user}"), json!({"amount": balance})).await;
-    assert_eq!(paid.status, 200, "{paid:?}");
-    (api.token(user, false), refid)
-}
-
-/// Everything A can see of itself.
-async fn holdings<S: Store>(api: &TestApi<S>, token: &str) -> Value {
-    let mut view = serde_json::Map::new();
-    for path in ["/resellers/me", "/resellers/me/stats", "/resellers/me/transactions?limit=100", "/clients?limit=100"] {
-        let answer = api.call("GET", path, Some(token), None).await;
-        assert_eq!(answer.status, 200, "{path}: {answer:?}");
-        view.insert(path.into(), answer.body);
-    }
-    Value::Object(view)
-}
-
 fn string(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value}")).to_string()
 }
@@ -43,8 +19,8 @@ fn ids(list: &Value) -> Vec<String> {
 
 async fn b_cannot_reach_a<S: Store>(store: S) {
     let api = TestApi::new(store, Config::default());
-    let (a, a_refid) = partner(&api, "alpha", "gold", 10_000).await;
-    let (b, _) = partner(&api, "beta", "standard", 5_000).await;
+    let (a, a_refid) = api.partner("alpha", "gold", 10_000).await;
+    let (b, _) = api.partner("beta", "standard", 5_000).await;
 
     // A's portfolio: clients, a provisioned service, a bulk onboarding, a ledger.
     let mut a_clients = Vec::new();
@@ -61,11 +37,11 @@ async fn b_cannot_reach_a<S: Store>(store: S) {
     let bulk = api.call_with_key("POST", "/clients/bulk", &a, "bulk-1", bulk_body.clone()).await;
     assert_eq!(bulk.status, 200, "{bulk:?}");
     a_clients.extend(bulk.body["clients"].as_array().unwrap().iter().map(|c| string(&c["id"])));
-    let before = holdings(&api, &a).await;
-    assert_eq!(ids(&before["/clients?limit=100"]).len(), 5);
+    let before = api.holdings(&a).await;
+    assert_eq!(ids(&before["clients"]).len(), 5);
     let mut a_secrets = vec![a_refid.clone(), "alpha Ltd".to_string(), a_service];
     a_secrets.extend(a_clients.iter().cloned());
-    a_secrets.extend(ids(&before["/resellers/me/transactions?limit=100"]));
+    a_secrets.extend(ids(&before["ledger"]));
     let a_clients_cursor = string(&api.call("GET", "/clients?limit=1", Some(&a), None).await.body["next_cursor"]);
     let a_ledger_cursor =
         string(&api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await.body["next_cursor"]);
@@ -147,7 +123,7 @@ async fn b_cannot_reach_a<S: Store>(store: S) {
             assert!(!text.contains(secret.as_str()), "{what}: B was shown A's `{secret}`: {text}");
         }
     }
-    assert_eq!(holdings(&api, &a).await, before, "A's holdings changed");
+    assert_eq!(api.holdings(&a).await, before, "A's holdings changed");
 }
 
 on_both_stores!(b_cannot_reach_a);
