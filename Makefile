@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools browser-tools build watch bench fuzz browser
+.PHONY: help dev reset test lint tools browser-tools build watch bench fuzz client browser
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -20,6 +20,7 @@ help:
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
 	@echo "make browser the pages in headless Chromium (also part of make test; screenshots in target/screenshots/)"
 	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
+	@echo "make client  a Python client generated from /openapi.json, run against the dev server (also part of make test)"
 	@echo "make bench   benchmarks against baselines, written to BENCHMARKS.md (nothing asserted)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
@@ -60,6 +61,7 @@ test: tools browser-tools lint
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
 	infra/fuzz.sh
+	infra/client.sh
 	infra/browser.sh
 
 # Chromium and its WebDriver for the page tests, from Debian's packages.
@@ -78,6 +80,13 @@ browser: tools browser-tools
 fuzz: tools
 	cargo build -p ally-local --locked
 	infra/fuzz.sh
+
+# A client generated from /openapi.json by openapi-python-client (no warning allowed) and a
+# partner's scenario through it: onboarding, credits, provisioning, a replay, a refusal,
+# the ledger, a bulk onboarding.
+client: tools
+	cargo build -p ally-local --locked
+	infra/client.sh
 
 # Figures only, each next to a baseline of the same run; written to BENCHMARKS.md.
 # The release bootstraps of the functions and baselines, both architectures, then the run.

@@ -26,13 +26,12 @@ struct Local {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
-    user_id: String,
+    user_id: ally::domain::UserId,
     #[serde(default)]
     admin: bool,
 }
 
 async fn sign_in(State(local): State<Local>, Body(who): Body<SignIn>) -> Result<Json<serde_json::Value>, ApiError> {
-    ally::domain::check_user_id(&who.user_id)?;
     Ok(Json(serde_json::json!({"token": crate::token(&local.jwt, &who.user_id, who.admin, None, 12)})))
 }
 

@@ -118,7 +118,7 @@ async fn shutdown() {
 fn mint(args: &[String]) -> Result<(), Failure> {
     let usage = "usage: ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]";
     let user_id = args.first().filter(|a| !a.starts_with("--")).ok_or(usage)?;
-    ally::domain::check_user_id(user_id)?;
+    ally::domain::UserId::parse(user_id.as_str())?;
     let mut admin = false;
     let mut email = None;
     let mut hours = 24;

@@ -47,7 +47,7 @@ pub async fn figures<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
     let mut own_trends = Vec::new();
     for user in users {
         for (interval, range) in ranges() {
-            own_trends.push(ally.credit_trends(interval, &range, Some(user)).await.unwrap());
+            own_trends.push(ally.credit_trends(interval, &range, Some(&crate::uid(user))).await.unwrap());
         }
     }
     Figures {
@@ -67,7 +67,7 @@ pub async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
     let mut network_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     let mut own_days: Vec<BTreeMap<NaiveDate, i64>> = Vec::new();
     for user in users {
-        let r = ally.find_by_user(user).await.unwrap();
+        let r = ally.find_by_user(&crate::uid(user)).await.unwrap();
         *tiers.count_mut(r.tier) += 1;
         let entries = all_entries(ally, user).await;
         total += entries.iter().map(|e| e.delta()).sum::<i64>();
@@ -77,7 +77,7 @@ pub async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
             *network_days.entry(e.created_at.date_naive()).or_default() += e.amount;
         }
         own_days.push(days);
-        let clients = ally.store().clients(user, &PageRequest::first(100)).await.unwrap().items;
+        let clients = ally.store().clients(&crate::uid(user), &PageRequest::first(100)).await.unwrap().items;
         let spent: i64 = entries.iter().filter(|e| e.kind == EntryKind::Debit).map(|e| e.amount).sum();
         if !clients.is_empty() || spent > 0 {
             top.push(TopReseller {

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ally::domain::{Reseller, Tier};
+use ally::domain::{
+    CallerKey, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, RefId, Reseller, Tier, UserId,
+};
 use ally::service::{Actor, CreditRequest, NewReseller};
 use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
 use ally::store::memory::MemoryStore;
@@ -98,32 +100,72 @@ pub async fn dynamo_ally(config: Config) -> Arc<Ally<DynamoStore>> {
     Arc::new(Ally::new(dynamo_store().await, config))
 }
 
+/// A user id (tests name users with plain strings).
+pub fn uid(user_id: &str) -> UserId {
+    UserId::parse(user_id).expect("a valid user id")
+}
+
+/// A refid as a test got it from an answer.
+pub fn rid(refid: &str) -> RefId {
+    RefId::parse(refid).expect("a valid refid")
+}
+
+/// A partner's own idempotency key, as the HTTP layer makes it of the header.
+pub fn ikey(raw: &str) -> IdempotencyKey {
+    IdempotencyKey::caller(&CallerKey::parse(raw).expect("a valid key"))
+}
+
+/// A client's name.
+pub fn cname(name: &str) -> ClientName {
+    ClientName::parse(name).expect("a valid client name")
+}
+
+/// An email address.
+pub fn email(address: &str) -> Email {
+    Email::parse(address).expect("a valid email address")
+}
+
+/// A metadata key.
+pub fn mkey(name: &str) -> MetadataKey {
+    MetadataKey::parse(name).expect("a valid metadata key")
+}
+
+/// A company name.
+pub fn company(name: &str) -> CompanyName {
+    CompanyName::parse(name).expect("a valid company name")
+}
+
 /// A signed-in partner.
 pub fn partner(user_id: &str) -> Actor {
-    Actor { user_id: user_id.into(), email: Some(format!("{user_id}@partners.example")), admin: false }
+    Actor { user_id: uid(user_id), email: Some(format!("{user_id}@partners.example")), admin: false }
 }
 
 /// An admin.
 pub fn admin() -> Actor {
-    Actor { user_id: "admin-1".into(), email: Some("admin@ally.example".into()), admin: true }
+    Actor { user_id: uid("admin-1"), email: Some("admin@ally.example".into()), admin: true }
 }
 
 /// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
 pub async fn reseller_with<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, balance: i64) -> Reseller {
     let request = NewReseller {
-        company: format!("{user_id} Ltd"),
         tier: Some(tier),
-        user_id: Some(user_id.into()),
-        ..NewReseller::default()
+        user_id: Some(uid(user_id)),
+        ..NewReseller::new(company(&format!("{user_id} Ltd")))
     };
     ally.onboard(&admin(), request).await.expect("onboard");
     if balance > 0 {
         let credit = CreditRequest { amount: balance, reason: Some("opening balance".into()) };
-        ally.add_credits(user_id, credit, ally::domain::EntryKind::Credit, "admin-1", &format!("open-{user_id}"))
-            .await
-            .expect("opening credit");
+        ally.add_credits(
+            &uid(user_id),
+            credit,
+            ally::domain::EntryKind::Credit,
+            "admin-1",
+            &ikey(&format!("open-{user_id}")),
+        )
+        .await
+        .expect("opening credit");
     }
-    ally.find_by_user(user_id).await.expect("reseller")
+    ally.find_by_user(&uid(user_id)).await.expect("reseller")
 }
 
 /// Every ledger entry of `user_id`, walking all pages.
@@ -131,7 +173,7 @@ pub async fn all_entries<S: Store>(ally: &Ally<S>, user_id: &str) -> Vec<ally::d
     let mut out = Vec::new();
     let mut page = PageRequest::first(100);
     loop {
-        let p = ally.ledger(user_id, &page).await.expect("ledger");
+        let p = ally.ledger(&uid(user_id), &page).await.expect("ledger");
         out.extend(p.items);
         match p.next_cursor {
             Some(c) => page.cursor = Some(c),
@@ -142,7 +184,7 @@ pub async fn all_entries<S: Store>(ally: &Ally<S>, user_id: &str) -> Vec<ally::d
 
 /// Checks the ledger invariant: the entries sum to the balance, which is never negative.
 pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &str) {
-    let r = ally.find_by_user(user_id).await.expect("reseller");
+    let r = ally.find_by_user(&uid(user_id)).await.expect("reseller");
     let sum: i64 = all_entries(ally, user_id).await.iter().map(|e| e.delta()).sum();
     assert!(r.balance >= 0, "balance went negative: {}", r.balance);
     assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
@@ -212,37 +254,51 @@ pub mod sdk;
 mod hooked {
     use std::collections::BTreeMap;
 
-    use ally::domain::{Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller};
+    use ally::domain::{
+        Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, NetworkTotals, ProvisionedService, RefId,
+        Reseller, UserId,
+    };
     use ally::store::{
-        Granularity, IdempotencyRecord, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError,
-        StoreResult, WalletChange,
+        Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, Portfolio, ProfileUpdate, Profiles,
+        ResellerFilter, StoreError, StoreResult, WalletChange, Wallets,
     };
     use chrono::NaiveDate;
 
     use super::{Fault, Hooked};
 
-    impl<S: Store> Store for Hooked<S> {
+    impl<S: Profiles> Profiles for Hooked<S> {
         async fn insert_reseller(&self, r: &Reseller) -> StoreResult<()> {
             self.before("insert_reseller")?;
             self.inner.insert_reseller(r).await
         }
-        async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
+        async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
             self.before("reseller")?;
             self.inner.reseller(user_id).await
         }
-        async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
+        async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
             self.before("reseller_by_refid")?;
             self.inner.reseller_by_refid(refid).await
+        }
+        async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
+            self.before("resellers_by_user")?;
+            self.inner.resellers_by_user(user_ids).await
         }
         async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
             self.before("resellers")?;
             self.inner.resellers(filter, page).await
         }
-        async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
+        async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
             self.before("update_profile")?;
             self.inner.update_profile(user_id, update).await
         }
-        async fn wallet(&self, user_id: &str, key: &str) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+    }
+
+    impl<S: Wallets> Wallets for Hooked<S> {
+        async fn wallet(
+            &self,
+            user_id: &UserId,
+            key: &IdempotencyKey,
+        ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
             self.before("wallet")?;
             self.inner.wallet(user_id, key).await
         }
@@ -250,10 +306,13 @@ mod hooked {
             self.before("commit_wallet_change")?;
             self.inner.commit_wallet_change(change).await
         }
-        async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
+        async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
             self.before("finish_idempotency")?;
             self.inner.finish_idempotency(user_id, key, response).await
         }
+    }
+
+    impl<S: Portfolio> Portfolio for Hooked<S> {
         async fn insert_client(&self, client: &Client) -> StoreResult<()> {
             self.before("insert_client")?;
             self.inner.insert_client(client).await
@@ -266,32 +325,35 @@ mod hooked {
             }
             self.inner.put_portfolio(clients, services).await
         }
-        async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
+        async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
             self.before("client")?;
             self.inner.client(owner_id, client_id).await
         }
-        async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
+        async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
             self.before("clients")?;
             self.inner.clients(owner_id, page).await
         }
-        async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+        async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
             self.before("services")?;
             self.inner.services(owner_id, page).await
         }
-        async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
             self.before("ledger")?;
             self.inner.ledger(owner_id, page).await
         }
+    }
+
+    impl<S: Counters> Counters for Hooked<S> {
         async fn activity(
             &self,
-            owner_id: Option<&str>,
+            owner_id: Option<&UserId>,
             range: &DateRange,
             granularity: Granularity,
         ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
             self.before("activity")?;
             self.inner.activity(owner_id, range, granularity).await
         }
-        async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(String, Activity)>> {
+        async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
             self.before("active_on")?;
             self.inner.active_on(day).await
         }
@@ -299,10 +361,9 @@ mod hooked {
             self.before("network_totals")?;
             self.inner.network_totals().await
         }
-        async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
-            self.before("resellers_by_user")?;
-            self.inner.resellers_by_user(user_ids).await
-        }
+    }
+
+    impl<S: Jobs> Jobs for Hooked<S> {
         async fn claim(&self, key: &str) -> StoreResult<bool> {
             self.before("claim")?;
             self.inner.claim(key).await

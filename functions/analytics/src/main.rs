@@ -5,5 +5,5 @@ use ally::http;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let app = ally::lambda::http_app().await?;
-    lambda_http::run(http::lambda_router(http::analytics(), app)).await
+    lambda_http::run(http::lambda_router(http::analytics::api(), app)).await
 }

@@ -1,6 +1,6 @@
 use std::error::Error as StdError;
 
-use super::Tier;
+use super::{Refusal, Tier};
 
 /// Every way an Ally operation can fail, in the partner business's terms.
 ///
@@ -38,9 +38,15 @@ pub enum AllyError {
     /// The wallet kept changing under us past the retry budget; the caller may retry.
     #[error("the wallet is busy, retry the request")]
     Contention,
-    /// The store failed for a reason unrelated to the request (network, throttling, bug).
+    /// The store refused for capacity (DynamoDB throttling) past the SDK's retries.
+    #[error("the store is throttling requests, retry shortly")]
+    Throttled,
+    /// The store failed for a reason unrelated to the request (network, bug).
     #[error("storage failure")]
     Store(#[source] Box<dyn StdError + Send + Sync>),
+    /// Anything else that failed inside Ally: mail, files, JSON of a stored answer.
+    #[error("internal failure")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
 
 impl AllyError {
@@ -49,8 +55,28 @@ impl AllyError {
         Self::Validation(message.into())
     }
 
+    /// An internal failure, from its cause.
+    pub fn internal(cause: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(cause))
+    }
+
     /// Whether trying the same request again later may succeed (used by event consumers).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Contention | Self::Store(_))
+        matches!(self, Self::Contention | Self::Throttled | Self::Store(_) | Self::Internal(_))
+    }
+}
+
+/// The one mapping from a refused wallet change to the error the caller sees. A race
+/// (the wallet moved, a duplicate key) only escapes when the retries ran out.
+impl From<Refusal> for AllyError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Missing => AllyError::NotFound("reseller"),
+            Refusal::Suspended => AllyError::Suspended,
+            Refusal::OnHold => AllyError::OnHold,
+            Refusal::TierNotAllowed { tier, product } => AllyError::TierNotAllowed { tier, product },
+            Refusal::Insufficient { needed, balance } => AllyError::InsufficientCredits { needed, balance },
+            Refusal::TierChanged | Refusal::VersionChanged | Refusal::Duplicate => AllyError::Contention,
+        }
     }
 }

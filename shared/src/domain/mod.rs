@@ -4,20 +4,24 @@
 mod analytics;
 mod credits;
 mod error;
+mod ids;
 mod ledger;
 mod portfolio;
 mod product;
 mod reseller;
 mod tier;
+mod wallet;
 
 pub use analytics::{Activity, DateRange, Interval, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
 pub use error::AllyError;
+pub use ids::{
+    CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, RESERVED_METADATA_KEYS, RefId,
+    UserId,
+};
 pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
-pub use reseller::{
-    METADATA_MAX_KEYS, RESERVED_METADATA_KEYS, Reseller, Status, check_email, check_metadata, check_name, check_refid,
-    check_user_id, new_refid,
-};
+pub use reseller::{METADATA_MAX_KEYS, Reseller, Status, check_metadata_value};
 pub use tier::{Discounts, Tier};
+pub use wallet::{Condition, Guard, Refusal};

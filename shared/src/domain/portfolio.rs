@@ -2,15 +2,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Tier;
+use super::{ClientId, ClientName, Email, Tier, UserId};
 
 /// A partner's own customer. Owned by exactly one reseller, whose id is part of its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Client {
-    pub id: String,
-    pub owner_id: String,
-    pub name: String,
-    pub email: Option<String>,
+    pub id: ClientId,
+    pub owner_id: UserId,
+    pub name: ClientName,
+    pub email: Option<Email>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -18,8 +18,8 @@ pub struct Client {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProvisionedService {
     pub id: String,
-    pub owner_id: String,
-    pub client_id: Option<String>,
+    pub owner_id: UserId,
+    pub client_id: Option<ClientId>,
     pub product: Option<String>,
     pub description: Option<String>,
     /// The base price before the tier discount.

@@ -61,7 +61,7 @@ impl Mailer for Outbox {
             text = mail.text,
             html = mail.html,
         );
-        let io = |e: std::io::Error| AllyError::Store(Box::new(e));
+        let io = |e: std::io::Error| AllyError::internal(e);
         std::fs::create_dir_all(&self.dir).map_err(io)?;
         std::fs::write(self.dir.join(format!("{}.eml", crate::domain::new_id())), eml).map_err(io)?;
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).push(SentMail {

@@ -36,7 +36,7 @@ impl SesMailer {
 }
 
 fn content(text: &str) -> Result<Content, AllyError> {
-    Content::builder().data(text).charset("UTF-8").build().map_err(|e| AllyError::Store(Box::new(e)))
+    Content::builder().data(text).charset("UTF-8").build().map_err(AllyError::internal)
 }
 
 impl Mailer for SesMailer {
@@ -52,7 +52,7 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| AllyError::Store(Box::new(e)))?;
+            .map_err(AllyError::internal)?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ pub mod stream;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{CompanyName, Email, RefId, UserId};
 pub use crate::store::{ItemChange, Stored};
 
 /// Source of the events Ally publishes.
@@ -27,9 +28,9 @@ pub const REFERRAL_SOURCE: &str = "refer";
 /// The reseller an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResellerRef {
-    pub user_id: String,
+    pub user_id: UserId,
     #[serde(default)]
-    pub refid: Option<String>,
+    pub refid: Option<RefId>,
 }
 
 /// An event on the bus: EventBridge's `source`, `detail-type` and `detail`.
@@ -49,9 +50,9 @@ pub struct LowCredit {
     pub reseller: ResellerRef,
     pub balance: i64,
     pub threshold: i64,
-    pub company: String,
+    pub company: CompanyName,
     #[serde(default)]
-    pub email: Option<String>,
+    pub email: Option<Email>,
 }
 
 /// `detail` of the referral system's `ReferralCompleted` event.

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::bus::Bus;
 use super::{BusEvent, ItemChange, ResellerRef, SOURCE, Stored};
-use crate::domain::EntryKind;
-use crate::store::Store;
+use crate::domain::{EntryKind, RefId, UserId};
+use crate::store::Profiles;
 
 /// An event before its reseller's refid is known.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,10 +21,8 @@ pub struct Draft {
 /// The event a change makes, if any. `LowCredit` only when the balance crosses from at or
 /// above `threshold` to below it, so a wallet already low does not warn again on each spend.
 pub fn event_of(change: &ItemChange, threshold: i64) -> Option<Draft> {
-    let owner = |user_id: &str, refid: Option<&str>| ResellerRef {
-        user_id: user_id.to_string(),
-        refid: refid.map(str::to_string),
-    };
+    let owner =
+        |user_id: &UserId, refid: Option<&RefId>| ResellerRef { user_id: user_id.clone(), refid: refid.cloned() };
     match (&change.old, &change.new) {
         (None, Some(Stored::Reseller(r))) => Some(Draft {
             detail_type: "ResellerOnboarded",
@@ -76,7 +74,7 @@ fn bus_event(change: &ItemChange, draft: Draft) -> BusEvent {
 /// Publishes the events of a batch of changes. Each input is the id to report on failure
 /// (a stream record's sequence number) and the change, or why it could not be read. Returns
 /// the ids that failed; the others went through (or had nothing to publish).
-pub async fn publish<S: Store, B: Bus>(
+pub async fn publish<S: Profiles, B: Bus>(
     store: &S,
     bus: &B,
     threshold: i64,
@@ -97,15 +95,15 @@ pub async fn publish<S: Store, B: Bus>(
             }
         }
     }
-    let missing: BTreeSet<String> = drafts
+    let missing: BTreeSet<UserId> = drafts
         .iter()
         .filter(|(_, _, d)| d.reseller.refid.is_none())
         .map(|(_, _, d)| d.reseller.user_id.clone())
         .collect();
-    let refids: HashMap<String, String> = if missing.is_empty() {
+    let refids: HashMap<UserId, RefId> = if missing.is_empty() {
         HashMap::new()
     } else {
-        let users: Vec<String> = missing.into_iter().collect();
+        let users: Vec<UserId> = missing.into_iter().collect();
         match store.resellers_by_user(&users).await {
             Ok(found) => found.into_iter().map(|r| (r.user_id, r.refid)).collect(),
             Err(e) => {

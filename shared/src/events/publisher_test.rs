@@ -1,14 +1,14 @@
 //! Unit tests of `publisher.rs`.
 
 use super::*;
-use crate::domain::{Reseller, Status, Tier};
+use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
 
 fn wallet(balance: i64) -> Stored {
     Stored::Reseller(Box::new(Reseller {
-        user_id: "u".into(),
-        refid: "R".into(),
-        company: "C".into(),
-        email: Some("u@x.example".into()),
+        user_id: UserId::parse("u").unwrap(),
+        refid: RefId::parse("RRRRRRRRRR").unwrap(),
+        company: CompanyName::parse("C").unwrap(),
+        email: Some(Email::parse("u@x.example").unwrap()),
         tier: Tier::Gold,
         status: Status::Active,
         balance,

@@ -4,7 +4,7 @@
 use super::mail::{Mail, Mailer, html_escape};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
-use crate::domain::{AllyError, EntryKind, check_user_id};
+use crate::domain::{AllyError, EntryKind, IdempotencyKey, UserId};
 use crate::service::{CreditRequest, ResellerPatch};
 use crate::store::Store;
 
@@ -31,7 +31,7 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
     if !ally.store().claim(&claim).await? {
         return Ok(Handled::Duplicate);
     }
-    let Some(to) = event.email.clone() else {
+    let Some(to) = event.email.as_ref().map(ToString::to_string) else {
         tracing::warn!(reseller = %event.reseller.user_id, "low credit, but the reseller has no email");
         return Ok(Handled::Dropped);
     };
@@ -70,16 +70,25 @@ pub async fn reward_referral<S: Store>(ally: &Ally<S>, event: &ReferralCompleted
     if event.tag != "become-partner" {
         return Ok(Handled::Dropped);
     }
-    if event.referrer_user_id == event.referred_user_id || check_user_id(&event.referrer_user_id).is_err() {
-        tracing::warn!(referral = %event.referral_id, "self-referral or malformed referrer: no reward");
-        return Ok(Handled::Dropped);
-    }
-    let key = format!("referral:{}", event.referral_id);
+    let referrer = match UserId::parse(event.referrer_user_id.as_str()) {
+        Ok(referrer) if event.referrer_user_id != event.referred_user_id => referrer,
+        _ => {
+            tracing::warn!(referral = %event.referral_id, "self-referral or malformed referrer: no reward");
+            return Ok(Handled::Dropped);
+        }
+    };
+    let key = match IdempotencyKey::referral(&event.referral_id) {
+        Ok(key) => key,
+        Err(reason) => {
+            tracing::warn!(referral = %event.referral_id, %reason, "unusable referral id: no reward");
+            return Ok(Handled::Dropped);
+        }
+    };
     let request = CreditRequest {
         amount: ally.config().referral_reward,
         reason: Some(format!("referral {}", event.referral_id)),
     };
-    match ally.add_credits(&event.referrer_user_id, request, EntryKind::Reward, "referral", &key).await {
+    match ally.add_credits(&referrer, request, EntryKind::Reward, "referral", &key).await {
         Ok(_) => Ok(Handled::Done),
         Err(AllyError::NotFound(_)) => {
             tracing::warn!(referral = %event.referral_id, "unknown referrer: no reward");

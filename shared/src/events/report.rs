@@ -85,7 +85,7 @@ fn statement_mail(reseller: &Reseller, to: String, month: NaiveDate, s: &Stateme
         text: format!("Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n", reseller.company),
         html: format!(
             "<p>Hello {},</p><p>Your statement for {label}:</p><table>{html_rows}</table><p><a href=\"{}\">Dashboard</a></p>",
-            html_escape(&reseller.company),
+            html_escape(reseller.company.as_str()),
             html_escape(link)
         ),
     }
@@ -141,7 +141,7 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
         let page = PageRequest { limit: 25, cursor: cursor.clone() };
         let resellers = store.resellers(ResellerFilter::Status(Status::Active), &page).await?;
         for reseller in &resellers.items {
-            let Some(to) = reseller.email.clone() else { continue };
+            let Some(to) = reseller.email.as_ref().map(ToString::to_string) else { continue };
             let claim = format!("statement:{tag}:{}", reseller.user_id);
             if !store.claim(&claim).await? {
                 continue;

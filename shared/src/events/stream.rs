@@ -4,7 +4,8 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::de::DeserializeOwned;
 
 use super::{ItemChange, Stored};
-use crate::domain::Reseller;
+use crate::domain::{Reseller, UserId};
+use crate::store::keys;
 
 fn parse<T: DeserializeOwned>(image: &serde_dynamo::Item) -> Result<T, String> {
     serde_dynamo::from_item(image.clone()).map_err(|e| e.to_string())
@@ -25,16 +26,16 @@ fn stored(image: &serde_dynamo::Item) -> Result<Option<Stored>, String> {
     let sk = text(image, "sk").ok_or("the image has no sort key")?;
     let owner = || {
         text(image, "pk")
-            .and_then(|pk| pk.strip_prefix("RESELLER#").map(str::to_string))
+            .and_then(|pk| pk.strip_prefix(keys::RESELLER_PREFIX).and_then(|user| UserId::parse(user).ok()))
             .ok_or_else(|| "the image has no reseller partition".to_string())
     };
-    let item = if sk == "PROFILE" {
+    let item = if sk == keys::PROFILE {
         Stored::Reseller(Box::new(parse::<Reseller>(image)?))
-    } else if sk.starts_with("TXN#") {
+    } else if sk.starts_with(keys::LEDGER_PREFIX) {
         Stored::Entry { owner_id: owner()?, entry: parse(image)? }
-    } else if sk.starts_with("CLIENT#") {
+    } else if sk.starts_with(keys::CLIENT_PREFIX) {
         Stored::Client(parse(image)?)
-    } else if sk.starts_with("SERVICE#") {
+    } else if sk.starts_with(keys::SERVICE_PREFIX) {
         Stored::Service(parse(image)?)
     } else {
         Stored::Other

@@ -14,6 +14,7 @@ use sha2::Sha256;
 
 use super::ApiError;
 use super::identity::Claims;
+use crate::domain::CallerKey;
 use crate::service::Actor;
 use crate::store::PageRequest;
 
@@ -30,7 +31,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         parts
             .extensions
             .get::<Claims>()
-            .map(|c| Caller(c.actor()))
+            .and_then(Claims::actor)
+            .map(Caller)
             .ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))
     }
 }
@@ -76,10 +78,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
-/// The `Idempotency-Key` header of a mutation that moves credits (required).
-pub struct IdempotencyKey(pub String);
+/// The `Idempotency-Key` header of a mutation that moves credits (required), checked once
+/// here; the route puts it in its namespace ([`crate::domain::IdempotencyKey`]).
+pub struct RequestKey(pub CallerKey);
 
-impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+impl<S: Send + Sync> FromRequestParts<S> for RequestKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
@@ -93,8 +96,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let key = value
             .to_str()
             .map_err(|_| ApiError::validation("Idempotency-Key must be 1 to 128 printable ASCII characters"))?;
-        crate::service::check_idempotency_key(key)?;
-        Ok(IdempotencyKey(key.to_string()))
+        Ok(RequestKey(CallerKey::parse(key)?))
     }
 }
 

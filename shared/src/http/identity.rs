@@ -19,6 +19,7 @@ use lambda_http::request::RequestContext;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::domain::UserId;
 use crate::service::Actor;
 
 /// The verified claims a handler may rely on.
@@ -34,9 +35,11 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The caller as the service sees it.
-    pub fn actor(&self) -> Actor {
-        Actor { user_id: self.sub.clone(), email: self.email.clone(), admin: self.groups.iter().any(|g| g == "admin") }
+    /// The caller as the service sees it; none when the subject is not a user id Ally
+    /// can key a wallet by (the request is then unauthenticated).
+    pub fn actor(&self) -> Option<Actor> {
+        let user_id = UserId::parse(self.sub.as_str()).ok()?;
+        Some(Actor { user_id, email: self.email.clone(), admin: self.groups.iter().any(|g| g == "admin") })
     }
 }
 

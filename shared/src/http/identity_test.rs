@@ -32,7 +32,7 @@ fn authorizer_groups_are_parsed() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let c = claims_from_authorizer(&raw).unwrap();
-    assert!(c.actor().admin);
+    assert!(c.actor().expect("a valid subject").admin);
     assert_eq!(c.groups, vec!["admin", "partners"]);
 }
 

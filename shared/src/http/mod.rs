@@ -68,17 +68,22 @@ pub fn local_router<S: Store>(app: Shared<S>, jwt_secret: &[u8]) -> Router {
 
 /// A router under construction with the operations it serves.
 pub struct Api<S> {
+    /// The function it is, which tags its operations in the document.
+    tag: &'static str,
     router: Router<Shared<S>>,
     operations: Vec<Operation>,
 }
 
+/// The tag of `/health` and `/openapi.json`, which every function serves.
+const META: &str = "meta";
+
 impl<S: Store> Api<S> {
-    fn new() -> Self {
-        Self { router: Router::new(), operations: Vec::new() }
+    pub(crate) fn new(tag: &'static str) -> Self {
+        Self { tag, router: Router::new(), operations: Vec::new() }
     }
 
     /// Serves `handler` for `op` and records it for the document.
-    fn route<H, T>(mut self, op: Operation, handler: H) -> Self
+    pub(crate) fn route<H, T>(mut self, op: Operation, handler: H) -> Self
     where
         H: Handler<T, Shared<S>>,
         T: 'static,
@@ -88,15 +93,20 @@ impl<S: Store> Api<S> {
         self
     }
 
-    /// The operations, for the document.
+    /// The operations it serves.
     pub fn operations(&self) -> &[Operation] {
         &self.operations
+    }
+
+    /// The function's name, the tag of its operations in the document.
+    pub fn tag(&self) -> &'static str {
+        self.tag
     }
 
     /// The finished router: the routes, `/health`, `/openapi.json`, the 256 KiB body limit
     /// and a problem+json answer for unknown routes.
     pub fn into_router(self, app: Shared<S>) -> Router {
-        let common = Api::<S>::new().route(routes::HEALTH, routes::health).route(routes::OPENAPI, routes::openapi);
+        let common = Api::<S>::new(META).route(routes::HEALTH, routes::health).route(routes::OPENAPI, routes::openapi);
         self.router
             .merge(common.router)
             .fallback(routes::no_route)
@@ -106,68 +116,29 @@ impl<S: Store> Api<S> {
     }
 }
 
-/// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
-pub fn onboarding<S: Store>() -> Api<S> {
-    use routes::resellers as r;
-    Api::new()
-        .route(r::ONBOARD, r::onboard::<S>)
-        .route(r::ME, r::me::<S>)
-        .route(r::STATS, r::stats::<S>)
-        .route(r::TRANSACTIONS, r::transactions::<S>)
-        .route(r::METADATA, r::metadata::<S>)
-        .route(r::FIND_BY_USER, r::find_by_user::<S>)
-        .route(r::FIND_BY_REFID, r::find_by_refid::<S>)
-        .route(r::UPDATE, r::update::<S>)
-}
-
-/// Credits in: the admin top-up and the payment webhook.
-pub fn add_credits<S: Store>() -> Api<S> {
-    use routes::credits as c;
-    Api::new().route(c::ADD, c::add::<S>).route(c::WEBHOOK, c::payment_webhook::<S>)
-}
-
-/// Spending: the catalog, single and bulk provisioning.
-pub fn provision<S: Store>() -> Api<S> {
-    use routes::provisioning as p;
-    Api::new().route(p::PRODUCTS, p::products::<S>).route(p::PROVISION, p::provision::<S>).route(p::BULK, p::bulk::<S>)
-}
-
-/// A partner's clients.
-pub fn clients<S: Store>() -> Api<S> {
-    use routes::clients as c;
-    Api::new().route(c::CREATE, c::create::<S>).route(c::LIST, c::list::<S>).route(c::GET, c::get::<S>)
-}
-
-/// Network analytics: ranking, tiers, trends, outstanding credits.
-pub fn analytics<S: Store>() -> Api<S> {
-    use routes::analytics as a;
-    Api::new()
-        .route(a::TOP, a::top::<S>)
-        .route(a::TIERS, a::tiers::<S>)
-        .route(a::TRENDS, a::trends::<S>)
-        .route(a::TOTAL, a::total::<S>)
-}
+pub use routes::{add_credits, analytics, clients, onboarding, provision};
 
 /// Every function's API, in deployment order.
 pub fn every_api<S: Store>() -> Vec<Api<S>> {
-    vec![onboarding(), add_credits(), provision(), clients(), analytics()]
+    vec![onboarding::api(), add_credits::api(), provision::api(), clients::api(), analytics::api()]
 }
 
-/// The OpenAPI document of the whole API (every function serves the same one).
+/// The OpenAPI document of the whole API (every function serves the same one). Built from
+/// the functions' operation lists, so it needs no store: a Lambda links only its own.
 pub fn openapi_json() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut operations: Vec<Operation> =
-            every_api::<crate::store::memory::MemoryStore>().iter().flat_map(|api| api.operations().to_vec()).collect();
-        operations.push(routes::HEALTH);
-        operations.push(routes::OPENAPI);
+        let mut operations: Vec<(&str, Operation)> =
+            routes::FUNCTIONS.iter().flat_map(|(tag, ops)| ops.iter().map(move |op| (*tag, *op))).collect();
+        operations.extend([(META, routes::HEALTH), (META, routes::OPENAPI)]);
         openapi::document(&operations)
     })
 }
 
 /// Every route merged into one router: the local dev server and the HTTP tests.
 pub fn merged_router<S: Store>(app: Shared<S>) -> Router {
-    let mut api = Api::<S>::new();
+    // Its tag goes unused: the document is built from the functions' lists, tagged each.
+    let mut api = Api::<S>::new("all");
     for part in every_api::<S>() {
         api.router = api.router.merge(part.router);
         api.operations.extend(part.operations);

@@ -7,6 +7,8 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
+use crate::domain::{CallerKey, RefId};
+
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -46,6 +48,80 @@ pub struct Operation {
     pub response: SchemaFn,
     /// Error statuses it may answer, besides 401/413/422 that any route may.
     pub errors: &'static [u16],
+}
+
+impl Operation {
+    const fn new<T: JsonSchema>(method: Method, path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            id,
+            summary,
+            access: Access::SignedIn,
+            query: &[],
+            idempotent: false,
+            request: None,
+            status: 200,
+            response: schema::<T>,
+            errors: &[],
+        }
+    }
+
+    /// A `GET` answering 200 with a `T`, for a signed-in caller.
+    pub const fn get<T: JsonSchema>(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new::<T>(Method::Get, path, id, summary)
+    }
+
+    /// A `POST` answering 200 with a `T`, for a signed-in caller.
+    pub const fn post<T: JsonSchema>(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new::<T>(Method::Post, path, id, summary)
+    }
+
+    /// A `PATCH` answering 200 with a `T`, for a signed-in caller.
+    pub const fn patch<T: JsonSchema>(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new::<T>(Method::Patch, path, id, summary)
+    }
+
+    /// Takes a JSON body of type `B`.
+    pub const fn body<B: JsonSchema>(mut self) -> Self {
+        self.request = Some(schema::<B>);
+        self
+    }
+
+    /// Answers 201 Created.
+    pub const fn created(mut self) -> Self {
+        self.status = 201;
+        self
+    }
+
+    /// Who may call it.
+    pub const fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// For admins only.
+    pub const fn admin(self) -> Self {
+        self.access(Access::Admin)
+    }
+
+    /// Takes these query parameters (name, description).
+    pub const fn query(mut self, query: &'static [(&'static str, &'static str)]) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Takes an `Idempotency-Key` header.
+    pub const fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// May also answer these error statuses.
+    pub const fn errors(mut self, errors: &'static [u16]) -> Self {
+        self.errors = errors;
+        self
+    }
 }
 
 /// The HTTP methods the API uses.
@@ -89,20 +165,19 @@ fn error_text(status: u16) -> &'static str {
     }
 }
 
-/// The whole document for `operations`.
-pub fn document(operations: &[Operation]) -> Value {
+/// The whole document for `operations`, each tagged with the function that serves it.
+pub fn document(operations: &[(&str, Operation)]) -> Value {
     let mut generator =
         SchemaSettings::draft2020_12().with(|s| s.definitions_path = "#/components/schemas/".into()).into_generator();
     let mut paths = Map::new();
-    for op in operations {
+    for (tag, op) in operations {
         let mut parameters: Vec<Value> = op
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                // A refid has the shape Ally issues (`domain::check_refid`): 10 Crockford base-32 characters.
                 let schema = if name == "refid" {
-                    json!({"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{10}$"})
+                    Value::from(RefId::json_schema(&mut generator))
                 } else {
                     json!({"type": "string"})
                 };
@@ -116,7 +191,7 @@ pub fn document(operations: &[Operation]) -> Value {
             parameters.push(json!({
                 "name": "Idempotency-Key", "in": "header", "required": true,
                 "description": "1 to 128 printable ASCII characters, not all spaces; a retry with the same key and body returns the first response",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]*[!-~][ -~]*$"}
+                "schema": {"type": "string", "minLength": 1, "maxLength": CallerKey::MAX, "pattern": CallerKey::PATTERN}
             }));
         }
         if op.access == Access::Signed {
@@ -154,6 +229,7 @@ pub fn document(operations: &[Operation]) -> Value {
         let mut operation = json!({
             "operationId": op.id,
             "summary": op.summary,
+            "tags": [tag],
             "parameters": parameters,
             "responses": responses,
         });
@@ -180,7 +256,7 @@ pub fn document(operations: &[Operation]) -> Value {
             }
         }),
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Ally", "version": "1", "description": "The partner (reseller) network API."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -189,5 +265,102 @@ pub fn document(operations: &[Operation]) -> Value {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
         }
-    })
+    });
+    for_generators(&mut doc);
+    doc
+}
+
+/// Rewrites what schemars writes but client generators read wrongly or refuse
+/// (openapi-python-client among them) into equivalent plain forms, in every schema of `doc`.
+fn for_generators(doc: &mut Value) {
+    schema_fields(&mut doc["paths"]);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        schemas.values_mut().for_each(plain_schema);
+    }
+}
+
+/// [`plain_schema`] on every `schema` field in `value` (parameters, bodies, responses).
+fn schema_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if key == "schema" { plain_schema(value) } else { schema_fields(value) }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(schema_fields),
+        _ => {}
+    }
+}
+
+/// `schema` and its subschemas without boolean schemas (`true` becomes `{}`, `false`
+/// `{"not": {}}`, `additionalProperties: true` goes as the default it is;
+/// `additionalProperties: false`, which every generator reads, stays) and
+/// with each `oneOf` of string constants (a documented enum) as a plain `enum`, the
+/// constants' descriptions listed in the schema's own.
+fn plain_schema(schema: &mut Value) {
+    match schema {
+        Value::Bool(true) => *schema = json!({}),
+        Value::Bool(false) => *schema = json!({"not": {}}),
+        Value::Object(map) => {
+            if let Some(constants) = map.get("oneOf").and_then(string_constants) {
+                let mut description: Vec<String> =
+                    map.get("description").and_then(Value::as_str).map(str::to_string).into_iter().collect();
+                let lines: Vec<String> = constants
+                    .iter()
+                    .filter_map(|(value, text)| text.as_ref().map(|text| format!("- `{value}`: {text}")))
+                    .collect();
+                if !lines.is_empty() {
+                    description.push(lines.join("\n"));
+                }
+                map.remove("oneOf");
+                map.insert("type".into(), json!("string"));
+                map.insert("enum".into(), constants.iter().map(|(value, _)| json!(value)).collect());
+                if !description.is_empty() {
+                    map.insert("description".into(), json!(description.join("\n\n")));
+                }
+            }
+            if map.get("additionalProperties") == Some(&Value::Bool(true)) {
+                map.remove("additionalProperties");
+            }
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "additionalProperties" if value.is_boolean() => {}
+                    "items"
+                    | "additionalProperties"
+                    | "not"
+                    | "contains"
+                    | "propertyNames"
+                    | "if"
+                    | "then"
+                    | "else"
+                    | "unevaluatedItems"
+                    | "unevaluatedProperties" => plain_schema(value),
+                    "properties" | "patternProperties" | "$defs" | "dependentSchemas" => {
+                        value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(plain_schema)
+                    }
+                    "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                        value.as_array_mut().into_iter().flatten().for_each(plain_schema)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The constants and their descriptions when every member of `one_of` is a string
+/// constant with at most a description and `type: string` besides.
+fn string_constants(one_of: &Value) -> Option<Vec<(String, Option<String>)>> {
+    let members = one_of.as_array().filter(|members| !members.is_empty())?;
+    members
+        .iter()
+        .map(|member| {
+            let member = member.as_object()?;
+            let plain = member.keys().all(|k| matches!(k.as_str(), "const" | "description" | "type"))
+                && member.get("type").is_none_or(|t| t == "string");
+            let value = member.get("const")?.as_str().filter(|_| plain)?;
+            Some((value.to_string(), member.get("description").and_then(Value::as_str).map(str::to_string)))
+        })
+        .collect()
 }

@@ -79,7 +79,8 @@ impl From<AllyError> for ApiError {
             AllyError::IdempotencyConflict => (S::CONFLICT, "idempotency_conflict"),
             AllyError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AllyError::Contention => (S::SERVICE_UNAVAILABLE, "busy"),
-            AllyError::Store(_) => {
+            AllyError::Throttled => (S::SERVICE_UNAVAILABLE, "throttled"),
+            AllyError::Store(_) | AllyError::Internal(_) => {
                 return Self {
                     status: S::INTERNAL_SERVER_ERROR,
                     code: "internal",

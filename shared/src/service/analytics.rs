@@ -8,7 +8,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::Ally;
-use crate::domain::{Activity, AllyError, DateRange, Interval, Tier, TierSnapshot, month_of, trend};
+use crate::domain::{
+    Activity, AllyError, CompanyName, DateRange, Interval, RefId, Tier, TierSnapshot, UserId, month_of, trend,
+};
 use crate::store::{Granularity, Store};
 
 /// The longest range the top-resellers ranking covers, in days.
@@ -17,8 +19,8 @@ pub const TOP_RESELLERS_MAX_DAYS: i64 = 366;
 /// One line of the top-resellers ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TopReseller {
-    pub refid: String,
-    pub company: String,
+    pub refid: RefId,
+    pub company: CompanyName,
     pub tier: Tier,
     /// Clients onboarded in the range (single and bulk).
     pub acquisitions: i64,
@@ -38,23 +40,23 @@ impl<S: Store> Ally<S> {
         if range.days() > TOP_RESELLERS_MAX_DAYS {
             return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
         }
-        let days: Vec<Vec<(String, Activity)>> =
+        let days: Vec<Vec<(UserId, Activity)>> =
             futures::stream::iter(range.each_day().map(|d| self.store.active_on(d)))
                 .buffer_unordered(8)
                 .try_collect()
                 .await?;
-        let mut totals: HashMap<String, Activity> = HashMap::new();
+        let mut totals: HashMap<UserId, Activity> = HashMap::new();
         for (user, activity) in days.into_iter().flatten() {
             *totals.entry(user).or_default() += activity;
         }
-        let mut ranked: Vec<(String, Activity)> =
+        let mut ranked: Vec<(UserId, Activity)> =
             totals.into_iter().filter(|(_, a)| a.acquisitions > 0 || a.credits_spent > 0).collect();
         ranked.sort_by(|(ua, a), (ub, b)| {
             (b.acquisitions, b.credits_spent).cmp(&(a.acquisitions, a.credits_spent)).then_with(|| ua.cmp(ub))
         });
         ranked.truncate(limit);
-        let users: Vec<String> = ranked.iter().map(|(u, _)| u.clone()).collect();
-        let profiles: HashMap<String, _> =
+        let users: Vec<UserId> = ranked.iter().map(|(u, _)| u.clone()).collect();
+        let profiles: HashMap<UserId, _> =
             self.store.resellers_by_user(&users).await?.into_iter().map(|r| (r.user_id.clone(), r)).collect();
         Ok(ranked
             .into_iter()
@@ -87,7 +89,7 @@ impl<S: Store> Ally<S> {
         &self,
         interval: Interval,
         range: &DateRange,
-        reseller: Option<&str>,
+        reseller: Option<&UserId>,
     ) -> Result<BTreeMap<String, i64>, AllyError> {
         let first_full = if range.start.day() == 1 { range.start } else { next_month(range.start) };
         let after_last_full = if next_month(range.end) - Duration::days(1) == range.end {

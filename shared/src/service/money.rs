@@ -12,31 +12,19 @@ use ulid::Ulid;
 
 use super::{
     Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest,
-    check_new_client,
 };
 use crate::domain::{
-    Activity, AllyError, Client, Credits, EntryKind, LedgerEntry, ProvisionedService, Reseller, Status,
-    checked_balance, license_key, new_id,
+    Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, IdempotencyKey, LedgerEntry, Product,
+    ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
 };
 use crate::service::CreditRequest;
-use crate::store::{
-    IdempotencyRecord, IdempotencyState, Refusal, Store, StoreError, WalletChange, WalletGuard, backoff,
-};
+use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
 
 /// Most clients one bulk onboarding may carry.
 pub const MAX_BULK: usize = 500;
 
 /// Longest reason or description kept on a ledger entry or service.
 const MAX_TEXT: usize = 500;
-
-/// Checks an idempotency key: 1 to 128 printable ASCII characters.
-pub fn check_idempotency_key(key: &str) -> Result<(), AllyError> {
-    if !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| (0x20..0x7f).contains(&b)) && !key.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(AllyError::validation("Idempotency-Key must be 1 to 128 printable ASCII characters"))
-    }
-}
 
 fn check_text(field: &str, text: &Option<String>) -> Result<(), AllyError> {
     match text {
@@ -60,7 +48,7 @@ fn request_hash(operation: &str, input: &impl Serialize) -> String {
 /// What an operation decided from the wallet it read; `detail` is what its answer needs
 /// besides the ledger entry.
 struct Movement<D> {
-    guard: WalletGuard,
+    guard: Guard,
     kind: EntryKind,
     amount: Credits,
     reason: Option<String>,
@@ -77,12 +65,18 @@ struct Committed<R> {
     state: IdempotencyState,
 }
 
-/// A payable amount for `base` at the reseller's tier, after the checks the API orders:
-/// suspended, on hold, tier not allowed. Affordability is checked by the caller.
+/// What a spend costs at the reseller's tier: the base price and the tier price.
 struct Price {
     base: Credits,
     cost: Credits,
-    product: Option<String>,
+    product: Option<Product>,
+}
+
+impl Price {
+    /// The wallet rule of spending `total` at this price (the whole of a bulk).
+    fn guard(&self, r: &Reseller, total: Credits) -> Guard {
+        Guard::Spend { version: r.version, tier: r.tier, cost: total.get(), product: self.product.clone() }
+    }
 }
 
 impl<S: Store> Ally<S> {
@@ -91,13 +85,12 @@ impl<S: Store> Ally<S> {
     #[instrument(skip(self, request), fields(amount = request.amount))]
     pub async fn add_credits(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         request: CreditRequest,
         kind: EntryKind,
         actor: &str,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> Result<CreditReceipt, AllyError> {
-        check_idempotency_key(key)?;
         check_text("reason", &request.reason)?;
         if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund) {
             return Err(AllyError::validation("adding credits takes a credit, reward or refund"));
@@ -111,13 +104,7 @@ impl<S: Store> Ally<S> {
                 hash,
                 |r| {
                     Ok(Movement {
-                        guard: WalletGuard {
-                            version: r.version,
-                            require_active: false,
-                            require_no_hold: false,
-                            tier: None,
-                            min_balance: 0,
-                        },
+                        guard: Guard::Credit { version: r.version },
                         kind,
                         amount,
                         reason: request.reason.clone(),
@@ -138,14 +125,16 @@ impl<S: Store> Ally<S> {
     #[instrument(skip(self, request))]
     pub async fn provision(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         request: ProvisionRequest,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> Result<ProvisionReceipt, AllyError> {
-        check_idempotency_key(key)?;
         check_text("description", &request.description)?;
         let client_id = match &request.client_id {
-            Some(id) => Some(self.client(user_id, id).await?.id),
+            Some(id) => {
+                let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
+                Some(self.client(user_id, &id).await?.id)
+            }
             None => None,
         };
         let hash = request_hash("provision", &request);
@@ -156,14 +145,16 @@ impl<S: Store> Ally<S> {
                 hash,
                 |r| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
+                    let guard = price.guard(r, price.cost);
+                    guard.check(Some(r))?;
                     let now = Utc::now();
                     let id = new_id();
                     let service = ProvisionedService {
                         license_key: license_key(user_id, &id),
                         id,
-                        owner_id: user_id.to_string(),
+                        owner_id: user_id.clone(),
                         client_id: client_id.clone(),
-                        product: price.product.clone(),
+                        product: price.product.as_ref().map(|p| p.id.clone()),
                         description: request.description.clone(),
                         base_cost: price.base.get(),
                         cost: price.cost.get(),
@@ -171,7 +162,7 @@ impl<S: Store> Ally<S> {
                         created_at: now,
                     };
                     Ok(Movement {
-                        guard: spend_guard(r, price.cost.get()),
+                        guard,
                         kind: EntryKind::Debit,
                         amount: price.cost,
                         reason: Some(service_reason(&service)),
@@ -198,14 +189,15 @@ impl<S: Store> Ally<S> {
     /// are then written with ids derived from the key, so a retry after a crash rewrites
     /// the same items and is never charged again.
     #[instrument(skip(self, request), fields(clients = request.clients.len()))]
-    pub async fn bulk_onboard(&self, user_id: &str, request: BulkRequest, key: &str) -> Result<BulkReceipt, AllyError> {
-        check_idempotency_key(key)?;
+    pub async fn bulk_onboard(
+        &self,
+        user_id: &UserId,
+        request: BulkRequest,
+        key: &IdempotencyKey,
+    ) -> Result<BulkReceipt, AllyError> {
         let count = request.clients.len();
         if count == 0 || count > MAX_BULK {
             return Err(AllyError::validation(format!("a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}")));
-        }
-        for client in &request.clients {
-            check_new_client(client)?;
         }
         let hash = request_hash("bulk_onboard", &request);
         let committed = self
@@ -216,8 +208,10 @@ impl<S: Store> Ally<S> {
                 |r| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let total = price.cost.times(count)?;
+                    let guard = price.guard(r, total);
+                    guard.check(Some(r))?;
                     Ok(Movement {
-                        guard: spend_guard(r, total.get()),
+                        guard,
                         kind: EntryKind::Debit,
                         amount: total,
                         reason: Some(format!("bulk onboarding of {count} clients")),
@@ -247,7 +241,7 @@ impl<S: Store> Ally<S> {
         let (clients, services) = bulk_items(user_id, key, &request, &charge);
         if committed.state == IdempotencyState::Pending {
             self.store.put_portfolio(&clients, &services).await?;
-            let done = serde_json::to_string(&charge).map_err(|e| AllyError::Store(Box::new(e)))?;
+            let done = serde_json::to_string(&charge).map_err(AllyError::internal)?;
             self.store.finish_idempotency(user_id, key, &done).await?;
         }
         Ok(BulkReceipt {
@@ -260,37 +254,28 @@ impl<S: Store> Ally<S> {
         })
     }
 
-    /// The tier price of a product or a custom base cost, refused in the API's order.
+    /// The base and tier price of a catalog product or a custom base cost. Whether the
+    /// reseller may spend it is the wallet rule's to say ([`Price::guard`]).
     fn price(&self, r: &Reseller, product: Option<&str>, cost: Option<i64>) -> Result<Price, AllyError> {
-        let max = self.config.max_credit_amount;
         let (base, product) = match (product, cost) {
             (Some(id), None) => {
                 let p = self.config.catalog.find(id).ok_or_else(|| {
                     AllyError::validation(format!("unknown product `{}`", id.chars().take(64).collect::<String>()))
                 })?;
-                (p.base_price, Some(p))
+                (p.base_price, Some(p.clone()))
             }
-            (None, Some(cost)) => (Credits::new(cost, max)?, None),
+            (None, Some(cost)) => (Credits::new(cost, self.config.max_credit_amount)?, None),
             _ => return Err(AllyError::validation("give either a product or a cost")),
         };
-        if r.status != Status::Active {
-            return Err(AllyError::Suspended);
-        }
-        if r.hold_provisioning {
-            return Err(AllyError::OnHold);
-        }
-        if let Some(p) = product.filter(|p| !p.allows(r.tier)) {
-            return Err(AllyError::TierNotAllowed { tier: r.tier, product: p.id.clone() });
-        }
-        Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product: product.map(|p| p.id.clone()) })
+        Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product })
     }
 
     /// The money loop shared by every operation: replay a recorded key, or decide from a
     /// fresh snapshot and commit one conditional write; start over when the wallet moved.
     async fn commit<D, R: Serialize + DeserializeOwned>(
         &self,
-        user_id: &str,
-        key: &str,
+        user_id: &UserId,
+        key: &IdempotencyKey,
         hash: String,
         decide: impl Fn(&Reseller) -> Result<Movement<D>, AllyError>,
         respond: impl Fn(&LedgerEntry, &D) -> R,
@@ -303,12 +288,6 @@ impl<S: Store> Ally<S> {
             let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
             let movement = decide(&reseller)?;
             let amount = movement.amount.get();
-            if reseller.balance < movement.guard.min_balance {
-                return Err(AllyError::InsufficientCredits {
-                    needed: movement.guard.min_balance,
-                    balance: reseller.balance,
-                });
-            }
             let now = Utc::now();
             let entry = LedgerEntry {
                 id: new_id(),
@@ -320,18 +299,20 @@ impl<S: Store> Ally<S> {
                 idempotency_key: key.to_string(),
                 created_at: now,
             };
+            // The answer is built before the write because it is written with it: the
+            // idempotency record replays exactly what this first call returns.
             let response = respond(&entry, &movement.detail);
             let change = WalletChange {
-                user_id: user_id.to_string(),
+                user_id: user_id.clone(),
                 new_balance: entry.balance_after,
                 guard: movement.guard,
                 activity: movement.activity,
                 service: movement.service,
                 idempotency: IdempotencyRecord {
-                    key: key.to_string(),
+                    key: key.clone(),
                     request_hash: hash.clone(),
                     state: movement.state,
-                    response: serde_json::to_string(&response).map_err(|e| AllyError::Store(Box::new(e)))?,
+                    response: serde_json::to_string(&response).map_err(AllyError::internal)?,
                     created_at: now,
                     expires_at: (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp(),
                 },
@@ -343,11 +324,8 @@ impl<S: Store> Ally<S> {
                     return Ok(Committed { response, state: movement.state });
                 }
                 // Someone else wrote first: read again (a duplicate key then replays).
-                Err(StoreError::Refused(Refusal::VersionChanged | Refusal::TierChanged | Refusal::Duplicate))
-                | Err(StoreError::Conflict) => backoff(attempt).await,
-                Err(StoreError::Refused(Refusal::Insufficient { balance })) => {
-                    return Err(AllyError::InsufficientCredits { needed: change.guard.min_balance, balance });
-                }
+                Err(StoreError::Refused(refusal)) if refusal.is_race() => backoff(attempt).await,
+                Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -360,19 +338,8 @@ fn replay<R: DeserializeOwned>(record: IdempotencyRecord, hash: &str) -> Result<
     if record.request_hash != hash {
         return Err(AllyError::IdempotencyConflict);
     }
-    let response = serde_json::from_str(&record.response).map_err(|e| AllyError::Store(Box::new(e)))?;
+    let response = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
     Ok(Committed { response, state: record.state })
-}
-
-/// A spend's guard: active, not on hold, the tier priced, enough balance, nothing changed.
-fn spend_guard(r: &Reseller, cost: i64) -> WalletGuard {
-    WalletGuard {
-        version: r.version,
-        require_active: true,
-        require_no_hold: true,
-        tier: Some(r.tier),
-        min_balance: cost,
-    }
 }
 
 fn service_reason(service: &ProvisionedService) -> String {
@@ -381,21 +348,27 @@ fn service_reason(service: &ProvisionedService) -> String {
         None => "provision custom service".to_string(),
     }
 }
+
 /// A ULID at the charge's time whose random part is derived from the key and the index,
 /// so every retry of a bulk onboarding names its items the same, in request order.
-fn derived_id(user_id: &str, key: &str, kind: &str, index: usize, at: DateTime<Utc>) -> String {
+///
+/// A ULID is 48 bits of milliseconds and 80 random bits. Here the 80 bits are 48 bits of
+/// SHA-256(user, key, kind), the same for every item of one bulk, then the index in the
+/// low 32 bits: ids of one bulk sort in request order, and two bulks (or clients and
+/// services of one) differ in the hash part.
+fn derived_id(user_id: &UserId, key: &IdempotencyKey, kind: &str, index: usize, at: DateTime<Utc>) -> Ulid {
     let digest = Sha256::digest(format!("{user_id}\0{key}\0{kind}").as_bytes());
     let mut high = [0u8; 8];
     high[2..].copy_from_slice(&digest[..6]);
     let random = (u128::from(u64::from_be_bytes(high)) << 32) | index as u128;
-    Ulid::from_parts(at.timestamp_millis() as u64, random).to_string()
+    Ulid::from_parts(at.timestamp_millis() as u64, random)
 }
 
 /// The clients and services of a bulk onboarding, rebuilt identically from the request and
 /// its charge.
 fn bulk_items(
-    user_id: &str,
-    key: &str,
+    user_id: &UserId,
+    key: &IdempotencyKey,
     request: &BulkRequest,
     charge: &BulkCharge,
 ) -> (Vec<Client>, Vec<ProvisionedService>) {
@@ -405,17 +378,17 @@ fn bulk_items(
     let mut services = Vec::with_capacity(request.clients.len());
     for (index, new) in request.clients.iter().enumerate() {
         let client = Client {
-            id: derived_id(user_id, key, "client", index, at),
-            owner_id: user_id.to_string(),
-            name: new.name.trim().to_string(),
+            id: ClientId::from_ulid(derived_id(user_id, key, "client", index, at)),
+            owner_id: user_id.clone(),
+            name: new.name.clone(),
             email: new.email.clone(),
             created_at: at,
         };
-        let service_id = derived_id(user_id, key, "service", index, at);
+        let service_id = derived_id(user_id, key, "service", index, at).to_string();
         services.push(ProvisionedService {
             license_key: license_key(user_id, &service_id),
             id: service_id,
-            owner_id: user_id.to_string(),
+            owner_id: user_id.clone(),
             client_id: Some(client.id.clone()),
             product: request.product.clone(),
             description: None,

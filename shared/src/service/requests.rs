@@ -5,34 +5,26 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Status, Tier};
+use crate::domain::{ClientName, CompanyName, Email, MetadataKey, Status, Tier, UserId};
 
 /// Onboard a reseller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReseller {
-    #[schemars(
-        length(min = 1, max = 200),
-        regex(
-            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-        )
-    )]
-    pub company: String,
+    pub company: CompanyName,
     #[serde(default)]
     pub tier: Option<Tier>,
     /// Only an admin may onboard someone else.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9._@:-]{1,128}$"))]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     #[serde(default)]
-    #[schemars(email, length(max = 254))]
-    pub email: Option<String>,
+    pub email: Option<Email>,
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: BTreeMap<MetadataKey, String>,
 }
 
 /// A whitelabel metadata patch: a value sets a key, `null` removes it.
-pub type MetadataPatch = BTreeMap<String, Option<String>>;
+pub type MetadataPatch = BTreeMap<MetadataKey, Option<String>>;
 
 /// An admin's change to a reseller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -79,16 +71,9 @@ pub struct ProvisionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
-    #[schemars(
-        length(min = 1, max = 200),
-        regex(
-            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-        )
-    )]
-    pub name: String,
+    pub name: ClientName,
     #[serde(default)]
-    #[schemars(email, length(max = 254))]
-    pub email: Option<String>,
+    pub email: Option<Email>,
 }
 
 /// Onboard many clients and provision one service for each, all or nothing.
@@ -102,4 +87,11 @@ pub struct BulkRequest {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub cost: Option<i64>,
+}
+
+impl NewReseller {
+    /// Onboarding of the caller at the default tier, with nothing but a company name.
+    pub fn new(company: CompanyName) -> Self {
+        Self { company, tier: None, user_id: None, email: None, metadata: BTreeMap::new() }
+    }
 }

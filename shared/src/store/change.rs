@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller};
+use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, UserId};
 
 /// One item change of the table.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +20,7 @@ pub struct ItemChange {
 pub enum Stored {
     Reseller(Box<Reseller>),
     Entry {
-        owner_id: String,
+        owner_id: UserId,
         entry: LedgerEntry,
     },
     Client(Client),

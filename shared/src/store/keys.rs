@@ -1,8 +1,11 @@
 //! Every key format of the single table, in one place.
 
+/// Partition-key prefix of everything a reseller owns.
+pub const RESELLER_PREFIX: &str = "RESELLER#";
+
 /// Partition of everything a reseller owns.
 pub fn reseller(user_id: &str) -> String {
-    format!("RESELLER#{user_id}")
+    format!("{RESELLER_PREFIX}{user_id}")
 }
 
 /// Sort key of the profile + wallet item.
@@ -16,34 +19,34 @@ pub fn refid(refid: &str) -> String {
 /// Sort key of the refid item.
 pub const REFID: &str = "REFID";
 
-/// Sort key of a ledger entry.
-pub fn ledger_entry(id: &str) -> String {
-    format!("TXN#{id}")
-}
-
 /// Sort-key prefix of ledger entries.
 pub const LEDGER_PREFIX: &str = "TXN#";
+
+/// Sort key of a ledger entry.
+pub fn ledger_entry(id: &str) -> String {
+    format!("{LEDGER_PREFIX}{id}")
+}
 
 /// Sort key of an idempotency record.
 pub fn idempotency(key: &str) -> String {
     format!("IDEMP#{key}")
 }
 
-/// Sort key of a client.
-pub fn client(id: &str) -> String {
-    format!("CLIENT#{id}")
-}
-
 /// Sort-key prefix of clients.
 pub const CLIENT_PREFIX: &str = "CLIENT#";
 
-/// Sort key of a provisioned service.
-pub fn service(id: &str) -> String {
-    format!("SERVICE#{id}")
+/// Sort key of a client.
+pub fn client(id: &str) -> String {
+    format!("{CLIENT_PREFIX}{id}")
 }
 
 /// Sort-key prefix of services.
 pub const SERVICE_PREFIX: &str = "SERVICE#";
+
+/// Sort key of a provisioned service.
+pub fn service(id: &str) -> String {
+    format!("{SERVICE_PREFIX}{id}")
+}
 
 /// Index listing resellers by tier.
 pub const BY_TIER_INDEX: &str = "by-tier";

@@ -15,13 +15,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Page, PageRequest, ProfileUpdate, Refusal,
-    ResellerFilter, Store, StoreError, StoreResult, Stored, Taken, WalletChange, keys, page_newest_first,
+    Counters, Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Jobs, Page, PageRequest, Portfolio,
+    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WalletChange, Wallets, keys,
+    page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, DateRange, LedgerEntry, NetworkTotals, ProvisionedService, Reseller, Status, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkTotals, ProvisionedService,
+    RefId, Refusal, Reseller, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -36,7 +38,7 @@ struct Tables {
     services: Owned<ProvisionedService>,
     idempotency: Owned<IdempotencyRecord>,
     #[serde(default)]
-    counters: Counters,
+    counters: Tally,
     #[serde(default)]
     claims: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
@@ -45,7 +47,7 @@ struct Tables {
 
 /// The memory store's analytics counters: per reseller and network-wide, per day and month.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Counters {
+struct Tally {
     days: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
     months: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
     network_days: BTreeMap<NaiveDate, Activity>,
@@ -53,8 +55,8 @@ struct Counters {
     totals: NetworkTotals,
 }
 
-impl Counters {
-    fn count(&mut self, owner: &str, at: DateTime<Utc>, activity: Activity) {
+impl Tally {
+    fn count(&mut self, owner: &UserId, at: DateTime<Utc>, activity: Activity) {
         let day = at.date_naive();
         let month = month_of(day);
         *self.days.entry(owner.to_string()).or_default().entry(day).or_default() += activity;
@@ -178,30 +180,35 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl Profiles for MemoryStore {
     async fn insert_reseller(&self, reseller: &Reseller) -> StoreResult<()> {
         let mut t = self.lock();
-        if t.resellers.contains_key(&reseller.user_id) {
+        if t.resellers.contains_key(reseller.user_id.as_str()) {
             return Err(StoreError::Taken(Taken::User));
         }
-        if t.refids.contains_key(&reseller.refid) {
+        if t.refids.contains_key(reseller.refid.as_str()) {
             return Err(StoreError::Taken(Taken::Refid));
         }
-        t.refids.insert(reseller.refid.clone(), reseller.user_id.clone());
-        t.resellers.insert(reseller.user_id.clone(), reseller.clone());
+        t.refids.insert(reseller.refid.to_string(), reseller.user_id.to_string());
+        t.resellers.insert(reseller.user_id.to_string(), reseller.clone());
         *t.counters.totals.tiers.count_mut(reseller.tier) += 1;
         self.changed();
         self.emit(None, Some(Stored::Reseller(Box::new(reseller.clone()))));
         Ok(())
     }
 
-    async fn reseller(&self, user_id: &str) -> StoreResult<Option<Reseller>> {
-        Ok(self.lock().resellers.get(user_id).cloned())
+    async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
+        Ok(self.lock().resellers.get(user_id.as_str()).cloned())
     }
 
-    async fn reseller_by_refid(&self, refid: &str) -> StoreResult<Option<Reseller>> {
+    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
         let t = self.lock();
-        Ok(t.refids.get(refid).and_then(|user| t.resellers.get(user)).cloned())
+        Ok(t.refids.get(refid.as_str()).and_then(|user| t.resellers.get(user)).cloned())
+    }
+
+    async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
+        let t = self.lock();
+        Ok(user_ids.iter().filter_map(|u| t.resellers.get(u.as_str()).cloned()).collect())
     }
 
     async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
@@ -218,12 +225,10 @@ impl Store for MemoryStore {
         page_newest_first(Some(&matching), page)
     }
 
-    async fn update_profile(&self, user_id: &str, update: &ProfileUpdate) -> StoreResult<Reseller> {
+    async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
         let mut t = self.lock();
-        let r = t.resellers.get_mut(user_id).ok_or(StoreError::Refused(Refusal::Missing))?;
-        if r.version != update.expected_version {
-            return Err(StoreError::Refused(Refusal::VersionChanged));
-        }
+        update.guard.check(t.resellers.get(user_id.as_str())).map_err(StoreError::Refused)?;
+        let r = t.resellers.get_mut(user_id.as_str()).ok_or(StoreError::Refused(Refusal::Missing))?;
         let before = r.clone();
         r.tier = update.tier;
         r.status = update.status;
@@ -240,21 +245,27 @@ impl Store for MemoryStore {
         self.changed();
         Ok(updated)
     }
+}
 
-    async fn wallet(&self, user_id: &str, key: &str) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+impl Wallets for MemoryStore {
+    async fn wallet(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
         let t = self.lock();
-        let record = t.idempotency.get(user_id).and_then(|m| m.get(key)).cloned();
-        Ok((t.resellers.get(user_id).cloned(), record))
+        let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
+        Ok((t.resellers.get(user_id.as_str()).cloned(), record))
     }
 
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         let mut t = self.lock();
-        let owner = &change.user_id;
-        if t.idempotency.get(owner).is_some_and(|m| m.contains_key(&change.idempotency.key)) {
+        let owner = change.user_id.to_string();
+        if t.idempotency.get(&owner).is_some_and(|m| m.contains_key(change.idempotency.key.as_str())) {
             return Err(StoreError::Refused(Refusal::Duplicate));
         }
-        change.guard.check(t.resellers.get(owner)).map_err(StoreError::Refused)?;
-        let r = t.resellers.get_mut(owner).ok_or(StoreError::Refused(Refusal::Missing))?;
+        change.guard.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
+        let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
         let before = r.clone();
         let outstanding = change.entry.delta();
         r.balance = change.new_balance;
@@ -266,7 +277,7 @@ impl Store for MemoryStore {
         r.clients += change.activity.acquisitions;
         r.updated_at = change.at;
         t.counters.totals.outstanding += outstanding;
-        t.counters.count(owner, change.at, change.activity);
+        t.counters.count(&change.user_id, change.at, change.activity);
         t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
         if let Some(service) = &change.service {
             t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
@@ -274,46 +285,45 @@ impl Store for MemoryStore {
         t.idempotency
             .entry(owner.clone())
             .or_default()
-            .insert(change.idempotency.key.clone(), change.idempotency.clone());
+            .insert(change.idempotency.key.to_string(), change.idempotency.clone());
         self.changed();
-        let after = t.resellers.get(owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
+        let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
         self.emit(Some(Stored::Reseller(Box::new(before))), after);
-        self.emit(None, Some(Stored::Entry { owner_id: owner.clone(), entry: change.entry.clone() }));
+        self.emit(None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: change.entry.clone() }));
         if let Some(service) = &change.service {
             self.emit(None, Some(Stored::Service(service.clone())));
         }
         Ok(())
     }
 
-    async fn finish_idempotency(&self, user_id: &str, key: &str, response: &str) -> StoreResult<()> {
+    async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
         let mut t = self.lock();
-        let record =
-            t.idempotency.get_mut(user_id).and_then(|m| m.get_mut(key)).ok_or(StoreError::Refused(Refusal::Missing))?;
+        let record = t
+            .idempotency
+            .get_mut(user_id.as_str())
+            .and_then(|m| m.get_mut(key.as_str()))
+            .ok_or(StoreError::Refused(Refusal::Missing))?;
         record.state = IdempotencyState::Done;
         record.response = response.to_string();
         self.changed();
         Ok(())
     }
+}
 
+impl Portfolio for MemoryStore {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         let mut t = self.lock();
-        let owner = &client.owner_id;
-        match t.resellers.get(owner) {
-            None => return Err(StoreError::Refused(Refusal::Missing)),
-            Some(r) if r.status != Status::Active => {
-                return Err(StoreError::Refused(Refusal::Suspended));
-            }
-            Some(_) => {}
-        }
-        if t.clients.get(owner).is_some_and(|m| m.contains_key(&client.id)) {
+        let owner = client.owner_id.to_string();
+        if t.clients.get(&owner).is_some_and(|m| m.contains_key(client.id.as_str())) {
             return Err(StoreError::Taken(Taken::Client));
         }
-        t.clients.entry(owner.clone()).or_default().insert(client.id.clone(), client.clone());
-        if let Some(r) = t.resellers.get_mut(owner) {
+        Guard::AddClient.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
+        t.clients.entry(owner.clone()).or_default().insert(client.id.to_string(), client.clone());
+        if let Some(r) = t.resellers.get_mut(&owner) {
             r.clients += 1;
         }
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
-        t.counters.count(owner, client.created_at, acquisition);
+        t.counters.count(&client.owner_id, client.created_at, acquisition);
         self.changed();
         self.emit(None, Some(Stored::Client(client.clone())));
         Ok(())
@@ -322,64 +332,68 @@ impl Store for MemoryStore {
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
         let mut t = self.lock();
         for c in clients {
-            let old = t.clients.entry(c.owner_id.clone()).or_default().insert(c.id.clone(), c.clone());
+            let old = t.clients.entry(c.owner_id.to_string()).or_default().insert(c.id.to_string(), c.clone());
             self.emit(old.map(Stored::Client), Some(Stored::Client(c.clone())));
         }
         for s in services {
-            let old = t.services.entry(s.owner_id.clone()).or_default().insert(s.id.clone(), s.clone());
+            let old = t.services.entry(s.owner_id.to_string()).or_default().insert(s.id.clone(), s.clone());
             self.emit(old.map(Stored::Service), Some(Stored::Service(s.clone())));
         }
         self.changed();
         Ok(())
     }
 
-    async fn client(&self, owner_id: &str, client_id: &str) -> StoreResult<Option<Client>> {
-        Ok(self.lock().clients.get(owner_id).and_then(|m| m.get(client_id)).cloned())
+    async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        Ok(self.lock().clients.get(owner_id.as_str()).and_then(|m| m.get(client_id.as_str())).cloned())
     }
 
-    async fn clients(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<Client>> {
-        page_newest_first(self.lock().clients.get(owner_id), page)
+    async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
+        page_newest_first(self.lock().clients.get(owner_id.as_str()), page)
     }
 
-    async fn services(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
-        page_newest_first(self.lock().services.get(owner_id), page)
+    async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+        page_newest_first(self.lock().services.get(owner_id.as_str()), page)
     }
 
-    async fn ledger(&self, owner_id: &str, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
-        page_newest_first(self.lock().ledger.get(owner_id), page)
+    async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        page_newest_first(self.lock().ledger.get(owner_id.as_str()), page)
     }
+}
 
+impl Counters for MemoryStore {
     async fn activity(
         &self,
-        owner_id: Option<&str>,
+        owner_id: Option<&UserId>,
         range: &DateRange,
         granularity: Granularity,
     ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
         let t = self.lock();
         let c = &t.counters;
         let (series, from) = match (owner_id, granularity) {
-            (Some(owner), Granularity::Day) => (c.days.get(owner), range.start),
-            (Some(owner), Granularity::Month) => (c.months.get(owner), month_of(range.start)),
+            (Some(owner), Granularity::Day) => (c.days.get(owner.as_str()), range.start),
+            (Some(owner), Granularity::Month) => (c.months.get(owner.as_str()), month_of(range.start)),
             (None, Granularity::Day) => (Some(&c.network_days), range.start),
             (None, Granularity::Month) => (Some(&c.network_months), month_of(range.start)),
         };
         Ok(series.map(|m| m.range(from..=range.end).map(|(d, a)| (*d, *a)).collect()).unwrap_or_default())
     }
 
-    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(String, Activity)>> {
+    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
         let t = self.lock();
-        Ok(t.counters.days.iter().filter_map(|(owner, days)| days.get(&day).map(|a| (owner.clone(), *a))).collect())
+        t.counters
+            .days
+            .iter()
+            .filter_map(|(owner, days)| days.get(&day).map(|a| (owner, *a)))
+            .map(|(owner, a)| Ok((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, a)))
+            .collect()
     }
 
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         Ok(self.lock().counters.totals)
     }
+}
 
-    async fn resellers_by_user(&self, user_ids: &[String]) -> StoreResult<Vec<Reseller>> {
-        let t = self.lock();
-        Ok(user_ids.iter().filter_map(|u| t.resellers.get(u).cloned()).collect())
-    }
-
+impl Jobs for MemoryStore {
     async fn claim(&self, key: &str) -> StoreResult<bool> {
         let mut t = self.lock();
         if t.claims.contains_key(key) {

@@ -24,7 +24,15 @@ async fn fill<S: Store>(ally: &Ally<Hooked<S>>, entries: usize) {
         .map(|i| async move {
             let user = format!("r{}", i % RESELLERS);
             let credit = CreditRequest { amount: 10, reason: None };
-            ally.add_credits(&user, credit, EntryKind::Credit, "bench", &format!("e{i}")).await.expect("credit");
+            ally.add_credits(
+                &ally_tests::uid(&user),
+                credit,
+                EntryKind::Credit,
+                "bench",
+                &ally_tests::ikey(&format!("e{i}")),
+            )
+            .await
+            .expect("credit");
         })
         .buffer_unordered(8)
         .collect::<Vec<_>>()
@@ -92,14 +100,14 @@ async fn report<S: Store>(label: &str, store: S, entries: usize) -> Vec<String> 
         (
             "credit trends, daily, 30 days, one reseller",
             measure(&ally, runs, || async {
-                ally.credit_trends(Interval::Daily, &month, Some("r1")).await.unwrap();
+                ally.credit_trends(Interval::Daily, &month, Some(&ally_tests::uid("r1"))).await.unwrap();
             })
             .await,
         ),
         (
             "reseller stats",
             measure(&ally, runs, || async {
-                ally.stats("r1").await.unwrap();
+                ally.stats(&ally_tests::uid("r1")).await.unwrap();
             })
             .await,
         ),

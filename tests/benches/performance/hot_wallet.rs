@@ -29,7 +29,13 @@ async fn burst(hot: bool) -> String {
             tokio::spawn(async move {
                 let sent = Instant::now();
                 let request = ProvisionRequest { cost: Some(10), ..ProvisionRequest::default() };
-                let outcome = ally.provision(&format!("wallet-{}", i % wallets), request, &format!("hot-{i}")).await;
+                let outcome = ally
+                    .provision(
+                        &ally_tests::uid(&format!("wallet-{}", i % wallets)),
+                        request,
+                        &ally_tests::ikey(&format!("hot-{i}")),
+                    )
+                    .await;
                 (sent.elapsed(), outcome.is_ok())
             })
         })
@@ -48,7 +54,7 @@ async fn burst(hot: bool) -> String {
     let balance: i64 = {
         let mut sum = 0;
         for w in 0..wallets {
-            sum += ally.find_by_user(&format!("wallet-{w}")).await.expect("wallet").balance;
+            sum += ally.find_by_user(&ally_tests::uid(&format!("wallet-{w}"))).await.expect("wallet").balance;
         }
         sum
     };

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
-use super::attr;
+use super::item::attr;
 use crate::store::{StoreError, StoreResult, keys};
 
 fn key(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {

@@ -9,7 +9,7 @@ use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, Res
 use ally::store::Store;
 use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, figures};
-use ally_tests::{on_both_stores, reseller_with};
+use ally_tests::{cname, ikey, on_both_stores, reseller_with, uid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -22,38 +22,42 @@ async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
     }
     for step in 0..60 {
         let user = &users[rng.random_range(0..users.len())];
-        let key = format!("op-{step}");
+        let key = ikey(&format!("op-{step}"));
         match rng.random_range(0..7) {
             0 => {
                 let credit = CreditRequest { amount: rng.random_range(1..3_000), reason: None };
-                ally.add_credits(user, credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
+                ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
             }
             1 => {
                 let reward = CreditRequest { amount: 1_000, reason: Some("referral".into()) };
-                ally.add_credits(user, reward, EntryKind::Reward, "referral", &key).await.unwrap();
+                ally.add_credits(&uid(user), reward, EntryKind::Reward, "referral", &key).await.unwrap();
             }
             2 => {
                 let request = ProvisionRequest { cost: Some(rng.random_range(1..2_000)), ..Default::default() };
-                match ally.provision(user, request, &key).await {
+                match ally.provision(&uid(user), request, &key).await {
                     Ok(_) | Err(AllyError::InsufficientCredits { .. } | AllyError::OnHold | AllyError::Suspended) => {}
                     Err(other) => panic!("{other:?}"),
                 }
             }
             3 => {
-                let clients =
-                    (0..rng.random_range(1..4)).map(|i| NewClient { name: format!("b{i}"), email: None }).collect();
+                let clients = (0..rng.random_range(1..4))
+                    .map(|i| NewClient { name: cname(&format!("b{i}")), email: None })
+                    .collect();
                 let request = BulkRequest { clients, product: None, cost: Some(rng.random_range(1..900)) };
-                match ally.bulk_onboard(user, request, &key).await {
+                match ally.bulk_onboard(&uid(user), request, &key).await {
                     Ok(_) | Err(AllyError::InsufficientCredits { .. } | AllyError::OnHold | AllyError::Suspended) => {}
                     Err(other) => panic!("{other:?}"),
                 }
             }
-            4 => match ally.onboard_client(user, NewClient { name: format!("c{step}"), email: None }).await {
-                Ok(_) | Err(AllyError::Suspended) => {}
-                Err(other) => panic!("{other:?}"),
-            },
+            4 => {
+                match ally.onboard_client(&uid(user), NewClient { name: cname(&format!("c{step}")), email: None }).await
+                {
+                    Ok(_) | Err(AllyError::Suspended) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
             5 => {
-                let refid = ally.find_by_user(user).await.unwrap().refid;
+                let refid = ally.find_by_user(&uid(user)).await.unwrap().refid;
                 let patch = ResellerPatch {
                     tier: Some(Tier::ALL[rng.random_range(0..3)]),
                     hold_provisioning: Some(rng.random_bool(0.2)),
@@ -70,7 +74,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
                 // A replay of an earlier key changes nothing, whatever it was.
                 let earlier = format!("op-{}", rng.random_range(0..=step));
                 let credit = CreditRequest { amount: 1, reason: None };
-                let _ = ally.add_credits(user, credit, EntryKind::Credit, "admin-1", &earlier).await;
+                let _ = ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey(&earlier)).await;
             }
         }
     }
@@ -88,11 +92,11 @@ async fn counters_stay_exact_under_concurrency<S: Store>(store: S) {
             let ally = ally.clone();
             let user = users[i % 3].clone();
             tokio::spawn(async move {
-                let key = format!("k{i}");
+                let key = ikey(&format!("k{i}"));
                 match i % 4 {
                     0 => drop(
                         ally.add_credits(
-                            &user,
+                            &uid(&user),
                             CreditRequest { amount: 300, reason: None },
                             EntryKind::Credit,
                             "a",
@@ -101,17 +105,25 @@ async fn counters_stay_exact_under_concurrency<S: Store>(store: S) {
                         .await,
                     ),
                     1 => drop(
-                        ally.provision(&user, ProvisionRequest { cost: Some(400), ..Default::default() }, &key).await,
+                        ally.provision(&uid(&user), ProvisionRequest { cost: Some(400), ..Default::default() }, &key)
+                            .await,
                     ),
-                    2 => drop(ally.onboard_client(&user, NewClient { name: format!("n{i}"), email: None }).await),
+                    2 => drop(
+                        ally.onboard_client(&uid(&user), NewClient { name: cname(&format!("n{i}")), email: None })
+                            .await,
+                    ),
                     _ => {
                         let clients = vec![
-                            NewClient { name: "x".into(), email: None },
-                            NewClient { name: "y".into(), email: None },
+                            NewClient { name: cname("x"), email: None },
+                            NewClient { name: cname("y"), email: None },
                         ];
                         drop(
-                            ally.bulk_onboard(&user, BulkRequest { clients, product: None, cost: Some(250) }, &key)
-                                .await,
+                            ally.bulk_onboard(
+                                &uid(&user),
+                                BulkRequest { clients, product: None, cost: Some(250) },
+                                &key,
+                            )
+                            .await,
                         )
                     }
                 }
@@ -151,28 +163,36 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store>(store: S) {
     let users = vec!["p".to_string(), "q".to_string()];
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let q = reseller_with(&ally, "q", Tier::Standard, 0).await;
-    ally.provision("p", ProvisionRequest { cost: Some(100), ..Default::default() }, "buy").await.unwrap();
-    let clients = vec![NewClient { name: "x".into(), email: None }];
-    ally.bulk_onboard("p", BulkRequest { clients: clients.clone(), product: None, cost: Some(50) }, "bulk")
-        .await
-        .unwrap();
+    ally.provision(&uid("p"), ProvisionRequest { cost: Some(100), ..Default::default() }, &ikey("buy")).await.unwrap();
+    let clients = vec![NewClient { name: cname("x"), email: None }];
+    ally.bulk_onboard(
+        &uid("p"),
+        BulkRequest { clients: clients.clone(), product: None, cost: Some(50) },
+        &ikey("bulk"),
+    )
+    .await
+    .unwrap();
     let before = figures(&ally, &users).await;
 
-    let _ = ally.provision("p", ProvisionRequest { cost: Some(100), ..Default::default() }, "buy").await;
-    let _ = ally.bulk_onboard("p", BulkRequest { clients, product: None, cost: Some(50) }, "bulk").await;
+    let _ = ally.provision(&uid("p"), ProvisionRequest { cost: Some(100), ..Default::default() }, &ikey("buy")).await;
+    let _ = ally.bulk_onboard(&uid("p"), BulkRequest { clients, product: None, cost: Some(50) }, &ikey("bulk")).await;
     let _ = ally
         .add_credits(
-            "p",
+            &uid("p"),
             CreditRequest { amount: 1_000, reason: Some("opening balance".into()) },
             EntryKind::Credit,
             "admin-1",
-            "open-p",
+            &ikey("open-p"),
         )
         .await;
-    assert!(ally.provision("q", ProvisionRequest { cost: Some(1), ..Default::default() }, "x").await.is_err());
-    let too_many = (0..30).map(|i| NewClient { name: format!("n{i}"), email: None }).collect();
     assert!(
-        ally.bulk_onboard("p", BulkRequest { clients: too_many, product: None, cost: Some(100) }, "y").await.is_err()
+        ally.provision(&uid("q"), ProvisionRequest { cost: Some(1), ..Default::default() }, &ikey("x")).await.is_err()
+    );
+    let too_many = (0..30).map(|i| NewClient { name: cname(&format!("n{i}")), email: None }).collect();
+    assert!(
+        ally.bulk_onboard(&uid("p"), BulkRequest { clients: too_many, product: None, cost: Some(100) }, &ikey("y"))
+            .await
+            .is_err()
     );
     ally.update_reseller(
         &q.refid,
@@ -180,9 +200,11 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store>(store: S) {
     )
     .await
     .unwrap();
-    assert!(ally.onboard_client("q", NewClient { name: "z".into(), email: None }).await.is_err());
+    assert!(ally.onboard_client(&uid("q"), NewClient { name: cname("z"), email: None }).await.is_err());
     assert!(
-        ally.add_credits("p", CreditRequest { amount: 0, reason: None }, EntryKind::Credit, "a", "zero").await.is_err()
+        ally.add_credits(&uid("p"), CreditRequest { amount: 0, reason: None }, EntryKind::Credit, "a", &ikey("zero"))
+            .await
+            .is_err()
     );
 
     assert_eq!(figures(&ally, &users).await, before);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ally::Ally;
 use ally::service::NewReseller;
+use ally_tests::{company, rid, uid};
 use serde_json::{Value, json};
 
 const WEBHOOK_SECRET: &str = "whsec-lambda-test";
@@ -49,9 +50,8 @@ impl Function {
 async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let store = ally_tests::dynamo_store().await;
     let table = store.table().to_string();
-    let seeded = Ally::new(store, ally::Config::default()).with_refids(Arc::new(|| "PARTNER001".to_string()));
-    let request =
-        NewReseller { company: "Partner One".into(), user_id: Some("partner-1".into()), ..Default::default() };
+    let seeded = Ally::new(store, ally::Config::default()).with_refids(Arc::new(|| rid("PARTNER001")));
+    let request = NewReseller { user_id: Some(uid("partner-1")), ..NewReseller::new(company("Partner One")) };
     seeded.onboard(&ally_tests::admin(), request).await.unwrap();
 
     let mut onboarding = Function::start("onboarding", &table).await;
@@ -161,7 +161,7 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let mut referral = Function::start("referral-reward", &table).await;
     assert_eq!(referral.invoke(sample("referral-reward-event")).await.1, json!("Done"));
     drop(referral);
-    assert_eq!(seeded.find_by_user("partner-1").await.unwrap().balance, 5_500 + 1_000, "the referral reward");
+    assert_eq!(seeded.find_by_user(&uid("partner-1")).await.unwrap().balance, 5_500 + 1_000, "the referral reward");
     let mut report = Function::start("monthly-report", &table).await;
     let (_, run) = report.invoke(sample("monthly-report-schedule")).await;
     assert_eq!(

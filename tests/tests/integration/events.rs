@@ -14,6 +14,7 @@ use ally::events::reactions::Handled;
 use ally::service::{CreditRequest, NewReseller, ProvisionRequest};
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
+use ally_tests::{company, email, ikey, rid, uid};
 use aws_lambda_events::event::dynamodb::Event as StreamBatch;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};
@@ -162,13 +163,13 @@ async fn partner(ally: &Ally<DynamoStore>, user: &str, email: &str) -> String {
 
 async fn partner_on<S: ally::store::Store>(ally: &Ally<S>, user: &str, email: &str) -> String {
     let request = NewReseller {
-        company: format!("{user} Ltd"),
+        company: company(&format!("{user} Ltd")),
         tier: Some(Tier::Standard),
-        user_id: Some(user.into()),
-        email: Some(email.into()),
-        ..NewReseller::default()
+        user_id: Some(uid(user)),
+        email: Some(ally_tests::email(email)),
+        metadata: Default::default(),
     };
-    ally.onboard(&ally_tests::admin(), request).await.unwrap().refid
+    ally.onboard(&ally_tests::admin(), request).await.unwrap().refid.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,10 +178,13 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
     let email = format!("{}@partners.example", ulid::Ulid::new().to_string().to_lowercase());
     partner(&p.ally, "low", &email).await;
     p.ally
-        .add_credits("low", CreditRequest { amount: 600, reason: None }, EntryKind::Credit, "a", "top")
+        .add_credits(&uid("low"), CreditRequest { amount: 600, reason: None }, EntryKind::Credit, "a", &ikey("top"))
         .await
         .unwrap();
-    p.ally.provision("low", ProvisionRequest { cost: Some(200), ..Default::default() }, "spend").await.unwrap();
+    p.ally
+        .provision(&uid("low"), ProvisionRequest { cost: Some(200), ..Default::default() }, &ikey("spend"))
+        .await
+        .unwrap();
 
     let batch = stream_batch(p.ally.store()).await;
     assert!(batch.records.len() >= 5, "the table's stream holds the changes: {}", batch.records.len());
@@ -208,8 +212,14 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
 async fn one_bad_record_fails_alone() {
     let p = pipeline(Config::default()).await;
     partner(&p.ally, "b", "b@partners.example").await;
-    p.ally.add_credits("b", CreditRequest { amount: 900, reason: None }, EntryKind::Credit, "a", "top").await.unwrap();
-    p.ally.provision("b", ProvisionRequest { cost: Some(500), ..Default::default() }, "spend").await.unwrap();
+    p.ally
+        .add_credits(&uid("b"), CreditRequest { amount: 900, reason: None }, EntryKind::Credit, "a", &ikey("top"))
+        .await
+        .unwrap();
+    p.ally
+        .provision(&uid("b"), ProvisionRequest { cost: Some(500), ..Default::default() }, &ikey("spend"))
+        .await
+        .unwrap();
     let mut batch = stream_batch(p.ally.store()).await;
     let crossing = batch
         .records
@@ -251,7 +261,7 @@ async fn a_referral_delivered_twice_is_rewarded_once() {
         Handled::Done
     );
     handlers::referral(&p.ally, event("become-partner", "referrer", "newbie")).await.unwrap();
-    assert_eq!(p.ally.find_by_user("referrer").await.unwrap().balance, 1_000, "credited once");
+    assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 1_000, "credited once");
     let entries = ally_tests::all_entries(&p.ally, "referrer").await;
     assert_eq!(entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Reward]);
     for dropped in [
@@ -261,7 +271,7 @@ async fn a_referral_delivered_twice_is_rewarded_once() {
     ] {
         assert_eq!(handlers::referral(&p.ally, dropped).await.unwrap(), Handled::Dropped);
     }
-    assert_eq!(p.ally.find_by_user("referrer").await.unwrap().balance, 1_000);
+    assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 1_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,14 +314,14 @@ async fn a_low_credit_event_can_also_hold_provisioning() {
     let event = ally::events::LowCredit {
         event_id: "e-1".into(),
         occurred_at: chrono::Utc::now(),
-        reseller: ally::events::ResellerRef { user_id: "h".into(), refid: Some(refid) },
+        reseller: ally::events::ResellerRef { user_id: uid("h"), refid: Some(rid(&refid)) },
         balance: 10,
         threshold: 500,
-        company: "h Ltd".into(),
-        email: Some("h@partners.example".into()),
+        company: company("h Ltd"),
+        email: Some(email("h@partners.example")),
     };
     assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Done);
-    assert!(ally.find_by_user("h").await.unwrap().hold_provisioning);
+    assert!(ally.find_by_user(&uid("h")).await.unwrap().hold_provisioning);
     let mail = &outbox.sent()[0];
     assert_eq!(mail.to, "h@partners.example");
     assert!(mail.text.contains("http://127.0.0.1:3000/partner/dashboard"), "{}", mail.text);

@@ -12,7 +12,7 @@ use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, Res
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use ally_tests::figures::assert_figures_match;
-use ally_tests::{all_entries, assert_ledger_matches_balance, reseller_with};
+use ally_tests::{all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as Cases, TestRunner};
 use serde_json::{Value, json};
@@ -141,9 +141,9 @@ fn user(i: usize) -> String {
 async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Value {
     let mut out = Vec::new();
     for u in users {
-        let r = ally.find_by_user(u).await.unwrap();
+        let r = ally.find_by_user(&uid(u)).await.unwrap();
         let ledger = all_entries(ally, u).await.len();
-        let clients = ally.clients(u, &PageRequest::first(100)).await.unwrap().items.len();
+        let clients = ally.clients(&uid(u), &PageRequest::first(100)).await.unwrap().items.len();
         out.push(json!([r.balance, r.clients, r.credits_added, r.credits_spent, r.provisions, ledger, clients]));
     }
     Value::Array(out)
@@ -154,18 +154,20 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, St
     let answer = match step {
         Step::Add { user: u, amount, key } => {
             let credit = CreditRequest { amount: *amount, reason: None };
-            ally.add_credits(&user(*u), credit, EntryKind::Credit, "admin-1", &format!("add-{key}"))
+            ally.add_credits(&uid(&user(*u)), credit, EntryKind::Credit, "admin-1", &ikey(&format!("add-{key}")))
                 .await
                 .map(|r| serde_json::to_value(r).unwrap())
         }
         Step::Provision { user: u, cost, key } => {
             let request = ProvisionRequest { cost: Some(*cost), ..ProvisionRequest::default() };
-            ally.provision(&user(*u), request, &format!("buy-{key}")).await.map(|r| serde_json::to_value(r).unwrap())
+            ally.provision(&uid(&user(*u)), request, &ikey(&format!("buy-{key}")))
+                .await
+                .map(|r| serde_json::to_value(r).unwrap())
         }
         Step::Bulk { user: u, clients, cost, key } => {
-            let clients = (0..*clients).map(|i| NewClient { name: format!("Bulk {i}"), email: None }).collect();
+            let clients = (0..*clients).map(|i| NewClient { name: cname(&format!("Bulk {i}")), email: None }).collect();
             let request = BulkRequest { clients, product: None, cost: Some(*cost) };
-            ally.bulk_onboard(&user(*u), request, &format!("bulk-{key}"))
+            ally.bulk_onboard(&uid(&user(*u)), request, &ikey(&format!("bulk-{key}")))
                 .await
                 .map(|r| serde_json::to_value(r).unwrap())
         }
@@ -191,8 +193,8 @@ async fn run_scenario<S: Store>(store: S, openings: Vec<(Tier, i64)>, steps: Vec
                 assert_eq!(holdings(&ally, &users).await, before, "a replay of {original:?} changed something");
             }
             Step::Client { user: u } => {
-                let client = NewClient { name: "Walk-in".into(), email: None };
-                if ally.onboard_client(&user(*u), client).await.is_err() {
+                let client = NewClient { name: cname("Walk-in"), email: None };
+                if ally.onboard_client(&uid(&user(*u)), client).await.is_err() {
                     assert_eq!(holdings(&ally, &users).await, before, "a refused client changed something");
                 }
             }
@@ -216,19 +218,19 @@ async fn run_scenario<S: Store>(store: S, openings: Vec<(Tier, i64)>, steps: Vec
     for u in &users {
         assert_ledger_matches_balance(&ally, u).await;
         let entries = all_entries(&ally, u).await;
-        let stats = ally.stats(u).await.unwrap();
+        let stats = ally.stats(&uid(u)).await.unwrap();
         let sum =
             |kinds: &[EntryKind]| entries.iter().filter(|e| kinds.contains(&e.kind)).map(|e| e.amount).sum::<i64>();
         assert_eq!(stats.credits_added, sum(&[EntryKind::Credit, EntryKind::Reward, EntryKind::Refund]));
         assert_eq!(stats.credits_spent, sum(&[EntryKind::Debit]));
-        let clients = ally.clients(u, &PageRequest::first(100)).await.unwrap().items.len() as i64;
+        let clients = ally.clients(&uid(u), &PageRequest::first(100)).await.unwrap().items.len() as i64;
         assert_eq!(stats.clients, clients);
     }
     assert_figures_match(&ally, &users).await;
 }
 
 async fn patch<S: Store>(ally: &Ally<S>, u: usize, patch: ResellerPatch) {
-    let refid = ally.find_by_user(&user(u)).await.unwrap().refid;
+    let refid = ally.find_by_user(&uid(&user(u))).await.unwrap().refid;
     ally.update_reseller(&refid, patch).await.unwrap();
 }
 

@@ -14,7 +14,7 @@ use ally::store::PageRequest;
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
 use ally_tests::sdk::{SdkCalls, SdkFault};
-use ally_tests::{all_entries, assert_ledger_matches_balance, reseller_with};
+use ally_tests::{all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
 
 const OPENING: i64 = 10_000;
 
@@ -59,16 +59,19 @@ impl Operation {
         match self {
             Operation::AddCredits => {
                 let credit = CreditRequest { amount: 500, reason: Some("top-up".into()) };
-                Ok(ally.add_credits(user, credit, EntryKind::Credit, "admin-1", "admin:top-up-1").await?.balance)
+                Ok(ally
+                    .add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey("admin:top-up-1"))
+                    .await?
+                    .balance)
             }
             Operation::Provision => {
                 let request = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
-                Ok(ally.provision(user, request, "provision-1").await?.balance)
+                Ok(ally.provision(&uid(user), request, &ikey("provision-1")).await?.balance)
             }
             Operation::Bulk => {
-                let clients = (1..=3).map(|i| NewClient { name: format!("Client {i}"), email: None }).collect();
+                let clients = (1..=3).map(|i| NewClient { name: cname(&format!("Client {i}")), email: None }).collect();
                 let request = BulkRequest { clients, product: None, cost: Some(100) };
-                Ok(ally.bulk_onboard(user, request, "bulk-1").await?.balance)
+                Ok(ally.bulk_onboard(&uid(user), request, &ikey("bulk-1")).await?.balance)
             }
             Operation::Referral => {
                 let event = ReferralCompleted {
@@ -78,7 +81,7 @@ impl Operation {
                     tag: "become-partner".into(),
                 };
                 match reward_referral(ally, &event).await? {
-                    Handled::Done => Ok(ally.find_by_user(user).await?.balance),
+                    Handled::Done => Ok(ally.find_by_user(&uid(user)).await?.balance),
                     other => panic!("the referral was {other:?}, not rewarded"),
                 }
             }
@@ -89,13 +92,13 @@ impl Operation {
 /// Everything the operation must have done exactly once for `user`.
 async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, case: &str) {
     let effect = op.effect();
-    let reseller = ally.find_by_user(user).await.expect("reseller");
+    let reseller = ally.find_by_user(&uid(user)).await.expect("reseller");
     assert_eq!(reseller.balance, effect.balance, "{case}: balance");
     assert_ledger_matches_balance(ally, user).await;
     let entries = all_entries(ally, user).await;
     assert_eq!(entries.len(), 2, "{case}: the opening credit and one entry, got {entries:?}");
     assert_eq!((entries[0].kind, entries[0].amount), (effect.kind, effect.amount), "{case}: the entry");
-    let stats = ally.stats(user).await.expect("stats");
+    let stats = ally.stats(&uid(user)).await.expect("stats");
     let added = OPENING + if effect.kind == EntryKind::Debit { 0 } else { effect.amount };
     let spent = if effect.kind == EntryKind::Debit { effect.amount } else { 0 };
     assert_eq!(
@@ -103,7 +106,7 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
         (effect.clients, effect.provisions, added, spent),
         "{case}: stats"
     );
-    let clients = ally.clients(user, &PageRequest::first(100)).await.expect("clients").items;
+    let clients = ally.clients(&uid(user), &PageRequest::first(100)).await.expect("clients").items;
     assert_eq!(clients.len() as i64, effect.clients, "{case}: clients {clients:?}");
 }
 
@@ -143,7 +146,7 @@ async fn sweep(op: Operation) {
     }
     let mut total = 0;
     for user in &users {
-        total += ally.find_by_user(user).await.expect("reseller").balance;
+        total += ally.find_by_user(&uid(user)).await.expect("reseller").balance;
     }
     assert_eq!(ally.total_credits().await.expect("total"), total, "{op:?}: outstanding credits counter");
 }

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use ally::domain::{AllyError, EntryKind, Status, Tier};
 use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
-use ally::store::{PageRequest, Store};
+use ally::store::{PageRequest, Portfolio, Store};
 use ally::{Ally, Config};
-use ally_tests::{Hooked, admin, all_entries, assert_ledger_matches_balance, on_both_stores, reseller_with};
+use ally_tests::{
+    Hooked, admin, all_entries, assert_ledger_matches_balance, cname, company, email, ikey, mkey, on_both_stores,
+    reseller_with, rid, uid,
+};
 
 /// Everything a reseller owns, to show a refused request changed nothing.
 #[derive(Debug, PartialEq)]
@@ -21,10 +24,10 @@ struct Holdings {
 async fn holdings<S: Store>(ally: &Ally<S>, user: &str) -> Holdings {
     let page = PageRequest::first(100);
     Holdings {
-        reseller: ally.find_by_user(user).await.unwrap(),
+        reseller: ally.find_by_user(&uid(user)).await.unwrap(),
         ledger: all_entries(ally, user).await.len(),
-        services: ally.store().services(user, &page).await.unwrap().items.len(),
-        clients: ally.store().clients(user, &page).await.unwrap().items.len(),
+        services: ally.store().services(&uid(user), &page).await.unwrap().items.len(),
+        clients: ally.store().clients(&uid(user), &page).await.unwrap().items.len(),
     }
 }
 
@@ -37,7 +40,9 @@ fn credit(amount: i64) -> CreditRequest {
 }
 
 fn clients(n: usize) -> Vec<NewClient> {
-    (0..n).map(|i| NewClient { name: format!("Client {i}"), email: Some(format!("c{i}@example.com")) }).collect()
+    (0..n)
+        .map(|i| NewClient { name: cname(&format!("Client {i}")), email: Some(email(&format!("c{i}@example.com"))) })
+        .collect()
 }
 
 async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
@@ -46,7 +51,7 @@ async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let ally = ally.clone();
-            tokio::spawn(async move { ally.provision("hot", cost(100), &format!("debit-{i}")).await })
+            tokio::spawn(async move { ally.provision(&uid("hot"), cost(100), &ikey(&format!("debit-{i}"))).await })
         })
         .collect();
     let mut ok = 0;
@@ -62,7 +67,7 @@ async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
         }
     }
     assert_eq!((ok, insufficient), (10, 40));
-    let r = ally.find_by_user("hot").await.unwrap();
+    let r = ally.find_by_user(&uid("hot")).await.unwrap();
     assert_eq!(r.balance, 0);
     assert_eq!(r.credits_spent, 1_000);
     assert_eq!(r.provisions, 10);
@@ -76,9 +81,9 @@ async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store:
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let ally = ally.clone();
-            tokio::spawn(
-                async move { ally.add_credits("p", credit(2_500), EntryKind::Credit, "admin-1", "pay-1").await },
-            )
+            tokio::spawn(async move {
+                ally.add_credits(&uid("p"), credit(2_500), EntryKind::Credit, "admin-1", &ikey("pay-1")).await
+            })
         })
         .collect();
     let mut receipts = Vec::new();
@@ -87,7 +92,7 @@ async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store:
     }
     assert!(receipts.iter().all(|r| r == &receipts[0]), "every retry replays the same receipt");
     assert_eq!(receipts[0].balance, 2_500);
-    let r = ally.find_by_user("p").await.unwrap();
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
     assert_eq!(r.balance, 2_500);
     assert_eq!(all_entries(&ally, "p").await.len(), 1);
     assert_ledger_matches_balance(&ally, "p").await;
@@ -96,20 +101,20 @@ async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store:
 async fn same_key_other_input_is_a_conflict_and_moves_nothing<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let first = ally.add_credits("p", credit(300), EntryKind::Credit, "admin-1", "k1").await.unwrap();
-    let again = ally.add_credits("p", credit(300), EntryKind::Credit, "admin-1", "k1").await.unwrap();
+    let first = ally.add_credits(&uid("p"), credit(300), EntryKind::Credit, "admin-1", &ikey("k1")).await.unwrap();
+    let again = ally.add_credits(&uid("p"), credit(300), EntryKind::Credit, "admin-1", &ikey("k1")).await.unwrap();
     assert_eq!(first, again);
     let before = holdings(&ally, "p").await;
-    let err = ally.add_credits("p", credit(301), EntryKind::Credit, "admin-1", "k1").await.unwrap_err();
+    let err = ally.add_credits(&uid("p"), credit(301), EntryKind::Credit, "admin-1", &ikey("k1")).await.unwrap_err();
     assert!(matches!(err, AllyError::IdempotencyConflict), "{err:?}");
-    let err = ally.provision("p", cost(10), "k1").await.unwrap_err();
+    let err = ally.provision(&uid("p"), cost(10), &ikey("k1")).await.unwrap_err();
     assert!(matches!(err, AllyError::IdempotencyConflict), "a key is not reusable across operations: {err:?}");
     assert_eq!(holdings(&ally, "p").await, before);
 
-    let receipt = ally.provision("p", cost(100), "buy-1").await.unwrap();
-    let replay = ally.provision("p", cost(100), "buy-1").await.unwrap();
+    let receipt = ally.provision(&uid("p"), cost(100), &ikey("buy-1")).await.unwrap();
+    let replay = ally.provision(&uid("p"), cost(100), &ikey("buy-1")).await.unwrap();
     assert_eq!(receipt, replay, "a provision retry returns the same service");
-    assert_eq!(ally.find_by_user("p").await.unwrap().balance, 200);
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 200);
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
@@ -119,22 +124,22 @@ async fn bad_amounts_and_keys_are_refused_and_write_nothing<S: Store>(store: S) 
     reseller_with(&ally, "p", Tier::Standard, 500).await;
     let before = holdings(&ally, "p").await;
     for amount in [0, -1, 1_000_001, i64::MIN, i64::MAX] {
-        let err = ally.add_credits("p", credit(amount), EntryKind::Credit, "a", &format!("bad-{amount}")).await;
+        let err =
+            ally.add_credits(&uid("p"), credit(amount), EntryKind::Credit, "a", &ikey(&format!("bad-{amount}"))).await;
         assert!(matches!(err, Err(AllyError::Validation(_))), "{amount}: {err:?}");
-        let err = ally.provision("p", cost(amount), &format!("bad-p-{amount}")).await;
+        let err = ally.provision(&uid("p"), cost(amount), &ikey(&format!("bad-p-{amount}"))).await;
         assert!(matches!(err, Err(AllyError::Validation(_))), "{amount}: {err:?}");
     }
     for key in ["", " ", &"k".repeat(129), "tab\tkey", "é"] {
-        let err = ally.add_credits("p", credit(5), EntryKind::Credit, "a", key).await;
-        assert!(matches!(err, Err(AllyError::Validation(_))), "{key:?}: {err:?}");
+        assert!(ally::domain::CallerKey::parse(key).is_err(), "{key:?}");
     }
     let both = ProvisionRequest { product: Some("license-basic".into()), cost: Some(5), ..ProvisionRequest::default() };
-    assert!(matches!(ally.provision("p", both, "both").await, Err(AllyError::Validation(_))));
+    assert!(matches!(ally.provision(&uid("p"), both, &ikey("both")).await, Err(AllyError::Validation(_))));
     let neither = ProvisionRequest::default();
-    assert!(matches!(ally.provision("p", neither, "neither").await, Err(AllyError::Validation(_))));
+    assert!(matches!(ally.provision(&uid("p"), neither, &ikey("neither")).await, Err(AllyError::Validation(_))));
     let unknown = ProvisionRequest { product: Some("nope".into()), ..ProvisionRequest::default() };
-    assert!(matches!(ally.provision("p", unknown, "unknown").await, Err(AllyError::Validation(_))));
-    let err = ally.add_credits("nobody", credit(5), EntryKind::Credit, "a", "k").await;
+    assert!(matches!(ally.provision(&uid("p"), unknown, &ikey("unknown")).await, Err(AllyError::Validation(_))));
+    let err = ally.add_credits(&uid("nobody"), credit(5), EntryKind::Credit, "a", &ikey("k")).await;
     assert!(matches!(err, Err(AllyError::NotFound("reseller"))), "{err:?}");
     assert_eq!(holdings(&ally, "p").await, before);
 }
@@ -146,7 +151,7 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     {
         reseller_with(&ally, user, tier, 5_000).await;
         let product = ProvisionRequest { product: Some("license-basic".into()), ..ProvisionRequest::default() };
-        let receipt = ally.provision(user, product, "lic").await.unwrap();
+        let receipt = ally.provision(&uid(user), product, &ikey("lic")).await.unwrap();
         assert_eq!((receipt.cost, receipt.balance, receipt.service.base_cost), (price, 5_000 - price, 1_000));
         assert_eq!(receipt.service.tier, tier);
         assert!(receipt.service.license_key.starts_with("ALLY-"));
@@ -156,9 +161,9 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     // A standard reseller may not sell the dedicated server; gold may.
     let dedicated = || ProvisionRequest { product: Some("server-dedicated".into()), ..ProvisionRequest::default() };
     let before = holdings(&ally, "std").await;
-    let err = ally.provision("std", dedicated(), "ded").await.unwrap_err();
+    let err = ally.provision(&uid("std"), dedicated(), &ikey("ded")).await.unwrap_err();
     assert!(matches!(err, AllyError::TierNotAllowed { tier: Tier::Standard, .. }), "{err:?}");
-    let err = ally.provision("std", cost(4_001), "big").await.unwrap_err();
+    let err = ally.provision(&uid("std"), cost(4_001), &ikey("big")).await.unwrap_err();
     assert!(matches!(err, AllyError::InsufficientCredits { needed: 4_001, balance: 4_000 }), "{err:?}");
     assert_eq!(holdings(&ally, "std").await, before);
 
@@ -167,17 +172,19 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     let hold = ResellerPatch { hold_provisioning: Some(true), ..ResellerPatch::default() };
     ally.update_reseller(&refid, hold).await.unwrap();
     let before = holdings(&ally, "std").await;
-    let err = ally.provision("std", dedicated(), "ded-2").await.unwrap_err();
+    let err = ally.provision(&uid("std"), dedicated(), &ikey("ded-2")).await.unwrap_err();
     assert!(matches!(err, AllyError::OnHold), "{err:?}");
-    let err = ally.provision("std", cost(10), "small").await.unwrap_err();
+    let err = ally.provision(&uid("std"), cost(10), &ikey("small")).await.unwrap_err();
     assert!(matches!(err, AllyError::OnHold), "{err:?}");
     let suspend = ResellerPatch { status: Some(Status::Suspended), ..ResellerPatch::default() };
     ally.update_reseller(&refid, suspend).await.unwrap();
-    let err = ally.provision("std", cost(10), "small").await.unwrap_err();
+    let err = ally.provision(&uid("std"), cost(10), &ikey("small")).await.unwrap_err();
     assert!(matches!(err, AllyError::Suspended), "{err:?}");
-    let err = ally.bulk_onboard("std", BulkRequest { clients: clients(2), product: None, cost: Some(10) }, "b").await;
+    let err = ally
+        .bulk_onboard(&uid("std"), BulkRequest { clients: clients(2), product: None, cost: Some(10) }, &ikey("b"))
+        .await;
     assert!(matches!(err, Err(AllyError::Suspended)), "{err:?}");
-    let err = ally.onboard_client("std", NewClient { name: "X".into(), email: None }).await;
+    let err = ally.onboard_client(&uid("std"), NewClient { name: cname("X"), email: None }).await;
     assert!(matches!(err, Err(AllyError::Suspended)), "{err:?}");
     let after = holdings(&ally, "std").await;
     assert_eq!(
@@ -186,9 +193,9 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
     );
 
     // An admin may still credit a suspended reseller.
-    let receipt = ally.add_credits("std", credit(100), EntryKind::Credit, "admin-1", "top").await.unwrap();
+    let receipt = ally.add_credits(&uid("std"), credit(100), EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
     assert_eq!(receipt.balance, 4_100);
-    let gold = ally.provision("gold", dedicated(), "ded").await;
+    let gold = ally.provision(&uid("gold"), dedicated(), &ikey("ded")).await;
     assert!(matches!(gold, Err(AllyError::InsufficientCredits { needed: 17_000, .. })), "{gold:?}");
     for user in ["std", "gold", "plat"] {
         assert_ledger_matches_balance(&ally, user).await;
@@ -202,20 +209,20 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
     assert_eq!(ally.config().discounts.price(ally::domain::Credits::new(588, 1_000).unwrap(), Tier::Gold).get(), 500);
     let before = holdings(&ally, "g").await;
     let too_many = BulkRequest { clients: clients(20), product: None, cost: Some(588) };
-    let err = ally.bulk_onboard("g", too_many, "bulk-20").await.unwrap_err();
+    let err = ally.bulk_onboard(&uid("g"), too_many, &ikey("bulk-20")).await.unwrap_err();
     assert!(matches!(err, AllyError::InsufficientCredits { needed: 10_000, balance: 9_000 }), "{err:?}");
     assert_eq!(holdings(&ally, "g").await, before, "nothing written, nothing charged");
 
     // 500 at gold is 425 a client: 3 clients cost 1,275.
     let three = BulkRequest { clients: clients(3), product: None, cost: Some(500) };
-    let receipt = ally.bulk_onboard("g", three.clone(), "bulk-3").await.unwrap();
+    let receipt = ally.bulk_onboard(&uid("g"), three.clone(), &ikey("bulk-3")).await.unwrap();
     assert_eq!((receipt.cost, receipt.total, receipt.balance), (425, 1_275, 7_725));
     assert_eq!(receipt.clients.len(), 3);
     assert_eq!(receipt.services.len(), 3);
     let after = holdings(&ally, "g").await;
     assert_eq!((after.clients, after.services, after.ledger), (3, 3, before.ledger + 1));
     assert_eq!((after.reseller.clients, after.reseller.provisions), (3, 3));
-    let listed = ally.clients("g", &PageRequest::first(10)).await.unwrap().items;
+    let listed = ally.clients(&uid("g"), &PageRequest::first(10)).await.unwrap().items;
     let mut listed_ids: Vec<_> = listed.iter().map(|c| c.id.clone()).collect();
     listed_ids.sort();
     let mut receipt_ids: Vec<_> = receipt.clients.iter().map(|c| c.id.clone()).collect();
@@ -226,19 +233,21 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
         assert_eq!((s.cost, s.base_cost, s.tier), (425, 500, Tier::Gold));
     }
 
-    let replay = ally.bulk_onboard("g", three, "bulk-3").await.unwrap();
+    let replay = ally.bulk_onboard(&uid("g"), three, &ikey("bulk-3")).await.unwrap();
     assert_eq!(replay, receipt, "a retry returns the same clients and charges nothing");
     assert_eq!(holdings(&ally, "g").await, after);
     let other = BulkRequest { clients: clients(4), product: None, cost: Some(500) };
-    assert!(matches!(ally.bulk_onboard("g", other, "bulk-3").await, Err(AllyError::IdempotencyConflict)));
+    assert!(matches!(ally.bulk_onboard(&uid("g"), other, &ikey("bulk-3")).await, Err(AllyError::IdempotencyConflict)));
     for n in [0, 501] {
-        let err = ally.bulk_onboard("g", BulkRequest { clients: clients(n), product: None, cost: Some(1) }, "n").await;
+        let err = ally
+            .bulk_onboard(&uid("g"), BulkRequest { clients: clients(n), product: None, cost: Some(1) }, &ikey("n"))
+            .await;
         assert!(matches!(err, Err(AllyError::Validation(_))), "{n}: {err:?}");
     }
     let mut bad = clients(3);
-    bad[2].name = " ".into();
-    let err = ally.bulk_onboard("g", BulkRequest { clients: bad, product: None, cost: Some(1) }, "bad").await;
-    assert!(matches!(err, Err(AllyError::Validation(_))), "{err:?}");
+    // A blank name cannot even be made: the request is refused when it is parsed.
+    assert!(ally::domain::ClientName::parse(" ").is_err());
+    bad[2].email = None;
     assert_eq!(holdings(&ally, "g").await, after);
     assert_ledger_matches_balance(&ally, "g").await;
 }
@@ -247,19 +256,19 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(s
     let ally = Ally::new(Hooked::crashing_fill(store, 1), Config::default());
     reseller_with(&ally, "p", Tier::Platinum, 30_000).await;
     let request = BulkRequest { clients: clients(30), product: Some("license-basic".into()), cost: None };
-    let err = ally.bulk_onboard("p", request.clone(), "bulk").await.unwrap_err();
+    let err = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap_err();
     assert!(matches!(err, AllyError::Store(_)), "{err:?}");
-    let charged = ally.find_by_user("p").await.unwrap();
+    let charged = ally.find_by_user(&uid("p")).await.unwrap();
     assert_eq!(charged.balance, 30_000 - 30 * 700, "the charge is committed before the fill");
-    assert!(ally.store().clients("p", &PageRequest::first(100)).await.unwrap().items.len() < 30);
+    assert!(ally.store().clients(&uid("p"), &PageRequest::first(100)).await.unwrap().items.len() < 30);
 
-    let receipt = ally.bulk_onboard("p", request.clone(), "bulk").await.unwrap();
+    let receipt = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap();
     assert_eq!((receipt.cost, receipt.total, receipt.balance), (700, 21_000, 9_000));
     let h = holdings(&ally, "p").await;
     assert_eq!(h.reseller.balance, charged.balance, "the retry charged nothing");
     assert_eq!((h.clients, h.services), (30, 30));
     assert_eq!(all_entries(&ally, "p").await.iter().filter(|e| e.kind == EntryKind::Debit).count(), 1);
-    let again = ally.bulk_onboard("p", request, "bulk").await.unwrap();
+    let again = ally.bulk_onboard(&uid("p"), request, &ikey("bulk")).await.unwrap();
     assert_eq!(again, receipt);
     assert_ledger_matches_balance(&ally, "p").await;
 }
@@ -270,7 +279,7 @@ async fn one_user_onboarded_concurrently_is_one_reseller<S: Store>(store: S) {
         .map(|i| {
             let ally = ally.clone();
             tokio::spawn(async move {
-                let request = ally::service::NewReseller { company: format!("Twin {i}"), ..Default::default() };
+                let request = ally::service::NewReseller::new(company(&format!("Twin {i}")));
                 ally.onboard(&ally_tests::partner("twin"), request).await
             })
         })
@@ -284,7 +293,7 @@ async fn one_user_onboarded_concurrently_is_one_reseller<S: Store>(store: S) {
         }
     }
     assert_eq!(created.len(), 1);
-    let stored = ally.find_by_user("twin").await.unwrap();
+    let stored = ally.find_by_user(&uid("twin")).await.unwrap();
     assert_eq!(stored, created[0]);
     assert_eq!(ally.find_by_refid(&stored.refid).await.unwrap(), stored);
 }
@@ -292,33 +301,35 @@ async fn one_user_onboarded_concurrently_is_one_reseller<S: Store>(store: S) {
 async fn onboarding_rules<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     let me = ally_tests::partner("self-1");
-    let request = |company: &str| ally::service::NewReseller { company: company.into(), ..Default::default() };
+    let request = |name: &str| ally::service::NewReseller::new(company(name));
     let r = ally.onboard(&me, request("Acme")).await.unwrap();
     assert_eq!((r.tier, r.status, r.balance, r.wallet_open), (Tier::Standard, Status::Active, 0, true));
     assert_eq!(r.email.as_deref(), Some("self-1@partners.example"), "email defaults to the token's");
-    ally::domain::check_refid(&r.refid).unwrap();
+    ally::domain::RefId::parse(r.refid.as_str()).unwrap();
     assert_eq!(ally.find_by_refid(&r.refid).await.unwrap(), r);
     assert!(matches!(ally.onboard(&me, request("Again")).await, Err(AllyError::AlreadyExists(_))));
 
     let other = ally_tests::partner("self-2");
-    let gold = ally::service::NewReseller { company: "G".into(), tier: Some(Tier::Gold), ..Default::default() };
+    let gold = ally::service::NewReseller { tier: Some(Tier::Gold), ..request("G") };
     assert!(matches!(ally.onboard(&other, gold.clone()).await, Err(AllyError::Forbidden(_))));
-    let someone = ally::service::NewReseller { company: "S".into(), user_id: Some("x".into()), ..Default::default() };
+    let someone = ally::service::NewReseller { user_id: Some(uid("x")), ..request("S") };
     assert!(matches!(ally.onboard(&other, someone).await, Err(AllyError::Forbidden(_))));
+    // Names and metadata keys are checked where they are parsed: such requests cannot be made.
     for bad in ["", "   ", "a\u{7}b"] {
-        assert!(matches!(ally.onboard(&other, request(bad)).await, Err(AllyError::Validation(_))), "{bad:?}");
+        assert!(ally::domain::CompanyName::parse(bad).is_err(), "{bad:?}");
     }
-    let mut reserved = request("R");
-    reserved.metadata.insert("hold_provisioning".into(), "false".into());
-    assert!(matches!(ally.onboard(&other, reserved).await, Err(AllyError::Validation(_))));
-    assert!(matches!(ally.find_by_user("self-2").await, Err(AllyError::NotFound(_))), "refusals wrote nothing");
+    assert!(ally::domain::MetadataKey::parse("hold_provisioning").is_err());
+    let mut control = request("R");
+    control.metadata.insert(ally::domain::MetadataKey::parse("k").unwrap(), "a\u{0}b".into());
+    assert!(matches!(ally.onboard(&other, control).await, Err(AllyError::Validation(_))));
+    assert!(matches!(ally.find_by_user(&uid("self-2")).await, Err(AllyError::NotFound(_))), "refusals wrote nothing");
 
     let by_admin = ally::service::NewReseller {
-        company: "Platinum Co".into(),
+        company: company("Platinum Co"),
         tier: Some(Tier::Platinum),
-        user_id: Some("self-2".into()),
-        email: Some("billing@plat.example".into()),
-        ..Default::default()
+        user_id: Some(uid("self-2")),
+        email: Some(email("billing@plat.example")),
+        metadata: Default::default(),
     };
     let p = ally.onboard(&admin(), by_admin).await.unwrap();
     assert_eq!((p.tier, p.email.as_deref()), (Tier::Platinum, Some("billing@plat.example")));
@@ -326,27 +337,27 @@ async fn onboarding_rules<S: Store>(store: S) {
 
 async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
     let closed = Ally::new(store, Config { auto_provision_wallet: false, ..Config::default() });
-    let request = ally::service::NewReseller { company: "Closed".into(), ..Default::default() };
+    let request = ally::service::NewReseller::new(company("Closed"));
     let r = closed.onboard(&ally_tests::partner("c"), request).await.unwrap();
     assert!(!r.wallet_open);
-    let err = closed.provision("c", cost(1), "spend").await.unwrap_err();
+    let err = closed.provision(&uid("c"), cost(1), &ikey("spend")).await.unwrap_err();
     assert!(matches!(err, AllyError::InsufficientCredits { needed: 1, balance: 0 }), "{err:?}");
-    closed.add_credits("c", credit(10), EntryKind::Credit, "a", "open").await.unwrap();
-    assert!(closed.find_by_user("c").await.unwrap().wallet_open, "the first credit opens the wallet");
+    closed.add_credits(&uid("c"), credit(10), EntryKind::Credit, "a", &ikey("open")).await.unwrap();
+    assert!(closed.find_by_user(&uid("c")).await.unwrap().wallet_open, "the first credit opens the wallet");
 }
 
 async fn refid_collisions_draw_another<S: Store>(store: S) {
     let drawn = Arc::new(std::sync::Mutex::new(vec!["BBBBBBBBBB", "AAAAAAAAAA", "AAAAAAAAAA"]));
     let source = {
         let drawn = drawn.clone();
-        Arc::new(move || drawn.lock().unwrap().pop().unwrap_or("CCCCCCCCCC").to_string())
+        Arc::new(move || rid(drawn.lock().unwrap().pop().unwrap_or("CCCCCCCCCC")))
     };
     let ally = Ally::new(store, Config::default()).with_refids(source);
-    let request = |c: &str| ally::service::NewReseller { company: c.into(), ..Default::default() };
+    let request = |c: &str| ally::service::NewReseller::new(company(c));
     let a = ally.onboard(&ally_tests::partner("a"), request("A")).await.unwrap();
     let b = ally.onboard(&ally_tests::partner("b"), request("B")).await.unwrap();
     assert_eq!((a.refid.as_str(), b.refid.as_str()), ("AAAAAAAAAA", "BBBBBBBBBB"));
-    assert_eq!(ally.find_by_refid("BBBBBBBBBB").await.unwrap().user_id, "b");
+    assert_eq!(ally.find_by_refid(&rid("BBBBBBBBBB")).await.unwrap().user_id, "b");
 }
 
 async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
@@ -354,35 +365,38 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
     let r = reseller_with(&ally, "p", Tier::Standard, 2_000).await;
     let patch = ResellerPatch {
         tier: Some(Tier::Gold),
-        metadata: [("logo_url".to_string(), Some("https://cdn.p.example/logo.png".to_string()))].into(),
+        metadata: [(mkey("logo_url"), Some("https://cdn.p.example/logo.png".to_string()))].into(),
         ..ResellerPatch::default()
     };
     let updated = ally.update_reseller(&r.refid, patch).await.unwrap();
     assert_eq!(updated.tier, Tier::Gold);
     assert_eq!(updated.balance, 2_000, "a profile change leaves the wallet alone");
     assert_eq!(updated.metadata.get("logo_url").map(String::as_str), Some("https://cdn.p.example/logo.png"));
-    assert_eq!(ally.provision("p", cost(1_000), "after-upgrade").await.unwrap().cost, 850);
+    assert_eq!(ally.provision(&uid("p"), cost(1_000), &ikey("after-upgrade")).await.unwrap().cost, 850);
 
     let own = ally
         .update_own_metadata(
-            "p",
-            [("primary_color".to_string(), Some("#0055ff".to_string())), ("logo_url".to_string(), None)].into(),
+            &uid("p"),
+            [(mkey("primary_color"), Some("#0055ff".to_string())), (mkey("logo_url"), None)].into(),
         )
         .await
         .unwrap();
     assert_eq!(own.metadata.len(), 1);
     assert_eq!(own.metadata["primary_color"], "#0055ff");
     let before = holdings(&ally, "p").await;
-    let err =
-        ally.update_own_metadata("p", [("hold_provisioning".to_string(), Some("false".to_string()))].into()).await;
+    // Reserved and malformed keys are refused where they are parsed.
+    assert!(ally::domain::MetadataKey::parse("hold_provisioning").is_err());
+    assert!(ally::domain::MetadataKey::parse("Bad Key").is_err());
+    let err = ally.update_own_metadata(&uid("p"), [(mkey("k"), Some("a\u{0}b".to_string()))].into()).await;
     assert!(matches!(err, Err(AllyError::Validation(_))), "{err:?}");
-    let err = ally.update_own_metadata("p", [("Bad Key".to_string(), Some("v".to_string()))].into()).await;
-    assert!(matches!(err, Err(AllyError::Validation(_))), "{err:?}");
-    let too_many = (0..51).map(|i| (format!("k{i}"), Some("v".to_string()))).collect();
-    assert!(matches!(ally.update_own_metadata("p", too_many).await, Err(AllyError::Validation(_))));
+    let too_many = (0..51).map(|i| (mkey(&format!("k{i}")), Some("v".to_string()))).collect();
+    assert!(matches!(ally.update_own_metadata(&uid("p"), too_many).await, Err(AllyError::Validation(_))));
     assert_eq!(holdings(&ally, "p").await, before);
-    assert!(matches!(ally.update_reseller("ZZZZZZZZZZ", ResellerPatch::default()).await, Err(AllyError::NotFound(_))));
-    assert!(matches!(ally.update_reseller("bad refid", ResellerPatch::default()).await, Err(AllyError::NotFound(_))));
+    assert!(matches!(
+        ally.update_reseller(&rid("ZZZZZZZZZZ"), ResellerPatch::default()).await,
+        Err(AllyError::NotFound(_))
+    ));
+    assert!(ally::domain::RefId::parse("bad refid").is_err());
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
@@ -407,7 +421,7 @@ async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S
     assert_eq!(sizes, vec![2, 2, 1]);
     assert_eq!(seen, vec!["gold-4", "gold-3", "gold-2", "gold-1", "gold-0"], "newest first, each once");
 
-    let plat = ally.find_by_user("plat-0").await.unwrap();
+    let plat = ally.find_by_user(&uid("plat-0")).await.unwrap();
     let demote = ResellerPatch { tier: Some(Tier::Gold), status: Some(Status::Suspended), ..ResellerPatch::default() };
     ally.update_reseller(&plat.refid, demote).await.unwrap();
     let gold =
@@ -435,46 +449,48 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
     reseller_with(&ally, "b", Tier::Standard, 1_000).await;
     let mut a_clients = Vec::new();
     for i in 0..5 {
-        let c = ally.onboard_client("a", NewClient { name: format!("A client {i}"), email: None }).await.unwrap();
+        let c = ally
+            .onboard_client(&uid("a"), NewClient { name: cname(&format!("A client {i}")), email: None })
+            .await
+            .unwrap();
         a_clients.push(c);
     }
-    let b_client = ally.onboard_client("b", NewClient { name: "B client".into(), email: None }).await.unwrap();
-    assert_eq!(ally.client("a", &a_clients[0].id).await.unwrap(), a_clients[0]);
-    assert!(matches!(ally.client("b", &a_clients[0].id).await, Err(AllyError::NotFound("client"))));
-    assert!(matches!(ally.client("b", "../../etc").await, Err(AllyError::NotFound("client"))));
+    let b_client = ally.onboard_client(&uid("b"), NewClient { name: cname("B client"), email: None }).await.unwrap();
+    assert_eq!(ally.client(&uid("a"), &a_clients[0].id).await.unwrap(), a_clients[0]);
+    assert!(matches!(ally.client(&uid("b"), &a_clients[0].id).await, Err(AllyError::NotFound("client"))));
+    assert!(ally::domain::ClientId::parse("../../etc").is_err(), "a path like this names no client");
 
     // B cannot provision for A's client.
-    let for_a = ProvisionRequest { cost: Some(10), client_id: Some(a_clients[0].id.clone()), ..Default::default() };
-    assert!(matches!(ally.provision("b", for_a.clone(), "x").await, Err(AllyError::NotFound("client"))));
-    let receipt = ally.provision("a", for_a, "x").await.unwrap();
+    let for_a = ProvisionRequest { cost: Some(10), client_id: Some(a_clients[0].id.to_string()), ..Default::default() };
+    assert!(matches!(ally.provision(&uid("b"), for_a.clone(), &ikey("x")).await, Err(AllyError::NotFound("client"))));
+    let receipt = ally.provision(&uid("a"), for_a, &ikey("x")).await.unwrap();
     assert_eq!(receipt.service.client_id.as_deref(), Some(a_clients[0].id.as_str()));
 
     // Pages: newest first; A's cursor in B's hands lists only B's items.
-    let first = ally.clients("a", &PageRequest::first(2)).await.unwrap();
+    let first = ally.clients(&uid("a"), &PageRequest::first(2)).await.unwrap();
     assert_eq!(first.items.iter().map(|c| &c.id).collect::<Vec<_>>(), vec![&a_clients[4].id, &a_clients[3].id]);
     let cursor = first.next_cursor.clone().unwrap();
-    let second = ally.clients("a", &PageRequest { limit: 2, cursor: Some(cursor.clone()) }).await.unwrap();
+    let second = ally.clients(&uid("a"), &PageRequest { limit: 2, cursor: Some(cursor.clone()) }).await.unwrap();
     assert_eq!(second.items.iter().map(|c| &c.id).collect::<Vec<_>>(), vec![&a_clients[2].id, &a_clients[1].id]);
-    let stolen = ally.clients("b", &PageRequest { limit: 2, cursor: Some(cursor) }).await.unwrap();
+    let stolen = ally.clients(&uid("b"), &PageRequest { limit: 2, cursor: Some(cursor) }).await.unwrap();
     assert!(stolen.items.iter().all(|c| c.owner_id == "b"));
     assert!(stolen.items.is_empty(), "B's only client is newer than the position of A's cursor: {:?}", stolen.items);
-    assert_eq!(ally.clients("b", &PageRequest::first(10)).await.unwrap().items, vec![b_client]);
-    let b_ledger = ally.ledger("b", &PageRequest::first(100)).await.unwrap();
+    assert_eq!(ally.clients(&uid("b"), &PageRequest::first(10)).await.unwrap().items, vec![b_client]);
+    let b_ledger = ally.ledger(&uid("b"), &PageRequest::first(100)).await.unwrap();
     assert_eq!(b_ledger.items.len(), 1, "B sees its opening credit only");
 
-    let err = ally.onboard_client("a", NewClient { name: "x".into(), email: Some("not-an-email".into()) }).await;
-    assert!(matches!(err, Err(AllyError::Validation(_))));
+    assert!(ally::domain::Email::parse("not-an-email").is_err(), "such a client cannot be asked for");
     assert!(matches!(
-        ally.onboard_client("ghost", NewClient { name: "x".into(), email: None }).await,
+        ally.onboard_client(&uid("ghost"), NewClient { name: cname("x"), email: None }).await,
         Err(AllyError::NotFound("reseller"))
     ));
 
-    let stats = ally.stats("a").await.unwrap();
+    let stats = ally.stats(&uid("a")).await.unwrap();
     assert_eq!(
         (stats.balance, stats.clients, stats.credits_added, stats.credits_spent, stats.provisions),
         (990, 5, 1_000, 10, 1)
     );
-    let ledger = ally.ledger("a", &PageRequest::first(100)).await.unwrap().items;
+    let ledger = ally.ledger(&uid("a"), &PageRequest::first(100)).await.unwrap().items;
     assert_eq!(
         ledger.iter().map(|e| e.kind).collect::<Vec<_>>(),
         vec![EntryKind::Debit, EntryKind::Credit],
@@ -486,12 +502,13 @@ async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
 /// The store itself refuses a wallet write whose conditions fail, naming the reason; the
 /// service's own checks are not what keeps the money right.
 async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
-    use ally::store::{IdempotencyRecord, IdempotencyState, Refusal, StoreError, WalletChange, WalletGuard};
+    use ally::domain::{Guard, Refusal};
+    use ally::store::{IdempotencyRecord, IdempotencyState, StoreError, WalletChange};
     let ally = Ally::new(store, Config::default());
     let r = reseller_with(&ally, "p", Tier::Gold, 1_000).await;
     let now = chrono::Utc::now();
-    let change = |guard: WalletGuard, key: &str| WalletChange {
-        user_id: "p".into(),
+    let change = |guard: Guard, key: &str| WalletChange {
+        user_id: uid("p"),
         guard,
         new_balance: 0,
         activity: ally::domain::Activity::default(),
@@ -507,7 +524,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         },
         service: None,
         idempotency: IdempotencyRecord {
-            key: key.into(),
+            key: ikey(key),
             request_hash: "h".into(),
             state: IdempotencyState::Done,
             response: "{}".into(),
@@ -516,30 +533,25 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         },
         at: now,
     };
-    let fresh = |r: &ally::domain::Reseller| WalletGuard {
-        version: r.version,
-        require_active: true,
-        require_no_hold: true,
-        tier: Some(r.tier),
-        min_balance: 1_000,
-    };
+    let spend = |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, product: None };
+    let fresh = |r: &ally::domain::Reseller| spend(r.version, r.tier, 1_000);
     let refused = |result: Result<(), StoreError>| match result {
         Err(StoreError::Refused(reason)) => reason,
         other => panic!("expected a refusal, got {other:?}"),
     };
     let store = ally.store();
     let before = holdings(&ally, "p").await;
-    let stale = WalletGuard { version: r.version + 7, ..fresh(&r) };
+    let stale = spend(r.version + 7, r.tier, 1_000);
     assert_eq!(refused(store.commit_wallet_change(&change(stale, "k1")).await), Refusal::VersionChanged);
-    let dear = WalletGuard { min_balance: 1_001, ..fresh(&r) };
+    let dear = spend(r.version, r.tier, 1_001);
     assert_eq!(
         refused(store.commit_wallet_change(&change(dear, "k2")).await),
-        Refusal::Insufficient { balance: 1_000 }
+        Refusal::Insufficient { needed: 1_001, balance: 1_000 }
     );
-    let platinum = WalletGuard { tier: Some(Tier::Platinum), ..fresh(&r) };
+    let platinum = spend(r.version, Tier::Platinum, 1_000);
     assert_eq!(refused(store.commit_wallet_change(&change(platinum, "k3")).await), Refusal::TierChanged);
     assert_eq!(refused(store.commit_wallet_change(&change(fresh(&r), "open-p")).await), Refusal::Duplicate);
-    let ghost = WalletChange { user_id: "ghost".into(), ..change(fresh(&r), "k4") };
+    let ghost = WalletChange { user_id: uid("ghost"), ..change(fresh(&r), "k4") };
     assert_eq!(refused(store.commit_wallet_change(&ghost).await), Refusal::Missing);
 
     let held = ally
@@ -561,7 +573,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         .await
         .unwrap();
     store.commit_wallet_change(&change(fresh(&active), "k7")).await.unwrap();
-    assert_eq!(ally.find_by_user("p").await.unwrap().balance, 0);
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 0);
     assert_ledger_matches_balance(&ally, "p").await;
 }
 

@@ -1,0 +1,78 @@
+//! Unit tests of `wallet.rs`: the refusal order of api.md.
+
+use chrono::Utc;
+
+use super::*;
+use crate::domain::{CompanyName, Credits, RefId, UserId};
+
+fn wallet() -> Reseller {
+    let now = Utc::now();
+    Reseller {
+        user_id: UserId::parse("u-1").unwrap(),
+        refid: RefId::random(),
+        company: CompanyName::parse("Acme").unwrap(),
+        email: None,
+        tier: Tier::Standard,
+        status: Status::Active,
+        balance: 100,
+        wallet_open: true,
+        hold_provisioning: false,
+        metadata: Default::default(),
+        version: 7,
+        credits_added: 0,
+        credits_spent: 0,
+        provisions: 0,
+        clients: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn spend(cost: i64, tiers: Vec<Tier>) -> Guard {
+    let product = Product {
+        id: "gold-only".into(),
+        name: "Gold only".into(),
+        base_price: Credits::new(cost, i64::MAX).unwrap(),
+        tiers,
+    };
+    Guard::Spend { version: 7, tier: Tier::Standard, cost, product: Some(product) }
+}
+
+#[test]
+fn refusals_come_in_the_contracts_order() {
+    let mut w = wallet();
+    w.status = Status::Suspended;
+    w.hold_provisioning = true;
+    w.balance = 0;
+    w.version = 8;
+    let guard = spend(50, vec![Tier::Gold]);
+    assert_eq!(guard.check(None), Err(Refusal::Missing));
+    assert_eq!(guard.check(Some(&w)), Err(Refusal::Suspended));
+    w.status = Status::Active;
+    assert_eq!(guard.check(Some(&w)), Err(Refusal::OnHold));
+    w.hold_provisioning = false;
+    assert_eq!(
+        guard.check(Some(&w)),
+        Err(Refusal::TierNotAllowed { tier: Tier::Standard, product: "gold-only".into() })
+    );
+    let guard = spend(50, vec![]);
+    assert_eq!(guard.check(Some(&w)), Err(Refusal::Insufficient { needed: 50, balance: 0 }));
+    w.balance = 50;
+    assert_eq!(guard.check(Some(&w)), Err(Refusal::VersionChanged));
+    w.version = 7;
+    assert_eq!(guard.check(Some(&w)), Ok(()));
+    w.tier = Tier::Gold;
+    assert_eq!(guard.check(Some(&w)), Err(Refusal::TierChanged));
+}
+
+#[test]
+fn credits_and_profile_changes_only_need_the_version() {
+    let mut w = wallet();
+    w.status = Status::Suspended;
+    w.hold_provisioning = true;
+    w.balance = 0;
+    assert_eq!(Guard::Credit { version: 7 }.check(Some(&w)), Ok(()));
+    assert_eq!(Guard::Profile { version: 6 }.check(Some(&w)), Err(Refusal::VersionChanged));
+    assert_eq!(Guard::AddClient.check(Some(&w)), Err(Refusal::Suspended));
+    assert_eq!(Guard::Credit { version: 7 }.check(None), Err(Refusal::Missing));
+}

@@ -1,0 +1,107 @@
+//! The `add-credits` function: the admin top-up and the payment webhook.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::refid;
+use crate::domain::{EntryKind, IdempotencyKey};
+use crate::http::extract::{AdminCaller, Body, RawBody, RequestKey};
+use crate::http::openapi::Access;
+use crate::http::{Api, ApiError, Operation, Shared, webhook};
+use crate::service::{CreditReceipt, CreditRequest};
+use crate::store::Store;
+
+pub const ADD: Operation = Operation::post::<CreditReceipt>(
+    "/resellers/{refid}/credits",
+    "addCredits",
+    "Add credits to a reseller's wallet (admin)",
+)
+.admin()
+.idempotent()
+.body::<CreditRequest>()
+.errors(&[403, 404, 409]);
+pub const WEBHOOK: Operation = Operation::post::<CreditReceipt>(
+    "/webhooks/payments",
+    "paymentWebhook",
+    "A payment provider's signed notice: credits the reseller once per event id",
+)
+.access(Access::Signed)
+.body::<PaymentEvent>()
+.errors(&[404, 409]);
+
+/// The function's name: its binary, its SAM resource, its operations' tag.
+pub const TAG: &str = "add-credits";
+
+/// What it serves, in the order [`api`] routes it.
+pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK];
+
+/// Credits in: the admin top-up and the payment webhook.
+pub fn api<S: Store>() -> Api<S> {
+    Api::new(TAG).route(ADD, add::<S>).route(WEBHOOK, payment_webhook::<S>)
+}
+
+async fn add<S: Store>(
+    State(app): State<Shared<S>>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    RequestKey(key): RequestKey,
+    Body(request): Body<CreditRequest>,
+) -> Result<Json<CreditReceipt>, ApiError> {
+    let reseller = app.ally.find_by_refid(&refid(&id)?).await?;
+    let key = IdempotencyKey::admin(&key);
+    Ok(Json(app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, &admin.user_id, &key).await?))
+}
+
+/// The payment provider's event.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentEvent {
+    /// The provider's event id: a repeated id credits nothing.
+    pub id: String,
+    /// Only `payment.succeeded` is accepted.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reseller_refid: String,
+    /// The amount paid in minor units (cents).
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+async fn payment_webhook<S: Store>(
+    State(app): State<Shared<S>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<CreditReceipt>, ApiError> {
+    let secret = app.webhook_secret.as_deref().ok_or_else(|| {
+        tracing::error!("ALLY_WEBHOOK_SECRET is not set: every payment webhook is refused");
+        ApiError::invalid_signature("the webhook is not configured")
+    })?;
+    let header = headers.get("ally-signature").and_then(|v| v.to_str().ok());
+    webhook::verify(header, &body, secret, chrono::Utc::now().timestamp())?;
+    let event: PaymentEvent =
+        serde_json::from_slice(&body).map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))?;
+    if event.kind != "payment.succeeded" {
+        return Err(ApiError::validation(format!(
+            "unsupported event type `{}`",
+            event.kind.chars().take(64).collect::<String>()
+        )));
+    }
+    let config = app.ally.config();
+    if !event.currency.eq_ignore_ascii_case(&config.currency) {
+        return Err(ApiError::validation(format!("only {} payments are accepted", config.currency)));
+    }
+    // Whole credits only: a fraction of a credit is not created out of a payment.
+    let credits = event
+        .amount_minor
+        .checked_mul(config.credit_conversion_rate)
+        .map(|v| v / 100)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::validation("amount_minor must be positive and buy at least one credit"))?;
+    let key = IdempotencyKey::payment(&event.id)?;
+    let reseller = app.ally.find_by_refid(&refid(&event.reseller_refid)?).await?;
+    let request = CreditRequest { amount: credits, reason: Some(format!("payment {}", event.id)) };
+    let receipt = app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key).await?;
+    Ok(Json(receipt))
+}

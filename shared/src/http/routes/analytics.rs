@@ -1,0 +1,163 @@
+//! The `analytics` function: ranking, tiers, trends, outstanding credits.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::refid;
+use crate::domain::{AllyError, DateRange, Interval, TierSnapshot};
+use crate::http::extract::{AdminCaller, Caller};
+use crate::http::{Api, ApiError, Operation, Shared};
+use crate::service::{TOP_RESELLERS_MAX_DAYS, TopReseller};
+use crate::store::Store;
+
+/// The ranking.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TopResellers {
+    items: Vec<TopReseller>,
+}
+
+/// Credits outstanding in all wallets.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TotalCredits {
+    total: i64,
+}
+
+const RANGE: (&str, &str) = ("start", "first day, YYYY-MM-DD");
+const END: (&str, &str) = ("end", "last day, YYYY-MM-DD (default today)");
+
+pub const TOP: Operation = Operation::get::<TopResellers>(
+    "/analytics/top-resellers",
+    "topResellers",
+    "Resellers ranked by clients onboarded in [start, end] (admin; default the last 30 days)",
+)
+.admin()
+.query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END])
+.errors(&[403]);
+pub const TIERS: Operation = Operation::get::<TierSnapshot>(
+    "/analytics/tier-snapshot",
+    "tierSnapshot",
+    "Resellers per tier, whatever their status (admin)",
+)
+.admin()
+.errors(&[403]);
+pub const TRENDS: Operation = Operation::get::<BTreeMap<String, i64>>(
+    "/analytics/credit-trends",
+    "creditTrends",
+    "Credits distributed per period (admin; a reseller for its own refid)",
+)
+.query(&[
+    ("interval", "daily, monthly (default) or yearly"),
+    RANGE,
+    END,
+    ("reseller", "a refid: that reseller only (required for a non-admin: its own)"),
+])
+.errors(&[403, 404]);
+pub const TOTAL: Operation = Operation::get::<TotalCredits>(
+    "/analytics/total-credits",
+    "totalCredits",
+    "Credits outstanding in all wallets (admin)",
+)
+.admin()
+.errors(&[403]);
+
+/// The function's name: its binary, its SAM resource, its operations' tag.
+pub const TAG: &str = "analytics";
+
+/// What it serves, in the order [`api`] routes it.
+pub const OPERATIONS: &[Operation] = &[TOP, TIERS, TRENDS, TOTAL];
+
+/// Network analytics: ranking, tiers, trends, outstanding credits.
+pub fn api<S: Store>() -> Api<S> {
+    Api::new(TAG).route(TOP, top::<S>).route(TIERS, tiers::<S>).route(TRENDS, trends::<S>).route(TOTAL, total::<S>)
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    limit: Option<String>,
+    interval: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    reseller: Option<String>,
+}
+
+type Params = Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>;
+
+fn params(query: Params) -> Result<RangeQuery, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::validation(e.body_text()))
+}
+
+/// The range asked for; a missing `start` reaches back from `end` by `default_start`.
+fn range(
+    query: &RangeQuery,
+    default_start: impl Fn(NaiveDate) -> NaiveDate,
+    max_days: i64,
+) -> Result<DateRange, ApiError> {
+    let today = Utc::now().date_naive();
+    let end = query.end.clone().unwrap_or_else(|| today.format("%Y-%m-%d").to_string());
+    let start = match &query.start {
+        Some(start) => start.clone(),
+        None => {
+            let end_day = NaiveDate::parse_from_str(&end, "%Y-%m-%d").unwrap_or(today);
+            default_start(end_day).format("%Y-%m-%d").to_string()
+        }
+    };
+    Ok(DateRange::parse(&start, &end, max_days)?)
+}
+
+async fn top<S: Store>(
+    State(app): State<Shared<S>>,
+    _admin: AdminCaller,
+    query: Params,
+) -> Result<Json<TopResellers>, ApiError> {
+    let query = params(query)?;
+    let limit = match &query.limit {
+        None => 10,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::validation("limit must be a number from 1 to 100"))?,
+    };
+    let range = range(&query, |end| end - Duration::days(29), TOP_RESELLERS_MAX_DAYS)?;
+    Ok(Json(TopResellers { items: app.ally.top_resellers(&range, limit).await? }))
+}
+
+async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TierSnapshot>, ApiError> {
+    Ok(Json(app.ally.tier_snapshot().await?))
+}
+
+async fn total<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TotalCredits>, ApiError> {
+    Ok(Json(TotalCredits { total: app.ally.total_credits().await? }))
+}
+
+async fn trends<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    query: Params,
+) -> Result<Json<BTreeMap<String, i64>>, ApiError> {
+    let query = params(query)?;
+    let interval: Interval = query.interval.as_deref().unwrap_or("monthly").parse()?;
+    let default_start = |end: NaiveDate| match interval {
+        Interval::Daily => end - Duration::days(29),
+        Interval::Monthly => NaiveDate::from_ymd_opt(end.year() - 1, end.month(), 1).unwrap_or(end),
+        Interval::Yearly => NaiveDate::from_ymd_opt(end.year() - 4, 1, 1).unwrap_or(end),
+    };
+    let range = range(&query, default_start, interval.max_span_days())?;
+    let reseller = match (&query.reseller, actor.admin) {
+        (Some(asked), _) => {
+            let reseller = app.ally.find_by_refid(&refid(asked)?).await?;
+            // Another partner's refid is not found, as any other partner's object.
+            if !actor.admin && reseller.user_id != actor.user_id {
+                return Err(AllyError::NotFound("reseller").into());
+            }
+            Some(reseller.user_id)
+        }
+        (None, true) => None,
+        (None, false) => return Err(ApiError::forbidden("network trends are for admins; ask for your own refid")),
+    };
+    Ok(Json(app.ally.credit_trends(interval, &range, reseller.as_ref()).await?))
+}

@@ -1,0 +1,149 @@
+//! The `onboarding` function: reseller profiles (onboarding, me, stats, ledger, metadata,
+//! admin lookups and changes).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::{LIST_QUERY, PageBody, refid, sealed_page};
+use crate::domain::{AllyError, LedgerEntry, Reseller, UserId};
+use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
+use crate::http::{Api, ApiError, Operation, Shared};
+use crate::service::{MetadataPatch, NewReseller, ResellerPatch, ResellerStats};
+use crate::store::Store;
+
+pub const ONBOARD: Operation = Operation::post::<Reseller>(
+    "/resellers",
+    "onboardReseller",
+    "Onboard a reseller (yourself; an admin may onboard anyone at any tier)",
+)
+.body::<NewReseller>()
+.created()
+.errors(&[403, 409]);
+pub const ME: Operation =
+    Operation::get::<Reseller>("/resellers/me", "me", "Your profile, tier, balance and metadata").errors(&[404]);
+pub const STATS: Operation =
+    Operation::get::<ResellerStats>("/resellers/me/stats", "myStats", "Your balance, tier and totals").errors(&[404]);
+pub const TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
+    "/resellers/me/transactions",
+    "myTransactions",
+    "Your ledger, newest first",
+)
+.query(LIST_QUERY)
+.errors(&[404]);
+pub const METADATA: Operation = Operation::patch::<Reseller>(
+    "/resellers/me/metadata",
+    "updateMyMetadata",
+    "Merge whitelabel metadata (null removes a key; reserved keys refused)",
+)
+.body::<MetadataPatch>()
+.errors(&[404]);
+pub const FIND_BY_USER: Operation =
+    Operation::get::<Reseller>("/resellers", "findByUser", "Find a reseller by user id (admin)")
+        .admin()
+        .query(&[("user_id", "the reseller's user id (required)")])
+        .errors(&[403, 404]);
+pub const FIND_BY_REFID: Operation =
+    Operation::get::<Reseller>("/resellers/{refid}", "findByRefid", "Find a reseller by refid (admin)")
+        .admin()
+        .errors(&[403, 404]);
+pub const UPDATE: Operation = Operation::patch::<Reseller>(
+    "/resellers/{refid}",
+    "updateReseller",
+    "Change tier, status, hold or metadata (admin)",
+)
+.admin()
+.body::<ResellerPatch>()
+.errors(&[403, 404]);
+
+/// The function's name: its binary, its SAM resource, its operations' tag.
+pub const TAG: &str = "onboarding";
+
+/// What it serves, in the order [`api`] routes it.
+pub const OPERATIONS: &[Operation] = &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND_BY_USER, FIND_BY_REFID, UPDATE];
+
+/// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
+pub fn api<S: Store>() -> Api<S> {
+    Api::new(TAG)
+        .route(ONBOARD, onboard::<S>)
+        .route(ME, me::<S>)
+        .route(STATS, stats::<S>)
+        .route(TRANSACTIONS, transactions::<S>)
+        .route(METADATA, metadata::<S>)
+        .route(FIND_BY_USER, find_by_user::<S>)
+        .route(FIND_BY_REFID, find_by_refid::<S>)
+        .route(UPDATE, update::<S>)
+}
+
+async fn onboard<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Body(request): Body<NewReseller>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(app.ally.onboard(&actor, request).await?)))
+}
+
+async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Reseller>, ApiError> {
+    Ok(Json(app.ally.find_by_user(&actor.user_id).await?))
+}
+
+async fn stats<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<ResellerStats>, ApiError> {
+    Ok(Json(app.ally.stats(&actor.user_id).await?))
+}
+
+async fn transactions<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    list: ListParams,
+) -> Result<Json<PageBody<LedgerEntry>>, ApiError> {
+    let scope = format!("ledger:{}", actor.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    // A signed-in user without a profile has no ledger to show: 404, as for /me.
+    app.ally.find_by_user(&actor.user_id).await?;
+    Ok(sealed_page(&app, &scope, app.ally.ledger(&actor.user_id, &page).await?))
+}
+
+async fn metadata<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Body(patch): Body<MetadataPatch>,
+) -> Result<Json<Reseller>, ApiError> {
+    Ok(Json(app.ally.update_own_metadata(&actor.user_id, patch).await?))
+}
+
+#[derive(Deserialize)]
+struct ByUser {
+    user_id: Option<String>,
+}
+
+async fn find_by_user<S: Store>(
+    State(app): State<Shared<S>>,
+    _admin: AdminCaller,
+    query: Result<Query<ByUser>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Reseller>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::validation(e.body_text()))?;
+    let user_id = query.user_id.ok_or_else(|| ApiError::validation("the user_id query parameter is required"))?;
+    // A user id of another shape names no reseller.
+    let user_id = UserId::parse(user_id).map_err(|_| AllyError::NotFound("reseller"))?;
+    Ok(Json(app.ally.find_by_user(&user_id).await?))
+}
+
+async fn find_by_refid<S: Store>(
+    State(app): State<Shared<S>>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Reseller>, ApiError> {
+    Ok(Json(app.ally.find_by_refid(&refid(&id)?).await?))
+}
+
+async fn update<S: Store>(
+    State(app): State<Shared<S>>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+    Body(patch): Body<ResellerPatch>,
+) -> Result<Json<Reseller>, ApiError> {
+    let id = refid(&id)?;
+    Ok(Json(app.ally.update_reseller(&id, patch).await?))
+}

@@ -1,0 +1,70 @@
+//! What a reseller owns: clients (onboarded one by one in a transaction that counts them,
+//! or written in batches after a bulk charge), services and ledger entries.
+
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use super::DynamoStore;
+use super::item::{item, key, n, parse};
+use super::transaction::{Role, TxItem, guard_condition};
+use crate::domain::{Activity, Client, ClientId, Guard, LedgerEntry, ProvisionedService, UserId};
+use crate::store::{Page, PageRequest, Portfolio, StoreError, StoreResult, Taken, keys};
+
+impl Portfolio for DynamoStore {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        let owner = keys::reseller(&client.owner_id);
+        let condition = guard_condition(&Guard::AddClient);
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(owner.clone(), keys::PROFILE)))
+            .update_expression("ADD #clients :one")
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(Some(condition.values))
+            .expression_attribute_names("#clients", "clients")
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut items = vec![
+            TxItem {
+                write: self.put(item(client, owner, keys::client(&client.id))?, Some("attribute_not_exists(pk)"))?,
+                role: Role::Unique(Taken::Client),
+            },
+            TxItem {
+                write: TransactWriteItem::builder().update(count).build(),
+                role: Role::Wallet(&client.owner_id, &Guard::AddClient),
+            },
+        ];
+        let acquisition = Activity { acquisitions: 1, ..Activity::default() };
+        items.extend(self.counters(&client.owner_id, client.created_at, &acquisition)?);
+        self.transact(items).await
+    }
+
+    async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
+        let mut items = Vec::with_capacity(clients.len() + services.len());
+        for c in clients {
+            items.push(item(c, keys::reseller(&c.owner_id), keys::client(&c.id))?);
+        }
+        for sv in services {
+            items.push(item(sv, keys::reseller(&sv.owner_id), keys::service(&sv.id))?);
+        }
+        self.batch_put(items).await
+    }
+
+    async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        self.get(key(keys::reseller(owner_id), keys::client(client_id))).await?.map(parse).transpose()
+    }
+
+    async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
+        self.query_page(keys::reseller(owner_id), keys::CLIENT_PREFIX, page, |c: &Client| c.id.to_string()).await
+    }
+
+    async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+        self.query_page(keys::reseller(owner_id), keys::SERVICE_PREFIX, page, |sv: &ProvisionedService| sv.id.clone())
+            .await
+    }
+
+    async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        self.query_page(keys::reseller(owner_id), keys::LEDGER_PREFIX, page, |e: &LedgerEntry| e.id.clone()).await
+    }
+}

@@ -1,0 +1,130 @@
+//! Reseller profiles: onboarding (profile + refid, both or neither), lookups, the index
+//! lists, and admin changes under the version read.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use serde_dynamo::aws_sdk_dynamodb_1::to_item;
+
+use super::DynamoStore;
+use super::item::{attr, key, n, parse, refid_item, reseller_item, s, to_attr};
+use super::paging::newest_first;
+use super::transaction::{Role, TxItem, guard_condition};
+use crate::domain::{RefId, Reseller, UserId};
+use crate::store::{
+    Page, PageRequest, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken, decode_cursor,
+    keys,
+};
+
+impl Profiles for DynamoStore {
+    async fn insert_reseller(&self, reseller: &Reseller) -> StoreResult<()> {
+        let items = vec![
+            TxItem {
+                write: self.put(reseller_item(reseller)?, Some("attribute_not_exists(pk)"))?,
+                role: Role::Unique(Taken::User),
+            },
+            TxItem {
+                write: self.put(refid_item(reseller), Some("attribute_not_exists(pk)"))?,
+                role: Role::Unique(Taken::Refid),
+            },
+            self.totals(0, &[(reseller.tier, 1)])?,
+        ];
+        self.transact(items).await
+    }
+
+    async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
+        self.get(key(keys::reseller(user_id), keys::PROFILE)).await?.map(parse).transpose()
+    }
+
+    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+        let pointer = self.get(key(keys::refid(refid), keys::REFID)).await?;
+        let user = pointer.as_ref().and_then(|i| i.get("user_id")).and_then(|v| v.as_s().ok());
+        match user.map(UserId::parse) {
+            Some(Ok(user)) => self.reseller(&user).await,
+            Some(Err(_)) => Err(StoreError::Backend("a refid item points at a malformed user id".into())),
+            None => Ok(None),
+        }
+    }
+
+    async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
+        let wanted = user_ids.iter().map(|u| key(keys::reseller(u), keys::PROFILE)).collect();
+        self.get_many(wanted).await?.into_iter().map(parse).collect()
+    }
+
+    async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
+        let (index, pk_attr, sk_attr, partition) = match filter {
+            ResellerFilter::Tier(t) => (keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, keys::tier_partition(t)),
+            ResellerFilter::Status(st) => {
+                (keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK, keys::status_partition(st))
+            }
+        };
+        let start = match &page.cursor {
+            Some(c) => {
+                let after = decode_cursor(c)?.remove("after").ok_or(StoreError::InvalidCursor)?;
+                let (_, user) = after.rsplit_once('#').ok_or(StoreError::InvalidCursor)?;
+                let mut start = key(keys::reseller(user), keys::PROFILE);
+                start.insert(pk_attr.into(), s(partition.clone()));
+                start.insert(sk_attr.into(), s(after.clone()));
+                Some(start)
+            }
+            None => None,
+        };
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(partition))
+            .set_exclusive_start_key(start);
+        newest_first(query, page.limit, |r: &Reseller| {
+            BTreeMap::from([("after".to_string(), keys::reseller_order(&r.created_at, &r.user_id))])
+        })
+        .await
+    }
+
+    async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
+        let metadata = to_item(&update.metadata).map_err(StoreError::backend)?;
+        let condition = guard_condition(&update.guard);
+        let profile = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
+            .update_expression(
+                "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, #metadata = :metadata, \
+                 #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
+                 #status_pk = :status_pk",
+            )
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(Some(condition.values))
+            .expression_attribute_names("#tier_attr", "tier")
+            .expression_attribute_names("#status_attr", "status")
+            .expression_attribute_names("#hold_attr", "hold_provisioning")
+            .expression_attribute_names("#metadata", "metadata")
+            .expression_attribute_names("#updated_at", "updated_at")
+            .expression_attribute_names("#version_attr", "version")
+            .expression_attribute_names("#tier_pk", attr::TIER_PK)
+            .expression_attribute_names("#status_pk", attr::STATUS_PK)
+            .expression_attribute_values(":tier_new", s(update.tier.as_str()))
+            .expression_attribute_values(":status_new", s(update.status.as_str()))
+            .expression_attribute_values(":hold", AttributeValue::Bool(update.hold_provisioning))
+            .expression_attribute_values(":metadata", AttributeValue::M(metadata))
+            .expression_attribute_values(":at", to_attr(&update.at)?)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":tier_pk", s(keys::tier_partition(update.tier)))
+            .expression_attribute_values(":status_pk", s(keys::status_partition(update.status)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut items = vec![TxItem {
+            write: TransactWriteItem::builder().update(profile).build(),
+            role: Role::Wallet(user_id, &update.guard),
+        }];
+        if update.previous_tier != update.tier {
+            items.push(self.totals(0, &[(update.previous_tier, -1), (update.tier, 1)])?);
+        }
+        self.transact(items).await?;
+        self.reseller(user_id).await?.ok_or(StoreError::Refused(Refusal::Missing))
+    }
+}

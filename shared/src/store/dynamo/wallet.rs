@@ -1,0 +1,101 @@
+//! The money path: the wallet and its idempotency record read together, and the one
+//! transaction of a wallet change (the wallet under the rule, the ledger entry, the
+//! idempotency record, the service bought, the counters).
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use super::DynamoStore;
+use super::item::{attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
+use super::transaction::{Role, TxItem, guard_condition};
+use crate::domain::{IdempotencyKey, Reseller, UserId};
+use crate::store::{IdempotencyRecord, IdempotencyState, StoreError, StoreResult, WalletChange, Wallets, keys};
+
+impl Wallets for DynamoStore {
+    async fn wallet(
+        &self,
+        user_id: &UserId,
+        idempotency: &IdempotencyKey,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        let wanted = vec![key(keys::reseller(user_id), keys::PROFILE), idempotency_key(user_id, idempotency)];
+        let mut profile = None;
+        let mut record = None;
+        for found in self.get_many(wanted).await? {
+            match sort_key(&found) {
+                Some(keys::PROFILE) => profile = Some(parse(found)?),
+                _ => record = Some(parse(found)?),
+            }
+        }
+        Ok((profile, record))
+    }
+
+    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        let condition = guard_condition(&change.guard);
+        let wallet = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
+            .update_expression(
+                "SET #new_balance = :balance, #new_version = #new_version + :one, #wallet_open = :true, \
+                 #updated_at = :at \
+                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients",
+            )
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(Some(condition.values))
+            .expression_attribute_names("#new_balance", "balance")
+            .expression_attribute_names("#new_version", "version")
+            .expression_attribute_names("#wallet_open", "wallet_open")
+            .expression_attribute_names("#updated_at", "updated_at")
+            .expression_attribute_names("#credits_added", "credits_added")
+            .expression_attribute_names("#credits_spent", "credits_spent")
+            .expression_attribute_names("#provisions", "provisions")
+            .expression_attribute_names("#clients", "clients")
+            .expression_attribute_values(":balance", n(change.new_balance))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", to_attr(&change.at)?)
+            .expression_attribute_values(":added", n(change.activity.credits_added))
+            .expression_attribute_values(":spent", n(change.activity.credits_spent))
+            .expression_attribute_values(":provisions", n(change.activity.provisions))
+            .expression_attribute_values(":clients", n(change.activity.acquisitions))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::backend)?;
+        let owner = keys::reseller(&change.user_id);
+        let mut items = vec![
+            TxItem {
+                write: TransactWriteItem::builder().update(wallet).build(),
+                role: Role::Wallet(&change.user_id, &change.guard),
+            },
+            TxItem::plain(self.put(item(&change.entry, owner.clone(), keys::ledger_entry(&change.entry.id))?, None)?),
+            TxItem {
+                write: self
+                    .put(idempotency_item(&change.user_id, &change.idempotency)?, Some("attribute_not_exists(pk)"))?,
+                role: Role::IdempotencyKey,
+            },
+        ];
+        items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
+        items.push(self.totals(change.entry.delta(), &[])?);
+        if let Some(service) = &change.service {
+            items.push(TxItem::plain(self.put(item(service, owner, keys::service(&service.id))?, None)?));
+        }
+        self.transact(items).await
+    }
+
+    async fn finish_idempotency(&self, user_id: &UserId, key_name: &IdempotencyKey, response: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(user_id, key_name)))
+            .update_expression("SET #state = :done, #response = :response")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":done", to_attr(&IdempotencyState::Done)?)
+            .expression_attribute_values(":response", s(response))
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+}

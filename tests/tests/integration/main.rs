@@ -1,0 +1,15 @@
+//! Ally's integration tests as one program (one link, one emulator per run), a module per
+//! concern. Support code (the emulator, fixtures, the fault-injecting store, typed HTTP
+//! helpers) lives in the `ally_tests` library beside it.
+
+mod analytics;
+mod dev_server;
+mod events;
+mod faults;
+mod hostile;
+mod http;
+mod lambda_functions;
+mod money;
+mod openapi;
+mod properties;
+mod tenants;
