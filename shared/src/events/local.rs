@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::bus::Bus;
 use super::mail::{Mail, Mailer};
 use super::reactions::{Handled, notify_low_credit, reward_referral};
-use super::{BusEvent, ItemChange, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
+use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
 use crate::domain::AllyError;
 use crate::store::Store;
@@ -91,10 +91,13 @@ impl<S: Store> LocalBus<S> {
     pub async fn deliver(&self, event: &BusEvent) -> Result<Handled, AllyError> {
         let detail = |e: serde_json::Error| AllyError::validation(format!("invalid {} detail: {e}", event.detail_type));
         match (event.source.as_str(), event.detail_type.as_str()) {
-            (SOURCE, "LowCredit") => {
-                let low: LowCredit = serde_json::from_value(event.detail.clone()).map_err(detail)?;
-                notify_low_credit(&self.ally, self.outbox.as_ref(), &low, self.ally.config().hold_on_low_credit).await
-            }
+            (SOURCE, _) => match AllyEvent::from_bus(event).map_err(detail)? {
+                AllyEvent::LowCredit(low) => {
+                    let hold = self.ally.config().hold_on_low_credit;
+                    notify_low_credit(&self.ally, self.outbox.as_ref(), &low, hold).await
+                }
+                _ => Ok(Handled::Dropped),
+            },
             (REFERRAL_SOURCE, "ReferralCompleted") => {
                 let referral: ReferralCompleted = serde_json::from_value(event.detail.clone()).map_err(detail)?;
                 reward_referral(&self.ally, &referral).await

@@ -6,6 +6,7 @@
 //! server (the memory store's change feed, an in-process bus, a local outbox).
 
 pub mod bus;
+mod event;
 pub mod handlers;
 pub mod local;
 pub mod mail;
@@ -14,24 +15,19 @@ pub mod reactions;
 pub mod report;
 pub mod stream;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CompanyName, Email, RefId, UserId};
+pub use event::{
+    AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, Joined, LowCredit, NoEvent, Observed, Posted, ResellerRef,
+    ServiceAdded,
+};
+
 pub use crate::store::{ItemChange, Stored};
 
 /// Source of the events Ally publishes.
 pub const SOURCE: &str = "ally";
 /// Source of the referral system's events.
 pub const REFERRAL_SOURCE: &str = "refer";
-
-/// The reseller an event is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResellerRef {
-    pub user_id: UserId,
-    #[serde(default)]
-    pub refid: Option<RefId>,
-}
 
 /// An event on the bus: EventBridge's `source`, `detail-type` and `detail`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,19 +36,6 @@ pub struct BusEvent {
     #[serde(rename = "detail-type")]
     pub detail_type: String,
     pub detail: serde_json::Value,
-}
-
-/// `detail` of a `LowCredit` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LowCredit {
-    pub event_id: String,
-    pub occurred_at: DateTime<Utc>,
-    pub reseller: ResellerRef,
-    pub balance: i64,
-    pub threshold: i64,
-    pub company: CompanyName,
-    #[serde(default)]
-    pub email: Option<Email>,
 }
 
 /// `detail` of the referral system's `ReferralCompleted` event.

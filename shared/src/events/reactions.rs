@@ -27,36 +27,36 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
     event: &LowCredit,
     hold: bool,
 ) -> Result<Handled, AllyError> {
-    let claim = format!("low-credit:{}", event.event_id);
+    let claim = format!("low-credit:{}", event.envelope.event_id);
     if !ally.store().claim(&claim).await? {
         return Ok(Handled::Duplicate);
     }
-    let Some(to) = event.email.as_ref().map(ToString::to_string) else {
-        tracing::warn!(reseller = %event.reseller.user_id, "low credit, but the reseller has no email");
+    let Some(to) = event.fields.email.as_ref().map(ToString::to_string) else {
+        tracing::warn!(reseller = %event.envelope.reseller.user_id, "low credit, but the reseller has no email");
         return Ok(Handled::Dropped);
     };
     let link = ally.config().dashboard_link();
-    let subject = format!("{}: your Ally balance is low", event.company);
+    let subject = format!("{}: your Ally balance is low", event.fields.company);
     let text = format!(
         "Hello {company},\n\nYour credit balance is {balance}, below the threshold of {threshold}.\n\
          Top up to keep provisioning for your clients: {link}\n",
-        company = event.company,
-        balance = event.balance,
-        threshold = event.threshold,
+        company = event.fields.company,
+        balance = event.fields.balance,
+        threshold = event.fields.threshold,
     );
     let html = format!(
         "<p>Hello {company},</p><p>Your credit balance is <strong>{balance}</strong>, below the threshold of \
          {threshold}.</p><p><a href=\"{link}\">Top up in your dashboard</a> to keep provisioning for your clients.</p>",
-        company = html_escape(&event.company),
-        balance = event.balance,
-        threshold = event.threshold,
+        company = html_escape(&event.fields.company),
+        balance = event.fields.balance,
+        threshold = event.fields.threshold,
         link = html_escape(&link),
     );
     if let Err(e) = mailer.send(&Mail { to, subject, text, html }).await {
         ally.store().release(&claim).await?;
         return Err(e);
     }
-    if let (true, Some(refid)) = (hold, &event.reseller.refid) {
+    if let (true, Some(refid)) = (hold, &event.envelope.reseller.refid) {
         let patch = ResellerPatch { hold_provisioning: Some(true), ..ResellerPatch::default() };
         ally.update_reseller(refid, patch).await?;
     }

@@ -312,13 +312,17 @@ async fn a_low_credit_event_can_also_hold_provisioning() {
     let refid = partner_on(&ally, "h", "h@partners.example").await;
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
     let event = ally::events::LowCredit {
-        event_id: "e-1".into(),
-        occurred_at: chrono::Utc::now(),
-        reseller: ally::events::ResellerRef { user_id: uid("h"), refid: Some(rid(&refid)) },
-        balance: 10,
-        threshold: 500,
-        company: company("h Ltd"),
-        email: Some(email("h@partners.example")),
+        envelope: ally::events::Envelope {
+            event_id: "e-1".into(),
+            occurred_at: chrono::Utc::now(),
+            reseller: ally::events::ResellerRef { user_id: uid("h"), refid: Some(rid(&refid)) },
+        },
+        fields: ally::events::BalanceLow {
+            balance: 10,
+            threshold: 500,
+            company: company("h Ltd"),
+            email: Some(email("h@partners.example")),
+        },
     };
     assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Done);
     assert!(ally.find_by_user(&uid("h")).await.unwrap().hold_provisioning);

@@ -1,4 +1,4 @@
-//! Unit tests of `publisher.rs`.
+//! Unit tests of `event.rs`.
 
 use super::*;
 use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
@@ -29,14 +29,29 @@ fn change(old: Option<Stored>, new: Option<Stored>) -> ItemChange {
     ItemChange { id: "e1".into(), at: chrono::Utc::now(), old, new }
 }
 
+fn event(change: &ItemChange) -> Option<AllyEvent> {
+    AllyEvent::try_from(Observed { change, low_credit_threshold: 500 }).ok()
+}
+
 #[test]
 fn low_credit_fires_only_when_the_threshold_is_crossed() {
-    let kind = |old, new| event_of(&change(Some(wallet(old)), Some(wallet(new))), 500).map(|d| d.detail_type);
+    let kind = |old, new| event(&change(Some(wallet(old)), Some(wallet(new)))).map(|e| e.detail_type());
     assert_eq!(kind(600, 400), Some("LowCredit"));
     assert_eq!(kind(500, 499), Some("LowCredit"));
     assert_eq!(kind(499, 100), None, "already low");
     assert_eq!(kind(400, 600), None, "going up");
     assert_eq!(kind(900, 500), None, "not below");
-    assert_eq!(event_of(&change(None, Some(wallet(0))), 500).map(|d| d.detail_type), Some("ResellerOnboarded"));
-    assert_eq!(event_of(&change(Some(Stored::Other), Some(Stored::Other)), 500), None);
+    assert_eq!(event(&change(None, Some(wallet(0)))).map(|e| e.detail_type()), Some("ResellerOnboarded"));
+    assert_eq!(event(&change(Some(Stored::Other), Some(Stored::Other))), None);
+}
+
+#[test]
+fn an_event_goes_to_the_bus_and_back_unchanged() {
+    let low = event(&change(Some(wallet(600)), Some(wallet(400)))).unwrap();
+    let bus = low.to_bus().unwrap();
+    assert_eq!((bus.source.as_str(), bus.detail_type.as_str()), (SOURCE, "LowCredit"));
+    assert_eq!(bus.detail["event_id"], "e1");
+    assert_eq!(bus.detail["balance"], 400);
+    assert_eq!(bus.detail["reseller"]["refid"], "RRRRRRRRRR");
+    assert_eq!(AllyEvent::from_bus(&bus).unwrap(), low);
 }

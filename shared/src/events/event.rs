@@ -1,0 +1,207 @@
+//! The events Ally publishes, as one enum shared by the publisher, the local bus and the
+//! consumers. A variant's name is its EventBridge `detail-type`; its value is the `detail`:
+//! the envelope every event carries, and the fields of its kind.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{BusEvent, ItemChange, SOURCE, Stored};
+use crate::domain::{Client, CompanyName, Email, EntryKind, LedgerEntry, ProvisionedService, RefId, Tier, UserId};
+
+/// The reseller an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResellerRef {
+    pub user_id: UserId,
+    /// Filled in by the publisher where the changed item does not carry it.
+    #[serde(default)]
+    pub refid: Option<RefId>,
+}
+
+/// What every Ally event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// From the change record, so a redelivered change yields the same id: consumers
+    /// dedupe by it.
+    pub event_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub reseller: ResellerRef,
+}
+
+/// The `detail` of an event: its envelope and the fields of its kind, side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail<T> {
+    #[serde(flatten)]
+    pub envelope: Envelope,
+    #[serde(flatten)]
+    pub fields: T,
+}
+
+/// A reseller joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Joined {
+    pub company: CompanyName,
+    pub tier: Tier,
+    #[serde(default)]
+    pub email: Option<Email>,
+}
+
+/// A wallet fell below the low-credit threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceLow {
+    pub balance: i64,
+    pub threshold: i64,
+    pub company: CompanyName,
+    #[serde(default)]
+    pub email: Option<Email>,
+}
+
+/// A ledger entry was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub transaction: LedgerEntry,
+}
+
+/// A client was onboarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAdded {
+    pub client: Client,
+}
+
+/// A service was provisioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAdded {
+    pub service: ProvisionedService,
+}
+
+/// `detail` of a `LowCredit` event.
+pub type LowCredit = Detail<BalanceLow>;
+
+/// Every event Ally puts on the bus (source [`SOURCE`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "detail-type", content = "detail")]
+pub enum AllyEvent {
+    ResellerOnboarded(Detail<Joined>),
+    LowCredit(LowCredit),
+    CreditsAdded(Detail<Posted>),
+    CreditsSpent(Detail<Posted>),
+    ClientOnboarded(Detail<ClientAdded>),
+    ServiceProvisioned(Detail<ServiceAdded>),
+}
+
+impl AllyEvent {
+    /// The EventBridge `detail-type`.
+    pub fn detail_type(&self) -> &'static str {
+        match self {
+            AllyEvent::ResellerOnboarded(_) => "ResellerOnboarded",
+            AllyEvent::LowCredit(_) => "LowCredit",
+            AllyEvent::CreditsAdded(_) => "CreditsAdded",
+            AllyEvent::CreditsSpent(_) => "CreditsSpent",
+            AllyEvent::ClientOnboarded(_) => "ClientOnboarded",
+            AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
+        }
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &Envelope {
+        match self {
+            AllyEvent::ResellerOnboarded(d) => &d.envelope,
+            AllyEvent::LowCredit(d) => &d.envelope,
+            AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &d.envelope,
+            AllyEvent::ClientOnboarded(d) => &d.envelope,
+            AllyEvent::ServiceProvisioned(d) => &d.envelope,
+        }
+    }
+
+    /// The envelope, to fill in what the change did not carry.
+    pub fn envelope_mut(&mut self) -> &mut Envelope {
+        match self {
+            AllyEvent::ResellerOnboarded(d) => &mut d.envelope,
+            AllyEvent::LowCredit(d) => &mut d.envelope,
+            AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &mut d.envelope,
+            AllyEvent::ClientOnboarded(d) => &mut d.envelope,
+            AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
+        }
+    }
+
+    /// The event as the bus takes it.
+    pub fn to_bus(&self) -> Result<BusEvent, serde_json::Error> {
+        let mut tagged = serde_json::to_value(self)?;
+        let detail = tagged.get_mut("detail").map(serde_json::Value::take).unwrap_or_default();
+        Ok(BusEvent { source: SOURCE.into(), detail_type: self.detail_type().into(), detail })
+    }
+
+    /// The event a bus event from [`SOURCE`] is, if it is one of Ally's.
+    pub fn from_bus(event: &BusEvent) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({"detail-type": event.detail_type, "detail": event.detail}))
+    }
+}
+
+/// A change record seen by the publisher, with the threshold `LowCredit` is judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub change: &'a ItemChange,
+    pub low_credit_threshold: i64,
+}
+
+/// A change that makes no event (a counter, an idempotency record, a spend that stays
+/// above the threshold...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoEvent;
+
+impl TryFrom<Observed<'_>> for AllyEvent {
+    type Error = NoEvent;
+
+    /// `LowCredit` only when the balance crosses from at or above the threshold to below
+    /// it, so a wallet already low does not warn again on each spend.
+    fn try_from(observed: Observed<'_>) -> Result<Self, NoEvent> {
+        let change = observed.change;
+        let threshold = observed.low_credit_threshold;
+        let envelope = |user_id: &UserId, refid: Option<&RefId>| Envelope {
+            event_id: change.id.clone(),
+            occurred_at: change.at,
+            reseller: ResellerRef { user_id: user_id.clone(), refid: refid.cloned() },
+        };
+        let event = match (&change.old, &change.new) {
+            (None, Some(Stored::Reseller(r))) => AllyEvent::ResellerOnboarded(Detail {
+                envelope: envelope(&r.user_id, Some(&r.refid)),
+                fields: Joined { company: r.company.clone(), tier: r.tier, email: r.email.clone() },
+            }),
+            (Some(Stored::Reseller(old)), Some(Stored::Reseller(new)))
+                if old.balance >= threshold && new.balance < threshold =>
+            {
+                AllyEvent::LowCredit(Detail {
+                    envelope: envelope(&new.user_id, Some(&new.refid)),
+                    fields: BalanceLow {
+                        balance: new.balance,
+                        threshold,
+                        company: new.company.clone(),
+                        email: new.email.clone(),
+                    },
+                })
+            }
+            (None, Some(Stored::Entry { owner_id, entry })) => {
+                let detail =
+                    Detail { envelope: envelope(owner_id, None), fields: Posted { transaction: entry.clone() } };
+                if entry.kind == EntryKind::Debit {
+                    AllyEvent::CreditsSpent(detail)
+                } else {
+                    AllyEvent::CreditsAdded(detail)
+                }
+            }
+            (None, Some(Stored::Client(client))) => AllyEvent::ClientOnboarded(Detail {
+                envelope: envelope(&client.owner_id, None),
+                fields: ClientAdded { client: client.clone() },
+            }),
+            (None, Some(Stored::Service(service))) => AllyEvent::ServiceProvisioned(Detail {
+                envelope: envelope(&service.owner_id, None),
+                fields: ServiceAdded { service: service.clone() },
+            }),
+            _ => return Err(NoEvent),
+        };
+        Ok(event)
+    }
+}
+
+#[cfg(test)]
+#[path = "event_test.rs"]
+mod tests;
