@@ -16,8 +16,8 @@ pub use analytics::{Activity, DateRange, Interval, NetworkTotals, TierSnapshot, 
 pub use credits::{Credits, checked_balance};
 pub use error::AllyError;
 pub use ids::{
-    CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, RESERVED_METADATA_KEYS, RefId,
-    UserId,
+    CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, Note, RESERVED_METADATA_KEYS,
+    RefId, UserId,
 };
 pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use portfolio::{Client, ProvisionedService, license_key};

@@ -4,7 +4,7 @@
 use super::mail::{Mail, Mailer, html_escape};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
-use crate::domain::{AllyError, EntryKind, IdempotencyKey, UserId};
+use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, UserId};
 use crate::service::{CreditRequest, ResellerPatch};
 use crate::store::Store;
 
@@ -86,7 +86,7 @@ pub async fn reward_referral<S: Store>(ally: &Ally<S>, event: &ReferralCompleted
     };
     let request = CreditRequest {
         amount: ally.config().referral_reward,
-        reason: Some(format!("referral {}", event.referral_id)),
+        reason: Some(Note::parse(format!("referral {}", event.referral_id))?),
     };
     match ally.add_credits(&referrer, request, EntryKind::Reward, "referral", &key).await {
         Ok(_) => Ok(Handled::Done),

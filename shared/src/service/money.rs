@@ -23,18 +23,6 @@ use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, Walle
 /// Most clients one bulk onboarding may carry.
 pub const MAX_BULK: usize = 500;
 
-/// Longest reason or description kept on a ledger entry or service.
-const MAX_TEXT: usize = 500;
-
-fn check_text(field: &str, text: &Option<String>) -> Result<(), AllyError> {
-    match text {
-        Some(t) if t.chars().count() > MAX_TEXT || t.chars().any(char::is_control) => Err(AllyError::validation(
-            format!("{field} must be at most {MAX_TEXT} characters without control characters"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
 fn request_hash(operation: &str, input: &impl Serialize) -> String {
     let body = serde_json::to_vec(input).unwrap_or_default();
@@ -91,7 +79,6 @@ impl<S: Store> Ally<S> {
         actor: &str,
         key: &IdempotencyKey,
     ) -> Result<CreditReceipt, AllyError> {
-        check_text("reason", &request.reason)?;
         if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund) {
             return Err(AllyError::validation("adding credits takes a credit, reward or refund"));
         }
@@ -107,7 +94,7 @@ impl<S: Store> Ally<S> {
                         guard: Guard::Credit { version: r.version },
                         kind,
                         amount,
-                        reason: request.reason.clone(),
+                        reason: request.reason.as_ref().map(ToString::to_string),
                         actor: actor.to_string(),
                         activity: Activity { credits_added: amount.get(), ..Activity::default() },
                         service: None,
@@ -129,7 +116,6 @@ impl<S: Store> Ally<S> {
         request: ProvisionRequest,
         key: &IdempotencyKey,
     ) -> Result<ProvisionReceipt, AllyError> {
-        check_text("description", &request.description)?;
         let client_id = match &request.client_id {
             Some(id) => {
                 let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
@@ -155,7 +141,7 @@ impl<S: Store> Ally<S> {
                         owner_id: user_id.clone(),
                         client_id: client_id.clone(),
                         product: price.product.as_ref().map(|p| p.id.clone()),
-                        description: request.description.clone(),
+                        description: request.description.as_ref().map(ToString::to_string),
                         base_cost: price.base.get(),
                         cost: price.cost.get(),
                         tier: r.tier,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClientName, CompanyName, Email, MetadataKey, Status, Tier, UserId};
+use crate::domain::{ClientName, CompanyName, Email, MetadataKey, Note, Status, Tier, UserId};
 
 /// Onboard a reseller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,8 +47,7 @@ pub struct CreditRequest {
     #[schemars(range(min = 1))]
     pub amount: i64,
     #[serde(default)]
-    #[schemars(length(max = 500), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
-    pub reason: Option<String>,
+    pub reason: Option<Note>,
 }
 
 /// Provision one service: a catalog `product`, or a custom base `cost`.
@@ -63,8 +62,7 @@ pub struct ProvisionRequest {
     #[serde(default)]
     pub client_id: Option<String>,
     #[serde(default)]
-    #[schemars(length(max = 500), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
-    pub description: Option<String>,
+    pub description: Option<Note>,
 }
 
 /// Onboard one client.

@@ -29,7 +29,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
                 ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
             }
             1 => {
-                let reward = CreditRequest { amount: 1_000, reason: Some("referral".into()) };
+                let reward = CreditRequest { amount: 1_000, reason: Some(ally_tests::note("referral")) };
                 ally.add_credits(&uid(user), reward, EntryKind::Reward, "referral", &key).await.unwrap();
             }
             2 => {
@@ -179,7 +179,7 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store>(store: S) {
     let _ = ally
         .add_credits(
             &uid("p"),
-            CreditRequest { amount: 1_000, reason: Some("opening balance".into()) },
+            CreditRequest { amount: 1_000, reason: Some(ally_tests::note("opening balance")) },
             EntryKind::Credit,
             "admin-1",
             &ikey("open-p"),

@@ -11,7 +11,7 @@ use ally::events::bus::EventBridgeBus;
 use ally::events::handlers;
 use ally::events::mail::SesMailer;
 use ally::events::reactions::Handled;
-use ally::service::{CreditRequest, NewReseller, ProvisionRequest};
+use ally::service::{CreditRequest, ProvisionRequest};
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
 use ally_tests::{company, email, ikey, rid, uid};
@@ -157,19 +157,8 @@ fn sent_mail(to: &str) -> Vec<String> {
     out
 }
 
-async fn partner(ally: &Ally<DynamoStore>, user: &str, email: &str) -> String {
-    partner_on(ally, user, email).await
-}
-
-async fn partner_on<S: ally::store::Store>(ally: &Ally<S>, user: &str, email: &str) -> String {
-    let request = NewReseller {
-        company: company(&format!("{user} Ltd")),
-        tier: Some(Tier::Standard),
-        user_id: Some(uid(user)),
-        email: Some(ally_tests::email(email)),
-        metadata: Default::default(),
-    };
-    ally.onboard(&ally_tests::admin(), request).await.unwrap().refid.to_string()
+async fn partner<S: ally::store::Store>(ally: &Ally<S>, user: &str, email: &str) -> String {
+    ally_tests::onboarded(ally, user, Tier::Standard, Some(email)).await.refid.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +298,7 @@ async fn a_low_credit_event_can_also_hold_provisioning() {
     use ally::events::local::Outbox;
     use ally::events::reactions::notify_low_credit;
     let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
-    let refid = partner_on(&ally, "h", "h@partners.example").await;
+    let refid = partner(&ally, "h", "h@partners.example").await;
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
     let event = ally::events::LowCredit {
         envelope: ally::events::Envelope {

@@ -58,7 +58,7 @@ impl Operation {
     async fn perform(self, ally: &Ally<DynamoStore>, user: &str) -> Result<i64, AllyError> {
         match self {
             Operation::AddCredits => {
-                let credit = CreditRequest { amount: 500, reason: Some("top-up".into()) };
+                let credit = CreditRequest { amount: 500, reason: Some(ally_tests::note("top-up")) };
                 Ok(ally
                     .add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey("admin:top-up-1"))
                     .await?

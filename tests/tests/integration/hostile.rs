@@ -7,7 +7,7 @@ use ally::Config;
 use ally::http::MAX_BODY;
 use ally::http::identity::{LOCAL_AUDIENCE, LOCAL_ISSUER};
 use ally::store::memory::MemoryStore;
-use ally_tests::{Answer, TestApi};
+use ally_tests::{TestApi, assert_problem};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -20,13 +20,8 @@ fn api_with(config: Config) -> Api {
     TestApi::new(MemoryStore::new(), config)
 }
 
-fn assert_problem(answer: &Answer, status: u16, code: &str, what: &str) {
-    assert_eq!((answer.status, answer.code()), (status, code), "{what}: {answer:?}");
-    assert_eq!(answer.content_type, "application/problem+json", "{what}");
-}
-
 /// A gold partner with one client and `balance`; its token, refid and client id.
-async fn partner(api: &Api, user: &str, balance: i64) -> (String, String, String) {
+async fn partner_with_client(api: &Api, user: &str, balance: i64) -> (String, String, String) {
     let (token, refid) = api.partner(user, "gold", balance).await;
     let client = api.call("POST", "/clients", Some(&token), Some(json!({"name": "First"}))).await;
     (token, refid, client.body["id"].as_str().unwrap().to_string())
@@ -41,7 +36,7 @@ fn body_of(size: usize) -> Vec<u8> {
 #[tokio::test]
 async fn bodies_over_256_kib_are_refused_on_every_route_that_takes_one() {
     let api = api_with(Config::default());
-    let (token, refid, _) = partner(&api, "p", 1_000).await;
+    let (token, refid, _) = partner_with_client(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
     let before = api.holdings(&token).await;
     let routes = [
@@ -68,7 +63,7 @@ async fn bodies_over_256_kib_are_refused_on_every_route_that_takes_one() {
 #[tokio::test]
 async fn amounts_at_and_past_the_i64_limits_are_refused() {
     let api = api_with(Config::default());
-    let (token, refid, _) = partner(&api, "p", 1_000).await;
+    let (token, refid, _) = partner_with_client(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
     let credits = format!("/resellers/{refid}/credits");
     let before = api.holdings(&token).await;
@@ -96,8 +91,7 @@ async fn amounts_at_and_past_the_i64_limits_are_refused() {
     let after_max = api.holdings(&token).await;
     // 500 clients at the largest cost: far beyond the wallet, refused whole.
     let clients: Vec<Value> = (0..500).map(|i| json!({"name": format!("C{i}")})).collect();
-    let huge =
-        api.call_with_key("POST", "/clients/bulk", &token, "bulk-huge", json!({"clients": clients, "cost": max})).await;
+    let huge = api.bulk(&token, "bulk-huge", json!({"clients": clients, "cost": max})).await;
     assert_problem(&huge, 402, "insufficient_credits", "bulk of 500 at the maximum cost");
     assert_eq!(api.holdings(&token).await, after_max);
     assert_eq!(
@@ -109,7 +103,7 @@ async fn amounts_at_and_past_the_i64_limits_are_refused() {
 #[tokio::test]
 async fn a_balance_that_would_overflow_is_refused() {
     let api = api_with(Config { max_credit_amount: i64::MAX, ..Config::default() });
-    let (token, refid, _) = partner(&api, "p", i64::MAX - 10).await;
+    let (token, refid, _) = partner_with_client(&api, "p", i64::MAX - 10).await;
     let admin = api.token("admin", true);
     let before = api.holdings(&token).await;
     let path = format!("/resellers/{refid}/credits");
@@ -121,7 +115,7 @@ async fn a_balance_that_would_overflow_is_refused() {
     // A bulk total that does not fit in i64 is refused, not wrapped into a small charge.
     let full = api.holdings(&token).await;
     let two = json!({"clients": [{"name": "A"}, {"name": "B"}], "cost": i64::MAX});
-    let answer = api.call_with_key("POST", "/clients/bulk", &token, "bulk-overflow", two).await;
+    let answer = api.bulk(&token, "bulk-overflow", two).await;
     assert_problem(&answer, 422, "validation_failed", "a bulk total past i64::MAX");
     assert_eq!(api.holdings(&token).await, full);
 }
@@ -129,7 +123,7 @@ async fn a_balance_that_would_overflow_is_refused() {
 #[tokio::test]
 async fn long_strings_and_control_characters_are_refused_unicode_is_stored_exactly() {
     let api = api_with(Config::default());
-    let (token, refid, client) = partner(&api, "p", 1_000).await;
+    let (token, refid, client) = partner_with_client(&api, "p", 1_000).await;
     let admin = api.token("admin", true);
     let before = api.holdings(&token).await;
     let long = "a".repeat(10_000);
@@ -192,7 +186,7 @@ fn token(header: Value, payload: Value, secret: &[u8]) -> String {
 #[tokio::test]
 async fn forged_foreign_and_stale_tokens_get_401() {
     let api = api_with(Config::default());
-    let (partner_token, refid, _) = partner(&api, "p", 1_000).await;
+    let (partner_token, refid, _) = partner_with_client(&api, "p", 1_000).await;
     let before = api.holdings(&partner_token).await;
     let secret = api.jwt_secret.clone();
     let now = chrono::Utc::now().timestamp();
@@ -243,7 +237,7 @@ async fn forged_foreign_and_stale_tokens_get_401() {
 #[tokio::test]
 async fn webhook_signatures_that_must_not_pass() {
     let api = api_with(Config::default());
-    let (token, refid, _) = partner(&api, "p", 0).await;
+    let (token, refid, _) = partner_with_client(&api, "p", 0).await;
     let now = chrono::Utc::now().timestamp();
     let body = serde_json::to_vec(&json!({"id": "evt_1", "type": "payment.succeeded", "reseller_refid": refid,
         "amount_minor": 500, "currency": "USD"}))

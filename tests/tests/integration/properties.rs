@@ -12,7 +12,7 @@ use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, Res
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use ally_tests::figures::assert_figures_match;
-use ally_tests::{all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
+use ally_tests::{Holdings, all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as Cases, TestRunner};
 use serde_json::{Value, json};
@@ -137,16 +137,13 @@ fn user(i: usize) -> String {
     format!("partner-{i}")
 }
 
-/// What a user holds, to show that a refused or replayed step changed nothing.
-async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Value {
+/// What the users hold, to show that a refused or replayed step changed nothing.
+async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Vec<Holdings> {
     let mut out = Vec::new();
     for u in users {
-        let r = ally.find_by_user(&uid(u)).await.unwrap();
-        let ledger = all_entries(ally, u).await.len();
-        let clients = ally.clients(&uid(u), &PageRequest::first(100)).await.unwrap().items.len();
-        out.push(json!([r.balance, r.clients, r.credits_added, r.credits_spent, r.provisions, ledger, clients]));
+        out.push(ally_tests::holdings(ally, u).await);
     }
-    Value::Array(out)
+    out
 }
 
 /// Runs one money step; its answer as JSON, or the refusal.

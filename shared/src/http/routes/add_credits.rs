@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::refid;
-use crate::domain::{EntryKind, IdempotencyKey};
+use crate::domain::{EntryKind, IdempotencyKey, Note};
 use crate::http::extract::{AdminCaller, Body, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, webhook};
@@ -101,7 +101,7 @@ async fn payment_webhook<S: Store>(
         .ok_or_else(|| ApiError::validation("amount_minor must be positive and buy at least one credit"))?;
     let key = IdempotencyKey::payment(&event.id)?;
     let reseller = app.ally.find_by_refid(&refid(&event.reseller_refid)?).await?;
-    let request = CreditRequest { amount: credits, reason: Some(format!("payment {}", event.id)) };
+    let request = CreditRequest { amount: credits, reason: Some(Note::parse(format!("payment {}", event.id))?) };
     let receipt = app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key).await?;
     Ok(Json(receipt))
 }

@@ -1,17 +1,18 @@
 //! The embedded store: the whole table in one mutex, each write applied all-or-nothing
 //! under the lock, with the same conditions and answers as the DynamoDB store. Optionally
-//! kept in a JSON file (the dev server's `.ally/store.json`), rewritten by a writer thread
-//! at most every `COALESCE` after writes, and by [`MemoryStore::flush`] on shutdown.
+//! kept in a JSON file (the dev server's `.ally/store.json`) by [`snapshot`]: rewritten by
+//! a writer thread shortly after writes, and by [`MemoryStore::flush`] on shutdown.
 //! (Rewriting the whole file inside every write made each write cost the size of the
 //! store: the dev server managed 200 provisions a second; see BENCHMARKS.md.)
 
+mod snapshot;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use snapshot::Persistence;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
@@ -66,38 +67,6 @@ impl Tally {
     }
 }
 
-/// How long the writer waits after a write for more before rewriting the file.
-const COALESCE: Duration = Duration::from_millis(50);
-
-/// The file a store is kept in, and the writer thread that rewrites it.
-#[derive(Debug)]
-struct Persistence {
-    file: Arc<SnapshotFile>,
-    wake: Sender<()>,
-}
-
-/// A JSON snapshot file; one writer at a time (the writer thread or a flush).
-#[derive(Debug)]
-struct SnapshotFile {
-    path: PathBuf,
-    writing: Mutex<()>,
-}
-
-impl SnapshotFile {
-    /// Writes the tables to a temporary file renamed over the old one, so a crash leaves
-    /// the previous or the new state, never half of one.
-    fn write(&self, tables: &Mutex<Tables>) -> StoreResult<()> {
-        let _one_writer = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        let bytes = {
-            let tables = tables.lock().unwrap_or_else(|p| p.into_inner());
-            serde_json::to_vec(&*tables).map_err(StoreError::backend)?
-        };
-        let temporary = self.path.with_extension("json.tmp");
-        std::fs::write(&temporary, bytes).map_err(StoreError::backend)?;
-        std::fs::rename(&temporary, &self.path).map_err(StoreError::backend)
-    }
-}
-
 /// In-process store for `make dev` and fast tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -117,35 +86,15 @@ impl MemoryStore {
     /// and retried at the next write; the writes themselves have succeeded in memory.
     pub fn open(file: impl AsRef<Path>) -> StoreResult<Self> {
         let path = file.as_ref().to_path_buf();
-        let tables: Tables = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::backend)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
-            Err(e) => return Err(StoreError::backend(e)),
-        };
-        let tables = Arc::new(Mutex::new(tables));
-        let file = Arc::new(SnapshotFile { path, writing: Mutex::new(()) });
-        let (wake, woken) = std::sync::mpsc::channel::<()>();
-        let (writer_file, writer_tables) = (file.clone(), tables.clone());
-        std::thread::Builder::new()
-            .name("ally-store-writer".into())
-            .spawn(move || {
-                // Ends when the store is dropped (its sender with it).
-                while woken.recv().is_ok() {
-                    std::thread::sleep(COALESCE);
-                    while woken.try_recv().is_ok() {}
-                    if let Err(e) = writer_file.write(&writer_tables) {
-                        tracing::error!(error = %e, "the store file could not be written");
-                    }
-                }
-            })
-            .map_err(StoreError::backend)?;
-        Ok(Self { tables, persistence: Some(Persistence { file, wake }), changes: None })
+        let tables = Arc::new(Mutex::new(snapshot::load(&path)?));
+        let persistence = Persistence::start(path, tables.clone())?;
+        Ok(Self { tables, persistence: Some(persistence), changes: None })
     }
 
     /// Writes the store to its file now (on shutdown; the writer thread may be waiting).
     pub fn flush(&self) -> StoreResult<()> {
         match &self.persistence {
-            Some(persistence) => persistence.file.write(&self.tables),
+            Some(persistence) => persistence.flush(&self.tables),
             None => Ok(()),
         }
     }
@@ -175,7 +124,7 @@ impl MemoryStore {
     fn changed(&self) {
         if let Some(persistence) = &self.persistence {
             // A gone writer thread only means nothing is kept on disk any more.
-            let _ = persistence.wake.send(());
+            persistence.wake();
         }
     }
 }

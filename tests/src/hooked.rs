@@ -1,0 +1,186 @@
+//! A store that counts every call and may inject a fault into any of them.
+
+use std::collections::BTreeMap;
+
+use ally::domain::{
+    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, NetworkTotals, ProvisionedService, RefId,
+    Reseller, UserId,
+};
+use ally::store::{
+    Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, Portfolio, ProfileUpdate, Profiles,
+    ResellerFilter, StoreError, StoreResult, WalletChange, Wallets,
+};
+use chrono::NaiveDate;
+
+/// What a [`Hooked`] store does with one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Proceed,
+    /// Fail without touching the store.
+    Fail,
+    /// Write the first half of a batch, then fail (a function dying mid-fill).
+    HalfThenFail,
+}
+
+/// A store that counts every call and may inject a fault into any of them, chosen by a hook
+/// that sees the method's name.
+pub struct Hooked<S> {
+    inner: S,
+    hook: Box<dyn Fn(&'static str) -> Fault + Send + Sync>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl<S> Hooked<S> {
+    /// Wraps `inner`, asking `hook` before each call.
+    pub fn new(inner: S, hook: impl Fn(&'static str) -> Fault + Send + Sync + 'static) -> Self {
+        Self { inner, hook: Box::new(hook), calls: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// Only counts calls.
+    pub fn counting(inner: S) -> Self {
+        Self::new(inner, |_| Fault::Proceed)
+    }
+
+    /// The first `crashes` bulk fills write half their items and fail.
+    pub fn crashing_fill(inner: S, crashes: u32) -> Self {
+        let left = std::sync::atomic::AtomicU32::new(crashes);
+        Self::new(inner, move |method| {
+            let crash = method == "put_portfolio"
+                && left
+                    .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| {
+                        n.checked_sub(1)
+                    })
+                    .is_ok();
+            if crash { Fault::HalfThenFail } else { Fault::Proceed }
+        })
+    }
+
+    /// Calls made so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn before(&self, method: &'static str) -> Result<Fault, ally::store::StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match (self.hook)(method) {
+            Fault::Fail => Err(ally::store::StoreError::Backend(format!("injected failure of {method}").into())),
+            other => Ok(other),
+        }
+    }
+}
+
+impl<S: Profiles> Profiles for Hooked<S> {
+    async fn insert_reseller(&self, r: &Reseller) -> StoreResult<()> {
+        self.before("insert_reseller")?;
+        self.inner.insert_reseller(r).await
+    }
+    async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
+        self.before("reseller")?;
+        self.inner.reseller(user_id).await
+    }
+    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+        self.before("reseller_by_refid")?;
+        self.inner.reseller_by_refid(refid).await
+    }
+    async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
+        self.before("resellers_by_user")?;
+        self.inner.resellers_by_user(user_ids).await
+    }
+    async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
+        self.before("resellers")?;
+        self.inner.resellers(filter, page).await
+    }
+    async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
+        self.before("update_profile")?;
+        self.inner.update_profile(user_id, update).await
+    }
+}
+
+impl<S: Wallets> Wallets for Hooked<S> {
+    async fn wallet(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        self.before("wallet")?;
+        self.inner.wallet(user_id, key).await
+    }
+    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        self.before("commit_wallet_change")?;
+        self.inner.commit_wallet_change(change).await
+    }
+    async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
+        self.before("finish_idempotency")?;
+        self.inner.finish_idempotency(user_id, key, response).await
+    }
+}
+
+impl<S: Portfolio> Portfolio for Hooked<S> {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        self.before("insert_client")?;
+        self.inner.insert_client(client).await
+    }
+    async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
+        if self.before("put_portfolio")? == Fault::HalfThenFail {
+            let half = clients.len() / 2;
+            self.inner.put_portfolio(&clients[..half], &services[..half]).await?;
+            return Err(StoreError::Backend("injected crash during the bulk fill".into()));
+        }
+        self.inner.put_portfolio(clients, services).await
+    }
+    async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        self.before("client")?;
+        self.inner.client(owner_id, client_id).await
+    }
+    async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
+        self.before("clients")?;
+        self.inner.clients(owner_id, page).await
+    }
+    async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+        self.before("services")?;
+        self.inner.services(owner_id, page).await
+    }
+    async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        self.before("ledger")?;
+        self.inner.ledger(owner_id, page).await
+    }
+}
+
+impl<S: Counters> Counters for Hooked<S> {
+    async fn activity(
+        &self,
+        owner_id: Option<&UserId>,
+        range: &DateRange,
+        granularity: Granularity,
+    ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+        self.before("activity")?;
+        self.inner.activity(owner_id, range, granularity).await
+    }
+    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        self.before("active_on")?;
+        self.inner.active_on(day).await
+    }
+    async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+        self.before("network_totals")?;
+        self.inner.network_totals().await
+    }
+}
+
+impl<S: Jobs> Jobs for Hooked<S> {
+    async fn claim(&self, key: &str) -> StoreResult<bool> {
+        self.before("claim")?;
+        self.inner.claim(key).await
+    }
+    async fn release(&self, key: &str) -> StoreResult<()> {
+        self.before("release")?;
+        self.inner.release(key).await
+    }
+    async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
+        self.before("checkpoint")?;
+        self.inner.checkpoint(key).await
+    }
+    async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.before("save_checkpoint")?;
+        self.inner.save_checkpoint(key, value).await
+    }
+}

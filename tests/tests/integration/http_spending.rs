@@ -1,0 +1,283 @@
+//! Spending and reading through the real router (tower `oneshot`, no socket): the catalog,
+//! provisioning, clients and bulk, analytics, and the idempotency keys of every route.
+
+use ally_tests::assert_problem;
+use serde_json::{Value, json};
+
+use super::http::{api, webhook_body};
+
+#[tokio::test]
+async fn products_and_provisioning() {
+    let api = api();
+    let (token, refid) = api.partner("p", "gold", 2_000).await;
+    let admin = api.token("admin", true);
+    let products = api.call("GET", "/products", Some(&token), None).await;
+    let basic = products.body["items"].as_array().unwrap().iter().find(|p| p["id"] == "license-basic").unwrap().clone();
+    assert_eq!(
+        basic,
+        json!({"id": "license-basic", "name": "Basic license", "base_price": 1_000, "price": 850, "allowed": true})
+    );
+
+    let bought = api.provision(&token, "buy-1", json!({"product": "license-basic"})).await;
+    assert_eq!(bought.status, 200, "{bought:?}");
+    assert_eq!((bought.body["cost"].as_i64(), bought.body["balance"].as_i64()), (Some(850), Some(1_150)));
+    assert_eq!(api.provision(&token, "buy-1", json!({"product": "license-basic"})).await.body, bought.body);
+    assert_problem(&api.provision(&token, "buy-1", json!({"cost": 5})).await, 409, "idempotency_conflict", "");
+
+    let before = api.holdings(&token).await;
+    assert_problem(&api.provision(&token, "big", json!({"cost": 2_000})).await, 402, "insufficient_credits", "");
+    assert_problem(&api.provision(&token, "x", json!({"cost": 1, "colour": 1})).await, 422, "validation_failed", "");
+    assert_problem(
+        &api.call("POST", "/provision", Some(&token), Some(json!({"cost": 1}))).await,
+        400,
+        "idempotency_key_required",
+        "",
+    );
+    assert_problem(
+        &api.provision(&token, "c", json!({"cost": 1, "client_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})).await,
+        404,
+        "not_found",
+        "",
+    );
+    assert_eq!(api.holdings(&token).await, before);
+
+    let patch = |body: Value| {
+        let admin = admin.clone();
+        let path = format!("/resellers/{refid}");
+        let api = &api;
+        async move { api.call("PATCH", &path, Some(&admin), Some(body)).await }
+    };
+    patch(json!({"tier": "standard"})).await;
+    assert_problem(
+        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
+        403,
+        "tier_not_allowed",
+        "",
+    );
+    patch(json!({"hold_provisioning": true})).await;
+    assert_problem(
+        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
+        403,
+        "provisioning_on_hold",
+        "",
+    );
+    patch(json!({"status": "suspended"})).await;
+    assert_problem(
+        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
+        403,
+        "reseller_inactive",
+        "",
+    );
+    let after = api.holdings(&token).await;
+    assert_eq!(
+        (after["me"]["balance"].clone(), after["ledger"].clone()),
+        (before["me"]["balance"].clone(), before["ledger"].clone())
+    );
+}
+
+#[tokio::test]
+async fn clients_bulk_and_pagination_stay_with_their_owner() {
+    let api = api();
+    let (a, _) = api.partner("a", "gold", 9_000).await;
+    let (b, _) = api.partner("b", "standard", 1_000).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let c = api
+            .call(
+                "POST",
+                "/clients",
+                Some(&a),
+                Some(json!({"name": format!("A{i}"), "email": format!("a{i}@x.example")})),
+            )
+            .await;
+        assert_eq!(c.status, 201, "{c:?}");
+        ids.push(c.body["id"].as_str().unwrap().to_string());
+    }
+    assert_problem(
+        &api.call("POST", "/clients", Some(&a), Some(json!({"name": "A", "email": "nope"}))).await,
+        422,
+        "validation_failed",
+        "",
+    );
+    assert_problem(
+        &api.call("POST", "/clients", Some(&a), Some(json!({"name": "A", "owner_id": "b"}))).await,
+        422,
+        "validation_failed",
+        "",
+    );
+    assert_eq!(api.call("GET", &format!("/clients/{}", ids[0]), Some(&a), None).await.body["name"], "A0");
+    assert_problem(&api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None).await, 404, "not_found", "");
+
+    let page1 = api.call("GET", "/clients?limit=2", Some(&a), None).await;
+    let names: Vec<_> = page1.body["items"].as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
+    assert_eq!(names, vec![json!("A4"), json!("A3")]);
+    let cursor = page1.body["next_cursor"].as_str().unwrap().to_string();
+    let page2 = api.call("GET", &format!("/clients?limit=2&cursor={cursor}"), Some(&a), None).await;
+    assert_eq!(page2.body["items"][0]["name"], "A2");
+    let page3 = api
+        .call(
+            "GET",
+            &format!("/clients?limit=2&cursor={}", page2.body["next_cursor"].as_str().unwrap()),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(page3.body["items"].as_array().unwrap().len(), 1);
+    assert!(page3.body.get("next_cursor").is_none(), "no cursor at the end");
+    assert_problem(
+        &api.call("GET", &format!("/clients?cursor={cursor}"), Some(&b), None).await,
+        422,
+        "validation_failed",
+        "",
+    );
+    assert_problem(
+        &api.call("GET", &format!("/resellers/me/transactions?cursor={cursor}"), Some(&a), None).await,
+        422,
+        "validation_failed",
+        "",
+    );
+    for limit in ["0", "101", "ten"] {
+        assert_problem(
+            &api.call("GET", &format!("/clients?limit={limit}"), Some(&a), None).await,
+            422,
+            "validation_failed",
+            "",
+        );
+    }
+    let b_clients = api.call("GET", "/clients", Some(&b), None).await;
+    assert_eq!(b_clients.body["items"], json!([]));
+
+    // Bulk: 20 at 588 (500 each at gold) is 10,000 > 9,000: nothing written.
+    let before = api.holdings(&a).await;
+    let twenty: Vec<_> = (0..20).map(|i| json!({"name": format!("Bulk {i}")})).collect();
+    assert_problem(
+        &api.bulk(&a, "bulk-20", json!({"clients": twenty, "cost": 588})).await,
+        402,
+        "insufficient_credits",
+        "",
+    );
+    assert_problem(&api.bulk(&a, "bulk-0", json!({"clients": [], "cost": 5})).await, 422, "validation_failed", "");
+    assert_eq!(api.holdings(&a).await, before);
+    let three: Vec<_> = (0..3).map(|i| json!({"name": format!("Bulk {i}")})).collect();
+    let bulk = api.bulk(&a, "bulk-3", json!({"clients": three, "cost": 500})).await;
+    assert_eq!(bulk.status, 200, "{bulk:?}");
+    assert_eq!((bulk.body["total"].as_i64(), bulk.body["balance"].as_i64()), (Some(1_275), Some(7_725)));
+    assert_eq!(api.bulk(&a, "bulk-3", json!({"clients": three, "cost": 500})).await.body, bulk.body);
+    let stats = api.call("GET", "/resellers/me/stats", Some(&a), None).await.body;
+    assert_eq!(
+        stats,
+        json!({"balance": 7_725, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})
+    );
+    let ledger = api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await;
+    assert_eq!(ledger.body["items"][0]["kind"], "debit");
+    assert_eq!(ledger.body["items"][0]["balance_after"], 7_725);
+    assert!(ledger.body["next_cursor"].is_string());
+}
+
+#[tokio::test]
+async fn analytics_routes_are_for_admins_and_own_trends() {
+    let api = api();
+    let (a, a_refid) = api.partner("a", "gold", 5_000).await;
+    let (b, _) = api.partner("b", "platinum", 1_000).await;
+    api.partner("c", "standard", 0).await;
+    let admin = api.token("admin", true);
+    for i in 0..3 {
+        api.call("POST", "/clients", Some(&a), Some(json!({"name": format!("A{i}")}))).await;
+    }
+    api.call("POST", "/clients", Some(&b), Some(json!({"name": "B0"}))).await;
+    api.provision(&b, "b-buy", json!({"cost": 100})).await;
+
+    let top = api.call("GET", "/analytics/top-resellers?limit=5", Some(&admin), None).await;
+    assert_eq!(top.status, 200, "{top:?}");
+    let ranking: Vec<_> =
+        top.body["items"].as_array().unwrap().iter().map(|r| (r["refid"].clone(), r["acquisitions"].clone())).collect();
+    assert_eq!(ranking[0], (json!(a_refid), json!(3)));
+    assert_eq!(ranking.len(), 2, "a reseller without activity is not ranked");
+    assert_eq!(top.body["items"][1]["credits_spent"], 70);
+    assert_eq!(
+        api.call("GET", "/analytics/tier-snapshot", Some(&admin), None).await.body,
+        json!({"platinum": 1, "gold": 1, "standard": 1})
+    );
+    assert_eq!(api.call("GET", "/analytics/total-credits", Some(&admin), None).await.body, json!({"total": 5_930}));
+
+    let today = chrono::Utc::now().date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let network = api.call("GET", "/analytics/credit-trends?interval=monthly", Some(&admin), None).await;
+    assert_eq!(network.status, 200, "{network:?}");
+    assert_eq!(network.body[&month], 6_000);
+    let own =
+        api.call("GET", &format!("/analytics/credit-trends?interval=daily&reseller={a_refid}"), Some(&a), None).await;
+    assert_eq!(own.body[today.format("%Y-%m-%d").to_string()], 5_000);
+    assert_eq!(own.body.as_object().unwrap().len(), 30, "every day of the default 30 is present");
+
+    assert_problem(
+        &api.call("GET", &format!("/analytics/credit-trends?reseller={a_refid}"), Some(&b), None).await,
+        404,
+        "not_found",
+        "",
+    );
+    assert_problem(&api.call("GET", "/analytics/credit-trends", Some(&b), None).await, 403, "forbidden", "");
+    for path in ["/analytics/top-resellers", "/analytics/tier-snapshot", "/analytics/total-credits"] {
+        assert_problem(&api.call("GET", path, Some(&a), None).await, 403, "forbidden", "");
+        assert_problem(&api.call("GET", path, None, None).await, 401, "unauthorized", "");
+    }
+    for bad in [
+        "/analytics/top-resellers?start=2026-02-01&end=2026-01-01",
+        "/analytics/top-resellers?start=2020-01-01&end=2026-01-01",
+        "/analytics/top-resellers?start=yesterday",
+        "/analytics/top-resellers?limit=0",
+        "/analytics/credit-trends?interval=hourly",
+        "/analytics/credit-trends?interval=daily&start=2024-01-01&end=2026-01-01",
+    ] {
+        assert_problem(&api.call("GET", bad, Some(&admin), None).await, 422, "validation_failed", "");
+    }
+}
+
+/// Every caller key of 1 to 128 printable characters is taken on every route that takes
+/// one, whatever it looks like, and a partner's key never lands on a key the system
+/// derives: the payment webhook and the referral reward still credit once each.
+#[tokio::test]
+async fn caller_keys_of_any_printable_shape_and_the_system_keys_never_meet() {
+    let api = api();
+    let admin = api.token("admin", true);
+    let (token, refid) = api.partner("p", "standard", 100_000).await;
+    // A partner's keys are one space over its own wallet: its bulks use another wallet.
+    let (bulk_token, _) = api.partner("b", "standard", 100_000).await;
+    let longest = "k".repeat(128);
+    let shapes = ["~", " padded key ", "admin:topup-1", "caller:x", "payment:evt_ns", "referral:ref-ns", &longest];
+    for (i, key) in shapes.iter().enumerate() {
+        let credit = api.add_credits(&admin, &refid, key, json!({"amount": 1})).await;
+        assert_eq!(credit.status, 200, "admin key {key:?}: {credit:?}");
+        let provision = api.provision(&token, key, json!({"cost": 10})).await;
+        assert_eq!(provision.status, 200, "partner key {key:?}: {provision:?}");
+        let clients = json!({"clients": [{"name": format!("Client {i}")}], "cost": 10});
+        let bulk = api.bulk(&bulk_token, key, clients).await;
+        assert_eq!(bulk.status, 200, "bulk key {key:?}: {bulk:?}");
+        // The same key again replays; it does not collide with the other route's use of it.
+        assert_eq!(api.provision(&token, key, json!({"cost": 10})).await.body, provision.body);
+    }
+    // The partner used `payment:evt_ns` and `referral:ref-ns` as its own keys; the webhook
+    // and the reward for those ids still credit, once.
+    let before = api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"].as_i64().unwrap();
+    let body = webhook_body("evt_ns", "payment.succeeded", &refid, 300);
+    let signature = ally::http::webhook::sign(&api.webhook_secret, chrono::Utc::now().timestamp(), &body);
+    for _ in 0..2 {
+        let paid = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body.clone()).await;
+        assert_eq!((paid.status, paid.body["balance"].as_i64()), (200, Some(before + 300)), "{paid:?}");
+    }
+    let referral = ally::events::ReferralCompleted {
+        referral_id: "ref-ns".into(),
+        referrer_user_id: "p".into(),
+        referred_user_id: "newcomer".into(),
+        tag: "become-partner".into(),
+    };
+    for _ in 0..2 {
+        ally::events::reactions::reward_referral(&api.app.ally, &referral).await.unwrap();
+    }
+    let after = api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"].as_i64().unwrap();
+    assert_eq!(after, before + 300 + api.app.ally.config().referral_reward);
+    for bad in ["", &"k".repeat(129), "tab\there"] {
+        let refused = api.provision(&token, bad, json!({"cost": 10})).await;
+        assert!(matches!(refused.status, 400 | 422), "{bad:?}: {refused:?}");
+    }
+}
