@@ -1,15 +1,18 @@
 //! An SDK interceptor on the DynamoDB client: counts every call by operation, and can fail
 //! the n-th one before it is sent, or lose its response after DynamoDB served it (the
-//! timeout-after-commit case, where the caller cannot know whether its write landed).
+//! timeout-after-commit case, where the caller cannot know whether its write landed); and
+//! one that cuts every Query short, as DynamoDB does at 1 MB.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::query::QueryInput;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -118,6 +121,40 @@ impl Intercept for SdkCalls {
         if tally.armed == Some((tally.calls, SdkFault::LoseResponse)) {
             tally.applied = true;
             return Err("injected fault: the response was lost after the call was served".into());
+        }
+        Ok(())
+    }
+}
+
+/// Lowers the `Limit` of every Query to `cap` items, so DynamoDB answers short pages with a
+/// `LastEvaluatedKey`, as it does when a page reaches 1 MB or a filter drops items.
+#[derive(Debug, Clone, Copy)]
+pub struct ShortPages(pub i32);
+
+impl ShortPages {
+    /// A DynamoDB store on a fresh emulator table whose Queries are cut short.
+    pub async fn store(self) -> DynamoStore {
+        let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(self).build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
+        create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
+        DynamoStore::new(client, table)
+    }
+}
+
+impl Intercept for ShortPages {
+    fn name(&self) -> &'static str {
+        "ShortPages"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(query) = context.input_mut().downcast_mut::<QueryInput>() {
+            query.limit = Some(query.limit.map_or(self.0, |limit| limit.min(self.0)));
         }
         Ok(())
     }

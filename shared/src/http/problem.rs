@@ -52,16 +52,6 @@ impl ApiError {
     pub fn invalid_signature(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail)
     }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
 }
 
 impl From<AllyError> for ApiError {

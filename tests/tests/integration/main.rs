@@ -12,6 +12,7 @@ mod http_spending;
 mod lambda_functions;
 mod money;
 mod openapi;
+mod paging;
 mod profiles;
 mod properties;
 mod tenants;

@@ -44,15 +44,36 @@ impl DynamoStore {
     }
 }
 
-/// Runs `query` newest first for one page: reads `limit + 1` items and keeps `limit`; the
-/// extra one only says a next page exists, so the last page has no cursor.
+/// Runs `query` newest first for one page of `limit` items. It asks for one item more than
+/// the page, whose presence says a next page exists (so the last page has no cursor), and
+/// goes on from `LastEvaluatedKey` while DynamoDB stops short of that: a Query stops at
+/// 1 MB, or after a filter dropped items, and a short answer is not the end of the list.
 pub(super) async fn newest_first<T: DeserializeOwned>(
     query: QueryFluentBuilder,
     limit: u16,
     cursor_of: impl Fn(&T) -> BTreeMap<String, String>,
 ) -> StoreResult<Page<T>> {
-    let out = query.scan_index_forward(false).limit(i32::from(limit) + 1).send().await.map_err(StoreError::backend)?;
-    let mut items: Vec<T> = out.items.unwrap_or_default().into_iter().map(parse).collect::<StoreResult<_>>()?;
+    let wanted = usize::from(limit) + 1;
+    let mut items: Vec<T> = Vec::with_capacity(wanted);
+    let mut start = query.get_exclusive_start_key().clone();
+    loop {
+        let left = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
+        let out = query
+            .clone()
+            .scan_index_forward(false)
+            .limit(left)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        for item in out.items.unwrap_or_default() {
+            items.push(parse(item)?);
+        }
+        start = out.last_evaluated_key.filter(|key| !key.is_empty());
+        if items.len() >= wanted || start.is_none() {
+            break;
+        }
+    }
     let more = items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
     let next_cursor = if more { items.last().map(|last| encode_cursor(&cursor_of(last))) } else { None };
