@@ -33,11 +33,33 @@ pub enum Granularity {
     Month,
 }
 
-/// Which resellers to list.
+/// Which resellers to list (the seed's scopes: `scopeActive`, `scopePlatinum`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResellerFilter {
     Tier(Tier),
     Status(Status),
+    TierAndStatus(Tier, Status),
+}
+
+impl ResellerFilter {
+    /// The filter of the given scopes; none when neither is given.
+    pub fn of(tier: Option<Tier>, status: Option<Status>) -> Option<Self> {
+        match (tier, status) {
+            (Some(tier), Some(status)) => Some(Self::TierAndStatus(tier, status)),
+            (Some(tier), None) => Some(Self::Tier(tier)),
+            (None, Some(status)) => Some(Self::Status(status)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether `reseller` is in the list.
+    pub fn admits(&self, reseller: &Reseller) -> bool {
+        match *self {
+            Self::Tier(tier) => reseller.tier == tier,
+            Self::Status(status) => reseller.status == status,
+            Self::TierAndStatus(tier, status) => reseller.tier == tier && reseller.status == status,
+        }
+    }
 }
 
 /// Progress of the operation an idempotency key guards.

@@ -4,7 +4,7 @@
 
 use ally::Config;
 use ally::store::memory::MemoryStore;
-use ally_tests::{TestApi, assert_problem};
+use ally_tests::{Answer, TestApi, assert_problem};
 use serde_json::json;
 
 pub(super) type Api = TestApi<MemoryStore>;
@@ -273,4 +273,54 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
         "",
     );
     assert_eq!(api.holdings(&token).await, before, "nothing moved");
+}
+
+/// The seed's scopes as a route: resellers by tier and/or status, newest first, a sealed
+/// cursor per list; `?user_id=` still answers one reseller.
+#[tokio::test]
+async fn admins_list_resellers_by_tier_and_status() {
+    let api = api();
+    let admin = api.token("admin", true);
+    for user in ["g1", "g2", "g3"] {
+        api.partner(user, "gold", 0).await;
+    }
+    let (partner, plat) = api.partner("p1", "platinum", 0).await;
+    let suspend = json!({"status": "suspended"});
+    assert_eq!(api.call("PATCH", &format!("/resellers/{plat}"), Some(&admin), Some(suspend)).await.status, 200);
+
+    let users = |answer: &Answer| -> Vec<String> {
+        answer.body["items"].as_array().unwrap().iter().map(|r| r["user_id"].as_str().unwrap().to_string()).collect()
+    };
+    let first = api.call("GET", "/resellers?tier=gold&limit=2", Some(&admin), None).await;
+    assert_eq!((first.status, users(&first)), (200, vec!["g3".to_string(), "g2".to_string()]), "{first:?}");
+    let cursor = first.body["next_cursor"].as_str().expect("a cursor").to_string();
+    let rest = api.call("GET", &format!("/resellers?tier=gold&limit=2&cursor={cursor}"), Some(&admin), None).await;
+    assert_eq!(users(&rest), ["g1"]);
+    assert!(rest.body.get("next_cursor").is_none());
+    // The cursor belongs to its list: another scope refuses it.
+    let other = api.call("GET", &format!("/resellers?status=active&cursor={cursor}"), Some(&admin), None).await;
+    assert_problem(&other, 422, "validation_failed", "a cursor of another list");
+
+    let suspended = api.call("GET", "/resellers?status=suspended", Some(&admin), None).await;
+    assert_eq!(users(&suspended), ["p1"]);
+    let both = api.call("GET", "/resellers?tier=platinum&status=active", Some(&admin), None).await;
+    assert_eq!(users(&both), Vec::<String>::new());
+    let one = api.call("GET", "/resellers?user_id=g2", Some(&admin), None).await;
+    assert_eq!((one.status, one.body["tier"].as_str()), (200, Some("gold")));
+
+    for (query, why) in [
+        ("", "nothing to find"),
+        ("?tier=diamond", "an unknown tier"),
+        ("?status=gone", "an unknown status"),
+        ("?user_id=g2&tier=gold", "one reseller or a list, not both"),
+        ("?tier=gold&limit=0", "a limit below 1"),
+    ] {
+        assert_problem(
+            &api.call("GET", &format!("/resellers{query}"), Some(&admin), None).await,
+            422,
+            "validation_failed",
+            why,
+        );
+    }
+    assert_problem(&api.call("GET", "/resellers?tier=gold", Some(&partner), None).await, 403, "forbidden", "a partner");
 }

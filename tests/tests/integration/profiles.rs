@@ -165,6 +165,16 @@ async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S
         .await
         .unwrap();
     assert_eq!(suspended.items.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(), vec!["plat-0"]);
+    // Both scopes: the suspended gold one, and the active gold ones two a page.
+    let scope = |status| ally::store::ResellerFilter::TierAndStatus(Tier::Gold, status);
+    let gold_suspended = ally.list_resellers(scope(Status::Suspended), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(gold_suspended.items.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(), vec!["plat-0"]);
+    let first = ally.list_resellers(scope(Status::Active), &PageRequest::first(3)).await.unwrap();
+    assert_eq!(first.items.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(), ["gold-4", "gold-3", "gold-2"]);
+    let rest = PageRequest { limit: 3, cursor: first.next_cursor };
+    let rest = ally.list_resellers(scope(Status::Active), &rest).await.unwrap();
+    assert_eq!(rest.items.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(), ["gold-1", "gold-0"]);
+    assert!(rest.next_cursor.is_none());
     let bad = PageRequest { limit: 2, cursor: Some("not-a-cursor".into()) };
     assert!(matches!(
         ally.list_resellers(ally::store::ResellerFilter::Tier(Tier::Gold), &bad).await,

@@ -3,9 +3,9 @@
 import { call, newKey } from "ally/api";
 import { barChart } from "ally/chart";
 import { signedIn } from "ally/session";
-import { $, credits, daysAgo, explain, fillTable, notify } from "ally/ui";
+import { $, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
 
-const state = { reseller: null, topUp: null };
+const state = { reseller: null, topUp: null, scope: null };
 
 async function loadTotals() {
   const [total, tiers] = await Promise.all([call("GET", "/analytics/total-credits"), call("GET", "/analytics/tier-snapshot")]);
@@ -60,6 +60,53 @@ function wireFind() {
       notify("#find-message", problem.status === 404 ? `No reseller ${query}.` : explain(problem), "error");
     }
   });
+}
+
+/** Lists resellers of a tier and/or status, newest first, a page at a time. */
+async function listScope(more) {
+  const rows = $("#scope-rows");
+  const query = new URLSearchParams({ ...state.scope, limit: "25" });
+  if (more && state.scope.cursor) query.set("cursor", state.scope.cursor);
+  else query.delete("cursor");
+  const page = await call("GET", `/resellers?${query}`);
+  if (!more) rows.replaceChildren();
+  for (const reseller of page.items) {
+    const open = h("button", { type: "button", class: "quiet" }, "Open");
+    open.addEventListener("click", () => showReseller(reseller));
+    rows.append(
+      h("tr", {}, [
+        h("td", {}, reseller.company),
+        h("td", {}, reseller.refid),
+        h("td", {}, reseller.tier),
+        h("td", {}, reseller.status),
+        h("td", { class: "num" }, credits(reseller.balance)),
+        h("td", {}, open),
+      ]),
+    );
+  }
+  state.scope.cursor = page.next_cursor;
+  $("#scope-list").hidden = false;
+  $("#scope-more").hidden = !page.next_cursor;
+  notify("#find-message", rows.children.length ? "" : "No reseller in this list.");
+}
+
+function wireScope() {
+  $("#scope").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const scope = {};
+    if (form.tier.value) scope.tier = form.tier.value;
+    if (form.status.value) scope.status = form.status.value;
+    if (!scope.tier && !scope.status) {
+      notify("#find-message", "Choose a tier, a status or both.", "error");
+      return;
+    }
+    state.scope = scope;
+    await listScope(false).catch((problem) => notify("#find-message", explain(problem), "error"));
+  });
+  $("#scope-more").addEventListener("click", () =>
+    listScope(true).catch((problem) => notify("#find-message", explain(problem), "error")),
+  );
 }
 
 function wireCredit() {
@@ -119,6 +166,7 @@ async function main() {
   });
   $("#trend-interval").addEventListener("change", loadTrend);
   wireFind();
+  wireScope();
   wireCredit();
   wireChange();
   await Promise.all([loadTop(), loadTrend()]);

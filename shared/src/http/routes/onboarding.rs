@@ -5,14 +5,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LIST_QUERY, PageBody, refid, sealed_page};
-use crate::domain::{AllyError, LedgerEntry, Reseller, UserId};
+use crate::domain::{AllyError, LedgerEntry, Reseller, Status, Tier, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{MetadataPatch, NewReseller, ResellerPatch, ResellerStats};
-use crate::store::Store;
+use crate::store::{ResellerFilter, Store};
 
 pub const ONBOARD: Operation = Operation::post::<Reseller>(
     "/resellers",
@@ -40,11 +40,20 @@ pub const METADATA: Operation = Operation::patch::<Reseller>(
 )
 .body::<MetadataPatch>()
 .errors(&[404]);
-pub const FIND_BY_USER: Operation =
-    Operation::get::<Reseller>("/resellers", "findByUser", "Find a reseller by user id (admin)")
-        .admin()
-        .query(&[("user_id", "the reseller's user id (required)")])
-        .errors(&[403, 404]);
+pub const FIND: Operation = Operation::get::<Found>(
+    "/resellers",
+    "findResellers",
+    "Find a reseller by user id, or list resellers by tier and/or status, newest first (admin)",
+)
+.admin()
+.query(&[
+    ("user_id", "the reseller's user id: answers that reseller"),
+    ("tier", "standard, gold or platinum: lists that tier"),
+    ("status", "active or suspended: lists that status"),
+    ("limit", "page size of a list, 1 to 100 (default 25)"),
+    ("cursor", "next_cursor of the previous page of the same list"),
+])
+.errors(&[403, 404]);
 pub const FIND_BY_REFID: Operation =
     Operation::get::<Reseller>("/resellers/{refid}", "findByRefid", "Find a reseller by refid (admin)")
         .admin()
@@ -62,7 +71,7 @@ pub const UPDATE: Operation = Operation::patch::<Reseller>(
 pub const TAG: &str = "onboarding";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND_BY_USER, FIND_BY_REFID, UPDATE];
+pub const OPERATIONS: &[Operation] = &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND, FIND_BY_REFID, UPDATE];
 
 /// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
 pub fn api<S: Store>() -> Api<S> {
@@ -72,7 +81,7 @@ pub fn api<S: Store>() -> Api<S> {
         .route(STATS, stats::<S>)
         .route(TRANSACTIONS, transactions::<S>)
         .route(METADATA, metadata::<S>)
-        .route(FIND_BY_USER, find_by_user::<S>)
+        .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
         .route(UPDATE, update::<S>)
 }
@@ -113,21 +122,47 @@ async fn metadata<S: Store>(
     Ok(Json(app.ally.update_own_metadata(&actor.user_id, patch).await?))
 }
 
-#[derive(Deserialize)]
-struct ByUser {
-    user_id: Option<String>,
+/// `GET /resellers` answers one reseller (`?user_id=`) or a page of a scope (`?tier=`,
+/// `?status=`).
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Found {
+    One(Box<Reseller>),
+    Page(PageBody<Reseller>),
 }
 
-async fn find_by_user<S: Store>(
+#[derive(Deserialize)]
+struct FindQuery {
+    user_id: Option<String>,
+    tier: Option<String>,
+    status: Option<String>,
+}
+
+async fn find<S: Store>(
     State(app): State<Shared<S>>,
-    _admin: AdminCaller,
-    query: Result<Query<ByUser>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Reseller>, ApiError> {
+    AdminCaller(admin): AdminCaller,
+    query: Result<Query<FindQuery>, axum::extract::rejection::QueryRejection>,
+    list: ListParams,
+) -> Result<Json<Found>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::validation(e.body_text()))?;
-    let user_id = query.user_id.ok_or_else(|| ApiError::validation("the user_id query parameter is required"))?;
-    // A user id of another shape names no reseller.
-    let user_id = UserId::parse(user_id).map_err(|_| AllyError::NotFound("reseller"))?;
-    Ok(Json(app.ally.find_by_user(&user_id).await?))
+    let tier: Option<Tier> = query.tier.as_deref().map(str::parse).transpose()?;
+    let status: Option<Status> = query.status.as_deref().map(str::parse).transpose()?;
+    let filter = ResellerFilter::of(tier, status);
+    match (query.user_id, filter) {
+        (Some(user_id), None) => {
+            // A user id of another shape names no reseller.
+            let user_id = UserId::parse(user_id).map_err(|_| AllyError::NotFound("reseller"))?;
+            Ok(Json(Found::One(Box::new(app.ally.find_by_user(&user_id).await?))))
+        }
+        (None, Some(filter)) => {
+            let scope = format!("resellers:{}:{filter:?}", admin.user_id);
+            let page = list.page(&app.cursors, &scope)?;
+            let resellers = app.ally.list_resellers(filter, &page).await?;
+            Ok(Json(Found::Page(sealed_page(&app, &scope, resellers).0)))
+        }
+        (Some(_), Some(_)) => Err(ApiError::validation("give user_id to find one reseller, or tier/status to list")),
+        (None, None) => Err(ApiError::validation("give user_id, tier or status")),
+    }
 }
 
 async fn find_by_refid<S: Store>(

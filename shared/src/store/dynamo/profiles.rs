@@ -52,10 +52,17 @@ impl Profiles for DynamoStore {
     }
 
     async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
-        let (index, pk_attr, sk_attr, partition) = match filter {
-            ResellerFilter::Tier(t) => (keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, keys::tier_partition(t)),
+        // Tier and status together: the tier's partition, filtered by status (the pages are
+        // filled on from `LastEvaluatedKey` when the filter drops items).
+        let (index, pk_attr, sk_attr, partition, status) = match filter {
+            ResellerFilter::Tier(t) => {
+                (keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, keys::tier_partition(t), None)
+            }
+            ResellerFilter::TierAndStatus(t, st) => {
+                (keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, keys::tier_partition(t), Some(st))
+            }
             ResellerFilter::Status(st) => {
-                (keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK, keys::status_partition(st))
+                (keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK, keys::status_partition(st), None)
             }
         };
         let start = match &page.cursor {
@@ -78,6 +85,13 @@ impl Profiles for DynamoStore {
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":pk", s(partition))
             .set_exclusive_start_key(start);
+        let query = match status {
+            Some(status) => query
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str())),
+            None => query,
+        };
         newest_first(query, page.limit, |r: &Reseller| {
             BTreeMap::from([("after".to_string(), keys::reseller_order(&r.created_at, &r.user_id))])
         })

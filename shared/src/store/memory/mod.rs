@@ -165,10 +165,7 @@ impl Profiles for MemoryStore {
         let matching: BTreeMap<String, Reseller> = t
             .resellers
             .values()
-            .filter(|r| match filter {
-                ResellerFilter::Tier(tier) => r.tier == tier,
-                ResellerFilter::Status(status) => r.status == status,
-            })
+            .filter(|r| filter.admits(r))
             .map(|r| (keys::reseller_order(&r.created_at, &r.user_id), r.clone()))
             .collect();
         page_newest_first(Some(&matching), page)
