@@ -36,6 +36,12 @@ async fn start() -> Result<(Config, SdkConfig), StartError> {
     Ok((config, sdk))
 }
 
+/// The store over the configured table, for a function that needs nothing else.
+pub async fn store() -> Result<DynamoStore, StartError> {
+    let (config, sdk) = start().await?;
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name))
+}
+
 /// The HTTP app over the configured table.
 pub async fn http_app() -> Result<Shared<DynamoStore>, StartError> {
     let (config, sdk) = start().await?;

@@ -71,9 +71,10 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
-/// A DynamoDB store on a fresh table of its own, without a change stream.
+/// A DynamoDB store on a fresh table of its own, with its change stream (the network's
+/// figures are counted from it: see [`crate::stream::catch_up`]).
 pub async fn dynamo_store() -> DynamoStore {
-    dynamo_store_with(ChangeStream::Off).await
+    dynamo_store_with(ChangeStream::On).await
 }
 
 /// A DynamoDB store on a fresh table of its own.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::stream::CatchUp;
 use ally::Ally;
 use ally::domain::{DateRange, EntryKind, Interval, TierSnapshot};
 use ally::service::TopReseller;
@@ -38,7 +39,8 @@ pub struct Figures {
 }
 
 /// The figures for `users` as the service reports them.
-pub async fn figures<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
+pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Figures {
+    ally.store().catch_up().await;
     let range = ranges()[0].1;
     let mut trends = Vec::new();
     for (interval, range) in ranges() {
@@ -60,7 +62,7 @@ pub async fn figures<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
 }
 
 /// The same figures, recomputed by walking every ledger, client list and profile.
-pub async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
+pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Figures {
     let mut total = 0;
     let mut tiers = TierSnapshot::default();
     let mut top = Vec::new();
@@ -111,7 +113,7 @@ pub async fn recomputed<S: Store>(ally: &Ally<S>, users: &[String]) -> Figures {
 }
 
 /// Compares, ignoring the order of rows that tie in the ranking.
-pub async fn assert_figures_match<S: Store>(ally: &Ally<S>, users: &[String]) {
+pub async fn assert_figures_match<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) {
     let mut got = figures(ally, users).await;
     let mut want = recomputed(ally, users).await;
     let key = |t: &TopReseller| (-t.acquisitions, -t.credits_spent, t.refid.clone());

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, NetworkTotals, ProvisionedService, RefId,
-    Reseller, UserId,
+    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
+    ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
     Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, Portfolio, ProfileUpdate, Profiles,
@@ -53,6 +53,11 @@ impl<S> Hooked<S> {
                     .is_ok();
             if crash { Fault::HalfThenFail } else { Fault::Proceed }
         })
+    }
+
+    /// The store underneath.
+    pub fn inner(&self) -> &S {
+        &self.inner
     }
 
     /// Calls made so far.
@@ -163,6 +168,10 @@ impl<S: Counters> Counters for Hooked<S> {
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         self.before("network_totals")?;
         self.inner.network_totals().await
+    }
+    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
+        self.before("apply_network")?;
+        self.inner.apply_network(deltas).await
     }
 }
 

@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod hooked;
 pub mod runtime_api;
 pub mod sdk;
+pub mod stream;
 
 pub use api::{Answer, TestApi, assert_problem, http_request};
 pub use emulator::{

@@ -74,7 +74,7 @@ impl SdkCalls {
         let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
         let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
+        create_table(&client, &table, ChangeStream::On).await.expect("create the test table");
         self.take();
         DynamoStore::new(client, table)
     }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::ops::AddAssign;
 use std::str::FromStr;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{AllyError, Tier};
@@ -47,6 +47,15 @@ pub struct TierSnapshot {
 
 impl TierSnapshot {
     /// The count of one tier.
+    pub fn count(&self, tier: Tier) -> i64 {
+        match tier {
+            Tier::Standard => self.standard,
+            Tier::Gold => self.gold,
+            Tier::Platinum => self.platinum,
+        }
+    }
+
+    /// The count of one tier, to change it.
     pub fn count_mut(&mut self, tier: Tier) -> &mut i64 {
         match tier {
             Tier::Standard => &mut self.standard,
@@ -56,10 +65,28 @@ impl TierSnapshot {
     }
 }
 
-/// Network-wide figures kept exact by the money writes.
+/// Network-wide figures, kept from the table's change records (never inside a money
+/// write, which touches the acting reseller's own items only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkTotals {
     /// Credits held in all wallets together.
+    pub outstanding: i64,
+    pub tiers: TierSnapshot,
+    /// When the newest change counted in them happened: the figures lag the money by the
+    /// time the change stream takes to deliver.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// What one change of the table adds to the network's figures: the activity of its day
+/// (and month), outstanding credits, resellers per tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkDelta {
+    /// The day the change counts for (the ledger entry's, the client's, the service's).
+    pub day: NaiveDate,
+    /// When the change happened, for `as_of`.
+    pub at: DateTime<Utc>,
+    pub activity: Activity,
     pub outstanding: i64,
     pub tiers: TierSnapshot,
 }

@@ -12,7 +12,7 @@ mod reseller;
 mod tier;
 mod wallet;
 
-pub use analytics::{Activity, DateRange, Interval, NetworkTotals, TierSnapshot, month_of, trend};
+pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
 pub use error::AllyError;
 pub use ids::{

@@ -12,10 +12,10 @@ use super::bus::Bus;
 use super::mail::Mailer;
 use super::reactions::{Handled, notify_low_credit, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{LowCredit, ReferralCompleted, publisher, stream};
+use super::{LowCredit, ReferralCompleted, figures, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
-use crate::store::Store;
+use crate::store::{Counters, Store};
 
 /// How much time a report run keeps in hand before its deadline to stop cleanly.
 const REPORT_MARGIN_MS: i64 = 20_000;
@@ -24,7 +24,18 @@ const REPORT_MARGIN_MS: i64 = 20_000;
 /// sequence number so only they are retried.
 pub async fn publish_stream<S: Store, B: Bus>(ally: &Ally<S>, bus: &B, batch: StreamBatch) -> DynamoDbEventResponse {
     let records = batch.records.iter().map(stream::change_of).collect();
-    let failed = publisher::publish(ally.store(), bus, ally.config().low_credit_threshold, records).await;
+    batch_failures(publisher::publish(ally.store(), bus, ally.config().low_credit_threshold, records).await)
+}
+
+/// `network-figures`: a stream batch counted into the network's figures, each record once
+/// however often the batch comes (redelivered, bisected, two consumers at once).
+pub async fn count_stream<S: Counters>(store: &S, batch: StreamBatch) -> DynamoDbEventResponse {
+    let records = batch.records.iter().map(stream::change_of).collect();
+    batch_failures(figures::count(store, records).await)
+}
+
+/// The answer that makes Lambda retry only the `failed` records (by sequence number).
+fn batch_failures(failed: Vec<String>) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failed
         .into_iter()

@@ -7,6 +7,7 @@
 
 pub mod bus;
 mod event;
+pub mod figures;
 pub mod handlers;
 pub mod local;
 pub mod mail;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Ally;
 use crate::domain::{
-    Activity, AllyError, CompanyName, DateRange, Interval, RefId, Tier, TierSnapshot, UserId, month_of, trend,
+    Activity, AllyError, CompanyName, DateRange, Interval, NetworkTotals, RefId, Tier, TierSnapshot, UserId, month_of,
+    trend,
 };
 use crate::store::{Granularity, Store};
 
@@ -75,6 +76,11 @@ impl<S: Store> Ally<S> {
     /// Every reseller counted by its tier, whatever its status.
     pub async fn tier_snapshot(&self) -> Result<TierSnapshot, AllyError> {
         Ok(self.store.network_totals().await?.tiers)
+    }
+
+    /// The network's totals (outstanding credits, tiers) and how recent they are.
+    pub async fn network_totals(&self) -> Result<NetworkTotals, AllyError> {
+        Ok(self.store.network_totals().await?)
     }
 
     /// Credits outstanding in all wallets together.

@@ -178,11 +178,10 @@ impl<S: Store> Ally<S> {
     ) -> Result<Reseller, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(user_id).await?;
-            let (guard, previous_tier) = (Guard::Profile { version: r.version }, r.tier);
+            let guard = Guard::Profile { version: r.version };
             change(&mut r)?;
             let update = ProfileUpdate {
                 guard,
-                previous_tier,
                 tier: r.tier,
                 status: r.status,
                 hold_provisioning: r.hold_provisioning,

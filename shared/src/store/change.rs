@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Client, LedgerEntry, ProvisionedService, Reseller, UserId};
+use crate::domain::{Activity, Client, EntryKind, LedgerEntry, NetworkDelta, ProvisionedService, Reseller, UserId};
 
 /// One item change of the table.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,4 +27,40 @@ pub enum Stored {
     Service(ProvisionedService),
     /// An item no event is made of (idempotency records, counters, refids).
     Other,
+}
+
+impl ItemChange {
+    /// What `change` adds to the network's figures; none for a change that moves nothing the
+    /// figures count (counters, idempotency records, a profile edit that keeps the tier).
+    pub fn network_delta(&self) -> Option<NetworkDelta> {
+        let change = self;
+        let mut delta = NetworkDelta { day: change.at.date_naive(), at: change.at, ..NetworkDelta::default() };
+        match (&change.old, &change.new) {
+            (None, Some(Stored::Reseller(r))) => *delta.tiers.count_mut(r.tier) += 1,
+            (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) if old.tier != new.tier => {
+                *delta.tiers.count_mut(old.tier) -= 1;
+                *delta.tiers.count_mut(new.tier) += 1;
+            }
+            (None, Some(Stored::Entry { entry, .. })) => {
+                delta.day = entry.created_at.date_naive();
+                delta.outstanding = entry.delta();
+                delta.activity = match entry.kind {
+                    EntryKind::Debit => Activity { credits_spent: entry.amount, ..Activity::default() },
+                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => {
+                        Activity { credits_added: entry.amount, ..Activity::default() }
+                    }
+                };
+            }
+            (None, Some(Stored::Client(client))) => {
+                delta.day = client.created_at.date_naive();
+                delta.activity.acquisitions = 1;
+            }
+            (None, Some(Stored::Service(service))) => {
+                delta.day = service.created_at.date_naive();
+                delta.activity.provisions = 1;
+            }
+            _ => return None,
+        }
+        Some(delta)
+    }
 }

@@ -71,6 +71,21 @@ pub fn reseller_order(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str)
 /// Index listing the resellers with counters on a day (for top resellers).
 pub const BY_DAY_INDEX: &str = "by-day";
 
+/// How many partitions a day's entries of the by-day index are spread over, so that a busy
+/// day is not one hot index partition. A reseller always lands in the same one.
+pub const DAY_SHARDS: u8 = 16;
+
+/// The by-day shard of a reseller: a stable hash of its user id.
+pub fn day_shard(user_id: &str) -> u8 {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(user_id.as_bytes());
+    digest[0] % DAY_SHARDS
+}
+
+/// Partition of the by-day index: one shard of one day.
+pub fn active_day(day: chrono::NaiveDate, shard: u8) -> String {
+    format!("DAY#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
 /// Partition of a reseller's counters.
 pub fn stats(user_id: &str) -> String {
     format!("STATS#{user_id}")
@@ -96,6 +111,12 @@ pub fn month(month: chrono::NaiveDate) -> String {
 
 /// Sort key of a network shard's running totals (outstanding credits, tier counts).
 pub const TOTALS: &str = "TOTALS";
+
+/// Partition (and sort key) of the marker that a change record was counted in the
+/// network's figures.
+pub fn applied(record_id: &str) -> String {
+    format!("APPLIED#{record_id}")
+}
 
 /// Partition (and sort key) of a claim: work done once.
 pub fn claim(key: &str) -> String {

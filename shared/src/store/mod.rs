@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkTotals,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
     ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
@@ -93,7 +93,7 @@ pub struct WalletChange {
     pub user_id: UserId,
     pub guard: Guard,
     pub new_balance: i64,
-    /// What the change adds to the reseller's and the network's counters.
+    /// What the change adds to the reseller's own counters.
     pub activity: Activity,
     pub entry: LedgerEntry,
     pub service: Option<ProvisionedService>,
@@ -105,8 +105,6 @@ pub struct WalletChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileUpdate {
     pub guard: Guard,
-    /// The tier read with the guard's version: a change moves the network's tier counts.
-    pub previous_tier: Tier,
     pub tier: Tier,
     pub status: Status,
     pub hold_provisioning: bool,
@@ -281,6 +279,11 @@ pub trait Counters: Send + Sync {
 
     /// Outstanding credits and resellers per tier, network-wide.
     fn network_totals(&self) -> impl Future<Output = StoreResult<NetworkTotals>> + Send;
+
+    /// Adds each delta, named by its change record's id, to the network's figures exactly
+    /// once: an id applied before (a redelivered or bisected batch, a second consumer) is
+    /// skipped. All of it or, on an error, possibly a prefix that a retry completes.
+    fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Bookkeeping of event consumers and long jobs: work claimed once, checkpoints.

@@ -39,13 +39,14 @@ pub fn bootstrap(arch: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// The functions, in the order of the template.
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     "onboarding",
     "add-credits",
     "provision",
     "clients",
     "analytics",
     "stream-publisher",
+    "network-figures",
     "low-credit-notifier",
     "referral-reward",
     "monthly-report",

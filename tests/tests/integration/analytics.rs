@@ -9,11 +9,12 @@ use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, Res
 use ally::store::Store;
 use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, figures};
+use ally_tests::stream::CatchUp;
 use ally_tests::{cname, ikey, on_both_stores, reseller_with, uid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
+async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) {
     let ally = Ally::new(store, Config::default());
     let mut rng = StdRng::seed_from_u64(7);
     let users: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
@@ -81,7 +82,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store>(store: S) {
     assert_figures_match(&ally, &users).await;
 }
 
-async fn counters_stay_exact_under_concurrency<S: Store>(store: S) {
+async fn counters_stay_exact_under_concurrency<S: Store + CatchUp>(store: S) {
     let ally = Arc::new(Ally::new(store, Config::default()));
     let users: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
     for user in &users {
@@ -139,26 +140,30 @@ async fn counters_stay_exact_under_concurrency<S: Store>(store: S) {
     }
 }
 
-async fn a_tier_change_moves_the_tier_counts<S: Store>(store: S) {
+async fn a_tier_change_moves_the_tier_counts<S: Store + CatchUp>(store: S) {
     let ally = Ally::new(store, Config::default());
     let a = reseller_with(&ally, "a", Tier::Standard, 0).await;
     reseller_with(&ally, "b", Tier::Standard, 0).await;
     reseller_with(&ally, "c", Tier::Gold, 0).await;
+    ally.store().catch_up().await;
     assert_eq!(ally.tier_snapshot().await.unwrap(), TierSnapshot { platinum: 0, gold: 1, standard: 2 });
     ally.update_reseller(&a.refid, ResellerPatch { tier: Some(Tier::Platinum), ..Default::default() }).await.unwrap();
+    ally.store().catch_up().await;
     assert_eq!(ally.tier_snapshot().await.unwrap(), TierSnapshot { platinum: 1, gold: 1, standard: 1 });
     let suspend = ResellerPatch { status: Some(ally::domain::Status::Suspended), ..Default::default() };
     ally.update_reseller(&a.refid, suspend).await.unwrap();
+    ally.store().catch_up().await;
     assert_eq!(
         ally.tier_snapshot().await.unwrap(),
         TierSnapshot { platinum: 1, gold: 1, standard: 1 },
         "a suspended reseller still counts"
     );
     ally.update_reseller(&a.refid, ResellerPatch { tier: Some(Tier::Platinum), ..Default::default() }).await.unwrap();
+    ally.store().catch_up().await;
     assert_eq!(ally.tier_snapshot().await.unwrap().platinum, 1, "setting the same tier moves nothing");
 }
 
-async fn refused_and_replayed_operations_change_no_counter<S: Store>(store: S) {
+async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(store: S) {
     let ally = Ally::new(store, Config::default());
     let users = vec!["p".to_string(), "q".to_string()];
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;

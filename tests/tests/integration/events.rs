@@ -4,8 +4,6 @@
 //! notifier handler -> SES (checked through moto's own API). Redeliveries, a bad record,
 //! referrals and the monthly report are shown idempotent.
 
-use std::collections::HashMap;
-
 use ally::domain::{EntryKind, Tier};
 use ally::events::bus::EventBridgeBus;
 use ally::events::handlers;
@@ -14,8 +12,8 @@ use ally::events::reactions::Handled;
 use ally::service::{CreditRequest, ProvisionRequest};
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
+use ally_tests::stream::stream_batch;
 use ally_tests::{company, email, ikey, rid, uid};
-use aws_lambda_events::event::dynamodb::Event as StreamBatch;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};
 
@@ -70,53 +68,6 @@ async fn pipeline(config: Config) -> Pipeline {
         queue_url,
         sqs,
     }
-}
-
-/// Every record of the table's stream so far, as Lambda would deliver them.
-async fn stream_batch(store: &DynamoStore) -> StreamBatch {
-    let sdk = ally_tests::sdk_config();
-    let table = store.client().describe_table().table_name(store.table()).send().await.unwrap();
-    let arn = table.table.unwrap().latest_stream_arn.unwrap();
-    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let description = streams.describe_stream().stream_arn(&arn).send().await.unwrap().stream_description.unwrap();
-    let mut records = Vec::new();
-    for shard in description.shards.unwrap_or_default() {
-        let iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id.unwrap())
-            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator
-            .unwrap();
-        let out = streams.get_records().shard_iterator(iterator).send().await.unwrap();
-        for r in out.records.unwrap_or_default() {
-            let d = r.dynamodb.unwrap();
-            let image = |i: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
-                serde_json::to_value(serde_dynamo::Item::from(i.unwrap_or_default())).unwrap()
-            };
-            records.push(json!({
-                "eventID": r.event_id.unwrap(),
-                "eventName": r.event_name.unwrap().as_str(),
-                "eventSource": "aws:dynamodb",
-                "eventVersion": "1.1",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": arn,
-                "dynamodb": {
-                    "ApproximateCreationDateTime": d.approximate_creation_date_time.map(|t| t.secs()).unwrap_or(0),
-                    "Keys": image(d.keys),
-                    "NewImage": image(d.new_image),
-                    "OldImage": image(d.old_image),
-                    "SequenceNumber": d.sequence_number.unwrap(),
-                    "SizeBytes": d.size_bytes.unwrap_or(0),
-                    "StreamViewType": "NEW_AND_OLD_IMAGES",
-                }
-            }));
-        }
-    }
-    serde_json::from_value(json!({"Records": records})).unwrap()
 }
 
 /// Events the rule delivered to the queue.

@@ -148,6 +148,7 @@ async fn sweep(op: Operation) {
     for user in &users {
         total += ally.find_by_user(&uid(user)).await.expect("reseller").balance;
     }
+    ally_tests::stream::catch_up(ally.store()).await;
     assert_eq!(ally.total_credits().await.expect("total"), total, "{op:?}: outstanding credits counter");
 }
 

@@ -176,6 +176,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
 
 #[tokio::test]
 async fn analytics_routes_are_for_admins_and_own_trends() {
+    let started = chrono::Utc::now();
     let api = api();
     let (a, a_refid) = api.partner("a", "gold", 5_000).await;
     let (b, _) = api.partner("b", "platinum", 1_000).await;
@@ -194,11 +195,15 @@ async fn analytics_routes_are_for_admins_and_own_trends() {
     assert_eq!(ranking[0], (json!(a_refid), json!(3)));
     assert_eq!(ranking.len(), 2, "a reseller without activity is not ranked");
     assert_eq!(top.body["items"][1]["credits_spent"], 70);
-    assert_eq!(
-        api.call("GET", "/analytics/tier-snapshot", Some(&admin), None).await.body,
-        json!({"platinum": 1, "gold": 1, "standard": 1})
-    );
-    assert_eq!(api.call("GET", "/analytics/total-credits", Some(&admin), None).await.body, json!({"total": 5_930}));
+    let tiers = api.call("GET", "/analytics/tier-snapshot", Some(&admin), None).await.body;
+    assert_eq!((&tiers["platinum"], &tiers["gold"], &tiers["standard"]), (&json!(1), &json!(1), &json!(1)));
+    let total = api.call("GET", "/analytics/total-credits", Some(&admin), None).await.body;
+    assert_eq!(total["total"], 5_930);
+    // The figures say how recent they are: the newest change counted, made by this test.
+    for figure in [&tiers, &total] {
+        let as_of: chrono::DateTime<chrono::Utc> = figure["as_of"].as_str().expect("as_of").parse().unwrap();
+        assert!(started <= as_of && as_of <= chrono::Utc::now(), "{figure}");
+    }
 
     let today = chrono::Utc::now().date_naive();
     let month = today.format("%Y-%m").to_string();

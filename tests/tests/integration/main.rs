@@ -11,6 +11,7 @@ mod http;
 mod http_spending;
 mod lambda_functions;
 mod money;
+mod network;
 mod openapi;
 mod paging;
 mod profiles;

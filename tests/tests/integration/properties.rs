@@ -12,6 +12,7 @@ use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, Res
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use ally_tests::figures::assert_figures_match;
+use ally_tests::stream::CatchUp;
 use ally_tests::{Holdings, all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as Cases, TestRunner};
@@ -173,7 +174,7 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, St
     Some(answer.map_err(|e| e.to_string()))
 }
 
-async fn run_scenario<S: Store>(store: S, openings: Vec<(Tier, i64)>, steps: Vec<Step>) {
+async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, steps: Vec<Step>) {
     let ally = Ally::new(store, Config::default());
     let users: Vec<String> = (0..USERS).map(user).collect();
     for (u, (tier, balance)) in users.iter().zip(openings) {

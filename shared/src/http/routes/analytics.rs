@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::refid;
@@ -24,6 +24,20 @@ pub struct TopResellers {
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct TotalCredits {
     total: i64,
+    /// When the newest change counted happened: the figure lags the wallets by the time
+    /// the change stream takes (seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<DateTime<Utc>>,
+}
+
+/// Resellers per tier, whatever their status.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TierCounts {
+    #[serde(flatten)]
+    tiers: TierSnapshot,
+    /// As for outstanding credits: when the newest change counted happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<DateTime<Utc>>,
 }
 
 const RANGE: (&str, &str) = ("start", "first day, YYYY-MM-DD");
@@ -37,7 +51,7 @@ pub const TOP: Operation = Operation::get::<TopResellers>(
 .admin()
 .query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END])
 .errors(&[403]);
-pub const TIERS: Operation = Operation::get::<TierSnapshot>(
+pub const TIERS: Operation = Operation::get::<TierCounts>(
     "/analytics/tier-snapshot",
     "tierSnapshot",
     "Resellers per tier, whatever their status (admin)",
@@ -126,12 +140,14 @@ async fn top<S: Store>(
     Ok(Json(TopResellers { items: app.ally.top_resellers(&range, limit).await? }))
 }
 
-async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TierSnapshot>, ApiError> {
-    Ok(Json(app.ally.tier_snapshot().await?))
+async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TierCounts>, ApiError> {
+    let totals = app.ally.network_totals().await?;
+    Ok(Json(TierCounts { tiers: totals.tiers, as_of: totals.as_of }))
 }
 
 async fn total<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TotalCredits>, ApiError> {
-    Ok(Json(TotalCredits { total: app.ally.total_credits().await? }))
+    let totals = app.ally.network_totals().await?;
+    Ok(Json(TotalCredits { total: totals.outstanding, as_of: totals.as_of }))
 }
 
 async fn trends<S: Store>(

@@ -1,20 +1,17 @@
-//! Counters: the `ADD` updates a money transaction carries (the reseller's day and month,
-//! one network shard's day and month and totals) and the reads analytics make of them.
+//! Counters: the `ADD` updates a money transaction carries (the reseller's own day and
+//! month, nothing shared), the network's figures applied from the change stream once per
+//! record, and the reads analytics make of both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DynamoStore;
-use super::item::{CounterItem, TotalsItem, attr, key, n, parse, s, tier_attribute, to_attr};
-use super::transaction::TxItem;
-use crate::domain::{Activity, DateRange, NetworkTotals, Tier, UserId, month_of};
-use crate::store::{Counters, Granularity, StoreError, StoreResult, keys};
-
-fn random_shard() -> u8 {
-    rand::random_range(0..keys::NETWORK_SHARDS)
-}
+use super::item::{CounterItem, Item, TotalsItem, attr, key, n, parse, s, tier_attribute, to_attr};
+use super::transaction::{Role, TxItem};
+use crate::domain::{Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, TierSnapshot, UserId, month_of};
+use crate::store::{Counters, Granularity, StoreError, StoreResult, backoff, keys};
 
 impl DynamoStore {
     /// `ADD`s `activity` to the counter item `(pk, sk)` of `period`; a reseller's day item
@@ -34,13 +31,15 @@ impl DynamoStore {
             .expression_attribute_names("#period", "period")
             .expression_attribute_values(":period", to_attr(&period)?);
         if let Some(user) = indexed_for {
+            // The index keys never change once set, and the index projects only them, so
+            // the counts moving do not write the index again.
             set.push_str(", #user_id = :user, #day_pk = :day_pk, #day_sk = :user");
             update = update
                 .expression_attribute_names("#user_id", "user_id")
                 .expression_attribute_names("#day_pk", attr::DAY_PK)
                 .expression_attribute_names("#day_sk", attr::DAY_SK)
                 .expression_attribute_values(":user", s(user.as_str()))
-                .expression_attribute_values(":day_pk", s(keys::day(period)));
+                .expression_attribute_values(":day_pk", s(keys::active_day(period, keys::day_shard(user))));
         }
         let update = update
             .update_expression(format!(
@@ -60,8 +59,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// The four counter updates of `activity` by `owner` at `at`: the reseller's day and
-    /// month, and one random network shard's day and month.
+    /// The reseller's own counter updates of `activity` at `at`: its day and its month.
     pub(super) fn counters(
         &self,
         owner: &UserId,
@@ -70,33 +68,119 @@ impl DynamoStore {
     ) -> StoreResult<Vec<TxItem<'static>>> {
         let day = at.date_naive();
         let month = month_of(day);
-        let shard = random_shard();
         Ok(vec![
             TxItem::plain(self.counter(keys::stats(owner), keys::day(day), day, activity, Some(owner))?),
             TxItem::plain(self.counter(keys::stats(owner), keys::month(month), month, activity, None)?),
-            TxItem::plain(self.counter(keys::network(shard), keys::day(day), day, activity, None)?),
-            TxItem::plain(self.counter(keys::network(shard), keys::month(month), month, activity, None)?),
         ])
     }
 
-    /// `ADD`s to one random shard of the network totals: outstanding credits and tier counts.
-    pub(super) fn totals(&self, outstanding: i64, tiers: &[(Tier, i64)]) -> StoreResult<TxItem<'static>> {
-        let mut expression = String::from("ADD #outstanding :outstanding");
+    /// `ADD`s to one shard of the network totals: outstanding credits and tier counts, and
+    /// `as_of`, the time of the newest change counted.
+    fn totals(
+        &self,
+        shard: u8,
+        outstanding: i64,
+        tiers: &TierSnapshot,
+        as_of: DateTime<Utc>,
+    ) -> StoreResult<TxItem<'static>> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(keys::network(random_shard()), keys::TOTALS)))
+            .set_key(Some(key(keys::network(shard), keys::TOTALS)))
+            .update_expression(
+                "SET #as_of = :as_of ADD #outstanding :outstanding, #standard :standard, #gold :gold, \
+                 #platinum :platinum",
+            )
+            .expression_attribute_names("#as_of", "as_of")
             .expression_attribute_names("#outstanding", "outstanding")
+            .expression_attribute_values(":as_of", to_attr(&as_of)?)
             .expression_attribute_values(":outstanding", n(outstanding));
-        for (tier, count) in tiers {
-            let name = tier_attribute(*tier);
-            expression.push_str(&format!(", #{name} :{name}"));
+        for (placeholder, tier) in [("standard", Tier::Standard), ("gold", Tier::Gold), ("platinum", Tier::Platinum)] {
             update = update
-                .expression_attribute_names(format!("#{name}"), name)
-                .expression_attribute_values(format!(":{name}"), n(count));
+                .expression_attribute_names(format!("#{placeholder}"), tier_attribute(tier))
+                .expression_attribute_values(format!(":{placeholder}"), n(tiers.count(tier)));
         }
-        let update = update.update_expression(expression).build().map_err(StoreError::backend)?;
+        let update = update.build().map_err(StoreError::backend)?;
         Ok(TxItem::plain(TransactWriteItem::builder().update(update).build()))
     }
+
+    /// One transaction of network figures: a marker per record (which must not exist yet)
+    /// and the summed deltas on one shard's day, month and totals items.
+    fn network_write(&self, deltas: &[&(String, NetworkDelta)]) -> StoreResult<Vec<TxItem<'static>>> {
+        let expires = (Utc::now() + chrono::Duration::days(APPLIED_DAYS)).timestamp();
+        let mut items = Vec::with_capacity(deltas.len() + 4);
+        let mut days: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+        let mut months: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+        let mut totals = (0i64, TierSnapshot::default(), None::<DateTime<Utc>>);
+        for (id, delta) in deltas {
+            let mut marker = key(keys::applied(id), keys::applied(id));
+            marker.insert(attr::EXPIRES_AT.into(), n(expires));
+            items.push(TxItem {
+                write: self.put(marker, Some("attribute_not_exists(pk)"))?,
+                role: Role::IdempotencyKey,
+            });
+            if !delta.activity.is_empty() {
+                *days.entry(delta.day).or_default() += delta.activity;
+                *months.entry(month_of(delta.day)).or_default() += delta.activity;
+            }
+            totals.0 += delta.outstanding;
+            for tier in Tier::ALL {
+                *totals.1.count_mut(tier) += delta.tiers.count(tier);
+            }
+            totals.2 = totals.2.max(Some(delta.at));
+        }
+        let shard = rand::random_range(0..keys::NETWORK_SHARDS);
+        for (day, activity) in &days {
+            items.push(TxItem::plain(self.counter(keys::network(shard), keys::day(*day), *day, activity, None)?));
+        }
+        for (month, activity) in &months {
+            items.push(TxItem::plain(self.counter(
+                keys::network(shard),
+                keys::month(*month),
+                *month,
+                activity,
+                None,
+            )?));
+        }
+        if let Some(as_of) = totals.2 {
+            items.push(self.totals(shard, totals.0, &totals.1, as_of)?);
+        }
+        Ok(items)
+    }
+
+    /// The ids among `ids` whose marker exists: already counted.
+    async fn applied(&self, ids: &[&str]) -> StoreResult<BTreeSet<String>> {
+        let wanted = ids.iter().map(|id| key(keys::applied(id), keys::applied(id))).collect();
+        let found = self.get_many(wanted).await?;
+        Ok(found
+            .iter()
+            .filter_map(|item| item.get(attr::PK).and_then(|v| v.as_s().ok()))
+            .filter_map(|pk| pk.strip_prefix("APPLIED#").map(str::to_string))
+            .collect())
+    }
+}
+
+/// How long a record's marker is kept: past the stream's 24-hour retention, no record can
+/// come again.
+const APPLIED_DAYS: i64 = 2;
+
+/// How many items one transaction of network figures holds at most (DynamoDB's limit).
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// How many times a chunk is tried again after a conflict or throttling.
+const NETWORK_ATTEMPTS: u32 = 10;
+
+/// The longest prefix of `deltas` whose markers and counter items fit in one transaction.
+fn chunk_len(deltas: &[&(String, NetworkDelta)]) -> usize {
+    let mut days = BTreeSet::new();
+    let mut months = BTreeSet::new();
+    for (taken, (_, delta)) in deltas.iter().enumerate() {
+        days.insert(delta.day);
+        months.insert(month_of(delta.day));
+        if taken + 1 + days.len() + months.len() + 1 > MAX_TRANSACTION_ITEMS {
+            return taken;
+        }
+    }
+    deltas.len()
 }
 
 impl Counters for DynamoStore {
@@ -138,17 +222,18 @@ impl Counters for DynamoStore {
     }
 
     async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
-        let items = self
-            .query_all(
+        let shards = (0..keys::DAY_SHARDS).map(|shard| {
+            self.query_all(
                 self.client
                     .query()
                     .table_name(&self.table)
                     .index_name(keys::BY_DAY_INDEX)
                     .key_condition_expression("#pk = :pk")
                     .expression_attribute_names("#pk", attr::DAY_PK)
-                    .expression_attribute_values(":pk", s(keys::day(day))),
+                    .expression_attribute_values(":pk", s(keys::active_day(day, shard))),
             )
-            .await?;
+        });
+        let items: Vec<Item> = futures::future::try_join_all(shards).await?.into_iter().flatten().collect();
         items
             .into_iter()
             .map(|item| {
@@ -160,6 +245,32 @@ impl Counters for DynamoStore {
             .collect()
     }
 
+    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
+        let mut pending: Vec<&(String, NetworkDelta)> = deltas.iter().collect();
+        while !pending.is_empty() {
+            let len = chunk_len(&pending).max(1);
+            let mut chunk: Vec<&(String, NetworkDelta)> = pending.drain(..len).collect();
+            let mut attempt = 0;
+            while !chunk.is_empty() {
+                match self.transact(self.network_write(&chunk)?).await {
+                    Ok(()) => break,
+                    // Some were counted before (a redelivery, another consumer): drop them.
+                    Err(StoreError::Refused(Refusal::Duplicate)) => {
+                        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+                        let applied = self.applied(&ids).await?;
+                        chunk.retain(|(id, _)| !applied.contains(id));
+                    }
+                    Err(StoreError::Conflict | StoreError::Throttled) if attempt < NETWORK_ATTEMPTS => {
+                        backoff(attempt).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         let shards = (0..keys::NETWORK_SHARDS).map(|shard| key(keys::network(shard), keys::TOTALS)).collect();
         let mut totals = NetworkTotals::default();
@@ -169,6 +280,7 @@ impl Counters for DynamoStore {
             totals.tiers.standard += shard.tier_standard;
             totals.tiers.gold += shard.tier_gold;
             totals.tiers.platinum += shard.tier_platinum;
+            totals.as_of = totals.as_of.max(shard.as_of);
         }
         Ok(totals)
     }

@@ -135,6 +135,8 @@ pub struct TotalsItem {
     pub tier_gold: i64,
     #[serde(default)]
     pub tier_platinum: i64,
+    #[serde(default)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The attribute of a totals shard that counts resellers of `tier`.

@@ -27,7 +27,6 @@ impl Profiles for DynamoStore {
                 write: self.put(refid_item(reseller), Some("attribute_not_exists(pk)"))?,
                 role: Role::Unique(Taken::Refid),
             },
-            self.totals(0, &[(reseller.tier, 1)])?,
         ];
         self.transact(items).await
     }
@@ -131,13 +130,10 @@ impl Profiles for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(StoreError::backend)?;
-        let mut items = vec![TxItem {
+        let items = vec![TxItem {
             write: TransactWriteItem::builder().update(profile).build(),
             role: Role::Wallet(user_id, &update.guard),
         }];
-        if update.previous_tier != update.tier {
-            items.push(self.totals(0, &[(update.previous_tier, -1), (update.tier, 1)])?);
-        }
         self.transact(items).await?;
         self.reseller(user_id).await?.ok_or(StoreError::Refused(Refusal::Missing))
     }

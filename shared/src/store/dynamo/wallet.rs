@@ -74,7 +74,6 @@ impl Wallets for DynamoStore {
             },
         ];
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
-        items.push(self.totals(change.entry.delta(), &[])?);
         if let Some(service) = &change.service {
             items.push(TxItem::plain(self.put(item(service, owner, keys::service(&service.id))?, None)?));
         }

@@ -23,8 +23,8 @@ use super::{
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkTotals, ProvisionedService,
-    RefId, Refusal, Reseller, UserId, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
+    ProvisionedService, RefId, Refusal, Reseller, Tier, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -46,7 +46,8 @@ struct Tables {
     checkpoints: BTreeMap<String, String>,
 }
 
-/// The memory store's analytics counters: per reseller and network-wide, per day and month.
+/// The memory store's analytics counters: each reseller's own, counted with its money, and
+/// the network's, counted from the change records it emits, once per record id.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     days: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
@@ -54,16 +55,43 @@ struct Tally {
     network_days: BTreeMap<NaiveDate, Activity>,
     network_months: BTreeMap<NaiveDate, Activity>,
     totals: NetworkTotals,
+    /// The change records counted in the network's figures, with when: DynamoDB's markers.
+    #[serde(default)]
+    applied: BTreeMap<String, DateTime<Utc>>,
 }
 
+/// How many markers the memory store keeps before it forgets those older than the
+/// stream's retention, as DynamoDB's TTL would.
+const APPLIED_KEPT: usize = 10_000;
+
 impl Tally {
+    /// Counts `activity` in the reseller's own day and month.
     fn count(&mut self, owner: &UserId, at: DateTime<Utc>, activity: Activity) {
         let day = at.date_naive();
         let month = month_of(day);
         *self.days.entry(owner.to_string()).or_default().entry(day).or_default() += activity;
         *self.months.entry(owner.to_string()).or_default().entry(month).or_default() += activity;
-        *self.network_days.entry(day).or_default() += activity;
-        *self.network_months.entry(month).or_default() += activity;
+    }
+
+    /// Adds the delta of record `id` to the network's figures, unless it was counted.
+    fn apply_network(&mut self, id: &str, delta: &NetworkDelta) {
+        if self.applied.contains_key(id) {
+            return;
+        }
+        if self.applied.len() >= APPLIED_KEPT {
+            let horizon = Utc::now() - chrono::Duration::days(2);
+            self.applied.retain(|_, at| *at > horizon);
+        }
+        self.applied.insert(id.to_string(), Utc::now());
+        if !delta.activity.is_empty() {
+            *self.network_days.entry(delta.day).or_default() += delta.activity;
+            *self.network_months.entry(month_of(delta.day)).or_default() += delta.activity;
+        }
+        self.totals.outstanding += delta.outstanding;
+        for tier in Tier::ALL {
+            *self.totals.tiers.count_mut(tier) += delta.tiers.count(tier);
+        }
+        self.totals.as_of = self.totals.as_of.max(Some(delta.at));
     }
 }
 
@@ -107,10 +135,16 @@ impl MemoryStore {
         (self, receiver)
     }
 
-    fn emit(&self, old: Option<Stored>, new: Option<Stored>) {
+    /// Records a change: counts it in the network's figures at once (the consumer caught
+    /// up), and sends it to the change feed, if any, as DynamoDB Streams would.
+    fn emit(&self, t: &mut Tables, old: Option<Stored>, new: Option<Stored>) {
+        let change = ItemChange { id: new_id(), at: Utc::now(), old, new };
+        if let Some(delta) = change.network_delta() {
+            t.counters.apply_network(&change.id, &delta);
+        }
         if let Some(changes) = &self.changes {
             // A closed feed only means nobody listens any more.
-            let _ = changes.send(ItemChange { id: new_id(), at: Utc::now(), old, new });
+            let _ = changes.send(change);
         }
     }
 
@@ -140,9 +174,8 @@ impl Profiles for MemoryStore {
         }
         t.refids.insert(reseller.refid.to_string(), reseller.user_id.to_string());
         t.resellers.insert(reseller.user_id.to_string(), reseller.clone());
-        *t.counters.totals.tiers.count_mut(reseller.tier) += 1;
         self.changed();
-        self.emit(None, Some(Stored::Reseller(Box::new(reseller.clone()))));
+        self.emit(&mut t, None, Some(Stored::Reseller(Box::new(reseller.clone()))));
         Ok(())
     }
 
@@ -183,11 +216,7 @@ impl Profiles for MemoryStore {
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
-        self.emit(Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(updated.clone()))));
-        if update.previous_tier != update.tier {
-            *t.counters.totals.tiers.count_mut(update.previous_tier) -= 1;
-            *t.counters.totals.tiers.count_mut(update.tier) += 1;
-        }
+        self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(updated.clone()))));
         self.changed();
         Ok(updated)
     }
@@ -213,7 +242,6 @@ impl Wallets for MemoryStore {
         change.guard.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
         let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
         let before = r.clone();
-        let outstanding = change.entry.delta();
         r.balance = change.new_balance;
         r.version += 1;
         r.wallet_open = true;
@@ -222,7 +250,6 @@ impl Wallets for MemoryStore {
         r.provisions += change.activity.provisions;
         r.clients += change.activity.acquisitions;
         r.updated_at = change.at;
-        t.counters.totals.outstanding += outstanding;
         t.counters.count(&change.user_id, change.at, change.activity);
         t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
         if let Some(service) = &change.service {
@@ -234,10 +261,10 @@ impl Wallets for MemoryStore {
             .insert(change.idempotency.key.to_string(), change.idempotency.clone());
         self.changed();
         let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
-        self.emit(Some(Stored::Reseller(Box::new(before))), after);
-        self.emit(None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: change.entry.clone() }));
+        self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
+        self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: change.entry.clone() }));
         if let Some(service) = &change.service {
-            self.emit(None, Some(Stored::Service(service.clone())));
+            self.emit(&mut t, None, Some(Stored::Service(service.clone())));
         }
         Ok(())
     }
@@ -271,7 +298,7 @@ impl Portfolio for MemoryStore {
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
         t.counters.count(&client.owner_id, client.created_at, acquisition);
         self.changed();
-        self.emit(None, Some(Stored::Client(client.clone())));
+        self.emit(&mut t, None, Some(Stored::Client(client.clone())));
         Ok(())
     }
 
@@ -279,11 +306,11 @@ impl Portfolio for MemoryStore {
         let mut t = self.lock();
         for c in clients {
             let old = t.clients.entry(c.owner_id.to_string()).or_default().insert(c.id.to_string(), c.clone());
-            self.emit(old.map(Stored::Client), Some(Stored::Client(c.clone())));
+            self.emit(&mut t, old.map(Stored::Client), Some(Stored::Client(c.clone())));
         }
         for s in services {
             let old = t.services.entry(s.owner_id.to_string()).or_default().insert(s.id.clone(), s.clone());
-            self.emit(old.map(Stored::Service), Some(Stored::Service(s.clone())));
+            self.emit(&mut t, old.map(Stored::Service), Some(Stored::Service(s.clone())));
         }
         self.changed();
         Ok(())
@@ -336,6 +363,15 @@ impl Counters for MemoryStore {
 
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         Ok(self.lock().counters.totals)
+    }
+
+    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
+        let mut t = self.lock();
+        for (id, delta) in deltas {
+            t.counters.apply_network(id, delta);
+        }
+        self.changed();
+        Ok(())
     }
 }
 
