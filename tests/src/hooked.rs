@@ -161,9 +161,9 @@ impl<S: Counters> Counters for Hooked<S> {
         self.before("activity")?;
         self.inner.activity(owner_id, range, granularity).await
     }
-    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
-        self.before("active_on")?;
-        self.inner.active_on(day).await
+    async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
+        self.before("active")?;
+        self.inner.active(period, granularity).await
     }
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         self.before("network_totals")?;

@@ -14,8 +14,9 @@ use crate::domain::{
 };
 use crate::store::{Granularity, Store};
 
-/// The longest range the top-resellers ranking covers, in days.
-pub const TOP_RESELLERS_MAX_DAYS: i64 = 366;
+/// The longest range the top-resellers ranking covers, in days (ten years: its cost grows
+/// with the months, not the days, of a range).
+pub const TOP_RESELLERS_MAX_DAYS: i64 = 3_660;
 
 /// One line of the top-resellers ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -35,17 +36,63 @@ fn next_month(day: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(first)
 }
 
+/// `range` cut into what counters answer: the days at its edges (daily counters) and the
+/// whole months between them (monthly counters), so a long range reads few items and the
+/// edges stay exact. A range inside one month is all days.
+fn pieces(range: &DateRange) -> Vec<(DateRange, Granularity)> {
+    let first_full = if range.start.day() == 1 { range.start } else { next_month(range.start) };
+    let after_last_full = if next_month(range.end) - Duration::days(1) == range.end {
+        next_month(range.end)
+    } else {
+        month_of(range.end)
+    };
+    if first_full >= after_last_full {
+        return vec![(*range, Granularity::Day)];
+    }
+    let mut out = vec![(DateRange { start: first_full, end: after_last_full - Duration::days(1) }, Granularity::Month)];
+    if range.start < first_full {
+        out.push((DateRange { start: range.start, end: first_full - Duration::days(1) }, Granularity::Day));
+    }
+    if after_last_full <= range.end {
+        out.push((DateRange { start: after_last_full, end: range.end }, Granularity::Day));
+    }
+    out
+}
+
+/// The periods of `pieces`: each day of the day pieces, the first day of each month of the
+/// month pieces.
+fn periods(pieces: &[(DateRange, Granularity)]) -> Vec<(NaiveDate, Granularity)> {
+    let mut out = Vec::new();
+    for (range, granularity) in pieces {
+        match granularity {
+            Granularity::Day => out.extend(range.each_day().map(|d| (d, Granularity::Day))),
+            Granularity::Month => {
+                let mut month = range.start;
+                while month <= range.end {
+                    out.push((month, Granularity::Month));
+                    month = next_month(month);
+                }
+            }
+        }
+    }
+    out
+}
+
 impl<S: Store> Ally<S> {
     /// Resellers ranked by clients onboarded in `range` (then by credits spent), at most `limit`.
     pub async fn top_resellers(&self, range: &DateRange, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
         if range.days() > TOP_RESELLERS_MAX_DAYS {
             return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
         }
-        let days: Vec<Vec<(UserId, Activity)>> =
-            futures::stream::iter(range.each_day().map(|d| self.store.active_on(d)))
-                .buffer_unordered(8)
-                .try_collect()
-                .await?;
+        // The edge days and whole months of the range: the reads grow with the resellers
+        // active in it, not with its days or any ledger.
+        let periods = periods(&pieces(range));
+        let days: Vec<Vec<(UserId, Activity)>> = futures::stream::iter(
+            periods.into_iter().map(|(period, granularity)| self.store.active(period, granularity)),
+        )
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
         let mut totals: HashMap<UserId, Activity> = HashMap::new();
         for (user, activity) in days.into_iter().flatten() {
             *totals.entry(user).or_default() += activity;
@@ -97,26 +144,10 @@ impl<S: Store> Ally<S> {
         range: &DateRange,
         reseller: Option<&UserId>,
     ) -> Result<BTreeMap<String, i64>, AllyError> {
-        let first_full = if range.start.day() == 1 { range.start } else { next_month(range.start) };
-        let after_last_full = if next_month(range.end) - Duration::days(1) == range.end {
-            next_month(range.end)
-        } else {
-            month_of(range.end)
-        };
+        let pieces = if interval == Interval::Daily { vec![(*range, Granularity::Day)] } else { pieces(range) };
         let mut counters = BTreeMap::new();
-        if interval == Interval::Daily || first_full >= after_last_full {
-            counters = self.store.activity(reseller, range, Granularity::Day).await?;
-        } else {
-            let months = DateRange { start: first_full, end: after_last_full - Duration::days(1) };
-            counters.extend(self.store.activity(reseller, &months, Granularity::Month).await?);
-            if range.start < first_full {
-                let head = DateRange { start: range.start, end: first_full - Duration::days(1) };
-                counters.extend(self.store.activity(reseller, &head, Granularity::Day).await?);
-            }
-            if after_last_full <= range.end {
-                let tail = DateRange { start: after_last_full, end: range.end };
-                counters.extend(self.store.activity(reseller, &tail, Granularity::Day).await?);
-            }
+        for (piece, granularity) in pieces {
+            counters.extend(self.store.activity(reseller, &piece, granularity).await?);
         }
         Ok(trend(range, interval, &counters))
     }

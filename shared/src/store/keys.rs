@@ -71,19 +71,29 @@ pub fn reseller_order(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str)
 /// Index listing the resellers with counters on a day (for top resellers).
 pub const BY_DAY_INDEX: &str = "by-day";
 
-/// How many partitions a day's entries of the by-day index are spread over, so that a busy
-/// day is not one hot index partition. A reseller always lands in the same one.
-pub const DAY_SHARDS: u8 = 16;
+/// Index listing the resellers with counters in a month (for top resellers).
+pub const BY_MONTH_INDEX: &str = "by-month";
 
-/// The by-day shard of a reseller: a stable hash of its user id.
-pub fn day_shard(user_id: &str) -> u8 {
+/// How many partitions a period's entries of the by-day and by-month indexes are spread
+/// over: each reseller writes its entry once per period, and the shards keep even a burst
+/// of first writes (every reseller's first spend after midnight) under one partition's
+/// 1,000 writes a second. A reseller always lands in the same shard.
+pub const ACTIVE_SHARDS: u8 = 4;
+
+/// The by-day and by-month shard of a reseller: a stable hash of its user id.
+pub fn active_shard(user_id: &str) -> u8 {
     let digest = <sha2::Sha256 as sha2::Digest>::digest(user_id.as_bytes());
-    digest[0] % DAY_SHARDS
+    digest[0] % ACTIVE_SHARDS
 }
 
 /// Partition of the by-day index: one shard of one day.
 pub fn active_day(day: chrono::NaiveDate, shard: u8) -> String {
     format!("DAY#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
+/// Partition of the by-month index: one shard of one month.
+pub fn active_month(month: chrono::NaiveDate, shard: u8) -> String {
+    format!("MONTH#{}#{shard}", month.format("%Y-%m"))
 }
 
 /// Partition of a reseller's counters.

@@ -274,8 +274,12 @@ pub trait Counters: Send + Sync {
         granularity: Granularity,
     ) -> impl Future<Output = StoreResult<BTreeMap<NaiveDate, Activity>>> + Send;
 
-    /// Every reseller with counters on `day`, with them.
-    fn active_on(&self, day: NaiveDate) -> impl Future<Output = StoreResult<Vec<(UserId, Activity)>>> + Send;
+    /// Every reseller with counters in the day or month starting `period`, with them.
+    fn active(
+        &self,
+        period: NaiveDate,
+        granularity: Granularity,
+    ) -> impl Future<Output = StoreResult<Vec<(UserId, Activity)>>> + Send;
 
     /// Outstanding credits and resellers per tier, network-wide.
     fn network_totals(&self) -> impl Future<Output = StoreResult<NetworkTotals>> + Send;

@@ -14,15 +14,15 @@ use crate::domain::{Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, T
 use crate::store::{Counters, Granularity, StoreError, StoreResult, backoff, keys};
 
 impl DynamoStore {
-    /// `ADD`s `activity` to the counter item `(pk, sk)` of `period`; a reseller's day item
-    /// also joins the by-day index.
+    /// `ADD`s `activity` to the counter item `(pk, sk)` of `period`; a reseller's day and
+    /// month items also join the by-day and by-month indexes.
     fn counter(
         &self,
         pk: String,
         sk: String,
         period: NaiveDate,
         activity: &Activity,
-        indexed_for: Option<&UserId>,
+        indexed_for: Option<(&UserId, Granularity)>,
     ) -> StoreResult<TransactWriteItem> {
         let mut set = String::from("SET #period = :period");
         let mut update = Update::builder()
@@ -30,16 +30,21 @@ impl DynamoStore {
             .set_key(Some(key(pk, sk)))
             .expression_attribute_names("#period", "period")
             .expression_attribute_values(":period", to_attr(&period)?);
-        if let Some(user) = indexed_for {
+        if let Some((user, granularity)) = indexed_for {
             // The index keys never change once set, and the index projects only them, so
             // the counts moving do not write the index again.
-            set.push_str(", #user_id = :user, #day_pk = :day_pk, #day_sk = :user");
+            let shard = keys::active_shard(user);
+            let (index_pk, index_sk, partition) = match granularity {
+                Granularity::Day => (attr::DAY_PK, attr::DAY_SK, keys::active_day(period, shard)),
+                Granularity::Month => (attr::MONTH_PK, attr::MONTH_SK, keys::active_month(period, shard)),
+            };
+            set.push_str(", #user_id = :user, #index_pk = :index_pk, #index_sk = :user");
             update = update
                 .expression_attribute_names("#user_id", "user_id")
-                .expression_attribute_names("#day_pk", attr::DAY_PK)
-                .expression_attribute_names("#day_sk", attr::DAY_SK)
+                .expression_attribute_names("#index_pk", index_pk)
+                .expression_attribute_names("#index_sk", index_sk)
                 .expression_attribute_values(":user", s(user.as_str()))
-                .expression_attribute_values(":day_pk", s(keys::active_day(period, keys::day_shard(user))));
+                .expression_attribute_values(":index_pk", s(partition));
         }
         let update = update
             .update_expression(format!(
@@ -69,8 +74,20 @@ impl DynamoStore {
         let day = at.date_naive();
         let month = month_of(day);
         Ok(vec![
-            TxItem::plain(self.counter(keys::stats(owner), keys::day(day), day, activity, Some(owner))?),
-            TxItem::plain(self.counter(keys::stats(owner), keys::month(month), month, activity, None)?),
+            TxItem::plain(self.counter(
+                keys::stats(owner),
+                keys::day(day),
+                day,
+                activity,
+                Some((owner, Granularity::Day)),
+            )?),
+            TxItem::plain(self.counter(
+                keys::stats(owner),
+                keys::month(month),
+                month,
+                activity,
+                Some((owner, Granularity::Month)),
+            )?),
         ])
     }
 
@@ -221,20 +238,37 @@ impl Counters for DynamoStore {
         Ok(out)
     }
 
-    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
-        let shards = (0..keys::DAY_SHARDS).map(|shard| {
+    async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
+        let (index, index_pk) = match granularity {
+            Granularity::Day => (keys::BY_DAY_INDEX, attr::DAY_PK),
+            Granularity::Month => (keys::BY_MONTH_INDEX, attr::MONTH_PK),
+        };
+        let shards = (0..keys::ACTIVE_SHARDS).map(|shard| {
+            let partition = match granularity {
+                Granularity::Day => keys::active_day(period, shard),
+                Granularity::Month => keys::active_month(period, shard),
+            };
             self.query_all(
                 self.client
                     .query()
                     .table_name(&self.table)
-                    .index_name(keys::BY_DAY_INDEX)
+                    .index_name(index)
                     .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", attr::DAY_PK)
-                    .expression_attribute_values(":pk", s(keys::active_day(day, shard))),
+                    .expression_attribute_names("#pk", index_pk)
+                    .expression_attribute_values(":pk", s(partition)),
             )
         });
-        let items: Vec<Item> = futures::future::try_join_all(shards).await?.into_iter().flatten().collect();
-        items
+        // The index holds the keys only: the counters are read by key.
+        let keys: Vec<Item> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|found| {
+                Some(key(found.get(attr::PK)?.as_s().ok()?.clone(), found.get(attr::SK)?.as_s().ok()?.clone()))
+            })
+            .collect();
+        self.get_many(keys)
+            .await?
             .into_iter()
             .map(|item| {
                 let counter: CounterItem = parse(item)?;

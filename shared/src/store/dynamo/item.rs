@@ -23,6 +23,8 @@ pub mod attr {
     pub const STATUS_SK: &str = "gsi2sk";
     pub const DAY_PK: &str = "gsi3pk";
     pub const DAY_SK: &str = "gsi3sk";
+    pub const MONTH_PK: &str = "gsi4pk";
+    pub const MONTH_SK: &str = "gsi4sk";
     /// The table's TTL attribute (idempotency records, claims).
     pub const EXPIRES_AT: &str = "expires_at";
 }

@@ -40,7 +40,7 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
             .set_exclusive_start_key(start);
-        newest_first(query, page.limit, |last: &T| BTreeMap::from([("after".to_string(), id_of(last))])).await
+        newest_first(query, page.limit, parse, |last: &T| BTreeMap::from([("after".to_string(), id_of(last))])).await
     }
 }
 
@@ -48,9 +48,10 @@ impl DynamoStore {
 /// the page, whose presence says a next page exists (so the last page has no cursor), and
 /// goes on from `LastEvaluatedKey` while DynamoDB stops short of that: a Query stops at
 /// 1 MB, or after a filter dropped items, and a short answer is not the end of the list.
-pub(super) async fn newest_first<T: DeserializeOwned>(
+pub(super) async fn newest_first<T>(
     query: QueryFluentBuilder,
     limit: u16,
+    decode: impl Fn(Item) -> StoreResult<T>,
     cursor_of: impl Fn(&T) -> BTreeMap<String, String>,
 ) -> StoreResult<Page<T>> {
     let wanted = usize::from(limit) + 1;
@@ -67,7 +68,7 @@ pub(super) async fn newest_first<T: DeserializeOwned>(
             .await
             .map_err(StoreError::backend)?;
         for item in out.items.unwrap_or_default() {
-            items.push(parse(item)?);
+            items.push(decode(item)?);
         }
         start = out.last_evaluated_key.filter(|key| !key.is_empty());
         if items.len() >= wanted || start.is_none() {

@@ -1,13 +1,13 @@
 //! Reseller profiles: onboarding (profile + refid, both or neither), lookups, the index
 //! lists, and admin changes under the version read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde_dynamo::aws_sdk_dynamodb_1::to_item;
 
 use super::DynamoStore;
-use super::item::{attr, key, n, parse, refid_item, reseller_item, s, to_attr};
+use super::item::{Item, attr, key, n, parse, refid_item, reseller_item, s, to_attr};
 use super::paging::newest_first;
 use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{RefId, Reseller, UserId};
@@ -91,10 +91,23 @@ impl Profiles for DynamoStore {
                 .expression_attribute_values(":status", s(status.as_str())),
             None => query,
         };
-        newest_first(query, page.limit, |r: &Reseller| {
-            BTreeMap::from([("after".to_string(), keys::reseller_order(&r.created_at, &r.user_id))])
+        // The index holds the keys (and the status a tier list filters on): the profiles are
+        // read by key, in the index's order.
+        let keys = newest_first(query, page.limit, Ok, |found: &Item| {
+            let order = found.get(sk_attr).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            BTreeMap::from([("after".to_string(), order)])
         })
-        .await
+        .await?;
+        let order: Vec<String> =
+            keys.items.iter().filter_map(|k| k.get(attr::PK).and_then(|v| v.as_s().ok()).cloned()).collect();
+        let wanted = order.iter().map(|pk| key(pk.clone(), keys::PROFILE)).collect();
+        let mut profiles: HashMap<String, Reseller> = HashMap::new();
+        for found in self.get_many(wanted).await? {
+            let r: Reseller = parse(found)?;
+            profiles.insert(keys::reseller(&r.user_id), r);
+        }
+        let items = order.iter().filter_map(|pk| profiles.remove(pk)).collect();
+        Ok(Page { items, next_cursor: keys.next_cursor })
     }
 
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {

@@ -14,12 +14,21 @@ fn key(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
     KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::backend)
 }
 
-fn index(name: &str, pk: &str, sk: &str) -> StoreResult<GlobalSecondaryIndex> {
+/// An index on `pk` / `sk` projecting the keys and `include`.
+fn index(name: &str, pk: &str, sk: &str, include: &[&str]) -> StoreResult<GlobalSecondaryIndex> {
+    let projection = if include.is_empty() {
+        Projection::builder().projection_type(ProjectionType::KeysOnly).build()
+    } else {
+        Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(include.iter().map(|a| a.to_string()).collect()))
+            .build()
+    };
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(pk, KeyType::Hash)?)
         .key_schema(key(sk, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(projection)
         .build()
         .map_err(StoreError::backend)
 }
@@ -41,9 +50,10 @@ pub async fn create_table(client: &Client, name: &str, stream: ChangeStream) -> 
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(attr::PK, KeyType::Hash)?)
         .key_schema(key(attr::SK, KeyType::Range)?)
-        .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK)?)
-        .global_secondary_indexes(index(keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK)?)
-        .global_secondary_indexes(index(keys::BY_DAY_INDEX, attr::DAY_PK, attr::DAY_SK)?)
+        .global_secondary_indexes(index(keys::BY_TIER_INDEX, attr::TIER_PK, attr::TIER_SK, &["status"])?)
+        .global_secondary_indexes(index(keys::BY_STATUS_INDEX, attr::STATUS_PK, attr::STATUS_SK, &[])?)
+        .global_secondary_indexes(index(keys::BY_DAY_INDEX, attr::DAY_PK, attr::DAY_SK, &[])?)
+        .global_secondary_indexes(index(keys::BY_MONTH_INDEX, attr::MONTH_PK, attr::MONTH_SK, &[])?)
         .stream_specification(match stream {
             ChangeStream::On => StreamSpecification::builder()
                 .stream_enabled(true)
@@ -54,9 +64,18 @@ pub async fn create_table(client: &Client, name: &str, stream: ChangeStream) -> 
                 StreamSpecification::builder().stream_enabled(false).build().map_err(StoreError::backend)?
             }
         });
-    for name in
-        [attr::PK, attr::SK, attr::TIER_PK, attr::TIER_SK, attr::STATUS_PK, attr::STATUS_SK, attr::DAY_PK, attr::DAY_SK]
-    {
+    for name in [
+        attr::PK,
+        attr::SK,
+        attr::TIER_PK,
+        attr::TIER_SK,
+        attr::STATUS_PK,
+        attr::STATUS_SK,
+        attr::DAY_PK,
+        attr::DAY_SK,
+        attr::MONTH_PK,
+        attr::MONTH_SK,
+    ] {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(name)

@@ -351,12 +351,15 @@ impl Counters for MemoryStore {
         Ok(series.map(|m| m.range(from..=range.end).map(|(d, a)| (*d, *a)).collect()).unwrap_or_default())
     }
 
-    async fn active_on(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+    async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
         let t = self.lock();
-        t.counters
-            .days
+        let series = match granularity {
+            Granularity::Day => &t.counters.days,
+            Granularity::Month => &t.counters.months,
+        };
+        series
             .iter()
-            .filter_map(|(owner, days)| days.get(&day).map(|a| (owner, *a)))
+            .filter_map(|(owner, periods)| periods.get(&period).map(|a| (owner, *a)))
             .map(|(owner, a)| Ok((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, a)))
             .collect()
     }
