@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ally::domain::{AllyError, EntryKind, Tier, TierSnapshot};
 use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
-use ally::store::{Counters, Granularity, Store};
+use ally::store::{Granularity, Store};
 use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, figures};
 use ally_tests::stream::CatchUp;
