@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
+    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
     ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
     Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, Portfolio, ProfileUpdate, Profiles,
-    ResellerFilter, StoreError, StoreResult, WalletChange, Wallets,
+    ResellerFilter, StoreError, StoreResult, WalletChange, Wallets, WithMetadata,
 };
 use chrono::NaiveDate;
 
@@ -82,6 +82,14 @@ impl<S: Profiles> Profiles for Hooked<S> {
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
         self.before("reseller")?;
         self.inner.reseller(user_id).await
+    }
+    async fn with_metadata(&self, user_id: &UserId) -> StoreResult<Option<WithMetadata>> {
+        self.before("with_metadata")?;
+        self.inner.with_metadata(user_id).await
+    }
+    async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
+        self.before("put_metadata")?;
+        self.inner.put_metadata(user_id, expected, metadata).await
     }
     async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
         self.before("reseller_by_refid")?;

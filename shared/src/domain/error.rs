@@ -29,6 +29,9 @@ pub enum AllyError {
     /// The reseller's tier may not sell this product.
     #[error("the {tier} tier may not sell product {product}")]
     TierNotAllowed { tier: Tier, product: String },
+    /// The input is well formed but larger than Ally keeps (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// The idempotency key was used before with a different request.
     #[error("this idempotency key was already used with a different request")]
     IdempotencyConflict,

@@ -62,8 +62,10 @@ pub struct Reseller {
     pub wallet_open: bool,
     /// Set by an admin (or a low-credit rule): provisioning is refused while true.
     pub hold_provisioning: bool,
-    /// Whitelabel settings (company name, logo URL, colours...).
-    pub metadata: BTreeMap<String, String>,
+    /// Whitelabel settings (company name, logo URL, colours...). Kept in an item of its own
+    /// beside the wallet, so a spend never rewrites it; lists of resellers leave it empty.
+    #[serde(default)]
+    pub metadata: Metadata,
     /// Bumped by every change of balance, tier, status or hold: a write is conditioned on it.
     pub version: u64,
     /// Running totals for the reseller's stats, kept in the same writes as the money.
@@ -75,15 +77,35 @@ pub struct Reseller {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Caps on whitelabel metadata, so one partner cannot grow its profile without bound.
-pub const METADATA_MAX_KEYS: usize = 50;
-const METADATA_MAX_VALUE_LEN: usize = 2_048;
+/// A whitelabel metadata value: any JSON string, number or boolean, as the seed's
+/// `updateMetadata($k, $v)` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum MetadataValue {
+    Flag(bool),
+    Number(serde_json::Number),
+    Text(String),
+}
 
-/// Checks a metadata value: at most 2,048 characters without control characters.
-pub fn check_metadata_value(key: &str, value: &str) -> Result<(), AllyError> {
-    if value.chars().count() > METADATA_MAX_VALUE_LEN || value.chars().any(char::is_control) {
-        return Err(AllyError::validation(format!(
-            "metadata value of `{key}` must be at most 2048 characters without control characters"
+/// A reseller's whitelabel metadata, by key.
+pub type Metadata = BTreeMap<String, MetadataValue>;
+
+/// The most metadata one reseller keeps, serialised as JSON: it bounds the item it lives in
+/// (DynamoDB's items stop at 400 KB) and what every page load carries.
+pub const METADATA_MAX_BYTES: usize = 8 * 1024;
+
+/// Checks a whole metadata map: text without control characters, at most
+/// [`METADATA_MAX_BYTES`] of JSON in all (413 beyond).
+pub fn check_metadata(metadata: &Metadata) -> Result<(), AllyError> {
+    for (key, value) in metadata {
+        if matches!(value, MetadataValue::Text(text) if text.chars().any(char::is_control)) {
+            return Err(AllyError::validation(format!("metadata value of `{key}` has control characters")));
+        }
+    }
+    let bytes = serde_json::to_vec(metadata).map_err(AllyError::internal)?.len();
+    if bytes > METADATA_MAX_BYTES {
+        return Err(AllyError::TooLarge(format!(
+            "metadata may hold {METADATA_MAX_BYTES} bytes of JSON in all; this would be {bytes}"
         )));
     }
     Ok(())

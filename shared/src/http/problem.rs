@@ -66,6 +66,7 @@ impl From<AllyError> for ApiError {
             AllyError::OnHold => (S::FORBIDDEN, "provisioning_on_hold"),
             AllyError::Suspended => (S::FORBIDDEN, "reseller_inactive"),
             AllyError::TierNotAllowed { .. } => (S::FORBIDDEN, "tier_not_allowed"),
+            AllyError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AllyError::IdempotencyConflict => (S::CONFLICT, "idempotency_conflict"),
             AllyError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AllyError::Contention => (S::SERVICE_UNAVAILABLE, "busy"),

@@ -6,7 +6,6 @@ mod money;
 mod receipts;
 mod requests;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -21,8 +20,7 @@ pub use requests::{
 
 use crate::config::Config;
 use crate::domain::{
-    AllyError, Client, ClientId, Email, Guard, LedgerEntry, METADATA_MAX_KEYS, MetadataKey, RefId, Reseller, Status,
-    UserId, check_metadata_value,
+    AllyError, Client, ClientId, Email, Guard, LedgerEntry, Metadata, RefId, Reseller, Status, UserId, check_metadata,
 };
 use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
@@ -94,8 +92,8 @@ impl<S: Store> Ally<S> {
             Some(tier) => tier,
             None => self.config.default_tier,
         };
-        let mut metadata = BTreeMap::new();
-        merge_metadata(&mut metadata, request.metadata.into_iter().map(|(k, v)| (k, Some(v))))?;
+        let metadata: Metadata = request.metadata.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        check_metadata(&metadata)?;
         let email = match request.email {
             Some(email) => Some(email),
             None if user_id == actor.user_id => actor.email.clone().map(Email::parse).transpose()?,
@@ -154,38 +152,63 @@ impl<S: Store> Ally<S> {
     #[instrument(skip(self, patch))]
     pub async fn update_reseller(&self, refid: &RefId, patch: ResellerPatch) -> Result<Reseller, AllyError> {
         let user_id = self.find_by_refid(refid).await?.user_id;
-        self.patch_profile(&user_id, |r| {
-            r.tier = patch.tier.unwrap_or(r.tier);
-            r.status = patch.status.unwrap_or(r.status);
-            r.hold_provisioning = patch.hold_provisioning.unwrap_or(r.hold_provisioning);
-            merge_metadata(&mut r.metadata, patch.metadata.clone())
-        })
-        .await
+        let profile_changes = patch.tier.is_some() || patch.status.is_some() || patch.hold_provisioning.is_some();
+        if profile_changes {
+            self.patch_profile(&user_id, |r| {
+                r.tier = patch.tier.unwrap_or(r.tier);
+                r.status = patch.status.unwrap_or(r.status);
+                r.hold_provisioning = patch.hold_provisioning.unwrap_or(r.hold_provisioning);
+            })
+            .await?;
+        }
+        if patch.metadata.is_empty() {
+            self.find_by_user(&user_id).await
+        } else {
+            self.patch_metadata(&user_id, &patch.metadata).await
+        }
     }
 
     /// A partner's change of its own whitelabel metadata; reserved keys are refused.
     #[instrument(skip(self, patch))]
     pub async fn update_own_metadata(&self, user_id: &UserId, patch: MetadataPatch) -> Result<Reseller, AllyError> {
-        self.patch_profile(user_id, |r| merge_metadata(&mut r.metadata, patch.clone())).await
+        self.patch_metadata(user_id, &patch).await
+    }
+
+    /// Merges `patch` into the metadata read and writes it under its version (its own item:
+    /// the wallet is not touched), reading again if someone else wrote in between.
+    async fn patch_metadata(&self, user_id: &UserId, patch: &MetadataPatch) -> Result<Reseller, AllyError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let read = self.store.with_metadata(user_id).await?.ok_or(AllyError::NotFound("reseller"))?;
+            let mut reseller = read.reseller;
+            for (key, value) in patch {
+                match value {
+                    Some(value) => reseller.metadata.insert(key.to_string(), value.clone()),
+                    None => reseller.metadata.remove(key.as_str()),
+                };
+            }
+            check_metadata(&reseller.metadata)?;
+            match self.store.put_metadata(user_id, read.metadata_version, &reseller.metadata).await {
+                Ok(()) => return Ok(reseller),
+                Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
+                Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AllyError::Contention)
     }
 
     /// Applies `change` to the current profile and writes it under the version read,
     /// reading again if someone else wrote in between.
-    async fn patch_profile(
-        &self,
-        user_id: &UserId,
-        change: impl Fn(&mut Reseller) -> Result<(), AllyError>,
-    ) -> Result<Reseller, AllyError> {
+    async fn patch_profile(&self, user_id: &UserId, change: impl Fn(&mut Reseller)) -> Result<Reseller, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(user_id).await?;
             let guard = Guard::Profile { version: r.version };
-            change(&mut r)?;
+            change(&mut r);
             let update = ProfileUpdate {
                 guard,
                 tier: r.tier,
                 status: r.status,
                 hold_provisioning: r.hold_provisioning,
-                metadata: r.metadata,
                 at: Utc::now(),
             };
             match self.store.update_profile(user_id, &update).await {
@@ -239,26 +262,4 @@ impl<S: Store> Ally<S> {
             provisions: r.provisions,
         })
     }
-}
-
-/// Applies a patch (a value sets a key, `None` removes it) and checks the result: values
-/// without control characters, at most `METADATA_MAX_KEYS` keys. Keys were checked when
-/// they were parsed.
-fn merge_metadata(
-    metadata: &mut BTreeMap<String, String>,
-    patch: impl IntoIterator<Item = (MetadataKey, Option<String>)>,
-) -> Result<(), AllyError> {
-    for (key, value) in patch {
-        match value {
-            Some(value) => {
-                check_metadata_value(&key, &value)?;
-                metadata.insert(key.into(), value)
-            }
-            None => metadata.remove(key.as_str()),
-        };
-    }
-    if metadata.len() > METADATA_MAX_KEYS {
-        return Err(AllyError::validation(format!("metadata holds at most {METADATA_MAX_KEYS} keys")));
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClientName, CompanyName, Email, MetadataKey, Note, Status, Tier, UserId};
+use crate::domain::{ClientName, CompanyName, Email, MetadataKey, MetadataValue, Note, Status, Tier, UserId};
 
 /// Onboard a reseller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -20,11 +20,11 @@ pub struct NewReseller {
     #[serde(default)]
     pub email: Option<Email>,
     #[serde(default)]
-    pub metadata: BTreeMap<MetadataKey, String>,
+    pub metadata: BTreeMap<MetadataKey, MetadataValue>,
 }
 
 /// A whitelabel metadata patch: a value sets a key, `null` removes it.
-pub type MetadataPatch = BTreeMap<MetadataKey, Option<String>>;
+pub type MetadataPatch = BTreeMap<MetadataKey, Option<MetadataValue>>;
 
 /// An admin's change to a reseller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

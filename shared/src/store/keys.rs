@@ -11,6 +11,9 @@ pub fn reseller(user_id: &str) -> String {
 /// Sort key of the profile + wallet item.
 pub const PROFILE: &str = "PROFILE";
 
+/// Sort key of a reseller's whitelabel metadata, an item of its own beside the wallet.
+pub const METADATA: &str = "METADATA";
+
 /// Partition (and sort key) of the item that reserves a refid.
 pub fn refid(refid: &str) -> String {
     format!("REFID#{refid}")

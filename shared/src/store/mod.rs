@@ -22,8 +22,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
-    ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta,
+    NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -108,8 +108,15 @@ pub struct ProfileUpdate {
     pub tier: Tier,
     pub status: Status,
     pub hold_provisioning: bool,
-    pub metadata: BTreeMap<String, String>,
     pub at: DateTime<Utc>,
+}
+
+/// A reseller with the version of its metadata, which a metadata write is conditioned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithMetadata {
+    pub reseller: Reseller,
+    /// 0 while the reseller has never had metadata.
+    pub metadata_version: u64,
 }
 
 /// What must be unique and was not.
@@ -180,8 +187,20 @@ pub trait Profiles: Send + Sync {
     /// Creates the profile and claims its refid, both or neither.
     fn insert_reseller(&self, reseller: &Reseller) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// The reseller of `user_id` (strongly consistent).
+    /// The reseller of `user_id` with its metadata (strongly consistent).
     fn reseller(&self, user_id: &UserId) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
+
+    /// The reseller of `user_id` with its metadata and the metadata's version, in one read.
+    fn with_metadata(&self, user_id: &UserId) -> impl Future<Output = StoreResult<Option<WithMetadata>>> + Send;
+
+    /// Replaces the metadata of `user_id` if its version is still `expected` (refused with
+    /// `VersionChanged` otherwise, `Missing` without a reseller).
+    fn put_metadata(
+        &self,
+        user_id: &UserId,
+        expected: u64,
+        metadata: &Metadata,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The reseller with `refid`.
     fn reseller_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
@@ -189,7 +208,7 @@ pub trait Profiles: Send + Sync {
     /// The resellers of these user ids that exist.
     fn resellers_by_user(&self, user_ids: &[UserId]) -> impl Future<Output = StoreResult<Vec<Reseller>>> + Send;
 
-    /// Resellers of one tier or status, newest first.
+    /// Resellers of one tier or status, newest first (without their metadata).
     fn resellers(
         &self,
         filter: ResellerFilter,

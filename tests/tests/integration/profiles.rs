@@ -4,6 +4,11 @@
 use std::sync::Arc;
 
 use super::money::cost;
+use ally::domain::MetadataValue;
+
+fn text(value: &str) -> MetadataValue {
+    MetadataValue::Text(value.into())
+}
 use ally::domain::{AllyError, EntryKind, Status, Tier};
 use ally::service::{NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Store};
@@ -60,7 +65,7 @@ async fn onboarding_rules<S: Store>(store: S) {
     }
     assert!(ally::domain::MetadataKey::parse("hold_provisioning").is_err());
     let mut control = request("R");
-    control.metadata.insert(ally::domain::MetadataKey::parse("k").unwrap(), "a\u{0}b".into());
+    control.metadata.insert(ally::domain::MetadataKey::parse("k").unwrap(), text("a\u{0}b"));
     assert!(matches!(ally.onboard(&other, control).await, Err(AllyError::Validation(_))));
     assert!(matches!(ally.find_by_user(&uid("self-2")).await, Err(AllyError::NotFound(_))), "refusals wrote nothing");
 
@@ -94,32 +99,44 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
     let r = reseller_with(&ally, "p", Tier::Standard, 2_000).await;
     let patch = ResellerPatch {
         tier: Some(Tier::Gold),
-        metadata: [(mkey("logo_url"), Some("https://cdn.p.example/logo.png".to_string()))].into(),
+        metadata: [(mkey("logo_url"), Some(text("https://cdn.p.example/logo.png")))].into(),
         ..ResellerPatch::default()
     };
     let updated = ally.update_reseller(&r.refid, patch).await.unwrap();
     assert_eq!(updated.tier, Tier::Gold);
     assert_eq!(updated.balance, 2_000, "a profile change leaves the wallet alone");
-    assert_eq!(updated.metadata.get("logo_url").map(String::as_str), Some("https://cdn.p.example/logo.png"));
+    assert_eq!(updated.metadata.get("logo_url"), Some(&text("https://cdn.p.example/logo.png")));
     assert_eq!(ally.provision(&uid("p"), cost(1_000), &ikey("after-upgrade")).await.unwrap().cost, 850);
 
     let own = ally
         .update_own_metadata(
             &uid("p"),
-            [(mkey("primary_color"), Some("#0055ff".to_string())), (mkey("logo_url"), None)].into(),
+            [
+                (mkey("primary_color"), Some(text("#0055ff"))),
+                (mkey("logo_url"), None),
+                (mkey("seats"), Some(MetadataValue::Number(25.into()))),
+                (mkey("beta"), Some(MetadataValue::Flag(true))),
+            ]
+            .into(),
         )
         .await
         .unwrap();
-    assert_eq!(own.metadata.len(), 1);
-    assert_eq!(own.metadata["primary_color"], "#0055ff");
+    assert_eq!(own.metadata.len(), 3);
+    assert_eq!(own.metadata["primary_color"], text("#0055ff"));
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap(), own, "as stored");
+    // Metadata has an item of its own: changing it leaves the wallet (and its version) alone.
+    assert_eq!(own.version, ally.find_by_user(&uid("p")).await.unwrap().version);
+    let listed = ally.list_resellers(ally::store::ResellerFilter::Tier(Tier::Gold), &PageRequest::first(5)).await;
+    assert!(listed.unwrap().items[0].metadata.is_empty(), "lists leave metadata out");
     let before = holdings(&ally, "p").await;
     // Reserved and malformed keys are refused where they are parsed.
     assert!(ally::domain::MetadataKey::parse("hold_provisioning").is_err());
     assert!(ally::domain::MetadataKey::parse("Bad Key").is_err());
-    let err = ally.update_own_metadata(&uid("p"), [(mkey("k"), Some("a\u{0}b".to_string()))].into()).await;
+    let err = ally.update_own_metadata(&uid("p"), [(mkey("k"), Some(text("a\u{0}b")))].into()).await;
     assert!(matches!(err, Err(AllyError::Validation(_))), "{err:?}");
-    let too_many = (0..51).map(|i| (mkey(&format!("k{i}")), Some("v".to_string()))).collect();
-    assert!(matches!(ally.update_own_metadata(&uid("p"), too_many).await, Err(AllyError::Validation(_))));
+    // 8 KiB of JSON in all: many small values add up to too much.
+    let too_much = (0..100).map(|i| (mkey(&format!("k{i}")), Some(text(&"v".repeat(80))))).collect();
+    assert!(matches!(ally.update_own_metadata(&uid("p"), too_much).await, Err(AllyError::TooLarge(_))));
     assert_eq!(holdings(&ally, "p").await, before);
     assert!(matches!(
         ally.update_reseller(&rid("ZZZZZZZZZZ"), ResellerPatch::default()).await,

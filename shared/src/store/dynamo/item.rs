@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use crate::domain::{Activity, IdempotencyKey, Reseller, Tier, UserId};
+use crate::domain::{Activity, IdempotencyKey, Metadata, Reseller, Tier, UserId};
 use crate::store::{IdempotencyRecord, StoreError, StoreResult, keys};
 
 /// Attribute names that are not fields of a domain type.
@@ -70,15 +70,34 @@ pub fn sort_key(item: &Item) -> Option<&str> {
     item.get(attr::SK).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
-/// The profile + wallet item, with the keys of both reseller indexes.
+/// The profile + wallet item, with the keys of both reseller indexes. The metadata is not
+/// in it: it has an item of its own ([`metadata_item`]).
 pub fn reseller_item(r: &Reseller) -> StoreResult<Item> {
     let mut item = item(r, keys::reseller(&r.user_id), keys::PROFILE.into())?;
+    item.remove("metadata");
     let order = keys::reseller_order(&r.created_at, &r.user_id);
     item.insert(attr::TIER_PK.into(), s(keys::tier_partition(r.tier)));
     item.insert(attr::TIER_SK.into(), s(order.clone()));
     item.insert(attr::STATUS_PK.into(), s(keys::status_partition(r.status)));
     item.insert(attr::STATUS_SK.into(), s(order));
     Ok(item)
+}
+
+/// The whitelabel metadata of a reseller, at `version`.
+pub fn metadata_item(owner: &UserId, metadata: &Metadata, version: u64) -> StoreResult<Item> {
+    let mut item = key(keys::reseller(owner), keys::METADATA);
+    item.insert("metadata".into(), to_attr(metadata)?);
+    item.insert("version".into(), n(version));
+    Ok(item)
+}
+
+/// The metadata item as stored.
+#[derive(Deserialize)]
+pub struct MetadataItem {
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// The item that reserves a refid for its reseller.

@@ -3,17 +3,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use serde_dynamo::aws_sdk_dynamodb_1::to_item;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::DynamoStore;
-use super::item::{Item, attr, key, n, parse, refid_item, reseller_item, s, to_attr};
+use super::item::{
+    Item, MetadataItem, attr, key, metadata_item, n, parse, refid_item, reseller_item, s, sort_key, to_attr,
+};
 use super::paging::newest_first;
 use super::transaction::{Role, TxItem, guard_condition};
-use crate::domain::{RefId, Reseller, UserId};
+use crate::domain::{Metadata, RefId, Reseller, UserId};
 use crate::store::{
-    Page, PageRequest, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken, decode_cursor,
-    keys,
+    Page, PageRequest, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken, WithMetadata,
+    decode_cursor, keys,
 };
 
 impl Profiles for DynamoStore {
@@ -28,11 +31,69 @@ impl Profiles for DynamoStore {
                 role: Role::Unique(Taken::Refid),
             },
         ];
+        let mut items = items;
+        if !reseller.metadata.is_empty() {
+            items.push(TxItem::plain(self.put(metadata_item(&reseller.user_id, &reseller.metadata, 1)?, None)?));
+        }
         self.transact(items).await
     }
 
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
-        self.get(key(keys::reseller(user_id), keys::PROFILE)).await?.map(parse).transpose()
+        Ok(self.with_metadata(user_id).await?.map(|read| read.reseller))
+    }
+
+    async fn with_metadata(&self, user_id: &UserId) -> StoreResult<Option<WithMetadata>> {
+        let pk = keys::reseller(user_id);
+        let mut profile: Option<Reseller> = None;
+        let mut metadata: Option<MetadataItem> = None;
+        for found in self.get_many(vec![key(pk.clone(), keys::PROFILE), key(pk, keys::METADATA)]).await? {
+            match sort_key(&found) {
+                Some(keys::PROFILE) => profile = Some(parse(found)?),
+                _ => metadata = Some(parse(found)?),
+            }
+        }
+        Ok(profile.map(|mut reseller| {
+            // A profile written before metadata had an item of its own keeps it inline
+            // until its first metadata change.
+            let metadata_version = match metadata {
+                Some(item) => {
+                    reseller.metadata = item.metadata;
+                    item.version
+                }
+                None => 0,
+            };
+            WithMetadata { reseller, metadata_version }
+        }))
+    }
+
+    async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
+        let exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(StoreError::backend)?;
+        let condition = if expected == 0 { "attribute_not_exists(pk)" } else { "version = :expected" };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(metadata_item(user_id, metadata, expected + 1)?))
+            .condition_expression(condition)
+            .set_expression_attribute_values(
+                (expected > 0).then(|| HashMap::from([(":expected".to_string(), n(expected))])),
+            )
+            .build()
+            .map_err(StoreError::backend)?;
+        self.transact(vec![
+            TxItem {
+                write: TransactWriteItem::builder().condition_check(exists).build(),
+                role: Role::Requires(Refusal::Missing),
+            },
+            TxItem {
+                write: TransactWriteItem::builder().put(put).build(),
+                role: Role::Requires(Refusal::VersionChanged),
+            },
+        ])
+        .await
     }
 
     async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
@@ -111,13 +172,12 @@ impl Profiles for DynamoStore {
     }
 
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
-        let metadata = to_item(&update.metadata).map_err(StoreError::backend)?;
         let condition = guard_condition(&update.guard);
         let profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
             .update_expression(
-                "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, #metadata = :metadata, \
+                "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
                  #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
                  #status_pk = :status_pk",
             )
@@ -127,7 +187,6 @@ impl Profiles for DynamoStore {
             .expression_attribute_names("#tier_attr", "tier")
             .expression_attribute_names("#status_attr", "status")
             .expression_attribute_names("#hold_attr", "hold_provisioning")
-            .expression_attribute_names("#metadata", "metadata")
             .expression_attribute_names("#updated_at", "updated_at")
             .expression_attribute_names("#version_attr", "version")
             .expression_attribute_names("#tier_pk", attr::TIER_PK)
@@ -135,7 +194,6 @@ impl Profiles for DynamoStore {
             .expression_attribute_values(":tier_new", s(update.tier.as_str()))
             .expression_attribute_values(":status_new", s(update.status.as_str()))
             .expression_attribute_values(":hold", AttributeValue::Bool(update.hold_provisioning))
-            .expression_attribute_values(":metadata", AttributeValue::M(metadata))
             .expression_attribute_values(":at", to_attr(&update.at)?)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":tier_pk", s(keys::tier_partition(update.tier)))

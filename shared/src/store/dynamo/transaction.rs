@@ -14,12 +14,14 @@ use crate::domain::{Condition, Guard, Refusal, Reseller, Status, UserId};
 use crate::store::{Profiles, StoreError, StoreResult, Taken};
 
 /// What an item of a transaction stands for, to read its cancellation reason.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Role<'a> {
     /// The wallet of this user, written under this guard.
     Wallet(&'a UserId, &'a Guard),
     /// An item that must not exist yet.
     Unique(Taken),
+    /// An item whose condition failing means this refusal.
+    Requires(Refusal),
     /// An idempotency record that must not exist yet.
     IdempotencyKey,
     /// An item without a condition.
@@ -154,6 +156,7 @@ impl DynamoStore {
         for (role, reason) in pairs().filter(|(_, r)| failed(r)) {
             match role {
                 Role::Unique(taken) => return StoreError::Taken(*taken),
+                Role::Requires(refusal) => return StoreError::Refused(refusal.clone()),
                 Role::Wallet(user, guard) => {
                     return match self.old_profile(user, reason).await {
                         Ok(old) => match guard.check(old.as_ref()) {

@@ -17,13 +17,13 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
     Counters, Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Jobs, Page, PageRequest, Portfolio,
-    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WalletChange, Wallets, keys,
-    page_newest_first,
+    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WalletChange, Wallets,
+    WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, NetworkDelta, NetworkTotals,
+    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
     ProvisionedService, RefId, Refusal, Reseller, Tier, UserId, month_of, new_id,
 };
 
@@ -38,6 +38,10 @@ struct Tables {
     clients: Owned<Client>,
     services: Owned<ProvisionedService>,
     idempotency: Owned<IdempotencyRecord>,
+    /// Whitelabel metadata by user, with its version: kept apart from the profiles, as in
+    /// DynamoDB, so lists of resellers leave it out.
+    #[serde(default)]
+    metadata: BTreeMap<String, (u64, Metadata)>,
     #[serde(default)]
     counters: Tally,
     #[serde(default)]
@@ -173,19 +177,52 @@ impl Profiles for MemoryStore {
             return Err(StoreError::Taken(Taken::Refid));
         }
         t.refids.insert(reseller.refid.to_string(), reseller.user_id.to_string());
-        t.resellers.insert(reseller.user_id.to_string(), reseller.clone());
+        let mut profile = reseller.clone();
+        let metadata = std::mem::take(&mut profile.metadata);
+        if !metadata.is_empty() {
+            t.metadata.insert(reseller.user_id.to_string(), (1, metadata));
+        }
+        t.resellers.insert(reseller.user_id.to_string(), profile.clone());
         self.changed();
-        self.emit(&mut t, None, Some(Stored::Reseller(Box::new(reseller.clone()))));
+        self.emit(&mut t, None, Some(Stored::Reseller(Box::new(profile))));
         Ok(())
     }
 
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
-        Ok(self.lock().resellers.get(user_id.as_str()).cloned())
+        Ok(self.with_metadata(user_id).await?.map(|read| read.reseller))
+    }
+
+    async fn with_metadata(&self, user_id: &UserId) -> StoreResult<Option<WithMetadata>> {
+        let t = self.lock();
+        Ok(t.resellers.get(user_id.as_str()).map(|profile| {
+            let mut reseller = profile.clone();
+            let (metadata_version, metadata) = t.metadata.get(user_id.as_str()).cloned().unwrap_or_default();
+            reseller.metadata = metadata;
+            WithMetadata { reseller, metadata_version }
+        }))
+    }
+
+    async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
+        let mut t = self.lock();
+        if !t.resellers.contains_key(user_id.as_str()) {
+            return Err(StoreError::Refused(Refusal::Missing));
+        }
+        let version = t.metadata.get(user_id.as_str()).map_or(0, |(version, _)| *version);
+        if version != expected {
+            return Err(StoreError::Refused(Refusal::VersionChanged));
+        }
+        t.metadata.insert(user_id.to_string(), (expected + 1, metadata.clone()));
+        self.changed();
+        Ok(())
     }
 
     async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
-        let t = self.lock();
-        Ok(t.refids.get(refid.as_str()).and_then(|user| t.resellers.get(user)).cloned())
+        let user = self.lock().refids.get(refid.as_str()).cloned();
+        match user.map(UserId::parse) {
+            Some(Ok(user)) => self.reseller(&user).await,
+            Some(Err(e)) => Err(StoreError::backend(e)),
+            None => Ok(None),
+        }
     }
 
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
@@ -212,7 +249,6 @@ impl Profiles for MemoryStore {
         r.tier = update.tier;
         r.status = update.status;
         r.hold_provisioning = update.hold_provisioning;
-        r.metadata = update.metadata.clone();
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
