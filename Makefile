@@ -22,6 +22,7 @@ help:
 	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
 	@echo "make client  a Python client generated from /openapi.json, run against the dev server (also part of make test)"
 	@echo "make bench   benchmarks against baselines, written to BENCHMARKS.md (nothing asserted)"
+	@echo "make capacity the capacity model on the emulator, written to CAPACITY.md (also run by make bench)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
@@ -97,3 +98,9 @@ bench: $(BUILD_STAMP)
 	    --lambda-dir $(CARGO_TARGET_DIR)/bench-$$arch $(foreach b,$(BENCH_BINS),--bin $(b)); \
 	done
 	cargo bench -p ally-tests --bench performance
+	$(MAKE) capacity
+
+# 20,000 operations over 1,000 resellers through the real store code, every write recorded
+# and its index writes derived from template.yaml: units, hottest partitions, ceilings.
+capacity: tools
+	cargo run -q -p ally-tests --example capacity --locked -- CAPACITY.md "After: this design"

@@ -105,7 +105,7 @@ pub fn stats(user_id: &str) -> String {
 }
 
 /// How many items network-wide counters are spread over, so no single item is hot.
-pub const NETWORK_SHARDS: u8 = 8;
+pub const NETWORK_SHARDS: u8 = 16;
 
 /// Partition of one shard of the network's counters.
 pub fn network(shard: u8) -> String {
