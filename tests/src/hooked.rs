@@ -91,6 +91,10 @@ impl<S: Profiles> Profiles for Hooked<S> {
         self.before("put_metadata")?;
         self.inner.put_metadata(user_id, expected, metadata).await
     }
+    async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
+        self.before("user_by_refid")?;
+        self.inner.user_by_refid(refid).await
+    }
     async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
         self.before("reseller_by_refid")?;
         self.inner.reseller_by_refid(refid).await

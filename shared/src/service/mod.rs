@@ -134,6 +134,11 @@ impl<S: Store> Ally<S> {
         self.store.reseller(user_id).await?.ok_or(AllyError::NotFound("reseller"))
     }
 
+    /// The user a refid names (one read: what the money path needs of a refid).
+    pub async fn user_by_refid(&self, refid: &RefId) -> Result<UserId, AllyError> {
+        self.store.user_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))
+    }
+
     /// The reseller with `refid`.
     pub async fn find_by_refid(&self, refid: &RefId) -> Result<Reseller, AllyError> {
         self.store.reseller_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))
@@ -240,14 +245,23 @@ impl<S: Store> Ally<S> {
         self.store.client(owner_id, client_id).await?.ok_or(AllyError::NotFound("client"))
     }
 
-    /// The caller's clients, newest first.
+    /// The caller's clients, newest first; 404 for a user without a profile.
     pub async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> Result<Page<Client>, AllyError> {
-        Ok(self.store.clients(owner_id, page).await?)
+        self.owned(owner_id, self.store.clients(owner_id, page).await?).await
     }
 
-    /// The caller's ledger, newest first.
+    /// The caller's ledger, newest first; 404 for a user without a profile.
     pub async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> Result<Page<LedgerEntry>, AllyError> {
-        Ok(self.store.ledger(owner_id, page).await?)
+        self.owned(owner_id, self.store.ledger(owner_id, page).await?).await
+    }
+
+    /// `page` of a list of `owner_id`'s, or 404 when it has no profile (as `/me`). Asked only
+    /// of an empty page: a partner's list costs one read.
+    async fn owned<T>(&self, owner_id: &UserId, page: Page<T>) -> Result<Page<T>, AllyError> {
+        if page.items.is_empty() {
+            self.find_by_user(owner_id).await?;
+        }
+        Ok(page)
     }
 
     /// The caller's balance, tier and running totals.

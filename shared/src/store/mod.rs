@@ -202,6 +202,9 @@ pub trait Profiles: Send + Sync {
         metadata: &Metadata,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The user id a refid names, in one read (the money path needs nothing more).
+    fn user_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<UserId>>> + Send;
+
     /// The reseller with `refid`.
     fn reseller_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
 

@@ -49,9 +49,9 @@ async fn add<S: Store>(
     RequestKey(key): RequestKey,
     Body(request): Body<CreditRequest>,
 ) -> Result<Json<CreditReceipt>, ApiError> {
-    let reseller = app.ally.find_by_refid(&refid(&id)?).await?;
+    let user = app.ally.user_by_refid(&refid(&id)?).await?;
     let key = IdempotencyKey::admin(&key);
-    Ok(Json(app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, &admin.user_id, &key).await?))
+    Ok(Json(app.ally.add_credits(&user, request, EntryKind::Credit, &admin.user_id, &key).await?))
 }
 
 /// The payment provider's event.
@@ -100,8 +100,8 @@ async fn payment_webhook<S: Store>(
         .filter(|v| *v > 0)
         .ok_or_else(|| ApiError::validation("amount_minor must be positive and buy at least one credit"))?;
     let key = IdempotencyKey::payment(&event.id)?;
-    let reseller = app.ally.find_by_refid(&refid(&event.reseller_refid)?).await?;
+    let user = app.ally.user_by_refid(&refid(&event.reseller_refid)?).await?;
     let request = CreditRequest { amount: credits, reason: Some(Note::parse(format!("payment {}", event.id))?) };
-    let receipt = app.ally.add_credits(&reseller.user_id, request, EntryKind::Credit, "webhook:payments", &key).await?;
+    let receipt = app.ally.add_credits(&user, request, EntryKind::Credit, "webhook:payments", &key).await?;
     Ok(Json(receipt))
 }

@@ -47,7 +47,6 @@ async fn list<S: Store>(
 ) -> Result<Json<PageBody<Client>>, ApiError> {
     let scope = format!("clients:{}", actor.user_id);
     let page = list.page(&app.cursors, &scope)?;
-    app.ally.find_by_user(&actor.user_id).await?;
     Ok(sealed_page(&app, &scope, app.ally.clients(&actor.user_id, &page).await?))
 }
 

@@ -96,12 +96,19 @@ impl Profiles for DynamoStore {
         .await
     }
 
-    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+    async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
         let pointer = self.get(key(keys::refid(refid), keys::REFID)).await?;
         let user = pointer.as_ref().and_then(|i| i.get("user_id")).and_then(|v| v.as_s().ok());
         match user.map(UserId::parse) {
-            Some(Ok(user)) => self.reseller(&user).await,
+            Some(Ok(user)) => Ok(Some(user)),
             Some(Err(_)) => Err(StoreError::Backend("a refid item points at a malformed user id".into())),
+            None => Ok(None),
+        }
+    }
+
+    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+        match self.user_by_refid(refid).await? {
+            Some(user) => self.reseller(&user).await,
             None => Ok(None),
         }
     }

@@ -216,11 +216,14 @@ impl Profiles for MemoryStore {
         Ok(())
     }
 
-    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+    async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
         let user = self.lock().refids.get(refid.as_str()).cloned();
-        match user.map(UserId::parse) {
-            Some(Ok(user)) => self.reseller(&user).await,
-            Some(Err(e)) => Err(StoreError::backend(e)),
+        user.map(UserId::parse).transpose().map_err(StoreError::backend)
+    }
+
+    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
+        match self.user_by_refid(refid).await? {
+            Some(user) => self.reseller(&user).await,
             None => Ok(None),
         }
     }
