@@ -156,8 +156,14 @@ impl<S: Store> Ally<S> {
     /// An admin's change of tier, status, hold or metadata.
     #[instrument(skip(self, patch))]
     pub async fn update_reseller(&self, refid: &RefId, patch: ResellerPatch) -> Result<Reseller, AllyError> {
-        let user_id = self.find_by_refid(refid).await?.user_id;
+        let user_id = self.user_by_refid(refid).await?;
         let profile_changes = patch.tier.is_some() || patch.status.is_some() || patch.hold_provisioning.is_some();
+        if profile_changes && !patch.metadata.is_empty() {
+            // Refuse metadata that will not fit before the profile changes: the two are
+            // separate writes, and a refusal must change nothing.
+            let current = self.find_by_user(&user_id).await?;
+            check_metadata(&merged(current.metadata, &patch.metadata))?;
+        }
         if profile_changes {
             self.patch_profile(&user_id, |r| {
                 r.tier = patch.tier.unwrap_or(r.tier);
@@ -185,12 +191,7 @@ impl<S: Store> Ally<S> {
         for attempt in 0..MAX_ATTEMPTS {
             let read = self.store.with_metadata(user_id).await?.ok_or(AllyError::NotFound("reseller"))?;
             let mut reseller = read.reseller;
-            for (key, value) in patch {
-                match value {
-                    Some(value) => reseller.metadata.insert(key.to_string(), value.clone()),
-                    None => reseller.metadata.remove(key.as_str()),
-                };
-            }
+            reseller.metadata = merged(std::mem::take(&mut reseller.metadata), patch);
             check_metadata(&reseller.metadata)?;
             match self.store.put_metadata(user_id, read.metadata_version, &reseller.metadata).await {
                 Ok(()) => return Ok(reseller),
@@ -276,4 +277,15 @@ impl<S: Store> Ally<S> {
             provisions: r.provisions,
         })
     }
+}
+
+/// `metadata` with `patch` applied: a value sets its key, `None` removes it.
+fn merged(mut metadata: Metadata, patch: &MetadataPatch) -> Metadata {
+    for (key, value) in patch {
+        match value {
+            Some(value) => metadata.insert(key.to_string(), value.clone()),
+            None => metadata.remove(key.as_str()),
+        };
+    }
+    metadata
 }

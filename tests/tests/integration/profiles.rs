@@ -137,6 +137,13 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
     // 8 KiB of JSON in all: many small values add up to too much.
     let too_much = (0..100).map(|i| (mkey(&format!("k{i}")), Some(text(&"v".repeat(80))))).collect();
     assert!(matches!(ally.update_own_metadata(&uid("p"), too_much).await, Err(AllyError::TooLarge(_))));
+    // An admin's change with metadata that does not fit is refused whole: the tier stays.
+    let too_big = ResellerPatch {
+        tier: Some(Tier::Platinum),
+        metadata: [(mkey("huge"), Some(text(&"x".repeat(9_000))))].into(),
+        ..ResellerPatch::default()
+    };
+    assert!(matches!(ally.update_reseller(&r.refid, too_big).await, Err(AllyError::TooLarge(_))));
     assert_eq!(holdings(&ally, "p").await, before);
     assert!(matches!(
         ally.update_reseller(&rid("ZZZZZZZZZZ"), ResellerPatch::default()).await,

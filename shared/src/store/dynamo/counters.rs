@@ -289,10 +289,11 @@ impl Counters for DynamoStore {
                 match self.transact(self.network_write(&chunk)?).await {
                     Ok(()) => break,
                     // Some were counted before (a redelivery, another consumer): drop them.
-                    Err(StoreError::Refused(Refusal::Duplicate)) => {
+                    Err(StoreError::Refused(Refusal::Duplicate)) if attempt < NETWORK_ATTEMPTS => {
                         let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
                         let applied = self.applied(&ids).await?;
                         chunk.retain(|(id, _)| !applied.contains(id));
+                        attempt += 1;
                     }
                     Err(StoreError::Conflict | StoreError::Throttled) if attempt < NETWORK_ATTEMPTS => {
                         backoff(attempt).await;

@@ -196,8 +196,15 @@ impl Profiles for MemoryStore {
         let t = self.lock();
         Ok(t.resellers.get(user_id.as_str()).map(|profile| {
             let mut reseller = profile.clone();
-            let (metadata_version, metadata) = t.metadata.get(user_id.as_str()).cloned().unwrap_or_default();
-            reseller.metadata = metadata;
+            // A profile kept before metadata had an entry of its own keeps it inline until
+            // its first metadata change, as in DynamoDB.
+            let metadata_version = match t.metadata.get(user_id.as_str()) {
+                Some((version, metadata)) => {
+                    reseller.metadata = metadata.clone();
+                    *version
+                }
+                None => 0,
+            };
             WithMetadata { reseller, metadata_version }
         }))
     }
