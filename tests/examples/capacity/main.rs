@@ -268,13 +268,8 @@ fn report(
         let n = counts.get(operation).copied().unwrap_or(money).max(1) as f64;
         let (tx, tx_items, tx_shared) = per_op_calls.get(operation).copied().unwrap_or_default();
         let per_tx = |v: usize| if tx == 0 { "-".to_string() } else { format!("{:.1}", v as f64 / tx as f64) };
-        let _ = write!(
-            out,
-            "| {operation} | {} | {} | {} |",
-            counts.get(operation).copied().unwrap_or(0),
-            per_tx(tx_items),
-            per_tx(tx_shared)
-        );
+        let count = counts.get(operation).map_or("-".to_string(), u64::to_string);
+        let _ = write!(out, "| {operation} | {count} | {} | {} |", per_tx(tx_items), per_tx(tx_shared));
         for t in &targets {
             let _ = write!(out, " {:.2} |", wcu.get(&(operation.clone(), t.clone())).copied().unwrap_or(0.0) / n);
         }
@@ -283,11 +278,13 @@ fn report(
         }
         out.push('\n');
     }
-    let _ = writeln!(
-        out,
-        "\nThe consumer's row is per money operation of the workload; its transactions are batches of records \
-         (a marker per record, the summed deltas on one random network shard).\n"
-    );
+    let consumer_note = if wcu.keys().any(|(o, _)| *o == consumer) {
+        "The consumer's row is per money operation of the workload; its transactions are batches of records \
+         (a marker per record, the summed deltas on one random network shard)."
+    } else {
+        "(No consumer: the network's counters were written inside each money transaction.)"
+    };
+    let _ = writeln!(out, "\n{consumer_note}\n");
 
     let _ = writeln!(out, "### The ten hottest partitions, by share of all write units\n");
     let _ = writeln!(
