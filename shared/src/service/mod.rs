@@ -164,18 +164,22 @@ impl<S: Store> Ally<S> {
             let current = self.find_by_user(&user_id).await?;
             check_metadata(&merged(current.metadata, &patch.metadata))?;
         }
-        if profile_changes {
-            self.patch_profile(&user_id, |r| {
-                r.tier = patch.tier.unwrap_or(r.tier);
-                r.status = patch.status.unwrap_or(r.status);
-                r.hold_provisioning = patch.hold_provisioning.unwrap_or(r.hold_provisioning);
-            })
-            .await?;
-        }
-        if patch.metadata.is_empty() {
-            self.find_by_user(&user_id).await
+        let updated = if profile_changes {
+            Some(
+                self.patch_profile(&user_id, |r| {
+                    r.tier = patch.tier.unwrap_or(r.tier);
+                    r.status = patch.status.unwrap_or(r.status);
+                    r.hold_provisioning = patch.hold_provisioning.unwrap_or(r.hold_provisioning);
+                })
+                .await?,
+            )
         } else {
-            self.patch_metadata(&user_id, &patch.metadata).await
+            None
+        };
+        match updated {
+            Some(updated) if patch.metadata.is_empty() => Ok(updated),
+            _ if patch.metadata.is_empty() => self.find_by_user(&user_id).await,
+            _ => self.patch_metadata(&user_id, &patch.metadata).await,
         }
     }
 
@@ -209,6 +213,7 @@ impl<S: Store> Ally<S> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(user_id).await?;
             let guard = Guard::Profile { version: r.version };
+            let metadata = std::mem::take(&mut r.metadata);
             change(&mut r);
             let update = ProfileUpdate {
                 guard,
@@ -218,7 +223,10 @@ impl<S: Store> Ally<S> {
                 at: Utc::now(),
             };
             match self.store.update_profile(user_id, &update).await {
-                Ok(updated) => return Ok(updated),
+                Ok(mut updated) => {
+                    updated.metadata = metadata;
+                    return Ok(updated);
+                }
                 Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
                 Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
                 Err(e) => return Err(e.into()),

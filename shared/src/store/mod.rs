@@ -218,7 +218,8 @@ pub trait Profiles: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = StoreResult<Page<Reseller>>> + Send;
 
-    /// Sets profile fields if the guard still holds; returns the new profile.
+    /// Sets profile fields if the guard still holds; returns the new profile (without its
+    /// metadata, which lives apart).
     fn update_profile(
         &self,
         user_id: &UserId,

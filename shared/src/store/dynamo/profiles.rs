@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use super::DynamoStore;
@@ -180,7 +181,10 @@ impl Profiles for DynamoStore {
 
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
         let condition = guard_condition(&update.guard);
-        let profile = Update::builder()
+        // One item: a plain conditional update that answers the new profile, no re-read.
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
             .update_expression(
@@ -205,14 +209,26 @@ impl Profiles for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":tier_pk", s(keys::tier_partition(update.tier)))
             .expression_attribute_values(":status_pk", s(keys::status_partition(update.status)))
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(StoreError::backend)?;
-        let items = vec![TxItem {
-            write: TransactWriteItem::builder().update(profile).build(),
-            role: Role::Wallet(user_id, &update.guard),
-        }];
-        self.transact(items).await?;
-        self.reseller(user_id).await?.ok_or(StoreError::Refused(Refusal::Missing))
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(parse).transpose()?.ok_or(StoreError::Refused(Refusal::Missing)),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    let old = failed.item.filter(|item| !item.is_empty()).map(parse).transpose()?;
+                    // The rule read again on what failed it: a refusal, or a race to retry.
+                    Err(match update.guard.check(old.as_ref()) {
+                        Err(refusal) => StoreError::Refused(refusal),
+                        Ok(()) => StoreError::Conflict,
+                    })
+                }
+                e if e.is_provisioned_throughput_exceeded_exception() || e.is_request_limit_exceeded() => {
+                    Err(StoreError::Throttled)
+                }
+                e => Err(StoreError::backend(e)),
+            },
+        }
     }
 }
