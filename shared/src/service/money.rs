@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::{
     Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, IdempotencyKey, LedgerEntry, Product,
-    ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
+    ProvisionedService, Reseller, Tier, UserId, checked_balance, license_key, new_id,
 };
 use crate::service::CreditRequest;
 use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
@@ -42,15 +42,19 @@ struct Movement<D> {
     reason: Option<String>,
     actor: String,
     activity: Activity,
-    service: Option<ProvisionedService>,
+    /// What was bought, written in the same transaction.
+    clients: Vec<Client>,
+    services: Vec<ProvisionedService>,
     state: IdempotencyState,
     detail: D,
 }
 
-/// A committed operation: its answer, and whether follow-up writes may still be missing.
+/// A committed operation: its answer, whether follow-up writes may still be missing, and
+/// whether this call made it (rather than replaying it).
 struct Committed<R> {
     response: R,
     state: IdempotencyState,
+    fresh: bool,
 }
 
 /// What a spend costs at the reseller's tier: the base price and the tier price.
@@ -89,7 +93,7 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r| {
+                |r, _| {
                     Ok(Movement {
                         guard: Guard::Credit { version: r.version },
                         kind,
@@ -97,7 +101,8 @@ impl<S: Store> Ally<S> {
                         reason: request.reason.as_ref().map(ToString::to_string),
                         actor: actor.to_string(),
                         activity: Activity { credits_added: amount.get(), ..Activity::default() },
-                        service: None,
+                        clients: Vec::new(),
+                        services: Vec::new(),
                         state: IdempotencyState::Done,
                         detail: (),
                     })
@@ -129,11 +134,10 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r| {
+                |r, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let guard = price.guard(r, price.cost);
                     guard.check(Some(r))?;
-                    let now = Utc::now();
                     let id = new_id();
                     let service = ProvisionedService {
                         license_key: license_key(user_id, &id),
@@ -154,7 +158,8 @@ impl<S: Store> Ally<S> {
                         reason: Some(service_reason(&service)),
                         actor: user_id.to_string(),
                         activity: Activity { credits_spent: price.cost.get(), provisions: 1, ..Activity::default() },
-                        service: Some(service.clone()),
+                        clients: Vec::new(),
+                        services: vec![service.clone()],
                         state: IdempotencyState::Done,
                         detail: service,
                     })
@@ -171,9 +176,10 @@ impl<S: Store> Ally<S> {
     }
 
     /// Onboards up to 500 clients and provisions one service for each at the tier price:
-    /// all or nothing. The whole charge is reserved in one write; the clients and services
-    /// are then written with ids derived from the key, so a retry after a crash rewrites
-    /// the same items and is never charged again.
+    /// all or nothing. The whole charge is reserved in one write, with as many of the clients
+    /// and services as fit in it (all of a bulk of up to 47); the rest are then written in
+    /// batches, with ids derived from the key, so a retry after a crash rewrites the same
+    /// items and is never charged again.
     #[instrument(skip(self, request), fields(clients = request.clients.len()))]
     pub async fn bulk_onboard(
         &self,
@@ -191,11 +197,16 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r| {
+                |r, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let total = price.cost.times(count)?;
                     let guard = price.guard(r, total);
                     guard.check(Some(r))?;
+                    let (mut clients, mut services) =
+                        bulk_items(user_id, key, &request, price.cost.get(), price.base.get(), r.tier, now);
+                    let in_charge = count.min(BULK_CLIENTS_IN_CHARGE);
+                    clients.truncate(in_charge);
+                    services.truncate(in_charge);
                     Ok(Movement {
                         guard,
                         kind: EntryKind::Debit,
@@ -208,8 +219,13 @@ impl<S: Store> Ally<S> {
                             acquisitions: count as i64,
                             ..Activity::default()
                         },
-                        service: None,
-                        state: IdempotencyState::Pending,
+                        clients,
+                        services,
+                        state: if count > BULK_CLIENTS_IN_CHARGE {
+                            IdempotencyState::Pending
+                        } else {
+                            IdempotencyState::Done
+                        },
                         detail: (price, r.tier),
                     })
                 },
@@ -224,9 +240,13 @@ impl<S: Store> Ally<S> {
             )
             .await?;
         let charge = committed.response;
-        let (clients, services) = bulk_items(user_id, key, &request, &charge);
+        let at = charge.transaction.created_at;
+        let (clients, services) = bulk_items(user_id, key, &request, charge.cost, charge.base_cost, charge.tier, at);
         if committed.state == IdempotencyState::Pending {
-            self.store.put_portfolio(&clients, &services).await?;
+            // A fresh charge wrote the first clients and services itself; a retry of a
+            // pending one cannot know how far a fill got, and rewrites them all.
+            let from = if committed.fresh { BULK_CLIENTS_IN_CHARGE.min(clients.len()) } else { 0 };
+            self.store.put_portfolio(&clients[from..], &services[from..]).await?;
             let done = serde_json::to_string(&charge).map_err(AllyError::internal)?;
             self.store.finish_idempotency(user_id, key, &done).await?;
         }
@@ -263,7 +283,7 @@ impl<S: Store> Ally<S> {
         user_id: &UserId,
         key: &IdempotencyKey,
         hash: String,
-        decide: impl Fn(&Reseller) -> Result<Movement<D>, AllyError>,
+        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Movement<D>, AllyError>,
         respond: impl Fn(&LedgerEntry, &D) -> R,
     ) -> Result<Committed<R>, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
@@ -272,9 +292,9 @@ impl<S: Store> Ally<S> {
                 return replay(record, &hash);
             }
             let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
-            let movement = decide(&reseller)?;
-            let amount = movement.amount.get();
             let now = Utc::now();
+            let movement = decide(&reseller, now)?;
+            let amount = movement.amount.get();
             let entry = LedgerEntry {
                 id: new_id(),
                 kind: movement.kind,
@@ -293,7 +313,8 @@ impl<S: Store> Ally<S> {
                 new_balance: entry.balance_after,
                 guard: movement.guard,
                 activity: movement.activity,
-                service: movement.service,
+                clients: movement.clients,
+                services: movement.services,
                 idempotency: IdempotencyRecord {
                     key: key.clone(),
                     request_hash: hash.clone(),
@@ -307,7 +328,7 @@ impl<S: Store> Ally<S> {
             };
             match self.store.commit_wallet_change(&change).await {
                 Ok(()) => {
-                    return Ok(Committed { response, state: movement.state });
+                    return Ok(Committed { response, state: movement.state, fresh: true });
                 }
                 // Someone else wrote first: read again (a duplicate key then replays).
                 Err(StoreError::Refused(refusal)) if refusal.is_race() => backoff(attempt).await,
@@ -325,7 +346,7 @@ fn replay<R: DeserializeOwned>(record: IdempotencyRecord, hash: &str) -> Result<
         return Err(AllyError::IdempotencyConflict);
     }
     let response = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
-    Ok(Committed { response, state: record.state })
+    Ok(Committed { response, state: record.state, fresh: false })
 }
 
 fn service_reason(service: &ProvisionedService) -> String {
@@ -350,16 +371,22 @@ fn derived_id(user_id: &UserId, key: &IdempotencyKey, kind: &str, index: usize, 
     Ulid::from_parts(at.timestamp_millis() as u64, random)
 }
 
-/// The clients and services of a bulk onboarding, rebuilt identically from the request and
-/// its charge.
+/// How many clients of a bulk (with their services, two items each) ride in the charge's
+/// transaction: DynamoDB takes 100 items, and the wallet, the entry, the key and the two
+/// counters take 5.
+const BULK_CLIENTS_IN_CHARGE: usize = 47;
+
+/// The clients and services of a bulk onboarding at the charge's time `at`, rebuilt
+/// identically from the request and the charge by every retry.
 fn bulk_items(
     user_id: &UserId,
     key: &IdempotencyKey,
     request: &BulkRequest,
-    charge: &BulkCharge,
+    per_client: i64,
+    base_cost: i64,
+    tier: Tier,
+    at: DateTime<Utc>,
 ) -> (Vec<Client>, Vec<ProvisionedService>) {
-    let at = charge.transaction.created_at;
-    let per_client = charge.cost;
     let mut clients = Vec::with_capacity(request.clients.len());
     let mut services = Vec::with_capacity(request.clients.len());
     for (index, new) in request.clients.iter().enumerate() {
@@ -378,9 +405,9 @@ fn bulk_items(
             client_id: Some(client.id.clone()),
             product: request.product.clone(),
             description: None,
-            base_cost: charge.base_cost,
+            base_cost,
             cost: per_client,
-            tier: charge.tier,
+            tier,
             created_at: at,
         });
         clients.push(client);

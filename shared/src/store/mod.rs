@@ -96,7 +96,10 @@ pub struct WalletChange {
     /// What the change adds to the reseller's own counters.
     pub activity: Activity,
     pub entry: LedgerEntry,
-    pub service: Option<ProvisionedService>,
+    /// What was bought, written with the money: a service, or a bulk's first clients and
+    /// their services.
+    pub clients: Vec<Client>,
+    pub services: Vec<ProvisionedService>,
     pub idempotency: IdempotencyRecord,
     pub at: DateTime<Utc>,
 }

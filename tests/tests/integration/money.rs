@@ -235,19 +235,27 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
 
 async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(store: S) {
     let ally = Ally::new(Hooked::crashing_fill(store, 1), Config::default());
-    reseller_with(&ally, "p", Tier::Platinum, 30_000).await;
-    let request = BulkRequest { clients: clients(30), product: Some("license-basic".into()), cost: None };
+    // Up to 47 clients ride in the charge's transaction: such a bulk has no fill to crash.
+    reseller_with(&ally, "small", Tier::Platinum, 10_000).await;
+    let small = BulkRequest { clients: clients(10), product: Some("license-basic".into()), cost: None };
+    ally.bulk_onboard(&uid("small"), small, &ikey("bulk")).await.expect("no fill, no crash");
+    let h = holdings(&ally, "small").await;
+    assert_eq!((h.clients, h.services, h.reseller.balance), (10, 10, 10_000 - 10 * 700));
+    // 60: the first 47 with the charge, the rest in a fill that crashes half way.
+    reseller_with(&ally, "p", Tier::Platinum, 50_000).await;
+    let request = BulkRequest { clients: clients(60), product: Some("license-basic".into()), cost: None };
     let err = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap_err();
     assert!(matches!(err, AllyError::Store(_)), "{err:?}");
     let charged = ally.find_by_user(&uid("p")).await.unwrap();
-    assert_eq!(charged.balance, 30_000 - 30 * 700, "the charge is committed before the fill");
-    assert!(ally.store().clients(&uid("p"), &PageRequest::first(100)).await.unwrap().items.len() < 30);
+    assert_eq!(charged.balance, 50_000 - 60 * 700, "the charge is committed before the fill");
+    let written = ally.store().clients(&uid("p"), &PageRequest::first(100)).await.unwrap().items.len();
+    assert!((47..60).contains(&written), "{written} clients: those of the charge and part of the fill");
 
     let receipt = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap();
-    assert_eq!((receipt.cost, receipt.total, receipt.balance), (700, 21_000, 9_000));
+    assert_eq!((receipt.cost, receipt.total, receipt.balance), (700, 42_000, 8_000));
     let h = holdings(&ally, "p").await;
     assert_eq!(h.reseller.balance, charged.balance, "the retry charged nothing");
-    assert_eq!((h.clients, h.services), (30, 30));
+    assert_eq!((h.clients, h.services), (60, 60));
     assert_eq!(all_entries(&ally, "p").await.iter().filter(|e| e.kind == EntryKind::Debit).count(), 1);
     let again = ally.bulk_onboard(&uid("p"), request, &ikey("bulk")).await.unwrap();
     assert_eq!(again, receipt);
@@ -288,7 +296,8 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             idempotency_key: key.into(),
             created_at: now,
         },
-        service: None,
+        clients: Vec::new(),
+        services: Vec::new(),
         idempotency: IdempotencyRecord {
             key: ikey(key),
             request_hash: "h".into(),

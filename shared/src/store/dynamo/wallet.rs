@@ -74,8 +74,11 @@ impl Wallets for DynamoStore {
             },
         ];
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
-        if let Some(service) = &change.service {
-            items.push(TxItem::plain(self.put(item(service, owner, keys::service(&service.id))?, None)?));
+        for client in &change.clients {
+            items.push(TxItem::plain(self.put(item(client, owner.clone(), keys::client(&client.id))?, None)?));
+        }
+        for service in &change.services {
+            items.push(TxItem::plain(self.put(item(service, owner.clone(), keys::service(&service.id))?, None)?));
         }
         self.transact(items).await
     }

@@ -298,8 +298,14 @@ impl Wallets for MemoryStore {
         r.updated_at = change.at;
         t.counters.count(&change.user_id, change.at, change.activity);
         t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
-        if let Some(service) = &change.service {
-            t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
+        let mut bought = Vec::new();
+        for client in &change.clients {
+            let old = t.clients.entry(owner.clone()).or_default().insert(client.id.to_string(), client.clone());
+            bought.push((old.map(Stored::Client), Stored::Client(client.clone())));
+        }
+        for service in &change.services {
+            let old = t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
+            bought.push((old.map(Stored::Service), Stored::Service(service.clone())));
         }
         t.idempotency
             .entry(owner.clone())
@@ -309,8 +315,8 @@ impl Wallets for MemoryStore {
         let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
         self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
         self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: change.entry.clone() }));
-        if let Some(service) = &change.service {
-            self.emit(&mut t, None, Some(Stored::Service(service.clone())));
+        for (old, new) in bought {
+            self.emit(&mut t, old, Some(new));
         }
         Ok(())
     }
