@@ -73,17 +73,17 @@ pub async fn run() -> Section {
     let signature = ally::http::webhook::sign(&api.webhook_secret, now, &payment);
 
     let probes = vec![
-        probe("POST", "/resellers", 1, "one transaction: profile, refid and user uniqueness, tier count")
+        probe("POST", "/resellers", 1, "one transaction: profile, refid and user uniqueness (tier counts from the stream)")
             .sent_by("newcomer")
             .body(json!({"company": "Self Ltd"})),
         probe("GET", "/resellers/me", 1, "one GetItem"),
         probe("GET", "/resellers/me/stats", 1, "one GetItem (counters live on the profile)"),
         probe("GET", "/resellers/me/transactions?limit=20", 1, "one Query"),
-        probe("PATCH", "/resellers/me/metadata", 1, "one conditional UpdateItem")
+        probe("PATCH", "/resellers/me/metadata", 1, "one UpdateItem (the 8 KiB total needs the read: 2)")
             .body(json!({"company_name": "Partner One"})),
         probe("GET", "/resellers?user_id=partner-1", 1, "one GetItem").admin(),
         probe("GET", format!("/resellers/{refid}"), 1, "one GetItem if the refid item held the profile").admin(),
-        probe("PATCH", format!("/resellers/{refid}"), 2, "resolve the refid, one transaction (profile + tier counts)")
+        probe("PATCH", format!("/resellers/{refid}"), 2, "resolve the refid, one UpdateItem (the answer's metadata needs the read: 3)")
             .admin()
             .body(json!({"tier": "platinum"})),
         probe("POST", format!("/resellers/{refid}/credits"), 2, "resolve the refid, one transaction")
@@ -106,19 +106,19 @@ pub async fn run() -> Section {
         probe(
             "GET",
             format!("/analytics/top-resellers?start={month_ago}&end={today}"),
-            31,
-            "30 days of the by-day index + profiles",
+            122,
+            "30 edge days x 4 shards of the keys-only by-day index, counters and profiles by key",
         )
         .admin(),
-        probe("GET", "/analytics/tier-snapshot", 1, "one BatchGetItem of the 8 shards").admin(),
+        probe("GET", "/analytics/tier-snapshot", 1, "one BatchGetItem of the 16 shards").admin(),
         probe(
             "GET",
             format!("/analytics/credit-trends?interval=monthly&start={year_ago}&end={today}"),
-            24,
-            "8 network shards x (days of the first month, whole months, days of the last month)",
+            48,
+            "16 network shards x (days of the first month, whole months, days of the last month)",
         )
         .admin(),
-        probe("GET", "/analytics/total-credits", 1, "one BatchGetItem of the 8 shards").admin(),
+        probe("GET", "/analytics/total-credits", 1, "one BatchGetItem of the 16 shards").admin(),
         probe("GET", "/health", 0, "no data"),
         probe("GET", "/openapi.json", 0, "no data"),
     ];
