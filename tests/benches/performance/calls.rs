@@ -73,9 +73,14 @@ pub async fn run() -> Section {
     let signature = ally::http::webhook::sign(&api.webhook_secret, now, &payment);
 
     let probes = vec![
-        probe("POST", "/resellers", 1, "one transaction: profile, refid and user uniqueness (tier counts from the stream)")
-            .sent_by("newcomer")
-            .body(json!({"company": "Self Ltd"})),
+        probe(
+            "POST",
+            "/resellers",
+            1,
+            "one transaction: profile, refid and user uniqueness (tier counts from the stream)",
+        )
+        .sent_by("newcomer")
+        .body(json!({"company": "Self Ltd"})),
         probe("GET", "/resellers/me", 1, "one GetItem"),
         probe("GET", "/resellers/me/stats", 1, "one GetItem (counters live on the profile)"),
         probe("GET", "/resellers/me/transactions?limit=20", 1, "one Query"),
@@ -83,9 +88,14 @@ pub async fn run() -> Section {
             .body(json!({"company_name": "Partner One"})),
         probe("GET", "/resellers?user_id=partner-1", 1, "one GetItem").admin(),
         probe("GET", format!("/resellers/{refid}"), 1, "one GetItem if the refid item held the profile").admin(),
-        probe("PATCH", format!("/resellers/{refid}"), 2, "resolve the refid, one UpdateItem (the answer's metadata needs the read: 3)")
-            .admin()
-            .body(json!({"tier": "platinum"})),
+        probe(
+            "PATCH",
+            format!("/resellers/{refid}"),
+            2,
+            "resolve the refid, one UpdateItem (the answer's metadata needs the read: 3)",
+        )
+        .admin()
+        .body(json!({"tier": "platinum"})),
         probe("POST", format!("/resellers/{refid}/credits"), 2, "resolve the refid, one transaction")
             .admin()
             .key("topup-1")
