@@ -3,9 +3,12 @@
 //! kept in a JSON file (the dev server's `.ally/store.json`) by [`snapshot`]: rewritten by
 //! a writer thread shortly after writes, and by [`MemoryStore::flush`] on shutdown.
 //! (Rewriting the whole file inside every write made each write cost the size of the
-//! store: the dev server managed 200 provisions a second; see BENCHMARKS.md.)
+//! store: the dev server managed 200 provisions a second; see BENCHMARKS.md.) The counters
+//! are in [`tally`]. The five store traits stay together here, a little over 400 lines, so
+//! each write and the lock it holds can be read in one place.
 
 mod snapshot;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use snapshot::Persistence;
+use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
@@ -24,7 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
     Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
-    ProvisionedService, RefId, Refusal, Reseller, Tier, UserId, month_of, new_id,
+    ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -48,55 +52,6 @@ struct Tables {
     claims: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
     checkpoints: BTreeMap<String, String>,
-}
-
-/// The memory store's analytics counters: each reseller's own, counted with its money, and
-/// the network's, counted from the change records it emits, once per record id.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Tally {
-    days: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
-    months: BTreeMap<String, BTreeMap<NaiveDate, Activity>>,
-    network_days: BTreeMap<NaiveDate, Activity>,
-    network_months: BTreeMap<NaiveDate, Activity>,
-    totals: NetworkTotals,
-    /// The change records counted in the network's figures, with when: DynamoDB's markers.
-    #[serde(default)]
-    applied: BTreeMap<String, DateTime<Utc>>,
-}
-
-/// How many markers the memory store keeps before it forgets those older than the
-/// stream's retention, as DynamoDB's TTL would.
-const APPLIED_KEPT: usize = 10_000;
-
-impl Tally {
-    /// Counts `activity` in the reseller's own day and month.
-    fn count(&mut self, owner: &UserId, at: DateTime<Utc>, activity: Activity) {
-        let day = at.date_naive();
-        let month = month_of(day);
-        *self.days.entry(owner.to_string()).or_default().entry(day).or_default() += activity;
-        *self.months.entry(owner.to_string()).or_default().entry(month).or_default() += activity;
-    }
-
-    /// Adds the delta of record `id` to the network's figures, unless it was counted.
-    fn apply_network(&mut self, id: &str, delta: &NetworkDelta) {
-        if self.applied.contains_key(id) {
-            return;
-        }
-        if self.applied.len() >= APPLIED_KEPT {
-            let horizon = Utc::now() - chrono::Duration::days(2);
-            self.applied.retain(|_, at| *at > horizon);
-        }
-        self.applied.insert(id.to_string(), Utc::now());
-        if !delta.activity.is_empty() {
-            *self.network_days.entry(delta.day).or_default() += delta.activity;
-            *self.network_months.entry(month_of(delta.day)).or_default() += delta.activity;
-        }
-        self.totals.outstanding += delta.outstanding;
-        for tier in Tier::ALL {
-            *self.totals.tiers.count_mut(tier) += delta.tiers.count(tier);
-        }
-        self.totals.as_of = self.totals.as_of.max(Some(delta.at));
-    }
 }
 
 /// In-process store for `make dev` and fast tests.
