@@ -1,6 +1,6 @@
 //! The Lambda entry points of the pipeline, over the shapes Lambda delivers: a DynamoDB
-//! stream batch (answering `batchItemFailures`) and EventBridge events. A returned error
-//! makes Lambda / EventBridge deliver the event again.
+//! stream batch (answering `batchItemFailures`: the mapping retries those records) and
+//! EventBridge events (a returned error gets Lambda's two asynchronous retries).
 
 use aws_lambda_events::event::dynamodb::Event as StreamBatch;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;

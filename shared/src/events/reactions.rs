@@ -20,7 +20,7 @@ pub enum Handled {
 
 /// The low-credit mail of `event`, once per event id. With `hold`, the partner's
 /// provisioning is also put on hold (the seed's custom-listener example). A failed send
-/// forgets the claim and returns the error, so the bus delivers the event again.
+/// forgets the claim and returns the error, so Lambda's asynchronous retry sends it again.
 pub async fn notify_low_credit<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
