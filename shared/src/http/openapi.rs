@@ -297,6 +297,24 @@ fn schema_fields(value: &mut Value) {
 /// `additionalProperties: false`, which every generator reads, stays) and
 /// with each `oneOf` of string constants (a documented enum) as a plain `enum`, the
 /// constants' descriptions listed in the schema's own.
+/// JSON Schema keywords whose value is one subschema: where a walk of a schema goes on.
+pub const SUBSCHEMA: &[&str] = &[
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+];
+/// Keywords whose value maps names to subschemas.
+pub const SUBSCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "$defs", "dependentSchemas"];
+/// Keywords whose value is a list of subschemas.
+pub const SUBSCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+
 fn plain_schema(schema: &mut Value) {
     match schema {
         Value::Bool(true) => *schema = json!({}),
@@ -325,20 +343,11 @@ fn plain_schema(schema: &mut Value) {
             for (key, value) in map.iter_mut() {
                 match key.as_str() {
                     "additionalProperties" if value.is_boolean() => {}
-                    "items"
-                    | "additionalProperties"
-                    | "not"
-                    | "contains"
-                    | "propertyNames"
-                    | "if"
-                    | "then"
-                    | "else"
-                    | "unevaluatedItems"
-                    | "unevaluatedProperties" => plain_schema(value),
-                    "properties" | "patternProperties" | "$defs" | "dependentSchemas" => {
+                    k if SUBSCHEMA.contains(&k) => plain_schema(value),
+                    k if SUBSCHEMA_MAPS.contains(&k) => {
                         value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(plain_schema)
                     }
-                    "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                    k if SUBSCHEMA_LISTS.contains(&k) => {
                         value.as_array_mut().into_iter().flatten().for_each(plain_schema)
                     }
                     _ => {}

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use ally::Config;
+use ally::http::openapi::{SUBSCHEMA, SUBSCHEMA_LISTS, SUBSCHEMA_MAPS};
 use ally::store::memory::MemoryStore;
 use ally_tests::TestApi;
 
@@ -109,22 +110,13 @@ fn schemas_in<'a>(
     let Value::Object(map) = value else { return };
     for (key, sub) in map {
         match key.as_str() {
-            "items"
-            | "additionalProperties"
-            | "not"
-            | "contains"
-            | "propertyNames"
-            | "if"
-            | "then"
-            | "else"
-            | "unevaluatedItems"
-            | "unevaluatedProperties" => schemas_in(sub, true, format!("{path}/{key}"), out),
-            "properties" | "patternProperties" | "$defs" | "dependentSchemas" => {
+            k if SUBSCHEMA.contains(&k) => schemas_in(sub, true, format!("{path}/{key}"), out),
+            k if SUBSCHEMA_MAPS.contains(&k) => {
                 for (name, sub) in sub.as_object().unwrap() {
                     schemas_in(sub, true, format!("{path}/{key}/{name}"), out);
                 }
             }
-            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+            k if SUBSCHEMA_LISTS.contains(&k) => {
                 for (i, sub) in sub.as_array().unwrap().iter().enumerate() {
                     schemas_in(sub, true, format!("{path}/{key}/{i}"), out);
                 }
