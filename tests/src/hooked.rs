@@ -95,10 +95,6 @@ impl<S: Profiles> Profiles for Hooked<S> {
         self.before("user_by_refid")?;
         self.inner.user_by_refid(refid).await
     }
-    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
-        self.before("reseller_by_refid")?;
-        self.inner.reseller_by_refid(refid).await
-    }
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
         self.before("resellers_by_user")?;
         self.inner.resellers_by_user(user_ids).await

@@ -6,7 +6,8 @@ mod money;
 mod receipts;
 mod requests;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tracing::instrument;
@@ -44,17 +45,26 @@ pub type RefidSource = Arc<dyn Fn() -> RefId + Send + Sync>;
 /// few seconds instead of failing a request that would have gone through.
 const MAX_ATTEMPTS: u32 = 50;
 
+/// How many refids a process remembers before it starts over: 10,000 pairs are well under
+/// a megabyte, more than the partners a warm function meets between cold starts.
+const KNOWN_REFIDS: usize = 10_000;
+
 /// The Ally service over a store.
 pub struct Ally<S> {
     store: S,
     config: Config,
     refids: RefidSource,
+    /// Refids already resolved by this process. A refid names one user for good (it is
+    /// drawn once at onboarding and never changed or reused), so a warm function resolves a
+    /// refid it has met without a call: an admin top-up or a payment is then one read of the
+    /// wallet and one transaction.
+    known_refids: Mutex<HashMap<RefId, UserId>>,
 }
 
 impl<S: Store> Ally<S> {
     /// The service over `store` with `config`.
     pub fn new(store: S, config: Config) -> Self {
-        Self { store, config, refids: Arc::new(RefId::random) }
+        Self { store, config, refids: Arc::new(RefId::random), known_refids: Mutex::default() }
     }
 
     /// Uses `refids` to make refids (tests use it to force collisions).
@@ -121,7 +131,10 @@ impl<S: Store> Ally<S> {
         };
         for _ in 0..5 {
             match self.store.insert_reseller(&reseller).await {
-                Ok(()) => return Ok(reseller),
+                Ok(()) => {
+                    self.remember(&reseller.refid, &reseller.user_id);
+                    return Ok(reseller);
+                }
                 Err(StoreError::Taken(Taken::Refid)) => reseller.refid = (self.refids)(),
                 Err(e) => return Err(e.into()),
             }
@@ -134,14 +147,31 @@ impl<S: Store> Ally<S> {
         self.store.reseller(user_id).await?.ok_or(AllyError::NotFound("reseller"))
     }
 
-    /// The user a refid names (one read: what the money path needs of a refid).
+    /// The user a refid names: what the money path needs of a refid. One read the first
+    /// time this process meets the refid, none after.
     pub async fn user_by_refid(&self, refid: &RefId) -> Result<UserId, AllyError> {
-        self.store.user_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))
+        let known = self.known_refids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(refid).cloned();
+        if let Some(user_id) = known {
+            return Ok(user_id);
+        }
+        let user_id = self.store.user_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))?;
+        self.remember(refid, &user_id);
+        Ok(user_id)
+    }
+
+    /// Notes that `refid` names `user_id` (only ever after a store said so).
+    fn remember(&self, refid: &RefId, user_id: &UserId) {
+        let mut known = self.known_refids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= KNOWN_REFIDS {
+            known.clear();
+        }
+        known.insert(refid.clone(), user_id.clone());
     }
 
     /// The reseller with `refid`.
     pub async fn find_by_refid(&self, refid: &RefId) -> Result<Reseller, AllyError> {
-        self.store.reseller_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))
+        let user_id = self.user_by_refid(refid).await?;
+        self.find_by_user(&user_id).await
     }
 
     /// Resellers of one tier or status, newest first (an index query, never a scan).

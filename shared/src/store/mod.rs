@@ -208,9 +208,6 @@ pub trait Profiles: Send + Sync {
     /// The user id a refid names, in one read (the money path needs nothing more).
     fn user_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<UserId>>> + Send;
 
-    /// The reseller with `refid`.
-    fn reseller_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
-
     /// The resellers of these user ids that exist.
     fn resellers_by_user(&self, user_ids: &[UserId]) -> impl Future<Output = StoreResult<Vec<Reseller>>> + Send;
 

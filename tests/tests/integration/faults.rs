@@ -5,6 +5,8 @@
 //! money moved exactly once, the ledger explains the balance, the counters agree, and a
 //! further retry replays the same answer.
 
+use std::sync::Arc;
+
 use ally::domain::AllyError;
 use ally::domain::{EntryKind, Tier};
 use ally::events::ReferralCompleted;
@@ -14,7 +16,7 @@ use ally::store::PageRequest;
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
 use ally_tests::sdk::{SdkCalls, SdkFault};
-use ally_tests::{all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
+use ally_tests::{all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, rid, uid};
 
 const OPENING: i64 = 10_000;
 
@@ -170,4 +172,35 @@ async fn bulk_onboarding_survives_a_fault_at_every_call() {
 #[tokio::test]
 async fn the_referral_reward_survives_a_fault_at_every_call() {
     sweep(Operation::Referral).await;
+}
+
+/// A refid names one user for good, so a process resolves it once: the second top-up by
+/// refid is one wallet read and one transaction. A refid that named nobody is not
+/// remembered: once a reseller holds it, it resolves.
+#[tokio::test]
+async fn a_process_resolves_a_refid_once_and_never_remembers_a_miss() {
+    let calls = SdkCalls::default();
+    let store = calls.store().await;
+    let ally = Ally::new(store.clone(), Config::default()).with_refids(Arc::new(|| rid("QATECMER12")));
+    let top_up = |n: u32| {
+        let ally = &ally;
+        async move {
+            let user = ally.user_by_refid(&rid("QATECMER12")).await?;
+            let credit = CreditRequest { amount: 100, reason: None };
+            ally.add_credits(&user, credit, EntryKind::Credit, "admin-1", &ikey(&format!("top-up-{n}"))).await
+        }
+    };
+    assert!(matches!(top_up(0).await, Err(AllyError::NotFound("reseller"))), "no reseller holds the refid yet");
+
+    // Onboarded by another process: this one has not met the refid.
+    let elsewhere = Ally::new(store, Config::default()).with_refids(Arc::new(|| rid("QATECMER12")));
+    ally_tests::onboarded(&elsewhere, "late", Tier::Standard, None).await;
+    calls.take();
+    assert_eq!(top_up(1).await.expect("the refid resolves now").balance, 100);
+    let first: u64 = calls.take().values().sum();
+    assert_eq!(top_up(2).await.expect("a second top-up").balance, 200);
+    let second = calls.take();
+    assert_eq!(first, 3, "the first top-up resolves the refid");
+    assert_eq!(second.values().sum::<u64>(), 2, "then a wallet read and a transaction: {second:?}");
+    assert!(!second.contains_key("GetItem"), "the refid is not read again: {second:?}");
 }

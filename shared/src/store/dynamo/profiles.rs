@@ -107,13 +107,6 @@ impl Profiles for DynamoStore {
         }
     }
 
-    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
-        match self.user_by_refid(refid).await? {
-            Some(user) => self.reseller(&user).await,
-            None => Ok(None),
-        }
-    }
-
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
         let wanted = user_ids.iter().map(|u| key(keys::reseller(u), keys::PROFILE)).collect();
         self.get_many(wanted).await?.into_iter().map(parse).collect()

@@ -183,13 +183,6 @@ impl Profiles for MemoryStore {
         user.map(UserId::parse).transpose().map_err(StoreError::backend)
     }
 
-    async fn reseller_by_refid(&self, refid: &RefId) -> StoreResult<Option<Reseller>> {
-        match self.user_by_refid(refid).await? {
-            Some(user) => self.reseller(&user).await,
-            None => Ok(None),
-        }
-    }
-
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
         let t = self.lock();
         Ok(user_ids.iter().filter_map(|u| t.resellers.get(u.as_str()).cloned()).collect())
