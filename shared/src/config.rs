@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::domain::{Catalog, Credits, Discounts, Product, Tier};
+use crate::domain::{Catalog, Credits, Currency, Discounts, Product, Tier};
 
 /// Everything Ally's behaviour depends on that an operator may change.
 #[derive(Debug, Clone)]
@@ -12,10 +12,12 @@ pub struct Config {
     pub table_name: String,
     /// Tier of a self-onboarded reseller (`ALLY_DEFAULT_TIER`).
     pub default_tier: Tier,
-    /// Credits per currency unit (`ALLY_CREDIT_CONVERSION_RATE`; 100 credits = $1).
+    /// Credits per major currency unit (`ALLY_CREDIT_CONVERSION_RATE`; 100 credits = $1),
+    /// for every accepted currency that names no rate of its own.
     pub credit_conversion_rate: i64,
-    /// Currency the payment webhook accepts (`ALLY_CURRENCY`).
-    pub currency: String,
+    /// Currencies the payment webhook accepts (`ALLY_CURRENCY`: ISO 4217 codes separated by
+    /// commas, each optionally `CODE:credits per major unit`, e.g. `USD,EUR,JPY:1`).
+    pub currencies: Vec<Currency>,
     /// Open a wallet at 0 on onboarding (`ALLY_AUTO_PROVISION_WALLET`).
     pub auto_provision_wallet: bool,
     /// Balance under which the partner is warned (`ALLY_LOW_CREDIT_THRESHOLD`).
@@ -110,7 +112,7 @@ impl Default for Config {
             table_name: "ally".into(),
             default_tier: Tier::Standard,
             credit_conversion_rate: 100,
-            currency: "USD".into(),
+            currencies: vec![Currency { code: "USD".into(), minor_units: 2, credits_per_unit: 100 }],
             auto_provision_wallet: true,
             low_credit_threshold: 500,
             dashboard_url: "partner/dashboard".into(),
@@ -161,11 +163,18 @@ impl Config {
                 message: format!("product {} costs more than ALLY_MAX_CREDIT_AMOUNT", p.id),
             });
         }
+        let credit_conversion_rate = parse(&get, "ALLY_CREDIT_CONVERSION_RATE", d.credit_conversion_rate, |v| *v > 0)?;
+        let currencies = match get("ALLY_CURRENCY") {
+            None => {
+                d.currencies.into_iter().map(|c| Currency { credits_per_unit: credit_conversion_rate, ..c }).collect()
+            }
+            Some(raw) => currencies(&raw, credit_conversion_rate)?,
+        };
         Ok(Self {
             table_name: text("ALLY_TABLE_NAME", d.table_name),
             default_tier: parse(&get, "ALLY_DEFAULT_TIER", d.default_tier, |_| true)?,
-            credit_conversion_rate: parse(&get, "ALLY_CREDIT_CONVERSION_RATE", d.credit_conversion_rate, |v| *v > 0)?,
-            currency: text("ALLY_CURRENCY", d.currency).to_ascii_uppercase(),
+            credit_conversion_rate,
+            currencies,
             auto_provision_wallet: parse(&get, "ALLY_AUTO_PROVISION_WALLET", d.auto_provision_wallet, |_| true)?,
             low_credit_threshold: parse(&get, "ALLY_LOW_CREDIT_THRESHOLD", d.low_credit_threshold, |v| *v >= 0)?,
             dashboard_url: text("ALLY_DASHBOARD_URL", d.dashboard_url),
@@ -212,6 +221,23 @@ fn https_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError
             message: format!("`{raw}` is not an https origin such as https://ally.auth.eu-west-1.amazoncognito.com"),
         })
     }
+}
+
+/// `USD,EUR:110,JPY:1`: each code at its own rate, or at `default_rate`.
+fn currencies(raw: &str, default_rate: i64) -> Result<Vec<Currency>, ConfigError> {
+    let invalid = |message: String| ConfigError { variable: "ALLY_CURRENCY", message };
+    raw.split(',')
+        .map(|entry| {
+            let (code, rate) = match entry.split_once(':') {
+                Some((code, rate)) => (
+                    code,
+                    rate.trim().parse::<i64>().map_err(|_| invalid(format!("`{entry}`: a rate is a whole number")))?,
+                ),
+                None => (entry, default_rate),
+            };
+            Currency::new(code, rate).map_err(invalid)
+        })
+        .collect()
 }
 
 fn parse<T: FromStr>(

@@ -30,6 +30,8 @@ fn a_bad_value_names_its_variable() {
         ("ALLY_DISCOUNT_GOLD", "100"),
         ("ALLY_LOW_CREDIT_THRESHOLD", "-1"),
         ("ALLY_PRODUCTS", "{}"),
+        ("ALLY_CURRENCY", "USD,XYZ"),
+        ("ALLY_CURRENCY", "JPY:one"),
         ("ALLY_COGNITO_DOMAIN", "http://ally.auth.example"),
         ("ALLY_COGNITO_DOMAIN", "https://ally.auth.example; script-src *"),
     ] {
@@ -54,4 +56,14 @@ fn overrides_are_read() {
 fn the_cognito_domain_is_an_https_origin() {
     let c = with(&[("ALLY_COGNITO_DOMAIN", "https://ally.auth.eu-west-1.amazoncognito.com/")]).unwrap();
     assert_eq!(c.cognito_domain.as_deref(), Some("https://ally.auth.eu-west-1.amazoncognito.com"));
+}
+
+#[test]
+fn currencies_take_their_own_rate_or_the_conversion_rate() {
+    let c = with(&[("ALLY_CURRENCY", "usd, JPY:1,KWD:300"), ("ALLY_CREDIT_CONVERSION_RATE", "120")]).unwrap();
+    let listed: Vec<(&str, u32, i64)> =
+        c.currencies.iter().map(|c| (c.code.as_str(), c.minor_units, c.credits_per_unit)).collect();
+    assert_eq!(listed, [("USD", 2, 120), ("JPY", 0, 1), ("KWD", 3, 300)]);
+    let default = with(&[("ALLY_CREDIT_CONVERSION_RATE", "50")]).unwrap();
+    assert_eq!(default.currencies[0].credits_per_unit, 50, "USD at the conversion rate");
 }

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod credits;
+mod currency;
 mod error;
 mod ids;
 mod ledger;
@@ -14,6 +15,7 @@ mod wallet;
 
 pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
+pub use currency::{Currency, accepted as accepted_currency};
 pub use error::AllyError;
 pub use ids::{
     CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, Note, RESERVED_METADATA_KEYS,

@@ -275,6 +275,45 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
     assert_eq!(api.holdings(&token).await, before, "nothing moved");
 }
 
+/// Each currency in its ISO 4217 minor unit: 1,500 JPY is 1,500 yen (not 15), 1,500 KWD
+/// fils are 1.5 dinars; a currency not configured moves nothing.
+#[tokio::test]
+async fn payments_are_counted_in_each_currency_minor_unit() {
+    let config = Config {
+        currencies: ["USD:100", "JPY:1", "KWD:300"]
+            .iter()
+            .map(|c| c.split_once(':').unwrap())
+            .map(|(code, rate)| ally::domain::Currency::new(code, rate.parse().unwrap()).unwrap())
+            .collect(),
+        ..Config::default()
+    };
+    let api = TestApi::new(MemoryStore::new(), config);
+    let (token, refid) = api.partner("p", "standard", 0).await;
+    let now = chrono::Utc::now().timestamp();
+    let pay = |id: &str, amount: i64, currency: &str| {
+        serde_json::to_vec(&json!({"id": id, "type": "payment.succeeded", "reseller_refid": refid,
+            "amount_minor": amount, "currency": currency}))
+        .unwrap()
+    };
+    let mut expected = 0;
+    for (id, amount, currency, credits) in
+        [("evt_usd", 2_500, "USD", 2_500), ("evt_jpy", 1_500, "jpy", 1_500), ("evt_kwd", 1_500, "KWD", 450)]
+    {
+        let body = pay(id, amount, currency);
+        let signature = ally::http::webhook::sign(&api.webhook_secret, now, &body);
+        let paid = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body).await;
+        expected += credits;
+        assert_eq!((paid.status, paid.body["balance"].as_i64()), (200, Some(expected)), "{currency}: {paid:?}");
+    }
+    let before = api.holdings(&token).await;
+    let euros = pay("evt_eur", 1_000, "EUR");
+    let signature = ally::http::webhook::sign(&api.webhook_secret, now, &euros);
+    let refused = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], euros).await;
+    assert_problem(&refused, 422, "validation_failed", "EUR is not configured");
+    assert!(refused.body["detail"].as_str().unwrap().contains("USD, JPY, KWD"), "{refused:?}");
+    assert_eq!(api.holdings(&token).await, before, "nothing moved");
+}
+
 /// The seed's scopes as a route: resellers by tier and/or status, newest first, a sealed
 /// cursor per list; `?user_id=` still answers one reseller.
 #[tokio::test]

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::refid;
-use crate::domain::{EntryKind, IdempotencyKey, Note};
+use crate::domain::{EntryKind, IdempotencyKey, Note, accepted_currency};
 use crate::http::extract::{AdminCaller, Body, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, webhook};
@@ -64,7 +64,8 @@ pub struct PaymentEvent {
     #[serde(rename = "type")]
     pub kind: String,
     pub reseller_refid: String,
-    /// The amount paid in minor units (cents).
+    /// The amount paid in the currency's minor unit (ISO 4217: cents for USD, yen for JPY,
+    /// fils for KWD).
     pub amount_minor: i64,
     pub currency: String,
 }
@@ -88,17 +89,8 @@ async fn payment_webhook<S: Store>(
             event.kind.chars().take(64).collect::<String>()
         )));
     }
-    let config = app.ally.config();
-    if !event.currency.eq_ignore_ascii_case(&config.currency) {
-        return Err(ApiError::validation(format!("only {} payments are accepted", config.currency)));
-    }
-    // Whole credits only: a fraction of a credit is not created out of a payment.
-    let credits = event
-        .amount_minor
-        .checked_mul(config.credit_conversion_rate)
-        .map(|v| v / 100)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::validation("amount_minor must be positive and buy at least one credit"))?;
+    let currency = accepted_currency(&app.ally.config().currencies, &event.currency)?;
+    let credits = currency.credits_for(event.amount_minor)?;
     let key = IdempotencyKey::payment(&event.id)?;
     let user = app.ally.user_by_refid(&refid(&event.reseller_refid)?).await?;
     let request = CreditRequest { amount: credits, reason: Some(Note::parse(format!("payment {}", event.id))?) };
