@@ -57,6 +57,7 @@ impl<S: Store> TestApi<S> {
         let claims = ally::http::identity::Claims {
             sub: user.into(),
             email: Some(format!("{user}@partners.example")),
+            email_verified: true,
             groups: if admin { vec!["admin".into()] } else { vec![] },
             exp: chrono::Utc::now().timestamp() + 3_600,
         };

@@ -57,6 +57,15 @@ impl Mailer for SesMailer {
     }
 }
 
+/// Text a partner chose (a company name) as mail may carry it: control characters (line
+/// breaks, escapes, bidirectional overrides' kin) removed, so it cannot start a header, a
+/// new line or a forged paragraph. Subjects never carry it at all.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect()
+}
+
 /// Escapes text for an HTML body.
 pub fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

@@ -1,7 +1,7 @@
 //! Consumers of bus events: the low-credit mail (and optional hold) and the referral
 //! reward. Each is idempotent per event: a redelivery does nothing more.
 
-use super::mail::{Mail, Mailer, html_escape};
+use super::mail::{Mail, Mailer, html_escape, plain};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
 use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, UserId};
@@ -36,18 +36,19 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
         return Ok(Handled::Dropped);
     };
     let link = ally.config().dashboard_link();
-    let subject = format!("{}: your Ally balance is low", event.fields.company);
+    let subject = "Your Ally balance is low".to_string();
+    let company = plain(event.fields.company.as_str());
     let text = format!(
         "Hello {company},\n\nYour credit balance is {balance}, below the threshold of {threshold}.\n\
          Top up to keep provisioning for your clients: {link}\n",
-        company = event.fields.company,
+        company = company,
         balance = event.fields.balance,
         threshold = event.fields.threshold,
     );
     let html = format!(
         "<p>Hello {company},</p><p>Your credit balance is <strong>{balance}</strong>, below the threshold of \
          {threshold}.</p><p><a href=\"{link}\">Top up in your dashboard</a> to keep provisioning for your clients.</p>",
-        company = html_escape(&event.fields.company),
+        company = html_escape(&company),
         balance = event.fields.balance,
         threshold = event.fields.threshold,
         link = html_escape(&link),

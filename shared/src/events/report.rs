@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::mail::{Mail, Mailer, html_escape};
+use super::mail::{Mail, Mailer, html_escape, plain};
 use crate::Ally;
 use crate::domain::{Activity, AllyError, DateRange, Reseller, Status};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
@@ -81,11 +81,14 @@ fn statement_mail(reseller: &Reseller, to: String, month: NaiveDate, s: &Stateme
     let html_rows = rows.iter().map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>")).collect::<String>();
     Mail {
         to,
-        subject: format!("{}: your Ally statement for {label}", reseller.company),
-        text: format!("Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n", reseller.company),
+        subject: format!("Your Ally statement for {label}"),
+        text: format!(
+            "Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n",
+            plain(reseller.company.as_str())
+        ),
         html: format!(
             "<p>Hello {},</p><p>Your statement for {label}:</p><table>{html_rows}</table><p><a href=\"{}\">Dashboard</a></p>",
-            html_escape(reseller.company.as_str()),
+            html_escape(&plain(reseller.company.as_str())),
             html_escape(link)
         ),
     }
@@ -101,7 +104,11 @@ async fn summary_mail<S: Store>(ally: &Ally<S>, to: String, month: NaiveDate) ->
         .map(|t| {
             format!(
                 "{} ({}, {}): {} clients, {} credits spent\n",
-                t.company, t.refid, t.tier, t.acquisitions, t.credits_spent
+                plain(t.company.as_str()),
+                t.refid,
+                t.tier,
+                t.acquisitions,
+                t.credits_spent
             )
         })
         .collect();

@@ -28,6 +28,10 @@ pub struct Claims {
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the identity provider verified `email` (Cognito's `email_verified`). An
+    /// unverified address is never used for mail.
+    #[serde(default, deserialize_with = "flag")]
+    pub email_verified: bool,
     #[serde(rename = "cognito:groups", default)]
     pub groups: Vec<String>,
     /// Expiry, Unix seconds.
@@ -39,7 +43,8 @@ impl Claims {
     /// can key a wallet by (the request is then unauthenticated).
     pub fn actor(&self) -> Option<Actor> {
         let user_id = UserId::parse(self.sub.as_str()).ok()?;
-        Some(Actor { user_id, email: self.email.clone(), admin: self.groups.iter().any(|g| g == "admin") })
+        let email = self.email.clone().filter(|_| self.email_verified);
+        Some(Actor { user_id, email, admin: self.groups.iter().any(|g| g == "admin") })
     }
 }
 
@@ -72,7 +77,8 @@ fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Op
         })
         .unwrap_or_default();
     let exp = raw.get("exp").and_then(|e| e.parse().ok()).unwrap_or(i64::MAX);
-    Some(Claims { sub, email: raw.get("email").cloned(), groups, exp })
+    let email_verified = raw.get("email_verified").is_some_and(|v| v == "true");
+    Some(Claims { sub, email: raw.get("email").cloned(), email_verified, groups, exp })
 }
 
 /// The secret local tokens are signed with.
@@ -171,6 +177,21 @@ pub fn verify_hs256(token: &str, secret: &[u8], now: i64) -> Result<Claims, &'st
         return Err("the token has no subject");
     }
     Ok(claims)
+}
+
+/// `email_verified` as a JSON boolean (an ID token) or the string `"true"` (claims as API
+/// Gateway passes them on).
+fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(match Flag::deserialize(deserializer)? {
+        Flag::Bool(b) => b,
+        Flag::Text(t) => t == "true",
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::*;
 
 fn claims(exp: i64) -> Claims {
-    Claims { sub: "u1".into(), email: None, groups: vec!["admin".into()], exp }
+    Claims { sub: "u1".into(), email: None, email_verified: false, groups: vec!["admin".into()], exp }
 }
 
 #[test]
@@ -34,6 +34,26 @@ fn authorizer_groups_are_parsed() {
     let c = claims_from_authorizer(&raw).unwrap();
     assert!(c.actor().expect("a valid subject").admin);
     assert_eq!(c.groups, vec!["admin", "partners"]);
+}
+
+#[test]
+fn only_a_verified_email_reaches_the_actor() {
+    let raw = |verified: Option<&str>| {
+        let mut raw: std::collections::HashMap<String, String> =
+            [("sub", "u1"), ("email", "a@b.c")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if let Some(v) = verified {
+            raw.insert("email_verified".into(), v.into());
+        }
+        raw
+    };
+    let email = |raw| claims_from_authorizer(&raw).unwrap().actor().unwrap().email;
+    assert_eq!(email(raw(Some("true"))).as_deref(), Some("a@b.c"));
+    assert_eq!(email(raw(Some("false"))), None);
+    assert_eq!(email(raw(None)), None, "no claim, not verified");
+    let from_token: Claims =
+        serde_json::from_value(serde_json::json!({"sub": "u1", "email": "a@b.c", "email_verified": true, "exp": 1}))
+            .unwrap();
+    assert_eq!(from_token.actor().unwrap().email.as_deref(), Some("a@b.c"), "an ID token's boolean");
 }
 
 fn signed(payload: serde_json::Value) -> String {

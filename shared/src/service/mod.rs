@@ -30,7 +30,7 @@ use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, Stor
 pub struct Actor {
     /// The token's `sub`.
     pub user_id: UserId,
-    /// The token's `email`, if any.
+    /// The token's `email`, only when the token says it is verified (`email_verified`).
     pub email: Option<String>,
     /// Member of the `admin` group.
     pub admin: bool,
@@ -104,9 +104,15 @@ impl<S: Store> Ally<S> {
         };
         let metadata: Metadata = request.metadata.into_iter().map(|(k, v)| (k.into(), v)).collect();
         check_metadata(&metadata)?;
+        // Platform mail goes only to an address an admin chose or the identity provider
+        // verified (the actor's email is the verified one, or none).
+        let verified = || actor.email.clone().map(Email::parse).transpose();
         let email = match request.email {
+            Some(email) if !actor.admin && Some(email.as_str()) != actor.email.as_deref() => {
+                return Err(AllyError::Forbidden("only an admin may set an address other than your verified email"));
+            }
             Some(email) => Some(email),
-            None if user_id == actor.user_id => actor.email.clone().map(Email::parse).transpose()?,
+            None if user_id == actor.user_id => verified()?,
             None => None,
         };
         let now = Utc::now();

@@ -125,6 +125,7 @@ fn token(user: &str, admin: bool) -> String {
     let claims = Claims {
         sub: user.into(),
         email: None,
+        email_verified: false,
         groups: if admin { vec!["admin".into()] } else { vec![] },
         exp: chrono::Utc::now().timestamp() + 3_600,
     };

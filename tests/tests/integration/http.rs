@@ -30,12 +30,18 @@ async fn identity_comes_from_a_verified_token_only() {
     assert_problem(&api.call("GET", "/resellers/me", None, None).await, 401, "unauthorized", "");
     assert_problem(&api.call("GET", "/resellers/me", Some("not.a.jwt"), None).await, 401, "unauthorized", "");
     let forged = ally::http::identity::mint_hs256(
-        &ally::http::identity::Claims { sub: "x".into(), email: None, groups: vec!["admin".into()], exp: i64::MAX },
+        &ally::http::identity::Claims {
+            sub: "x".into(),
+            email: None,
+            email_verified: false,
+            groups: vec!["admin".into()],
+            exp: i64::MAX,
+        },
         b"another-secret",
     );
     assert_problem(&api.call("GET", "/resellers/me", Some(&forged), None).await, 401, "unauthorized", "");
     let expired = ally::http::identity::mint_hs256(
-        &ally::http::identity::Claims { sub: "x".into(), email: None, groups: vec![], exp: 1 },
+        &ally::http::identity::Claims { sub: "x".into(), email: None, email_verified: false, groups: vec![], exp: 1 },
         &api.jwt_secret,
     );
     assert_problem(&api.call("GET", "/resellers/me", Some(&expired), None).await, 401, "unauthorized", "");

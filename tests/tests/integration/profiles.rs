@@ -10,7 +10,7 @@ fn text(value: &str) -> MetadataValue {
     MetadataValue::Text(value.into())
 }
 use ally::domain::{AllyError, EntryKind, Status, Tier};
-use ally::service::{NewClient, ProvisionRequest, ResellerPatch};
+use ally::service::{Actor, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use ally_tests::{
@@ -67,7 +67,18 @@ async fn onboarding_rules<S: Store>(store: S) {
     let mut control = request("R");
     control.metadata.insert(ally::domain::MetadataKey::parse("k").unwrap(), text("a\u{0}b"));
     assert!(matches!(ally.onboard(&other, control).await, Err(AllyError::Validation(_))));
+    // Mail goes only where it should: another address than the verified one is an admin's
+    // to give, and without a verified address the reseller has none.
+    let elsewhere = ally::service::NewReseller { email: Some(email("victim@elsewhere.example")), ..request("E") };
+    assert!(matches!(ally.onboard(&other, elsewhere).await, Err(AllyError::Forbidden(_))));
     assert!(matches!(ally.find_by_user(&uid("self-2")).await, Err(AllyError::NotFound(_))), "refusals wrote nothing");
+    let unverified = Actor { email: None, ..ally_tests::partner("self-3") };
+    let given = ally::service::NewReseller { email: Some(email("self-3@partners.example")), ..request("U") };
+    assert!(matches!(ally.onboard(&unverified, given).await, Err(AllyError::Forbidden(_))), "nothing verified");
+    assert_eq!(ally.onboard(&unverified, request("U")).await.unwrap().email, None, "no verified address, no mail");
+    let own = ally::service::NewReseller { email: Some(email("self-4@partners.example")), ..request("O") };
+    let onboarded = ally.onboard(&ally_tests::partner("self-4"), own).await.unwrap();
+    assert_eq!(onboarded.email.as_deref(), Some("self-4@partners.example"), "its own verified address");
 
     let by_admin = ally::service::NewReseller {
         company: company("Platinum Co"),
