@@ -385,6 +385,12 @@ impl IdempotencyKey {
         Self::external("referral:", "the referral id", referral_id)
     }
 
+    /// Whether this key is an external event's receipt (a payment or a referral), kept for
+    /// good, rather than a caller's key, kept for the idempotency window.
+    pub fn is_receipt(&self) -> bool {
+        self.0.starts_with("payment:") || self.0.starts_with("referral:")
+    }
+
     fn external(prefix: &str, what: &str, id: &str) -> Result<Self, AllyError> {
         if printable(id, EVENT_ID_MAX) {
             Ok(Self(format!("{prefix}{id}")))

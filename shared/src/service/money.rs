@@ -321,7 +321,10 @@ impl<S: Store> Ally<S> {
                     state: movement.state,
                     response: serde_json::to_string(&response).map_err(AllyError::internal)?,
                     created_at: now,
-                    expires_at: (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp(),
+                    // A provider redelivers, and an EventBridge archive replays, long after any
+                    // window: the receipt of an external event that moved money is permanent.
+                    expires_at: (!key.is_receipt())
+                        .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
                 },
                 entry,
                 at: now,

@@ -82,8 +82,10 @@ pub struct IdempotencyRecord {
     /// The operation's result as JSON, replayed to retries.
     pub response: String,
     pub created_at: DateTime<Utc>,
-    /// Unix seconds after which the table's TTL may delete the record.
-    pub expires_at: i64,
+    /// Unix seconds after which the table's TTL may delete the record; none for a receipt
+    /// of an external event (a payment, a referral), which is kept for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// One atomic change of a wallet: the new balance under the wallet rule, the ledger entry

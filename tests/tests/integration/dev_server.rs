@@ -117,12 +117,7 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     wait_for(port);
     // The dev server is its own identity provider: a token's address counts as verified.
     let partner = mint(&data, "partner-9", "billing@nine.example");
-    let (status, created) = server.request(
-        "POST",
-        "/resellers",
-        &partner,
-        Some(json!({"company": "Nine Ltd"})),
-    );
+    let (status, created) = server.request("POST", "/resellers", &partner, Some(json!({"company": "Nine Ltd"})));
     assert_eq!(status, 201, "{created}");
     let refid = created["refid"].as_str().unwrap().to_string();
     let (status, paid) = server.request(

@@ -4,6 +4,7 @@
 
 mod analytics;
 mod dev_server;
+mod durability;
 mod events;
 mod faults;
 mod hostile;

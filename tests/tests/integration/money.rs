@@ -304,7 +304,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             state: IdempotencyState::Done,
             response: "{}".into(),
             created_at: now,
-            expires_at: now.timestamp() + 60,
+            expires_at: Some(now.timestamp() + 60),
         },
         at: now,
     };
