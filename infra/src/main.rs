@@ -6,6 +6,10 @@
 //!   signed with the dev server's secret.
 //! - `ally-local create-table` — the table `ALLY_TABLE_NAME` on the endpoint of
 //!   `AWS_ENDPOINT_URL` (an emulator), for `make watch`.
+//! - `ally-local redrive <queue url>` — sends the work parked on a poison or on-failure
+//!   queue back through the code that failed on it, run here against the deployment the
+//!   environment names (`ALLY_TABLE_NAME`, `ALLY_EVENT_BUS`, `ALLY_MAIL_FROM`, AWS
+//!   credentials); a message is deleted only once its work is done.
 
 mod local_events;
 
@@ -15,6 +19,7 @@ use std::sync::Arc;
 
 use ally::config::{Config, Secret};
 use ally::events::local::{LocalBus, Outbox, run_change_feed};
+use ally::events::parking::ParkedFiles;
 use ally::http::identity::{Claims, mint_hs256};
 use ally::http::{HttpApp, local_router};
 use ally::store::memory::MemoryStore;
@@ -81,7 +86,8 @@ async fn serve() -> Result<(), Failure> {
     let ally = Arc::new(ally::Ally::new(store, config));
     let kept = ally.clone();
     let bus = Arc::new(LocalBus::new(ally.clone(), outbox.clone()));
-    let change_feed = tokio::spawn(run_change_feed(ally.clone(), bus.clone(), feed));
+    let parked = ParkedFiles::new(data.join("parked"));
+    let change_feed = tokio::spawn(run_change_feed(ally.clone(), bus.clone(), parked, feed));
     let router = local_router(HttpApp::new(ally), jwt.bytes())
         .merge(local_events::routes(bus, outbox, jwt.clone()))
         .merge(pages);
@@ -148,6 +154,27 @@ async fn create_table() -> Result<(), Failure> {
     Ok(())
 }
 
+async fn redrive(args: &[String]) -> Result<(), Failure> {
+    let queue_url = match args {
+        [url] if url.starts_with("https://") || url.starts_with("http://") => url,
+        _ => return Err("usage: ally-local redrive <queue url>".into()),
+    };
+    let services = ally::lambda::services().await?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let outcome =
+        ally::events::redrive::redrive(&services.ally, &services.bus, &services.mailer, &sqs, queue_url).await?;
+    println!("{}", serde_json::to_string(&outcome)?);
+    if outcome.failed + outcome.unreadable > 0 {
+        return Err(format!(
+            "{} failed again and {} unreadable: left on the queue",
+            outcome.failed, outcome.unreadable
+        )
+        .into());
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -155,7 +182,8 @@ async fn main() -> ExitCode {
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
         Some("create-table") => create_table().await,
-        Some(other) => Err(format!("unknown command `{other}` (serve, token, create-table)").into()),
+        Some("redrive") => redrive(&args[1..]).await,
+        Some(other) => Err(format!("unknown command `{other}` (serve, token, create-table, redrive)").into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

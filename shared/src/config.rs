@@ -56,6 +56,9 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// The EventBridge bus events go to (`ALLY_EVENT_BUS`).
     pub event_bus: String,
+    /// The SQS queue the stream publisher parks records it gives up on
+    /// (`ALLY_POISON_QUEUE_URL`); none, they are left to the stream's retries.
+    pub poison_queue_url: Option<String>,
     /// The Cognito hosted UI the pages sign in through (`ALLY_COGNITO_DOMAIN`, e.g.
     /// `https://ally.auth.eu-west-1.amazoncognito.com`); none, the dev sign-in.
     pub cognito_domain: Option<String>,
@@ -132,6 +135,7 @@ impl Default for Config {
             mail_from: "ally@localhost".into(),
             admin_email: None,
             event_bus: "ally".into(),
+            poison_queue_url: None,
             cognito_domain: None,
             cognito_client_id: None,
         }
@@ -201,6 +205,7 @@ impl Config {
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),
+            poison_queue_url: get("ALLY_POISON_QUEUE_URL"),
             cognito_domain: get("ALLY_COGNITO_DOMAIN")
                 .map(|raw| https_origin("ALLY_COGNITO_DOMAIN", &raw))
                 .transpose()?,

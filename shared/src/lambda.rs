@@ -9,6 +9,7 @@ use lambda_runtime::LambdaEvent;
 
 use crate::events::bus::EventBridgeBus;
 use crate::events::mail::SesMailer;
+use crate::events::parking::SqsParking;
 use crate::http::{HttpApp, Shared};
 use crate::store::dynamo::DynamoStore;
 use crate::{Ally, Config};
@@ -16,11 +17,12 @@ use crate::{Ally, Config};
 /// Start-up failures; the runtime reports them and the instance is not used.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What the event functions share: the service, the bus and the mailer.
+/// What the event functions share: the service, the bus, the mailer and the poison queue.
 pub struct Services {
     pub ally: Ally<DynamoStore>,
     pub bus: EventBridgeBus,
     pub mailer: SesMailer,
+    pub parking: SqsParking,
 }
 
 /// Logging as Lambda's logging controls ask (`AWS_LAMBDA_LOG_FORMAT=JSON` in the template,
@@ -55,7 +57,8 @@ pub async fn services() -> Result<Arc<Services>, StartError> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
     let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus.clone());
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.mail_from.clone());
-    Ok(Arc::new(Services { ally: Ally::new(store, config), bus, mailer }))
+    let parking = SqsParking::new(aws_sdk_sqs::Client::new(&sdk), config.poison_queue_url.clone());
+    Ok(Arc::new(Services { ally: Ally::new(store, config), bus, mailer, parking }))
 }
 
 /// Runs an EventBridge-triggered function: builds the services once, then hands each event

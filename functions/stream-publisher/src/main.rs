@@ -9,7 +9,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let services = services.clone();
         async move {
-            Ok::<_, Error>(ally::events::handlers::publish_stream(&services.ally, &services.bus, event.payload).await)
+            let (ally, bus, parking) = (&services.ally, &services.bus, &services.parking);
+            Ok::<_, Error>(ally::events::handlers::publish_stream(ally, bus, parking, event.payload).await)
         }
     }))
     .await

@@ -10,9 +10,10 @@ use serde_json::Value;
 
 use super::bus::Bus;
 use super::mail::Mailer;
+use super::parking::Parking;
 use super::reactions::{Handled, notify_low_credit, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{LowCredit, ReferralCompleted, figures, publisher, stream};
+use super::{LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
 use crate::store::{Counters, Store};
@@ -22,9 +23,14 @@ const REPORT_MARGIN_MS: i64 = 20_000;
 
 /// `stream-publisher`: a stream batch to the bus; unpublishable records reported by
 /// sequence number so only they are retried.
-pub async fn publish_stream<S: Store, B: Bus>(ally: &Ally<S>, bus: &B, batch: StreamBatch) -> DynamoDbEventResponse {
-    let records = batch.records.iter().map(stream::change_of).collect();
-    batch_failures(publisher::publish(ally.store(), bus, ally.config().low_credit_threshold, records).await)
+pub async fn publish_stream<S: Store, B: Bus, P: Parking>(
+    ally: &Ally<S>,
+    bus: &B,
+    parking: &P,
+    batch: StreamBatch,
+) -> DynamoDbEventResponse {
+    let records = batch.records.iter().map(stream::record_of).collect();
+    batch_failures(publisher::publish(ally.store(), bus, parking, ally.config().low_credit_threshold, records).await)
 }
 
 /// `network-figures`: a stream batch counted into the network's figures, each record once
@@ -90,4 +96,21 @@ pub async fn monthly_report<S: Store, M: Mailer>(
     let time_left = || Utc::now().timestamp_millis() + REPORT_MARGIN_MS < deadline_ms;
     // Boxed, as the referral: the report's future is too deep to nest unboxed in a runtime service.
     Box::pin(run_monthly_report(ally, mailer, month, Utc::now().date_naive(), time_left)).await
+}
+
+/// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
+/// from `ally` to the notifier, `ReferralCompleted` from `refer` to the reward, the
+/// schedule to the monthly report (with no deadline: a redrive is not a Lambda
+/// invocation). What a redrive of a parked event runs.
+pub async fn dispatch<S: Store, M: Mailer>(
+    ally: &Ally<S>,
+    mailer: &M,
+    event: EventBridgeEvent<Value>,
+) -> Result<String, AllyError> {
+    match (event.source.as_str(), event.detail_type.as_str()) {
+        (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
+        (REFERRAL_SOURCE, "ReferralCompleted") => Ok(format!("{:?}", referral(ally, event).await?)),
+        ("aws.events", "Scheduled Event") => Ok(format!("{:?}", monthly_report(ally, mailer, event, i64::MAX).await?)),
+        (source, detail_type) => Err(AllyError::validation(format!("no rule takes {detail_type} from {source}"))),
+    }
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::bus::Bus;
 use super::mail::{Mail, Mailer};
+use super::parking::ParkedFiles;
 use super::reactions::{Handled, notify_low_credit, reward_referral};
 use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
@@ -122,16 +123,19 @@ impl<S: Store> Bus for LocalBus<S> {
     }
 }
 
-/// Runs the publisher over the memory store's change feed until the feed closes.
+/// Runs the publisher over the memory store's change feed until the feed closes; what it
+/// cannot publish is parked as files in `parked`.
 pub async fn run_change_feed<S: Store>(
     ally: Arc<Ally<S>>,
     bus: Arc<LocalBus<S>>,
+    parked: ParkedFiles,
     mut feed: UnboundedReceiver<ItemChange>,
 ) {
     while let Some(change) = feed.recv().await {
         let threshold = ally.config().low_credit_threshold;
-        let record = vec![(change.id.clone(), Ok(change))];
-        for failed in publisher::publish(ally.store(), bus.as_ref(), threshold, record).await {
+        let whole = serde_json::to_value(&change).unwrap_or_default();
+        let record = vec![publisher::Record { report_id: change.id.clone(), change: Ok(change), whole }];
+        for failed in publisher::publish(ally.store(), bus.as_ref(), &parked, threshold, record).await {
             tracing::error!(change = %failed, "could not publish a local change");
         }
     }

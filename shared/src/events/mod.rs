@@ -11,8 +11,10 @@ pub mod figures;
 pub mod handlers;
 pub mod local;
 pub mod mail;
+pub mod parking;
 pub mod publisher;
 pub mod reactions;
+pub mod redrive;
 pub mod report;
 pub mod stream;
 

@@ -1,25 +1,40 @@
 //! Item changes -> Ally's events on the bus: one batch step ([`publish`]) that the Lambda
 //! stream handler and the dev server both run; the mapping is [`AllyEvent`]'s `TryFrom`.
+//! A record it cannot publish (unreadable, its reseller not found, refused by the bus after
+//! the bus's own retries) is parked whole, so nothing waits on the stream's 24 hours.
 
 use std::collections::{BTreeSet, HashMap};
 
+use serde_json::Value;
+
 use super::bus::Bus;
+use super::parking::{ParkedRecord, Parking};
 use super::{AllyEvent, ItemChange, Observed};
 use crate::domain::{RefId, UserId};
 use crate::store::Profiles;
 
-/// Publishes the events of a batch of changes. Each input is the id to report on failure
-/// (a stream record's sequence number) and the change, or why it could not be read. Returns
-/// the ids that failed; the others went through (or had nothing to publish).
-pub async fn publish<S: Profiles, B: Bus>(
+/// One record of a batch: the id to report it by (a stream record's sequence number), its
+/// change or why it could not be read, and the whole record to park if it must be.
+pub struct Record {
+    pub report_id: String,
+    pub change: Result<ItemChange, String>,
+    pub whole: Value,
+}
+
+/// Publishes the events of a batch of changes, parking what cannot be published. Returns
+/// the ids of records that could neither be published nor parked (for the stream's retry).
+pub async fn publish<S: Profiles, B: Bus, P: Parking>(
     store: &S,
     bus: &B,
+    parking: &P,
     threshold: i64,
-    records: Vec<(String, Result<ItemChange, String>)>,
+    records: Vec<Record>,
 ) -> Vec<String> {
-    let mut failed = Vec::new();
+    let mut wholes: HashMap<String, Value> = HashMap::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
     let mut events: Vec<(String, AllyEvent)> = Vec::new();
-    for (report_id, change) in records {
+    for Record { report_id, change, whole } in records {
+        wholes.insert(report_id.clone(), whole);
         match change {
             Ok(change) => {
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
@@ -27,10 +42,7 @@ pub async fn publish<S: Profiles, B: Bus>(
                     events.push((report_id, event));
                 }
             }
-            Err(reason) => {
-                tracing::error!(record = %report_id, %reason, "unreadable stream record");
-                failed.push(report_id);
-            }
+            Err(reason) => failed.push((report_id, format!("unreadable: {reason}"))),
         }
     }
     let missing: BTreeSet<UserId> = events
@@ -46,10 +58,9 @@ pub async fn publish<S: Profiles, B: Bus>(
         match store.resellers_by_user(&users).await {
             Ok(found) => found.into_iter().map(|r| (r.user_id, r.refid)).collect(),
             Err(e) => {
-                tracing::error!(error = %e, "could not look up refids; the records will be retried");
                 let (unresolved, resolved): (Vec<_>, Vec<_>) =
                     events.into_iter().partition(|(_, e)| e.envelope().reseller.refid.is_none());
-                failed.extend(unresolved.into_iter().map(|(id, _)| id));
+                failed.extend(unresolved.into_iter().map(|(id, _)| (id, format!("the refid lookup failed: {e}"))));
                 events = resolved;
                 HashMap::new()
             }
@@ -67,13 +78,23 @@ pub async fn publish<S: Profiles, B: Bus>(
                 ids.push(report_id);
                 bus_events.push(bus_event);
             }
-            Err(e) => {
-                tracing::error!(record = %report_id, error = %e, "an event could not be serialised");
-                failed.push(report_id);
-            }
+            Err(e) => failed.push((report_id, format!("the event could not be serialised: {e}"))),
         }
     }
     let accepted = bus.publish(&bus_events).await;
-    failed.extend(ids.into_iter().zip(accepted).filter(|(_, ok)| !ok).map(|(id, _)| id));
-    failed
+    failed.extend(
+        ids.into_iter().zip(accepted).filter(|(_, ok)| !ok).map(|(id, _)| (id, "the bus refused it".to_string())),
+    );
+    let mut unparked = Vec::new();
+    for (report_id, reason) in failed {
+        let whole = wholes.remove(&report_id).unwrap_or(Value::Null);
+        match parking.park(&ParkedRecord::new(whole, reason.clone())).await {
+            Ok(()) => tracing::error!(record = %report_id, %reason, "record parked on the poison queue"),
+            Err(e) => {
+                tracing::error!(record = %report_id, %reason, error = %e, "record neither published nor parked");
+                unparked.push(report_id);
+            }
+        }
+    }
+    unparked
 }

@@ -56,3 +56,10 @@ pub fn change_of(record: &EventRecord) -> (String, Result<ItemChange, String>) {
     })();
     (report_id, change)
 }
+
+/// A stream record as the publisher takes it: its change, and the whole record to park.
+pub fn record_of(record: &EventRecord) -> super::publisher::Record {
+    let (report_id, change) = change_of(record);
+    let whole = serde_json::to_value(record).unwrap_or_else(|e| serde_json::json!({ "unserialisable": e.to_string() }));
+    super::publisher::Record { report_id, change, whole }
+}

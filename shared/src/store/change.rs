@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Activity, Client, EntryKind, LedgerEntry, NetworkDelta, ProvisionedService, Reseller, UserId};
 
 /// One item change of the table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemChange {
     /// Unique per change and stable across redeliveries: event ids derive from it.
     pub id: String,
@@ -16,7 +16,7 @@ pub struct ItemChange {
 }
 
 /// What a changed item was.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Stored {
     Reseller(Box<Reseller>),
     Entry {

@@ -1,13 +1,17 @@
 //! No lost work (issue 15): receipts of external events outlive the idempotency window,
 //! parked events come back exactly once, a bulk fill always finishes.
 
-use ally::domain::{EntryKind, IdempotencyKey};
+use ally::domain::{EntryKind, IdempotencyKey, Tier};
 use ally::events::ReferralCompleted;
+use ally::events::parking::{Parked, ParkedRecord};
 use ally::events::reactions::{Handled, reward_referral};
+use ally::events::redrive::{Redriven, redrive};
 use ally::service::CreditRequest;
 use ally::{Ally, Config};
-use ally_tests::{ikey, onboarded, uid};
+use ally_tests::{Fault, Hooked, ikey, lambda_async, onboarded, uid};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
 
 /// What DynamoDB's TTL does once `at` (Unix seconds) has passed: every item whose
 /// `expires_at` is earlier is deleted. Returns how many went.
@@ -43,8 +47,8 @@ async fn time_to_live_passes(store: &ally::store::dynamo::DynamoStore, at: i64) 
 async fn receipts_of_external_events_outlive_the_idempotency_window() {
     let store = ally_tests::dynamo_store().await;
     let ally = Ally::new(store.clone(), Config::default());
-    onboarded(&ally, "referrer", ally::domain::Tier::Standard, None).await;
-    onboarded(&ally, "referred", ally::domain::Tier::Standard, None).await;
+    onboarded(&ally, "referrer", Tier::Standard, None).await;
+    onboarded(&ally, "referred", Tier::Standard, None).await;
     let user = uid("referrer");
     let credit = |amount| CreditRequest { amount, reason: None };
     let by_admin = ikey("top-up-1");
@@ -70,4 +74,95 @@ async fn receipts_of_external_events_outlive_the_idempotency_window() {
     assert_eq!(ally.find_by_user(&user).await.unwrap().balance, balance, "an archive replay pays nothing");
     let again = ally.add_credits(&user, credit(100), EntryKind::Credit, "admin-1", &by_admin).await.unwrap();
     assert_eq!(again.balance, balance + 100, "a caller's key is remembered for its window only");
+}
+
+fn referral_event(referral_id: &str, referrer: &str, referred: &str) -> EventBridgeEvent<Value> {
+    serde_json::from_value(json!({
+        "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ReferralCompleted", "source": "refer",
+        "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"referral_id": referral_id, "referrer_user_id": referrer, "referred_user_id": referred,
+                   "tag": "become-partner"}
+    }))
+    .unwrap()
+}
+
+/// A referral reward whose every try fails (the store refuses the write) lands on the
+/// function's on-failure queue, whole; a redrive pays it exactly once, also when the queue
+/// delivers the parcel twice, and leaves the queue empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
+    let p = super::events::pipeline(Config::default()).await;
+    onboarded(&p.ally, "referrer", Tier::Standard, None).await;
+    onboarded(&p.ally, "referred", Tier::Standard, None).await;
+    let broken = Ally::new(
+        Hooked::new(p.ally.store().clone(), |method| {
+            if method == "commit_wallet_change" { Fault::Fail } else { Fault::Proceed }
+        }),
+        Config::default(),
+    );
+    let on_failure = p.sqs.create_queue().queue_name(format!("on-failure-{}", ulid::Ulid::new())).send().await;
+    let on_failure = on_failure.unwrap().queue_url.unwrap();
+    let event = referral_event("ref-7", "referrer", "referred");
+    let tried = lambda_async::invoke(&p.sqs, &on_failure, "ally-referral-reward", &event, |e| {
+        ally::events::handlers::referral(&broken, e)
+    })
+    .await;
+    assert!(tried.is_err(), "every try failed");
+    assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 0, "nothing paid yet");
+
+    let parked = super::events::drained(&p, &on_failure).await;
+    assert_eq!(parked.len(), 1, "one destination record: {parked:?}");
+    let Ok(Parked::Event { function, event: payload }) = Parked::read(&parked[0]) else { panic!("{}", parked[0]) };
+    assert!(function.unwrap().contains("ally-referral-reward"));
+    assert_eq!(payload.detail, event.detail, "the whole event");
+    // Put back twice: the queue may deliver a message more than once.
+    for body in [&parked[0], &parked[0]] {
+        p.sqs.send_message().queue_url(&on_failure).message_body(body.as_str()).send().await.unwrap();
+    }
+
+    let first = redrive(&p.ally, &p.bus, &p.mailer, &p.sqs, &on_failure).await.unwrap();
+    assert_eq!(first, Redriven { done: 2, failed: 0, unreadable: 0 });
+    let referrer = p.ally.find_by_user(&uid("referrer")).await.unwrap();
+    assert_eq!(referrer.balance, 1_000, "paid once");
+    let rewards = ally_tests::all_entries(&p.ally, "referrer").await;
+    assert_eq!(rewards.iter().filter(|e| e.kind == EntryKind::Reward).count(), 1);
+    let again = redrive(&p.ally, &p.bus, &p.mailer, &p.sqs, &on_failure).await.unwrap();
+    assert_eq!(again, Redriven::default(), "the queue is empty");
+}
+
+/// A bus that refuses everything (EventBridge throttling past the bus's retries).
+struct RefusingBus;
+
+impl ally::events::bus::Bus for RefusingBus {
+    async fn publish(&self, events: &[ally::events::BusEvent]) -> Vec<bool> {
+        vec![false; events.len()]
+    }
+}
+
+/// A stream record the bus refused is parked whole by the publisher, and a redrive
+/// publishes its event once; an unreadable one fails again and stays on the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
+    let p = super::events::pipeline(Config::default()).await;
+    ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
+    let credit = CreditRequest { amount: 600, reason: None };
+    p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
+    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
+    p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
+    let batch = ally_tests::stream::stream_batch(p.ally.store()).await;
+
+    let response = ally::events::handlers::publish_stream(&p.ally, &RefusingBus, &p.poison, batch).await;
+    assert!(response.batch_item_failures.is_empty(), "parked, so the batch is done: {response:?}");
+    assert!(super::events::delivered(&p).await.is_empty(), "nothing reached the bus");
+    let mut unreadable = ParkedRecord::new(json!({"eventID": "x"}), "a record no one can read");
+    unreadable.record["dynamodb"] = json!({"SequenceNumber": "9", "NewImage": {"sk": {"S": "PROFILE"}}});
+    let body = serde_json::to_string(&unreadable).unwrap();
+    p.sqs.send_message().queue_url(&p.poison_url).message_body(body).send().await.unwrap();
+
+    let outcome = redrive(&p.ally, &p.bus, &p.mailer, &p.sqs, &p.poison_url).await.unwrap();
+    assert_eq!(outcome.failed, 1, "the unreadable record: {outcome:?}");
+    assert!(outcome.done >= 1, "{outcome:?}");
+    let events = super::events::delivered(&p).await;
+    assert_eq!(events.len(), 1, "the one LowCredit of the crossing, published once: {events:?}");
+    assert_eq!(events[0].detail["balance"], 400);
 }

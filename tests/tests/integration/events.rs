@@ -8,6 +8,7 @@ use ally::domain::{EntryKind, Tier};
 use ally::events::bus::EventBridgeBus;
 use ally::events::handlers;
 use ally::events::mail::SesMailer;
+use ally::events::parking::{Parked, SqsParking};
 use ally::events::reactions::Handled;
 use ally::service::{CreditRequest, ProvisionRequest};
 use ally::store::dynamo::DynamoStore;
@@ -19,15 +20,19 @@ use serde_json::{Value, json};
 
 const SENDER: &str = "ally@ally.example";
 
-struct Pipeline {
-    ally: Ally<DynamoStore>,
-    bus: EventBridgeBus,
-    mailer: SesMailer,
+pub(super) struct Pipeline {
+    pub ally: Ally<DynamoStore>,
+    pub bus: EventBridgeBus,
+    pub mailer: SesMailer,
+    /// The queue the low-credit rule delivers to (standing in for the notifier).
     queue_url: String,
-    sqs: aws_sdk_sqs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The stream publisher's poison queue.
+    pub poison: SqsParking,
+    pub poison_url: String,
 }
 
-async fn pipeline(config: Config) -> Pipeline {
+pub(super) async fn pipeline(config: Config) -> Pipeline {
     let sdk = ally_tests::sdk_config();
     let name = format!("ally-{}", ulid::Ulid::new().to_string().to_lowercase());
     let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
@@ -61,7 +66,10 @@ async fn pipeline(config: Config) -> Pipeline {
         .unwrap();
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     ses.create_email_identity().email_identity(SENDER).send().await.unwrap();
+    let poison_url = sqs.create_queue().queue_name(format!("{name}-poison")).send().await.unwrap().queue_url.unwrap();
     Pipeline {
+        poison: SqsParking::new(sqs.clone(), Some(poison_url.clone())),
+        poison_url,
         ally: Ally::new(ally_tests::dynamo_store_with(ally::store::dynamo::ChangeStream::On).await, config),
         bus: EventBridgeBus::new(eventbridge, name),
         mailer: SesMailer::new(ses, SENDER),
@@ -71,23 +79,22 @@ async fn pipeline(config: Config) -> Pipeline {
 }
 
 /// Events the rule delivered to the queue.
-async fn delivered(p: &Pipeline) -> Vec<EventBridgeEvent<Value>> {
+pub(super) async fn delivered(p: &Pipeline) -> Vec<EventBridgeEvent<Value>> {
+    drained(p, &p.queue_url).await.iter().map(|body| serde_json::from_str(body).unwrap()).collect()
+}
+
+/// Every message body of the queue at `url`, which is left empty.
+pub(super) async fn drained(p: &Pipeline, url: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {
-        let got = p.sqs.receive_message().queue_url(&p.queue_url).max_number_of_messages(10).send().await.unwrap();
+        let got = p.sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
         let messages = got.messages.unwrap_or_default();
         if messages.is_empty() {
             return out;
         }
         for m in messages {
-            out.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
-            p.sqs
-                .delete_message()
-                .queue_url(&p.queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
+            out.push(m.body.unwrap_or_default());
+            p.sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
         }
     }
 }
@@ -130,7 +137,7 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
     assert!(batch.records.len() >= 5, "the table's stream holds the changes: {}", batch.records.len());
     for _ in 0..2 {
         // The same batch delivered twice, as Streams may.
-        let response = handlers::publish_stream(&p.ally, &p.bus, batch.clone()).await;
+        let response = handlers::publish_stream(&p.ally, &p.bus, &p.poison, batch.clone()).await;
         assert!(response.batch_item_failures.is_empty());
     }
     let events = delivered(&p).await;
@@ -177,11 +184,25 @@ async fn one_bad_record_fails_alone() {
     bad.change.new_image.insert("sk".into(), serde_dynamo::AttributeValue::S("PROFILE".into()));
     bad.change.new_image.insert("balance".into(), serde_dynamo::AttributeValue::S("not a number".into()));
     batch.records.insert(0, bad);
-    let response = handlers::publish_stream(&p.ally, &p.bus, batch.clone()).await;
+    // With no poison queue, the bad record alone is left to the stream's retries.
+    let unparked = SqsParking::new(p.sqs.clone(), None);
+    let response = handlers::publish_stream(&p.ally, &p.bus, &unparked, batch.clone()).await;
     let failures: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
     assert_eq!(failures, vec!["bad-1".to_string()]);
     assert!(crossing < batch.records.len());
     assert_eq!(delivered(&p).await.len(), 1, "the good records went through");
+
+    // With one, it is parked whole (keys, images, sequence number) and the batch succeeds:
+    // nothing waits on the stream's 24 hours.
+    let response = handlers::publish_stream(&p.ally, &p.bus, &p.poison, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let parked = drained(&p, &p.poison_url).await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    let Ok(Parked::Record(parcel)) = Parked::read(&parked[0]) else { panic!("a parked record: {}", parked[0]) };
+    assert!(parcel.reason.starts_with("unreadable"), "{}", parcel.reason);
+    let record: aws_lambda_events::event::dynamodb::EventRecord = serde_json::from_value(parcel.record).unwrap();
+    assert_eq!(record, batch.records[0], "the whole record");
+    assert_eq!(record.change.sequence_number.as_deref(), Some("bad-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
