@@ -8,6 +8,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod service;
 pub mod store;
 

@@ -74,6 +74,8 @@ pub struct Function {
     api: Arc<RuntimeApi>,
     outcomes: mpsc::UnboundedReceiver<Posted>,
     served: u32,
+    /// Where the process's stdout (its log and metric lines) goes.
+    stdout: std::path::PathBuf,
     /// When the process was started.
     pub started: Instant,
 }
@@ -92,6 +94,7 @@ impl Function {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
         tokio::spawn(async move { axum::serve(listener, router).await });
+        let stdout = std::env::temp_dir().join(format!("ally-{name}-{}.log", ulid::Ulid::new()));
         let mut command = Command::new(binary);
         command
             .env_clear()
@@ -105,14 +108,19 @@ impl Function {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&stdout).expect("a file for the function's stdout")))
             .stderr(Stdio::inherit());
         for (key, value) in env {
             command.env(key, value);
         }
         let started = Instant::now();
         let child = command.spawn().unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        Self { child, api, outcomes: rx, served: 0, started }
+        Self { child, api, outcomes: rx, served: 0, stdout, started }
+    }
+
+    /// The lines the process wrote to stdout so far: what CloudWatch Logs would hold.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default().lines().map(str::to_string).collect()
     }
 
     /// Queues `event` and waits for the function's outcome and the moment it was posted.
@@ -165,5 +173,6 @@ impl Drop for Function {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout);
     }
 }

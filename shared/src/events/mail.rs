@@ -53,6 +53,7 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(AllyError::internal)?;
+        crate::metrics::record(&[crate::metrics::Metric::MailSent]);
         Ok(())
     }
 }

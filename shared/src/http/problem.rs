@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::AllyError;
+use crate::metrics::Metric;
 
 /// An error answer of the API.
 #[derive(Debug)]
@@ -98,6 +99,11 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut counted = vec![Metric::Refused(self.code)];
+        if self.code == "busy" {
+            counted.push(Metric::BusyExhausted);
+        }
+        crate::metrics::record(&counted);
         if self.status.is_server_error() {
             tracing::error!(code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed");
         }

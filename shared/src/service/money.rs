@@ -17,6 +17,7 @@ use crate::domain::{
     Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, IdempotencyKey, LedgerEntry, Product,
     ProvisionedService, Reseller, Tier, UserId, checked_balance, license_key, new_id,
 };
+use crate::metrics::Metric;
 use crate::service::CreditRequest;
 use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
 
@@ -278,6 +279,7 @@ impl<S: Store> Ally<S> {
 
     /// The money loop shared by every operation: replay a recorded key, or decide from a
     /// fresh snapshot and commit one conditional write; start over when the wallet moved.
+    #[instrument(skip_all, fields(refid = tracing::field::Empty))]
     async fn commit<D, R: Serialize + DeserializeOwned>(
         &self,
         user_id: &UserId,
@@ -292,8 +294,9 @@ impl<S: Store> Ally<S> {
                 return replay(record, &hash);
             }
             let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+            tracing::Span::current().record("refid", reseller.refid.as_str());
             let now = Utc::now();
-            let movement = decide(&reseller, now)?;
+            let movement = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let amount = movement.amount.get();
             let entry = LedgerEntry {
                 id: new_id(),
@@ -329,8 +332,10 @@ impl<S: Store> Ally<S> {
                 entry,
                 at: now,
             };
+            let counted = counted(movement.kind, amount, &change.activity);
             match self.store.commit_wallet_change(&change).await {
                 Ok(()) => {
+                    crate::metrics::record(&counted);
                     return Ok(Committed { response, state: movement.state, fresh: true });
                 }
                 // Someone else wrote first: read again (a duplicate key then replays).
@@ -340,6 +345,15 @@ impl<S: Store> Ally<S> {
             }
         }
         Err(AllyError::Contention)
+    }
+}
+
+/// What a committed movement adds to the business metrics (a replay adds nothing).
+fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
+    match kind {
+        EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
+        EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
+        EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
     }
 }
 

@@ -106,6 +106,35 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     );
     let (status, bulk) = provision.invoke(sample("provision-bulk")).await;
     assert_eq!((status, bulk["total"].as_i64(), bulk["balance"].as_i64()), (200, Some(1_000), Some(5_500)), "{bulk}");
+    let mut too_dear = sample("provision-single");
+    too_dear["headers"]["idempotency-key"] = json!("too-dear-1");
+    too_dear["body"] = json!(json!({"cost": 1_000_000}).to_string());
+    let (status, problem) = provision.invoke(too_dear).await;
+    assert_eq!((status, problem["code"].as_str()), (402, Some("insufficient_credits")), "{problem}");
+    // The business metrics of the provision and of the refusal, as CloudWatch would read
+    // them from the log: the function's name (and the code) as dimensions, nothing of the
+    // partner.
+    let metrics: Vec<Value> = provision
+        .stdout_lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let spent = metrics.iter().find(|m| m.get("CreditsSpent").is_some()).expect("the provision's metrics");
+    assert_eq!((spent["CreditsSpent"].as_i64(), spent["Provisions"].as_i64()), (Some(1_000), Some(1)), "{spent}");
+    assert_eq!(spent["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+    let refused = metrics.iter().find(|m| m["code"] == "insufficient_credits").expect("the refusal's metric");
+    assert_eq!(refused["Refusals"], 1);
+    assert_eq!(refused["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"], ["function", "code"]]));
+    // The log line of the refusal carries the invocation's request id and the refid.
+    let logged = provision.stdout_lines().into_iter().find(|l| l.contains("\"refused\"")).expect("a refusal logged");
+    assert!(logged.contains("\"requestId\":\"req-") && logged.contains("\"refid\":\"PARTNER001\""), "{logged}");
+    for line in &metrics {
+        assert_eq!(line["function"], "provision", "{line}");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Ally");
+        let text = line.to_string();
+        assert!(!text.contains("partner-1") && !text.contains("PARTNER001"), "no partner in a metric: {text}");
+    }
     drop(provision);
 
     let mut clients = Function::start("clients", &table).await;

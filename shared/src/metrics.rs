@@ -1,0 +1,114 @@
+//! Business metrics in CloudWatch Embedded Metric Format: one JSON log line per event,
+//! which CloudWatch Logs turns into metrics of the `Ally` namespace without an API call.
+//! The only dimensions are the function's name (and a refusal's code): never a partner's
+//! id, which would make a metric per partner and leak who is who into dashboards.
+
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value, json};
+
+/// The namespace of every Ally metric.
+pub const NAMESPACE: &str = "Ally";
+
+/// One business event worth counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Credits into wallets (top-ups, payments, rewards).
+    CreditsAdded(i64),
+    /// Credits spent on services.
+    CreditsSpent(i64),
+    /// Services provisioned.
+    Provisions(i64),
+    /// A request refused with this problem `code` (`insufficient_credits`, ...).
+    Refused(&'static str),
+    /// A write that lost its race every time it was tried (answered 503 `busy`).
+    BusyExhausted,
+    /// A mail handed to SES (or the local outbox).
+    MailSent,
+    /// A referral reward paid.
+    RewardPaid,
+}
+
+impl Metric {
+    fn name_and_value(self) -> (&'static str, i64) {
+        match self {
+            Metric::CreditsAdded(n) => ("CreditsAdded", n),
+            Metric::CreditsSpent(n) => ("CreditsSpent", n),
+            Metric::Provisions(n) => ("Provisions", n),
+            Metric::Refused(_) => ("Refusals", 1),
+            Metric::BusyExhausted => ("BusyRetriesExhausted", 1),
+            Metric::MailSent => ("MailsSent", 1),
+            Metric::RewardPaid => ("RewardsPaid", 1),
+        }
+    }
+}
+
+/// The function these metrics are of: Lambda's `AWS_LAMBDA_FUNCTION_NAME`; none outside
+/// Lambda (the dev server, tests), where lines go to the debug log instead of stdout.
+fn function_name() -> Option<&'static str> {
+    static NAME: OnceLock<Option<String>> = OnceLock::new();
+    NAME.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok()).as_deref()
+}
+
+/// The EMF line of `metrics`, recorded by `function` at `timestamp_ms`.
+pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    let mut definitions = Vec::new();
+    let code = metrics.iter().find_map(|m| match m {
+        Metric::Refused(code) => Some(*code),
+        _ => None,
+    });
+    root.insert("function".into(), json!(function));
+    if let Some(code) = code {
+        root.insert("code".into(), json!(code));
+    }
+    for metric in metrics {
+        let (name, value) = metric.name_and_value();
+        definitions.push(json!({"Name": name, "Unit": "Count"}));
+        root.insert(name.into(), json!(value));
+    }
+    let dimensions = match code {
+        Some(_) => json!([["function"], ["function", "code"]]),
+        None => json!([["function"]]),
+    };
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": definitions}]
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+/// Records `metrics`: one EMF line on stdout in Lambda, a debug log line elsewhere.
+pub fn record(metrics: &[Metric]) {
+    if metrics.is_empty() {
+        return;
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    match function_name() {
+        Some(function) => println!("{}", emf_line(function, metrics, now)),
+        None => tracing::debug!(target: "ally::metrics", line = %emf_line("local", metrics, now), "metrics"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_names_its_metrics_and_only_the_function_and_code_as_dimensions() {
+        let line: Value =
+            serde_json::from_str(&emf_line("ally-provision", &[Metric::Refused("insufficient_credits")], 7)).unwrap();
+        assert_eq!(line["_aws"]["Timestamp"], 7);
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Ally");
+        assert_eq!(directive["Dimensions"], json!([["function"], ["function", "code"]]));
+        assert_eq!(directive["Metrics"], json!([{"Name": "Refusals", "Unit": "Count"}]));
+        assert_eq!(
+            (line["function"].as_str(), line["code"].as_str(), line["Refusals"].as_i64()),
+            (Some("ally-provision"), Some("insufficient_credits"), Some(1))
+        );
+    }
+}
