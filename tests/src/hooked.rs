@@ -188,9 +188,9 @@ impl<S: Jobs> Jobs for Hooked<S> {
         self.before("claim")?;
         self.inner.claim(key).await
     }
-    async fn release(&self, key: &str) -> StoreResult<()> {
-        self.before("release")?;
-        self.inner.release(key).await
+    async fn claimed(&self, key: &str) -> StoreResult<bool> {
+        self.before("claimed")?;
+        self.inner.claimed(key).await
     }
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
         self.before("checkpoint")?;

@@ -24,6 +24,6 @@ pub use ids::{
 pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
-pub use reseller::{METADATA_MAX_BYTES, Metadata, MetadataValue, Reseller, Status, check_metadata};
+pub use reseller::{HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, Reseller, Status, check_metadata};
 pub use tier::{Discounts, Tier};
 pub use wallet::{Condition, Guard, Refusal};

@@ -6,6 +6,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{AllyError, CompanyName, Email, RefId, Tier, UserId};
 
+/// Who put provisioning on hold, which says who may lift it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// An admin: it stays until an admin lifts it.
+    Manual,
+    /// The low-credit rule (`ALLY_HOLD_ON_LOW_CREDIT`): lifted by the credit that brings the
+    /// balance back to the threshold, in the same write.
+    LowCredit,
+}
+
 /// Whether a reseller may spend credits and onboard clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +73,10 @@ pub struct Reseller {
     pub wallet_open: bool,
     /// Set by an admin (or a low-credit rule): provisioning is refused while true.
     pub hold_provisioning: bool,
+    /// Who set the hold; none while there is none (or for a hold set before reasons were
+    /// kept, which counts as an admin's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_reason: Option<HoldReason>,
     /// Whitelabel settings (company name, logo URL, colours...). Kept in an item of its own
     /// beside the wallet, so a spend never rewrites it; lists of resellers leave it empty.
     #[serde(default)]

@@ -17,6 +17,7 @@ fn wallet() -> Reseller {
         balance: 100,
         wallet_open: true,
         hold_provisioning: false,
+        hold_reason: None,
         metadata: Default::default(),
         version: 7,
         credits_added: 0,

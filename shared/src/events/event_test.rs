@@ -14,6 +14,7 @@ fn wallet(balance: i64) -> Stored {
         balance,
         wallet_open: true,
         hold_provisioning: false,
+        hold_reason: None,
         metadata: Default::default(),
         version: 1,
         credits_added: 0,

@@ -6,6 +6,7 @@ use aws_sdk_sesv2::Client as SesClient;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::domain::AllyError;
+use crate::store::Jobs;
 
 /// One mail, with a text and an HTML body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,6 +57,22 @@ impl Mailer for SesMailer {
         crate::metrics::record(&[crate::metrics::Metric::MailSent]);
         Ok(())
     }
+}
+
+/// Sends the mail `compose` makes once per `key`: nothing when `key` is recorded done,
+/// otherwise send, then record. Recorded after sending, so a crash in between sends again
+/// rather than never (at least once; never lost). True when this call sent it.
+pub async fn send_once<J: Jobs, M: Mailer>(
+    jobs: &J,
+    mailer: &M,
+    key: &str,
+    compose: impl Future<Output = Result<Mail, AllyError>>,
+) -> Result<bool, AllyError> {
+    if jobs.claimed(key).await? {
+        return Ok(false);
+    }
+    mailer.send(&compose.await?).await?;
+    Ok(jobs.claim(key).await?)
 }
 
 /// Text a partner chose (a company name) as mail may carry it: control characters (line

@@ -1,11 +1,11 @@
 //! Consumers of bus events: the low-credit mail (and optional hold) and the referral
 //! reward. Each is idempotent per event: a redelivery does nothing more.
 
-use super::mail::{Mail, Mailer, html_escape, plain};
+use super::mail::{Mail, Mailer, html_escape, plain, send_once};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
-use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, UserId};
-use crate::service::{CreditRequest, ResellerPatch};
+use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, UserId};
+use crate::service::CreditRequest;
 use crate::store::Store;
 
 /// What handling an event came to (for logs and tests).
@@ -18,30 +18,54 @@ pub enum Handled {
     Dropped,
 }
 
-/// The low-credit mail of `event`, once per event id. With `hold`, the partner's
-/// provisioning is also put on hold (the seed's custom-listener example). A failed send
-/// forgets the claim and returns the error, so Lambda's asynchronous retry sends it again.
+/// The low-credit notice of `event`: the mail (to a partner with an address) and, with
+/// `hold`, the hold on provisioning, each done once per event and independently of the
+/// other. Nothing happens when the balance is back at the threshold by the time the event
+/// is handled (a top-up came first). An error is returned for Lambda's retry, which finds
+/// what was done recorded and does only the rest.
 pub async fn notify_low_credit<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
     event: &LowCredit,
     hold: bool,
 ) -> Result<Handled, AllyError> {
-    let claim = format!("low-credit:{}", event.envelope.event_id);
-    if !ally.store().claim(&claim).await? {
-        return Ok(Handled::Duplicate);
-    }
-    let Some(to) = event.fields.email.as_ref().map(ToString::to_string) else {
-        tracing::warn!(reseller = %event.envelope.reseller.user_id, "low credit, but the reseller has no email");
+    let user_id = &event.envelope.reseller.user_id;
+    let event_id = &event.envelope.event_id;
+    let now = ally.find_by_user(user_id).await?;
+    let hold_key = format!("low-credit-hold:{event_id}");
+    let mail_key = format!("low-credit:{event_id}");
+    if now.balance >= ally.config().low_credit_threshold {
+        tracing::info!(reseller = %now.refid, balance = now.balance, "credit recovered before the low-credit notice");
         return Ok(Handled::Dropped);
+    }
+    // The hold, recorded after it is set: a retry after a crash finds it set (no change) and
+    // records it; an admin who lifts it afterwards is not overruled by a redelivery.
+    let held = async {
+        if !hold || ally.store().claimed(&hold_key).await? {
+            return Ok(false);
+        }
+        let set = ally.hold_for_low_credit(user_id).await?;
+        ally.store().claim(&hold_key).await?;
+        Ok::<_, AllyError>(set)
+    }
+    .await;
+    // The mail does not wait on the hold, nor the hold on the mail.
+    let mailed = match event.fields.email.as_ref() {
+        Some(to) => send_once(ally.store(), mailer, &mail_key, low_credit_mail(ally, event, to)).await,
+        None => {
+            tracing::warn!(reseller = %now.refid, "low credit, but the reseller has no email");
+            Ok(false)
+        }
     };
+    Ok(if held? | mailed? { Handled::Done } else { Handled::Duplicate })
+}
+
+async fn low_credit_mail<S: Store>(ally: &Ally<S>, event: &LowCredit, to: &Email) -> Result<Mail, AllyError> {
     let link = ally.config().dashboard_link();
-    let subject = "Your Ally balance is low".to_string();
     let company = plain(event.fields.company.as_str());
     let text = format!(
         "Hello {company},\n\nYour credit balance is {balance}, below the threshold of {threshold}.\n\
          Top up to keep provisioning for your clients: {link}\n",
-        company = company,
         balance = event.fields.balance,
         threshold = event.fields.threshold,
     );
@@ -53,15 +77,7 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
         threshold = event.fields.threshold,
         link = html_escape(&link),
     );
-    if let Err(e) = mailer.send(&Mail { to, subject, text, html }).await {
-        ally.store().release(&claim).await?;
-        return Err(e);
-    }
-    if let (true, Some(refid)) = (hold, &event.envelope.reseller.refid) {
-        let patch = ResellerPatch { hold_provisioning: Some(true), ..ResellerPatch::default() };
-        ally.update_reseller(refid, patch).await?;
-    }
-    Ok(Handled::Done)
+    Ok(Mail { to: to.to_string(), subject: "Your Ally balance is low".into(), text, html })
 }
 
 /// The referral reward: the configured credits to the referrer, once per referral id,

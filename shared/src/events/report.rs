@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::mail::{Mail, Mailer, html_escape, plain};
+use super::mail::{Mail, Mailer, html_escape, plain, send_once};
 use crate::Ally;
 use crate::domain::{Activity, AllyError, DateRange, Reseller, Status};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
@@ -150,19 +150,13 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
         for reseller in &resellers.items {
             let Some(to) = reseller.email.as_ref().map(ToString::to_string) else { continue };
             let claim = format!("statement:{tag}:{}", reseller.user_id);
-            if !store.claim(&claim).await? {
-                continue;
-            }
-            let sent = async {
+            let compose = async {
                 let s = statement(ally, reseller, month, today).await?;
-                mailer.send(&statement_mail(reseller, to, month, &s, &link)).await
+                Ok(statement_mail(reseller, to, month, &s, &link))
+            };
+            if send_once(store, mailer, &claim, compose).await? {
+                run.sent += 1;
             }
-            .await;
-            if let Err(e) = sent {
-                store.release(&claim).await?;
-                return Err(e);
-            }
-            run.sent += 1;
         }
         cursor = resellers.next_cursor;
         store.save_checkpoint(&checkpoint_key, cursor.as_deref().unwrap_or("")).await?;
@@ -173,16 +167,10 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
             return Ok(run);
         }
     }
-    if let Some(admin) = ally.config().admin_email.clone() {
-        let claim = format!("summary:{tag}");
-        if store.claim(&claim).await? {
-            let sent = async { mailer.send(&summary_mail(ally, admin, month).await?).await }.await;
-            if let Err(e) = sent {
-                store.release(&claim).await?;
-                return Err(e);
-            }
-            run.sent += 1;
-        }
+    if let Some(admin) = ally.config().admin_email.clone()
+        && send_once(store, mailer, &format!("summary:{tag}"), summary_mail(ally, admin, month)).await?
+    {
+        run.sent += 1;
     }
     store.save_checkpoint(&done_key, "done").await?;
     run.done = true;

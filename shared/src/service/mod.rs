@@ -21,7 +21,8 @@ pub use requests::{
 
 use crate::config::Config;
 use crate::domain::{
-    AllyError, Client, ClientId, Email, Guard, LedgerEntry, Metadata, RefId, Reseller, Status, UserId, check_metadata,
+    AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Metadata, RefId, Reseller, Status, UserId,
+    check_metadata,
 };
 use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
@@ -126,6 +127,7 @@ impl<S: Store> Ally<S> {
             balance: 0,
             wallet_open: self.config.auto_provision_wallet,
             hold_provisioning: false,
+            hold_reason: None,
             metadata,
             version: 0,
             credits_added: 0,
@@ -201,14 +203,16 @@ impl<S: Store> Ally<S> {
             check_metadata(&merged(current.metadata, &patch.metadata))?;
         }
         let updated = if profile_changes {
-            Some(
-                self.patch_profile(&user_id, |r| {
-                    r.tier = patch.tier.unwrap_or(r.tier);
-                    r.status = patch.status.unwrap_or(r.status);
-                    r.hold_provisioning = patch.hold_provisioning.unwrap_or(r.hold_provisioning);
-                })
-                .await?,
-            )
+            self.patch_profile(&user_id, |r| {
+                r.tier = patch.tier.unwrap_or(r.tier);
+                r.status = patch.status.unwrap_or(r.status);
+                if let Some(hold) = patch.hold_provisioning {
+                    r.hold_provisioning = hold;
+                    r.hold_reason = hold.then_some(HoldReason::Manual);
+                }
+                true
+            })
+            .await?
         } else {
             None
         };
@@ -217,6 +221,24 @@ impl<S: Store> Ally<S> {
             _ if patch.metadata.is_empty() => self.find_by_user(&user_id).await,
             _ => self.patch_metadata(&user_id, &patch.metadata).await,
         }
+    }
+
+    /// Puts `user_id`'s provisioning on hold for low credit, only while its balance is below
+    /// the threshold and no hold is in place (read again on every try, under the version):
+    /// true when this call set it. The credit that brings the balance back lifts it.
+    pub async fn hold_for_low_credit(&self, user_id: &UserId) -> Result<bool, AllyError> {
+        let threshold = self.config.low_credit_threshold;
+        let set = self
+            .patch_profile(user_id, |r| {
+                let low = !r.hold_provisioning && r.balance < threshold;
+                if low {
+                    r.hold_provisioning = true;
+                    r.hold_reason = Some(HoldReason::LowCredit);
+                }
+                low
+            })
+            .await?;
+        Ok(set.is_some())
     }
 
     /// A partner's change of its own whitelabel metadata; reserved keys are refused.
@@ -244,24 +266,32 @@ impl<S: Store> Ally<S> {
     }
 
     /// Applies `change` to the current profile and writes it under the version read,
-    /// reading again if someone else wrote in between.
-    async fn patch_profile(&self, user_id: &UserId, change: impl Fn(&mut Reseller)) -> Result<Reseller, AllyError> {
+    /// reading again if someone else wrote in between. `change` answers whether there is
+    /// anything to write; none when there was not.
+    async fn patch_profile(
+        &self,
+        user_id: &UserId,
+        change: impl Fn(&mut Reseller) -> bool,
+    ) -> Result<Option<Reseller>, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(user_id).await?;
             let guard = Guard::Profile { version: r.version };
             let metadata = std::mem::take(&mut r.metadata);
-            change(&mut r);
+            if !change(&mut r) {
+                return Ok(None);
+            }
             let update = ProfileUpdate {
                 guard,
                 tier: r.tier,
                 status: r.status,
                 hold_provisioning: r.hold_provisioning,
+                hold_reason: r.hold_reason,
                 at: Utc::now(),
             };
             match self.store.update_profile(user_id, &update).await {
                 Ok(mut updated) => {
                     updated.metadata = metadata;
-                    return Ok(updated);
+                    return Ok(Some(updated));
                 }
                 Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
                 Err(StoreError::Conflict) => crate::store::backoff(attempt).await,

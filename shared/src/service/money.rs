@@ -14,7 +14,7 @@ use super::{
     Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest,
 };
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, IdempotencyKey, LedgerEntry, Product,
+    Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Product,
     ProvisionedService, Reseller, Tier, UserId, checked_balance, license_key, new_id,
 };
 use crate::metrics::Metric;
@@ -329,6 +329,11 @@ impl<S: Store> Ally<S> {
                     expires_at: (!key.is_receipt())
                         .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
                 },
+                // A hold the low-credit rule set ends with the credit that brings the balance
+                // back to the threshold, in the same write; an admin's hold stays.
+                lift_hold: reseller.hold_provisioning
+                    && reseller.hold_reason == Some(HoldReason::LowCredit)
+                    && entry.balance_after >= self.config.low_credit_threshold,
                 entry,
                 at: now,
             };

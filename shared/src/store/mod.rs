@@ -22,8 +22,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta,
-    NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, HoldReason, IdempotencyKey, LedgerEntry, Metadata,
+    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -103,6 +103,8 @@ pub struct WalletChange {
     pub clients: Vec<Client>,
     pub services: Vec<ProvisionedService>,
     pub idempotency: IdempotencyRecord,
+    /// Lift a low-credit hold in the same write (the balance is back at the threshold).
+    pub lift_hold: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -113,6 +115,7 @@ pub struct ProfileUpdate {
     pub tier: Tier,
     pub status: Status,
     pub hold_provisioning: bool,
+    pub hold_reason: Option<HoldReason>,
     pub at: DateTime<Utc>,
 }
 
@@ -321,8 +324,8 @@ pub trait Jobs: Send + Sync {
     /// first time, false when it was already recorded. The record expires after 90 days.
     fn claim(&self, key: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Forgets a claim whose work failed, so a retry does it again.
-    fn release(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether the work named `key` was recorded done.
+    fn claimed(&self, key: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Where a long job named `key` stopped (a cursor), if it saved one.
     fn checkpoint(&self, key: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;

@@ -166,3 +166,34 @@ async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
     assert_eq!(events.len(), 1, "the one LowCredit of the crossing, published once: {events:?}");
     assert_eq!(events[0].detail["balance"], 400);
 }
+
+/// On DynamoDB as in memory: the low-credit hold is set only under the threshold, kept
+/// with its reason, and lifted by the credit that brings the balance back in that write;
+/// an admin's hold is kept.
+#[tokio::test]
+async fn the_low_credit_hold_is_lifted_in_the_credit_write_on_dynamodb() {
+    use ally::domain::HoldReason;
+    let ally = Ally::new(ally_tests::dynamo_store().await, Config::default());
+    let r = onboarded(&ally, "d", Tier::Standard, None).await;
+    let credit = |amount| CreditRequest { amount, reason: None };
+    ally.add_credits(&uid("d"), credit(600), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
+    assert!(!ally.hold_for_low_credit(&uid("d")).await.unwrap(), "600 is not below 500");
+    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
+    ally.provision(&uid("d"), spend, &ikey("spend")).await.unwrap();
+    assert!(ally.hold_for_low_credit(&uid("d")).await.unwrap());
+    assert!(!ally.hold_for_low_credit(&uid("d")).await.unwrap(), "already held");
+    let held = ally.find_by_user(&uid("d")).await.unwrap();
+    assert_eq!((held.hold_provisioning, held.hold_reason), (true, Some(HoldReason::LowCredit)));
+    ally.add_credits(&uid("d"), credit(100), EntryKind::Credit, "admin-1", &ikey("back")).await.unwrap();
+    let lifted = ally.find_by_user(&uid("d")).await.unwrap();
+    assert_eq!((lifted.balance, lifted.hold_provisioning, lifted.hold_reason), (500, false, None));
+
+    let manual = ally::service::ResellerPatch { hold_provisioning: Some(true), ..Default::default() };
+    ally.update_reseller(&r.refid, manual).await.unwrap();
+    ally.add_credits(&uid("d"), credit(100), EntryKind::Credit, "admin-1", &ikey("more")).await.unwrap();
+    let kept = ally.find_by_user(&uid("d")).await.unwrap();
+    assert_eq!((kept.hold_provisioning, kept.hold_reason), (true, Some(HoldReason::Manual)));
+    let lift = ally::service::ResellerPatch { hold_provisioning: Some(false), ..Default::default() };
+    let open = ally.update_reseller(&r.refid, lift).await.unwrap();
+    assert_eq!((open.hold_provisioning, open.hold_reason), (false, None));
+}

@@ -265,31 +265,84 @@ async fn the_monthly_report_run_twice_sends_one_statement_per_partner() {
     assert_eq!(sent_mail(&admin_email).len(), 1);
 }
 
+fn low_credit(event_id: &str, user: &str, refid: &str, balance: i64, to: Option<&str>) -> ally::events::LowCredit {
+    ally::events::LowCredit {
+        envelope: ally::events::Envelope {
+            event_id: event_id.into(),
+            occurred_at: chrono::Utc::now(),
+            reseller: ally::events::ResellerRef { user_id: uid(user), refid: Some(rid(refid)) },
+        },
+        fields: ally::events::BalanceLow { balance, threshold: 500, company: company("H <Ltd>"), email: to.map(email) },
+    }
+}
+
+/// The low-credit hold done right: applied only while the balance is still low, lifted by
+/// the credit that brings it back (an admin's hold stays), mail and hold each once and
+/// independent, a partner without an email still held, a failed send not lost.
 #[tokio::test]
-async fn a_low_credit_event_can_also_hold_provisioning() {
+async fn the_low_credit_hold_follows_the_balance() {
+    use ally::domain::HoldReason;
     use ally::events::local::Outbox;
     use ally::events::reactions::notify_low_credit;
-    let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
-    let refid = partner(&ally, "h", "h@partners.example").await;
+    let config = Config { hold_on_low_credit: true, ..Config::default() };
+    // Recording is refused twice: the first hold's record and the first mail's.
+    let claims = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = claims.clone();
+    let store = ally_tests::Hooked::new(ally::store::memory::MemoryStore::new(), move |method| {
+        let refused =
+            method == "claim" && [1, 2].contains(&(counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1));
+        if refused { ally_tests::Fault::Fail } else { ally_tests::Fault::Proceed }
+    });
+    let ally = Ally::new(store, config);
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
-    let event = ally::events::LowCredit {
-        envelope: ally::events::Envelope {
-            event_id: "e-1".into(),
-            occurred_at: chrono::Utc::now(),
-            reseller: ally::events::ResellerRef { user_id: uid("h"), refid: Some(rid(&refid)) },
-        },
-        fields: ally::events::BalanceLow {
-            balance: 10,
-            threshold: 500,
-            company: company("h Ltd"),
-            email: Some(email("h@partners.example")),
-        },
-    };
+    let refid = partner(&ally, "h", "h@partners.example").await;
+    let credit = |amount| CreditRequest { amount, reason: None };
+    ally.add_credits(&uid("h"), credit(10), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
+
+    // The mail is sent but recording it fails: the retry sends it again (never lost), and
+    // the hold is set once.
+    let event = low_credit("e-1", "h", &refid, 10, Some("h@partners.example"));
+    assert!(notify_low_credit(&ally, &outbox, &event, true).await.is_err(), "recording both fails");
+    assert_eq!(outbox.sent().len(), 1, "the mail does not wait on the hold");
     assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Done);
-    assert!(ally.find_by_user(&uid("h")).await.unwrap().hold_provisioning);
-    let mail = &outbox.sent()[0];
-    assert_eq!(mail.to, "h@partners.example");
-    assert!(mail.text.contains("http://127.0.0.1:3000/partner/dashboard"), "{}", mail.text);
     assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Duplicate);
-    assert_eq!(outbox.sent().len(), 1);
+    let sent = outbox.sent();
+    assert_eq!(sent.len(), 2, "at least once: sent, not recorded, sent again: {sent:?}");
+    assert_eq!(sent[0].subject, "Your Ally balance is low", "a fixed subject");
+    assert!(
+        sent[0].text.contains("Hello H <Ltd>,") && sent[0].text.contains("http://127.0.0.1:3000/partner/dashboard")
+    );
+    let held = ally.find_by_user(&uid("h")).await.unwrap();
+    assert_eq!((held.hold_provisioning, held.hold_reason), (true, Some(HoldReason::LowCredit)));
+
+    // The credit that brings the balance back to the threshold lifts it, in the same write.
+    ally.add_credits(&uid("h"), credit(100), EntryKind::Credit, "admin-1", &ikey("still-low")).await.unwrap();
+    assert!(ally.find_by_user(&uid("h")).await.unwrap().hold_provisioning, "610 would be enough, 110 is not");
+    ally.add_credits(&uid("h"), credit(390), EntryKind::Credit, "admin-1", &ikey("back")).await.unwrap();
+    let lifted = ally.find_by_user(&uid("h")).await.unwrap();
+    assert_eq!((lifted.balance, lifted.hold_provisioning, lifted.hold_reason), (500, false, None));
+    let spend = ProvisionRequest { cost: Some(100), ..Default::default() };
+    ally.provision(&uid("h"), spend, &ikey("after")).await.expect("provisioning again");
+
+    // A notice handled after the partner topped up does nothing.
+    let late = low_credit("e-2", "h", &refid, 10, Some("h@partners.example"));
+    ally.add_credits(&uid("h"), credit(1_000), EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
+    assert_eq!(notify_low_credit(&ally, &outbox, &late, true).await.unwrap(), Handled::Dropped);
+    assert!(!ally.find_by_user(&uid("h")).await.unwrap().hold_provisioning);
+    assert_eq!(outbox.sent().len(), 2);
+
+    // An admin's hold stays whatever the balance does.
+    let manual = ally::service::ResellerPatch { hold_provisioning: Some(true), ..Default::default() };
+    ally.update_reseller(&rid(&refid), manual).await.unwrap();
+    ally.add_credits(&uid("h"), credit(5_000), EntryKind::Credit, "admin-1", &ikey("more")).await.unwrap();
+    let kept = ally.find_by_user(&uid("h")).await.unwrap();
+    assert_eq!((kept.hold_provisioning, kept.hold_reason), (true, Some(HoldReason::Manual)));
+
+    // A partner without an email is still held.
+    let quiet = ally_tests::onboarded(&ally, "q", Tier::Standard, None).await;
+    ally.add_credits(&uid("q"), credit(10), EntryKind::Credit, "admin-1", &ikey("q")).await.unwrap();
+    let event = low_credit("e-3", "q", quiet.refid.as_str(), 10, None);
+    assert_eq!(notify_low_credit(&ally, &outbox, &event, true).await.unwrap(), Handled::Done);
+    assert!(ally.find_by_user(&uid("q")).await.unwrap().hold_provisioning);
+    assert_eq!(outbox.sent().len(), 2, "no mail without an address");
 }

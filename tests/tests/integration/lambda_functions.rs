@@ -192,6 +192,10 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let (_, published) = publisher.invoke(sample("stream-publisher-batch")).await;
     assert_eq!(published, json!({"batchItemFailures": []}));
     drop(publisher);
+    // The sample's partner below the threshold, as the event says: the notice acts only then.
+    let balance = seeded.find_by_user(&uid("partner-1")).await.unwrap().balance;
+    let spend = ally::service::ProvisionRequest { cost: Some(balance - 400), ..Default::default() };
+    seeded.provision(&uid("partner-1"), spend, &ally_tests::ikey("down-to-400")).await.unwrap();
     let mut notifier = Function::start("low-credit-notifier", &table).await;
     assert_eq!(notifier.invoke(sample("low-credit-notifier-event")).await.1, json!("Done"));
     assert_eq!(notifier.invoke(sample("low-credit-notifier-event")).await.1, json!("Duplicate"));
@@ -199,7 +203,7 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let mut referral = Function::start("referral-reward", &table).await;
     assert_eq!(referral.invoke(sample("referral-reward-event")).await.1, json!("Done"));
     drop(referral);
-    assert_eq!(seeded.find_by_user(&uid("partner-1")).await.unwrap().balance, 5_500 + 1_000, "the referral reward");
+    assert_eq!(seeded.find_by_user(&uid("partner-1")).await.unwrap().balance, 400 + 1_000, "the referral reward");
     let mut report = Function::start("monthly-report", &table).await;
     let (_, run) = report.invoke(sample("monthly-report-schedule")).await;
     assert_eq!(

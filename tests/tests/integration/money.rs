@@ -306,6 +306,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             created_at: now,
             expires_at: Some(now.timestamp() + 60),
         },
+        lift_hold: false,
         at: now,
     };
     let spend = |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, product: None };

@@ -29,16 +29,9 @@ impl Jobs for DynamoStore {
         }
     }
 
-    async fn release(&self, claim_key: &str) -> StoreResult<()> {
+    async fn claimed(&self, claim_key: &str) -> StoreResult<bool> {
         let pk = keys::claim(claim_key);
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), pk)))
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(())
+        Ok(self.get(key(pk.clone(), pk)).await?.is_some())
     }
 
     async fn checkpoint(&self, name: &str) -> StoreResult<Option<String>> {

@@ -175,22 +175,35 @@ impl Profiles for DynamoStore {
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
         let condition = guard_condition(&update.guard);
         // One item: a plain conditional update that answers the new profile, no re-read.
+        let reason = update.hold_reason.map(|r| to_attr(&r)).transpose()?;
+        let mut values = condition.values;
+        if let Some(reason) = &reason {
+            values.insert(":reason".into(), reason.clone());
+        }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
-            .update_expression(
-                "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
-                 #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
-                 #status_pk = :status_pk",
-            )
+            .update_expression(match reason {
+                Some(_) => {
+                    "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
+                     #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
+                     #status_pk = :status_pk, #hold_reason = :reason"
+                }
+                _ => {
+                    "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
+                     #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
+                     #status_pk = :status_pk REMOVE #hold_reason"
+                }
+            })
             .condition_expression(condition.text)
             .set_expression_attribute_names(Some(condition.names))
-            .set_expression_attribute_values(Some(condition.values))
+            .set_expression_attribute_values(Some(values))
             .expression_attribute_names("#tier_attr", "tier")
             .expression_attribute_names("#status_attr", "status")
             .expression_attribute_names("#hold_attr", "hold_provisioning")
+            .expression_attribute_names("#hold_reason", "hold_reason")
             .expression_attribute_names("#updated_at", "updated_at")
             .expression_attribute_names("#version_attr", "version")
             .expression_attribute_names("#tier_pk", attr::TIER_PK)

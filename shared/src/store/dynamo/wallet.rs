@@ -30,17 +30,28 @@ impl Wallets for DynamoStore {
 
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         let condition = guard_condition(&change.guard);
+        let (mut names, mut values) = (condition.names, condition.values);
+        if change.lift_hold {
+            names.insert("#hold".into(), "hold_provisioning".into());
+            names.insert("#hold_reason".into(), "hold_reason".into());
+            values.insert(":false".into(), AttributeValue::Bool(false));
+        }
         let wallet = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
-            .update_expression(
+            .update_expression(if change.lift_hold {
+                "SET #new_balance = :balance, #new_version = #new_version + :one, #wallet_open = :true, \
+                 #updated_at = :at, #hold = :false \
+                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients \
+                 REMOVE #hold_reason"
+            } else {
                 "SET #new_balance = :balance, #new_version = #new_version + :one, #wallet_open = :true, \
                  #updated_at = :at \
-                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients",
-            )
+                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients"
+            })
             .condition_expression(condition.text)
-            .set_expression_attribute_names(Some(condition.names))
-            .set_expression_attribute_values(Some(condition.values))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .expression_attribute_names("#new_balance", "balance")
             .expression_attribute_names("#new_version", "version")
             .expression_attribute_names("#wallet_open", "wallet_open")

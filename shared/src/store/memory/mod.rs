@@ -207,6 +207,7 @@ impl Profiles for MemoryStore {
         r.tier = update.tier;
         r.status = update.status;
         r.hold_provisioning = update.hold_provisioning;
+        r.hold_reason = update.hold_reason;
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
@@ -244,6 +245,10 @@ impl Wallets for MemoryStore {
         r.provisions += change.activity.provisions;
         r.clients += change.activity.acquisitions;
         r.updated_at = change.at;
+        if change.lift_hold {
+            r.hold_provisioning = false;
+            r.hold_reason = None;
+        }
         t.counters.count(&change.user_id, change.at, change.activity);
         t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
         let mut bought = Vec::new();
@@ -389,11 +394,8 @@ impl Jobs for MemoryStore {
         Ok(true)
     }
 
-    async fn release(&self, key: &str) -> StoreResult<()> {
-        let mut t = self.lock();
-        t.claims.remove(key);
-        self.changed();
-        Ok(())
+    async fn claimed(&self, key: &str) -> StoreResult<bool> {
+        Ok(self.lock().claims.contains_key(key))
     }
 
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
