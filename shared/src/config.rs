@@ -28,6 +28,12 @@ pub struct Config {
     pub discounts: Discounts,
     /// Credits given to a referrer (`ALLY_REFERRAL_REWARD`).
     pub referral_reward: i64,
+    /// Rewards one referrer may earn in a calendar month (`ALLY_REFERRAL_MONTHLY_CAP`); the
+    /// referrals past it are recorded and refused.
+    pub referral_monthly_cap: u32,
+    /// Days a referral waits for its referred user to become a reseller
+    /// (`ALLY_REFERRAL_WINDOW_DAYS`); past it, no reward.
+    pub referral_window_days: i64,
     /// Largest single amount of credits accepted anywhere (`ALLY_MAX_CREDIT_AMOUNT`).
     pub max_credit_amount: i64,
     /// How long an idempotency key is remembered (`ALLY_IDEMPOTENCY_TTL_DAYS`).
@@ -121,6 +127,8 @@ impl Default for Config {
             dashboard_url: "partner/dashboard".into(),
             discounts: Discounts::default(),
             referral_reward: 1_000,
+            referral_monthly_cap: 20,
+            referral_window_days: 30,
             max_credit_amount: 100_000_000,
             idempotency_ttl_days: 30,
             catalog: default_catalog(),
@@ -188,6 +196,10 @@ impl Config {
             },
             referral_reward: parse(&get, "ALLY_REFERRAL_REWARD", d.referral_reward, |v| {
                 *v > 0 && *v <= max_credit_amount
+            })?,
+            referral_monthly_cap: parse(&get, "ALLY_REFERRAL_MONTHLY_CAP", d.referral_monthly_cap, |v| *v <= 10_000)?,
+            referral_window_days: parse(&get, "ALLY_REFERRAL_WINDOW_DAYS", d.referral_window_days, |v| {
+                (0..=3650).contains(v)
             })?,
             max_credit_amount,
             idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", d.idempotency_ttl_days, |v| {

@@ -7,8 +7,8 @@ use ally::domain::{
     ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
-    Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, Portfolio, ProfileUpdate, Profiles,
-    ResellerFilter, StoreError, StoreResult, WalletChange, Wallets, WithMetadata,
+    Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, PendingReferral, Portfolio, ProfileUpdate,
+    Profiles, Referrals, ResellerFilter, RewardSlot, StoreError, StoreResult, WalletChange, Wallets, WithMetadata,
 };
 use chrono::NaiveDate;
 
@@ -199,5 +199,30 @@ impl<S: Jobs> Jobs for Hooked<S> {
     async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
         self.before("save_checkpoint")?;
         self.inner.save_checkpoint(key, value).await
+    }
+}
+
+impl<S: Referrals> Referrals for Hooked<S> {
+    async fn take_reward_slot(
+        &self,
+        referrer: &UserId,
+        month: NaiveDate,
+        referral_id: &str,
+        cap: u32,
+    ) -> StoreResult<RewardSlot> {
+        self.before("take_reward_slot")?;
+        self.inner.take_reward_slot(referrer, month, referral_id, cap).await
+    }
+    async fn park_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
+        self.before("park_referral")?;
+        self.inner.park_referral(pending).await
+    }
+    async fn pending_referrals(&self, referred: &UserId) -> StoreResult<Vec<PendingReferral>> {
+        self.before("pending_referrals")?;
+        self.inner.pending_referrals(referred).await
+    }
+    async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
+        self.before("settle_referral")?;
+        self.inner.settle_referral(pending).await
     }
 }

@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::bus::Bus;
 use super::mail::Mailer;
 use super::parking::Parking;
-use super::reactions::{Handled, notify_low_credit, reward_referral};
+use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
+use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
 use crate::store::{Counters, Store};
@@ -69,13 +69,29 @@ pub async fn low_credit<S: Store, M: Mailer>(
     Box::pin(notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit)).await
 }
 
-/// `referral-reward`: one `ReferralCompleted` event. A malformed detail is dropped (a retry
-/// cannot fix it); a transient failure is returned for EventBridge to retry.
+/// `referral-reward`: a `ReferralCompleted` event (the reward, or the referral kept until
+/// its referred user onboards) or a `ResellerOnboarded` one (the referrals that waited for
+/// that user). A malformed detail is dropped (a retry cannot fix it); a transient failure
+/// is returned for Lambda's retry.
 pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
+    let at = event.time.unwrap_or_else(Utc::now);
+    if event.detail_type == "ResellerOnboarded" {
+        return match AllyEvent::from_bus(&BusEvent {
+            source: event.source.clone(),
+            detail_type: event.detail_type.clone(),
+            detail: event.detail.clone(),
+        }) {
+            Ok(joined) => Box::pin(pay_waiting_referrals(ally, &joined.envelope().reseller.user_id, at)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed onboarding event dropped");
+                Ok(Handled::Dropped)
+            }
+        };
+    }
     match detail::<ReferralCompleted>(&event) {
         // Boxed: the money path's future is deep enough to trip the compiler's layout limit
         // once nested in the runtime's service.
-        Ok(referral) => Box::pin(reward_referral(ally, &referral)).await,
+        Ok(referral) => Box::pin(reward_referral(ally, &referral, at)).await,
         Err(e) => {
             tracing::warn!(error = %e, "malformed referral event dropped");
             Ok(Handled::Dropped)
@@ -109,7 +125,9 @@ pub async fn dispatch<S: Store, M: Mailer>(
 ) -> Result<String, AllyError> {
     match (event.source.as_str(), event.detail_type.as_str()) {
         (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
-        (REFERRAL_SOURCE, "ReferralCompleted") => Ok(format!("{:?}", referral(ally, event).await?)),
+        (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {
+            Ok(format!("{:?}", referral(ally, event).await?))
+        }
         ("aws.events", "Scheduled Event") => Ok(format!("{:?}", monthly_report(ally, mailer, event, i64::MAX).await?)),
         (source, detail_type) => Err(AllyError::validation(format!("no rule takes {detail_type} from {source}"))),
     }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::bus::Bus;
 use super::mail::{Mail, Mailer};
 use super::parking::ParkedFiles;
-use super::reactions::{Handled, notify_low_credit, reward_referral};
+use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
 use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
 use crate::domain::AllyError;
@@ -97,11 +97,14 @@ impl<S: Store> LocalBus<S> {
                     let hold = self.ally.config().hold_on_low_credit;
                     notify_low_credit(&self.ally, self.outbox.as_ref(), &low, hold).await
                 }
+                AllyEvent::ResellerOnboarded(joined) => {
+                    pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id, Utc::now()).await
+                }
                 _ => Ok(Handled::Dropped),
             },
             (REFERRAL_SOURCE, "ReferralCompleted") => {
                 let referral: ReferralCompleted = serde_json::from_value(event.detail.clone()).map_err(detail)?;
-                reward_referral(&self.ally, &referral).await
+                reward_referral(&self.ally, &referral, Utc::now()).await
             }
             _ => Ok(Handled::Dropped),
         }

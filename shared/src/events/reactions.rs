@@ -1,12 +1,14 @@
 //! Consumers of bus events: the low-credit mail (and optional hold) and the referral
 //! reward. Each is idempotent per event: a redelivery does nothing more.
 
+use chrono::{DateTime, Duration, Utc};
+
 use super::mail::{Mail, Mailer, html_escape, plain, send_once};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
-use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, UserId};
+use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, UserId, month_of};
 use crate::service::CreditRequest;
-use crate::store::Store;
+use crate::store::{PendingReferral, RewardSlot, Store};
 
 /// What handling an event came to (for logs and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +18,10 @@ pub enum Handled {
     Duplicate,
     /// Not for us, or not actionable (logged).
     Dropped,
+    /// A referral kept until its referred user becomes a reseller.
+    Waiting,
+    /// A referral past the referrer's monthly cap: recorded and refused.
+    OverCap,
 }
 
 /// The low-credit notice of `event`: the mail (to a partner with an address) and, with
@@ -81,39 +87,104 @@ async fn low_credit_mail<S: Store>(ally: &Ally<S>, event: &LowCredit, to: &Email
 }
 
 /// The referral reward: the configured credits to the referrer, once per referral id,
-/// through the same idempotent money path. Other tags, unknown referrers and
-/// self-referrals are logged and dropped; a transient failure is returned for a retry.
-pub async fn reward_referral<S: Store>(ally: &Ally<S>, event: &ReferralCompleted) -> Result<Handled, AllyError> {
+/// through the same idempotent money path, and only for a referral that earns one:
+/// - the tag is `become-partner`, the referrer a reseller, the referred user someone else;
+/// - the referred user is a reseller, or becomes one within the referral window: until
+///   then the referral waits ([`pay_waiting_referrals`] pays it when they onboard);
+/// - the referrer holds fewer than `referral_monthly_cap` rewards of the month (the rest
+///   are recorded and refused).
+///
+/// `at` is the event's time: the window and the month count from it, the same on every
+/// retry. A referral that earns nothing is logged and dropped; a transient failure is
+/// returned for a retry.
+pub async fn reward_referral<S: Store>(
+    ally: &Ally<S>,
+    event: &ReferralCompleted,
+    at: DateTime<Utc>,
+) -> Result<Handled, AllyError> {
     if event.tag != "become-partner" {
         return Ok(Handled::Dropped);
     }
-    let referrer = match UserId::parse(event.referrer_user_id.as_str()) {
-        Ok(referrer) if event.referrer_user_id != event.referred_user_id => referrer,
-        _ => {
-            tracing::warn!(referral = %event.referral_id, "self-referral or malformed referrer: no reward");
-            return Ok(Handled::Dropped);
-        }
+    let (referrer, referred) =
+        match (UserId::parse(event.referrer_user_id.as_str()), UserId::parse(event.referred_user_id.as_str())) {
+            (Ok(referrer), Ok(referred)) if referrer != referred => (referrer, referred),
+            _ => {
+                tracing::warn!(referral = %event.referral_id, "self-referral or malformed user ids: no reward");
+                return Ok(Handled::Dropped);
+            }
+        };
+    if ally.store().reseller(&referrer).await?.is_none() {
+        tracing::warn!(referral = %event.referral_id, "unknown referrer: no reward");
+        return Ok(Handled::Dropped);
+    }
+    let pending = PendingReferral {
+        referral_id: event.referral_id.clone(),
+        referrer_user_id: referrer,
+        referred_user_id: referred.clone(),
+        expires_at: (at + Duration::days(ally.config().referral_window_days)).timestamp(),
     };
-    let key = match IdempotencyKey::referral(&event.referral_id) {
+    if ally.store().reseller(&referred).await?.is_some() {
+        return pay(ally, &pending, at).await;
+    }
+    if pending.expires_at <= Utc::now().timestamp() {
+        tracing::info!(referral = %event.referral_id, "the referred user did not onboard within the window: no reward");
+        return Ok(Handled::Dropped);
+    }
+    ally.store().park_referral(&pending).await?;
+    // The referred user may have onboarded between the two reads, and the onboarding's
+    // consumer may have looked for waiting referrals before this one was kept: look again.
+    if ally.store().reseller(&referred).await?.is_some() {
+        let paid = pay(ally, &pending, at).await?;
+        ally.store().settle_referral(&pending).await?;
+        return Ok(paid);
+    }
+    Ok(Handled::Waiting)
+}
+
+/// Pays the referrals that were waiting for `user_id`, who has just become a reseller (the
+/// `ResellerOnboarded` event at `at`); a referral past its window is forgotten unpaid.
+pub async fn pay_waiting_referrals<S: Store>(
+    ally: &Ally<S>,
+    user_id: &UserId,
+    at: DateTime<Utc>,
+) -> Result<Handled, AllyError> {
+    let mut outcome = Handled::Dropped;
+    for pending in ally.store().pending_referrals(user_id).await? {
+        if pending.expires_at > at.timestamp() {
+            outcome = pay(ally, &pending, at).await?;
+        } else {
+            tracing::info!(referral = %pending.referral_id, "onboarded after the referral window: no reward");
+        }
+        ally.store().settle_referral(&pending).await?;
+    }
+    Ok(outcome)
+}
+
+/// The reward of `referral` once its referred user is a reseller: a slot of the month, then
+/// the credits, each once per referral id.
+async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral, at: DateTime<Utc>) -> Result<Handled, AllyError> {
+    let id = &referral.referral_id;
+    let key = match IdempotencyKey::referral(id) {
         Ok(key) => key,
         Err(reason) => {
-            tracing::warn!(referral = %event.referral_id, %reason, "unusable referral id: no reward");
+            tracing::warn!(referral = %id, %reason, "unusable referral id: no reward");
             return Ok(Handled::Dropped);
         }
     };
-    let request = CreditRequest {
-        amount: ally.config().referral_reward,
-        reason: Some(Note::parse(format!("referral {}", event.referral_id))?),
-    };
-    match ally.add_credits(&referrer, request, EntryKind::Reward, "referral", &key).await {
+    let cap = ally.config().referral_monthly_cap;
+    let month = month_of(at.date_naive());
+    if ally.store().take_reward_slot(&referral.referrer_user_id, month, id, cap).await? == RewardSlot::CapReached {
+        ally.store().claim(&format!("referral-over-cap:{id}")).await?;
+        tracing::warn!(referral = %id, cap, "the referrer's rewards of the month are used up: refused");
+        return Ok(Handled::OverCap);
+    }
+    let request =
+        CreditRequest { amount: ally.config().referral_reward, reason: Some(Note::parse(format!("referral {id}"))?) };
+    match ally.add_credits(&referral.referrer_user_id, request, EntryKind::Reward, "referral", &key).await {
         Ok(_) => Ok(Handled::Done),
-        Err(AllyError::NotFound(_)) => {
-            tracing::warn!(referral = %event.referral_id, "unknown referrer: no reward");
-            Ok(Handled::Dropped)
-        }
         Err(AllyError::IdempotencyConflict) => Ok(Handled::Duplicate),
         Err(AllyError::Validation(reason)) => {
-            tracing::warn!(referral = %event.referral_id, %reason, "unusable referral: no reward");
+            tracing::warn!(referral = %id, %reason, "unusable referral: no reward");
             Ok(Handled::Dropped)
         }
         Err(e) => Err(e),

@@ -136,6 +136,24 @@ pub fn claim(key: &str) -> String {
     format!("ONCE#{key}")
 }
 
+/// Sort key of a referrer's reward slots of one month (its own item).
+pub fn reward_slots(month: chrono::NaiveDate) -> String {
+    format!("REWARDS#{}", month.format("%Y-%m"))
+}
+
+/// Partition of the referrals waiting for `user_id` to become a reseller.
+pub fn referred(user_id: &str) -> String {
+    format!("REFERRED#{user_id}")
+}
+
+/// Prefix of a waiting referral's sort key.
+pub const REFERRAL_PREFIX: &str = "REFERRAL#";
+
+/// Sort key of a waiting referral.
+pub fn referral(referral_id: &str) -> String {
+    format!("{REFERRAL_PREFIX}{referral_id}")
+}
+
 /// Partition (and sort key) of a long job's checkpoint.
 pub fn checkpoint(key: &str) -> String {
     format!("CHECKPOINT#{key}")

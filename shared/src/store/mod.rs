@@ -318,6 +318,51 @@ pub trait Counters: Send + Sync {
     fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A referral waiting for its referred user to become a reseller (within the window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReferral {
+    pub referral_id: String,
+    pub referrer_user_id: UserId,
+    pub referred_user_id: UserId,
+    /// Unix seconds after which the referral is no longer paid (and the table's TTL may
+    /// delete it).
+    pub expires_at: i64,
+}
+
+/// What asking for a referrer's reward slot came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewardSlot {
+    /// A slot of the month is now this referral's.
+    Taken,
+    /// This referral took one before (a retry): pay it.
+    Held,
+    /// Every slot of the month is held by other referrals.
+    CapReached,
+}
+
+/// The referral program's bookkeeping: monthly reward slots and referrals waiting for
+/// their referred user.
+pub trait Referrals: Send + Sync {
+    /// Takes one of `referrer`'s `cap` reward slots of `month` for `referral_id`, atomically:
+    /// concurrent referrals never hold more than `cap`, and a referral holds at most one.
+    fn take_reward_slot(
+        &self,
+        referrer: &UserId,
+        month: NaiveDate,
+        referral_id: &str,
+        cap: u32,
+    ) -> impl Future<Output = StoreResult<RewardSlot>> + Send;
+
+    /// Keeps `pending` until its referred user onboards (or its window ends).
+    fn park_referral(&self, pending: &PendingReferral) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The referrals waiting for `referred` (read consistently).
+    fn pending_referrals(&self, referred: &UserId) -> impl Future<Output = StoreResult<Vec<PendingReferral>>> + Send;
+
+    /// Forgets a waiting referral once it is paid (or its window is over).
+    fn settle_referral(&self, pending: &PendingReferral) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 /// Bookkeeping of event consumers and long jobs: work claimed once, checkpoints.
 pub trait Jobs: Send + Sync {
     /// Records that the work named `key` is done (a mail sent for an event id): true the
@@ -337,9 +382,9 @@ pub trait Jobs: Send + Sync {
 /// Everything the service needs from persistence: the sum of the narrow traits. Each
 /// method is one round trip (or one atomic write) on DynamoDB; the memory store gives the
 /// same answers.
-pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + 'static {}
+pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + 'static {}
 
-impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + 'static> Store for T {}
+impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + 'static> Store for T {}
 
 /// How long a claim is remembered.
 pub const CLAIM_DAYS: i64 = 90;

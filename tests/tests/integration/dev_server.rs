@@ -180,7 +180,20 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     let (status, problem) = server.request("POST", "/_local/events", "", Some(json!({"detail": {}})));
     assert_eq!((status, problem["code"].as_str()), (422, Some("validation_failed")));
     let (_, me) = server.request("GET", "/resellers/me", &partner, None);
-    assert_eq!(me["balance"], 1_400, "the reward is credited once");
+    assert_eq!(me["balance"], 400, "no reward while partner-10 is no reseller");
+    // partner-10 onboards: the referral that waited for it is paid, once.
+    let newcomer = mint(&data, "partner-10", "it@ten.example");
+    let (status, _) = server.request("POST", "/resellers", &newcomer, Some(json!({"company": "Ten Ltd"})));
+    assert_eq!(status, 201);
+    let mut balance = 0;
+    for _ in 0..100 {
+        balance = server.request("GET", "/resellers/me", &partner, None).1["balance"].as_i64().unwrap();
+        if balance != 400 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(balance, 1_400, "the reward is credited once");
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
 }

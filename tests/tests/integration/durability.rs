@@ -61,7 +61,7 @@ async fn receipts_of_external_events_outlive_the_idempotency_window() {
         referred_user_id: "referred".into(),
         tag: "become-partner".into(),
     };
-    assert_eq!(reward_referral(&ally, &referral).await.unwrap(), Handled::Done);
+    assert_eq!(reward_referral(&ally, &referral, chrono::Utc::now()).await.unwrap(), Handled::Done);
     let balance = ally.find_by_user(&user).await.unwrap().balance;
     assert_eq!(balance, 100 + 2_500 + 1_000);
 
@@ -70,7 +70,7 @@ async fn receipts_of_external_events_outlive_the_idempotency_window() {
 
     let replayed = ally.add_credits(&user, credit(2_500), EntryKind::Credit, "webhook:payments", &payment).await;
     assert_eq!(replayed.unwrap(), paid, "the provider's redelivery replays the first answer");
-    reward_referral(&ally, &referral).await.unwrap();
+    reward_referral(&ally, &referral, chrono::Utc::now()).await.unwrap();
     assert_eq!(ally.find_by_user(&user).await.unwrap().balance, balance, "an archive replay pays nothing");
     let again = ally.add_credits(&user, credit(100), EntryKind::Credit, "admin-1", &by_admin).await.unwrap();
     assert_eq!(again.balance, balance + 100, "a caller's key is remembered for its window only");

@@ -205,34 +205,80 @@ async fn one_bad_record_fails_alone() {
     assert_eq!(record.change.sequence_number.as_deref(), Some("bad-1"));
 }
 
+fn referral(
+    id: &str,
+    tag: &str,
+    referrer: &str,
+    referred: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> EventBridgeEvent<Value> {
+    serde_json::from_value(json!({
+        "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ReferralCompleted", "source": "refer",
+        "account": "123456789012", "time": at, "region": "us-east-1", "resources": [],
+        "detail": {"referral_id": id, "referrer_user_id": referrer, "referred_user_id": referred, "tag": tag}
+    }))
+    .unwrap()
+}
+
+/// The `ResellerOnboarded` event the publisher makes of `user`'s new profile.
+fn onboarding(user: &str, refid: &str) -> EventBridgeEvent<Value> {
+    serde_json::from_value(json!({
+        "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ResellerOnboarded", "source": "ally",
+        "account": "123456789012", "time": chrono::Utc::now(), "region": "us-east-1", "resources": [],
+        "detail": {"event_id": format!("joined-{user}"), "occurred_at": chrono::Utc::now(),
+                   "reseller": {"user_id": user, "refid": refid}, "company": "Newbie Ltd", "tier": "standard"}
+    }))
+    .unwrap()
+}
+
+/// Referrals can't be forged into credits: a reward only once the referred user is a
+/// reseller (waiting for them within the window), once per referral however often it is
+/// delivered, never for a self-referral or an unknown referrer, at most the monthly cap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_referral_delivered_twice_is_rewarded_once() {
-    let p = pipeline(Config::default()).await;
+async fn a_referral_is_rewarded_once_when_the_referred_user_becomes_a_reseller() {
+    let p = pipeline(Config { referral_monthly_cap: 3, ..Config::default() }).await;
     partner(&p.ally, "referrer", "r@partners.example").await;
-    let event = |tag: &str, referrer: &str, referred: &str| -> EventBridgeEvent<Value> {
-        serde_json::from_value(json!({
-            "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ReferralCompleted", "source": "refer",
-            "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1", "resources": [],
-            "detail": {"referral_id": "ref-42", "referrer_user_id": referrer, "referred_user_id": referred, "tag": tag}
-        }))
-        .unwrap()
-    };
-    assert_eq!(
-        handlers::referral(&p.ally, event("become-partner", "referrer", "newbie")).await.unwrap(),
-        Handled::Done
-    );
-    handlers::referral(&p.ally, event("become-partner", "referrer", "newbie")).await.unwrap();
-    assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 1_000, "credited once");
+    let now = chrono::Utc::now();
+    let balance = || async { p.ally.find_by_user(&uid("referrer")).await.unwrap().balance };
+    for _ in 0..2 {
+        let waiting =
+            handlers::referral(&p.ally, referral("ref-42", "become-partner", "referrer", "newbie", now)).await;
+        assert_eq!(waiting.unwrap(), Handled::Waiting, "newbie is no reseller yet");
+    }
+    assert_eq!(balance().await, 0);
+    let joined = partner(&p.ally, "newbie", "n@partners.example").await;
+    assert_eq!(handlers::referral(&p.ally, onboarding("newbie", &joined)).await.unwrap(), Handled::Done);
+    assert_eq!(handlers::referral(&p.ally, onboarding("newbie", &joined)).await.unwrap(), Handled::Dropped);
+    let again = handlers::referral(&p.ally, referral("ref-42", "become-partner", "referrer", "newbie", now)).await;
+    assert_eq!(again.unwrap(), Handled::Done, "a redelivery replays the one reward");
+    assert_eq!(balance().await, 1_000, "credited once");
     let entries = ally_tests::all_entries(&p.ally, "referrer").await;
     assert_eq!(entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Reward]);
-    for dropped in [
-        event("newsletter", "referrer", "x"),
-        event("become-partner", "referrer", "referrer"),
-        event("become-partner", "ghost", "x"),
+
+    let long_ago = now - chrono::Duration::days(31);
+    for (dropped, why) in [
+        (referral("r-1", "newsletter", "referrer", "x", now), "another tag"),
+        (referral("r-2", "become-partner", "referrer", "referrer", now), "a self-referral"),
+        (referral("r-3", "become-partner", "ghost", "newbie", now), "an unknown referrer"),
+        (referral("r-4", "become-partner", "referrer", "late", long_ago), "past the 30-day window"),
     ] {
-        assert_eq!(handlers::referral(&p.ally, dropped).await.unwrap(), Handled::Dropped);
+        assert_eq!(handlers::referral(&p.ally, dropped).await.unwrap(), Handled::Dropped, "{why}");
     }
-    assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 1_000);
+    assert_eq!(balance().await, 1_000);
+
+    // Eight referrals of resellers at once against a cap of 3 a month: exactly two more paid.
+    for i in 0..8 {
+        partner(&p.ally, &format!("friend-{i}"), "f@partners.example").await;
+    }
+    let outcomes = futures::future::join_all((0..8).map(|i| {
+        let event = referral(&format!("ref-f{i}"), "become-partner", "referrer", &format!("friend-{i}"), now);
+        handlers::referral(&p.ally, event)
+    }))
+    .await;
+    let paid = outcomes.iter().filter(|o| matches!(o, Ok(Handled::Done))).count();
+    let refused = outcomes.iter().filter(|o| matches!(o, Ok(Handled::OverCap))).count();
+    assert_eq!((paid, refused), (2, 6), "{outcomes:?}");
+    assert_eq!(balance().await, 3_000, "three rewards in the month");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

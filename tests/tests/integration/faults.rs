@@ -82,7 +82,7 @@ impl Operation {
                     referred_user_id: "newcomer".into(),
                     tag: "become-partner".into(),
                 };
-                match reward_referral(ally, &event).await? {
+                match reward_referral(ally, &event, chrono::Utc::now()).await? {
                     Handled::Done => Ok(ally.find_by_user(&uid(user)).await?.balance),
                     other => panic!("the referral was {other:?}, not rewarded"),
                 }
@@ -116,6 +116,8 @@ async fn sweep(op: Operation) {
     let calls = SdkCalls::default();
     let ally = Ally::new(calls.store().await, Config::default());
 
+    // The referred user of the referral is a reseller: the reward is due.
+    ally_tests::onboarded(&ally, "newcomer", Tier::Standard, None).await;
     // A clean run tells how many calls there are to break.
     reseller_with(&ally, "clean", Tier::Gold, OPENING).await;
     calls.take();

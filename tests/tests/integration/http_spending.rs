@@ -270,6 +270,7 @@ async fn caller_keys_of_any_printable_shape_and_the_system_keys_never_meet() {
         let paid = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], body.clone()).await;
         assert_eq!((paid.status, paid.body["balance"].as_i64()), (200, Some(before + 300)), "{paid:?}");
     }
+    api.partner("newcomer", "standard", 0).await;
     let referral = ally::events::ReferralCompleted {
         referral_id: "ref-ns".into(),
         referrer_user_id: "p".into(),
@@ -277,7 +278,7 @@ async fn caller_keys_of_any_printable_shape_and_the_system_keys_never_meet() {
         tag: "become-partner".into(),
     };
     for _ in 0..2 {
-        ally::events::reactions::reward_referral(&api.app.ally, &referral).await.unwrap();
+        ally::events::reactions::reward_referral(&api.app.ally, &referral, chrono::Utc::now()).await.unwrap();
     }
     let after = api.call("GET", "/resellers/me", Some(&token), None).await.body["balance"].as_i64().unwrap();
     assert_eq!(after, before + 300 + api.app.ally.config().referral_reward);

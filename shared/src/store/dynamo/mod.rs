@@ -12,6 +12,7 @@ mod jobs;
 mod paging;
 mod portfolio;
 mod profiles;
+mod referrals;
 mod table;
 mod transaction;
 mod wallet;

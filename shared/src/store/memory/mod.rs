@@ -20,9 +20,9 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    Counters, Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Jobs, Page, PageRequest, Portfolio,
-    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WalletChange, Wallets,
-    WithMetadata, keys, page_newest_first,
+    Counters, Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Jobs, Page, PageRequest, PendingReferral,
+    Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError, StoreResult, Stored, Taken,
+    WalletChange, Wallets, WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -52,6 +52,12 @@ struct Tables {
     claims: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
     checkpoints: BTreeMap<String, String>,
+    /// Referral ids holding a reward slot, by referrer and month (`user#YYYY-MM`).
+    #[serde(default)]
+    reward_slots: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Referrals waiting for their referred user, by referred user and referral id.
+    #[serde(default)]
+    pending_referrals: BTreeMap<String, BTreeMap<String, PendingReferral>>,
 }
 
 /// In-process store for `make dev` and fast tests.
@@ -405,6 +411,51 @@ impl Jobs for MemoryStore {
     async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
         let mut t = self.lock();
         t.checkpoints.insert(key.to_string(), value.to_string());
+        self.changed();
+        Ok(())
+    }
+}
+
+impl Referrals for MemoryStore {
+    async fn take_reward_slot(
+        &self,
+        referrer: &UserId,
+        month: NaiveDate,
+        referral_id: &str,
+        cap: u32,
+    ) -> StoreResult<RewardSlot> {
+        let mut t = self.lock();
+        let held = t.reward_slots.entry(format!("{referrer}#{}", month.format("%Y-%m"))).or_default();
+        let slot = if held.contains(referral_id) {
+            RewardSlot::Held
+        } else if held.len() >= cap as usize {
+            RewardSlot::CapReached
+        } else {
+            held.insert(referral_id.to_string());
+            RewardSlot::Taken
+        };
+        self.changed();
+        Ok(slot)
+    }
+
+    async fn park_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
+        let mut t = self.lock();
+        let waiting = t.pending_referrals.entry(pending.referred_user_id.to_string()).or_default();
+        waiting.insert(pending.referral_id.clone(), pending.clone());
+        self.changed();
+        Ok(())
+    }
+
+    async fn pending_referrals(&self, referred: &UserId) -> StoreResult<Vec<PendingReferral>> {
+        let t = self.lock();
+        Ok(t.pending_referrals.get(referred.as_str()).map(|w| w.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
+        let mut t = self.lock();
+        if let Some(waiting) = t.pending_referrals.get_mut(pending.referred_user_id.as_str()) {
+            waiting.remove(&pending.referral_id);
+        }
         self.changed();
         Ok(())
     }
