@@ -17,6 +17,8 @@ pub struct TestApi<S: Store> {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
     pub body: serde_json::Value,
 }
 
@@ -87,11 +89,11 @@ impl<S: Store> TestApi<S> {
         }
         let response = self.router.clone().oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
         let status = response.status().as_u16();
-        let content_type =
-            response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        let (content_type, location) = (header("content-type").unwrap_or_default(), header("location"));
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-        Answer { status, content_type, body }
+        Answer { status, content_type, location, body }
     }
 
     /// A JSON request as `user` (admin or not).

@@ -126,6 +126,13 @@ impl<S: Wallets> Wallets for Hooked<S> {
         self.before("finish_idempotency")?;
         self.inner.finish_idempotency(user_id, key, response).await
     }
+    async fn pending_fills(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
+        self.before("pending_fills")?;
+        self.inner.pending_fills(before).await
+    }
 }
 
 impl<S: Portfolio> Portfolio for Hooked<S> {

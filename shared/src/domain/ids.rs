@@ -336,6 +336,11 @@ impl CallerKey {
     /// The longest caller key.
     pub const MAX: usize = CALLER_KEY_MAX;
 
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Checks a caller's key.
     pub fn parse(key: impl Into<String>) -> Result<Self, AllyError> {
         let key = key.into();

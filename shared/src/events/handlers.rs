@@ -114,16 +114,30 @@ pub async fn monthly_report<S: Store, M: Mailer>(
     Box::pin(run_monthly_report(ally, mailer, month, Utc::now().date_naive(), time_left)).await
 }
 
+/// How long a bulk fill is left to its caller before the sweeper finishes it.
+pub const BULK_GRACE_SECONDS: i64 = 60;
+
+/// `bulk-sweeper`: the bulk onboardings whose fill is still pending after the grace.
+pub async fn sweep_bulks<S: Store>(ally: &Ally<S>) -> Result<usize, AllyError> {
+    // Boxed, as the referral: the fill's future is too deep to nest unboxed in a runtime service.
+    Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await
+}
+
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
-/// from `ally` to the notifier, `ReferralCompleted` from `refer` to the reward, the
-/// schedule to the monthly report (with no deadline: a redrive is not a Lambda
-/// invocation). What a redrive of a parked event runs.
+/// from `ally` to the notifier, `ReferralCompleted` from `refer` and `ResellerOnboarded`
+/// to the reward, a schedule to the function it was for (`function`, the ARN Lambda's
+/// destination record names: the bulk sweeper, else the monthly report, with no deadline:
+/// a redrive is not a Lambda invocation). What a redrive of a parked event runs.
 pub async fn dispatch<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
+    function: Option<&str>,
     event: EventBridgeEvent<Value>,
 ) -> Result<String, AllyError> {
     match (event.source.as_str(), event.detail_type.as_str()) {
+        ("aws.events", "Scheduled Event") if function.is_some_and(|f| f.contains("bulk-sweeper")) => {
+            Ok(format!("{} bulk fills finished", sweep_bulks(ally).await?))
+        }
         (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
         (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {
             Ok(format!("{:?}", referral(ally, event).await?))

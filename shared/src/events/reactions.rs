@@ -37,7 +37,10 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
 ) -> Result<Handled, AllyError> {
     let user_id = &event.envelope.reseller.user_id;
     let event_id = &event.envelope.event_id;
-    let now = ally.find_by_user(user_id).await?;
+    let Some(now) = ally.store().reseller(user_id).await? else {
+        tracing::warn!(reseller = %user_id, "a low-credit notice for no reseller: dropped");
+        return Ok(Handled::Dropped);
+    };
     let hold_key = format!("low-credit-hold:{event_id}");
     let mail_key = format!("low-credit:{event_id}");
     if now.balance >= ally.config().low_credit_threshold {

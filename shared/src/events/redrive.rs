@@ -101,7 +101,7 @@ async fn handle<S: Store, B: Bus, M: Mailer>(
     match parcel {
         Parked::Event { function, event } => {
             tracing::info!(function = function.as_deref().unwrap_or("unknown"), detail_type = %event.detail_type, "redriving an event");
-            dispatch(ally, mailer, event).await
+            dispatch(ally, mailer, function.as_deref(), event).await
         }
         Parked::Record(parcel) => {
             let record = parcel_record(parcel)?;

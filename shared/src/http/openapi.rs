@@ -45,6 +45,8 @@ pub struct Operation {
     pub idempotent: bool,
     pub request: Option<SchemaFn>,
     pub status: u16,
+    /// May also answer 202 with the same body and a `Location` to read its progress from.
+    pub accepted: bool,
     pub response: SchemaFn,
     /// Error statuses it may answer, besides 401/413/422 that any route may.
     pub errors: &'static [u16],
@@ -62,6 +64,7 @@ impl Operation {
             idempotent: false,
             request: None,
             status: 200,
+            accepted: false,
             response: schema::<T>,
             errors: &[],
         }
@@ -85,6 +88,12 @@ impl Operation {
     /// Takes a JSON body of type `B`.
     pub const fn body<B: JsonSchema>(mut self) -> Self {
         self.request = Some(schema::<B>);
+        self
+    }
+
+    /// May answer 202 Accepted: the work is charged and finishing without the caller.
+    pub const fn accepted(mut self) -> Self {
+        self.accepted = true;
         self
     }
 
@@ -206,6 +215,16 @@ pub fn document(operations: &[(&str, Operation)]) -> Value {
             op.status.to_string(),
             json!({"description": "success", "content": {"application/json": {"schema": (op.response)(&mut generator)}}}),
         );
+        if op.accepted {
+            responses.insert(
+                "202".into(),
+                json!({
+                    "description": "accepted: charged, still finishing; read its state at Location",
+                    "headers": {"Location": {"description": "where its state is read", "schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": (op.response)(&mut generator)}}
+                }),
+            );
+        }
         let mut errors: Vec<u16> = op.errors.to_vec();
         if op.access != Access::Public {
             errors.push(401);

@@ -14,7 +14,7 @@ use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use money::MAX_BULK;
-pub use receipts::{BulkCharge, BulkReceipt, CreditReceipt, ProvisionReceipt, ResellerStats};
+pub use receipts::{BulkCharge, BulkReceipt, BulkState, BulkStatus, CreditReceipt, ProvisionReceipt, ResellerStats};
 pub use requests::{
     BulkRequest, CreditRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest, ResellerPatch,
 };

@@ -11,7 +11,8 @@ use tracing::instrument;
 use ulid::Ulid;
 
 use super::{
-    Ally, BulkCharge, BulkReceipt, BulkRequest, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest,
+    Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt,
+    ProvisionRequest,
 };
 use crate::domain::{
     Activity, AllyError, Client, ClientId, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Product,
@@ -47,6 +48,8 @@ struct Movement<D> {
     clients: Vec<Client>,
     services: Vec<ProvisionedService>,
     state: IdempotencyState,
+    /// A bulk's request, kept with its pending record until the fill is done.
+    pending_fill: Option<String>,
     detail: D,
 }
 
@@ -105,6 +108,7 @@ impl<S: Store> Ally<S> {
                         clients: Vec::new(),
                         services: Vec::new(),
                         state: IdempotencyState::Done,
+                        pending_fill: None,
                         detail: (),
                     })
                 },
@@ -162,6 +166,7 @@ impl<S: Store> Ally<S> {
                         clients: Vec::new(),
                         services: vec![service.clone()],
                         state: IdempotencyState::Done,
+                        pending_fill: None,
                         detail: service,
                     })
                 },
@@ -193,6 +198,8 @@ impl<S: Store> Ally<S> {
             return Err(AllyError::validation(format!("a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}")));
         }
         let hash = request_hash("bulk_onboard", &request);
+        let filled_later = count > BULK_CLIENTS_IN_CHARGE;
+        let fill = serde_json::to_string(&request).map_err(AllyError::internal)?;
         let committed = self
             .commit(
                 user_id,
@@ -222,11 +229,8 @@ impl<S: Store> Ally<S> {
                         },
                         clients,
                         services,
-                        state: if count > BULK_CLIENTS_IN_CHARGE {
-                            IdempotencyState::Pending
-                        } else {
-                            IdempotencyState::Done
-                        },
+                        state: if filled_later { IdempotencyState::Pending } else { IdempotencyState::Done },
+                        pending_fill: filled_later.then(|| fill.clone()),
                         detail: (price, r.tier),
                     })
                 },
@@ -243,15 +247,20 @@ impl<S: Store> Ally<S> {
         let charge = committed.response;
         let at = charge.transaction.created_at;
         let (clients, services) = bulk_items(user_id, key, &request, charge.cost, charge.base_cost, charge.tier, at);
+        let mut state = BulkState::Done;
         if committed.state == IdempotencyState::Pending {
             // A fresh charge wrote the first clients and services itself; a retry of a
             // pending one cannot know how far a fill got, and rewrites them all.
             let from = if committed.fresh { BULK_CLIENTS_IN_CHARGE.min(clients.len()) } else { 0 };
-            self.store.put_portfolio(&clients[from..], &services[from..]).await?;
-            let done = serde_json::to_string(&charge).map_err(AllyError::internal)?;
-            self.store.finish_idempotency(user_id, key, &done).await?;
+            if let Err(e) = self.fill(user_id, key, &charge, &clients[from..], &services[from..]).await {
+                // Charged, not yet filled: never a 500 that invites a retry with a new key.
+                // The caller is told so (202); the sweeper or a retry finishes the fill.
+                tracing::error!(error = %e, "a bulk fill failed after its charge; the sweeper finishes it");
+                state = BulkState::Filling;
+            }
         }
         Ok(BulkReceipt {
+            state,
             cost: charge.cost,
             total: charge.total,
             balance: charge.balance,
@@ -259,6 +268,55 @@ impl<S: Store> Ally<S> {
             clients,
             services,
         })
+    }
+
+    /// Writes a charged bulk's `clients` and `services` and marks its record done. Every
+    /// write is of items whose ids derive from the key, so doing it twice (a retry and the
+    /// sweeper at once) writes the same items.
+    async fn fill(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+        charge: &BulkCharge,
+        clients: &[Client],
+        services: &[ProvisionedService],
+    ) -> Result<(), AllyError> {
+        self.store.put_portfolio(clients, services).await?;
+        let done = serde_json::to_string(charge).map_err(AllyError::internal)?;
+        Ok(self.store.finish_idempotency(user_id, key, &done).await?)
+    }
+
+    /// A bulk onboarding of the caller's by its key: filling or done, and its charge; 404
+    /// for a key that named no bulk of this caller.
+    pub async fn bulk_status(&self, user_id: &UserId, key: &IdempotencyKey) -> Result<BulkStatus, AllyError> {
+        let (_, record) = self.store.wallet(user_id, key).await?;
+        let record = record.ok_or(AllyError::NotFound("bulk onboarding"))?;
+        let charge: BulkCharge =
+            serde_json::from_str(&record.response).map_err(|_| AllyError::NotFound("bulk onboarding"))?;
+        let state = match record.state {
+            IdempotencyState::Pending => BulkState::Filling,
+            IdempotencyState::Done => BulkState::Done,
+        };
+        Ok(BulkStatus { state, charge })
+    }
+
+    /// Finishes every bulk whose fill is still pending after `grace` (its caller gave up or
+    /// crashed): what the bulk sweeper runs. Returns how many it finished.
+    #[instrument(skip(self))]
+    pub async fn finish_pending_bulks(&self, grace: chrono::Duration) -> Result<usize, AllyError> {
+        let mut finished = 0;
+        for (user_id, record) in self.store.pending_fills(Utc::now() - grace).await? {
+            let Some(fill) = &record.pending_fill else { continue };
+            let request: BulkRequest = serde_json::from_str(fill).map_err(AllyError::internal)?;
+            let charge: BulkCharge = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
+            let at = charge.transaction.created_at;
+            let (clients, services) =
+                bulk_items(&user_id, &record.key, &request, charge.cost, charge.base_cost, charge.tier, at);
+            self.fill(&user_id, &record.key, &charge, &clients, &services).await?;
+            tracing::info!(reseller = %user_id, clients = clients.len(), "a pending bulk fill finished");
+            finished += 1;
+        }
+        Ok(finished)
     }
 
     /// The base and tier price of a catalog product or a custom base cost. Whether the
@@ -328,6 +386,7 @@ impl<S: Store> Ally<S> {
                     // window: the receipt of an external event that moved money is permanent.
                     expires_at: (!key.is_receipt())
                         .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
+                    pending_fill: movement.pending_fill,
                 },
                 // A hold the low-credit rule set ends with the credit that brings the balance
                 // back to the threshold, in the same write; an admin's hold stays.

@@ -35,9 +35,31 @@ pub struct BulkCharge {
     pub transaction: LedgerEntry,
 }
 
+/// How far a bulk onboarding got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkState {
+    /// Charged; some clients and services are still being written (by a retry with the same
+    /// key, or the bulk sweeper within minutes). Nothing more will be charged.
+    Filling,
+    /// Every client and service is written.
+    Done,
+}
+
+/// A bulk onboarding as `GET /clients/bulk/{key}` shows it: its state and its charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BulkStatus {
+    pub state: BulkState,
+    #[serde(flatten)]
+    pub charge: BulkCharge,
+}
+
 /// The result of a bulk onboarding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkReceipt {
+    /// `filling` when the charge went through but not every item is written yet (answered
+    /// 202): the ids listed are final, and the fill finishes without the caller.
+    pub state: BulkState,
     pub cost: i64,
     pub total: i64,
     pub balance: i64,

@@ -136,6 +136,15 @@ pub fn claim(key: &str) -> String {
     format!("ONCE#{key}")
 }
 
+/// Partition, in the `by-status` index, of the idempotency records whose bulk fill is
+/// pending: sparse (only those records carry it), read by the bulk sweeper.
+pub const PENDING_FILLS: &str = "FILL#PENDING";
+
+/// Sort key of a pending fill in that partition: the charge's time, then its owner.
+pub fn pending_fill_order(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
+    format!("{}#{user_id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
 /// Sort key of a referrer's reward slots of one month (its own item).
 pub fn reward_slots(month: chrono::NaiveDate) -> String {
     format!("REWARDS#{}", month.format("%Y-%m"))

@@ -86,6 +86,10 @@ pub struct IdempotencyRecord {
     /// of an external event (a payment, a referral), which is kept for good.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// While a bulk's fill is pending: its request (JSON), so the fill can be finished
+    /// without the caller. Removed when the record is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_fill: Option<String>,
 }
 
 /// One atomic change of a wallet: the new balance under the wallet rule, the ledger entry
@@ -244,13 +248,21 @@ pub trait Wallets: Send + Sync {
     /// Applies a wallet change atomically, or refuses it with the reason.
     fn commit_wallet_change(&self, change: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Marks an idempotency record done with its final response.
+    /// Marks an idempotency record done with its final response (and forgets its pending
+    /// fill).
     fn finish_idempotency(
         &self,
         user_id: &UserId,
         key: &IdempotencyKey,
         response: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The records of every reseller whose bulk fill is still pending and was charged
+    /// before `before`, with their owners (an index of pending fills, never a scan).
+    fn pending_fills(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<(UserId, IdempotencyRecord)>>> + Send;
 }
 
 /// What a reseller owns: clients, services, ledger entries.

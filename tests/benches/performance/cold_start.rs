@@ -27,9 +27,10 @@ fn first_event(name: &str, start: usize) -> (Value, &'static str) {
             let mut event = sample("low-credit-notifier-event");
             event["detail"]["event_id"] = json!(format!("cold-{start}"));
             event["detail"]["email"] = Value::Null;
-            (event, "one claim (PutItem) on the emulator")
+            (event, "reads its partner (none: dropped) on the emulator")
         }
         "monthly-report" => (sample("monthly-report-schedule"), "reads an empty table on the emulator"),
+        "bulk-sweeper" => (sample("bulk-sweeper-schedule"), "one query of the pending fills on the emulator"),
         "dashboard" => (sample("dashboard-page"), "`GET /partner/dashboard`"),
         _ => (sample("analytics-health"), "`GET /health`"),
     }

@@ -39,7 +39,7 @@ pub fn bootstrap(arch: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// The functions, in the order of the template.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
     "onboarding",
     "add-credits",
     "provision",
@@ -50,6 +50,7 @@ pub const FUNCTIONS: [&str; 11] = [
     "low-credit-notifier",
     "referral-reward",
     "monthly-report",
+    "bulk-sweeper",
     "dashboard",
 ];
 

@@ -287,3 +287,44 @@ async fn caller_keys_of_any_printable_shape_and_the_system_keys_never_meet() {
         assert!(matches!(refused.status, 400 | 422), "{bad:?}: {refused:?}");
     }
 }
+
+/// A bulk whose fill fails after the charge answers 202 with where to read its state, never
+/// a 500 that invites a retry with a new key; the sweeper finishes it and the state says so.
+#[tokio::test]
+async fn a_bulk_charged_but_not_filled_is_accepted_and_finished_by_the_sweeper() {
+    let store = ally_tests::Hooked::crashing_fill(ally::store::memory::MemoryStore::new(), 1);
+    let api = ally_tests::TestApi::new(store, ally::Config::default());
+    let (token, _) = api.partner("p", "standard", 100_000).await;
+    let clients: Vec<Value> = (0..60).map(|i| json!({"name": format!("Client {i}")})).collect();
+    let accepted = api.bulk(&token, "big/bulk 1", json!({"clients": clients, "cost": 100})).await;
+    assert_eq!((accepted.status, accepted.body["state"].as_str()), (202, Some("filling")), "{accepted:?}");
+    assert_eq!(accepted.body["clients"].as_array().unwrap().len(), 60, "the ids it will have");
+    let location = accepted.location.clone().expect("a Location");
+    assert_eq!(location, "/clients/bulk/big%2Fbulk%201");
+    let filling = api.call("GET", &location, Some(&token), None).await;
+    assert_eq!(
+        (filling.status, filling.body["state"].as_str(), filling.body["total"].as_i64()),
+        (200, Some("filling"), Some(6_000))
+    );
+    let (other, _) = api.partner("q", "standard", 0).await;
+    assert_problem(&api.call("GET", &location, Some(&other), None).await, 404, "not_found", "another partner's bulk");
+    assert_problem(
+        &api.call("GET", "/clients/bulk/nothing", Some(&token), None).await,
+        404,
+        "not_found",
+        "no such bulk",
+    );
+
+    assert_eq!(api.app.ally.finish_pending_bulks(chrono::Duration::zero()).await.unwrap(), 1);
+    let done = api.call("GET", &location, Some(&token), None).await;
+    assert_eq!((done.status, done.body["state"].as_str()), (200, Some("done")));
+    let me = api.call("GET", "/resellers/me/stats", Some(&token), None).await;
+    assert_eq!((me.body["clients"].as_i64(), me.body["balance"].as_i64()), (Some(60), Some(94_000)));
+    let listed = api.call("GET", "/clients?limit=100", Some(&token), None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 60);
+    let replay = api.bulk(&token, "big/bulk 1", json!({"clients": clients, "cost": 100})).await;
+    assert_eq!(
+        (replay.status, replay.body["state"].as_str(), replay.body["balance"].as_i64()),
+        (200, Some("done"), Some(94_000))
+    );
+}

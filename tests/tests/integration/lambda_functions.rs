@@ -213,4 +213,7 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     );
     let (_, again) = report.invoke(sample("monthly-report-schedule")).await;
     assert_eq!(again, json!("ReportRun { sent: 0, done: true }"));
+    drop(report);
+    let mut sweeper = Function::start("bulk-sweeper", &table).await;
+    assert_eq!(sweeper.invoke(sample("bulk-sweeper-schedule")).await.1, json!("0"), "no fill left pending");
 }

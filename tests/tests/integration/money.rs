@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ally::domain::{AllyError, EntryKind, Status, Tier};
-use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::service::{BulkRequest, BulkState, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Portfolio, Store};
 use ally::{Ally, Config};
 use ally_tests::{
@@ -244,22 +244,57 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(s
     // 60: the first 47 with the charge, the rest in a fill that crashes half way.
     reseller_with(&ally, "p", Tier::Platinum, 50_000).await;
     let request = BulkRequest { clients: clients(60), product: Some("license-basic".into()), cost: None };
-    let err = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap_err();
-    assert!(matches!(err, AllyError::Store(_)), "{err:?}");
+    let first = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.expect("an answer, not a 500");
+    assert_eq!(first.state, BulkState::Filling, "charged, the fill unfinished");
+    assert_eq!(first.clients.len(), 60, "the ids it will have");
     let charged = ally.find_by_user(&uid("p")).await.unwrap();
     assert_eq!(charged.balance, 50_000 - 60 * 700, "the charge is committed before the fill");
     let written = ally.store().clients(&uid("p"), &PageRequest::first(100)).await.unwrap().items.len();
     assert!((47..60).contains(&written), "{written} clients: those of the charge and part of the fill");
+    let status = ally.bulk_status(&uid("p"), &ikey("bulk")).await.unwrap();
+    assert_eq!((status.state, status.charge.total), (BulkState::Filling, 42_000));
+    assert!(matches!(ally.bulk_status(&uid("small"), &ikey("bulk-none")).await, Err(AllyError::NotFound(_))));
 
-    let receipt = ally.bulk_onboard(&uid("p"), request.clone(), &ikey("bulk")).await.unwrap();
-    assert_eq!((receipt.cost, receipt.total, receipt.balance), (700, 42_000, 8_000));
+    // Nothing is pending within the grace; after it, the sweeper and the caller's retry
+    // finish the same fill at the same time: the same items, once, nothing charged again.
+    assert_eq!(ally.finish_pending_bulks(chrono::Duration::minutes(5)).await.unwrap(), 0);
+    let (user, key) = (uid("p"), ikey("bulk"));
+    let (swept, receipt) = tokio::join!(
+        ally.finish_pending_bulks(chrono::Duration::zero()),
+        ally.bulk_onboard(&user, request.clone(), &key)
+    );
+    assert!(swept.unwrap() <= 1);
+    let receipt = receipt.unwrap();
+    assert_eq!((receipt.state, receipt.cost, receipt.total, receipt.balance), (BulkState::Done, 700, 42_000, 8_000));
+    assert_eq!(receipt.clients, first.clients, "the ids promised");
     let h = holdings(&ally, "p").await;
     assert_eq!(h.reseller.balance, charged.balance, "the retry charged nothing");
     assert_eq!((h.clients, h.services), (60, 60));
     assert_eq!(all_entries(&ally, "p").await.iter().filter(|e| e.kind == EntryKind::Debit).count(), 1);
+    assert_eq!(ally.bulk_status(&uid("p"), &ikey("bulk")).await.unwrap().state, BulkState::Done);
+    assert_eq!(ally.finish_pending_bulks(chrono::Duration::zero()).await.unwrap(), 0, "nothing left");
     let again = ally.bulk_onboard(&uid("p"), request, &ikey("bulk")).await.unwrap();
     assert_eq!(again, receipt);
     assert_ledger_matches_balance(&ally, "p").await;
+}
+
+/// A bulk whose caller never comes back is finished by the sweeper alone.
+async fn a_bulk_its_caller_abandoned_is_finished_by_the_sweeper<S: Store>(store: S) {
+    let ally = Ally::new(Hooked::crashing_fill(store, 1), Config::default());
+    reseller_with(&ally, "gone", Tier::Standard, 100_000).await;
+    let request = BulkRequest { clients: clients(90), product: None, cost: Some(100) };
+    let first = ally.bulk_onboard(&uid("gone"), request, &ikey("bulk")).await.unwrap();
+    assert_eq!(first.state, BulkState::Filling);
+    assert_eq!(ally.finish_pending_bulks(chrono::Duration::zero()).await.unwrap(), 1);
+    let h = holdings(&ally, "gone").await;
+    assert_eq!((h.clients, h.services, h.reseller.balance), (90, 90, 100_000 - 90 * 100));
+    let listed = ally.store().clients(&uid("gone"), &PageRequest::first(200)).await.unwrap().items;
+    let mut ids: Vec<_> = listed.iter().map(|c| c.id.clone()).collect();
+    let mut promised: Vec<_> = first.clients.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    promised.sort();
+    assert_eq!(ids, promised, "the clients the first answer named");
+    assert_eq!(ally.bulk_status(&uid("gone"), &ikey("bulk")).await.unwrap().state, BulkState::Done);
 }
 
 async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
@@ -305,6 +340,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             response: "{}".into(),
             created_at: now,
             expires_at: Some(now.timestamp() + 60),
+            pending_fill: None,
         },
         lift_hold: false,
         at: now,
@@ -362,5 +398,6 @@ on_both_stores!(
     provision_prices_by_tier_and_refuses_in_order,
     bulk_is_all_or_nothing,
     a_bulk_crash_is_finished_by_a_retry_without_a_second_charge,
+    a_bulk_its_caller_abandoned_is_finished_by_the_sweeper,
     a_closed_wallet_opens_on_the_first_credit,
 );

@@ -1,13 +1,16 @@
 //! The `provision` function: the catalog, single and bulk provisioning.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
-use crate::domain::IdempotencyKey;
+use crate::domain::{AllyError, CallerKey, IdempotencyKey};
 use crate::http::extract::{Body, Caller, RequestKey};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{BulkReceipt, BulkRequest, ProvisionReceipt, ProvisionRequest};
+use crate::service::{BulkReceipt, BulkRequest, BulkState, BulkStatus, ProvisionReceipt, ProvisionRequest};
 use crate::store::Store;
 
 /// A product as a reseller sees it: its base price, its price at the reseller's tier,
@@ -40,18 +43,29 @@ pub const BULK: Operation = Operation::post::<BulkReceipt>(
     "Onboard and provision up to 500 clients, all or nothing",
 )
 .idempotent()
+.accepted()
 .body::<BulkRequest>()
 .errors(&[402, 403, 404, 409]);
+pub const BULK_STATUS: Operation = Operation::get::<BulkStatus>(
+    "/clients/bulk/{key}",
+    "bulkStatus",
+    "A bulk onboarding of yours by its Idempotency-Key: filling or done, and its charge",
+)
+.errors(&[404]);
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "provision";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[PRODUCTS, PROVISION, BULK];
+pub const OPERATIONS: &[Operation] = &[PRODUCTS, PROVISION, BULK, BULK_STATUS];
 
 /// Spending: the catalog, single and bulk provisioning.
 pub fn api<S: Store>() -> Api<S> {
-    Api::new(TAG).route(PRODUCTS, products::<S>).route(PROVISION, provision::<S>).route(BULK, bulk::<S>)
+    Api::new(TAG)
+        .route(PRODUCTS, products::<S>)
+        .route(PROVISION, provision::<S>)
+        .route(BULK, bulk::<S>)
+        .route(BULK_STATUS, bulk_status::<S>)
 }
 
 async fn products<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Offers>, ApiError> {
@@ -87,7 +101,22 @@ async fn bulk<S: Store>(
     Caller(actor): Caller,
     RequestKey(key): RequestKey,
     Body(request): Body<BulkRequest>,
-) -> Result<Json<BulkReceipt>, ApiError> {
+) -> Result<Response, ApiError> {
+    let location = format!("/clients/bulk/{}", utf8_percent_encode(key.as_str(), NON_ALPHANUMERIC));
     let key = IdempotencyKey::caller(&key);
-    Ok(Json(app.ally.bulk_onboard(&actor.user_id, request, &key).await?))
+    let receipt = app.ally.bulk_onboard(&actor.user_id, request, &key).await?;
+    Ok(match receipt.state {
+        BulkState::Done => Json(receipt).into_response(),
+        BulkState::Filling => (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(receipt)).into_response(),
+    })
+}
+
+/// `{key}` is the Idempotency-Key the bulk was sent with (percent-encoded).
+async fn bulk_status<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Path(key): Path<String>,
+) -> Result<Json<BulkStatus>, ApiError> {
+    let key = CallerKey::parse(&key).map_err(|_| AllyError::NotFound("bulk onboarding"))?;
+    Ok(Json(app.ally.bulk_status(&actor.user_id, &IdempotencyKey::caller(&key)).await?))
 }

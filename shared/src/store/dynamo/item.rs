@@ -114,7 +114,13 @@ pub fn idempotency_key(owner: &UserId, key_name: &IdempotencyKey) -> Item {
 
 /// An idempotency record, in its owner's partition.
 pub fn idempotency_item(owner: &UserId, record: &IdempotencyRecord) -> StoreResult<Item> {
-    item(record, keys::reseller(owner), keys::idempotency(record.key.as_str()))
+    let mut stored = item(record, keys::reseller(owner), keys::idempotency(record.key.as_str()))?;
+    if record.pending_fill.is_some() {
+        // In the sparse partition of pending fills of the `by-status` index until done.
+        stored.insert(attr::STATUS_PK.into(), s(keys::PENDING_FILLS));
+        stored.insert(attr::STATUS_SK.into(), s(keys::pending_fill_order(&record.created_at, owner)));
+    }
+    Ok(stored)
 }
 
 /// A counter item (per reseller or per network shard, per day or month) as stored.

@@ -4,6 +4,8 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
+use chrono::{DateTime, Utc};
+
 use super::DynamoStore;
 use super::item::{attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
@@ -99,9 +101,12 @@ impl Wallets for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(idempotency_key(user_id, key_name)))
-            .update_expression("SET #state = :done, #response = :response")
+            .update_expression("SET #state = :done, #response = :response REMOVE #fill, #fill_pk, #fill_sk")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#fill", "pending_fill")
+            .expression_attribute_names("#fill_pk", attr::STATUS_PK)
+            .expression_attribute_names("#fill_sk", attr::STATUS_SK)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#response", "response")
             .expression_attribute_values(":done", to_attr(&IdempotencyState::Done)?)
@@ -110,5 +115,53 @@ impl Wallets for DynamoStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(())
+    }
+
+    async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
+        let mut wanted = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::BY_STATUS_INDEX)
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_names("#pk", attr::STATUS_PK)
+                .expression_attribute_names("#sk", attr::STATUS_SK)
+                .expression_attribute_values(":pk", s(keys::PENDING_FILLS))
+                .expression_attribute_values(":before", s(keys::pending_fill_order(&before, "")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            for found in page.items.unwrap_or_default() {
+                wanted.push(key(
+                    found.get(attr::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
+                    found.get(attr::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
+                ));
+            }
+            match page.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+        let mut pending = Vec::new();
+        for record in self.get_many(wanted).await? {
+            let owner = record
+                .get(attr::PK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| pk.strip_prefix(keys::RESELLER_PREFIX))
+                .map(UserId::parse)
+                .transpose()
+                .map_err(StoreError::backend)?
+                .ok_or_else(|| StoreError::Backend("a pending fill outside a reseller's partition".into()))?;
+            let record: IdempotencyRecord = parse(record)?;
+            // Read after the index: a fill finished in between is done.
+            if record.state == IdempotencyState::Pending {
+                pending.push((owner, record));
+            }
+        }
+        Ok(pending)
     }
 }

@@ -289,8 +289,25 @@ impl Wallets for MemoryStore {
             .ok_or(StoreError::Refused(Refusal::Missing))?;
         record.state = IdempotencyState::Done;
         record.response = response.to_string();
+        record.pending_fill = None;
         self.changed();
         Ok(())
+    }
+
+    async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
+        let t = self.lock();
+        let mut pending = Vec::new();
+        for (owner, records) in &t.idempotency {
+            for record in records.values() {
+                if record.state == IdempotencyState::Pending
+                    && record.pending_fill.is_some()
+                    && record.created_at < before
+                {
+                    pending.push((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, record.clone()));
+                }
+            }
+        }
+        Ok(pending)
     }
 }
 
