@@ -63,9 +63,10 @@ pub async fn services() -> Result<Arc<Services>, StartError> {
 
 /// Runs an EventBridge-triggered function: builds the services once, then hands each event
 /// (and its deadline, Unix milliseconds) to `handle`. An error is returned to Lambda, which
-/// invoked the function asynchronously: Lambda itself tries the event twice more, then drops
-/// it unless the function has an on-failure destination (EventBridge's own retries cover
-/// only the delivery to Lambda). A success answers what the handler made of it.
+/// invoked the function asynchronously: Lambda itself tries the event twice more, then sends
+/// it to the function's on-failure destination (`EventFailuresQueue` in the template;
+/// EventBridge's own retries cover only the delivery to Lambda). A success answers what the
+/// handler made of it.
 pub async fn run_eventbridge<F, Fut, T>(handle: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Arc<Services>, EventBridgeEvent<serde_json::Value>, i64) -> Fut,

@@ -1,6 +1,7 @@
 //! The Lambda entry points of the pipeline, over the shapes Lambda delivers: a DynamoDB
 //! stream batch (answering `batchItemFailures`: the mapping retries those records) and
-//! EventBridge events (a returned error gets Lambda's two asynchronous retries).
+//! EventBridge events (a returned error gets Lambda's two asynchronous retries, then the
+//! event goes whole to the function's on-failure queue, for `ally-local redrive`).
 
 use aws_lambda_events::event::dynamodb::Event as StreamBatch;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;

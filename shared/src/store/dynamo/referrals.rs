@@ -69,31 +69,17 @@ impl Referrals for DynamoStore {
     }
 
     async fn pending_referrals(&self, referred: &UserId) -> StoreResult<Vec<PendingReferral>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":pk", s(keys::referred(referred)))
-                .expression_attribute_values(":prefix", s(keys::REFERRAL_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for waiting in page.items.unwrap_or_default() {
-                found.push(parse(waiting)?);
-            }
-            match page.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", s(keys::referred(referred)))
+            .expression_attribute_values(":prefix", s(keys::REFERRAL_PREFIX));
+        self.query_all(query).await?.into_iter().map(parse).collect()
     }
 
     async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {

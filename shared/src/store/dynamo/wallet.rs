@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
-use super::item::{attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
+use super::item::{Item, attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{IdempotencyKey, Reseller, UserId};
 use crate::store::{IdempotencyRecord, IdempotencyState, StoreError, StoreResult, WalletChange, Wallets, keys};
@@ -118,34 +118,18 @@ impl Wallets for DynamoStore {
     }
 
     async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
-        let mut wanted = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::BY_STATUS_INDEX)
-                .key_condition_expression("#pk = :pk AND #sk < :before")
-                .expression_attribute_names("#pk", attr::STATUS_PK)
-                .expression_attribute_names("#sk", attr::STATUS_SK)
-                .expression_attribute_values(":pk", s(keys::PENDING_FILLS))
-                .expression_attribute_values(":before", s(keys::pending_fill_order(&before, "")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for found in page.items.unwrap_or_default() {
-                wanted.push(key(
-                    found.get(attr::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
-                    found.get(attr::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
-                ));
-            }
-            match page.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_STATUS_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk < :before")
+            .expression_attribute_names("#pk", attr::STATUS_PK)
+            .expression_attribute_names("#sk", attr::STATUS_SK)
+            .expression_attribute_values(":pk", s(keys::PENDING_FILLS))
+            .expression_attribute_values(":before", s(keys::pending_fill_order(&before, "")));
+        let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
         let mut pending = Vec::new();
         for record in self.get_many(wanted).await? {
             let owner = record
