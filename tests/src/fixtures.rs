@@ -3,8 +3,8 @@
 
 use ally::Ally;
 use ally::domain::{
-    CallerKey, ClientName, CompanyName, Email, IdempotencyKey, LedgerEntry, MetadataKey, Note, RefId, Reseller, Tier,
-    UserId,
+    CallerKey, ClientName, CompanyName, Email, HoldStatus, IdempotencyKey, LedgerEntry, MetadataKey, Note, RefId,
+    Reseller, Tier, UserId,
 };
 use ally::service::{Actor, CreditRequest, NewReseller};
 use ally::store::{PageRequest, Store};
@@ -108,6 +108,19 @@ pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &s
     let sum: i64 = all_entries(ally, user_id).await.iter().map(|e| e.delta()).sum();
     assert!(r.balance >= 0, "balance went negative: {}", r.balance);
     assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
+    // The reserve is what the holds not yet closed reserve, and never more than the balance.
+    let mut reserved = 0;
+    let mut page = PageRequest::first(100);
+    loop {
+        let p = ally.store().holds(&uid(user_id), &page).await.expect("holds");
+        reserved += p.items.iter().filter(|h| h.status == HoldStatus::Active).map(|h| h.amount).sum::<i64>();
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(r.held, reserved, "held != the active holds of {user_id}");
+    assert!(r.available() >= 0, "available went negative for {user_id}: {r:?}");
 }
 
 /// Everything a reseller owns, to show that a refused or replayed request changed nothing.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, Client, ClientId, DateRange, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
+    Activity, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
     ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
@@ -159,6 +159,18 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         self.before("services")?;
         self.inner.services(owner_id, page).await
+    }
+    async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
+        self.before("hold")?;
+        self.inner.hold(owner_id, id).await
+    }
+    async fn holds(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Hold>> {
+        self.before("holds")?;
+        self.inner.holds(owner_id, page).await
+    }
+    async fn expired_holds(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<Vec<Hold>> {
+        self.before("expired_holds")?;
+        self.inner.expired_holds(now).await
     }
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
         self.before("ledger")?;

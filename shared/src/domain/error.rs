@@ -32,6 +32,9 @@ pub enum AllyError {
     /// The input is well formed but larger than Ally keeps (413).
     #[error("{0}")]
     TooLarge(String),
+    /// The hold was captured, voided or has expired: it can do nothing more (409).
+    #[error("the hold is closed: captured, voided or expired")]
+    HoldClosed,
     /// The idempotency key was used before with a different request.
     #[error("this idempotency key was already used with a different request")]
     IdempotencyConflict,
@@ -79,6 +82,7 @@ impl From<Refusal> for AllyError {
             Refusal::OnHold => AllyError::OnHold,
             Refusal::TierNotAllowed { tier, product } => AllyError::TierNotAllowed { tier, product },
             Refusal::Insufficient { needed, balance } => AllyError::InsufficientCredits { needed, balance },
+            Refusal::HoldClosed => AllyError::HoldClosed,
             Refusal::TierChanged | Refusal::VersionChanged | Refusal::Duplicate => AllyError::Contention,
         }
     }

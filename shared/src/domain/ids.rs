@@ -322,7 +322,7 @@ const EVENT_ID_MAX: usize = 200;
 /// Prefixes of the keys the system derives. A caller's key that starts with one of them
 /// (or with the escape itself) is stored behind [`CALLER_ESCAPE`], so no caller key can
 /// ever equal a derived one, and two different caller keys never share a stored form.
-const SYSTEM_PREFIXES: [&str; 4] = ["admin:", "payment:", "referral:", "bulk:"];
+const SYSTEM_PREFIXES: [&str; 5] = ["admin:", "payment:", "referral:", "bulk:", "hold:"];
 const CALLER_ESCAPE: &str = "caller:";
 
 /// The `Idempotency-Key` header as a caller sent it: 1..=128 printable ASCII characters,
@@ -394,6 +394,11 @@ impl IdempotencyKey {
     /// good, rather than a caller's key, kept for the idempotency window.
     pub fn is_receipt(&self) -> bool {
         self.0.starts_with("payment:") || self.0.starts_with("referral:")
+    }
+
+    /// The sweeper's key for the expiry of hold `id`: one release however often it runs.
+    pub fn hold_expiry(id: &str) -> Self {
+        Self(format!("hold:{id}:expired"))
     }
 
     fn external(prefix: &str, what: &str, id: &str) -> Result<Self, AllyError> {

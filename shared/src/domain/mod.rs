@@ -5,6 +5,7 @@ mod analytics;
 mod credits;
 mod currency;
 mod error;
+mod hold;
 mod ids;
 mod ledger;
 mod portfolio;
@@ -17,6 +18,7 @@ pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, 
 pub use credits::{Credits, checked_balance};
 pub use currency::{Currency, accepted as accepted_currency};
 pub use error::AllyError;
+pub use hold::{HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS, HOLD_MIN_SECONDS, Hold, HoldStatus, hold_expiry};
 pub use ids::{
     CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, Note, RESERVED_METADATA_KEYS,
     RefId, UserId,

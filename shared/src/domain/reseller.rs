@@ -66,8 +66,11 @@ pub struct Reseller {
     pub email: Option<Email>,
     pub tier: Tier,
     pub status: Status,
-    /// Credits held; never below zero.
+    /// Credits in the wallet; never below zero.
     pub balance: i64,
+    /// Credits reserved by active holds: `available = balance - held` is what may be spent.
+    #[serde(default)]
+    pub held: i64,
     /// False until the wallet is opened (at onboarding with `auto_provision_wallet`, or by the
     /// first credit). A closed wallet holds nothing and cannot pay.
     pub wallet_open: bool,
@@ -90,6 +93,13 @@ pub struct Reseller {
     pub clients: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Reseller {
+    /// What may be spent: the balance less what active holds reserve (never below zero).
+    pub fn available(&self) -> i64 {
+        self.balance - self.held
+    }
 }
 
 /// A whitelabel metadata value: any JSON string, number or boolean, as the seed's

@@ -9,12 +9,16 @@ use super::{Product, Reseller, Status, Tier};
 /// What a change of the wallet is; it decides which conditions apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
-    /// A spend of `cost` credits, priced for `tier` (and for `product`, when it is one).
-    Spend { version: u64, tier: Tier, cost: i64, product: Option<Product> },
+    /// A spend (or a hold) of `cost` credits out of what is available, priced for `tier`
+    /// (and for `product`, when it is one); `held` is what holds reserved when read.
+    Spend { version: u64, tier: Tier, cost: i64, held: i64, product: Option<Product> },
     /// Credits in (top-up, payment, reward): allowed on a suspended or held wallet.
     Credit { version: u64 },
     /// A change of tier, status, hold or metadata: only the version read must still hold.
     Profile { version: u64 },
+    /// A hold captured, voided or expired: what it reserved was granted when it was placed,
+    /// so only the version read must still hold (a suspension since does not undo it).
+    Release { version: u64 },
     /// A client onboarded: the reseller must exist and be active (no version: onboarding a
     /// client does not depend on the balance).
     AddClient,
@@ -33,8 +37,10 @@ pub enum Condition {
     TierIn { tiers: Vec<Tier>, product: String },
     /// Its tier is still the one the price was computed for.
     TierIs(Tier),
-    /// It can pay this much.
-    BalanceAtLeast(i64),
+    /// What is available (balance less held) covers `cost`. `held` is the reserve as read:
+    /// DynamoDB compares `balance >= cost + held` (no arithmetic on stored attributes),
+    /// exact beside [`Condition::VersionIs`], which pins `held`.
+    AvailableAtLeast { cost: i64, held: i64 },
     /// Nothing changed since it was read.
     VersionIs(u64),
 }
@@ -61,6 +67,8 @@ pub enum Refusal {
     VersionChanged,
     /// The idempotency key is already recorded: replay it.
     Duplicate,
+    /// The hold was captured, voided or expired already.
+    HoldClosed,
 }
 
 impl Refusal {
@@ -76,15 +84,21 @@ impl Guard {
     pub fn conditions(&self) -> Vec<Condition> {
         use Condition as C;
         match self {
-            Guard::Spend { version, tier, cost, product } => {
+            Guard::Spend { version, tier, cost, held, product } => {
                 let mut list = vec![C::Exists, C::Active, C::NoHold];
                 if let Some(p) = product.as_ref().filter(|p| !p.tiers.is_empty()) {
                     list.push(C::TierIn { tiers: p.tiers.clone(), product: p.id.clone() });
                 }
-                list.extend([C::TierIs(*tier), C::BalanceAtLeast(*cost), C::VersionIs(*version)]);
+                list.extend([
+                    C::TierIs(*tier),
+                    C::AvailableAtLeast { cost: *cost, held: *held },
+                    C::VersionIs(*version),
+                ]);
                 list
             }
-            Guard::Credit { version } | Guard::Profile { version } => vec![C::Exists, C::VersionIs(*version)],
+            Guard::Credit { version } | Guard::Profile { version } | Guard::Release { version } => {
+                vec![C::Exists, C::VersionIs(*version)]
+            }
             Guard::AddClient => vec![C::Exists, C::Active],
         }
     }
@@ -107,7 +121,7 @@ impl Condition {
             Condition::NoHold => !w.hold_provisioning,
             Condition::TierIn { tiers, .. } => tiers.contains(&w.tier),
             Condition::TierIs(tier) => w.tier == *tier,
-            Condition::BalanceAtLeast(cost) => w.balance >= *cost,
+            Condition::AvailableAtLeast { cost, .. } => w.available() >= *cost,
             Condition::VersionIs(version) => w.version == *version,
         };
         if holds { Ok(()) } else { Err(self.refusal(w)) }
@@ -120,7 +134,7 @@ impl Condition {
             Condition::NoHold => Refusal::OnHold,
             Condition::TierIn { product, .. } => Refusal::TierNotAllowed { tier: w.tier, product: product.clone() },
             Condition::TierIs(_) => Refusal::TierChanged,
-            Condition::BalanceAtLeast(cost) => Refusal::Insufficient { needed: *cost, balance: w.balance },
+            Condition::AvailableAtLeast { cost, .. } => Refusal::Insufficient { needed: *cost, balance: w.available() },
             Condition::VersionIs(_) => Refusal::VersionChanged,
         }
     }

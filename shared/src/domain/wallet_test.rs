@@ -16,6 +16,7 @@ fn wallet() -> Reseller {
         status: Status::Active,
         balance: 100,
         wallet_open: true,
+        held: 0,
         hold_provisioning: false,
         hold_reason: None,
         metadata: Default::default(),
@@ -36,7 +37,7 @@ fn spend(cost: i64, tiers: Vec<Tier>) -> Guard {
         base_price: Credits::new(cost, i64::MAX).unwrap(),
         tiers,
     };
-    Guard::Spend { version: 7, tier: Tier::Standard, cost, product: Some(product) }
+    Guard::Spend { version: 7, tier: Tier::Standard, cost, held: 0, product: Some(product) }
 }
 
 #[test]

@@ -13,6 +13,7 @@ fn wallet(balance: i64) -> Stored {
         status: Status::Active,
         balance,
         wallet_open: true,
+        held: 0,
         hold_provisioning: false,
         hold_reason: None,
         metadata: Default::default(),

@@ -82,7 +82,7 @@ pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) 
             detail_type: event.detail_type.clone(),
             detail: event.detail.clone(),
         }) {
-            Ok(joined) => Box::pin(pay_waiting_referrals(ally, &joined.envelope().reseller.user_id, at)).await,
+            Ok(joined) => Box::pin(pay_waiting_referrals(ally, &joined.envelope().reseller.user_id)).await,
             Err(e) => {
                 tracing::warn!(error = %e, "malformed onboarding event dropped");
                 Ok(Handled::Dropped)
@@ -126,9 +126,9 @@ pub async fn sweep_bulks<S: Store>(ally: &Ally<S>) -> Result<usize, AllyError> {
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
 /// from `ally` to the notifier, `ReferralCompleted` from `refer` and `ResellerOnboarded`
-/// to the reward, a schedule to the function it was for (`function`, the ARN Lambda's
-/// destination record names: the bulk sweeper, else the monthly report, with no deadline:
-/// a redrive is not a Lambda invocation). What a redrive of a parked event runs.
+/// to the reward, a schedule to the function it was for (the ARN Lambda's destination
+/// record names, or the rule the event names: the bulk sweeper's, else the monthly report,
+/// with no deadline: a redrive is not a Lambda invocation). What a redrive runs.
 pub async fn dispatch<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
@@ -136,7 +136,10 @@ pub async fn dispatch<S: Store, M: Mailer>(
     event: EventBridgeEvent<Value>,
 ) -> Result<String, AllyError> {
     match (event.source.as_str(), event.detail_type.as_str()) {
-        ("aws.events", "Scheduled Event") if function.is_some_and(|f| f.contains("bulk-sweeper")) => {
+        ("aws.events", "Scheduled Event")
+            if function.is_some_and(|f| f.contains("bulk-sweeper"))
+                || event.resources.iter().flatten().any(|rule| rule.contains("BulkSweeper")) =>
+        {
             Ok(format!("{} bulk fills finished", sweep_bulks(ally).await?))
         }
         (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),

@@ -98,7 +98,7 @@ impl<S: Store> LocalBus<S> {
                     notify_low_credit(&self.ally, self.outbox.as_ref(), &low, hold).await
                 }
                 AllyEvent::ResellerOnboarded(joined) => {
-                    pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id, Utc::now()).await
+                    pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id).await
                 }
                 _ => Ok(Handled::Dropped),
             },

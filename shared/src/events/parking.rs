@@ -5,7 +5,9 @@
 //!   number, as a [`ParkedRecord`] on the poison queue, then reports the batch a success;
 //! - Lambda parks an EventBridge event a function failed on three times on the function's
 //!   on-failure destination, in its own destination record shape (`requestContext`,
-//!   `requestPayload`, `responsePayload`).
+//!   `requestPayload`, `responsePayload`);
+//! - EventBridge parks an event it could not deliver to a function at all on the rule's
+//!   dead-letter queue, as the bare event.
 //!
 //! [`Parked::read`] tells the two apart, and `redrive` hands them back to the same handlers.
 
@@ -45,8 +47,8 @@ impl ParkedRecord {
 pub enum Parked {
     /// A stream record the publisher gave up on.
     Record(ParkedRecord),
-    /// An EventBridge event a function failed on (Lambda's on-failure destination record):
-    /// the event and the function it was for.
+    /// An EventBridge event a function failed on (Lambda's on-failure destination record,
+    /// which names the function) or that could not be delivered (the bare event).
     Event { function: Option<String>, event: EventBridgeEvent<Value> },
 }
 
@@ -71,12 +73,17 @@ impl Parked {
         if value.get("parked").and_then(Value::as_str) == Some(STREAM_RECORD) {
             return serde_json::from_value(value).map(Parked::Record).map_err(|e| format!("a parked record: {e}"));
         }
-        let record: DestinationRecord = serde_json::from_value(value)
-            .map_err(|e| format!("neither a parked record nor a destination record: {e}"))?;
-        Ok(Parked::Event {
-            function: record.request_context.and_then(|c| c.function_arn),
-            event: record.request_payload,
-        })
+        if value.get("requestPayload").is_some() {
+            let record: DestinationRecord =
+                serde_json::from_value(value).map_err(|e| format!("a destination record: {e}"))?;
+            return Ok(Parked::Event {
+                function: record.request_context.and_then(|c| c.function_arn),
+                event: record.request_payload,
+            });
+        }
+        serde_json::from_value(value)
+            .map(|event| Parked::Event { function: None, event })
+            .map_err(|e| format!("neither a parked record, a destination record nor an event: {e}"))
     }
 }
 

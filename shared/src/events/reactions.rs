@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::mail::{Mail, Mailer, html_escape, plain, send_once};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
-use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, UserId, month_of};
+use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, Reseller, UserId, month_of};
 use crate::service::CreditRequest;
 use crate::store::{PendingReferral, RewardSlot, Store};
 
@@ -124,10 +124,11 @@ pub async fn reward_referral<S: Store>(
         referral_id: event.referral_id.clone(),
         referrer_user_id: referrer,
         referred_user_id: referred.clone(),
+        referred_at: at,
         expires_at: (at + Duration::days(ally.config().referral_window_days)).timestamp(),
     };
-    if ally.store().reseller(&referred).await?.is_some() {
-        return pay(ally, &pending, at).await;
+    if let Some(joined) = ally.store().reseller(&referred).await? {
+        return pay_within_window(ally, &pending, &joined).await;
     }
     if pending.expires_at <= Utc::now().timestamp() {
         tracing::info!(referral = %event.referral_id, "the referred user did not onboard within the window: no reward");
@@ -136,36 +137,45 @@ pub async fn reward_referral<S: Store>(
     ally.store().park_referral(&pending).await?;
     // The referred user may have onboarded between the two reads, and the onboarding's
     // consumer may have looked for waiting referrals before this one was kept: look again.
-    if ally.store().reseller(&referred).await?.is_some() {
-        let paid = pay(ally, &pending, at).await?;
+    if let Some(joined) = ally.store().reseller(&referred).await? {
+        let paid = pay_within_window(ally, &pending, &joined).await?;
         ally.store().settle_referral(&pending).await?;
         return Ok(paid);
     }
     Ok(Handled::Waiting)
 }
 
-/// Pays the referrals that were waiting for `user_id`, who has just become a reseller (the
-/// `ResellerOnboarded` event at `at`); a referral past its window is forgotten unpaid.
-pub async fn pay_waiting_referrals<S: Store>(
-    ally: &Ally<S>,
-    user_id: &UserId,
-    at: DateTime<Utc>,
-) -> Result<Handled, AllyError> {
+/// Pays the referrals that were waiting for `user_id`, who has just become a reseller; a
+/// referral whose window ended before the onboarding is forgotten unpaid.
+pub async fn pay_waiting_referrals<S: Store>(ally: &Ally<S>, user_id: &UserId) -> Result<Handled, AllyError> {
+    let Some(joined) = ally.store().reseller(user_id).await? else {
+        return Ok(Handled::Dropped);
+    };
     let mut outcome = Handled::Dropped;
     for pending in ally.store().pending_referrals(user_id).await? {
-        if pending.expires_at > at.timestamp() {
-            outcome = pay(ally, &pending, at).await?;
-        } else {
-            tracing::info!(referral = %pending.referral_id, "onboarded after the referral window: no reward");
-        }
+        outcome = pay_within_window(ally, &pending, &joined).await?;
         ally.store().settle_referral(&pending).await?;
     }
     Ok(outcome)
 }
 
-/// The reward of `referral` once its referred user is a reseller: a slot of the month, then
-/// the credits, each once per referral id.
-async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral, at: DateTime<Utc>) -> Result<Handled, AllyError> {
+/// The reward of `referral` if its referred user, `joined`, became a reseller before the
+/// window ended (however late the event saying so is handled, or handled again).
+async fn pay_within_window<S: Store>(
+    ally: &Ally<S>,
+    referral: &PendingReferral,
+    joined: &Reseller,
+) -> Result<Handled, AllyError> {
+    if joined.created_at.timestamp() >= referral.expires_at {
+        tracing::info!(referral = %referral.referral_id, "onboarded after the referral window: no reward");
+        return Ok(Handled::Dropped);
+    }
+    pay(ally, referral).await
+}
+
+/// The reward of `referral` once its referred user is a reseller: a slot of the month of
+/// the referral, then the credits, each once per referral id.
+async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral) -> Result<Handled, AllyError> {
     let id = &referral.referral_id;
     let key = match IdempotencyKey::referral(id) {
         Ok(key) => key,
@@ -175,8 +185,12 @@ async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral, at: DateTime<
         }
     };
     let cap = ally.config().referral_monthly_cap;
-    let month = month_of(at.date_naive());
-    if ally.store().take_reward_slot(&referral.referrer_user_id, month, id, cap).await? == RewardSlot::CapReached {
+    let month = month_of(referral.referred_at.date_naive());
+    let slot = match cap {
+        0 => RewardSlot::CapReached,
+        cap => ally.store().take_reward_slot(&referral.referrer_user_id, month, id, cap).await?,
+    };
+    if slot == RewardSlot::CapReached {
         ally.store().claim(&format!("referral-over-cap:{id}")).await?;
         tracing::warn!(referral = %id, cap, "the referrer's rewards of the month are used up: refused");
         return Ok(Handled::OverCap);

@@ -47,20 +47,26 @@ pub async fn redrive<S: Store, B: Bus, M: Mailer>(
     queue_url: &str,
 ) -> Result<Redriven, AllyError> {
     let mut outcome = Redriven::default();
+    // A message seen twice means the run came round to what it left behind (a pass longer
+    // than the time a message stays hidden): stop there rather than count it again.
+    let mut seen = std::collections::HashSet::new();
     loop {
         let received = sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
             .visibility_timeout(HIDDEN_SECONDS)
+            .wait_time_seconds(1)
             .send()
             .await
             .map_err(AllyError::internal)?;
         let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
+        let fresh: Vec<_> =
+            messages.into_iter().filter(|m| seen.insert(m.message_id.clone().unwrap_or_default())).collect();
+        if fresh.is_empty() {
             return Ok(outcome);
         }
-        for message in messages {
+        for message in fresh {
             let body = message.body.unwrap_or_default();
             let handled = match Parked::read(&body) {
                 Ok(parcel) => handle(ally, bus, mailer, parcel).await,

@@ -69,6 +69,7 @@ impl From<AllyError> for ApiError {
             AllyError::TierNotAllowed { .. } => (S::FORBIDDEN, "tier_not_allowed"),
             AllyError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AllyError::IdempotencyConflict => (S::CONFLICT, "idempotency_conflict"),
+            AllyError::HoldClosed => (S::CONFLICT, "hold_closed"),
             AllyError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AllyError::Contention => (S::SERVICE_UNAVAILABLE, "busy"),
             AllyError::Throttled => (S::SERVICE_UNAVAILABLE, "throttled"),

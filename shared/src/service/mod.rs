@@ -2,6 +2,7 @@
 //! these methods and nothing below them.
 
 mod analytics;
+mod holds;
 mod money;
 mod receipts;
 mod requests;
@@ -14,9 +15,13 @@ use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use money::MAX_BULK;
-pub use receipts::{BulkCharge, BulkReceipt, BulkState, BulkStatus, CreditReceipt, ProvisionReceipt, ResellerStats};
+pub use receipts::{
+    BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, ProvisionReceipt,
+    ResellerStats, VoidReceipt,
+};
 pub use requests::{
-    BulkRequest, CreditRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest, ResellerPatch,
+    BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,
+    ResellerPatch,
 };
 
 use crate::config::Config;
@@ -125,6 +130,7 @@ impl<S: Store> Ally<S> {
             tier,
             status: Status::Active,
             balance: 0,
+            held: 0,
             wallet_open: self.config.auto_provision_wallet,
             hold_provisioning: false,
             hold_reason: None,

@@ -20,13 +20,13 @@ use crate::domain::{
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
-use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
+use crate::store::{HoldWrite, IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
 
 /// Most clients one bulk onboarding may carry.
 pub const MAX_BULK: usize = 500;
 
 /// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
-fn request_hash(operation: &str, input: &impl Serialize) -> String {
+pub(super) fn request_hash(operation: &str, input: &impl Serialize) -> String {
     let body = serde_json::to_vec(input).unwrap_or_default();
     let mut hasher = Sha256::new();
     hasher.update(operation.as_bytes());
@@ -37,41 +37,51 @@ fn request_hash(operation: &str, input: &impl Serialize) -> String {
 
 /// What an operation decided from the wallet it read; `detail` is what its answer needs
 /// besides the ledger entry.
-struct Movement<D> {
-    guard: Guard,
-    kind: EntryKind,
-    amount: Credits,
-    reason: Option<String>,
-    actor: String,
-    activity: Activity,
+pub(super) struct Movement<D> {
+    pub guard: Guard,
+    pub kind: EntryKind,
+    pub amount: Credits,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub activity: Activity,
     /// What was bought, written in the same transaction.
-    clients: Vec<Client>,
-    services: Vec<ProvisionedService>,
-    state: IdempotencyState,
+    pub clients: Vec<Client>,
+    pub services: Vec<ProvisionedService>,
+    pub state: IdempotencyState,
     /// A bulk's request, kept with its pending record until the fill is done.
-    pending_fill: Option<String>,
-    detail: D,
+    pub pending_fill: Option<String>,
+    /// What the movement adds to (or takes from) the reserve of active holds.
+    pub held_delta: i64,
+    /// The hold it closes (a capture).
+    pub hold: Option<HoldWrite>,
+    pub detail: D,
 }
 
 /// A committed operation: its answer, whether follow-up writes may still be missing, and
 /// whether this call made it (rather than replaying it).
-struct Committed<R> {
-    response: R,
+pub(super) struct Committed<R> {
+    pub response: R,
     state: IdempotencyState,
-    fresh: bool,
+    pub fresh: bool,
 }
 
 /// What a spend costs at the reseller's tier: the base price and the tier price.
-struct Price {
-    base: Credits,
-    cost: Credits,
-    product: Option<Product>,
+pub(super) struct Price {
+    pub base: Credits,
+    pub cost: Credits,
+    pub product: Option<Product>,
 }
 
 impl Price {
     /// The wallet rule of spending `total` at this price (the whole of a bulk).
-    fn guard(&self, r: &Reseller, total: Credits) -> Guard {
-        Guard::Spend { version: r.version, tier: r.tier, cost: total.get(), product: self.product.clone() }
+    pub(super) fn guard(&self, r: &Reseller, total: Credits) -> Guard {
+        Guard::Spend {
+            version: r.version,
+            tier: r.tier,
+            cost: total.get(),
+            held: r.held,
+            product: self.product.clone(),
+        }
     }
 }
 
@@ -109,6 +119,8 @@ impl<S: Store> Ally<S> {
                         services: Vec::new(),
                         state: IdempotencyState::Done,
                         pending_fill: None,
+                        held_delta: 0,
+                        hold: None,
                         detail: (),
                     })
                 },
@@ -167,6 +179,8 @@ impl<S: Store> Ally<S> {
                         services: vec![service.clone()],
                         state: IdempotencyState::Done,
                         pending_fill: None,
+                        held_delta: 0,
+                        hold: None,
                         detail: service,
                     })
                 },
@@ -231,6 +245,8 @@ impl<S: Store> Ally<S> {
                         services,
                         state: if filled_later { IdempotencyState::Pending } else { IdempotencyState::Done },
                         pending_fill: filled_later.then(|| fill.clone()),
+                        held_delta: 0,
+                        hold: None,
                         detail: (price, r.tier),
                     })
                 },
@@ -301,27 +317,39 @@ impl<S: Store> Ally<S> {
     }
 
     /// Finishes every bulk whose fill is still pending after `grace` (its caller gave up or
-    /// crashed): what the bulk sweeper runs. Returns how many it finished.
+    /// crashed): what the bulk sweeper runs. Returns how many it finished; one that fails is
+    /// logged and the others go on, then the run fails (for the alarm and the next run).
     #[instrument(skip(self))]
     pub async fn finish_pending_bulks(&self, grace: chrono::Duration) -> Result<usize, AllyError> {
         let mut finished = 0;
+        let mut failed = None;
         for (user_id, record) in self.store.pending_fills(Utc::now() - grace).await? {
             let Some(fill) = &record.pending_fill else { continue };
-            let request: BulkRequest = serde_json::from_str(fill).map_err(AllyError::internal)?;
-            let charge: BulkCharge = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
-            let at = charge.transaction.created_at;
-            let (clients, services) =
-                bulk_items(&user_id, &record.key, &request, charge.cost, charge.base_cost, charge.tier, at);
-            self.fill(&user_id, &record.key, &charge, &clients, &services).await?;
-            tracing::info!(reseller = %user_id, clients = clients.len(), "a pending bulk fill finished");
-            finished += 1;
+            let done = async {
+                let request: BulkRequest = serde_json::from_str(fill).map_err(AllyError::internal)?;
+                let charge: BulkCharge = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
+                let at = charge.transaction.created_at;
+                let (clients, services) =
+                    bulk_items(&user_id, &record.key, &request, charge.cost, charge.base_cost, charge.tier, at);
+                self.fill(&user_id, &record.key, &charge, &clients, &services).await
+            };
+            match done.await {
+                Ok(()) => finished += 1,
+                Err(e) => {
+                    tracing::error!(reseller = %user_id, error = %e, "a pending bulk fill failed again");
+                    failed = Some(e);
+                }
+            }
         }
-        Ok(finished)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(finished),
+        }
     }
 
     /// The base and tier price of a catalog product or a custom base cost. Whether the
     /// reseller may spend it is the wallet rule's to say ([`Price::guard`]).
-    fn price(&self, r: &Reseller, product: Option<&str>, cost: Option<i64>) -> Result<Price, AllyError> {
+    pub(super) fn price(&self, r: &Reseller, product: Option<&str>, cost: Option<i64>) -> Result<Price, AllyError> {
         let (base, product) = match (product, cost) {
             (Some(id), None) => {
                 let p = self.config.catalog.find(id).ok_or_else(|| {
@@ -338,7 +366,7 @@ impl<S: Store> Ally<S> {
     /// The money loop shared by every operation: replay a recorded key, or decide from a
     /// fresh snapshot and commit one conditional write; start over when the wallet moved.
     #[instrument(skip_all, fields(refid = tracing::field::Empty))]
-    async fn commit<D, R: Serialize + DeserializeOwned>(
+    pub(super) async fn commit<D, R: Serialize + DeserializeOwned>(
         &self,
         user_id: &UserId,
         key: &IdempotencyKey,
@@ -372,28 +400,19 @@ impl<S: Store> Ally<S> {
             let change = WalletChange {
                 user_id: user_id.clone(),
                 new_balance: entry.balance_after,
+                new_held: reseller.held + movement.held_delta,
                 guard: movement.guard,
                 activity: movement.activity,
                 clients: movement.clients,
                 services: movement.services,
-                idempotency: IdempotencyRecord {
-                    key: key.clone(),
-                    request_hash: hash.clone(),
-                    state: movement.state,
-                    response: serde_json::to_string(&response).map_err(AllyError::internal)?,
-                    created_at: now,
-                    // A provider redelivers, and an EventBridge archive replays, long after any
-                    // window: the receipt of an external event that moved money is permanent.
-                    expires_at: (!key.is_receipt())
-                        .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
-                    pending_fill: movement.pending_fill,
-                },
+                idempotency: self.record(key, &hash, movement.state, &response, now, movement.pending_fill)?,
                 // A hold the low-credit rule set ends with the credit that brings the balance
                 // back to the threshold, in the same write; an admin's hold stays.
                 lift_hold: reseller.hold_provisioning
                     && reseller.hold_reason == Some(HoldReason::LowCredit)
                     && entry.balance_after >= self.config.low_credit_threshold,
-                entry,
+                entry: Some(entry),
+                hold: movement.hold,
                 at: now,
             };
             let counted = counted(movement.kind, amount, &change.activity);
@@ -402,14 +421,99 @@ impl<S: Store> Ally<S> {
                     crate::metrics::record(&counted);
                     return Ok(Committed { response, state: movement.state, fresh: true });
                 }
-                // Someone else wrote first: read again (a duplicate key then replays).
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => backoff(attempt).await,
-                Err(StoreError::Conflict) => backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => retry_or_fail(e, attempt).await?,
             }
         }
         Err(AllyError::Contention)
     }
+
+    /// The loop of a change of the reserve alone (a hold placed, voided or expired: the
+    /// balance does not move, no ledger entry): as [`Self::commit`] otherwise.
+    #[instrument(skip_all, fields(refid = tracing::field::Empty))]
+    pub(super) async fn reserve<D, R: Serialize + DeserializeOwned>(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+        hash: String,
+        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Reservation<D>, AllyError>,
+        respond: impl Fn(&Reseller, i64, &D) -> R,
+    ) -> Result<Committed<R>, AllyError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let (profile, record) = self.store.wallet(user_id, key).await?;
+            if let Some(record) = record {
+                return replay(record, &hash);
+            }
+            let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+            tracing::Span::current().record("refid", reseller.refid.as_str());
+            let now = Utc::now();
+            let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
+            let new_held = reseller.held + reservation.held_delta;
+            let response = respond(&reseller, new_held, &reservation.detail);
+            let change = WalletChange {
+                user_id: user_id.clone(),
+                guard: reservation.guard,
+                new_balance: reseller.balance,
+                new_held,
+                activity: Activity::default(),
+                entry: None,
+                hold: Some(reservation.hold),
+                clients: Vec::new(),
+                services: Vec::new(),
+                idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
+                lift_hold: false,
+                at: now,
+            };
+            match self.store.commit_wallet_change(&change).await {
+                Ok(()) => return Ok(Committed { response, state: IdempotencyState::Done, fresh: true }),
+                Err(e) => retry_or_fail(e, attempt).await?,
+            }
+        }
+        Err(AllyError::Contention)
+    }
+
+    /// The idempotency record of a first answer. A provider redelivers, and an EventBridge
+    /// archive replays, long after any window: the receipt of an external event that moved
+    /// money is permanent; a caller's key is kept for the window.
+    fn record(
+        &self,
+        key: &IdempotencyKey,
+        hash: &str,
+        state: IdempotencyState,
+        response: &impl Serialize,
+        now: DateTime<Utc>,
+        pending_fill: Option<String>,
+    ) -> Result<IdempotencyRecord, AllyError> {
+        Ok(IdempotencyRecord {
+            key: key.clone(),
+            request_hash: hash.to_string(),
+            state,
+            response: serde_json::to_string(response).map_err(AllyError::internal)?,
+            created_at: now,
+            expires_at: (!key.is_receipt())
+                .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
+            pending_fill,
+        })
+    }
+}
+
+/// A change of the reserve alone, decided from the wallet read.
+pub(super) struct Reservation<D> {
+    pub guard: Guard,
+    pub held_delta: i64,
+    pub hold: HoldWrite,
+    pub detail: D,
+}
+
+/// After a write that did not land: wait and read again when someone else wrote first (a
+/// duplicate key then replays); any other failure is the answer.
+async fn retry_or_fail(error: StoreError, attempt: u32) -> Result<(), AllyError> {
+    match error {
+        StoreError::Refused(refusal) if refusal.is_race() => {}
+        StoreError::Conflict => {}
+        e => return Err(e.into()),
+    }
+    backoff(attempt).await;
+    Ok(())
 }
 
 /// What a committed movement adds to the business metrics (a replay adds nothing).

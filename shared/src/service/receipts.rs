@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Client, LedgerEntry, ProvisionedService, Tier};
+use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Tier};
 
 /// The result of adding credits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -66,6 +66,33 @@ pub struct BulkReceipt {
     pub transaction: LedgerEntry,
     pub clients: Vec<Client>,
     pub services: Vec<ProvisionedService>,
+}
+
+/// A hold placed: the hold and the wallet after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HoldReceipt {
+    pub hold: Hold,
+    pub balance: i64,
+    pub held: i64,
+    pub available: i64,
+}
+
+/// A hold captured: what was debited, the service provisioned, and what was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaptureReceipt {
+    pub cost: i64,
+    pub balance: i64,
+    pub service: ProvisionedService,
+    pub transaction: LedgerEntry,
+    /// What the hold reserved beyond the capture, now available again.
+    pub released: i64,
+}
+
+/// A hold voided (or expired): what was released, and what is available now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct VoidReceipt {
+    pub released: i64,
+    pub available: i64,
 }
 
 /// A reseller's figures.

@@ -65,6 +65,35 @@ pub struct ProvisionRequest {
     pub description: Option<Note>,
 }
 
+/// Reserve the tier price of a product or cost (`POST /holds`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub cost: Option<i64>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<Note>,
+    /// How long the hold lasts: 60 s to 7 days, 24 h when not given.
+    #[serde(default)]
+    #[schemars(range(min = 60, max = 604800))]
+    pub expires_in_s: Option<i64>,
+}
+
+/// Capture a hold (`POST /holds/{id}/capture`): `amount` at most the held amount, all of it
+/// when not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub amount: Option<i64>,
+}
+
 /// Onboard one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

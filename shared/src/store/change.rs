@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Activity, Client, EntryKind, LedgerEntry, NetworkDelta, ProvisionedService, Reseller, UserId};
+use crate::domain::{
+    Activity, Client, EntryKind, Hold, LedgerEntry, NetworkDelta, ProvisionedService, Reseller, UserId,
+};
 
 /// One item change of the table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25,6 +27,7 @@ pub enum Stored {
     },
     Client(Client),
     Service(ProvisionedService),
+    Hold(Hold),
     /// An item no event is made of (idempotency records, counters, refids).
     Other,
 }

@@ -136,6 +136,24 @@ pub fn claim(key: &str) -> String {
     format!("ONCE#{key}")
 }
 
+/// Prefix of a hold's sort key.
+pub const HOLD_PREFIX: &str = "HOLD#";
+
+/// Sort key of a hold.
+pub fn hold(id: &str) -> String {
+    format!("{HOLD_PREFIX}{id}")
+}
+
+/// Partition, in the `by-status` index, of the active holds: sparse (a hold leaves it when
+/// it closes), read by the hold sweeper by expiry.
+pub const ACTIVE_HOLDS: &str = "HOLD#ACTIVE";
+
+/// Sort key of an active hold in that partition: its expiry (fixed width, so text order is
+/// time order), then its owner and id.
+pub fn active_hold_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &str, id: &str) -> String {
+    format!("{}#{user_id}#{id}", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
 /// Partition, in the `by-status` index, of the idempotency records whose bulk fill is
 /// pending: sparse (only those records carry it), read by the bulk sweeper.
 pub const PENDING_FILLS: &str = "FILL#PENDING";

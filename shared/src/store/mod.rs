@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, HoldReason, IdempotencyKey, LedgerEntry, Metadata,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Metadata,
     NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
@@ -92,16 +92,29 @@ pub struct IdempotencyRecord {
     pub pending_fill: Option<String>,
 }
 
-/// One atomic change of a wallet: the new balance under the wallet rule, the ledger entry
-/// that explains it, the idempotency record, and what was bought.
+/// A hold written with a wallet change: placed (it must not exist yet) or closed (it must
+/// still be active: a capture, a void and the sweeper's expiry exclude each other).
+#[derive(Debug, Clone)]
+pub struct HoldWrite {
+    pub hold: Hold,
+    pub placed: bool,
+}
+
+/// One atomic change of a wallet: the new balance and reserve under the wallet rule, the
+/// ledger entry that explains a balance change, the idempotency record, what was bought
+/// and the hold placed or closed.
 #[derive(Debug, Clone)]
 pub struct WalletChange {
     pub user_id: UserId,
     pub guard: Guard,
     pub new_balance: i64,
+    /// What active holds reserve after the change.
+    pub new_held: i64,
     /// What the change adds to the reseller's own counters.
     pub activity: Activity,
-    pub entry: LedgerEntry,
+    /// None when the balance does not move (a hold placed, voided or expired).
+    pub entry: Option<LedgerEntry>,
+    pub hold: Option<HoldWrite>,
     /// What was bought, written with the money: a service, or a bulk's first clients and
     /// their services.
     pub clients: Vec<Client>,
@@ -295,6 +308,16 @@ pub trait Portfolio: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = StoreResult<Page<ProvisionedService>>> + Send;
 
+    /// One hold of `owner_id`'s.
+    fn hold(&self, owner_id: &UserId, id: &str) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
+
+    /// Holds of `owner_id`, newest first.
+    fn holds(&self, owner_id: &UserId, page: &PageRequest) -> impl Future<Output = StoreResult<Page<Hold>>> + Send;
+
+    /// Every active hold whose `expires_at` is before `now`, of every reseller (the sparse
+    /// partition of active holds, by expiry: never a scan).
+    fn expired_holds(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<Vec<Hold>>> + Send;
+
     /// Ledger of `owner_id`, newest first.
     fn ledger(
         &self,
@@ -336,6 +359,8 @@ pub struct PendingReferral {
     pub referral_id: String,
     pub referrer_user_id: UserId,
     pub referred_user_id: UserId,
+    /// When the referral happened: its reward counts in that month, whichever path pays it.
+    pub referred_at: DateTime<Utc>,
     /// Unix seconds after which the referral is no longer paid (and the table's TTL may
     /// delete it).
     pub expires_at: i64,

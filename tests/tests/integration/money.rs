@@ -320,8 +320,10 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         user_id: uid("p"),
         guard,
         new_balance: 0,
+        new_held: 0,
         activity: ally::domain::Activity::default(),
-        entry: ally::domain::LedgerEntry {
+        hold: None,
+        entry: Some(ally::domain::LedgerEntry {
             id: ally::domain::new_id(),
             kind: EntryKind::Debit,
             amount: 1_000,
@@ -330,7 +332,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             actor: "p".into(),
             idempotency_key: key.into(),
             created_at: now,
-        },
+        }),
         clients: Vec::new(),
         services: Vec::new(),
         idempotency: IdempotencyRecord {
@@ -345,7 +347,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         lift_hold: false,
         at: now,
     };
-    let spend = |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, product: None };
+    let spend = |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, held: 0, product: None };
     let fresh = |r: &ally::domain::Reseller| spend(r.version, r.tier, 1_000);
     let refused = |result: Result<(), StoreError>| match result {
         Err(StoreError::Refused(reason)) => reason,

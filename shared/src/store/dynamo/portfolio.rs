@@ -2,11 +2,12 @@
 //! or written in batches after a bulk charge), services and ledger entries.
 
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
-use super::item::{item, key, n, parse};
+use super::item::{Item, attr, item, key, n, parse, s};
 use super::transaction::{Role, TxItem, guard_condition};
-use crate::domain::{Activity, Client, ClientId, Guard, LedgerEntry, ProvisionedService, UserId};
+use crate::domain::{Activity, Client, ClientId, Guard, Hold, HoldStatus, LedgerEntry, ProvisionedService, UserId};
 use crate::store::{Page, PageRequest, Portfolio, StoreError, StoreResult, Taken, keys};
 
 impl Portfolio for DynamoStore {
@@ -62,6 +63,32 @@ impl Portfolio for DynamoStore {
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         self.query_page(keys::reseller(owner_id), keys::SERVICE_PREFIX, page, |sv: &ProvisionedService| sv.id.clone())
             .await
+    }
+
+    async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
+        self.get(key(keys::reseller(owner_id), keys::hold(id))).await?.map(parse).transpose()
+    }
+
+    async fn holds(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Hold>> {
+        self.query_page(keys::reseller(owner_id), keys::HOLD_PREFIX, page, |h: &Hold| h.id.clone()).await
+    }
+
+    async fn expired_holds(&self, now: DateTime<Utc>) -> StoreResult<Vec<Hold>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_STATUS_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk < :now")
+            .expression_attribute_names("#pk", attr::STATUS_PK)
+            .expression_attribute_names("#sk", attr::STATUS_SK)
+            .expression_attribute_values(":pk", s(keys::ACTIVE_HOLDS))
+            .expression_attribute_values(":now", s(keys::active_hold_order(&now, "", "")));
+        let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
+        // Read after the index: a hold closed in between is no longer active.
+        let holds: Vec<Hold> = self.get_many(wanted).await?.into_iter().map(parse).collect::<StoreResult<_>>()?;
+        Ok(holds.into_iter().filter(|h| h.status == HoldStatus::Active).collect())
     }
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {

@@ -99,10 +99,10 @@ pub fn guard_condition(guard: &Guard) -> Expression {
                 e.name("#tier", "tier");
                 e.value(":tier", s(tier.as_str()));
             }
-            Condition::BalanceAtLeast(cost) => {
+            Condition::AvailableAtLeast { cost, held } => {
                 e.and("#balance >= :cost");
                 e.name("#balance", "balance");
-                e.value(":cost", n(cost));
+                e.value(":cost", n(cost.saturating_add(held)));
             }
             Condition::VersionIs(version) => {
                 e.and("#version = :version");

@@ -2,15 +2,42 @@
 //! transaction of a wallet change (the wallet under the rule, the ledger entry, the
 //! idempotency record, the service bought, the counters).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
 use super::item::{Item, attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
-use crate::domain::{IdempotencyKey, Reseller, UserId};
-use crate::store::{IdempotencyRecord, IdempotencyState, StoreError, StoreResult, WalletChange, Wallets, keys};
+use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
+use crate::store::{
+    HoldWrite, IdempotencyRecord, IdempotencyState, StoreError, StoreResult, WalletChange, Wallets, keys,
+};
+
+impl DynamoStore {
+    /// A hold as stored: an active one also in the sparse `HOLD#ACTIVE` partition of
+    /// `by-status` (by expiry), which a closed one leaves, since the put replaces the item.
+    /// Closing requires it still active, so a capture, a void and an expiry exclude each other.
+    fn hold_write(&self, write: &HoldWrite) -> StoreResult<TxItem<'static>> {
+        let hold = &write.hold;
+        let mut stored = item(hold, keys::reseller(&hold.owner_id), keys::hold(&hold.id))?;
+        if hold.status == HoldStatus::Active {
+            stored.insert(attr::STATUS_PK.into(), s(keys::ACTIVE_HOLDS));
+            stored
+                .insert(attr::STATUS_SK.into(), s(keys::active_hold_order(&hold.expires_at, &hold.owner_id, &hold.id)));
+        }
+        let put = Put::builder().table_name(&self.table).set_item(Some(stored));
+        let put = if write.placed {
+            put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK)
+        } else {
+            put.condition_expression("#hold_status = :active")
+                .expression_attribute_names("#hold_status", "status")
+                .expression_attribute_values(":active", to_attr(&HoldStatus::Active)?)
+        };
+        let write = TransactWriteItem::builder().put(put.build().map_err(StoreError::backend)?).build();
+        Ok(TxItem { write, role: Role::Requires(Refusal::HoldClosed) })
+    }
+}
 
 impl Wallets for DynamoStore {
     async fn wallet(
@@ -33,6 +60,8 @@ impl Wallets for DynamoStore {
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         let condition = guard_condition(&change.guard);
         let (mut names, mut values) = (condition.names, condition.values);
+        names.insert("#held".into(), "held".into());
+        values.insert(":held".into(), n(change.new_held));
         if change.lift_hold {
             names.insert("#hold".into(), "hold_provisioning".into());
             names.insert("#hold_reason".into(), "hold_reason".into());
@@ -42,13 +71,13 @@ impl Wallets for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
             .update_expression(if change.lift_hold {
-                "SET #new_balance = :balance, #new_version = #new_version + :one, #wallet_open = :true, \
-                 #updated_at = :at, #hold = :false \
+                "SET #new_balance = :balance, #held = :held, #new_version = #new_version + :one, \
+                 #wallet_open = :true, #updated_at = :at, #hold = :false \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients \
                  REMOVE #hold_reason"
             } else {
-                "SET #new_balance = :balance, #new_version = #new_version + :one, #wallet_open = :true, \
-                 #updated_at = :at \
+                "SET #new_balance = :balance, #held = :held, #new_version = #new_version + :one, \
+                 #wallet_open = :true, #updated_at = :at \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients"
             })
             .condition_expression(condition.text)
@@ -79,13 +108,18 @@ impl Wallets for DynamoStore {
                 write: TransactWriteItem::builder().update(wallet).build(),
                 role: Role::Wallet(&change.user_id, &change.guard),
             },
-            TxItem::plain(self.put(item(&change.entry, owner.clone(), keys::ledger_entry(&change.entry.id))?, None)?),
             TxItem {
                 write: self
                     .put(idempotency_item(&change.user_id, &change.idempotency)?, Some("attribute_not_exists(pk)"))?,
                 role: Role::IdempotencyKey,
             },
         ];
+        if let Some(entry) = &change.entry {
+            items.push(TxItem::plain(self.put(item(entry, owner.clone(), keys::ledger_entry(&entry.id))?, None)?));
+        }
+        if let Some(write) = &change.hold {
+            items.push(self.hold_write(write)?);
+        }
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
         for client in &change.clients {
             items.push(TxItem::plain(self.put(item(client, owner.clone(), keys::client(&client.id))?, None)?));

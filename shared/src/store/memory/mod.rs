@@ -27,8 +27,8 @@ use super::{
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
-    ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, IdempotencyKey, LedgerEntry, Metadata,
+    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -52,6 +52,9 @@ struct Tables {
     claims: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
     checkpoints: BTreeMap<String, String>,
+    /// Holds by owner, then by id.
+    #[serde(default)]
+    holds: Owned<Hold>,
     /// Referral ids holding a reward slot, by referrer and month (`user#YYYY-MM`).
     #[serde(default)]
     reward_slots: BTreeMap<String, std::collections::BTreeSet<String>>,
@@ -241,9 +244,20 @@ impl Wallets for MemoryStore {
             return Err(StoreError::Refused(Refusal::Duplicate));
         }
         change.guard.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
+        if let Some(write) = &change.hold {
+            let stored = t.holds.get(&owner).and_then(|h| h.get(&write.hold.id));
+            let allowed = match stored {
+                None => write.placed,
+                Some(h) => !write.placed && h.status == HoldStatus::Active,
+            };
+            if !allowed {
+                return Err(StoreError::Refused(Refusal::HoldClosed));
+            }
+        }
         let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
         let before = r.clone();
         r.balance = change.new_balance;
+        r.held = change.new_held;
         r.version += 1;
         r.wallet_open = true;
         r.credits_added += change.activity.credits_added;
@@ -256,7 +270,13 @@ impl Wallets for MemoryStore {
             r.hold_reason = None;
         }
         t.counters.count(&change.user_id, change.at, change.activity);
-        t.ledger.entry(owner.clone()).or_default().insert(change.entry.id.clone(), change.entry.clone());
+        if let Some(entry) = &change.entry {
+            t.ledger.entry(owner.clone()).or_default().insert(entry.id.clone(), entry.clone());
+        }
+        let hold = change.hold.as_ref().map(|write| {
+            let old = t.holds.entry(owner.clone()).or_default().insert(write.hold.id.clone(), write.hold.clone());
+            (old.map(Stored::Hold), Stored::Hold(write.hold.clone()))
+        });
         let mut bought = Vec::new();
         for client in &change.clients {
             let old = t.clients.entry(owner.clone()).or_default().insert(client.id.to_string(), client.clone());
@@ -273,7 +293,12 @@ impl Wallets for MemoryStore {
         self.changed();
         let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
         self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
-        self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: change.entry.clone() }));
+        if let Some(entry) = &change.entry {
+            self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: entry.clone() }));
+        }
+        if let Some((old, new)) = hold {
+            self.emit(&mut t, old, Some(new));
+        }
         for (old, new) in bought {
             self.emit(&mut t, old, Some(new));
         }
@@ -354,6 +379,20 @@ impl Portfolio for MemoryStore {
 
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         page_newest_first(self.lock().services.get(owner_id.as_str()), page)
+    }
+
+    async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
+        Ok(self.lock().holds.get(owner_id.as_str()).and_then(|h| h.get(id)).cloned())
+    }
+
+    async fn holds(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Hold>> {
+        page_newest_first(self.lock().holds.get(owner_id.as_str()), page)
+    }
+
+    async fn expired_holds(&self, now: DateTime<Utc>) -> StoreResult<Vec<Hold>> {
+        let t = self.lock();
+        let active = t.holds.values().flat_map(|h| h.values());
+        Ok(active.filter(|h| h.status == HoldStatus::Active && h.expires_at <= now).cloned().collect())
     }
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {

@@ -1,0 +1,249 @@
+//! Holds: reserve the tier price of a service, then capture (all or part: the debit and the
+//! service in one write), void, or let it expire. How a hold meets the wallet rule: placing
+//! one is judged as a spend against `available`; capturing, voiding and expiring only need
+//! the wallet unchanged since read, since what they release or debit was reserved.
+
+use chrono::Utc;
+use tracing::instrument;
+
+use super::money::{Committed, Movement, Reservation, request_hash};
+use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
+use crate::domain::{
+    Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldStatus, IdempotencyKey, ProvisionedService, UserId,
+    hold_expiry, license_key, new_id,
+};
+use crate::store::{HoldWrite, IdempotencyState, Page, PageRequest, Store};
+
+impl<S: Store> Ally<S> {
+    /// Reserves the tier price of a product or cost for the caller until `expires_in_s`
+    /// (60 s to 7 days, 24 h by default); refused as a provision would be, judged against
+    /// `available`.
+    #[instrument(skip(self, request))]
+    pub async fn place_hold(
+        &self,
+        user_id: &UserId,
+        request: HoldRequest,
+        key: &IdempotencyKey,
+    ) -> Result<HoldReceipt, AllyError> {
+        let client_id = match &request.client_id {
+            Some(id) => Some(self.client(user_id, &crate::domain::ClientId::parse(id.as_str())?).await?.id),
+            None => None,
+        };
+        let hash = request_hash("place_hold", &request);
+        self.reserve(
+            user_id,
+            key,
+            hash,
+            |r, now| {
+                let price = self.price(r, request.product.as_deref(), request.cost)?;
+                let guard = price.guard(r, price.cost);
+                guard.check(Some(r))?;
+                let hold = Hold {
+                    id: new_id(),
+                    owner_id: user_id.clone(),
+                    amount: price.cost.get(),
+                    base_cost: price.base.get(),
+                    tier: r.tier,
+                    status: HoldStatus::Active,
+                    expires_at: hold_expiry(now, request.expires_in_s)?,
+                    product: price.product.as_ref().map(|p| p.id.clone()),
+                    client_id: client_id.clone(),
+                    description: request.description.as_ref().map(ToString::to_string),
+                    created_at: now,
+                    captured: None,
+                    closed_at: None,
+                };
+                Ok(Reservation {
+                    guard,
+                    held_delta: hold.amount,
+                    hold: HoldWrite { hold: hold.clone(), placed: true },
+                    detail: hold,
+                })
+            },
+            |r, held, hold| HoldReceipt { hold: hold.clone(), balance: r.balance, held, available: r.balance - held },
+        )
+        .await
+        .map(|c| c.response)
+    }
+
+    /// Debits `amount` of an active hold (all of it by default), provisions its service and
+    /// releases the rest, in one write; 409 `hold_closed` once it is captured, voided or past
+    /// its `expires_at` (whether or not the sweeper has released it yet).
+    #[instrument(skip(self, request))]
+    pub async fn capture_hold(
+        &self,
+        user_id: &UserId,
+        hold_id: &str,
+        request: CaptureRequest,
+        key: &IdempotencyKey,
+    ) -> Result<CaptureReceipt, AllyError> {
+        let hold = self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
+        let hash = request_hash("capture_hold", &(hold_id, &request));
+        let committed = self
+            .commit(
+                user_id,
+                key,
+                hash,
+                |r, now| {
+                    if !hold.is_open(now) {
+                        return Err(AllyError::HoldClosed);
+                    }
+                    let amount = match request.amount {
+                        Some(amount) if amount > hold.amount => {
+                            return Err(AllyError::validation(format!(
+                                "a capture takes at most the {} credits held",
+                                hold.amount
+                            )));
+                        }
+                        Some(amount) => Credits::new(amount, hold.amount)?,
+                        None => Credits::new(hold.amount, hold.amount)?,
+                    };
+                    let id = new_id();
+                    let service = ProvisionedService {
+                        license_key: license_key(user_id, &id),
+                        id,
+                        owner_id: user_id.clone(),
+                        client_id: hold.client_id.clone(),
+                        product: hold.product.clone(),
+                        description: hold.description.clone(),
+                        base_cost: hold.base_cost,
+                        cost: amount.get(),
+                        tier: hold.tier,
+                        created_at: now,
+                    };
+                    let closed = Hold {
+                        status: HoldStatus::Captured,
+                        captured: Some(amount.get()),
+                        closed_at: Some(now),
+                        ..hold.clone()
+                    };
+                    Ok(Movement {
+                        guard: Guard::Release { version: r.version },
+                        kind: EntryKind::Debit,
+                        amount,
+                        reason: Some(format!("capture of hold {}", hold.id)),
+                        actor: user_id.to_string(),
+                        activity: Activity { credits_spent: amount.get(), provisions: 1, ..Activity::default() },
+                        clients: Vec::new(),
+                        services: vec![service.clone()],
+                        state: IdempotencyState::Done,
+                        pending_fill: None,
+                        held_delta: -hold.amount,
+                        hold: Some(HoldWrite { hold: closed, placed: false }),
+                        detail: (service, hold.amount - amount.get()),
+                    })
+                },
+                |entry, (service, released)| CaptureReceipt {
+                    cost: entry.amount,
+                    balance: entry.balance_after,
+                    service: service.clone(),
+                    transaction: entry.clone(),
+                    released: *released,
+                },
+            )
+            .await?;
+        Ok(committed.response)
+    }
+
+    /// Releases all of an active hold; 409 `hold_closed` once it is captured, voided or past
+    /// its `expires_at`.
+    #[instrument(skip(self))]
+    pub async fn void_hold(
+        &self,
+        user_id: &UserId,
+        hold_id: &str,
+        key: &IdempotencyKey,
+    ) -> Result<VoidReceipt, AllyError> {
+        let hold = self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
+        let hash = request_hash("void_hold", &hold_id);
+        Ok(self.release(user_id, &hold, HoldStatus::Voided, key, hash).await?.response)
+    }
+
+    /// Releases every active hold past its `expires_at`, each exactly once (also when two
+    /// sweepers run at once, or a capture races it): what the sweeper runs. Returns how many
+    /// this run released.
+    #[instrument(skip(self))]
+    pub async fn expire_holds(&self) -> Result<usize, AllyError> {
+        let mut released = 0;
+        for hold in self.store.expired_holds(Utc::now()).await? {
+            let key = IdempotencyKey::hold_expiry(&hold.id);
+            let hash = request_hash("expire_hold", &hold.id);
+            match self.release(&hold.owner_id, &hold, HoldStatus::Expired, &key, hash).await {
+                Ok(c) if c.fresh => released += 1,
+                // Another sweeper released it first with the same key: its answer replays.
+                Ok(_) => {}
+                // Captured, voided or expired by someone else first: nothing left to do.
+                Err(AllyError::HoldClosed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(released)
+    }
+
+    /// The caller's holds, newest first, with their status as of now; `status` keeps those
+    /// in it (pages are filled from further store pages when it drops some).
+    pub async fn holds(
+        &self,
+        user_id: &UserId,
+        status: Option<HoldStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Hold>, AllyError> {
+        let now = Utc::now();
+        let mut items = Vec::new();
+        let mut cursor = page.cursor.clone();
+        loop {
+            // Never more from the store than the page can take: every hold read is either
+            // kept or filtered out, so the store's cursor is exactly where this page stops.
+            let left = page.limit.saturating_sub(u16::try_from(items.len()).unwrap_or(u16::MAX));
+            let request = PageRequest { limit: left, cursor: cursor.clone() };
+            let found = self.store.holds(user_id, &request).await?;
+            for mut hold in found.items {
+                hold.status = hold.status_at(now);
+                if status.is_none_or(|s| s == hold.status) {
+                    items.push(hold);
+                }
+            }
+            cursor = found.next_cursor;
+            if items.len() >= page.limit as usize || cursor.is_none() {
+                break;
+            }
+        }
+        if items.is_empty() {
+            self.find_by_user(user_id).await?;
+        }
+        Ok(Page { items, next_cursor: cursor })
+    }
+
+    /// Closes an open `hold` as `status` (voided or expired), releasing what it reserved.
+    async fn release(
+        &self,
+        user_id: &UserId,
+        hold: &Hold,
+        status: HoldStatus,
+        key: &IdempotencyKey,
+        hash: String,
+    ) -> Result<Committed<VoidReceipt>, AllyError> {
+        self.reserve(
+            user_id,
+            key,
+            hash,
+            |r, now| {
+                // The sweeper releases what has expired; an owner only what is still open.
+                let open =
+                    if status == HoldStatus::Expired { hold.status == HoldStatus::Active } else { hold.is_open(now) };
+                if !open {
+                    return Err(AllyError::HoldClosed);
+                }
+                let closed = Hold { status, closed_at: Some(now), ..hold.clone() };
+                Ok(Reservation {
+                    guard: Guard::Release { version: r.version },
+                    held_delta: -hold.amount,
+                    hold: HoldWrite { hold: closed, placed: false },
+                    detail: hold.amount,
+                })
+            },
+            |r, held, released| VoidReceipt { released: *released, available: r.balance - held },
+        )
+        .await
+    }
+}
