@@ -118,16 +118,27 @@ pub async fn monthly_report<S: Store, M: Mailer>(
 /// How long a bulk fill is left to its caller before the sweeper finishes it.
 pub const BULK_GRACE_SECONDS: i64 = 60;
 
-/// `bulk-sweeper`: the bulk onboardings whose fill is still pending after the grace.
-pub async fn sweep_bulks<S: Store>(ally: &Ally<S>) -> Result<usize, AllyError> {
-    // Boxed, as the referral: the fill's future is too deep to nest unboxed in a runtime service.
-    Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub holds_released: usize,
+    pub bulks_finished: usize,
+}
+
+/// `sweeper`: releases the holds past their `expires_at`, then finishes the bulk
+/// onboardings whose fill is still pending after the grace. Each is exactly once however
+/// many sweeps overlap.
+pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
+    // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
+    let holds_released = Box::pin(ally.expire_holds()).await?;
+    let bulks_finished = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await?;
+    Ok(Swept { holds_released, bulks_finished })
 }
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
 /// from `ally` to the notifier, `ReferralCompleted` from `refer` and `ResellerOnboarded`
 /// to the reward, a schedule to the function it was for (the ARN Lambda's destination
-/// record names, or the rule the event names: the bulk sweeper's, else the monthly report,
+/// record names, or the rule the event names: the sweeper's, else the monthly report,
 /// with no deadline: a redrive is not a Lambda invocation). What a redrive runs.
 pub async fn dispatch<S: Store, M: Mailer>(
     ally: &Ally<S>,
@@ -137,10 +148,10 @@ pub async fn dispatch<S: Store, M: Mailer>(
 ) -> Result<String, AllyError> {
     match (event.source.as_str(), event.detail_type.as_str()) {
         ("aws.events", "Scheduled Event")
-            if function.is_some_and(|f| f.contains("bulk-sweeper"))
-                || event.resources.iter().flatten().any(|rule| rule.contains("BulkSweeper")) =>
+            if function.is_some_and(|f| f.ends_with("-sweeper") || f.contains("-sweeper:"))
+                || event.resources.iter().flatten().any(|rule| rule.contains("SweeperFunction")) =>
         {
-            Ok(format!("{} bulk fills finished", sweep_bulks(ally).await?))
+            Ok(format!("{:?}", sweep(ally).await?))
         }
         (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
         (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {

@@ -16,8 +16,8 @@ use tracing::instrument;
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use money::MAX_BULK;
 pub use receipts::{
-    BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, ProvisionReceipt,
-    ResellerStats, VoidReceipt,
+    BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, Profile,
+    ProvisionReceipt, ResellerStats, VoidReceipt,
 };
 pub use requests::{
     BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,
@@ -350,6 +350,8 @@ impl<S: Store> Ally<S> {
         let r = self.find_by_user(user_id).await?;
         Ok(ResellerStats {
             balance: r.balance,
+            held: r.held,
+            available: r.available(),
             tier: r.tier,
             clients: r.clients,
             credits_added: r.credits_added,

@@ -317,7 +317,7 @@ impl<S: Store> Ally<S> {
     }
 
     /// Finishes every bulk whose fill is still pending after `grace` (its caller gave up or
-    /// crashed): what the bulk sweeper runs. Returns how many it finished; one that fails is
+    /// crashed): what the sweeper runs. Returns how many it finished; one that fails is
     /// logged and the others go on, then the run fails (for the alarm and the next run).
     #[instrument(skip(self))]
     pub async fn finish_pending_bulks(&self, grace: chrono::Duration) -> Result<usize, AllyError> {

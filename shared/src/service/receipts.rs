@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Tier};
+use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Reseller, Tier};
 
 /// The result of adding credits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -40,7 +40,7 @@ pub struct BulkCharge {
 #[serde(rename_all = "lowercase")]
 pub enum BulkState {
     /// Charged; some clients and services are still being written (by a retry with the same
-    /// key, or the bulk sweeper within minutes). Nothing more will be charged.
+    /// key, or the sweeper within minutes). Nothing more will be charged.
     Filling,
     /// Every client and service is written.
     Done,
@@ -95,10 +95,29 @@ pub struct VoidReceipt {
     pub available: i64,
 }
 
+/// A partner's own profile (`GET /resellers/me`): the reseller and what it may spend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Profile {
+    #[serde(flatten)]
+    pub reseller: Reseller,
+    /// What may be spent: `balance - held`.
+    pub available: i64,
+}
+
+impl From<Reseller> for Profile {
+    fn from(reseller: Reseller) -> Self {
+        Self { available: reseller.available(), reseller }
+    }
+}
+
 /// A reseller's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResellerStats {
     pub balance: i64,
+    /// Reserved by active holds.
+    pub held: i64,
+    /// What may be spent: `balance - held`.
+    pub available: i64,
     pub tier: Tier,
     pub clients: i64,
     pub credits_added: i64,

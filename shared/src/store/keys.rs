@@ -155,7 +155,7 @@ pub fn active_hold_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &s
 }
 
 /// Partition, in the `by-status` index, of the idempotency records whose bulk fill is
-/// pending: sparse (only those records carry it), read by the bulk sweeper.
+/// pending: sparse (only those records carry it), read by the sweeper.
 pub const PENDING_FILLS: &str = "FILL#PENDING";
 
 /// Sort key of a pending fill in that partition: the charge's time, then its owner.

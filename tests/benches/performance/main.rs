@@ -50,7 +50,7 @@ pub const FUNCTIONS: [&str; 12] = [
     "low-credit-notifier",
     "referral-reward",
     "monthly-report",
-    "bulk-sweeper",
+    "sweeper",
     "dashboard",
 ];
 

@@ -26,6 +26,11 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/clients/bulk"),
     // A bulk's state by its key (issue 15: a bulk charged but not yet filled answers 202).
     ("get", "/clients/bulk/{key}"),
+    // Holds (issue 16).
+    ("post", "/holds"),
+    ("get", "/holds"),
+    ("post", "/holds/{id}/capture"),
+    ("post", "/holds/{id}/void"),
     ("get", "/clients"),
     ("get", "/clients/{id}"),
     ("get", "/analytics/top-resellers"),

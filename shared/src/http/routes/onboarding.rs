@@ -11,7 +11,7 @@ use super::{LIST_QUERY, PageBody, refid, sealed_page};
 use crate::domain::{AllyError, LedgerEntry, Reseller, Status, Tier, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{MetadataPatch, NewReseller, ResellerPatch, ResellerStats};
+use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats};
 use crate::store::{ResellerFilter, Store};
 
 pub const ONBOARD: Operation = Operation::post::<Reseller>(
@@ -23,7 +23,8 @@ pub const ONBOARD: Operation = Operation::post::<Reseller>(
 .created()
 .errors(&[403, 409]);
 pub const ME: Operation =
-    Operation::get::<Reseller>("/resellers/me", "me", "Your profile, tier, balance and metadata").errors(&[404]);
+    Operation::get::<Profile>("/resellers/me", "me", "Your profile, tier, balance, what you may spend and metadata")
+        .errors(&[404]);
 pub const STATS: Operation =
     Operation::get::<ResellerStats>("/resellers/me/stats", "myStats", "Your balance, tier and totals").errors(&[404]);
 pub const TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
@@ -94,8 +95,8 @@ async fn onboard<S: Store>(
     Ok((StatusCode::CREATED, Json(app.ally.onboard(&actor, request).await?)))
 }
 
-async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Reseller>, ApiError> {
-    Ok(Json(app.ally.find_by_user(&actor.user_id).await?))
+async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(app.ally.find_by_user(&actor.user_id).await?.into()))
 }
 
 async fn stats<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<ResellerStats>, ApiError> {

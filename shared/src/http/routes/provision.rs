@@ -1,16 +1,20 @@
 //! The `provision` function: the catalog, single and bulk provisioning.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::{AllyError, CallerKey, IdempotencyKey};
-use crate::http::extract::{Body, Caller, RequestKey};
+use super::{PageBody, sealed_page};
+use crate::domain::{AllyError, CallerKey, Hold, HoldStatus, IdempotencyKey};
+use crate::http::extract::{Body, Caller, ListParams, RequestKey};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{BulkReceipt, BulkRequest, BulkState, BulkStatus, ProvisionReceipt, ProvisionRequest};
+use crate::service::{
+    BulkReceipt, BulkRequest, BulkState, BulkStatus, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest,
+    ProvisionReceipt, ProvisionRequest, VoidReceipt,
+};
 use crate::store::Store;
 
 /// A product as a reseller sees it: its base price, its price at the reseller's tier,
@@ -53,11 +57,40 @@ pub const BULK_STATUS: Operation = Operation::get::<BulkStatus>(
 )
 .errors(&[404]);
 
+pub const PLACE_HOLD: Operation = Operation::post::<HoldReceipt>(
+    "/holds",
+    "placeHold",
+    "Reserve the tier price of a product or cost until it expires",
+)
+.idempotent()
+.body::<HoldRequest>()
+.created()
+.errors(&[402, 403, 404, 409]);
+pub const LIST_HOLDS: Operation =
+    Operation::get::<PageBody<Hold>>("/holds", "listHolds", "Your holds, newest first, with their status as of now")
+        .query(&[
+            ("status", "active, captured, voided or expired: only those"),
+            ("limit", "page size, 1 to 100 (default 25)"),
+            ("cursor", "next_cursor of the previous page"),
+        ])
+        .errors(&[404]);
+pub const CAPTURE_HOLD: Operation = Operation::post::<CaptureReceipt>(
+    "/holds/{id}/capture",
+    "captureHold",
+    "Debit all or part of a hold, provision its service and release the rest",
+)
+.idempotent()
+.body::<CaptureRequest>()
+.errors(&[404, 409]);
+pub const VOID_HOLD: Operation =
+    Operation::post::<VoidReceipt>("/holds/{id}/void", "voidHold", "Release a hold").idempotent().errors(&[404, 409]);
+
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "provision";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[PRODUCTS, PROVISION, BULK, BULK_STATUS];
+pub const OPERATIONS: &[Operation] =
+    &[PRODUCTS, PROVISION, BULK, BULK_STATUS, PLACE_HOLD, LIST_HOLDS, CAPTURE_HOLD, VOID_HOLD];
 
 /// Spending: the catalog, single and bulk provisioning.
 pub fn api<S: Store>() -> Api<S> {
@@ -66,6 +99,10 @@ pub fn api<S: Store>() -> Api<S> {
         .route(PROVISION, provision::<S>)
         .route(BULK, bulk::<S>)
         .route(BULK_STATUS, bulk_status::<S>)
+        .route(PLACE_HOLD, place_hold::<S>)
+        .route(LIST_HOLDS, list_holds::<S>)
+        .route(CAPTURE_HOLD, capture_hold::<S>)
+        .route(VOID_HOLD, void_hold::<S>)
 }
 
 async fn products<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Offers>, ApiError> {
@@ -119,4 +156,61 @@ async fn bulk_status<S: Store>(
 ) -> Result<Json<BulkStatus>, ApiError> {
     let key = CallerKey::parse(&key).map_err(|_| AllyError::NotFound("bulk onboarding"))?;
     Ok(Json(app.ally.bulk_status(&actor.user_id, &IdempotencyKey::caller(&key)).await?))
+}
+
+async fn place_hold<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    RequestKey(key): RequestKey,
+    Body(request): Body<HoldRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = IdempotencyKey::caller(&key);
+    Ok((StatusCode::CREATED, Json(app.ally.place_hold(&actor.user_id, request, &key).await?)))
+}
+
+#[derive(Deserialize)]
+struct HoldQuery {
+    status: Option<String>,
+}
+
+async fn list_holds<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    query: Result<Query<HoldQuery>, axum::extract::rejection::QueryRejection>,
+    list: ListParams,
+) -> Result<Json<PageBody<Hold>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::validation(e.body_text()))?;
+    let status: Option<HoldStatus> = query.status.as_deref().map(str::parse).transpose()?;
+    let scope = format!("holds:{}:{status:?}", actor.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    Ok(sealed_page(&app, &scope, app.ally.holds(&actor.user_id, status, &page).await?))
+}
+
+async fn capture_hold<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    RequestKey(key): RequestKey,
+    Body(request): Body<CaptureRequest>,
+) -> Result<Json<CaptureReceipt>, ApiError> {
+    let key = IdempotencyKey::caller(&key);
+    Ok(Json(app.ally.capture_hold(&actor.user_id, &hold_id(&id)?, request, &key).await?))
+}
+
+async fn void_hold<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    RequestKey(key): RequestKey,
+) -> Result<Json<VoidReceipt>, ApiError> {
+    let key = IdempotencyKey::caller(&key);
+    Ok(Json(app.ally.void_hold(&actor.user_id, &hold_id(&id)?, &key).await?))
+}
+
+/// A hold id from a path: a ULID, or no hold (404, as another partner's).
+fn hold_id(text: &str) -> Result<String, ApiError> {
+    match ulid::Ulid::from_string(text) {
+        Ok(_) => Ok(text.to_string()),
+        Err(_) => Err(AllyError::NotFound("hold").into()),
+    }
 }
