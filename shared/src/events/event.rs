@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{BusEvent, ItemChange, SOURCE, Stored};
-use crate::domain::{Client, CompanyName, Email, EntryKind, LedgerEntry, ProvisionedService, RefId, Tier, UserId};
+use crate::domain::{
+    Client, CompanyName, Email, EntryKind, Hold, HoldStatus, LedgerEntry, ProvisionedService, RefId, Tier, UserId,
+};
 
 /// The reseller an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +51,9 @@ pub struct Joined {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceLow {
     pub balance: i64,
+    /// What may be spent (`balance - held`): what crossed the threshold.
+    #[serde(default)]
+    pub available: i64,
     pub threshold: i64,
     pub company: CompanyName,
     #[serde(default)]
@@ -76,6 +81,21 @@ pub struct ServiceAdded {
 /// `detail` of a `LowCredit` event.
 pub type LowCredit = Detail<BalanceLow>;
 
+/// A hold was captured: what it debited and what it released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldSettled {
+    pub hold: Hold,
+    pub captured: i64,
+    pub released: i64,
+}
+
+/// A hold released all it reserved: voided by its owner or expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldFreed {
+    pub hold: Hold,
+    pub released: i64,
+}
+
 /// Every event Ally puts on the bus (source [`SOURCE`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "detail-type", content = "detail")]
@@ -86,6 +106,8 @@ pub enum AllyEvent {
     CreditsSpent(Detail<Posted>),
     ClientOnboarded(Detail<ClientAdded>),
     ServiceProvisioned(Detail<ServiceAdded>),
+    HoldCaptured(Detail<HoldSettled>),
+    HoldReleased(Detail<HoldFreed>),
 }
 
 impl AllyEvent {
@@ -98,6 +120,8 @@ impl AllyEvent {
             AllyEvent::CreditsSpent(_) => "CreditsSpent",
             AllyEvent::ClientOnboarded(_) => "ClientOnboarded",
             AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
+            AllyEvent::HoldCaptured(_) => "HoldCaptured",
+            AllyEvent::HoldReleased(_) => "HoldReleased",
         }
     }
 
@@ -109,6 +133,8 @@ impl AllyEvent {
             AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &d.envelope,
             AllyEvent::ClientOnboarded(d) => &d.envelope,
             AllyEvent::ServiceProvisioned(d) => &d.envelope,
+            AllyEvent::HoldCaptured(d) => &d.envelope,
+            AllyEvent::HoldReleased(d) => &d.envelope,
         }
     }
 
@@ -120,6 +146,8 @@ impl AllyEvent {
             AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &mut d.envelope,
             AllyEvent::ClientOnboarded(d) => &mut d.envelope,
             AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
+            AllyEvent::HoldCaptured(d) => &mut d.envelope,
+            AllyEvent::HoldReleased(d) => &mut d.envelope,
         }
     }
 
@@ -151,8 +179,8 @@ pub struct NoEvent;
 impl TryFrom<Observed<'_>> for AllyEvent {
     type Error = NoEvent;
 
-    /// `LowCredit` only when the balance crosses from at or above the threshold to below
-    /// it, so a wallet already low does not warn again on each spend.
+    /// `LowCredit` only when what is available crosses from at or above the threshold to
+    /// below it (a spend or a hold), so a wallet already low does not warn again on each.
     fn try_from(observed: Observed<'_>) -> Result<Self, NoEvent> {
         let change = observed.change;
         let threshold = observed.low_credit_threshold;
@@ -167,12 +195,13 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                 fields: Joined { company: r.company.clone(), tier: r.tier, email: r.email.clone() },
             }),
             (Some(Stored::Reseller(old)), Some(Stored::Reseller(new)))
-                if old.balance >= threshold && new.balance < threshold =>
+                if old.available() >= threshold && new.available() < threshold =>
             {
                 AllyEvent::LowCredit(Detail {
                     envelope: envelope(&new.user_id, Some(&new.refid)),
                     fields: BalanceLow {
                         balance: new.balance,
+                        available: new.available(),
                         threshold,
                         company: new.company.clone(),
                         email: new.email.clone(),
@@ -196,6 +225,20 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                 envelope: envelope(&service.owner_id, None),
                 fields: ServiceAdded { service: service.clone() },
             }),
+            (Some(Stored::Hold(old)), Some(Stored::Hold(new))) if old.status == HoldStatus::Active => {
+                let envelope = envelope(&new.owner_id, None);
+                match (new.status, new.captured) {
+                    (HoldStatus::Captured, Some(captured)) => AllyEvent::HoldCaptured(Detail {
+                        envelope,
+                        fields: HoldSettled { hold: new.clone(), captured, released: new.amount - captured },
+                    }),
+                    (HoldStatus::Voided | HoldStatus::Expired, _) => AllyEvent::HoldReleased(Detail {
+                        envelope,
+                        fields: HoldFreed { hold: new.clone(), released: new.amount },
+                    }),
+                    _ => return Err(NoEvent),
+                }
+            }
             _ => return Err(NoEvent),
         };
         Ok(event)

@@ -57,3 +57,57 @@ fn an_event_goes_to_the_bus_and_back_unchanged() {
     assert_eq!(bus.detail["reseller"]["refid"], "RRRRRRRRRR");
     assert_eq!(AllyEvent::from_bus(&bus).unwrap(), low);
 }
+
+fn held(balance: i64, held: i64) -> Stored {
+    match wallet(balance) {
+        Stored::Reseller(mut r) => {
+            r.held = held;
+            Stored::Reseller(r)
+        }
+        other => other,
+    }
+}
+
+fn hold(status: crate::domain::HoldStatus, captured: Option<i64>) -> Stored {
+    let now = chrono::Utc::now();
+    Stored::Hold(crate::domain::Hold {
+        id: "h1".into(),
+        owner_id: UserId::parse("u").unwrap(),
+        amount: 850,
+        base_cost: 1_000,
+        tier: Tier::Gold,
+        status,
+        expires_at: now,
+        product: None,
+        client_id: None,
+        description: None,
+        created_at: now,
+        captured,
+        closed_at: None,
+    })
+}
+
+#[test]
+fn a_hold_that_takes_available_below_the_threshold_warns_and_its_end_is_an_event() {
+    use crate::domain::HoldStatus as S;
+    let low = event(&change(Some(held(1_000, 0)), Some(held(1_000, 850)))).expect("LowCredit");
+    assert_eq!(low.to_bus().unwrap().detail["available"], 150, "the balance did not move, what is available did");
+    let captured = event(&change(Some(hold(S::Active, None)), Some(hold(S::Captured, Some(600))))).unwrap();
+    let bus = captured.to_bus().unwrap();
+    assert_eq!(
+        (bus.detail_type.as_str(), &bus.detail["captured"], &bus.detail["released"]),
+        ("HoldCaptured", &600.into(), &250.into())
+    );
+    for status in [S::Voided, S::Expired] {
+        let released = event(&change(Some(hold(S::Active, None)), Some(hold(status, None)))).unwrap();
+        assert_eq!(
+            (released.detail_type(), released.to_bus().unwrap().detail["released"].as_i64()),
+            ("HoldReleased", Some(850))
+        );
+    }
+    assert_eq!(
+        event(&change(None, Some(hold(S::Active, None)))),
+        None,
+        "placing a hold moves the wallet, which says so"
+    );
+}

@@ -21,8 +21,8 @@ pub mod stream;
 use serde::{Deserialize, Serialize};
 
 pub use event::{
-    AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, Joined, LowCredit, NoEvent, Observed, Posted, ResellerRef,
-    ServiceAdded,
+    AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
+    Posted, ResellerRef, ServiceAdded,
 };
 
 pub use crate::store::{ItemChange, Stored};

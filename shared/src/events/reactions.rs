@@ -43,8 +43,8 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
     };
     let hold_key = format!("low-credit-hold:{event_id}");
     let mail_key = format!("low-credit:{event_id}");
-    if now.balance >= ally.config().low_credit_threshold {
-        tracing::info!(reseller = %now.refid, balance = now.balance, "credit recovered before the low-credit notice");
+    if now.available() >= ally.config().low_credit_threshold {
+        tracing::info!(reseller = %now.refid, available = now.available(), "credit recovered before the low-credit notice");
         return Ok(Handled::Dropped);
     }
     // The hold, recorded after it is set: a retry after a crash finds it set (no change) and
@@ -73,16 +73,16 @@ async fn low_credit_mail<S: Store>(ally: &Ally<S>, event: &LowCredit, to: &Email
     let link = ally.config().dashboard_link();
     let company = plain(event.fields.company.as_str());
     let text = format!(
-        "Hello {company},\n\nYour credit balance is {balance}, below the threshold of {threshold}.\n\
+        "Hello {company},\n\nYour available credit is {available}, below the threshold of {threshold}.\n\
          Top up to keep provisioning for your clients: {link}\n",
-        balance = event.fields.balance,
+        available = event.fields.available,
         threshold = event.fields.threshold,
     );
     let html = format!(
-        "<p>Hello {company},</p><p>Your credit balance is <strong>{balance}</strong>, below the threshold of \
+        "<p>Hello {company},</p><p>Your available credit is <strong>{available}</strong>, below the threshold of \
          {threshold}.</p><p><a href=\"{link}\">Top up in your dashboard</a> to keep provisioning for your clients.</p>",
         company = html_escape(&company),
-        balance = event.fields.balance,
+        available = event.fields.available,
         threshold = event.fields.threshold,
         link = html_escape(&link),
     );

@@ -37,6 +37,8 @@ fn stored(image: &serde_dynamo::Item) -> Result<Option<Stored>, String> {
         Stored::Client(parse(image)?)
     } else if sk.starts_with(keys::SERVICE_PREFIX) {
         Stored::Service(parse(image)?)
+    } else if sk.starts_with(keys::HOLD_PREFIX) {
+        Stored::Hold(parse(image)?)
     } else {
         Stored::Other
     };

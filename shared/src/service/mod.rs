@@ -236,7 +236,7 @@ impl<S: Store> Ally<S> {
         let threshold = self.config.low_credit_threshold;
         let set = self
             .patch_profile(user_id, |r| {
-                let low = !r.hold_provisioning && r.balance < threshold;
+                let low = !r.hold_provisioning && r.available() < threshold;
                 if low {
                     r.hold_provisioning = true;
                     r.hold_reason = Some(HoldReason::LowCredit);

@@ -410,7 +410,7 @@ impl<S: Store> Ally<S> {
                 // back to the threshold, in the same write; an admin's hold stays.
                 lift_hold: reseller.hold_provisioning
                     && reseller.hold_reason == Some(HoldReason::LowCredit)
-                    && entry.balance_after >= self.config.low_credit_threshold,
+                    && entry.balance_after - reseller.held - movement.held_delta >= self.config.low_credit_threshold,
                 entry: Some(entry),
                 hold: movement.hold,
                 at: now,

@@ -318,7 +318,13 @@ fn low_credit(event_id: &str, user: &str, refid: &str, balance: i64, to: Option<
             occurred_at: chrono::Utc::now(),
             reseller: ally::events::ResellerRef { user_id: uid(user), refid: Some(rid(refid)) },
         },
-        fields: ally::events::BalanceLow { balance, threshold: 500, company: company("H <Ltd>"), email: to.map(email) },
+        fields: ally::events::BalanceLow {
+            balance,
+            available: balance,
+            threshold: 500,
+            company: company("H <Ltd>"),
+            email: to.map(email),
+        },
     }
 }
 
