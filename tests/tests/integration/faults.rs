@@ -1,5 +1,6 @@
 //! Ambiguous failures on the DynamoDB store. Every DynamoDB call that add credits,
-//! provision, bulk onboarding and the referral reward make is, in turn, refused before it is
+//! provision, bulk onboarding, a hold and its capture, and the referral reward make is, in
+//! turn, refused before it is
 //! sent, and served with its response lost (the write committed, the caller never hears).
 //! The caller then retries with the same key, as a client or an event source would: the
 //! money moved exactly once, the ledger explains the balance, the counters agree, and a
@@ -26,6 +27,8 @@ enum Operation {
     Provision,
     Bulk,
     Referral,
+    /// A hold placed, then captured whole: faults in either.
+    Capture,
 }
 
 /// What one successful operation leaves behind on a gold wallet of 10,000.
@@ -44,7 +47,7 @@ impl Operation {
                 Effect { balance: OPENING + 500, kind: EntryKind::Credit, amount: 500, clients: 0, provisions: 0 }
             }
             // Base 100 at gold (15 % off) is 85.
-            Operation::Provision => {
+            Operation::Provision | Operation::Capture => {
                 Effect { balance: OPENING - 85, kind: EntryKind::Debit, amount: 85, clients: 0, provisions: 1 }
             }
             Operation::Bulk => {
@@ -65,6 +68,12 @@ impl Operation {
                     .add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey("admin:top-up-1"))
                     .await?
                     .balance)
+            }
+            Operation::Capture => {
+                let request = ally::service::HoldRequest { cost: Some(100), ..Default::default() };
+                let placed = ally.place_hold(&uid(user), request, &ikey("hold-1")).await?;
+                let capture = ally::service::CaptureRequest::default();
+                Ok(ally.capture_hold(&uid(user), &placed.hold.id, capture, &ikey("capture-1")).await?.balance)
             }
             Operation::Provision => {
                 let request = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
@@ -169,6 +178,11 @@ async fn provision_survives_a_fault_at_every_call() {
 #[tokio::test]
 async fn bulk_onboarding_survives_a_fault_at_every_call() {
     sweep(Operation::Bulk).await;
+}
+
+#[tokio::test]
+async fn a_hold_and_its_capture_survive_a_fault_at_every_call() {
+    sweep(Operation::Capture).await;
 }
 
 #[tokio::test]
