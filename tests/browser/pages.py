@@ -155,6 +155,18 @@ def main():
         first_row = wait_for(partner, lambda d: "-850" in text(d, "#ledger tr") and text(d, "#ledger tr"), "the ledger row")
         check("debit" in first_row and "4,150" in first_row, f"the ledger row: {first_row}")
 
+        # A hold reserves without charging; voided, it gives everything back.
+        Select(partner.find_element(By.ID, "hold-product")).select_by_value("license-basic")
+        partner.find_element(By.CSS_SELECTOR, "#hold button[type=submit]").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "850 credits", "the reserve")
+        check(text(partner, "#available") == "3,300 credits" and text(partner, "#balance") == "4,150 credits",
+              f"reserved, not charged: {text(partner, '#available')}, {text(partner, '#balance')}")
+        check(unlabelled(partner) == [], f"the holds are labelled: {unlabelled(partner)}")
+        partner.find_element(By.CSS_SELECTOR, "#holds button[data-void]").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "0 credits", "the void")
+        check(partner.find_elements(By.CSS_SELECTOR, "#holds tr") == [] and text(partner, "#available") == "4,150 credits",
+              "no active hold left, all available again")
+
         # Bulk: 3 clients from CSV, the total shown first.
         partner.find_element(By.ID, "bulk-csv").send_keys("name,email\nAlpha Co,a@alpha.example\n\"Beta, Inc\",\nGamma Ltd,g@gamma.example\n")
         partner.find_element(By.CSS_SELECTOR, "#bulk input[name=cost]").send_keys("100")
@@ -225,6 +237,16 @@ def main():
         partner.refresh()
         ready(partner)
         check(text(partner, "#balance") == "4,395 credits", f"the partner sees the top-up: {text(partner, '#balance')}")
+
+        # A hold captured: charged what it reserved, once, and the service is in the ledger.
+        partner.find_element(By.CSS_SELECTOR, "#hold input[name=cost]").send_keys("100")
+        partner.find_element(By.CSS_SELECTOR, "#hold button[type=submit]").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "85 credits", "the second reserve")
+        partner.find_element(By.CSS_SELECTOR, "#holds button[data-capture]").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "4,310 credits", "the capture")
+        check(text(partner, "#held") == "0 credits" and "Captured" in text(partner, "#hold-message"),
+              f"nothing left reserved: {text(partner, '#hold-message')}")
+        check("-85" in text(partner, "#ledger tr"), f"the capture's debit: {text(partner, '#ledger tr')}")
 
         # A partner on the admin page sees no data.
         partner.get(BASE + REPORTS)

@@ -34,6 +34,8 @@ async function loadWallet() {
   const badge = $("#balance-state");
   badge.classList.toggle("low", low);
   badge.textContent = low ? `Low: below ${credits(config.lowCreditThreshold)} credits` : "Balance is fine";
+  $("#available").textContent = `${credits(me.available)} credits`;
+  $("#held").textContent = `${credits(me.held)} credits`;
   $("#tier").textContent = me.tier;
   $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
@@ -52,6 +54,7 @@ async function loadProducts() {
   state.products = (await call("GET", "/products")).items;
   productOptions($("#product"));
   productOptions($("#bulk-product"));
+  productOptions($("#hold-product"));
 }
 
 function renderClients() {
@@ -178,6 +181,57 @@ function wireProvision() {
   });
 }
 
+async function loadHolds() {
+  const page = await call("GET", "/holds?status=active&limit=50");
+  const action = (kind, hold, text, quiet) =>
+    h("button", { type: "button", class: quiet ? "quiet" : null, [`data-${kind}`]: hold.id,
+      "aria-label": `${text} the hold of ${credits(hold.amount)} credits` }, text);
+  $("#holds").replaceChildren(
+    ...page.items.map((hold) =>
+      h("tr", {},
+        h("td", {}, state.products.find((p) => p.id === hold.product)?.name || "A custom service"),
+        h("td", { class: "num" }, credits(hold.amount)),
+        h("td", {}, new Date(hold.expires_at).toLocaleString()),
+        h("td", {}, action("capture", hold, "Capture", false), " ", action("void", hold, "Void", true)),
+      ),
+    ),
+  );
+}
+
+function wireHolds() {
+  const refresh = () => Promise.all([loadWallet(), loadHolds(), loadLedger()]);
+  $("#hold").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const unit = unitPrice($("#hold"));
+    if (!unit) return notify("#hold-message", MISSING_PRICE, "error");
+    try {
+      const receipt = await call("POST", "/holds", { body: unit.body, key: newKey("hold") });
+      notify("#hold-message", `${credits(receipt.hold.amount)} credits reserved; ${credits(receipt.available)} available.`);
+      $("#hold").reset();
+      await refresh();
+    } catch (problem) {
+      notify("#hold-message", explain(problem), "error");
+    }
+  });
+  // One key per click: a capture or void of a closed hold is refused (409), never done twice.
+  $("#holds").addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const [kind, id] = button.dataset.capture ? ["capture", button.dataset.capture] : ["void", button.dataset.void];
+    button.disabled = true;
+    try {
+      const receipt = await call("POST", `/holds/${id}/${kind}`, { body: kind === "capture" ? {} : undefined, key: newKey(kind) });
+      notify("#hold-message", kind === "capture"
+        ? `Captured: ${credits(receipt.cost)} credits charged, ${credits(receipt.released)} released.`
+        : `Voided: ${credits(receipt.released)} credits released.`);
+      await refresh();
+    } catch (problem) {
+      notify("#hold-message", explain(problem), "error");
+      button.disabled = false;
+    }
+  });
+}
+
 function wireOnboard() {
   const form = $("#onboard");
   form.addEventListener("submit", async (event) => {
@@ -262,10 +316,12 @@ async function main() {
   wireProvision();
   wireOnboard();
   wireBulk();
+  wireHolds();
   $("#client-search").addEventListener("input", renderClients);
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
+  await loadHolds();
   document.body.dataset.ready = "true";
 }
 

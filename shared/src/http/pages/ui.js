@@ -43,6 +43,8 @@ export function explain(problem) {
       return `Your tier may not sell this product. ${problem.message}`;
     case "forbidden":
       return "This is for administrators only.";
+    case "hold_closed":
+      return "This hold is already captured, voided or past its end.";
     default:
       return problem.message || String(problem);
   }
