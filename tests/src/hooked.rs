@@ -160,6 +160,10 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
         self.before("services")?;
         self.inner.services(owner_id, page).await
     }
+    async fn entry(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.before("entry")?;
+        self.inner.entry(owner_id, id).await
+    }
     async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
         self.before("hold")?;
         self.inner.hold(owner_id, id).await

@@ -13,13 +13,20 @@ pub enum EntryKind {
     Refund,
     /// Credits earned (a referral).
     Reward,
+    /// Part or all of a credit, payment or reward taken back (what `available` could give;
+    /// the rest became debt).
+    Reversal,
+    /// Debt repaid out of a credit, in the credit's own write.
+    #[serde(rename = "debt_repayment")]
+    #[schemars(rename = "debt_repayment")]
+    DebtRepayment,
 }
 
 impl EntryKind {
     /// The sign this kind applies to the balance.
     pub fn sign(self) -> i64 {
         match self {
-            EntryKind::Debit => -1,
+            EntryKind::Debit | EntryKind::Reversal | EntryKind::DebtRepayment => -1,
             EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => 1,
         }
     }
@@ -31,7 +38,8 @@ pub struct LedgerEntry {
     /// A ULID: entries sort by time.
     pub id: String,
     pub kind: EntryKind,
-    /// Always positive; `kind` gives the direction.
+    /// Never negative (zero only for a reversal that became debt whole); `kind` gives the
+    /// direction.
     pub amount: i64,
     pub balance_after: i64,
     pub reason: Option<String>,
@@ -39,6 +47,13 @@ pub struct LedgerEntry {
     pub actor: String,
     pub idempotency_key: String,
     pub created_at: DateTime<Utc>,
+    /// Of a credit, payment or reward: how much of it was reversed since.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reversed: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl LedgerEntry {

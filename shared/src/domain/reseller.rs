@@ -71,6 +71,9 @@ pub struct Reseller {
     /// Credits reserved by active holds: `available = balance - held` is what may be spent.
     #[serde(default)]
     pub held: i64,
+    /// Credits reversed that the balance could not give: the next credits repay it first.
+    #[serde(default)]
+    pub debt: i64,
     /// False until the wallet is opened (at onboarding with `auto_provision_wallet`, or by the
     /// first credit). A closed wallet holds nothing and cannot pay.
     pub wallet_open: bool,

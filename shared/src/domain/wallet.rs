@@ -69,6 +69,8 @@ pub enum Refusal {
     Duplicate,
     /// The hold was captured, voided or expired already.
     HoldClosed,
+    /// The entry's reversals would exceed it.
+    ReversalExceedsOriginal,
 }
 
 impl Refusal {

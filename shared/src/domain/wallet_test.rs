@@ -17,6 +17,7 @@ fn wallet() -> Reseller {
         balance: 100,
         wallet_open: true,
         held: 0,
+        debt: 0,
         hold_provisioning: false,
         hold_reason: None,
         metadata: Default::default(),

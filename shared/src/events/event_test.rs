@@ -14,6 +14,7 @@ fn wallet(balance: i64) -> Stored {
         balance,
         wallet_open: true,
         held: 0,
+        debt: 0,
         hold_provisioning: false,
         hold_reason: None,
         metadata: Default::default(),

@@ -120,7 +120,7 @@ impl<S: Store> Ally<S> {
                     Ok(Movement {
                         guard: Guard::Release { version: r.version },
                         kind: EntryKind::Debit,
-                        amount,
+                        amount: amount.get(),
                         reason: Some(format!("capture of hold {}", hold.id)),
                         actor: user_id.to_string(),
                         activity: Activity { credits_spent: amount.get(), provisions: 1, ..Activity::default() },
@@ -130,6 +130,9 @@ impl<S: Store> Ally<S> {
                         pending_fill: None,
                         held_delta: -hold.amount,
                         hold: Some(HoldWrite { hold: closed, placed: false }),
+                        debt_delta: 0,
+                        repay: 0,
+                        reversal: None,
                         detail: (service, hold.amount - amount.get()),
                     })
                 },

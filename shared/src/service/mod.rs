@@ -6,6 +6,7 @@ mod holds;
 mod money;
 mod receipts;
 mod requests;
+mod reversals;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,11 @@ pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use money::MAX_BULK;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, Profile,
-    ProvisionReceipt, ResellerStats, VoidReceipt,
+    ProvisionReceipt, ResellerStats, ReversalReceipt, VoidReceipt,
 };
 pub use requests::{
     BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,
-    ResellerPatch,
+    ResellerPatch, ReversalRequest,
 };
 
 use crate::config::Config;
@@ -131,6 +132,7 @@ impl<S: Store> Ally<S> {
             status: Status::Active,
             balance: 0,
             held: 0,
+            debt: 0,
             wallet_open: self.config.auto_provision_wallet,
             hold_provisioning: false,
             hold_reason: None,
@@ -352,6 +354,7 @@ impl<S: Store> Ally<S> {
             balance: r.balance,
             held: r.held,
             available: r.available(),
+            debt: r.debt,
             tier: r.tier,
             clients: r.clients,
             credits_added: r.credits_added,

@@ -20,7 +20,9 @@ use crate::domain::{
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
-use crate::store::{HoldWrite, IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
+use crate::store::{
+    HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, Store, StoreError, WalletChange, backoff,
+};
 
 /// Most clients one bulk onboarding may carry.
 pub const MAX_BULK: usize = 500;
@@ -40,7 +42,9 @@ pub(super) fn request_hash(operation: &str, input: &impl Serialize) -> String {
 pub(super) struct Movement<D> {
     pub guard: Guard,
     pub kind: EntryKind,
-    pub amount: Credits,
+    /// What the balance moves by, never negative (`kind` gives the direction; zero only for
+    /// a reversal that became debt whole).
+    pub amount: i64,
     pub reason: Option<String>,
     pub actor: String,
     pub activity: Activity,
@@ -54,6 +58,12 @@ pub(super) struct Movement<D> {
     pub held_delta: i64,
     /// The hold it closes (a capture).
     pub hold: Option<HoldWrite>,
+    /// Debt it adds (a reversal beyond what was available).
+    pub debt_delta: i64,
+    /// Debt a credit repays first, as an entry of its own in the same write.
+    pub repay: i64,
+    /// The entry a reversal counts against.
+    pub reversal: Option<ReversalOf>,
     pub detail: D,
 }
 
@@ -111,7 +121,7 @@ impl<S: Store> Ally<S> {
                     Ok(Movement {
                         guard: Guard::Credit { version: r.version },
                         kind,
-                        amount,
+                        amount: amount.get(),
                         reason: request.reason.as_ref().map(ToString::to_string),
                         actor: actor.to_string(),
                         activity: Activity { credits_added: amount.get(), ..Activity::default() },
@@ -121,10 +131,14 @@ impl<S: Store> Ally<S> {
                         pending_fill: None,
                         held_delta: 0,
                         hold: None,
-                        detail: (),
+                        debt_delta: 0,
+                        repay: amount.get().min(r.debt),
+                        reversal: None,
+                        detail: amount.get().min(r.debt),
                     })
                 },
-                |entry, _| CreditReceipt { balance: entry.balance_after, transaction: entry.clone() },
+                // The balance after the credit and the debt it repaid.
+                |entry, repaid| CreditReceipt { balance: entry.balance_after - repaid, transaction: entry.clone() },
             )
             .await?;
         Ok(committed.response)
@@ -171,7 +185,7 @@ impl<S: Store> Ally<S> {
                     Ok(Movement {
                         guard,
                         kind: EntryKind::Debit,
-                        amount: price.cost,
+                        amount: price.cost.get(),
                         reason: Some(service_reason(&service)),
                         actor: user_id.to_string(),
                         activity: Activity { credits_spent: price.cost.get(), provisions: 1, ..Activity::default() },
@@ -181,6 +195,9 @@ impl<S: Store> Ally<S> {
                         pending_fill: None,
                         held_delta: 0,
                         hold: None,
+                        debt_delta: 0,
+                        repay: 0,
+                        reversal: None,
                         detail: service,
                     })
                 },
@@ -232,7 +249,7 @@ impl<S: Store> Ally<S> {
                     Ok(Movement {
                         guard,
                         kind: EntryKind::Debit,
-                        amount: total,
+                        amount: total.get(),
                         reason: Some(format!("bulk onboarding of {count} clients")),
                         actor: user_id.to_string(),
                         activity: Activity {
@@ -247,6 +264,9 @@ impl<S: Store> Ally<S> {
                         pending_fill: filled_later.then(|| fill.clone()),
                         held_delta: 0,
                         hold: None,
+                        debt_delta: 0,
+                        repay: 0,
+                        reversal: None,
                         detail: (price, r.tier),
                     })
                 },
@@ -383,24 +403,44 @@ impl<S: Store> Ally<S> {
             tracing::Span::current().record("refid", reseller.refid.as_str());
             let now = Utc::now();
             let movement = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
-            let amount = movement.amount.get();
+            let amount = movement.amount;
             let entry = LedgerEntry {
                 id: new_id(),
                 kind: movement.kind,
                 amount,
                 balance_after: checked_balance(reseller.balance, movement.kind.sign() * amount)?,
                 reason: movement.reason,
-                actor: movement.actor,
+                actor: movement.actor.clone(),
                 idempotency_key: key.to_string(),
                 created_at: now,
+                reversed: 0,
             };
+            // Debt is repaid out of the credit first, exactly once: an entry of its own in the
+            // credit's write.
+            let repayment = (movement.repay > 0)
+                .then(|| -> Result<LedgerEntry, AllyError> {
+                    Ok(LedgerEntry {
+                        id: new_id(),
+                        kind: EntryKind::DebtRepayment,
+                        amount: movement.repay,
+                        balance_after: checked_balance(entry.balance_after, -movement.repay)?,
+                        reason: Some(format!("debt repaid out of {}", entry.id)),
+                        actor: movement.actor.clone(),
+                        idempotency_key: key.to_string(),
+                        created_at: now,
+                        reversed: 0,
+                    })
+                })
+                .transpose()?;
+            let new_balance = repayment.as_ref().map_or(entry.balance_after, |r| r.balance_after);
             // The answer is built before the write because it is written with it: the
             // idempotency record replays exactly what this first call returns.
             let response = respond(&entry, &movement.detail);
             let change = WalletChange {
                 user_id: user_id.clone(),
-                new_balance: entry.balance_after,
+                new_balance,
                 new_held: reseller.held + movement.held_delta,
+                new_debt: reseller.debt + movement.debt_delta - movement.repay,
                 guard: movement.guard,
                 activity: movement.activity,
                 clients: movement.clients,
@@ -410,9 +450,10 @@ impl<S: Store> Ally<S> {
                 // back to the threshold, in the same write; an admin's hold stays.
                 lift_hold: reseller.hold_provisioning
                     && reseller.hold_reason == Some(HoldReason::LowCredit)
-                    && entry.balance_after - reseller.held - movement.held_delta >= self.config.low_credit_threshold,
-                entry: Some(entry),
+                    && new_balance - reseller.held - movement.held_delta >= self.config.low_credit_threshold,
+                entries: std::iter::once(entry).chain(repayment).collect(),
                 hold: movement.hold,
+                reversal: movement.reversal,
                 at: now,
             };
             let counted = counted(movement.kind, amount, &change.activity);
@@ -454,9 +495,11 @@ impl<S: Store> Ally<S> {
                 guard: reservation.guard,
                 new_balance: reseller.balance,
                 new_held,
+                new_debt: reseller.debt,
                 activity: Activity::default(),
-                entry: None,
+                entries: Vec::new(),
                 hold: Some(reservation.hold),
+                reversal: None,
                 clients: Vec::new(),
                 services: Vec::new(),
                 idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
@@ -522,6 +565,7 @@ fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
         EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
         EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
         EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
+        EntryKind::Reversal | EntryKind::DebtRepayment => Vec::new(),
     }
 }
 

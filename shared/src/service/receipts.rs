@@ -110,6 +110,16 @@ impl From<Reseller> for Profile {
     }
 }
 
+/// A reversal: what was reversed, what of it became debt, and the wallet after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReversalReceipt {
+    pub reversed: i64,
+    /// The wallet's debt after the reversal.
+    pub debt: i64,
+    pub balance: i64,
+    pub transaction: LedgerEntry,
+}
+
 /// A reseller's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResellerStats {
@@ -118,6 +128,8 @@ pub struct ResellerStats {
     pub held: i64,
     /// What may be spent: `balance - held`.
     pub available: i64,
+    /// Reversed credit the balance could not give; the next credits repay it first.
+    pub debt: i64,
     pub tier: Tier,
     pub clients: i64,
     pub credits_added: i64,

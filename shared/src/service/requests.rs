@@ -94,6 +94,19 @@ pub struct CaptureRequest {
     pub amount: Option<i64>,
 }
 
+/// Reverse all or part of a credit, payment or reward (`POST /resellers/{refid}/reversals`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalRequest {
+    /// The ledger entry to reverse (a credit, payment or reward of that reseller).
+    pub entry_id: String,
+    /// At most what is left of it to reverse; all of that when not given.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub amount: Option<i64>,
+    pub reason: Note,
+}
+
 /// Onboard one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

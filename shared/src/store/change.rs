@@ -52,6 +52,8 @@ impl ItemChange {
                     EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => {
                         Activity { credits_added: entry.amount, ..Activity::default() }
                     }
+                    // Taken back, or repaid: the outstanding total moves, no trend does.
+                    EntryKind::Reversal | EntryKind::DebtRepayment => Activity::default(),
                 };
             }
             (None, Some(Stored::Client(client))) => {

@@ -92,6 +92,16 @@ pub struct IdempotencyRecord {
     pub pending_fill: Option<String>,
 }
 
+/// `amount` more reversed of entry `entry_id`, allowed only while what was reversed of it
+/// before is at most `limit` (the entry's amount less `amount`): however many reversals run
+/// at once, never more than the entry in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReversalOf {
+    pub entry_id: String,
+    pub amount: i64,
+    pub limit: i64,
+}
+
 /// A hold written with a wallet change: placed (it must not exist yet) or closed (it must
 /// still be active: a capture, a void and the sweeper's expiry exclude each other).
 #[derive(Debug, Clone)]
@@ -110,11 +120,16 @@ pub struct WalletChange {
     pub new_balance: i64,
     /// What active holds reserve after the change.
     pub new_held: i64,
+    /// Debt after the change.
+    pub new_debt: i64,
     /// What the change adds to the reseller's own counters.
     pub activity: Activity,
-    /// None when the balance does not move (a hold placed, voided or expired).
-    pub entry: Option<LedgerEntry>,
+    /// The entries that explain the balance change, in order: none when the balance does
+    /// not move (a hold placed, voided or expired), two when a credit also repays debt.
+    pub entries: Vec<LedgerEntry>,
     pub hold: Option<HoldWrite>,
+    /// A reversal counted on the entry it reverses, in the same write.
+    pub reversal: Option<ReversalOf>,
     /// What was bought, written with the money: a service, or a bulk's first clients and
     /// their services.
     pub clients: Vec<Client>,
@@ -307,6 +322,9 @@ pub trait Portfolio: Send + Sync {
         owner_id: &UserId,
         page: &PageRequest,
     ) -> impl Future<Output = StoreResult<Page<ProvisionedService>>> + Send;
+
+    /// One ledger entry of `owner_id`'s.
+    fn entry(&self, owner_id: &UserId, id: &str) -> impl Future<Output = StoreResult<Option<LedgerEntry>>> + Send;
 
     /// One hold of `owner_id`'s.
     fn hold(&self, owner_id: &UserId, id: &str) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;

@@ -371,3 +371,30 @@ async fn admins_list_resellers_by_tier_and_status() {
     }
     assert_problem(&api.call("GET", "/resellers?tier=gold", Some(&partner), None).await, 403, "forbidden", "a partner");
 }
+
+/// Reversals over HTTP: admin only, 404 for an entry that is not the reseller's, 422
+/// `reversal_exceeds_original` beyond the entry, the debt in the profile.
+#[tokio::test]
+async fn an_admin_reverses_a_payment_and_the_rest_is_debt() {
+    let api = api();
+    let admin = api.token("admin", true);
+    let (token, refid) = api.partner("p", "standard", 1_000).await;
+    let ledger = api.call("GET", "/resellers/me/transactions", Some(&token), None).await;
+    let entry_id = ledger.body["items"][0]["id"].as_str().unwrap().to_string();
+    api.provision(&token, "buy-1", json!({"cost": 600})).await;
+    let path = format!("/resellers/{refid}/reversals");
+    let body = json!({"entry_id": entry_id, "amount": 1_000, "reason": "chargeback"});
+    assert_problem(&api.call_with_key("POST", &path, &token, "r-0", body.clone()).await, 403, "forbidden", "a partner");
+    let reversed = api.call_with_key("POST", &path, &admin, "r-1", body).await;
+    assert_eq!(reversed.status, 200, "{reversed:?}");
+    assert_eq!(
+        (reversed.body["reversed"].as_i64(), reversed.body["debt"].as_i64(), reversed.body["balance"].as_i64()),
+        (Some(1_000), Some(600), Some(0))
+    );
+    let me = api.call("GET", "/resellers/me/stats", Some(&token), None).await.body;
+    assert_eq!((me["balance"].as_i64(), me["debt"].as_i64()), (Some(0), Some(600)));
+    let more = json!({"entry_id": entry_id, "amount": 1, "reason": "again"});
+    assert_problem(&api.call_with_key("POST", &path, &admin, "r-2", more).await, 422, "reversal_exceeds_original", "");
+    let elsewhere = json!({"entry_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "x"});
+    assert_problem(&api.call_with_key("POST", &path, &admin, "r-3", elsewhere).await, 404, "not_found", "");
+}

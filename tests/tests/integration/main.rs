@@ -18,4 +18,5 @@ mod openapi;
 mod paging;
 mod profiles;
 mod properties;
+mod reversals;
 mod tenants;

@@ -323,7 +323,9 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         new_held: 0,
         activity: ally::domain::Activity::default(),
         hold: None,
-        entry: Some(ally::domain::LedgerEntry {
+        new_debt: 0,
+        reversal: None,
+        entries: vec![ally::domain::LedgerEntry {
             id: ally::domain::new_id(),
             kind: EntryKind::Debit,
             amount: 1_000,
@@ -332,7 +334,8 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             actor: "p".into(),
             idempotency_key: key.into(),
             created_at: now,
-        }),
+            reversed: 0,
+        }],
         clients: Vec::new(),
         services: Vec::new(),
         idempotency: IdempotencyRecord {

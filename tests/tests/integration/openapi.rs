@@ -26,7 +26,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/clients/bulk"),
     // A bulk's state by its key (issue 15: a bulk charged but not yet filled answers 202).
     ("get", "/clients/bulk/{key}"),
-    // Holds (issue 16).
+    // Reversals and holds (issue 16).
+    ("post", "/resellers/{refid}/reversals"),
     ("post", "/holds"),
     ("get", "/holds"),
     ("post", "/holds/{id}/capture"),
@@ -158,7 +159,10 @@ async fn the_document_is_plain_for_client_generators() {
 
     let entry_kind = &doc["components"]["schemas"]["EntryKind"];
     assert_eq!(entry_kind["type"], "string");
-    assert_eq!(entry_kind["enum"], serde_json::json!(["credit", "debit", "refund", "reward"]));
+    assert_eq!(
+        entry_kind["enum"],
+        serde_json::json!(["credit", "debit", "refund", "reward", "reversal", "debt_repayment"])
+    );
     let description = entry_kind["description"].as_str().unwrap();
     assert!(description.contains("- `debit`: Credits spent on provisioning."), "{description}");
     assert_eq!(

@@ -10,7 +10,7 @@ use crate::domain::{EntryKind, IdempotencyKey, Note, accepted_currency};
 use crate::http::extract::{AdminCaller, Body, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, webhook};
-use crate::service::{CreditReceipt, CreditRequest};
+use crate::service::{CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest};
 use crate::store::Store;
 
 pub const ADD: Operation = Operation::post::<CreditReceipt>(
@@ -31,15 +31,25 @@ pub const WEBHOOK: Operation = Operation::post::<CreditReceipt>(
 .body::<PaymentEvent>()
 .errors(&[404, 409]);
 
+pub const REVERSE: Operation = Operation::post::<ReversalReceipt>(
+    "/resellers/{refid}/reversals",
+    "reverseEntry",
+    "Take back all or part of a credit, payment or reward; what the wallet cannot give becomes debt (admin)",
+)
+.admin()
+.idempotent()
+.body::<ReversalRequest>()
+.errors(&[403, 404, 409]);
+
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "add-credits";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK];
+pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK, REVERSE];
 
 /// Credits in: the admin top-up and the payment webhook.
 pub fn api<S: Store>() -> Api<S> {
-    Api::new(TAG).route(ADD, add::<S>).route(WEBHOOK, payment_webhook::<S>)
+    Api::new(TAG).route(ADD, add::<S>).route(WEBHOOK, payment_webhook::<S>).route(REVERSE, reverse::<S>)
 }
 
 async fn add<S: Store>(
@@ -52,6 +62,18 @@ async fn add<S: Store>(
     let user = app.ally.user_by_refid(&refid(&id)?).await?;
     let key = IdempotencyKey::admin(&key);
     Ok(Json(app.ally.add_credits(&user, request, EntryKind::Credit, &admin.user_id, &key).await?))
+}
+
+async fn reverse<S: Store>(
+    State(app): State<Shared<S>>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    RequestKey(key): RequestKey,
+    Body(request): Body<ReversalRequest>,
+) -> Result<Json<ReversalReceipt>, ApiError> {
+    let user = app.ally.user_by_refid(&refid(&id)?).await?;
+    let key = IdempotencyKey::admin(&key);
+    Ok(Json(app.ally.reverse(&user, request, &admin.user_id, &key).await?))
 }
 
 /// The payment provider's event.

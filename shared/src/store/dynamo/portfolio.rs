@@ -65,6 +65,10 @@ impl Portfolio for DynamoStore {
             .await
     }
 
+    async fn entry(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.get(key(keys::reseller(owner_id), keys::ledger_entry(id))).await?.map(parse).transpose()
+    }
+
     async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
         self.get(key(keys::reseller(owner_id), keys::hold(id))).await?.map(parse).transpose()
     }

@@ -11,10 +11,28 @@ use super::item::{Item, attr, idempotency_item, idempotency_key, item, key, n, p
 use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, StoreError, StoreResult, WalletChange, Wallets, keys,
+    HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, StoreError, StoreResult, WalletChange, Wallets, keys,
 };
 
 impl DynamoStore {
+    /// The reversal counted on the entry it reverses: `ADD reversed`, only while what was
+    /// reversed before leaves room for it.
+    fn reversal_count(&self, owner: &UserId, reversal: &ReversalOf) -> StoreResult<TxItem<'static>> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(owner), keys::ledger_entry(&reversal.entry_id))))
+            .update_expression("ADD #reversed :amount")
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#reversed) OR #reversed <= :limit)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#reversed", "reversed")
+            .expression_attribute_values(":amount", n(reversal.amount))
+            .expression_attribute_values(":limit", n(reversal.limit))
+            .build()
+            .map_err(StoreError::backend)?;
+        let write = TransactWriteItem::builder().update(update).build();
+        Ok(TxItem { write, role: Role::Requires(Refusal::ReversalExceedsOriginal) })
+    }
+
     /// A hold as stored: an active one also in the sparse `HOLD#ACTIVE` partition of
     /// `by-status` (by expiry), which a closed one leaves, since the put replaces the item.
     /// Closing requires it still active, so a capture, a void and an expiry exclude each other.
@@ -62,6 +80,8 @@ impl Wallets for DynamoStore {
         let (mut names, mut values) = (condition.names, condition.values);
         names.insert("#held".into(), "held".into());
         values.insert(":held".into(), n(change.new_held));
+        names.insert("#debt".into(), "debt".into());
+        values.insert(":debt".into(), n(change.new_debt));
         if change.lift_hold {
             names.insert("#hold".into(), "hold_provisioning".into());
             names.insert("#hold_reason".into(), "hold_reason".into());
@@ -71,12 +91,12 @@ impl Wallets for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
             .update_expression(if change.lift_hold {
-                "SET #new_balance = :balance, #held = :held, #new_version = #new_version + :one, \
+                "SET #new_balance = :balance, #held = :held, #debt = :debt, #new_version = #new_version + :one, \
                  #wallet_open = :true, #updated_at = :at, #hold = :false \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients \
                  REMOVE #hold_reason"
             } else {
-                "SET #new_balance = :balance, #held = :held, #new_version = #new_version + :one, \
+                "SET #new_balance = :balance, #held = :held, #debt = :debt, #new_version = #new_version + :one, \
                  #wallet_open = :true, #updated_at = :at \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients"
             })
@@ -114,8 +134,11 @@ impl Wallets for DynamoStore {
                 role: Role::IdempotencyKey,
             },
         ];
-        if let Some(entry) = &change.entry {
+        for entry in &change.entries {
             items.push(TxItem::plain(self.put(item(entry, owner.clone(), keys::ledger_entry(&entry.id))?, None)?));
+        }
+        if let Some(reversal) = &change.reversal {
+            items.push(self.reversal_count(&change.user_id, reversal)?);
         }
         if let Some(write) = &change.hold {
             items.push(self.hold_write(write)?);

@@ -244,6 +244,12 @@ impl Wallets for MemoryStore {
             return Err(StoreError::Refused(Refusal::Duplicate));
         }
         change.guard.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
+        if let Some(reversal) = &change.reversal {
+            let reversed = t.ledger.get(&owner).and_then(|l| l.get(&reversal.entry_id)).map(|e| e.reversed);
+            if reversed.is_none_or(|before| before > reversal.limit) {
+                return Err(StoreError::Refused(Refusal::ReversalExceedsOriginal));
+            }
+        }
         if let Some(write) = &change.hold {
             let stored = t.holds.get(&owner).and_then(|h| h.get(&write.hold.id));
             let allowed = match stored {
@@ -258,6 +264,7 @@ impl Wallets for MemoryStore {
         let before = r.clone();
         r.balance = change.new_balance;
         r.held = change.new_held;
+        r.debt = change.new_debt;
         r.version += 1;
         r.wallet_open = true;
         r.credits_added += change.activity.credits_added;
@@ -270,9 +277,16 @@ impl Wallets for MemoryStore {
             r.hold_reason = None;
         }
         t.counters.count(&change.user_id, change.at, change.activity);
-        if let Some(entry) = &change.entry {
-            t.ledger.entry(owner.clone()).or_default().insert(entry.id.clone(), entry.clone());
+        let ledger = t.ledger.entry(owner.clone()).or_default();
+        for entry in &change.entries {
+            ledger.insert(entry.id.clone(), entry.clone());
         }
+        let reversed = change.reversal.as_ref().and_then(|reversal| {
+            let original = ledger.get_mut(&reversal.entry_id)?;
+            let before = original.clone();
+            original.reversed += reversal.amount;
+            Some((before, original.clone()))
+        });
         let hold = change.hold.as_ref().map(|write| {
             let old = t.holds.entry(owner.clone()).or_default().insert(write.hold.id.clone(), write.hold.clone());
             (old.map(Stored::Hold), Stored::Hold(write.hold.clone()))
@@ -293,8 +307,13 @@ impl Wallets for MemoryStore {
         self.changed();
         let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
         self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
-        if let Some(entry) = &change.entry {
+        for entry in &change.entries {
             self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: entry.clone() }));
+        }
+        if let Some((before, after)) = reversed {
+            let owner_id = change.user_id.clone();
+            let before = Stored::Entry { owner_id: owner_id.clone(), entry: before };
+            self.emit(&mut t, Some(before), Some(Stored::Entry { owner_id, entry: after }));
         }
         if let Some((old, new)) = hold {
             self.emit(&mut t, old, Some(new));
@@ -379,6 +398,10 @@ impl Portfolio for MemoryStore {
 
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         page_newest_first(self.lock().services.get(owner_id.as_str()), page)
+    }
+
+    async fn entry(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<LedgerEntry>> {
+        Ok(self.lock().ledger.get(owner_id.as_str()).and_then(|l| l.get(id)).cloned())
     }
 
     async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
