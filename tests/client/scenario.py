@@ -27,6 +27,7 @@ from ally_client.models import (
     NewReseller,
     Problem,
     ProvisionReceipt,
+    Profile,
     ProvisionRequest,
     Reseller,
     Status,
@@ -89,8 +90,8 @@ def main(base, admin_token, partner_token):
         provision.sync_detailed(client=partner, body=order, idempotency_key=key), HTTPStatus.OK, ProvisionReceipt
     )
     assert replay.transaction.id == bought.transaction.id and replay.balance == bought.balance, replay
-    profile = expect(me.sync_detailed(client=partner), HTTPStatus.OK, Reseller)
-    assert profile.balance == bought.balance, profile
+    profile = expect(me.sync_detailed(client=partner), HTTPStatus.OK, Profile)
+    assert profile.balance == bought.balance and profile.available == bought.balance and profile.held == 0, profile
 
     # More than the wallet holds: refused with a problem, nothing moves.
     refusal = expect(
