@@ -3,8 +3,8 @@
 
 use ally::Ally;
 use ally::domain::{
-    CallerKey, ClientName, CompanyName, Email, HoldStatus, IdempotencyKey, LedgerEntry, MetadataKey, Note, RefId,
-    Reseller, Tier, UserId,
+    CallerKey, ClientName, CompanyName, Email, EntryKind, HoldStatus, IdempotencyKey, LedgerEntry, MetadataKey, Note,
+    RefId, Reseller, Tier, UserId,
 };
 use ally::service::{Actor, CreditRequest, NewReseller};
 use ally::store::{PageRequest, Store};
@@ -105,9 +105,15 @@ pub async fn all_entries<S: Store>(ally: &Ally<S>, user_id: &str) -> Vec<LedgerE
 /// Checks the ledger invariant: the entries sum to the balance, which is never negative.
 pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &str) {
     let r = ally.find_by_user(&uid(user_id)).await.expect("reseller");
-    let sum: i64 = all_entries(ally, user_id).await.iter().map(|e| e.delta()).sum();
+    let entries = all_entries(ally, user_id).await;
+    let sum: i64 = entries.iter().map(|e| e.delta()).sum();
     assert!(r.balance >= 0, "balance went negative: {}", r.balance);
     assert_eq!(sum, r.balance, "ledger sum != balance for {user_id}");
+    // Debt is what was reversed but not taken from the balance, less what was repaid.
+    let of = |kind: EntryKind| entries.iter().filter(|e| e.kind == kind).map(|e| e.amount).sum::<i64>();
+    let reversed: i64 = entries.iter().map(|e| e.reversed).sum();
+    assert_eq!(r.debt, reversed - of(EntryKind::Reversal) - of(EntryKind::DebtRepayment), "debt of {user_id}");
+    assert!(r.debt >= 0, "debt went negative for {user_id}");
     // The reserve is what the holds not yet closed reserve, and never more than the balance.
     let mut reserved = 0;
     let mut page = PageRequest::first(100);

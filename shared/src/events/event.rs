@@ -104,6 +104,8 @@ pub enum AllyEvent {
     LowCredit(LowCredit),
     CreditsAdded(Detail<Posted>),
     CreditsSpent(Detail<Posted>),
+    CreditsReversed(Detail<Posted>),
+    DebtRepaid(Detail<Posted>),
     ClientOnboarded(Detail<ClientAdded>),
     ServiceProvisioned(Detail<ServiceAdded>),
     HoldCaptured(Detail<HoldSettled>),
@@ -118,6 +120,8 @@ impl AllyEvent {
             AllyEvent::LowCredit(_) => "LowCredit",
             AllyEvent::CreditsAdded(_) => "CreditsAdded",
             AllyEvent::CreditsSpent(_) => "CreditsSpent",
+            AllyEvent::CreditsReversed(_) => "CreditsReversed",
+            AllyEvent::DebtRepaid(_) => "DebtRepaid",
             AllyEvent::ClientOnboarded(_) => "ClientOnboarded",
             AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
             AllyEvent::HoldCaptured(_) => "HoldCaptured",
@@ -130,7 +134,10 @@ impl AllyEvent {
         match self {
             AllyEvent::ResellerOnboarded(d) => &d.envelope,
             AllyEvent::LowCredit(d) => &d.envelope,
-            AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &d.envelope,
+            AllyEvent::CreditsAdded(d)
+            | AllyEvent::CreditsSpent(d)
+            | AllyEvent::CreditsReversed(d)
+            | AllyEvent::DebtRepaid(d) => &d.envelope,
             AllyEvent::ClientOnboarded(d) => &d.envelope,
             AllyEvent::ServiceProvisioned(d) => &d.envelope,
             AllyEvent::HoldCaptured(d) => &d.envelope,
@@ -143,7 +150,10 @@ impl AllyEvent {
         match self {
             AllyEvent::ResellerOnboarded(d) => &mut d.envelope,
             AllyEvent::LowCredit(d) => &mut d.envelope,
-            AllyEvent::CreditsAdded(d) | AllyEvent::CreditsSpent(d) => &mut d.envelope,
+            AllyEvent::CreditsAdded(d)
+            | AllyEvent::CreditsSpent(d)
+            | AllyEvent::CreditsReversed(d)
+            | AllyEvent::DebtRepaid(d) => &mut d.envelope,
             AllyEvent::ClientOnboarded(d) => &mut d.envelope,
             AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
             AllyEvent::HoldCaptured(d) => &mut d.envelope,
@@ -211,10 +221,11 @@ impl TryFrom<Observed<'_>> for AllyEvent {
             (None, Some(Stored::Entry { owner_id, entry })) => {
                 let detail =
                     Detail { envelope: envelope(owner_id, None), fields: Posted { transaction: entry.clone() } };
-                if entry.kind == EntryKind::Debit {
-                    AllyEvent::CreditsSpent(detail)
-                } else {
-                    AllyEvent::CreditsAdded(detail)
+                match entry.kind {
+                    EntryKind::Debit => AllyEvent::CreditsSpent(detail),
+                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => AllyEvent::CreditsAdded(detail),
+                    EntryKind::Reversal => AllyEvent::CreditsReversed(detail),
+                    EntryKind::DebtRepayment => AllyEvent::DebtRepaid(detail),
                 }
             }
             (None, Some(Stored::Client(client))) => AllyEvent::ClientOnboarded(Detail {

@@ -29,6 +29,8 @@ enum Operation {
     Referral,
     /// A hold placed, then captured whole: faults in either.
     Capture,
+    /// 4,000 of the opening credit reversed (its entry read, then the reversal written).
+    Reversal,
 }
 
 /// What one successful operation leaves behind on a gold wallet of 10,000.
@@ -55,6 +57,9 @@ impl Operation {
             }
             Operation::Referral => {
                 Effect { balance: OPENING + 1_000, kind: EntryKind::Reward, amount: 1_000, clients: 0, provisions: 0 }
+            }
+            Operation::Reversal => {
+                Effect { balance: OPENING - 4_000, kind: EntryKind::Reversal, amount: 4_000, clients: 0, provisions: 0 }
             }
         }
     }
@@ -84,6 +89,17 @@ impl Operation {
                 let request = BulkRequest { clients, product: None, cost: Some(100) };
                 Ok(ally.bulk_onboard(&uid(user), request, &ikey("bulk-1")).await?.balance)
             }
+            Operation::Reversal => {
+                let ledger = ally.ledger(&uid(user), &PageRequest::first(10)).await?.items;
+                let opening = ledger.into_iter().find(|e| e.kind == EntryKind::Credit && e.amount == OPENING);
+                let request = ally::service::ReversalRequest {
+                    entry_id: opening.expect("the opening credit").id,
+                    amount: Some(4_000),
+                    reason: ally_tests::note("chargeback"),
+                };
+                let key = ally::domain::IdempotencyKey::admin(&ally::domain::CallerKey::parse("reversal-1").unwrap());
+                Ok(ally.reverse(&uid(user), request, "admin-1", &key).await?.balance)
+            }
             Operation::Referral => {
                 let event = ReferralCompleted {
                     referral_id: "referral-1".into(),
@@ -110,7 +126,7 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
     assert_eq!(entries.len(), 2, "{case}: the opening credit and one entry, got {entries:?}");
     assert_eq!((entries[0].kind, entries[0].amount), (effect.kind, effect.amount), "{case}: the entry");
     let stats = ally.stats(&uid(user)).await.expect("stats");
-    let added = OPENING + if effect.kind == EntryKind::Debit { 0 } else { effect.amount };
+    let added = OPENING + if effect.kind.sign() > 0 { effect.amount } else { 0 };
     let spent = if effect.kind == EntryKind::Debit { effect.amount } else { 0 };
     assert_eq!(
         (stats.clients, stats.provisions, stats.credits_added, stats.credits_spent),
@@ -183,6 +199,11 @@ async fn bulk_onboarding_survives_a_fault_at_every_call() {
 #[tokio::test]
 async fn a_hold_and_its_capture_survive_a_fault_at_every_call() {
     sweep(Operation::Capture).await;
+}
+
+#[tokio::test]
+async fn a_reversal_survives_a_fault_at_every_call() {
+    sweep(Operation::Reversal).await;
 }
 
 #[tokio::test]

@@ -88,6 +88,19 @@ enum Step {
     Client {
         user: usize,
     },
+    /// Reserve `cost`, then capture `captured` of it (1 to all), or void it when none.
+    Held {
+        user: usize,
+        cost: i64,
+        captured: Option<i64>,
+        key: u8,
+    },
+    /// Reverse `amount` of the user's opening credit.
+    Reverse {
+        user: usize,
+        amount: i64,
+        key: u8,
+    },
     /// Repeat the `back`-th most recent accepted money step, same key and input.
     Replay {
         back: usize,
@@ -120,9 +133,12 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => (user.clone(), amount(), key.clone()).prop_map(|(user, amount, key)| Step::Add { user, amount, key }),
         4 => (user.clone(), amount(), key.clone()).prop_map(|(user, cost, key)| Step::Provision { user, cost, key }),
-        2 => (user.clone(), 0usize..4, amount(), key)
+        2 => (user.clone(), 0usize..4, amount(), key.clone())
             .prop_map(|(user, clients, cost, key)| Step::Bulk { user, clients, cost, key }),
         1 => user.clone().prop_map(|user| Step::Client { user }),
+        2 => (user.clone(), amount(), prop::option::of(amount()), key.clone())
+            .prop_map(|(user, cost, captured, key)| Step::Held { user, cost, captured, key }),
+        1 => (user.clone(), amount(), key.clone()).prop_map(|(user, amount, key)| Step::Reverse { user, amount, key }),
         2 => (0usize..5).prop_map(|back| Step::Replay { back }),
         1 => (user.clone(), tier()).prop_map(|(user, tier)| Step::SetTier { user, tier }),
         1 => (user.clone(), any::<bool>()).prop_map(|(user, suspended)| Step::Suspend { user, suspended }),
@@ -168,6 +184,43 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, St
             ally.bulk_onboard(&uid(&user(*u)), request, &ikey(&format!("bulk-{key}")))
                 .await
                 .map(|r| serde_json::to_value(r).unwrap())
+        }
+        Step::Held { user: u, cost, captured, key } => {
+            let request = ally::service::HoldRequest { cost: Some(*cost), ..Default::default() };
+            let id = &uid(&user(*u));
+            match ally.place_hold(id, request, &ikey(&format!("hold-{key}"))).await {
+                Err(e) => Err(e),
+                Ok(placed) => match captured {
+                    Some(amount) => {
+                        // Any amount the hold can take: only placing it may be refused, so a
+                        // refused step is one that changed nothing.
+                        let amount = (*amount).clamp(1, placed.hold.amount);
+                        let capture = ally::service::CaptureRequest { amount: Some(amount) };
+                        ally.capture_hold(id, &placed.hold.id, capture, &ikey(&format!("capture-{key}")))
+                            .await
+                            .map(|r| serde_json::to_value(r).unwrap())
+                    }
+                    None => ally
+                        .void_hold(id, &placed.hold.id, &ikey(&format!("void-{key}")))
+                        .await
+                        .map(|r| serde_json::to_value(r).unwrap()),
+                },
+            }
+        }
+        Step::Reverse { user: u, amount, key } => {
+            let id = &uid(&user(*u));
+            let opening_key = format!("open-{}", user(*u));
+            let entries = all_entries(ally, &user(*u)).await;
+            // A user opened with nothing has no opening credit to reverse.
+            let opening = entries.into_iter().find(|e| e.idempotency_key == opening_key)?;
+            let request = ally::service::ReversalRequest {
+                entry_id: opening.id,
+                amount: Some(*amount),
+                reason: ally_tests::note("chargeback"),
+            };
+            let key =
+                ally::domain::IdempotencyKey::admin(&ally::domain::CallerKey::parse(format!("rev-{key}")).unwrap());
+            ally.reverse(id, request, "admin-1", &key).await.map(|r| serde_json::to_value(r).unwrap())
         }
         _ => return None,
     };
