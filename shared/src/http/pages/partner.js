@@ -36,6 +36,8 @@ async function loadWallet() {
   badge.textContent = low ? `Low: below ${credits(config.lowCreditThreshold)} credits` : "Balance is fine";
   $("#available").textContent = `${credits(me.available)} credits`;
   $("#held").textContent = `${credits(me.held)} credits`;
+  $("#debt").textContent = `${credits(me.debt)} credits`;
+  $("#debt-line").hidden = !me.debt;
   $("#tier").textContent = me.tier;
   $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
