@@ -112,6 +112,9 @@ pub async fn run() -> Section {
             .key("buy-2")
             .body(json!({"cost": 100, "client_id": client_id})),
         probe("POST", "/clients", 1, "one transaction (client + profile count)").body(json!({"name": "Second"})),
+        probe("POST", "/holds", 2, "read the tier and what is available, one transaction (wallet + hold)")
+            .key("hold-1")
+            .body(json!({"cost": 100})),
         probe("POST", "/clients/bulk", 2, "read the tier and balance, one transaction of 3 clients")
             .key("bulk-1")
             .body(json!({"clients": [{"name": "A"}, {"name": "B"}, {"name": "C"}], "cost": 100})),
@@ -167,14 +170,31 @@ pub async fn run() -> Section {
     }
     calls.take();
     let webhook = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], payment).await;
-    let by_operation = calls.take();
-    let detail: Vec<String> = by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
-    rows.push(format!(
-        "| POST /webhooks/payments | {} | {} | 2 | {} | the wallet read, one transaction (the refid known) |",
+    rows.push(counted(
+        "POST /webhooks/payments",
         webhook.status,
-        by_operation.values().sum::<u64>(),
-        detail.join(", ")
+        &calls,
+        2,
+        "the wallet read, one transaction (the refid known)",
     ));
+    for (action, body) in [("capture", Some(json!({}))), ("void", None)] {
+        let placed =
+            api.call_with_key("POST", "/holds", &partner, &format!("hold-{action}"), json!({"cost": 100})).await;
+        let id = placed.body["hold"]["id"].as_str().expect("a hold id").to_string();
+        calls.take();
+        let path = format!("/holds/{id}/{action}");
+        let answer = match body {
+            Some(body) => api.call_with_key("POST", &path, &partner, &format!("{action}-1"), body).await,
+            None => api.send("POST", &path, Some(&partner), &[("idempotency-key", action)], Vec::new()).await,
+        };
+        let why =
+            "read the hold, then the wallet, one transaction (wallet, hold, and the entry and service of a capture)";
+        rows.push(counted(&format!("POST /holds/{{id}}/{action}"), answer.status, &calls, 3, why));
+    }
+    calls.take();
+    let swept = ally::events::handlers::sweep(&api.app.ally).await.expect("a sweep");
+    let why = "one query of each sparse partition (expired holds, pending fills)";
+    rows.push(counted("the sweeper, nothing due", format!("{swept:?}"), &calls, 2, why));
     // The same top-up from a process that meets the refid for the first time.
     let admin_elsewhere = cold.token("admin", true);
     calls.take();
@@ -187,14 +207,8 @@ pub async fn run() -> Section {
             json!({"amount": 500}),
         )
         .await;
-    let by_operation = calls.take();
-    let detail: Vec<String> = by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
-    rows.push(format!(
-        "| POST /resellers/{{refid}}/credits, a cold process | {} | {} | 3 | {} | resolve the refid once (it names one user for good), then as above |",
-        first.status,
-        by_operation.values().sum::<u64>(),
-        detail.join(", ")
-    ));
+    let why = "resolve the refid once (it names one user for good), then as above";
+    rows.push(counted("POST /resellers/{refid}/credits, a cold process", first.status, &calls, 3, why));
     Section {
         title: "DynamoDB calls per request",
         body: format!(
@@ -206,4 +220,15 @@ pub async fn run() -> Section {
             rows.join("\n")
         ),
     }
+}
+
+/// A row of the table for the calls made since the last count.
+fn counted(route: &str, status: impl std::fmt::Display, calls: &SdkCalls, minimum: u64, why: &str) -> String {
+    let by_operation = calls.take();
+    let detail: Vec<String> = by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    format!(
+        "| {route} | {status} | {} | {minimum} | {} | {why} |",
+        by_operation.values().sum::<u64>(),
+        detail.join(", ")
+    )
 }
