@@ -74,9 +74,15 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
         let entries = all_entries(ally, user).await;
         total += entries.iter().map(|e| e.delta()).sum::<i64>();
         let mut days = BTreeMap::new();
-        for e in entries.iter().filter(|e| matches!(e.kind, EntryKind::Credit | EntryKind::Reward)) {
-            *days.entry(e.created_at.date_naive()).or_default() += e.amount;
-            *network_days.entry(e.created_at.date_naive()).or_default() += e.amount;
+        // Credits distributed, net of what was taken back (reversals, debt repaid).
+        for e in entries.iter() {
+            let added = match e.kind {
+                EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => e.amount,
+                EntryKind::Reversal | EntryKind::DebtRepayment => -e.amount,
+                EntryKind::Debit => continue,
+            };
+            *days.entry(e.created_at.date_naive()).or_default() += added;
+            *network_days.entry(e.created_at.date_naive()).or_default() += added;
         }
         own_days.push(days);
         let clients = ally.store().clients(&crate::uid(user), &PageRequest::first(100)).await.unwrap().items;

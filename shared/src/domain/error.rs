@@ -33,8 +33,8 @@ pub enum AllyError {
     #[error("{0}")]
     TooLarge(String),
     /// A reversal would take back more than the entry gave, in all (422).
-    #[error("the reversals of an entry may not exceed it: {0} credits of it are left to reverse")]
-    ReversalExceedsOriginal(i64),
+    #[error("the reversals of an entry may not exceed it in all")]
+    ReversalExceedsOriginal,
     /// The hold was captured, voided or has expired: it can do nothing more (409).
     #[error("the hold is closed: captured, voided or expired")]
     HoldClosed,
@@ -86,7 +86,7 @@ impl From<Refusal> for AllyError {
             Refusal::TierNotAllowed { tier, product } => AllyError::TierNotAllowed { tier, product },
             Refusal::Insufficient { needed, balance } => AllyError::InsufficientCredits { needed, balance },
             Refusal::HoldClosed => AllyError::HoldClosed,
-            Refusal::ReversalExceedsOriginal => AllyError::ReversalExceedsOriginal(0),
+            Refusal::ReversalExceedsOriginal => AllyError::ReversalExceedsOriginal,
             Refusal::TierChanged | Refusal::VersionChanged | Refusal::Duplicate => AllyError::Contention,
         }
     }

@@ -130,9 +130,10 @@ pub struct Swept {
 /// many sweeps overlap.
 pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
-    let holds_released = Box::pin(ally.expire_holds()).await?;
-    let bulks_finished = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await?;
-    Ok(Swept { holds_released, bulks_finished })
+    // Both run whatever the other came to; a failure of either is reported after both.
+    let holds = Box::pin(ally.expire_holds()).await;
+    let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
+    Ok(Swept { holds_released: holds?, bulks_finished: bulks? })
 }
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`

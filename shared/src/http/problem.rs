@@ -70,7 +70,7 @@ impl From<AllyError> for ApiError {
             AllyError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AllyError::IdempotencyConflict => (S::CONFLICT, "idempotency_conflict"),
             AllyError::HoldClosed => (S::CONFLICT, "hold_closed"),
-            AllyError::ReversalExceedsOriginal(_) => (S::UNPROCESSABLE_ENTITY, "reversal_exceeds_original"),
+            AllyError::ReversalExceedsOriginal => (S::UNPROCESSABLE_ENTITY, "reversal_exceeds_original"),
             AllyError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AllyError::Contention => (S::SERVICE_UNAVAILABLE, "busy"),
             AllyError::Throttled => (S::SERVICE_UNAVAILABLE, "throttled"),

@@ -25,8 +25,13 @@ impl<S: Store> Ally<S> {
         request: HoldRequest,
         key: &IdempotencyKey,
     ) -> Result<HoldReceipt, AllyError> {
+        // The input first (as a provision): its expiry range, then its client.
+        hold_expiry(Utc::now(), request.expires_in_s)?;
         let client_id = match &request.client_id {
-            Some(id) => Some(self.client(user_id, &crate::domain::ClientId::parse(id.as_str())?).await?.id),
+            Some(id) => {
+                let id = crate::domain::ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
+                Some(self.client(user_id, &id).await?.id)
+            }
             None => None,
         };
         let hash = request_hash("place_hold", &request);
@@ -168,6 +173,7 @@ impl<S: Store> Ally<S> {
     #[instrument(skip(self))]
     pub async fn expire_holds(&self) -> Result<usize, AllyError> {
         let mut released = 0;
+        let mut failed = None;
         for hold in self.store.expired_holds(Utc::now()).await? {
             let key = IdempotencyKey::hold_expiry(&hold.id);
             let hash = request_hash("expire_hold", &hold.id);
@@ -177,10 +183,17 @@ impl<S: Store> Ally<S> {
                 Ok(_) => {}
                 // Captured, voided or expired by someone else first: nothing left to do.
                 Err(AllyError::HoldClosed) => {}
-                Err(e) => return Err(e),
+                // One that fails is left for the next run; the others go on.
+                Err(e) => {
+                    tracing::error!(hold = %hold.id, error = %e, "an expired hold could not be released");
+                    failed = Some(e);
+                }
             }
         }
-        Ok(released)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(released),
+        }
     }
 
     /// The caller's holds, newest first, with their status as of now; `status` keeps those

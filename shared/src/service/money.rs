@@ -124,7 +124,11 @@ impl<S: Store> Ally<S> {
                         amount: amount.get(),
                         reason: request.reason.as_ref().map(ToString::to_string),
                         actor: actor.to_string(),
-                        activity: Activity { credits_added: amount.get(), ..Activity::default() },
+                        // Net of the debt it repays (an entry of its own): what the balance gained.
+                        activity: Activity {
+                            credits_added: amount.get() - amount.get().min(r.debt),
+                            ..Activity::default()
+                        },
                         clients: Vec::new(),
                         services: Vec::new(),
                         state: IdempotencyState::Done,
@@ -503,7 +507,11 @@ impl<S: Store> Ally<S> {
                 clients: Vec::new(),
                 services: Vec::new(),
                 idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
-                lift_hold: false,
+                // A hold released can bring what is available back to the threshold, as a
+                // credit can: the low-credit rule's hold on provisioning ends with it.
+                lift_hold: reseller.hold_provisioning
+                    && reseller.hold_reason == Some(HoldReason::LowCredit)
+                    && reseller.balance - new_held >= self.config.low_credit_threshold,
                 at: now,
             };
             match self.store.commit_wallet_change(&change).await {

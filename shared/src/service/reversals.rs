@@ -41,7 +41,7 @@ impl<S: Store> Ally<S> {
                 hash,
                 |r, _| {
                     if amount == 0 || amount > left {
-                        return Err(AllyError::ReversalExceedsOriginal(left));
+                        return Err(AllyError::ReversalExceedsOriginal);
                     }
                     let take = amount.min(r.available().max(0));
                     Ok(Movement {
@@ -50,7 +50,8 @@ impl<S: Store> Ally<S> {
                         amount: take,
                         reason: Some(format!("reversal of {}: {}", original.id, request.reason)),
                         actor: actor.to_string(),
-                        activity: Activity::default(),
+                        // Credits distributed, net: what the balance gave back.
+                        activity: Activity { credits_added: -take, ..Activity::default() },
                         clients: Vec::new(),
                         services: Vec::new(),
                         state: IdempotencyState::Done,
@@ -74,11 +75,7 @@ impl<S: Store> Ally<S> {
                     transaction: entry.clone(),
                 },
             )
-            .await
-            .map_err(|e| match e {
-                AllyError::ReversalExceedsOriginal(_) => AllyError::ReversalExceedsOriginal(left - amount),
-                e => e,
-            })?;
+            .await?;
         Ok(committed.response)
     }
 }

@@ -52,8 +52,10 @@ impl ItemChange {
                     EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => {
                         Activity { credits_added: entry.amount, ..Activity::default() }
                     }
-                    // Taken back, or repaid: the outstanding total moves, no trend does.
-                    EntryKind::Reversal | EntryKind::DebtRepayment => Activity::default(),
+                    // Taken back, or repaid out of a credit: credits distributed, net.
+                    EntryKind::Reversal | EntryKind::DebtRepayment => {
+                        Activity { credits_added: -entry.amount, ..Activity::default() }
+                    }
                 };
             }
             (None, Some(Stored::Client(client))) => {

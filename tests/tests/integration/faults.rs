@@ -126,7 +126,8 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
     assert_eq!(entries.len(), 2, "{case}: the opening credit and one entry, got {entries:?}");
     assert_eq!((entries[0].kind, entries[0].amount), (effect.kind, effect.amount), "{case}: the entry");
     let stats = ally.stats(&uid(user)).await.expect("stats");
-    let added = OPENING + if effect.kind.sign() > 0 { effect.amount } else { 0 };
+    // Credits distributed, net: a spend adds nothing, a reversal takes back.
+    let added = OPENING + if effect.kind == EntryKind::Debit { 0 } else { effect.kind.sign() * effect.amount };
     let spent = if effect.kind == EntryKind::Debit { effect.amount } else { 0 };
     assert_eq!(
         (stats.clients, stats.provisions, stats.credits_added, stats.credits_spent),

@@ -145,7 +145,23 @@ async fn a_hundred_concurrent_holds_and_provisions_never_overdraw<S: Store>(stor
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
+/// A hold that takes what is available below the threshold can bring the low-credit rule's
+/// hold on provisioning; voiding it gives the credit back and lifts that hold in the same
+/// write.
+async fn a_voided_hold_lifts_the_low_credit_rule<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let placed = ally.place_hold(&uid("p"), cost(800), &ikey("hold")).await.unwrap();
+    assert_eq!(placed.available, 200);
+    assert!(ally.hold_for_low_credit(&uid("p")).await.unwrap(), "200 is below 500");
+    ally.void_hold(&uid("p"), &placed.hold.id, &ikey("void")).await.unwrap();
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.available(), r.hold_provisioning, r.hold_reason), (1_000, false, None));
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
 on_both_stores!(
+    a_voided_hold_lifts_the_low_credit_rule,
     a_hold_reserves_then_a_capture_debits_part_and_releases_the_rest,
     an_expired_hold_is_released_once,
     a_hundred_concurrent_holds_and_provisions_never_overdraw,

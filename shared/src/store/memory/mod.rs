@@ -415,7 +415,7 @@ impl Portfolio for MemoryStore {
     async fn expired_holds(&self, now: DateTime<Utc>) -> StoreResult<Vec<Hold>> {
         let t = self.lock();
         let active = t.holds.values().flat_map(|h| h.values());
-        Ok(active.filter(|h| h.status == HoldStatus::Active && h.expires_at <= now).cloned().collect())
+        Ok(active.filter(|h| h.status == HoldStatus::Active && h.expires_at < now).cloned().collect())
     }
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
