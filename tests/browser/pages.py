@@ -230,20 +230,32 @@ def main():
         ledger = api("GET", "/resellers/me/transactions?limit=100", token("partner-1"))["items"]
         top_ups = [e for e in ledger if e["kind"] == "credit" and e["amount"] == 500]
         check(len(top_ups) == 1, f"a double click credits once, got {len(top_ups)} entries")
+
+        # The admin takes the top-up back from the reseller's ledger (a mistaken top-up).
+        wait_for(admin_page, lambda d: "credit" in text(d, "#reseller-ledger"), "the reseller's ledger")
+        admin_page.find_element(By.CSS_SELECTOR, "#reseller-ledger button[data-entry]").click()
+        reverse = admin_page.find_element(By.ID, "reverse")
+        check(reverse.find_element(By.NAME, "amount").get_attribute("value") == "500", "the whole top-up offered")
+        check(unlabelled(admin_page) == [], f"the reversal form is labelled: {unlabelled(admin_page)}")
+        reverse.find_element(By.NAME, "reason").send_keys("Mistaken top-up")
+        admin_page.find_element(By.ID, "reverse-submit").click()
+        wait_for(admin_page, lambda d: "Reversed 500" in text(d, "#reseller-message"), "the reversal")
+        check(text(admin_page, "#reseller-balance") == "3,895", f"the balance after: {text(admin_page, '#reseller-balance')}")
+        wait_for(admin_page, lambda d: "reversal" in text(d, "#reseller-ledger"), "the reversal in the ledger")
         check(fits(admin_page, 375), "the reports fit 375 px")
         screenshot(admin_page, "admin-reports")
 
-        # The partner sees the top-up.
+        # The partner sees the top-up and its reversal.
         partner.refresh()
         ready(partner)
-        check(text(partner, "#balance") == "4,395 credits", f"the partner sees the top-up: {text(partner, '#balance')}")
+        check(text(partner, "#balance") == "3,895 credits", f"the top-up, then its reversal: {text(partner, '#balance')}")
 
         # A hold captured: charged what it reserved, once, and the service is in the ledger.
         partner.find_element(By.CSS_SELECTOR, "#hold input[name=cost]").send_keys("100")
         partner.find_element(By.CSS_SELECTOR, "#hold button[type=submit]").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "85 credits", "the second reserve")
         partner.find_element(By.CSS_SELECTOR, "#holds button[data-capture]").click()
-        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "4,310 credits", "the capture")
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "3,810 credits", "the capture")
         check(text(partner, "#held") == "0 credits" and "Captured" in text(partner, "#hold-message"),
               f"nothing left reserved: {text(partner, '#hold-message')}")
         check("-85" in text(partner, "#ledger tr"), f"the capture's debit: {text(partner, '#ledger tr')}")
@@ -252,7 +264,7 @@ def main():
         partner.get(BASE + REPORTS)
         wait_for(partner, lambda d: "administrators only" in text(d, "#page-message"), "the refusal")
         visible = partner.execute_script("return [...document.querySelectorAll('main > section')].filter(s => !s.hidden).length")
-        check(visible == 0 and "4,395" not in text(partner, "main"), "no report is shown to a partner")
+        check(visible == 0 and "3,810" not in text(partner, "main"), "no report is shown to a partner")
         screenshot(partner, "admin-reports-as-partner")
 
         # Signed out, a page shows only the sign-in.

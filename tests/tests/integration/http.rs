@@ -379,7 +379,10 @@ async fn an_admin_reverses_a_payment_and_the_rest_is_debt() {
     let api = api();
     let admin = api.token("admin", true);
     let (token, refid) = api.partner("p", "standard", 1_000).await;
-    let ledger = api.call("GET", "/resellers/me/transactions", Some(&token), None).await;
+    // The admin reads the reseller's ledger to find what to reverse; a partner may not.
+    let theirs = format!("/resellers/{refid}/transactions");
+    assert_problem(&api.call("GET", &theirs, Some(&token), None).await, 403, "forbidden", "a partner");
+    let ledger = api.call("GET", &theirs, Some(&admin), None).await;
     let entry_id = ledger.body["items"][0]["id"].as_str().unwrap().to_string();
     api.provision(&token, "buy-1", json!({"cost": 600})).await;
     let path = format!("/resellers/{refid}/reversals");
@@ -397,4 +400,8 @@ async fn an_admin_reverses_a_payment_and_the_rest_is_debt() {
     assert_problem(&api.call_with_key("POST", &path, &admin, "r-2", more).await, 422, "reversal_exceeds_original", "");
     let elsewhere = json!({"entry_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "x"});
     assert_problem(&api.call_with_key("POST", &path, &admin, "r-3", elsewhere).await, 404, "not_found", "");
+    let after = api.call("GET", &theirs, Some(&admin), None).await.body;
+    let kinds: Vec<&str> = after["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reversal", "debit", "credit"], "newest first");
+    assert_eq!(after["items"][2]["reversed"], 1_000, "the original says how much of it was reversed");
 }

@@ -28,6 +28,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/clients/bulk/{key}"),
     // Reversals and holds (issue 16).
     ("post", "/resellers/{refid}/reversals"),
+    ("get", "/resellers/{refid}/transactions"),
     ("post", "/holds"),
     ("get", "/holds"),
     ("post", "/holds/{id}/capture"),

@@ -29,8 +29,58 @@ async function loadTrend() {
   barChart($("#trend-chart"), Object.entries(trend), `Credits distributed per ${period}`);
 }
 
+async function loadResellerLedger() {
+  const page = await call("GET", `/resellers/${state.reseller.refid}/transactions?limit=10`);
+  $("#reseller-ledger").replaceChildren(
+    ...page.items.map((entry) => {
+      const left = entry.amount - (entry.reversed || 0);
+      const reversible = ["credit", "reward"].includes(entry.kind) && left > 0;
+      const action = reversible
+        ? h("button", { type: "button", class: "quiet", "data-entry": entry.id, "data-left": left,
+          "aria-label": `Reverse the ${entry.kind} of ${credits(entry.amount)} credits` }, "Reverse")
+        : "";
+      return h("tr", {},
+        h("td", {}, new Date(entry.created_at).toLocaleString()),
+        h("td", {}, entry.kind),
+        h("td", { class: "num" }, credits(entry.amount)),
+        h("td", { class: "num" }, credits(entry.reversed || 0)),
+        h("td", {}, action));
+    }),
+  );
+}
+
+function wireReverse() {
+  const form = $("#reverse");
+  $("#reseller-ledger").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-entry]");
+    if (!button) return;
+    state.reversal = { entry: button.dataset.entry, key: newKey("reversal") };
+    $("#reverse-entry").textContent = `Entry ${button.dataset.entry}: up to ${credits(Number(button.dataset.left))} credits.`;
+    form.amount.value = button.dataset.left;
+    form.hidden = false;
+    form.reason.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { entry_id: state.reversal.entry, amount: Number(form.amount.value), reason: form.reason.value.trim() };
+    try {
+      const receipt = await call("POST", `/resellers/${state.reseller.refid}/reversals`, { body, key: state.reversal.key });
+      notify("#reseller-message",
+        `Reversed ${credits(receipt.reversed)} credits: balance ${credits(receipt.balance)}, owed ${credits(receipt.debt)}.`);
+      $("#reseller-balance").textContent = credits(receipt.balance);
+      form.reset();
+      form.hidden = true;
+      await loadResellerLedger();
+      loadTotals().catch((problem) => notify("#page-message", explain(problem), "error"));
+    } catch (problem) {
+      notify("#reseller-message", explain(problem), "error");
+    }
+  });
+}
+
 function showReseller(reseller) {
   state.reseller = reseller;
+  loadResellerLedger().catch((problem) => notify("#reseller-message", explain(problem), "error"));
   $("#reseller").hidden = false;
   $("#reseller-company").textContent = reseller.company;
   $("#reseller-refid").textContent = reseller.refid;
@@ -125,6 +175,7 @@ function wireCredit() {
       notify("#reseller-message", `Added ${credits(receipt.transaction.amount)} credits: balance ${credits(receipt.balance)}.`);
       $("#reseller-balance").textContent = credits(receipt.balance);
       form.reset();
+      loadResellerLedger().catch((problem) => notify("#reseller-message", explain(problem), "error"));
       loadTotals().catch((problem) => notify("#page-message", explain(problem), "error"));
     } catch (problem) {
       notify("#reseller-message", explain(problem), "error");
@@ -168,6 +219,7 @@ async function main() {
   wireFind();
   wireScope();
   wireCredit();
+  wireReverse();
   wireChange();
   await Promise.all([loadTop(), loadTrend()]);
   document.body.dataset.ready = "true";

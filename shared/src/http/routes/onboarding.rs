@@ -34,6 +34,14 @@ pub const TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
 )
 .query(LIST_QUERY)
 .errors(&[404]);
+pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
+    "/resellers/{refid}/transactions",
+    "resellerTransactions",
+    "A reseller's ledger, newest first (admin): what an admin reverses from",
+)
+.admin()
+.query(LIST_QUERY)
+.errors(&[403, 404]);
 pub const METADATA: Operation = Operation::patch::<Reseller>(
     "/resellers/me/metadata",
     "updateMyMetadata",
@@ -72,7 +80,8 @@ pub const UPDATE: Operation = Operation::patch::<Reseller>(
 pub const TAG: &str = "onboarding";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND, FIND_BY_REFID, UPDATE];
+pub const OPERATIONS: &[Operation] =
+    &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND, FIND_BY_REFID, UPDATE, RESELLER_TRANSACTIONS];
 
 /// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
 pub fn api<S: Store>() -> Api<S> {
@@ -85,6 +94,19 @@ pub fn api<S: Store>() -> Api<S> {
         .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
         .route(UPDATE, update::<S>)
+        .route(RESELLER_TRANSACTIONS, reseller_transactions::<S>)
+}
+
+async fn reseller_transactions<S: Store>(
+    State(app): State<Shared<S>>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    list: ListParams,
+) -> Result<Json<PageBody<LedgerEntry>>, ApiError> {
+    let user = app.ally.user_by_refid(&refid(&id)?).await?;
+    let scope = format!("ledger:{}:{user}", admin.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    Ok(sealed_page(&app, &scope, app.ally.ledger(&user, &page).await?))
 }
 
 async fn onboard<S: Store>(
