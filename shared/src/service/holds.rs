@@ -27,13 +27,7 @@ impl<S: Store> Ally<S> {
     ) -> Result<HoldReceipt, AllyError> {
         // The input first (as a provision): its expiry range, then its client.
         hold_expiry(Utc::now(), request.expires_in_s)?;
-        let client_id = match &request.client_id {
-            Some(id) => {
-                let id = crate::domain::ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
-                Some(self.client(user_id, &id).await?.id)
-            }
-            None => None,
-        };
+        let client_id = self.own_client(user_id, request.client_id.as_ref()).await?;
         let hash = request_hash("place_hold", &request);
         self.reserve(
             user_id,

@@ -156,13 +156,7 @@ impl<S: Store> Ally<S> {
         request: ProvisionRequest,
         key: &IdempotencyKey,
     ) -> Result<ProvisionReceipt, AllyError> {
-        let client_id = match &request.client_id {
-            Some(id) => {
-                let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
-                Some(self.client(user_id, &id).await?.id)
-            }
-            None => None,
-        };
+        let client_id = self.own_client(user_id, request.client_id.as_ref()).await?;
         let hash = request_hash("provision", &request);
         let committed = self
             .commit(
@@ -399,12 +393,10 @@ impl<S: Store> Ally<S> {
         respond: impl Fn(&LedgerEntry, &D) -> R,
     ) -> Result<Committed<R>, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let (profile, record) = self.store.wallet(user_id, key).await?;
-            if let Some(record) = record {
-                return replay(record, &hash);
-            }
-            let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
-            tracing::Span::current().record("refid", reseller.refid.as_str());
+            let reseller = match self.snapshot(user_id, key, &hash).await? {
+                Ok(reseller) => reseller,
+                Err(replayed) => return Ok(replayed),
+            };
             let now = Utc::now();
             let movement = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let amount = movement.amount;
@@ -484,12 +476,10 @@ impl<S: Store> Ally<S> {
         respond: impl Fn(&Reseller, i64, &D) -> R,
     ) -> Result<Committed<R>, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let (profile, record) = self.store.wallet(user_id, key).await?;
-            if let Some(record) = record {
-                return replay(record, &hash);
-            }
-            let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
-            tracing::Span::current().record("refid", reseller.refid.as_str());
+            let reseller = match self.snapshot(user_id, key, &hash).await? {
+                Ok(reseller) => reseller,
+                Err(replayed) => return Ok(replayed),
+            };
             let now = Utc::now();
             let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let new_held = reseller.held + reservation.held_delta;
@@ -520,6 +510,39 @@ impl<S: Store> Ally<S> {
             }
         }
         Err(AllyError::Contention)
+    }
+
+    /// The wallet as the money loops decide from it, or the first answer of a recorded key
+    /// (a conflict when the key was used for another input).
+    async fn snapshot<R: DeserializeOwned>(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+        hash: &str,
+    ) -> Result<Result<Reseller, Committed<R>>, AllyError> {
+        let (profile, record) = self.store.wallet(user_id, key).await?;
+        if let Some(record) = record {
+            return replay(record, hash).map(Err);
+        }
+        let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+        tracing::Span::current().record("refid", reseller.refid.as_str());
+        Ok(Ok(reseller))
+    }
+
+    /// One of `user_id`'s clients by the id a request gave (404 for another's, or for an id
+    /// of another shape), or none when it gave none.
+    pub(super) async fn own_client(
+        &self,
+        user_id: &UserId,
+        id: Option<&String>,
+    ) -> Result<Option<ClientId>, AllyError> {
+        match id {
+            Some(id) => {
+                let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
+                Ok(Some(self.client(user_id, &id).await?.id))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The idempotency record of a first answer. A provider redelivers, and an EventBridge
