@@ -2,6 +2,7 @@
 //! these methods and nothing below them.
 
 mod analytics;
+mod bulk;
 mod holds;
 mod money;
 mod receipts;
@@ -15,7 +16,7 @@ use chrono::Utc;
 use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
-pub use money::MAX_BULK;
+pub use bulk::MAX_BULK;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, Profile,
     ProvisionReceipt, ResellerStats, ReversalReceipt, VoidReceipt,
@@ -326,6 +327,18 @@ impl<S: Store> Ally<S> {
     /// One of the caller's clients; another partner's client is simply not found.
     pub async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> Result<Client, AllyError> {
         self.store.client(owner_id, client_id).await?.ok_or(AllyError::NotFound("client"))
+    }
+
+    /// One of `user_id`'s clients by the id a request gave (404 for another's, or for an id
+    /// of another shape), or none when it gave none.
+    async fn own_client(&self, user_id: &UserId, id: Option<&String>) -> Result<Option<ClientId>, AllyError> {
+        match id {
+            Some(id) => {
+                let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
+                Ok(Some(self.client(user_id, &id).await?.id))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The caller's clients, newest first; 404 for a user without a profile.

@@ -7,8 +7,10 @@
 //! are in [`tally`]. The five store traits stay together here, a little over 400 lines, so
 //! each write and the lock it holds can be read in one place.
 
+mod referrals;
 mod snapshot;
 mod tally;
+mod wallets;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,15 +22,15 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    Counters, Granularity, IdempotencyRecord, IdempotencyState, ItemChange, Jobs, Page, PageRequest, PendingReferral,
-    Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError, StoreResult, Stored, Taken,
-    WalletChange, Wallets, WithMetadata, keys, page_newest_first,
+    Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, Page, PageRequest, PendingReferral, Portfolio,
+    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WithMetadata, keys,
+    page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, IdempotencyKey, LedgerEntry, Metadata,
-    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
+    ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -226,135 +228,6 @@ impl Profiles for MemoryStore {
     }
 }
 
-impl Wallets for MemoryStore {
-    async fn wallet(
-        &self,
-        user_id: &UserId,
-        key: &IdempotencyKey,
-    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
-        let t = self.lock();
-        let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
-        Ok((t.resellers.get(user_id.as_str()).cloned(), record))
-    }
-
-    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
-        let mut t = self.lock();
-        let owner = change.user_id.to_string();
-        if t.idempotency.get(&owner).is_some_and(|m| m.contains_key(change.idempotency.key.as_str())) {
-            return Err(StoreError::Refused(Refusal::Duplicate));
-        }
-        change.guard.check(t.resellers.get(&owner)).map_err(StoreError::Refused)?;
-        if let Some(reversal) = &change.reversal {
-            let reversed = t.ledger.get(&owner).and_then(|l| l.get(&reversal.entry_id)).map(|e| e.reversed);
-            if reversed.is_none_or(|before| before > reversal.limit) {
-                return Err(StoreError::Refused(Refusal::ReversalExceedsOriginal));
-            }
-        }
-        if let Some(write) = &change.hold {
-            let stored = t.holds.get(&owner).and_then(|h| h.get(&write.hold.id));
-            let allowed = match stored {
-                None => write.placed,
-                Some(h) => !write.placed && h.status == HoldStatus::Active,
-            };
-            if !allowed {
-                return Err(StoreError::Refused(Refusal::HoldClosed));
-            }
-        }
-        let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
-        let before = r.clone();
-        r.balance = change.new_balance;
-        r.held = change.new_held;
-        r.debt = change.new_debt;
-        r.version += 1;
-        r.wallet_open = true;
-        r.credits_added += change.activity.credits_added;
-        r.credits_spent += change.activity.credits_spent;
-        r.provisions += change.activity.provisions;
-        r.clients += change.activity.acquisitions;
-        r.updated_at = change.at;
-        if change.lift_hold {
-            r.hold_provisioning = false;
-            r.hold_reason = None;
-        }
-        t.counters.count(&change.user_id, change.at, change.activity);
-        let ledger = t.ledger.entry(owner.clone()).or_default();
-        for entry in &change.entries {
-            ledger.insert(entry.id.clone(), entry.clone());
-        }
-        let reversed = change.reversal.as_ref().and_then(|reversal| {
-            let original = ledger.get_mut(&reversal.entry_id)?;
-            let before = original.clone();
-            original.reversed += reversal.amount;
-            Some((before, original.clone()))
-        });
-        let hold = change.hold.as_ref().map(|write| {
-            let old = t.holds.entry(owner.clone()).or_default().insert(write.hold.id.clone(), write.hold.clone());
-            (old.map(Stored::Hold), Stored::Hold(write.hold.clone()))
-        });
-        let mut bought = Vec::new();
-        for client in &change.clients {
-            let old = t.clients.entry(owner.clone()).or_default().insert(client.id.to_string(), client.clone());
-            bought.push((old.map(Stored::Client), Stored::Client(client.clone())));
-        }
-        for service in &change.services {
-            let old = t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
-            bought.push((old.map(Stored::Service), Stored::Service(service.clone())));
-        }
-        t.idempotency
-            .entry(owner.clone())
-            .or_default()
-            .insert(change.idempotency.key.to_string(), change.idempotency.clone());
-        self.changed();
-        let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
-        self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
-        for entry in &change.entries {
-            self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: entry.clone() }));
-        }
-        if let Some((before, after)) = reversed {
-            let owner_id = change.user_id.clone();
-            let before = Stored::Entry { owner_id: owner_id.clone(), entry: before };
-            self.emit(&mut t, Some(before), Some(Stored::Entry { owner_id, entry: after }));
-        }
-        if let Some((old, new)) = hold {
-            self.emit(&mut t, old, Some(new));
-        }
-        for (old, new) in bought {
-            self.emit(&mut t, old, Some(new));
-        }
-        Ok(())
-    }
-
-    async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
-        let mut t = self.lock();
-        let record = t
-            .idempotency
-            .get_mut(user_id.as_str())
-            .and_then(|m| m.get_mut(key.as_str()))
-            .ok_or(StoreError::Refused(Refusal::Missing))?;
-        record.state = IdempotencyState::Done;
-        record.response = response.to_string();
-        record.pending_fill = None;
-        self.changed();
-        Ok(())
-    }
-
-    async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
-        let t = self.lock();
-        let mut pending = Vec::new();
-        for (owner, records) in &t.idempotency {
-            for record in records.values() {
-                if record.state == IdempotencyState::Pending
-                    && record.pending_fill.is_some()
-                    && record.created_at < before
-                {
-                    pending.push((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, record.clone()));
-                }
-            }
-        }
-        Ok(pending)
-    }
-}
-
 impl Portfolio for MemoryStore {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         let mut t = self.lock();
@@ -490,51 +363,6 @@ impl Jobs for MemoryStore {
     async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
         let mut t = self.lock();
         t.checkpoints.insert(key.to_string(), value.to_string());
-        self.changed();
-        Ok(())
-    }
-}
-
-impl Referrals for MemoryStore {
-    async fn take_reward_slot(
-        &self,
-        referrer: &UserId,
-        month: NaiveDate,
-        referral_id: &str,
-        cap: u32,
-    ) -> StoreResult<RewardSlot> {
-        let mut t = self.lock();
-        let held = t.reward_slots.entry(format!("{referrer}#{}", month.format("%Y-%m"))).or_default();
-        let slot = if held.contains(referral_id) {
-            RewardSlot::Held
-        } else if held.len() >= cap as usize {
-            RewardSlot::CapReached
-        } else {
-            held.insert(referral_id.to_string());
-            RewardSlot::Taken
-        };
-        self.changed();
-        Ok(slot)
-    }
-
-    async fn park_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
-        let mut t = self.lock();
-        let waiting = t.pending_referrals.entry(pending.referred_user_id.to_string()).or_default();
-        waiting.insert(pending.referral_id.clone(), pending.clone());
-        self.changed();
-        Ok(())
-    }
-
-    async fn pending_referrals(&self, referred: &UserId) -> StoreResult<Vec<PendingReferral>> {
-        let t = self.lock();
-        Ok(t.pending_referrals.get(referred.as_str()).map(|w| w.values().cloned().collect()).unwrap_or_default())
-    }
-
-    async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
-        let mut t = self.lock();
-        if let Some(waiting) = t.pending_referrals.get_mut(pending.referred_user_id.as_str()) {
-            waiting.remove(&pending.referral_id);
-        }
         self.changed();
         Ok(())
     }
