@@ -34,6 +34,9 @@ pub struct Config {
     /// Days a referral waits for its referred user to become a reseller
     /// (`ALLY_REFERRAL_WINDOW_DAYS`); past it, no reward.
     pub referral_window_days: i64,
+    /// Days a referral reward's promotional credit stays spendable
+    /// (`ALLY_REFERRAL_EXPIRY_DAYS`).
+    pub referral_expiry_days: i64,
     /// Largest single amount of credits accepted anywhere (`ALLY_MAX_CREDIT_AMOUNT`).
     pub max_credit_amount: i64,
     /// How long an idempotency key is remembered (`ALLY_IDEMPOTENCY_TTL_DAYS`).
@@ -129,6 +132,7 @@ impl Default for Config {
             referral_reward: 1_000,
             referral_monthly_cap: 20,
             referral_window_days: 30,
+            referral_expiry_days: 90,
             max_credit_amount: 100_000_000,
             idempotency_ttl_days: 30,
             catalog: default_catalog(),
@@ -200,6 +204,9 @@ impl Config {
             referral_monthly_cap: parse(&get, "ALLY_REFERRAL_MONTHLY_CAP", d.referral_monthly_cap, |v| *v <= 10_000)?,
             referral_window_days: parse(&get, "ALLY_REFERRAL_WINDOW_DAYS", d.referral_window_days, |v| {
                 (0..=3650).contains(v)
+            })?,
+            referral_expiry_days: parse(&get, "ALLY_REFERRAL_EXPIRY_DAYS", d.referral_expiry_days, |v| {
+                (1..=3650).contains(v)
             })?,
             max_credit_amount,
             idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", d.idempotency_ttl_days, |v| {

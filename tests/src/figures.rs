@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::stream::CatchUp;
 use ally::Ally;
-use ally::domain::{DateRange, EntryKind, Interval, TierSnapshot};
+use ally::domain::{DateRange, EntryKind, Interval, LotKind, TierSnapshot};
 use ally::service::TopReseller;
 use ally::store::{PageRequest, Store};
 use chrono::{NaiveDate, Utc};
@@ -32,6 +32,8 @@ pub fn ranges() -> Vec<(Interval, DateRange)> {
 #[derive(Debug, PartialEq)]
 pub struct Figures {
     pub total: i64,
+    /// Of `total`, promotional credit.
+    pub promotional: i64,
     pub tiers: TierSnapshot,
     pub top: Vec<TopReseller>,
     pub trends: Vec<BTreeMap<String, i64>>,
@@ -54,6 +56,7 @@ pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Fi
     }
     Figures {
         total: ally.total_credits().await.unwrap(),
+        promotional: ally.network_totals().await.unwrap().promotional,
         tiers: ally.tier_snapshot().await.unwrap(),
         top: ally.top_resellers(&range, 100).await.unwrap(),
         trends,
@@ -64,6 +67,7 @@ pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Fi
 /// The same figures, recomputed by walking every ledger, client list and profile.
 pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Figures {
     let mut total = 0;
+    let mut promotional = 0;
     let mut tiers = TierSnapshot::default();
     let mut top = Vec::new();
     let mut network_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
@@ -73,13 +77,18 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
         *tiers.count_mut(r.tier) += 1;
         let entries = all_entries(ally, user).await;
         total += entries.iter().map(|e| e.delta()).sum::<i64>();
+        let promotional_draws = entries.iter().flat_map(|e| e.lots.iter().map(move |d| (e.kind, d)));
+        promotional += promotional_draws
+            .filter(|(_, d)| d.kind == LotKind::Promotional)
+            .map(|(kind, d)| kind.sign() * d.amount)
+            .sum::<i64>();
         let mut days = BTreeMap::new();
         // Credits distributed, net of what was taken back (reversals, debt repaid).
         for e in entries.iter() {
             let added = match e.kind {
                 EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => e.amount,
                 EntryKind::Reversal | EntryKind::DebtRepayment => -e.amount,
-                EntryKind::Debit => continue,
+                EntryKind::Debit | EntryKind::Expiry => continue,
             };
             *days.entry(e.created_at.date_naive()).or_default() += added;
             *network_days.entry(e.created_at.date_naive()).or_default() += added;
@@ -111,6 +120,7 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
     };
     Figures {
         total,
+        promotional,
         tiers,
         top,
         trends: trend_of(&network_days),

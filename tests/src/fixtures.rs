@@ -1,6 +1,8 @@
 //! Test data and invariant checks: typed values from plain strings, actors, funded
 //! resellers, what a reseller holds, the ledger invariant.
 
+use std::collections::BTreeMap;
+
 use ally::Ally;
 use ally::domain::{
     CallerKey, ClientName, CompanyName, Email, EntryKind, HoldStatus, IdempotencyKey, LedgerEntry, MetadataKey, Note,
@@ -74,7 +76,8 @@ pub async fn onboarded<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, emai
 pub async fn reseller_with<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, balance: i64) -> Reseller {
     onboarded(ally, user_id, tier, None).await;
     if balance > 0 {
-        let credit = CreditRequest { amount: balance, reason: Some(note("opening balance")) };
+        let credit =
+            CreditRequest { amount: balance, reason: Some(note("opening balance")), ..CreditRequest::default() };
         ally.add_credits(
             &uid(user_id),
             credit,
@@ -127,6 +130,59 @@ pub async fn assert_ledger_matches_balance<S: Store>(ally: &Ally<S>, user_id: &s
     }
     assert_eq!(r.held, reserved, "held != the active holds of {user_id}");
     assert!(r.available() >= 0, "available went negative for {user_id}: {r:?}");
+    assert_lots_match_ledger(ally, user_id, &r, &entries).await;
+}
+
+/// The lots sum to the balance and their reservations to `held`; what the ledger moved in
+/// and out of each lot is what is left of it; no spend drew from a lot expired at the time
+/// (a capture at the time its hold reserved it); a lot expires at most once.
+async fn assert_lots_match_ledger<S: Store>(ally: &Ally<S>, user_id: &str, r: &Reseller, entries: &[LedgerEntry]) {
+    assert_eq!(r.lots.total(), r.balance, "lots != balance for {user_id}: {:?}", r.lots);
+    assert_eq!(r.lots.iter().map(|l| l.reserved).sum::<i64>(), r.held, "lot reservations != held for {user_id}");
+    let mut moved: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut expiries: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in entries {
+        for d in &e.lots {
+            *moved.entry(d.lot.as_str()).or_default() += e.kind.sign() * d.amount;
+        }
+        if e.kind == EntryKind::Expiry {
+            for d in &e.lots {
+                *expiries.entry(d.lot.as_str()).or_default() += 1;
+            }
+        }
+    }
+    assert!(expiries.values().all(|n| *n == 1), "a lot expired twice for {user_id}: {expiries:?}");
+    for (lot, sum) in &moved {
+        let left = r.lots.get(lot).map_or(0, |l| l.remaining);
+        assert_eq!(*sum, left, "the ledger's moves of lot {lot} != what is left of it for {user_id}");
+    }
+    let mut lots = BTreeMap::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let p = ally.store().lots(&uid(user_id), &page).await.expect("lots");
+        lots.extend(p.items.into_iter().map(|l| (l.id.clone(), l)));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    for e in entries.iter().filter(|e| e.kind == EntryKind::Debit) {
+        let decided = match e.reason.as_deref().and_then(|r| r.strip_prefix("capture of hold ")) {
+            Some(hold) => {
+                ally.store().hold(&uid(user_id), hold).await.expect("hold").expect("captured hold").created_at
+            }
+            None => e.created_at,
+        };
+        for d in &e.lots {
+            let expires_at = lots.get(&d.lot).and_then(|l| l.expires_at);
+            assert!(
+                expires_at.is_none_or(|at| at > decided),
+                "{} drew from lot {} expired at {expires_at:?}",
+                e.id,
+                d.lot
+            );
+        }
+    }
 }
 
 /// Everything a reseller owns, to show that a refused or replayed request changed nothing.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
-    ProvisionedService, RefId, Reseller, UserId,
+    Activity, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, NetworkDelta,
+    NetworkTotals, ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
     Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, PendingReferral, Portfolio, ProfileUpdate,
@@ -179,6 +179,18 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
         self.before("ledger")?;
         self.inner.ledger(owner_id, page).await
+    }
+    async fn lots(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Lot>> {
+        self.before("lots")?;
+        self.inner.lots(owner_id, page).await
+    }
+    async fn expired_lots(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<Vec<(UserId, Lot)>> {
+        self.before("expired_lots")?;
+        self.inner.expired_lots(now).await
+    }
+    async fn settle_lot(&self, owner_id: &UserId, lot: &str) -> StoreResult<()> {
+        self.before("settle_lot")?;
+        self.inner.settle_lot(owner_id, lot).await
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Activity {
     pub provisions: i64,
     /// Clients onboarded (single and bulk).
     pub acquisitions: i64,
+    /// Credits that expired unspent: neither spent nor distributed.
+    #[serde(default)]
+    pub credits_expired: i64,
 }
 
 impl Activity {
@@ -34,6 +37,7 @@ impl AddAssign for Activity {
         self.credits_spent += other.credits_spent;
         self.provisions += other.provisions;
         self.acquisitions += other.acquisitions;
+        self.credits_expired += other.credits_expired;
     }
 }
 
@@ -71,6 +75,9 @@ impl TierSnapshot {
 pub struct NetworkTotals {
     /// Credits held in all wallets together.
     pub outstanding: i64,
+    /// Of `outstanding`, promotional credit (the rest is paid).
+    #[serde(default)]
+    pub promotional: i64,
     pub tiers: TierSnapshot,
     /// When the newest change counted in them happened: the figures lag the money by the
     /// time the change stream takes to deliver.
@@ -88,6 +95,8 @@ pub struct NetworkDelta {
     pub at: DateTime<Utc>,
     pub activity: Activity,
     pub outstanding: i64,
+    /// Of `outstanding`, what moved promotional credit.
+    pub promotional: i64,
     pub tiers: TierSnapshot,
 }
 

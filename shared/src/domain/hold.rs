@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AllyError, ClientId, Tier, UserId};
+use super::{AllyError, ClientId, Draw, Tier, UserId};
 
 /// The shortest and longest a hold may last, and how long it lasts when not told.
 pub const HOLD_MIN_SECONDS: i64 = 60;
@@ -78,6 +78,9 @@ pub struct Hold {
     /// When it was captured, voided or expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// What it reserves of each lot, in the spending order when it was placed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<Draw>,
 }
 
 impl Hold {

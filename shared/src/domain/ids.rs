@@ -401,6 +401,11 @@ impl IdempotencyKey {
         Self(format!("hold:{id}:expired"))
     }
 
+    /// The expiry job's key for the expiry of lot `id`: one expiry however often it runs.
+    pub fn lot_expiry(id: &str) -> Self {
+        Self(format!("lot:{id}:expired"))
+    }
+
     fn external(prefix: &str, what: &str, id: &str) -> Result<Self, AllyError> {
         if printable(id, EVENT_ID_MAX) {
             Ok(Self(format!("{prefix}{id}")))

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Draw;
+
 /// What moved the credits of a ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -20,13 +22,15 @@ pub enum EntryKind {
     #[serde(rename = "debt_repayment")]
     #[schemars(rename = "debt_repayment")]
     DebtRepayment,
+    /// What was left of a lot when it expired, taken by the expiry job.
+    Expiry,
 }
 
 impl EntryKind {
     /// The sign this kind applies to the balance.
     pub fn sign(self) -> i64 {
         match self {
-            EntryKind::Debit | EntryKind::Reversal | EntryKind::DebtRepayment => -1,
+            EntryKind::Debit | EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::Expiry => -1,
             EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => 1,
         }
     }
@@ -50,6 +54,10 @@ pub struct LedgerEntry {
     /// Of a credit, payment or reward: how much of it was reversed since.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reversed: i64,
+    /// The lots it moved: the one a credit opened (or joined), the ones a debit, reversal,
+    /// repayment or expiry drew from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<Draw>,
 }
 
 fn is_zero(n: &i64) -> bool {

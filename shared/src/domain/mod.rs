@@ -8,6 +8,7 @@ mod error;
 mod hold;
 mod ids;
 mod ledger;
+mod lot;
 mod portfolio;
 mod product;
 mod reseller;
@@ -24,6 +25,7 @@ pub use ids::{
     RefId, UserId,
 };
 pub use ledger::{EntryKind, LedgerEntry, new_id};
+pub use lot::{Draw, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, Reseller, Status, check_metadata};

@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AllyError, CompanyName, Email, RefId, Tier, UserId};
+use super::{AllyError, CompanyName, Email, Lots, RefId, Tier, UserId};
 
 /// Who put provisioning on hold, which says who may lift it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -74,6 +74,10 @@ pub struct Reseller {
     /// Credits reversed that the balance could not give: the next credits repay it first.
     #[serde(default)]
     pub debt: i64,
+    /// The open credit lots, in the spending order: they sum to the balance, and their
+    /// reservations to `held`.
+    #[serde(default, skip_serializing_if = "Lots::is_empty")]
+    pub lots: Lots,
     /// False until the wallet is opened (at onboarding with `auto_provision_wallet`, or by the
     /// first credit). A closed wallet holds nothing and cannot pay.
     pub wallet_open: bool,
@@ -102,6 +106,17 @@ impl Reseller {
     /// What may be spent: the balance less what active holds reserve (never below zero).
     pub fn available(&self) -> i64 {
         self.balance - self.held
+    }
+
+    /// Credit whose lots expire after `now` and within 30 days.
+    pub fn expiring_30d(&self, now: DateTime<Utc>) -> i64 {
+        self.lots.expiring(now, now + chrono::Duration::days(30))
+    }
+
+    /// What a new spend or hold may take at `now`: what is available less expired credit
+    /// the expiry job has not taken yet (never spendable).
+    pub fn spendable(&self, now: DateTime<Utc>) -> i64 {
+        self.available() - self.lots.expired_unreserved(now)
     }
 }
 

@@ -4,20 +4,23 @@
 //! cancelled transaction back through it (TigerBeetle's `create_transfer` reads the same
 //! way: one line per refusal, in the order the contract gives them).
 
+use chrono::{DateTime, Utc};
+
 use super::{Product, Reseller, Status, Tier};
 
 /// What a change of the wallet is; it decides which conditions apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
-    /// A spend (or a hold) of `cost` credits out of what is available, priced for `tier`
-    /// (and for `product`, when it is one); `held` is what holds reserved when read.
-    Spend { version: u64, tier: Tier, cost: i64, held: i64, product: Option<Product> },
+    /// A spend (or a hold) of `cost` credits out of what is spendable `at` its time, priced
+    /// for `tier` (and for `product`, when it is one); `held` is what holds reserved when read.
+    Spend { version: u64, tier: Tier, cost: i64, held: i64, product: Option<Product>, at: DateTime<Utc> },
     /// Credits in (top-up, payment, reward): allowed on a suspended or held wallet.
     Credit { version: u64 },
     /// A change of tier, status, hold or metadata: only the version read must still hold.
     Profile { version: u64 },
-    /// A hold captured, voided or expired: what it reserved was granted when it was placed,
-    /// so only the version read must still hold (a suspension since does not undo it).
+    /// A hold captured, voided or expired, or a lot's expiry written down: what it releases
+    /// or takes was decided before (a hold when placed, a lot's end when opened), so only the
+    /// version read must still hold (a suspension since does not undo it).
     Release { version: u64 },
     /// A client onboarded: the reseller must exist and be active (no version: onboarding a
     /// client does not depend on the balance).
@@ -37,10 +40,11 @@ pub enum Condition {
     TierIn { tiers: Vec<Tier>, product: String },
     /// Its tier is still the one the price was computed for.
     TierIs(Tier),
-    /// What is available (balance less held) covers `cost`. `held` is the reserve as read:
-    /// DynamoDB compares `balance >= cost + held` (no arithmetic on stored attributes),
-    /// exact beside [`Condition::VersionIs`], which pins `held`.
-    AvailableAtLeast { cost: i64, held: i64 },
+    /// What is spendable at `at` (balance less held, less expired credit) covers `cost`.
+    /// `held` is the reserve as read: DynamoDB compares `balance >= cost + held` (no
+    /// arithmetic on stored attributes, no clock), exact beside [`Condition::VersionIs`],
+    /// which pins `held` and the lots the service judged expiry from.
+    AvailableAtLeast { cost: i64, held: i64, at: DateTime<Utc> },
     /// Nothing changed since it was read.
     VersionIs(u64),
 }
@@ -86,14 +90,14 @@ impl Guard {
     pub fn conditions(&self) -> Vec<Condition> {
         use Condition as C;
         match self {
-            Guard::Spend { version, tier, cost, held, product } => {
+            Guard::Spend { version, tier, cost, held, product, at } => {
                 let mut list = vec![C::Exists, C::Active, C::NoHold];
                 if let Some(p) = product.as_ref().filter(|p| !p.tiers.is_empty()) {
                     list.push(C::TierIn { tiers: p.tiers.clone(), product: p.id.clone() });
                 }
                 list.extend([
                     C::TierIs(*tier),
-                    C::AvailableAtLeast { cost: *cost, held: *held },
+                    C::AvailableAtLeast { cost: *cost, held: *held, at: *at },
                     C::VersionIs(*version),
                 ]);
                 list
@@ -123,7 +127,7 @@ impl Condition {
             Condition::NoHold => !w.hold_provisioning,
             Condition::TierIn { tiers, .. } => tiers.contains(&w.tier),
             Condition::TierIs(tier) => w.tier == *tier,
-            Condition::AvailableAtLeast { cost, .. } => w.available() >= *cost,
+            Condition::AvailableAtLeast { cost, at, .. } => w.spendable(*at) >= *cost,
             Condition::VersionIs(version) => w.version == *version,
         };
         if holds { Ok(()) } else { Err(self.refusal(w)) }
@@ -136,7 +140,9 @@ impl Condition {
             Condition::NoHold => Refusal::OnHold,
             Condition::TierIn { product, .. } => Refusal::TierNotAllowed { tier: w.tier, product: product.clone() },
             Condition::TierIs(_) => Refusal::TierChanged,
-            Condition::AvailableAtLeast { cost, .. } => Refusal::Insufficient { needed: *cost, balance: w.available() },
+            Condition::AvailableAtLeast { cost, at, .. } => {
+                Refusal::Insufficient { needed: *cost, balance: w.spendable(*at) }
+            }
             Condition::VersionIs(_) => Refusal::VersionChanged,
         }
     }

@@ -8,6 +8,7 @@ use crate::domain::{CompanyName, Credits, RefId, UserId};
 fn wallet() -> Reseller {
     let now = Utc::now();
     Reseller {
+        lots: crate::domain::Lots::default(),
         user_id: UserId::parse("u-1").unwrap(),
         refid: RefId::random(),
         company: CompanyName::parse("Acme").unwrap(),
@@ -38,7 +39,7 @@ fn spend(cost: i64, tiers: Vec<Tier>) -> Guard {
         base_price: Credits::new(cost, i64::MAX).unwrap(),
         tiers,
     };
-    Guard::Spend { version: 7, tier: Tier::Standard, cost, held: 0, product: Some(product) }
+    Guard::Spend { version: 7, tier: Tier::Standard, cost, held: 0, product: Some(product), at: chrono::Utc::now() }
 }
 
 #[test]

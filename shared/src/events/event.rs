@@ -106,6 +106,7 @@ pub enum AllyEvent {
     CreditsSpent(Detail<Posted>),
     CreditsReversed(Detail<Posted>),
     DebtRepaid(Detail<Posted>),
+    CreditsExpired(Detail<Posted>),
     ClientOnboarded(Detail<ClientAdded>),
     ServiceProvisioned(Detail<ServiceAdded>),
     HoldCaptured(Detail<HoldSettled>),
@@ -122,6 +123,7 @@ impl AllyEvent {
             AllyEvent::CreditsSpent(_) => "CreditsSpent",
             AllyEvent::CreditsReversed(_) => "CreditsReversed",
             AllyEvent::DebtRepaid(_) => "DebtRepaid",
+            AllyEvent::CreditsExpired(_) => "CreditsExpired",
             AllyEvent::ClientOnboarded(_) => "ClientOnboarded",
             AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
             AllyEvent::HoldCaptured(_) => "HoldCaptured",
@@ -137,7 +139,8 @@ impl AllyEvent {
             AllyEvent::CreditsAdded(d)
             | AllyEvent::CreditsSpent(d)
             | AllyEvent::CreditsReversed(d)
-            | AllyEvent::DebtRepaid(d) => &d.envelope,
+            | AllyEvent::DebtRepaid(d)
+            | AllyEvent::CreditsExpired(d) => &d.envelope,
             AllyEvent::ClientOnboarded(d) => &d.envelope,
             AllyEvent::ServiceProvisioned(d) => &d.envelope,
             AllyEvent::HoldCaptured(d) => &d.envelope,
@@ -153,7 +156,8 @@ impl AllyEvent {
             AllyEvent::CreditsAdded(d)
             | AllyEvent::CreditsSpent(d)
             | AllyEvent::CreditsReversed(d)
-            | AllyEvent::DebtRepaid(d) => &mut d.envelope,
+            | AllyEvent::DebtRepaid(d)
+            | AllyEvent::CreditsExpired(d) => &mut d.envelope,
             AllyEvent::ClientOnboarded(d) => &mut d.envelope,
             AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
             AllyEvent::HoldCaptured(d) => &mut d.envelope,
@@ -226,6 +230,7 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                     EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => AllyEvent::CreditsAdded(detail),
                     EntryKind::Reversal => AllyEvent::CreditsReversed(detail),
                     EntryKind::DebtRepayment => AllyEvent::DebtRepaid(detail),
+                    EntryKind::Expiry => AllyEvent::CreditsExpired(detail),
                 }
             }
             (None, Some(Stored::Client(client))) => AllyEvent::ClientOnboarded(Detail {

@@ -5,6 +5,7 @@ use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
 
 fn wallet(balance: i64) -> Stored {
     Stored::Reseller(Box::new(Reseller {
+        lots: crate::domain::Lots::default(),
         user_id: UserId::parse("u").unwrap(),
         refid: RefId::parse("RRRRRRRRRR").unwrap(),
         company: CompanyName::parse("C").unwrap(),
@@ -72,6 +73,7 @@ fn held(balance: i64, held: i64) -> Stored {
 fn hold(status: crate::domain::HoldStatus, captured: Option<i64>) -> Stored {
     let now = chrono::Utc::now();
     Stored::Hold(crate::domain::Hold {
+        lots: Vec::new(),
         id: "h1".into(),
         owner_id: UserId::parse("u").unwrap(),
         amount: 850,

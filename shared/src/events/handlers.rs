@@ -122,18 +122,21 @@ pub const BULK_GRACE_SECONDS: i64 = 60;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub holds_released: usize,
+    pub lots_expired: usize,
     pub bulks_finished: usize,
 }
 
-/// `sweeper`: releases the holds past their `expires_at`, then finishes the bulk
-/// onboardings whose fill is still pending after the grace. Each is exactly once however
-/// many sweeps overlap.
+/// `sweeper`: releases the holds past their `expires_at`, then writes down the expiry of
+/// the lots past theirs (after the holds, so a lot an expired hold reserved expires in the
+/// same run), then finishes the bulk onboardings whose fill is still pending after the
+/// grace. Each is exactly once however many sweeps overlap.
 pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
     // Both run whatever the other came to; a failure of either is reported after both.
     let holds = Box::pin(ally.expire_holds()).await;
+    let lots = Box::pin(ally.expire_lots()).await;
     let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
-    Ok(Swept { holds_released: holds?, bulks_finished: bulks? })
+    Ok(Swept { holds_released: holds?, lots_expired: lots?, bulks_finished: bulks? })
 }
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`

@@ -195,8 +195,11 @@ async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral) -> Result<Han
         tracing::warn!(referral = %id, cap, "the referrer's rewards of the month are used up: refused");
         return Ok(Handled::OverCap);
     }
-    let request =
-        CreditRequest { amount: ally.config().referral_reward, reason: Some(Note::parse(format!("referral {id}"))?) };
+    let request = CreditRequest {
+        amount: ally.config().referral_reward,
+        reason: Some(Note::parse(format!("referral {id}"))?),
+        ..CreditRequest::default()
+    };
     match ally.add_credits(&referral.referrer_user_id, request, EntryKind::Reward, "referral", &key).await {
         Ok(_) => Ok(Handled::Done),
         Err(AllyError::IdempotencyConflict) => Ok(Handled::Duplicate),

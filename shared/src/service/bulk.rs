@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 use ulid::Ulid;
 
-use super::money::{Movement, request_hash};
+use super::money::{LotMove, Movement, request_hash};
 use super::{Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus};
 use crate::domain::{
     Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Tier, UserId, license_key,
@@ -45,7 +45,7 @@ impl<S: Store> Ally<S> {
                 |r, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let total = price.cost.times(count)?;
-                    let guard = price.guard(r, total);
+                    let guard = price.guard(r, total, now);
                     guard.check(Some(r))?;
                     let (mut clients, mut services) =
                         bulk_items(user_id, key, &request, price.cost.get(), price.base.get(), r.tier, now);
@@ -73,6 +73,7 @@ impl<S: Store> Ally<S> {
                         debt_delta: 0,
                         repay: 0,
                         reversal: None,
+                        lots: LotMove::Draw,
                         detail: (price, r.tier),
                     })
                 },

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use tracing::instrument;
 
-use super::money::{Committed, Movement, Reservation, request_hash};
+use super::money::{Committed, LotMove, Movement, Reservation, request_hash};
 use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
 use crate::domain::{
     Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldStatus, IdempotencyKey, ProvisionedService, UserId,
@@ -35,9 +35,9 @@ impl<S: Store> Ally<S> {
             hash,
             |r, now| {
                 let price = self.price(r, request.product.as_deref(), request.cost)?;
-                let guard = price.guard(r, price.cost);
+                let guard = price.guard(r, price.cost, now);
                 guard.check(Some(r))?;
-                let hold = Hold {
+                let mut hold = Hold {
                     id: new_id(),
                     owner_id: user_id.clone(),
                     amount: price.cost.get(),
@@ -51,9 +51,17 @@ impl<S: Store> Ally<S> {
                     created_at: now,
                     captured: None,
                     closed_at: None,
+                    lots: Vec::new(),
                 };
+                // The hold reserves lot by lot, in the spending order: what it reserves
+                // stays its own even when the lot expires before the capture.
+                let mut lots = r.lots.clone();
+                hold.lots = lots
+                    .reserve(hold.amount, now)
+                    .ok_or(AllyError::InsufficientCredits { needed: hold.amount, balance: r.spendable(now) })?;
                 Ok(Reservation {
                     guard,
+                    lots,
                     held_delta: hold.amount,
                     hold: HoldWrite { hold: hold.clone(), placed: true },
                     detail: hold,
@@ -132,6 +140,8 @@ impl<S: Store> Ally<S> {
                         debt_delta: 0,
                         repay: 0,
                         reversal: None,
+                        // A hold placed before lots were kept reserved none: it draws as a spend.
+                        lots: if hold.lots.is_empty() { LotMove::Draw } else { LotMove::Capture(hold.lots.clone()) },
                         detail: (service, hold.amount - amount.get()),
                     })
                 },
@@ -245,8 +255,11 @@ impl<S: Store> Ally<S> {
                     return Err(AllyError::HoldClosed);
                 }
                 let closed = Hold { status, closed_at: Some(now), ..hold.clone() };
+                let mut lots = r.lots.clone();
+                lots.release(&hold.lots);
                 Ok(Reservation {
                     guard: Guard::Release { version: r.version },
+                    lots,
                     held_delta: -hold.amount,
                     hold: HoldWrite { hold: closed, placed: false },
                     detail: hold.amount,

@@ -4,6 +4,7 @@
 mod analytics;
 mod bulk;
 mod holds;
+mod lots;
 mod money;
 mod receipts;
 mod requests;
@@ -18,7 +19,7 @@ use tracing::instrument;
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use bulk::MAX_BULK;
 pub use receipts::{
-    BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, Profile,
+    BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
     ProvisionReceipt, ResellerStats, ReversalReceipt, VoidReceipt,
 };
 pub use requests::{
@@ -28,8 +29,8 @@ pub use requests::{
 
 use crate::config::Config;
 use crate::domain::{
-    AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Metadata, RefId, Reseller, Status, UserId,
-    check_metadata,
+    AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller, Status,
+    UserId, check_metadata,
 };
 use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
@@ -125,6 +126,7 @@ impl<S: Store> Ally<S> {
         };
         let now = Utc::now();
         let mut reseller = Reseller {
+            lots: Lots::default(),
             user_id,
             refid: (self.refids)(),
             company: request.company,
@@ -368,6 +370,7 @@ impl<S: Store> Ally<S> {
             held: r.held,
             available: r.available(),
             debt: r.debt,
+            expiring_30d: r.expiring_30d(chrono::Utc::now()),
             tier: r.tier,
             clients: r.clients,
             credits_added: r.credits_added,

@@ -11,13 +11,13 @@ use tracing::instrument;
 
 use super::{Ally, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest};
 use crate::domain::{
-    Activity, AllyError, Client, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Product,
-    ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
+    Activity, AllyError, Client, Credits, Draw, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Lot,
+    LotKind, Lots, Product, ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, Store, StoreError, WalletChange, backoff,
+    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, Store, StoreError, WalletChange, backoff,
 };
 
 /// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
@@ -57,7 +57,24 @@ pub(super) struct Movement<D> {
     pub repay: i64,
     /// The entry a reversal counts against.
     pub reversal: Option<ReversalOf>,
+    /// What it does to the lots.
+    pub lots: LotMove,
     pub detail: D,
+}
+
+/// What a movement does to the wallet's lots.
+pub(super) enum LotMove {
+    /// A credit opens a lot (or joins one, past [`crate::domain::MAX_OPEN_LOTS`]); the debt
+    /// it repays comes out of that lot.
+    Open { kind: LotKind, expires_at: Option<DateTime<Utc>> },
+    /// A spend draws spendable credit in the spending order.
+    Draw,
+    /// A capture draws from what its hold reserved and releases the rest.
+    Capture(Vec<Draw>),
+    /// A reversal takes from the lot of the entry it reverses first.
+    TakeBack(String),
+    /// The expiry of one lot takes what is left of it.
+    Expire(String),
 }
 
 /// A committed operation: its answer, whether follow-up writes may still be missing, and
@@ -76,14 +93,15 @@ pub(super) struct Price {
 }
 
 impl Price {
-    /// The wallet rule of spending `total` at this price (the whole of a bulk).
-    pub(super) fn guard(&self, r: &Reseller, total: Credits) -> Guard {
+    /// The wallet rule of spending `total` at this price (the whole of a bulk) at `now`.
+    pub(super) fn guard(&self, r: &Reseller, total: Credits, now: DateTime<Utc>) -> Guard {
         Guard::Spend {
             version: r.version,
             tier: r.tier,
             cost: total.get(),
             held: r.held,
             product: self.product.clone(),
+            at: now,
         }
     }
 }
@@ -104,13 +122,22 @@ impl<S: Store> Ally<S> {
             return Err(AllyError::validation("adding credits takes a credit, reward or refund"));
         }
         let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
+        if request.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AllyError::validation("expires_at must be in the future"));
+        }
+        // A reward is promotional and expires after the configured days unless told.
+        let (lot_kind, expires_in) = match kind {
+            EntryKind::Reward => (LotKind::Promotional, Some(chrono::Duration::days(self.config.referral_expiry_days))),
+            _ if request.promotional => (LotKind::Promotional, None),
+            _ => (LotKind::Paid, None),
+        };
         let hash = request_hash("add_credits", &(&request, kind));
         let committed = self
             .commit(
                 user_id,
                 key,
                 hash,
-                |r, _| {
+                |r, now| {
                     Ok(Movement {
                         guard: Guard::Credit { version: r.version },
                         kind,
@@ -131,6 +158,10 @@ impl<S: Store> Ally<S> {
                         debt_delta: 0,
                         repay: amount.get().min(r.debt),
                         reversal: None,
+                        lots: LotMove::Open {
+                            kind: lot_kind,
+                            expires_at: request.expires_at.or(expires_in.map(|days| now + days)),
+                        },
                         detail: amount.get().min(r.debt),
                     })
                 },
@@ -158,7 +189,7 @@ impl<S: Store> Ally<S> {
                 hash,
                 |r, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
-                    let guard = price.guard(r, price.cost);
+                    let guard = price.guard(r, price.cost, now);
                     guard.check(Some(r))?;
                     let id = new_id();
                     let service = ProvisionedService {
@@ -189,6 +220,7 @@ impl<S: Store> Ally<S> {
                         debt_delta: 0,
                         repay: 0,
                         reversal: None,
+                        lots: LotMove::Draw,
                         detail: service,
                     })
                 },
@@ -238,17 +270,19 @@ impl<S: Store> Ally<S> {
             let now = Utc::now();
             let movement = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let amount = movement.amount;
-            let entry = LedgerEntry {
+            let mut entry = LedgerEntry {
                 id: new_id(),
                 kind: movement.kind,
                 amount,
                 balance_after: checked_balance(reseller.balance, movement.kind.sign() * amount)?,
-                reason: movement.reason,
+                reason: movement.reason.clone(),
                 actor: movement.actor.clone(),
                 idempotency_key: key.to_string(),
                 created_at: now,
                 reversed: 0,
+                lots: Vec::new(),
             };
+            let (lots, lot_writes, repaid) = move_lots(&reseller, &movement, &mut entry, now)?;
             // Debt is repaid out of the credit first, exactly once: an entry of its own in the
             // credit's write.
             let repayment = (movement.repay > 0)
@@ -263,6 +297,7 @@ impl<S: Store> Ally<S> {
                         idempotency_key: key.to_string(),
                         created_at: now,
                         reversed: 0,
+                        lots: repaid.clone(),
                     })
                 })
                 .transpose()?;
@@ -275,6 +310,8 @@ impl<S: Store> Ally<S> {
                 new_balance,
                 new_held: reseller.held + movement.held_delta,
                 new_debt: reseller.debt + movement.debt_delta - movement.repay,
+                new_lots: lots,
+                lot_writes,
                 guard: movement.guard,
                 activity: movement.activity,
                 clients: movement.clients,
@@ -328,6 +365,8 @@ impl<S: Store> Ally<S> {
                 new_balance: reseller.balance,
                 new_held,
                 new_debt: reseller.debt,
+                new_lots: reservation.lots,
+                lot_writes: Vec::new(),
                 activity: Activity::default(),
                 entries: Vec::new(),
                 hold: Some(reservation.hold),
@@ -362,8 +401,9 @@ impl<S: Store> Ally<S> {
         if let Some(record) = record {
             return replay(record, hash).map(Err);
         }
-        let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+        let mut reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
         tracing::Span::current().record("refid", reseller.refid.as_str());
+        reseller.lots.adopt(reseller.balance, reseller.created_at);
         Ok(Ok(reseller))
     }
 
@@ -396,6 +436,8 @@ impl<S: Store> Ally<S> {
 pub(super) struct Reservation<D> {
     pub guard: Guard,
     pub held_delta: i64,
+    /// The lots after it: what each reserves.
+    pub lots: Lots,
     pub hold: HoldWrite,
     pub detail: D,
 }
@@ -412,13 +454,46 @@ async fn retry_or_fail(error: StoreError, attempt: u32) -> Result<(), AllyError>
     Ok(())
 }
 
+/// The lots after `movement` (as read from `reseller`), the lot items it writes and what
+/// the debt repayment drew; records on `entry` the lots it moved.
+fn move_lots<D>(
+    reseller: &Reseller,
+    movement: &Movement<D>,
+    entry: &mut LedgerEntry,
+    now: DateTime<Utc>,
+) -> Result<(Lots, Vec<LotWrite>, Vec<Draw>), AllyError> {
+    let mut lots = reseller.lots.clone();
+    let mut writes = Vec::new();
+    let mut repaid = Vec::new();
+    let amount = entry.amount;
+    entry.lots = match &movement.lots {
+        LotMove::Open { kind, expires_at } => {
+            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now));
+            repaid = lots.take_from(&stands.id, movement.repay);
+            let fed = Draw { lot: stands.id.clone(), kind: *kind, amount };
+            writes.push(LotWrite::Put(stands));
+            vec![fed]
+        }
+        LotMove::Draw => lots
+            .draw(amount, now)
+            .ok_or(AllyError::InsufficientCredits { needed: amount, balance: reseller.spendable(now) })?,
+        LotMove::Capture(reserved) => lots.capture(reserved, amount),
+        LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
+        LotMove::Expire(lot) => {
+            writes.push(LotWrite::Expired { lot: lot.clone(), amount });
+            lots.expire(lot, now).into_iter().collect()
+        }
+    };
+    Ok((lots, writes, repaid))
+}
+
 /// What a committed movement adds to the business metrics (a replay adds nothing).
 fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
     match kind {
         EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
         EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
         EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
-        EntryKind::Reversal | EntryKind::DebtRepayment => Vec::new(),
+        EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::Expiry => Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the service answers. Money answers are stored with their idempotency key and
 //! replayed as they were.
 
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Reseller, Tier};
@@ -95,6 +96,14 @@ pub struct VoidReceipt {
     pub available: i64,
 }
 
+/// A lot's expiry written down: what it took and the balance after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LotExpiry {
+    pub lot: String,
+    pub expired: i64,
+    pub balance: i64,
+}
+
 /// A partner's own profile (`GET /resellers/me`): the reseller and what it may spend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Profile {
@@ -102,11 +111,13 @@ pub struct Profile {
     pub reseller: Reseller,
     /// What may be spent: `balance - held`.
     pub available: i64,
+    /// Credit whose lots expire within the next 30 days.
+    pub expiring_30d: i64,
 }
 
 impl From<Reseller> for Profile {
     fn from(reseller: Reseller) -> Self {
-        Self { available: reseller.available(), reseller }
+        Self { available: reseller.available(), expiring_30d: reseller.expiring_30d(Utc::now()), reseller }
     }
 }
 
@@ -130,6 +141,8 @@ pub struct ResellerStats {
     pub available: i64,
     /// Reversed credit the balance could not give; the next credits repay it first.
     pub debt: i64,
+    /// Credit whose lots expire within the next 30 days.
+    pub expiring_30d: i64,
     pub tier: Tier,
     pub clients: i64,
     pub credits_added: i64,

@@ -41,13 +41,19 @@ pub struct ResellerPatch {
 }
 
 /// Add credits to a wallet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditRequest {
     #[schemars(range(min = 1))]
     pub amount: i64,
     #[serde(default)]
     pub reason: Option<Note>,
+    /// A grant rather than a purchase: its lot is promotional, spent before paid credit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub promotional: bool,
+    /// When its lot expires (in the future; none: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Provision one service: a catalog `product`, or a custom base `cost`.

@@ -6,9 +6,9 @@
 
 use tracing::instrument;
 
-use super::money::{Movement, request_hash};
+use super::money::{LotMove, Movement, request_hash};
 use super::{Ally, ReversalReceipt, ReversalRequest};
-use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, UserId};
+use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, OPENING_LOT, UserId};
 use crate::store::{IdempotencyState, ReversalOf, Store};
 
 impl<S: Store> Ally<S> {
@@ -39,11 +39,14 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r, _| {
+                |r, now| {
                     if amount == 0 || amount > left {
                         return Err(AllyError::ReversalExceedsOriginal);
                     }
-                    let take = amount.min(r.available().max(0));
+                    // The lot the entry opened (or joined) gives first, expired or not; then
+                    // what else is spendable.
+                    let lot = original.lots.first().map_or(OPENING_LOT, |d| d.lot.as_str());
+                    let take = amount.min(r.lots.reversible(lot, now).min(r.available()).max(0));
                     Ok(Movement {
                         guard: Guard::Credit { version: r.version },
                         kind: EntryKind::Reversal,
@@ -60,6 +63,7 @@ impl<S: Store> Ally<S> {
                         hold: None,
                         debt_delta: amount - take,
                         repay: 0,
+                        lots: LotMove::TakeBack(lot.to_string()),
                         reversal: Some(ReversalOf {
                             entry_id: original.id.clone(),
                             amount,

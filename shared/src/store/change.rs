@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Activity, Client, EntryKind, Hold, LedgerEntry, NetworkDelta, ProvisionedService, Reseller, UserId,
+    Activity, Client, EntryKind, Hold, LedgerEntry, LotKind, NetworkDelta, ProvisionedService, Reseller, UserId,
 };
 
 /// One item change of the table.
@@ -47,6 +47,12 @@ impl ItemChange {
             (None, Some(Stored::Entry { entry, .. })) => {
                 delta.day = entry.created_at.date_naive();
                 delta.outstanding = entry.delta();
+                delta.promotional = entry
+                    .lots
+                    .iter()
+                    .filter(|d| d.kind == LotKind::Promotional)
+                    .map(|d| entry.kind.sign() * d.amount)
+                    .sum();
                 delta.activity = match entry.kind {
                     EntryKind::Debit => Activity { credits_spent: entry.amount, ..Activity::default() },
                     EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => {
@@ -56,6 +62,8 @@ impl ItemChange {
                     EntryKind::Reversal | EntryKind::DebtRepayment => {
                         Activity { credits_added: -entry.amount, ..Activity::default() }
                     }
+                    // Lost, not spent: counted apart from both.
+                    EntryKind::Expiry => Activity { credits_expired: entry.amount, ..Activity::default() },
                 };
             }
             (None, Some(Stored::Client(client))) => {

@@ -185,3 +185,20 @@ pub fn referral(referral_id: &str) -> String {
 pub fn checkpoint(key: &str) -> String {
     format!("CHECKPOINT#{key}")
 }
+
+/// Prefix of a credit lot's sort key.
+pub const LOT_PREFIX: &str = "LOT#";
+
+/// Sort key of a credit lot (its id is its credit entry's ULID: lots sort by time).
+pub fn lot(id: &str) -> String {
+    format!("{LOT_PREFIX}{id}")
+}
+
+/// Partition, in the `by-status` index, of the lots with an expiry not yet taken: sparse
+/// (a lot leaves it when the expiry job has seen it), read by the expiry job by expiry.
+pub const EXPIRING_LOTS: &str = "LOT#EXPIRING";
+
+/// Sort key of a lot in that partition: its expiry, then its owner and id.
+pub fn expiring_lot_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &str, id: &str) -> String {
+    active_hold_order(expires_at, user_id, id)
+}

@@ -22,8 +22,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Metadata,
-    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Lot, Lots,
+    Metadata, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -110,6 +110,16 @@ pub struct HoldWrite {
     pub placed: bool,
 }
 
+/// A lot item written with a wallet change (its live state rides on the wallet item).
+#[derive(Debug, Clone)]
+pub enum LotWrite {
+    /// Opened by a credit, or grown by one that joined it: the lot as it now stands; one
+    /// with an expiry is listed among the expiring lots the expiry job reads.
+    Put(Lot),
+    /// Expired: what its expiry took. It leaves the expiring lots, where it must still be.
+    Expired { lot: String, amount: i64 },
+}
+
 /// One atomic change of a wallet: the new balance and reserve under the wallet rule, the
 /// ledger entry that explains a balance change, the idempotency record, what was bought
 /// and the hold placed or closed.
@@ -122,6 +132,10 @@ pub struct WalletChange {
     pub new_held: i64,
     /// Debt after the change.
     pub new_debt: i64,
+    /// The open lots after the change (they sum to `new_balance`).
+    pub new_lots: Lots,
+    /// The lot items the change opens, grows or expires.
+    pub lot_writes: Vec<LotWrite>,
     /// What the change adds to the reseller's own counters.
     pub activity: Activity,
     /// The entries that explain the balance change, in order: none when the balance does
@@ -335,6 +349,17 @@ pub trait Portfolio: Send + Sync {
     /// Every active hold whose `expires_at` is before `now`, of every reseller (the sparse
     /// partition of active holds, by expiry: never a scan).
     fn expired_holds(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<Vec<Hold>>> + Send;
+
+    /// The lots of `owner_id` as opened (live amounts are on the wallet), newest first.
+    fn lots(&self, owner_id: &UserId, page: &PageRequest) -> impl Future<Output = StoreResult<Page<Lot>>> + Send;
+
+    /// Every lot still among the expiring lots whose `expires_at` is before `now`, with its
+    /// owner (a sparse partition by expiry: never a scan).
+    fn expired_lots(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<Vec<(UserId, Lot)>>> + Send;
+
+    /// Takes lot `lot` of `owner_id` out of the expiring lots with nothing to expire (it
+    /// was spent or reversed whole first).
+    fn settle_lot(&self, owner_id: &UserId, lot: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Ledger of `owner_id`, newest first.
     fn ledger(

@@ -23,7 +23,7 @@ async fn fill<S: Store>(ally: &Ally<Hooked<S>>, entries: usize) {
     futures::stream::iter(0..entries)
         .map(|i| async move {
             let user = format!("r{}", i % RESELLERS);
-            let credit = CreditRequest { amount: 10, reason: None };
+            let credit = CreditRequest { amount: 10, reason: None, ..CreditRequest::default() };
             ally.add_credits(
                 &ally_tests::uid(&user),
                 credit,

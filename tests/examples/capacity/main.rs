@@ -111,7 +111,8 @@ async fn main() {
                 ally.provision(&id, cost, &key).await.map(drop)
             }
             "top-up" => {
-                let credit = CreditRequest { amount: rng.random_range(100..10_000), reason: None };
+                let credit =
+                    CreditRequest { amount: rng.random_range(100..10_000), reason: None, ..CreditRequest::default() };
                 ally.add_credits(&id, credit, EntryKind::Credit, "admin", &key).await.map(drop)
             }
             "client onboarding" => ally

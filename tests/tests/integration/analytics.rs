@@ -26,11 +26,16 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
         let key = ikey(&format!("op-{step}"));
         match rng.random_range(0..7) {
             0 => {
-                let credit = CreditRequest { amount: rng.random_range(1..3_000), reason: None };
+                let credit =
+                    CreditRequest { amount: rng.random_range(1..3_000), reason: None, ..CreditRequest::default() };
                 ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
             }
             1 => {
-                let reward = CreditRequest { amount: 1_000, reason: Some(ally_tests::note("referral")) };
+                let reward = CreditRequest {
+                    amount: 1_000,
+                    reason: Some(ally_tests::note("referral")),
+                    ..CreditRequest::default()
+                };
                 ally.add_credits(&uid(user), reward, EntryKind::Reward, "referral", &key).await.unwrap();
             }
             2 => {
@@ -74,7 +79,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
             _ => {
                 // A replay of an earlier key changes nothing, whatever it was.
                 let earlier = format!("op-{}", rng.random_range(0..=step));
-                let credit = CreditRequest { amount: 1, reason: None };
+                let credit = CreditRequest { amount: 1, reason: None, ..CreditRequest::default() };
                 let _ = ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey(&earlier)).await;
             }
         }
@@ -107,7 +112,7 @@ async fn counters_stay_exact_under_concurrency<S: Store + CatchUp>(store: S) {
                     0 => drop(
                         ally.add_credits(
                             &uid(&user),
-                            CreditRequest { amount: 300, reason: None },
+                            CreditRequest { amount: 300, reason: None, ..CreditRequest::default() },
                             EntryKind::Credit,
                             "a",
                             &key,
@@ -193,7 +198,11 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(s
     let _ = ally
         .add_credits(
             &uid("p"),
-            CreditRequest { amount: 1_000, reason: Some(ally_tests::note("opening balance")) },
+            CreditRequest {
+                amount: 1_000,
+                reason: Some(ally_tests::note("opening balance")),
+                ..CreditRequest::default()
+            },
             EntryKind::Credit,
             "admin-1",
             &ikey("open-p"),
@@ -216,9 +225,15 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(s
     .unwrap();
     assert!(ally.onboard_client(&uid("q"), NewClient { name: cname("z"), email: None }).await.is_err());
     assert!(
-        ally.add_credits(&uid("p"), CreditRequest { amount: 0, reason: None }, EntryKind::Credit, "a", &ikey("zero"))
-            .await
-            .is_err()
+        ally.add_credits(
+            &uid("p"),
+            CreditRequest { amount: 0, reason: None, ..CreditRequest::default() },
+            EntryKind::Credit,
+            "a",
+            &ikey("zero")
+        )
+        .await
+        .is_err()
     );
 
     assert_eq!(figures(&ally, &users).await, before);

@@ -14,7 +14,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
 /// What DynamoDB's TTL does once `at` (Unix seconds) has passed: every item whose
-/// `expires_at` is earlier is deleted. Returns how many went.
+/// `expires_at` is a number and earlier is deleted (TTL ignores other types: a hold's or a
+/// lot's `expires_at` is a time of the business, not a TTL). Returns how many went.
 async fn time_to_live_passes(store: &ally::store::dynamo::DynamoStore, at: i64) -> usize {
     let client = store.client();
     let mut gone = 0;
@@ -23,7 +24,8 @@ async fn time_to_live_passes(store: &ally::store::dynamo::DynamoStore, at: i64) 
         let page = client
             .scan()
             .table_name(store.table())
-            .filter_expression("expires_at < :at")
+            .filter_expression("attribute_type(expires_at, :number) AND expires_at < :at")
+            .expression_attribute_values(":number", AttributeValue::S("N".into()))
             .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
             .set_exclusive_start_key(start)
             .send()
@@ -50,7 +52,7 @@ async fn receipts_of_external_events_outlive_the_idempotency_window() {
     onboarded(&ally, "referrer", Tier::Standard, None).await;
     onboarded(&ally, "referred", Tier::Standard, None).await;
     let user = uid("referrer");
-    let credit = |amount| CreditRequest { amount, reason: None };
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     let by_admin = ikey("top-up-1");
     let payment = IdempotencyKey::payment("evt_1").unwrap();
     ally.add_credits(&user, credit(100), EntryKind::Credit, "admin-1", &by_admin).await.unwrap();
@@ -145,7 +147,7 @@ impl ally::events::bus::Bus for RefusingBus {
 async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
     let p = super::events::pipeline(Config::default()).await;
     ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
-    let credit = CreditRequest { amount: 600, reason: None };
+    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
     p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
     let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
     p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
@@ -175,7 +177,7 @@ async fn the_low_credit_hold_is_lifted_in_the_credit_write_on_dynamodb() {
     use ally::domain::HoldReason;
     let ally = Ally::new(ally_tests::dynamo_store().await, Config::default());
     let r = onboarded(&ally, "d", Tier::Standard, None).await;
-    let credit = |amount| CreditRequest { amount, reason: None };
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     ally.add_credits(&uid("d"), credit(600), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
     assert!(!ally.hold_for_low_credit(&uid("d")).await.unwrap(), "600 is not below 500");
     let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };

@@ -125,7 +125,13 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
     let email = format!("{}@partners.example", ulid::Ulid::new().to_string().to_lowercase());
     partner(&p.ally, "low", &email).await;
     p.ally
-        .add_credits(&uid("low"), CreditRequest { amount: 600, reason: None }, EntryKind::Credit, "a", &ikey("top"))
+        .add_credits(
+            &uid("low"),
+            CreditRequest { amount: 600, reason: None, ..CreditRequest::default() },
+            EntryKind::Credit,
+            "a",
+            &ikey("top"),
+        )
         .await
         .unwrap();
     p.ally
@@ -160,7 +166,13 @@ async fn one_bad_record_fails_alone() {
     let p = pipeline(Config::default()).await;
     partner(&p.ally, "b", "b@partners.example").await;
     p.ally
-        .add_credits(&uid("b"), CreditRequest { amount: 900, reason: None }, EntryKind::Credit, "a", &ikey("top"))
+        .add_credits(
+            &uid("b"),
+            CreditRequest { amount: 900, reason: None, ..CreditRequest::default() },
+            EntryKind::Credit,
+            "a",
+            &ikey("top"),
+        )
         .await
         .unwrap();
     p.ally
@@ -348,7 +360,7 @@ async fn the_low_credit_hold_follows_the_balance() {
     let ally = Ally::new(store, config);
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
     let refid = partner(&ally, "h", "h@partners.example").await;
-    let credit = |amount| CreditRequest { amount, reason: None };
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     ally.add_credits(&uid("h"), credit(10), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
 
     // The mail is sent but recording it fails: the retry sends it again (never lost), and

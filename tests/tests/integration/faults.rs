@@ -68,7 +68,8 @@ impl Operation {
     async fn perform(self, ally: &Ally<DynamoStore>, user: &str) -> Result<i64, AllyError> {
         match self {
             Operation::AddCredits => {
-                let credit = CreditRequest { amount: 500, reason: Some(ally_tests::note("top-up")) };
+                let credit =
+                    CreditRequest { amount: 500, reason: Some(ally_tests::note("top-up")), ..CreditRequest::default() };
                 Ok(ally
                     .add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey("admin:top-up-1"))
                     .await?
@@ -224,7 +225,7 @@ async fn a_process_resolves_a_refid_once_and_never_remembers_a_miss() {
         let ally = &ally;
         async move {
             let user = ally.user_by_refid(&rid("QATECMER12")).await?;
-            let credit = CreditRequest { amount: 100, reason: None };
+            let credit = CreditRequest { amount: 100, reason: None, ..CreditRequest::default() };
             ally.add_credits(&user, credit, EntryKind::Credit, "admin-1", &ikey(&format!("top-up-{n}"))).await
         }
     };

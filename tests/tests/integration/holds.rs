@@ -65,7 +65,7 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
     let r = ally.find_by_user(&uid("p")).await.unwrap();
     // A hold that expired a second ago, written as placing one would have written it.
     let now = chrono::Utc::now();
-    let hold = Hold {
+    let mut hold = Hold {
         id: ally::domain::new_id(),
         owner_id: uid("p"),
         amount: 400,
@@ -79,8 +79,13 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
         created_at: now - chrono::Duration::minutes(2),
         captured: None,
         closed_at: None,
+        lots: Vec::new(),
     };
+    let mut lots = r.lots.clone();
+    hold.lots = lots.reserve(400, hold.created_at).unwrap();
     let placed = WalletChange {
+        new_lots: lots,
+        lot_writes: Vec::new(),
         user_id: uid("p"),
         guard: ally::domain::Guard::Release { version: r.version },
         new_balance: 1_000,

@@ -166,7 +166,7 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     let stats = api.call("GET", "/resellers/me/stats", Some(&a), None).await.body;
     assert_eq!(
         stats,
-        json!({"balance": 7_725, "held": 0, "available": 7_725, "debt": 0, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})
+        json!({"balance": 7_725, "held": 0, "available": 7_725, "debt": 0, "expiring_30d": 0, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})
     );
     let ledger = api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await;
     assert_eq!(ledger.body["items"][0]["kind"], "debit");

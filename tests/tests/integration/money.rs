@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ally::domain::{AllyError, EntryKind, Status, Tier};
+use ally::domain::{AllyError, Draw, EntryKind, Status, Tier};
 use ally::service::{BulkRequest, BulkState, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Portfolio, Store};
 use ally::{Ally, Config};
@@ -17,7 +17,7 @@ pub(super) fn cost(amount: i64) -> ProvisionRequest {
 }
 
 fn credit(amount: i64) -> CreditRequest {
-    CreditRequest { amount, reason: Some(ally_tests::note("top-up")) }
+    CreditRequest { amount, reason: Some(ally_tests::note("top-up")), ..CreditRequest::default() }
 }
 
 fn clients(n: usize) -> Vec<NewClient> {
@@ -335,7 +335,11 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             idempotency_key: key.into(),
             created_at: now,
             reversed: 0,
+            // All of the funded lot: the lots stay the balance.
+            lots: r.lots.iter().map(|l| Draw { lot: l.id.clone(), kind: l.kind, amount: l.remaining }).collect(),
         }],
+        new_lots: ally::domain::Lots::default(),
+        lot_writes: Vec::new(),
         clients: Vec::new(),
         services: Vec::new(),
         idempotency: IdempotencyRecord {
@@ -350,7 +354,8 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         lift_hold: false,
         at: now,
     };
-    let spend = |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, held: 0, product: None };
+    let spend =
+        |version: u64, tier: Tier, cost: i64| Guard::Spend { version, tier, cost, held: 0, product: None, at: now };
     let fresh = |r: &ally::domain::Reseller| spend(r.version, r.tier, 1_000);
     let refused = |result: Result<(), StoreError>| match result {
         Err(StoreError::Refused(reason)) => reason,

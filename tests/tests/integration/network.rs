@@ -20,7 +20,7 @@ async fn activity<S: ally::store::Store>(ally: &Ally<S>) -> Vec<String> {
     let users: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
     for (i, user) in users.iter().enumerate() {
         reseller_with(ally, user, if i == 0 { Tier::Gold } else { Tier::Standard }, 5_000).await;
-        let credit = CreditRequest { amount: 700, reason: None };
+        let credit = CreditRequest { amount: 700, reason: None, ..CreditRequest::default() };
         ally.add_credits(&uid(user), credit, EntryKind::Reward, "referral", &ikey("reward")).await.unwrap();
         let spend = ProvisionRequest { cost: Some(300 + i as i64), ..ProvisionRequest::default() };
         ally.provision(&uid(user), spend, &ikey("spend")).await.unwrap();

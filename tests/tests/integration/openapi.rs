@@ -14,6 +14,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/resellers/me"),
     ("get", "/resellers/me/stats"),
     ("get", "/resellers/me/transactions"),
+    ("get", "/resellers/me/lots"),
     ("patch", "/resellers/me/metadata"),
     ("get", "/resellers"),
     ("get", "/resellers/{refid}"),
@@ -162,7 +163,7 @@ async fn the_document_is_plain_for_client_generators() {
     assert_eq!(entry_kind["type"], "string");
     assert_eq!(
         entry_kind["enum"],
-        serde_json::json!(["credit", "debit", "refund", "reward", "reversal", "debt_repayment"])
+        serde_json::json!(["credit", "debit", "refund", "reward", "reversal", "debt_repayment", "expiry"])
     );
     let description = entry_kind["description"].as_str().unwrap();
     assert!(description.contains("- `debit`: Credits spent on provisioning."), "{description}");

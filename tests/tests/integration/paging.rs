@@ -43,7 +43,7 @@ async fn pages_are_full_when_dynamodb_stops_short() {
     let bulk = BulkRequest { clients, product: None, cost: Some(10) };
     ally.bulk_onboard(&uid("p"), bulk, &ikey("bulk")).await.unwrap();
     for i in 0..11 {
-        let credit = CreditRequest { amount: 1, reason: None };
+        let credit = CreditRequest { amount: 1, reason: None, ..CreditRequest::default() };
         ally.add_credits(&uid("p"), credit, ally::domain::EntryKind::Credit, "admin", &ikey(&format!("c{i}")))
             .await
             .unwrap();

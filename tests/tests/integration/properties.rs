@@ -167,7 +167,7 @@ async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Vec<Holdings> {
 async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, String>> {
     let answer = match step {
         Step::Add { user: u, amount, key } => {
-            let credit = CreditRequest { amount: *amount, reason: None };
+            let credit = CreditRequest { amount: *amount, reason: None, ..CreditRequest::default() };
             ally.add_credits(&uid(&user(*u)), credit, EntryKind::Credit, "admin-1", &ikey(&format!("add-{key}")))
                 .await
                 .map(|r| serde_json::to_value(r).unwrap())

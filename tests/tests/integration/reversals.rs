@@ -20,7 +20,7 @@ fn admin_key(raw: &str) -> IdempotencyKey {
 async fn a_reversal_takes_what_is_available_and_owes_the_rest<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let credit = |amount| CreditRequest { amount, reason: None };
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     let paid = ally
         .add_credits(&uid("p"), credit(1_000), EntryKind::Credit, "webhook:payments", &ikey("pay-1"))
         .await
@@ -68,7 +68,7 @@ async fn a_reversal_takes_what_is_available_and_owes_the_rest<S: Store>(store: S
 async fn concurrent_reversals_never_exceed_the_original<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let credit = CreditRequest { amount: 1_000, reason: None };
+    let credit = CreditRequest { amount: 1_000, reason: None, ..CreditRequest::default() };
     let paid = ally.add_credits(&uid("p"), credit, EntryKind::Credit, "admin-1", &ikey("pay")).await.unwrap();
     let id = paid.transaction.id.clone();
     let outcomes =

@@ -115,7 +115,11 @@ async fn payment_webhook<S: Store>(
     let credits = currency.credits_for(event.amount_minor)?;
     let key = IdempotencyKey::payment(&event.id)?;
     let user = app.ally.user_by_refid(&refid(&event.reseller_refid)?).await?;
-    let request = CreditRequest { amount: credits, reason: Some(Note::parse(format!("payment {}", event.id))?) };
+    let request = CreditRequest {
+        amount: credits,
+        reason: Some(Note::parse(format!("payment {}", event.id))?),
+        ..CreditRequest::default()
+    };
     let receipt = app.ally.add_credits(&user, request, EntryKind::Credit, "webhook:payments", &key).await?;
     Ok(Json(receipt))
 }

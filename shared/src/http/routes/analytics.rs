@@ -24,6 +24,10 @@ pub struct TopResellers {
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct TotalCredits {
     total: i64,
+    /// Of `total`, credit bought (payments, top-ups).
+    paid: i64,
+    /// Of `total`, credit given (referral rewards, grants marked promotional).
+    promotional: i64,
     /// When the newest change counted happened: the figure lags the wallets by the time
     /// the change stream takes (seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,7 +151,12 @@ async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> R
 
 async fn total<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TotalCredits>, ApiError> {
     let totals = app.ally.network_totals().await?;
-    Ok(Json(TotalCredits { total: totals.outstanding, as_of: totals.as_of }))
+    Ok(Json(TotalCredits {
+        total: totals.outstanding,
+        paid: totals.outstanding - totals.promotional,
+        promotional: totals.promotional,
+        as_of: totals.as_of,
+    }))
 }
 
 async fn trends<S: Store>(

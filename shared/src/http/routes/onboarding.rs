@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{LIST_QUERY, PageBody, refid, sealed_page};
-use crate::domain::{AllyError, LedgerEntry, Reseller, Status, Tier, UserId};
+use crate::domain::{AllyError, LedgerEntry, Lot, Reseller, Status, Tier, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats};
@@ -31,6 +31,13 @@ pub const TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/me/transactions",
     "myTransactions",
     "Your ledger, newest first",
+)
+.query(LIST_QUERY)
+.errors(&[404]);
+pub const LOTS: Operation = Operation::get::<PageBody<Lot>>(
+    "/resellers/me/lots",
+    "myLots",
+    "Your credit lots, newest first: kind, amount, what is left, expiry",
 )
 .query(LIST_QUERY)
 .errors(&[404]);
@@ -81,7 +88,7 @@ pub const TAG: &str = "onboarding";
 
 /// What it serves, in the order [`api`] routes it.
 pub const OPERATIONS: &[Operation] =
-    &[ONBOARD, ME, STATS, TRANSACTIONS, METADATA, FIND, FIND_BY_REFID, UPDATE, RESELLER_TRANSACTIONS];
+    &[ONBOARD, ME, STATS, TRANSACTIONS, LOTS, METADATA, FIND, FIND_BY_REFID, UPDATE, RESELLER_TRANSACTIONS];
 
 /// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
 pub fn api<S: Store>() -> Api<S> {
@@ -90,6 +97,7 @@ pub fn api<S: Store>() -> Api<S> {
         .route(ME, me::<S>)
         .route(STATS, stats::<S>)
         .route(TRANSACTIONS, transactions::<S>)
+        .route(LOTS, lots::<S>)
         .route(METADATA, metadata::<S>)
         .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
@@ -133,6 +141,16 @@ async fn transactions<S: Store>(
     let scope = format!("ledger:{}", actor.user_id);
     let page = list.page(&app.cursors, &scope)?;
     Ok(sealed_page(&app, &scope, app.ally.ledger(&actor.user_id, &page).await?))
+}
+
+async fn lots<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    list: ListParams,
+) -> Result<Json<PageBody<Lot>>, ApiError> {
+    let scope = format!("lots:{}", actor.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    Ok(sealed_page(&app, &scope, app.ally.lots(&actor.user_id, &page).await?))
 }
 
 async fn metadata<S: Store>(

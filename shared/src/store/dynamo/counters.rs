@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::DynamoStore;
 use super::item::{CounterItem, Item, TotalsItem, attr, key, n, parse, s, tier_attribute, to_attr};
 use super::transaction::{Role, TxItem};
-use crate::domain::{Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, TierSnapshot, UserId, month_of};
+use crate::domain::{Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, UserId, month_of};
 use crate::store::{Counters, Granularity, StoreError, StoreResult, backoff, keys};
 
 impl DynamoStore {
@@ -49,8 +49,10 @@ impl DynamoStore {
         let update = update
             .update_expression(format!(
                 "{set} ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, \
-                 #acquisitions :acquisitions"
+                 #acquisitions :acquisitions, #credits_expired :expired"
             ))
+            .expression_attribute_names("#credits_expired", "credits_expired")
+            .expression_attribute_values(":expired", n(activity.credits_expired))
             .expression_attribute_names("#credits_added", "credits_added")
             .expression_attribute_names("#credits_spent", "credits_spent")
             .expression_attribute_names("#provisions", "provisions")
@@ -91,30 +93,26 @@ impl DynamoStore {
         ])
     }
 
-    /// `ADD`s to one shard of the network totals: outstanding credits and tier counts, and
-    /// `as_of`, the time of the newest change counted.
-    fn totals(
-        &self,
-        shard: u8,
-        outstanding: i64,
-        tiers: &TierSnapshot,
-        as_of: DateTime<Utc>,
-    ) -> StoreResult<TxItem<'static>> {
+    /// `ADD`s to one shard of the network totals: outstanding credits (and the promotional
+    /// part) and tier counts, and `as_of`, the time of the newest change counted.
+    fn totals(&self, shard: u8, delta: &NetworkTotals, as_of: DateTime<Utc>) -> StoreResult<TxItem<'static>> {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::network(shard), keys::TOTALS)))
             .update_expression(
-                "SET #as_of = :as_of ADD #outstanding :outstanding, #standard :standard, #gold :gold, \
-                 #platinum :platinum",
+                "SET #as_of = :as_of ADD #outstanding :outstanding, #promotional :promotional, \
+                 #standard :standard, #gold :gold, #platinum :platinum",
             )
             .expression_attribute_names("#as_of", "as_of")
             .expression_attribute_names("#outstanding", "outstanding")
+            .expression_attribute_names("#promotional", "promotional")
             .expression_attribute_values(":as_of", to_attr(&as_of)?)
-            .expression_attribute_values(":outstanding", n(outstanding));
+            .expression_attribute_values(":outstanding", n(delta.outstanding))
+            .expression_attribute_values(":promotional", n(delta.promotional));
         for (placeholder, tier) in [("standard", Tier::Standard), ("gold", Tier::Gold), ("platinum", Tier::Platinum)] {
             update = update
                 .expression_attribute_names(format!("#{placeholder}"), tier_attribute(tier))
-                .expression_attribute_values(format!(":{placeholder}"), n(tiers.count(tier)));
+                .expression_attribute_values(format!(":{placeholder}"), n(delta.tiers.count(tier)));
         }
         let update = update.build().map_err(StoreError::backend)?;
         Ok(TxItem::plain(TransactWriteItem::builder().update(update).build()))
@@ -127,7 +125,7 @@ impl DynamoStore {
         let mut items = Vec::with_capacity(deltas.len() + 4);
         let mut days: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
         let mut months: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
-        let mut totals = (0i64, TierSnapshot::default(), None::<DateTime<Utc>>);
+        let mut totals = NetworkTotals::default();
         for (id, delta) in deltas {
             let mut marker = key(keys::applied(id), keys::applied(id));
             marker.insert(attr::EXPIRES_AT.into(), n(expires));
@@ -139,11 +137,12 @@ impl DynamoStore {
                 *days.entry(delta.day).or_default() += delta.activity;
                 *months.entry(month_of(delta.day)).or_default() += delta.activity;
             }
-            totals.0 += delta.outstanding;
+            totals.outstanding += delta.outstanding;
+            totals.promotional += delta.promotional;
             for tier in Tier::ALL {
-                *totals.1.count_mut(tier) += delta.tiers.count(tier);
+                *totals.tiers.count_mut(tier) += delta.tiers.count(tier);
             }
-            totals.2 = totals.2.max(Some(delta.at));
+            totals.as_of = totals.as_of.max(Some(delta.at));
         }
         let shard = rand::random_range(0..keys::NETWORK_SHARDS);
         for (day, activity) in &days {
@@ -158,8 +157,8 @@ impl DynamoStore {
                 None,
             )?));
         }
-        if let Some(as_of) = totals.2 {
-            items.push(self.totals(shard, totals.0, &totals.1, as_of)?);
+        if let Some(as_of) = totals.as_of {
+            items.push(self.totals(shard, &totals, as_of)?);
         }
         Ok(items)
     }
@@ -312,6 +311,7 @@ impl Counters for DynamoStore {
         for item in self.get_many(shards).await? {
             let shard: TotalsItem = parse(item)?;
             totals.outstanding += shard.outstanding;
+            totals.promotional += shard.promotional;
             totals.tiers.standard += shard.tier_standard;
             totals.tiers.gold += shard.tier_gold;
             totals.tiers.platinum += shard.tier_platinum;

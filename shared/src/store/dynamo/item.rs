@@ -60,6 +60,17 @@ pub fn parse<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
     from_item(item).map_err(StoreError::backend)
 }
 
+/// The reseller whose partition `item` is in.
+pub fn owner_of(item: &Item) -> StoreResult<UserId> {
+    item.get(attr::PK)
+        .and_then(|v| v.as_s().ok())
+        .and_then(|pk| pk.strip_prefix(keys::RESELLER_PREFIX))
+        .map(UserId::parse)
+        .transpose()
+        .map_err(StoreError::backend)?
+        .ok_or_else(|| StoreError::Backend("an item outside a reseller's partition".into()))
+}
+
 /// The key attributes of an item.
 pub fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(attr::PK.into(), s(pk)), (attr::SK.into(), s(sk))])
@@ -137,6 +148,8 @@ pub struct CounterItem {
     provisions: i64,
     #[serde(default)]
     acquisitions: i64,
+    #[serde(default)]
+    credits_expired: i64,
 }
 
 impl CounterItem {
@@ -147,6 +160,7 @@ impl CounterItem {
             credits_spent: self.credits_spent,
             provisions: self.provisions,
             acquisitions: self.acquisitions,
+            credits_expired: self.credits_expired,
         }
     }
 }
@@ -156,6 +170,8 @@ impl CounterItem {
 pub struct TotalsItem {
     #[serde(default)]
     pub outstanding: i64,
+    #[serde(default)]
+    pub promotional: i64,
     #[serde(default)]
     pub tier_standard: i64,
     #[serde(default)]

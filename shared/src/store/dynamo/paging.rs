@@ -7,12 +7,30 @@ use serde::de::DeserializeOwned;
 
 use super::DynamoStore;
 use super::item::{Item, attr, key, parse, s};
-use crate::store::{Page, PageRequest, StoreError, StoreResult, decode_cursor, encode_cursor};
+use crate::store::{Page, PageRequest, StoreError, StoreResult, decode_cursor, encode_cursor, keys};
 
 impl DynamoStore {
     /// Every item a query yields, page after page.
     pub(super) async fn query_all(&self, query: QueryFluentBuilder) -> StoreResult<Vec<Item>> {
         query.into_paginator().items().send().try_collect().await.map_err(StoreError::backend)
+    }
+
+    /// The items in sparse partition `partition` of `by-status` whose index sort key is
+    /// before `before`, read again from the table (the index lags it), page after page.
+    pub(super) async fn swept(&self, partition: &str, before: String) -> StoreResult<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_STATUS_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk < :before")
+            .expression_attribute_names("#pk", attr::STATUS_PK)
+            .expression_attribute_names("#sk", attr::STATUS_SK)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":before", s(before));
+        let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
+        self.get_many(wanted).await
     }
 
     /// One page of the items of partition `pk` whose sort key starts with `prefix`.

@@ -5,9 +5,11 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
-use super::item::{Item, attr, item, key, n, parse, s};
+use super::item::{attr, item, key, n, owner_of, parse};
 use super::transaction::{Role, TxItem, guard_condition};
-use crate::domain::{Activity, Client, ClientId, Guard, Hold, HoldStatus, LedgerEntry, ProvisionedService, UserId};
+use crate::domain::{
+    Activity, Client, ClientId, Guard, Hold, HoldStatus, LedgerEntry, Lot, ProvisionedService, UserId,
+};
 use crate::store::{Page, PageRequest, Portfolio, StoreError, StoreResult, Taken, keys};
 
 impl Portfolio for DynamoStore {
@@ -78,21 +80,42 @@ impl Portfolio for DynamoStore {
     }
 
     async fn expired_holds(&self, now: DateTime<Utc>) -> StoreResult<Vec<Hold>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_STATUS_INDEX)
-            .key_condition_expression("#pk = :pk AND #sk < :now")
-            .expression_attribute_names("#pk", attr::STATUS_PK)
-            .expression_attribute_names("#sk", attr::STATUS_SK)
-            .expression_attribute_values(":pk", s(keys::ACTIVE_HOLDS))
-            .expression_attribute_values(":now", s(keys::active_hold_order(&now, "", "")));
-        let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
+        let found = self.swept(keys::ACTIVE_HOLDS, keys::active_hold_order(&now, "", "")).await?;
         // Read after the index: a hold closed in between is no longer active.
-        let holds: Vec<Hold> = self.get_many(wanted).await?.into_iter().map(parse).collect::<StoreResult<_>>()?;
+        let holds: Vec<Hold> = found.into_iter().map(parse).collect::<StoreResult<_>>()?;
         Ok(holds.into_iter().filter(|h| h.status == HoldStatus::Active).collect())
+    }
+
+    async fn lots(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Lot>> {
+        self.query_page(keys::reseller(owner_id), keys::LOT_PREFIX, page, |l: &Lot| l.id.clone()).await
+    }
+
+    async fn expired_lots(&self, now: DateTime<Utc>) -> StoreResult<Vec<(UserId, Lot)>> {
+        let found = self.swept(keys::EXPIRING_LOTS, keys::expiring_lot_order(&now, "", "")).await?;
+        let mut lots = Vec::new();
+        for item in found {
+            // Read after the index: one the job took in between has left the partition.
+            if item.contains_key(attr::STATUS_PK) {
+                lots.push((owner_of(&item)?, parse(item)?));
+            }
+        }
+        Ok(lots)
+    }
+
+    async fn settle_lot(&self, owner_id: &UserId, lot: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(owner_id), keys::lot(lot))))
+            .update_expression("REMOVE #status_pk, #status_sk")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#status_pk", attr::STATUS_PK)
+            .expression_attribute_names("#status_sk", attr::STATUS_SK)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
     }
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {

@@ -99,7 +99,7 @@ pub fn guard_condition(guard: &Guard) -> Expression {
                 e.name("#tier", "tier");
                 e.value(":tier", s(tier.as_str()));
             }
-            Condition::AvailableAtLeast { cost, held } => {
+            Condition::AvailableAtLeast { cost, held, .. } => {
                 e.and("#balance >= :cost");
                 e.name("#balance", "balance");
                 e.value(":cost", n(cost.saturating_add(held)));

@@ -7,11 +7,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
-use super::item::{Item, attr, idempotency_item, idempotency_key, item, key, n, parse, s, sort_key, to_attr};
+use super::item::{attr, idempotency_item, idempotency_key, item, key, n, owner_of, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, StoreError, StoreResult, WalletChange, Wallets, keys,
+    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, StoreError, StoreResult, WalletChange,
+    Wallets, keys,
 };
 
 impl DynamoStore {
@@ -55,6 +56,36 @@ impl DynamoStore {
         let write = TransactWriteItem::builder().put(put.build().map_err(StoreError::backend)?).build();
         Ok(TxItem { write, role: Role::Requires(Refusal::HoldClosed) })
     }
+    /// A lot item opened, grown or expired. One with an expiry sits in the sparse
+    /// `LOT#EXPIRING` partition of `by-status` until the expiry job takes it out; the job's
+    /// write requires it still there, so a lot expires once.
+    fn lot_write(&self, owner: &UserId, write: &LotWrite) -> StoreResult<TxItem<'static>> {
+        match write {
+            LotWrite::Put(lot) => {
+                let mut stored = item(lot, keys::reseller(owner), keys::lot(&lot.id))?;
+                if let Some(expires_at) = lot.expires_at {
+                    stored.insert(attr::STATUS_PK.into(), s(keys::EXPIRING_LOTS));
+                    stored.insert(attr::STATUS_SK.into(), s(keys::expiring_lot_order(&expires_at, owner, &lot.id)));
+                }
+                Ok(TxItem::plain(self.put(stored, None)?))
+            }
+            LotWrite::Expired { lot, amount } => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(keys::reseller(owner), keys::lot(lot))))
+                    .update_expression("SET #expired = :amount REMOVE #status_pk, #status_sk")
+                    .condition_expression("attribute_exists(#status_pk)")
+                    .expression_attribute_names("#expired", "expired")
+                    .expression_attribute_names("#status_pk", attr::STATUS_PK)
+                    .expression_attribute_names("#status_sk", attr::STATUS_SK)
+                    .expression_attribute_values(":amount", n(*amount))
+                    .build()
+                    .map_err(StoreError::backend)?;
+                let write = TransactWriteItem::builder().update(update).build();
+                Ok(TxItem { write, role: Role::Requires(Refusal::VersionChanged) })
+            }
+        }
+    }
 }
 
 impl Wallets for DynamoStore {
@@ -82,6 +113,8 @@ impl Wallets for DynamoStore {
         values.insert(":held".into(), n(change.new_held));
         names.insert("#debt".into(), "debt".into());
         values.insert(":debt".into(), n(change.new_debt));
+        names.insert("#lots".into(), "lots".into());
+        values.insert(":lots".into(), to_attr(&change.new_lots)?);
         if change.lift_hold {
             names.insert("#hold".into(), "hold_provisioning".into());
             names.insert("#hold_reason".into(), "hold_reason".into());
@@ -91,13 +124,13 @@ impl Wallets for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
             .update_expression(if change.lift_hold {
-                "SET #new_balance = :balance, #held = :held, #debt = :debt, #new_version = #new_version + :one, \
-                 #wallet_open = :true, #updated_at = :at, #hold = :false \
+                "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
+                 #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at, #hold = :false \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients \
                  REMOVE #hold_reason"
             } else {
-                "SET #new_balance = :balance, #held = :held, #debt = :debt, #new_version = #new_version + :one, \
-                 #wallet_open = :true, #updated_at = :at \
+                "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
+                 #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at \
                  ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients"
             })
             .condition_expression(condition.text)
@@ -143,6 +176,9 @@ impl Wallets for DynamoStore {
         if let Some(write) = &change.hold {
             items.push(self.hold_write(write)?);
         }
+        for write in &change.lot_writes {
+            items.push(self.lot_write(&change.user_id, write)?);
+        }
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
         for client in &change.clients {
             items.push(TxItem::plain(self.put(item(client, owner.clone(), keys::client(&client.id))?, None)?));
@@ -175,28 +211,9 @@ impl Wallets for DynamoStore {
     }
 
     async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_STATUS_INDEX)
-            .key_condition_expression("#pk = :pk AND #sk < :before")
-            .expression_attribute_names("#pk", attr::STATUS_PK)
-            .expression_attribute_names("#sk", attr::STATUS_SK)
-            .expression_attribute_values(":pk", s(keys::PENDING_FILLS))
-            .expression_attribute_values(":before", s(keys::pending_fill_order(&before, "")));
-        let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
         let mut pending = Vec::new();
-        for record in self.get_many(wanted).await? {
-            let owner = record
-                .get(attr::PK)
-                .and_then(|v| v.as_s().ok())
-                .and_then(|pk| pk.strip_prefix(keys::RESELLER_PREFIX))
-                .map(UserId::parse)
-                .transpose()
-                .map_err(StoreError::backend)?
-                .ok_or_else(|| StoreError::Backend("a pending fill outside a reseller's partition".into()))?;
+        for record in self.swept(keys::PENDING_FILLS, keys::pending_fill_order(&before, "")).await? {
+            let owner = owner_of(&record)?;
             let record: IdempotencyRecord = parse(record)?;
             // Read after the index: a fill finished in between is done.
             if record.state == IdempotencyState::Pending {

@@ -29,8 +29,8 @@ use super::{
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Metadata, NetworkDelta, NetworkTotals,
-    ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, Metadata, NetworkDelta,
+    NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -57,6 +57,12 @@ struct Tables {
     /// Holds by owner, then by id.
     #[serde(default)]
     holds: Owned<Hold>,
+    /// Credit lots as opened, by owner then id (live amounts are on the wallet).
+    #[serde(default)]
+    lots: Owned<Lot>,
+    /// The lots with an expiry the expiry job has not taken yet, by owner.
+    #[serde(default)]
+    expiring_lots: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Referral ids holding a reward slot, by referrer and month (`user#YYYY-MM`).
     #[serde(default)]
     reward_slots: BTreeMap<String, std::collections::BTreeSet<String>>,
@@ -293,6 +299,30 @@ impl Portfolio for MemoryStore {
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
         page_newest_first(self.lock().ledger.get(owner_id.as_str()), page)
+    }
+
+    async fn lots(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Lot>> {
+        page_newest_first(self.lock().lots.get(owner_id.as_str()), page)
+    }
+
+    async fn expired_lots(&self, now: DateTime<Utc>) -> StoreResult<Vec<(UserId, Lot)>> {
+        let t = self.lock();
+        let mut found = Vec::new();
+        for (owner, ids) in &t.expiring_lots {
+            let owner_id = UserId::parse(owner.as_str()).map_err(StoreError::backend)?;
+            let lots = ids.iter().filter_map(|id| t.lots.get(owner).and_then(|l| l.get(id)));
+            found.extend(lots.filter(|l| l.is_expired(now)).map(|l| (owner_id.clone(), l.clone())));
+        }
+        Ok(found)
+    }
+
+    async fn settle_lot(&self, owner_id: &UserId, lot: &str) -> StoreResult<()> {
+        let mut t = self.lock();
+        if let Some(ids) = t.expiring_lots.get_mut(owner_id.as_str()) {
+            ids.remove(lot);
+        }
+        self.changed();
+        Ok(())
     }
 }
 

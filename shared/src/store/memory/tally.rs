@@ -50,6 +50,7 @@ impl Tally {
             *self.network_months.entry(month_of(delta.day)).or_default() += delta.activity;
         }
         self.totals.outstanding += delta.outstanding;
+        self.totals.promotional += delta.promotional;
         for tier in Tier::ALL {
             *self.totals.tiers.count_mut(tier) += delta.tiers.count(tier);
         }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
 use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
-use crate::store::{IdempotencyRecord, IdempotencyState, StoreError, StoreResult, Stored, WalletChange, Wallets};
+use crate::store::{
+    IdempotencyRecord, IdempotencyState, LotWrite, StoreError, StoreResult, Stored, WalletChange, Wallets,
+};
 
 impl Wallets for MemoryStore {
     async fn wallet(
@@ -41,11 +43,35 @@ impl Wallets for MemoryStore {
                 return Err(StoreError::Refused(Refusal::HoldClosed));
             }
         }
+        for write in &change.lot_writes {
+            if let LotWrite::Expired { lot, .. } = write
+                && !t.expiring_lots.get(&owner).is_some_and(|ids| ids.contains(lot))
+            {
+                return Err(StoreError::Refused(Refusal::VersionChanged));
+            }
+        }
+        for write in &change.lot_writes {
+            match write {
+                LotWrite::Put(lot) => {
+                    t.lots.entry(owner.clone()).or_default().insert(lot.id.clone(), lot.clone());
+                    if lot.expires_at.is_some() {
+                        t.expiring_lots.entry(owner.clone()).or_default().insert(lot.id.clone());
+                    }
+                }
+                LotWrite::Expired { lot, amount } => {
+                    t.expiring_lots.entry(owner.clone()).or_default().remove(lot);
+                    if let Some(stored) = t.lots.get_mut(&owner).and_then(|l| l.get_mut(lot)) {
+                        stored.expired = *amount;
+                    }
+                }
+            }
+        }
         let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
         let before = r.clone();
         r.balance = change.new_balance;
         r.held = change.new_held;
         r.debt = change.new_debt;
+        r.lots = change.new_lots.clone();
         r.version += 1;
         r.wallet_open = true;
         r.credits_added += change.activity.credits_added;

@@ -1,0 +1,285 @@
+//! Credit lots (Orb's credit blocks, Stripe's credit grants): every credit opens a lot,
+//! paid or promotional, perhaps expiring. Spending draws lots in one fixed order, and credit
+//! past its expiry is never spendable, whether or not the expiry job has run.
+//!
+//! The live state of the open lots rides on the wallet item, which every money write
+//! already conditions on: a spend touches no lot item at all, and the lots cannot drift
+//! from the balance. A wallet keeps at most [`MAX_OPEN_LOTS`] open; a credit beyond that
+//! joins an open lot of its kind (see [`Lots::open`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many lots one wallet keeps open. Each is about 120 bytes of the wallet item, which
+/// every money write rewrites: 64 keep it under 8 KB. Twenty referral rewards a month
+/// expiring after 90 days stay under it.
+pub const MAX_OPEN_LOTS: usize = 64;
+
+/// The id of the lot that adopts a balance credited before lots were kept.
+pub const OPENING_LOT: &str = "opening-balance";
+
+/// Where a lot's credit came from, which decides its place in the spending order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LotKind {
+    /// Bought: payments, admin top-ups.
+    Paid,
+    /// Given: referral rewards, admin grants marked promotional. Spent before paid credit.
+    Promotional,
+}
+
+/// One lot: credit of one kind and expiry, and what is left of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Lot {
+    /// The id of the credit entry that opened it.
+    pub id: String,
+    pub kind: LotKind,
+    /// Credited into it (more than its first credit when a later one joined it).
+    pub amount: i64,
+    /// Left of it: part of the balance.
+    pub remaining: i64,
+    /// Of `remaining`, what active holds reserve.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reserved: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// What its expiry took (once it expired).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expired: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// Credits moved in or out of one lot by one entry or hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Draw {
+    pub lot: String,
+    pub kind: LotKind,
+    pub amount: i64,
+}
+
+impl Lot {
+    /// A lot opened by credit entry `id`.
+    pub fn new(id: &str, kind: LotKind, amount: i64, expires_at: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            kind,
+            amount,
+            remaining: amount,
+            reserved: 0,
+            expires_at,
+            created_at: at,
+            expired: 0,
+        }
+    }
+
+    /// Whether its credit has expired at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// What a new spend or hold may take of it at `now`.
+    pub fn spendable(&self, now: DateTime<Utc>) -> i64 {
+        if self.is_expired(now) { 0 } else { self.remaining - self.reserved }
+    }
+
+    /// Its place in the spending order: earliest expiry first (none last), promotional
+    /// before paid at the same expiry, then oldest.
+    fn order(&self) -> (bool, Option<DateTime<Utc>>, bool, DateTime<Utc>, &str) {
+        (self.expires_at.is_none(), self.expires_at, self.kind == LotKind::Paid, self.created_at, &self.id)
+    }
+
+    fn draw(&self, amount: i64) -> Draw {
+        Draw { lot: self.id.clone(), kind: self.kind, amount }
+    }
+}
+
+/// A wallet's open lots (remaining or reserved credit), in the spending order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct Lots(Vec<Lot>);
+
+impl Lots {
+    /// Whether no lot is open.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The open lots, in the spending order.
+    pub fn iter(&self) -> impl Iterator<Item = &Lot> {
+        self.0.iter()
+    }
+
+    /// The open lot `id`.
+    pub fn get(&self, id: &str) -> Option<&Lot> {
+        self.0.iter().find(|l| l.id == id)
+    }
+
+    /// Credit left in all lots: the balance.
+    pub fn total(&self) -> i64 {
+        self.0.iter().map(|l| l.remaining).sum()
+    }
+
+    /// Credit of expired lots that no hold reserves: in the balance until the expiry job
+    /// takes it, never spendable.
+    pub fn expired_unreserved(&self, now: DateTime<Utc>) -> i64 {
+        self.0.iter().filter(|l| l.is_expired(now)).map(|l| l.remaining - l.reserved).sum()
+    }
+
+    /// Credit that expires after `now` and by `until`.
+    pub fn expiring(&self, now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
+        self.0.iter().filter(|l| l.expires_at.is_some_and(|at| at > now && at <= until)).map(|l| l.remaining).sum()
+    }
+
+    /// Adopts a balance credited before lots were kept (or any part of the balance no lot
+    /// holds) as a paid lot without expiry, so the lots always sum to the balance.
+    pub fn adopt(&mut self, balance: i64, since: DateTime<Utc>) {
+        let missing = balance - self.total();
+        if missing > 0 {
+            self.0.push(Lot::new(OPENING_LOT, LotKind::Paid, missing, None, since));
+            self.sort();
+        }
+    }
+
+    /// Puts `lot` in, and returns the lot as it now stands (the one to write). Beyond
+    /// [`MAX_OPEN_LOTS`] it joins the open lot of its kind with the latest expiry, which
+    /// then expires at the later of the two (never: never), so a join never shortens
+    /// credit's life nor makes paid credit expire; the credit's entry names that lot.
+    pub fn open(&mut self, lot: Lot) -> Lot {
+        let joined = (self.0.len() >= MAX_OPEN_LOTS)
+            .then(|| {
+                self.0
+                    .iter_mut()
+                    .filter(|l| l.kind == lot.kind)
+                    .max_by_key(|l| (l.expires_at.is_none(), l.expires_at, l.created_at))
+            })
+            .flatten();
+        let stands = match joined {
+            Some(into) => {
+                into.amount += lot.amount;
+                into.remaining += lot.amount;
+                into.expires_at = into.expires_at.zip(lot.expires_at).map(|(a, b)| a.max(b));
+                into.clone()
+            }
+            None => {
+                self.0.push(lot.clone());
+                lot
+            }
+        };
+        self.sort();
+        stands
+    }
+
+    /// Takes `amount` of the spendable credit in the spending order; none when the lots
+    /// cannot give it all.
+    pub fn draw(&mut self, amount: i64, now: DateTime<Utc>) -> Option<Vec<Draw>> {
+        let draws = self.plan(amount, |l| l.spendable(now))?;
+        self.apply(&draws, |l, n| l.remaining -= n);
+        Some(draws)
+    }
+
+    /// Reserves `amount` of the spendable credit in the spending order, for a hold.
+    pub fn reserve(&mut self, amount: i64, now: DateTime<Utc>) -> Option<Vec<Draw>> {
+        let draws = self.plan(amount, |l| l.spendable(now))?;
+        self.apply(&draws, |l, n| l.reserved += n);
+        Some(draws)
+    }
+
+    /// Releases what a hold reserved.
+    pub fn release(&mut self, reserved: &[Draw]) {
+        self.apply(reserved, |l, n| l.reserved -= n);
+    }
+
+    /// Captures `amount` of what a hold reserved (in the order it was reserved, which is
+    /// the spending order when it was placed) and releases all of the reservation. A hold
+    /// placed before a lot expired still takes from it: the reservation was the decision.
+    pub fn capture(&mut self, reserved: &[Draw], amount: i64) -> Vec<Draw> {
+        let mut left = amount;
+        let mut draws = Vec::new();
+        for r in reserved {
+            let take = r.amount.min(left);
+            if take > 0 {
+                draws.push(Draw { amount: take, ..r.clone() });
+                left -= take;
+            }
+        }
+        self.release(reserved);
+        self.apply(&draws, |l, n| l.remaining -= n);
+        draws
+    }
+
+    /// What a reversal of the credit that opened (or joined) lot `lot` can take back at
+    /// `now`: that lot's unreserved credit (expired or not), then the spendable credit of
+    /// the others.
+    pub fn reversible(&self, lot: &str, now: DateTime<Utc>) -> i64 {
+        self.0.iter().map(|l| if l.id == lot { l.remaining - l.reserved } else { l.spendable(now) }).sum()
+    }
+
+    /// Takes back `amount` (at most [`Self::reversible`]) from lot `lot` first, then in
+    /// the spending order.
+    pub fn take_back(&mut self, lot: &str, amount: i64, now: DateTime<Utc>) -> Vec<Draw> {
+        let own = self.get(lot).map_or(0, |l| (l.remaining - l.reserved).min(amount));
+        let mut draws: Vec<Draw> = self.get(lot).filter(|_| own > 0).map(|l| l.draw(own)).into_iter().collect();
+        self.apply(&draws, |l, n| l.remaining -= n);
+        if let Some(rest) = self.plan(amount - own, |l| l.spendable(now)) {
+            self.apply(&rest, |l, n| l.remaining -= n);
+            draws.extend(rest);
+        }
+        draws
+    }
+
+    /// Takes `amount` out of lot `lot` (a credit's own lot repaying debt).
+    pub fn take_from(&mut self, lot: &str, amount: i64) -> Vec<Draw> {
+        let draws: Vec<Draw> = self.get(lot).filter(|_| amount > 0).map(|l| l.draw(amount)).into_iter().collect();
+        self.apply(&draws, |l, n| l.remaining -= n);
+        draws
+    }
+
+    /// Expires what is left of lot `lot` at `now`: all of it, once no hold reserves any of
+    /// it (a reservation is released or captured first: holds end within 7 days). None
+    /// while it has not expired or is still reserved.
+    pub fn expire(&mut self, lot: &str, now: DateTime<Utc>) -> Option<Draw> {
+        let found = self.get(lot).filter(|l| l.is_expired(now) && l.reserved == 0)?;
+        let draw = found.draw(found.remaining);
+        self.apply(std::slice::from_ref(&draw), |l, n| l.remaining -= n);
+        Some(draw)
+    }
+
+    /// The draws giving `amount` from what `give` says each lot may give, in order.
+    fn plan(&self, amount: i64, give: impl Fn(&Lot) -> i64) -> Option<Vec<Draw>> {
+        let mut left = amount;
+        let mut draws = Vec::new();
+        for lot in &self.0 {
+            if left == 0 {
+                break;
+            }
+            let take = give(lot).min(left);
+            if take > 0 {
+                draws.push(lot.draw(take));
+                left -= take;
+            }
+        }
+        (left == 0).then_some(draws)
+    }
+
+    /// Applies `change` to each drawn lot, then closes the lots left empty.
+    fn apply(&mut self, draws: &[Draw], change: impl Fn(&mut Lot, i64)) {
+        for draw in draws {
+            if let Some(lot) = self.0.iter_mut().find(|l| l.id == draw.lot) {
+                change(lot, draw.amount);
+            }
+        }
+        self.0.retain(|l| l.remaining > 0 || l.reserved > 0);
+    }
+
+    fn sort(&mut self) {
+        self.0.sort_by(|a, b| a.order().cmp(&b.order()));
+    }
+}
+
+#[cfg(test)]
+#[path = "lot_test.rs"]
+mod tests;

@@ -1,0 +1,115 @@
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn days(n: i64) -> Option<DateTime<Utc>> {
+    Some(t0() + Duration::days(n))
+}
+
+fn lots(list: &[(&str, LotKind, i64, Option<DateTime<Utc>>)]) -> Lots {
+    let mut lots = Lots::default();
+    for (i, (id, kind, amount, expires_at)) in list.iter().enumerate() {
+        lots.open(Lot::new(id, *kind, *amount, *expires_at, t0() + Duration::seconds(i as i64)));
+    }
+    lots
+}
+
+fn drawn(draws: &[Draw]) -> Vec<(&str, i64)> {
+    draws.iter().map(|d| (d.lot.as_str(), d.amount)).collect()
+}
+
+#[test]
+fn spending_draws_earliest_expiry_first_promotional_before_paid_then_oldest() {
+    use LotKind::{Paid, Promotional};
+    let mut wallet = lots(&[
+        ("paid-old", Paid, 10, None),
+        ("paid-new", Paid, 10, None),
+        ("paid-30", Paid, 10, days(30)),
+        ("promo-30", Promotional, 10, days(30)),
+        ("promo-10", Promotional, 10, days(10)),
+        ("promo-none", Promotional, 10, None),
+    ]);
+    let draws = wallet.draw(55, t0()).unwrap();
+    assert_eq!(
+        drawn(&draws),
+        [("promo-10", 10), ("promo-30", 10), ("paid-30", 10), ("promo-none", 10), ("paid-old", 10), ("paid-new", 5)]
+    );
+    assert_eq!(wallet.total(), 5);
+    assert_eq!(wallet.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["paid-new"]);
+}
+
+#[test]
+fn expired_credit_is_never_drawn_and_a_short_draw_takes_nothing() {
+    let mut wallet = lots(&[("promo", LotKind::Promotional, 50, days(1)), ("paid", LotKind::Paid, 20, None)]);
+    let after = t0() + Duration::days(1);
+    assert_eq!(wallet.expired_unreserved(after), 50);
+    assert_eq!(wallet.draw(30, after), None);
+    assert_eq!(wallet.total(), 70, "a refused draw leaves every lot as it was");
+    assert_eq!(drawn(&wallet.draw(20, after).unwrap()), [("paid", 20)]);
+}
+
+#[test]
+fn expiry_takes_what_is_left_once_no_hold_reserves_it() {
+    let mut wallet = lots(&[("promo", LotKind::Promotional, 50, days(1)), ("paid", LotKind::Paid, 20, None)]);
+    let reserved = wallet.reserve(30, t0()).unwrap();
+    assert_eq!(drawn(&reserved), [("promo", 30)]);
+    let after = t0() + Duration::days(2);
+    assert_eq!(wallet.expire("promo", t0()), None, "not expired yet");
+    assert_eq!(wallet.expire("promo", after), None, "a hold still reserves part of it");
+    // The hold placed before the expiry still captures from it.
+    assert_eq!(drawn(&wallet.capture(&reserved, 25)), [("promo", 25)]);
+    let expired = wallet.expire("promo", after).unwrap();
+    assert_eq!(expired.amount, 25);
+    assert_eq!(wallet.total(), 20);
+    assert_eq!(wallet.expire("promo", after), None, "a lot expires once");
+}
+
+#[test]
+fn a_void_gives_back_exactly_what_was_reserved() {
+    let mut wallet = lots(&[("a", LotKind::Paid, 10, None), ("b", LotKind::Paid, 10, None)]);
+    let reserved = wallet.reserve(15, t0()).unwrap();
+    assert_eq!(wallet.draw(6, t0()), None, "only 5 is left unreserved");
+    wallet.release(&reserved);
+    assert_eq!(wallet.iter().map(|l| l.reserved).sum::<i64>(), 0);
+    assert_eq!(wallet.total(), 20);
+}
+
+#[test]
+fn a_reversal_takes_its_own_lot_first_even_when_expired() {
+    let mut wallet = lots(&[("paid", LotKind::Paid, 100, None), ("promo", LotKind::Promotional, 40, days(1))]);
+    let after = t0() + Duration::days(3);
+    assert_eq!(wallet.reversible("promo", after), 140);
+    assert_eq!(drawn(&wallet.take_back("promo", 60, after)), [("promo", 40), ("paid", 20)]);
+    assert_eq!(wallet.total(), 80);
+}
+
+#[test]
+fn past_the_bound_a_credit_joins_its_kind_and_never_shortens_or_adds_an_expiry() {
+    let mut wallet = Lots::default();
+    for i in 0..MAX_OPEN_LOTS {
+        wallet.open(Lot::new(&format!("promo-{i:03}"), LotKind::Promotional, 1, days(i as i64 + 1), t0()));
+    }
+    let joined = wallet.open(Lot::new("late", LotKind::Promotional, 5, days(500), t0()));
+    assert_eq!(wallet.iter().count(), MAX_OPEN_LOTS);
+    assert_eq!(joined.id, format!("promo-{:03}", MAX_OPEN_LOTS - 1));
+    assert_eq!((joined.amount, joined.expires_at), (6, days(500)));
+    // A paid credit with no lot of its kind opens one; the next joins it and stays unexpiring.
+    let paid = wallet.open(Lot::new("paid", LotKind::Paid, 7, None, t0()));
+    assert_eq!((paid.id.as_str(), paid.expires_at), ("paid", None));
+    let again = wallet.open(Lot::new("paid-2", LotKind::Paid, 3, days(5), t0()));
+    assert_eq!((again.id.as_str(), again.amount, again.expires_at), ("paid", 10, None));
+}
+
+#[test]
+fn adopting_a_balance_from_before_lots_makes_them_sum_to_it() {
+    let mut wallet = lots(&[("a", LotKind::Paid, 10, None)]);
+    wallet.adopt(25, t0());
+    assert_eq!(wallet.total(), 25);
+    assert_eq!(wallet.get(OPENING_LOT).map(|l| l.remaining), Some(15));
+    wallet.adopt(25, t0());
+    assert_eq!(wallet.total(), 25, "adopting twice adds nothing");
+}
