@@ -9,6 +9,7 @@ pages fit a 375 px screen. Screenshots of each page are written for people to lo
 usage: pages.py <dev server base URL> <screenshot directory>
 """
 
+from datetime import datetime, timedelta
 import json
 import sys
 import urllib.error
@@ -242,20 +243,35 @@ def main():
         wait_for(admin_page, lambda d: "Reversed 500" in text(d, "#reseller-message"), "the reversal")
         check(text(admin_page, "#reseller-balance") == "3,895", f"the balance after: {text(admin_page, '#reseller-balance')}")
         wait_for(admin_page, lambda d: "reversal" in text(d, "#reseller-ledger"), "the reversal in the ledger")
+
+        # The admin grants promotional credit that expires in ten days: a lot of its own.
+        credit.find_element(By.NAME, "amount").send_keys("200")
+        credit.find_element(By.NAME, "promotional").click()
+        expires = (datetime.now() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+        admin_page.execute_script("document.querySelector('#credit [name=expires]').value = arguments[0]", expires)
+        admin_page.find_element(By.ID, "credit-submit").click()
+        wait_for(admin_page, lambda d: "Added 200" in text(d, "#reseller-message"), "the promotional grant")
+        wait_for(admin_page, lambda d: text(d, "#total-promotional") == "200 credits", "outstanding promotional credit")
+        check(text(admin_page, "#total-paid") == "3,895 credits", f"outstanding paid credit: {text(admin_page, '#total-paid')}")
         check(fits(admin_page, 375), "the reports fit 375 px")
         screenshot(admin_page, "admin-reports")
 
         # The partner sees the top-up and its reversal.
         partner.refresh()
         ready(partner)
-        check(text(partner, "#balance") == "3,895 credits", f"the top-up, then its reversal: {text(partner, '#balance')}")
+        check(text(partner, "#balance") == "4,095 credits", f"the top-up, its reversal, the grant: {text(partner, '#balance')}")
+        check(text(partner, "#expiring") == "200 credits", f"what expires within 30 days: {text(partner, '#expiring')}")
+        lots = text(partner, "#lots")
+        check("Promotional" in lots and "Paid" in lots, f"the lots, paid and promotional: {lots}")
 
         # A hold captured: charged what it reserved, once, and the service is in the ledger.
         partner.find_element(By.CSS_SELECTOR, "#hold input[name=cost]").send_keys("100")
         partner.find_element(By.CSS_SELECTOR, "#hold button[type=submit]").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "85 credits", "the second reserve")
         partner.find_element(By.CSS_SELECTOR, "#holds button[data-capture]").click()
-        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "3,810 credits", "the capture")
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "4,010 credits", "the capture")
+        promotional = wait_for(partner, lambda d: "115" in text(d, "#lots tr") and text(d, "#lots tr"), "the grant drawn first")
+        check(promotional.startswith("Promotional"), f"the capture drew the promotional lot first: {promotional}")
         check(text(partner, "#held") == "0 credits" and "Captured" in text(partner, "#hold-message"),
               f"nothing left reserved: {text(partner, '#hold-message')}")
         check("-85" in text(partner, "#ledger tr"), f"the capture's debit: {text(partner, '#ledger tr')}")
@@ -264,7 +280,7 @@ def main():
         partner.get(BASE + REPORTS)
         wait_for(partner, lambda d: "administrators only" in text(d, "#page-message"), "the refusal")
         visible = partner.execute_script("return [...document.querySelectorAll('main > section')].filter(s => !s.hidden).length")
-        check(visible == 0 and "3,810" not in text(partner, "main"), "no report is shown to a partner")
+        check(visible == 0 and "4,010" not in text(partner, "main"), "no report is shown to a partner")
         screenshot(partner, "admin-reports-as-partner")
 
         # Signed out, a page shows only the sign-in.

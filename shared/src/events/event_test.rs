@@ -114,3 +114,38 @@ fn a_hold_that_takes_available_below_the_threshold_warns_and_its_end_is_an_event
         "placing a hold moves the wallet, which says so"
     );
 }
+
+#[test]
+fn every_ledger_entry_is_an_event_of_its_kind_with_the_same_envelope() {
+    use crate::domain::{Draw, EntryKind as K, LedgerEntry, LotKind};
+    let entry = |kind| LedgerEntry {
+        id: "01ENTRY".into(),
+        kind,
+        amount: 450,
+        balance_after: 40,
+        reason: None,
+        actor: "expiry".into(),
+        idempotency_key: "lot:01LOT:expired".into(),
+        created_at: chrono::Utc::now(),
+        reversed: 0,
+        lots: vec![Draw { lot: "01LOT".into(), kind: LotKind::Promotional, amount: 450 }],
+    };
+    let owner_id = UserId::parse("u").unwrap();
+    for (kind, detail_type) in [
+        (K::Credit, "CreditsAdded"),
+        (K::Reward, "CreditsAdded"),
+        (K::Debit, "CreditsSpent"),
+        (K::Reversal, "CreditsReversed"),
+        (K::DebtRepayment, "DebtRepaid"),
+        (K::Expiry, "CreditsExpired"),
+    ] {
+        let posted = event(&change(None, Some(Stored::Entry { owner_id: owner_id.clone(), entry: entry(kind) })));
+        let bus = posted.expect("an event").to_bus().unwrap();
+        assert_eq!(bus.detail_type, detail_type);
+        assert_eq!(
+            (bus.detail["event_id"].as_str(), bus.detail["reseller"]["user_id"].as_str()),
+            (Some("e1"), Some("u"))
+        );
+        assert_eq!(bus.detail["transaction"]["lots"][0]["lot"], "01LOT", "{detail_type} names the lots it moved");
+    }
+}

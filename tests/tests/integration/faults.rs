@@ -1,6 +1,6 @@
 //! Ambiguous failures on the DynamoDB store. Every DynamoDB call that add credits,
-//! provision, bulk onboarding, a hold and its capture, and the referral reward make is, in
-//! turn, refused before it is
+//! provision, bulk onboarding, a hold and its capture or void, a reversal, a lot's expiry
+//! and the referral reward make is, in turn, refused before it is
 //! sent, and served with its response lost (the write committed, the caller never hears).
 //! The caller then retries with the same key, as a client or an event source would: the
 //! money moved exactly once, the ledger explains the balance, the counters agree, and a
@@ -31,37 +31,72 @@ enum Operation {
     Capture,
     /// 4,000 of the opening credit reversed (its entry read, then the reversal written).
     Reversal,
+    /// A hold placed, then voided: faults in either.
+    Void,
+    /// A promotional grant of 4,000 that has expired, written down by the expiry job.
+    Expiry,
 }
 
-/// What one successful operation leaves behind on a gold wallet of 10,000.
+/// What one successful operation leaves behind on a gold wallet of 10,000: its balance,
+/// the one entry it wrote (kind and amount; none for a void), what it bought.
 struct Effect {
     balance: i64,
-    kind: EntryKind,
-    amount: i64,
+    entry: Option<(EntryKind, i64)>,
     clients: i64,
     provisions: i64,
 }
+
+/// The promotional grant the expiry operation starts from.
+const GRANT: i64 = 4_000;
 
 impl Operation {
     fn effect(self) -> Effect {
         match self {
             Operation::AddCredits => {
-                Effect { balance: OPENING + 500, kind: EntryKind::Credit, amount: 500, clients: 0, provisions: 0 }
+                Effect { balance: OPENING + 500, entry: Some((EntryKind::Credit, 500)), clients: 0, provisions: 0 }
             }
             // Base 100 at gold (15 % off) is 85.
             Operation::Provision | Operation::Capture => {
-                Effect { balance: OPENING - 85, kind: EntryKind::Debit, amount: 85, clients: 0, provisions: 1 }
+                Effect { balance: OPENING - 85, entry: Some((EntryKind::Debit, 85)), clients: 0, provisions: 1 }
             }
             Operation::Bulk => {
-                Effect { balance: OPENING - 255, kind: EntryKind::Debit, amount: 255, clients: 3, provisions: 3 }
+                Effect { balance: OPENING - 255, entry: Some((EntryKind::Debit, 255)), clients: 3, provisions: 3 }
             }
             Operation::Referral => {
-                Effect { balance: OPENING + 1_000, kind: EntryKind::Reward, amount: 1_000, clients: 0, provisions: 0 }
+                Effect { balance: OPENING + 1_000, entry: Some((EntryKind::Reward, 1_000)), clients: 0, provisions: 0 }
             }
-            Operation::Reversal => {
-                Effect { balance: OPENING - 4_000, kind: EntryKind::Reversal, amount: 4_000, clients: 0, provisions: 0 }
+            Operation::Reversal => Effect {
+                balance: OPENING - 4_000,
+                entry: Some((EntryKind::Reversal, 4_000)),
+                clients: 0,
+                provisions: 0,
+            },
+            Operation::Void => Effect { balance: OPENING, entry: None, clients: 0, provisions: 0 },
+            Operation::Expiry => {
+                Effect { balance: OPENING, entry: Some((EntryKind::Expiry, GRANT)), clients: 0, provisions: 0 }
             }
         }
+    }
+
+    /// What the operation needs before it runs: an expired promotional lot for the expiry.
+    async fn prepare(self, ally: &Ally<DynamoStore>, user: &str) {
+        if let Operation::Expiry = self {
+            let grant = CreditRequest {
+                amount: GRANT,
+                reason: Some(ally_tests::note("promotion")),
+                promotional: true,
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(600)),
+            };
+            ally.add_credits(&uid(user), grant, EntryKind::Credit, "admin-1", &ikey(&format!("grant-{user}")))
+                .await
+                .expect("the grant");
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        }
+    }
+
+    /// The entries written before it runs: the opening credit, and the grant of an expiry.
+    fn entries_before(self) -> usize {
+        if let Operation::Expiry = self { 2 } else { 1 }
     }
 
     /// Runs the operation for `user` with a fixed key; the balance it reports.
@@ -80,6 +115,15 @@ impl Operation {
                 let placed = ally.place_hold(&uid(user), request, &ikey("hold-1")).await?;
                 let capture = ally::service::CaptureRequest::default();
                 Ok(ally.capture_hold(&uid(user), &placed.hold.id, capture, &ikey("capture-1")).await?.balance)
+            }
+            Operation::Void => {
+                let request = ally::service::HoldRequest { cost: Some(100), ..Default::default() };
+                let placed = ally.place_hold(&uid(user), request, &ikey("hold-1")).await?;
+                Ok(ally.void_hold(&uid(user), &placed.hold.id, &ikey("void-1")).await?.available)
+            }
+            Operation::Expiry => {
+                ally.expire_lots().await?;
+                Ok(ally.find_by_user(&uid(user)).await?.balance)
             }
             Operation::Provision => {
                 let request = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
@@ -123,13 +167,24 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
     let reseller = ally.find_by_user(&uid(user)).await.expect("reseller");
     assert_eq!(reseller.balance, effect.balance, "{case}: balance");
     assert_ledger_matches_balance(ally, user).await;
+    assert_eq!(reseller.held, 0, "{case}: nothing stays reserved");
     let entries = all_entries(ally, user).await;
-    assert_eq!(entries.len(), 2, "{case}: the opening credit and one entry, got {entries:?}");
-    assert_eq!((entries[0].kind, entries[0].amount), (effect.kind, effect.amount), "{case}: the entry");
+    let written: Vec<_> =
+        entries.iter().take(entries.len() - op.entries_before()).map(|e| (e.kind, e.amount)).collect();
+    assert_eq!(written, Vec::from_iter(effect.entry), "{case}: the entries it wrote, of {entries:?}");
     let stats = ally.stats(&uid(user)).await.expect("stats");
-    // Credits distributed, net: a spend adds nothing, a reversal takes back.
-    let added = OPENING + if effect.kind == EntryKind::Debit { 0 } else { effect.kind.sign() * effect.amount };
-    let spent = if effect.kind == EntryKind::Debit { effect.amount } else { 0 };
+    // Credits distributed, net: a spend or an expiry takes nothing back, a reversal does.
+    let added = OPENING
+        + match effect.entry {
+            Some((EntryKind::Reversal, amount)) => -amount,
+            Some((EntryKind::Credit | EntryKind::Reward, amount)) => amount,
+            Some((EntryKind::Expiry, _)) => GRANT,
+            _ => 0,
+        };
+    let spent = match effect.entry {
+        Some((EntryKind::Debit, amount)) => amount,
+        _ => 0,
+    };
     assert_eq!(
         (stats.clients, stats.provisions, stats.credits_added, stats.credits_spent),
         (effect.clients, effect.provisions, added, spent),
@@ -147,6 +202,7 @@ async fn sweep(op: Operation) {
     ally_tests::onboarded(&ally, "newcomer", Tier::Standard, None).await;
     // A clean run tells how many calls there are to break.
     reseller_with(&ally, "clean", Tier::Gold, OPENING).await;
+    op.prepare(&ally, "clean").await;
     calls.take();
     op.perform(&ally, "clean").await.expect("clean run");
     let by_operation = calls.take();
@@ -161,6 +217,7 @@ async fn sweep(op: Operation) {
             let case = format!("{op:?}, call {n} of {steps}: {fault:?}");
             let user = format!("{op:?}-{fault:?}-{n}").to_lowercase();
             reseller_with(&ally, &user, Tier::Gold, OPENING).await;
+            op.prepare(&ally, &user).await;
             calls.arm(n, fault);
             let first = op.perform(&ally, &user).await;
             assert!(calls.fired(), "{case}: the fault was never reached ({first:?})");
@@ -206,6 +263,16 @@ async fn a_hold_and_its_capture_survive_a_fault_at_every_call() {
 #[tokio::test]
 async fn a_reversal_survives_a_fault_at_every_call() {
     sweep(Operation::Reversal).await;
+}
+
+#[tokio::test]
+async fn a_void_survives_a_fault_at_every_call() {
+    sweep(Operation::Void).await;
+}
+
+#[tokio::test]
+async fn a_lot_expiry_survives_a_fault_at_every_call() {
+    sweep(Operation::Expiry).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod hostile;
 mod http;
 mod http_spending;
 mod lambda_functions;
+mod lots;
 mod money;
 mod network;
 mod openapi;

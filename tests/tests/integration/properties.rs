@@ -14,6 +14,7 @@ use ally::{Ally, Config};
 use ally_tests::figures::assert_figures_match;
 use ally_tests::stream::CatchUp;
 use ally_tests::{Holdings, all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
+use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as Cases, TestRunner};
 use serde_json::{Value, json};
@@ -95,6 +96,15 @@ enum Step {
         captured: Option<i64>,
         key: u8,
     },
+    /// A promotional grant, expiring `expires_ms` after the scenario began (or never).
+    Grant {
+        user: usize,
+        amount: i64,
+        expires_ms: Option<i64>,
+        key: u8,
+    },
+    /// The expiry job, a few milliseconds later.
+    Expire,
     /// Reverse `amount` of the user's opening credit.
     Reverse {
         user: usize,
@@ -139,6 +149,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (user.clone(), amount(), prop::option::of(amount()), key.clone())
             .prop_map(|(user, cost, captured, key)| Step::Held { user, cost, captured, key }),
         1 => (user.clone(), amount(), key.clone()).prop_map(|(user, amount, key)| Step::Reverse { user, amount, key }),
+        2 => (user.clone(), amount(), prop::option::of(1..60i64), key.clone())
+            .prop_map(|(user, amount, expires_ms, key)| Step::Grant { user, amount, expires_ms, key }),
+        1 => Just(Step::Expire),
         2 => (0usize..5).prop_map(|back| Step::Replay { back }),
         1 => (user.clone(), tier()).prop_map(|(user, tier)| Step::SetTier { user, tier }),
         1 => (user.clone(), any::<bool>()).prop_map(|(user, suspended)| Step::Suspend { user, suspended }),
@@ -163,9 +176,21 @@ async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Vec<Holdings> {
     out
 }
 
-/// Runs one money step; its answer as JSON, or the refusal.
-async fn money<S: Store>(ally: &Ally<S>, step: &Step) -> Option<Result<Value, String>> {
+/// Runs one money step of a scenario that began at `began`; its answer as JSON, or the
+/// refusal.
+async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> Option<Result<Value, String>> {
     let answer = match step {
+        Step::Grant { user: u, amount, expires_ms, key } => {
+            let grant = CreditRequest {
+                amount: *amount,
+                reason: None,
+                promotional: true,
+                expires_at: expires_ms.map(|ms| began + chrono::Duration::milliseconds(ms)),
+            };
+            ally.add_credits(&uid(&user(*u)), grant, EntryKind::Credit, "admin-1", &ikey(&format!("grant-{key}")))
+                .await
+                .map(|r| serde_json::to_value(r).unwrap())
+        }
         Step::Add { user: u, amount, key } => {
             let credit = CreditRequest { amount: *amount, reason: None, ..CreditRequest::default() };
             ally.add_credits(&uid(&user(*u)), credit, EntryKind::Credit, "admin-1", &ikey(&format!("add-{key}")))
@@ -234,12 +259,13 @@ async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, 
         reseller_with(&ally, u, tier, balance).await;
     }
     let mut accepted: Vec<(Step, Value)> = Vec::new();
+    let began = Utc::now();
     for step in steps {
         let before = holdings(&ally, &users).await;
         match &step {
             Step::Replay { back } => {
                 let Some((original, first)) = accepted.iter().rev().nth(*back).cloned() else { continue };
-                let again = money(&ally, &original).await.unwrap();
+                let again = money(&ally, &original, began).await.unwrap();
                 assert_eq!(again.as_ref(), Ok(&first), "a replay of {original:?} answered differently");
                 assert_eq!(holdings(&ally, &users).await, before, "a replay of {original:?} changed something");
             }
@@ -260,7 +286,11 @@ async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, 
             Step::Hold { user: u, on } => {
                 patch(&ally, *u, ResellerPatch { hold_provisioning: Some(*on), ..Default::default() }).await
             }
-            money_step => match money(&ally, money_step).await.unwrap() {
+            Step::Expire => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                ally.expire_lots().await.unwrap();
+            }
+            money_step => match money(&ally, money_step, began).await.unwrap() {
                 Ok(answer) => accepted.push((step.clone(), answer)),
                 Err(_) => assert_eq!(holdings(&ally, &users).await, before, "refused {step:?} changed something"),
             },

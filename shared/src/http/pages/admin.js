@@ -10,6 +10,8 @@ const state = { reseller: null, topUp: null, scope: null };
 async function loadTotals() {
   const [total, tiers] = await Promise.all([call("GET", "/analytics/total-credits"), call("GET", "/analytics/tier-snapshot")]);
   $("#total").textContent = credits(total.total);
+  $("#total-paid").textContent = `${credits(total.paid)} credits`;
+  $("#total-promotional").textContent = `${credits(total.promotional)} credits`;
   const counts = [["standard", tiers.standard], ["gold", tiers.gold], ["platinum", tiers.platinum]];
   barChart($("#tier-chart"), counts, "Resellers per tier", { periods: false });
 }
@@ -164,7 +166,12 @@ function wireCredit() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const refid = state.reseller.refid;
-    const body = { amount: Number(form.amount.value), ...(form.reason.value.trim() ? { reason: form.reason.value.trim() } : {}) };
+    const body = {
+      amount: Number(form.amount.value),
+      ...(form.reason.value.trim() ? { reason: form.reason.value.trim() } : {}),
+      ...(form.promotional.checked ? { promotional: true } : {}),
+      ...(form.expires.value ? { expires_at: new Date(form.expires.value).toISOString() } : {}),
+    };
     // One key per intended top-up (this reseller, this amount and reason), kept until it
     // lands: a double click or a retry after a lost answer credits once.
     const intent = JSON.stringify([refid, body]);

@@ -38,6 +38,8 @@ async function loadWallet() {
   $("#held").textContent = `${credits(me.held)} credits`;
   $("#debt").textContent = `${credits(me.debt)} credits`;
   $("#debt-line").hidden = !me.debt;
+  $("#expiring").textContent = `${credits(me.expiring_30d)} credits`;
+  $("#expiring-line").hidden = !me.expiring_30d;
   $("#tier").textContent = me.tier;
   $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
@@ -179,7 +181,7 @@ function wireProvision() {
       };
     },
     done: (receipt) => `Provisioned. ${credits(receipt.cost)} credits charged; balance ${credits(receipt.balance)}.`,
-    refresh: () => Promise.all([loadWallet(), loadLedger()]),
+    refresh: () => Promise.all([loadWallet(), loadLedger(), loadLots()]),
   });
 }
 
@@ -200,8 +202,27 @@ async function loadHolds() {
   );
 }
 
+async function loadLots() {
+  const page = await call("GET", "/resellers/me/lots?limit=50");
+  const ends = (lot) => {
+    if (!lot.expires_at) return "Never";
+    const when = new Date(lot.expires_at).toLocaleString();
+    return lot.expired ? `${when} (${credits(lot.expired)} expired)` : when;
+  };
+  $("#lots").replaceChildren(
+    ...page.items.map((lot) =>
+      h("tr", {},
+        h("td", {}, lot.kind === "promotional" ? "Promotional" : "Paid"),
+        h("td", { class: "num" }, credits(lot.amount)),
+        h("td", { class: "num" }, credits(lot.remaining)),
+        h("td", {}, ends(lot)),
+      ),
+    ),
+  );
+}
+
 function wireHolds() {
-  const refresh = () => Promise.all([loadWallet(), loadHolds(), loadLedger()]);
+  const refresh = () => Promise.all([loadWallet(), loadHolds(), loadLedger(), loadLots()]);
   $("#hold").addEventListener("submit", async (event) => {
     event.preventDefault();
     const unit = unitPrice($("#hold"));
@@ -297,7 +318,7 @@ function wireBulk() {
       };
     },
     done: (receipt) => `${receipt.clients.length} clients onboarded for ${credits(receipt.total)} credits.`,
-    refresh: () => Promise.all([loadWallet(), loadLedger(), loadClients()]),
+    refresh: () => Promise.all([loadWallet(), loadLedger(), loadClients(), loadLots()]),
   });
   $("#bulk-file").addEventListener("change", async () => {
     const file = $("#bulk-file").files[0];
@@ -323,7 +344,7 @@ async function main() {
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
-  await loadHolds();
+  await Promise.all([loadHolds(), loadLots()]);
   document.body.dataset.ready = "true";
 }
 

@@ -1,0 +1,151 @@
+//! Credit lots (issue 16): paid and promotional credit, spent in one fixed order, expired
+//! credit never spendable even before the job runs, each expiry written once however many
+//! jobs and spends race it; on both stores.
+
+use std::time::Duration;
+
+use ally::domain::{AllyError, EntryKind, LotKind, Tier};
+use ally::service::{CaptureRequest, CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
+use ally::store::{PageRequest, Store};
+use ally::{Ally, Config};
+use ally_tests::{all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, uid};
+use chrono::Utc;
+
+/// A credit of `amount`, promotional or paid, expiring `in_s` seconds from now.
+fn grant(amount: i64, promotional: bool, in_s: Option<i64>) -> CreditRequest {
+    CreditRequest {
+        amount,
+        reason: Some(note("grant")),
+        promotional,
+        expires_at: in_s.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+    }
+}
+
+fn hold_of(cost: i64) -> HoldRequest {
+    HoldRequest { cost: Some(cost), ..HoldRequest::default() }
+}
+
+fn spend(cost: i64) -> ProvisionRequest {
+    ProvisionRequest { cost: Some(cost), ..ProvisionRequest::default() }
+}
+
+/// Drawn lots of an entry as (lot, amount).
+fn drawn(entry: &ally::domain::LedgerEntry) -> Vec<(String, i64)> {
+    entry.lots.iter().map(|d| (d.lot.clone(), d.amount)).collect()
+}
+
+async fn credit<S: Store>(ally: &Ally<S>, user: &str, request: CreditRequest, key: &str) -> String {
+    let receipt = ally.add_credits(&uid(user), request, EntryKind::Credit, "admin", &ikey(key)).await.unwrap();
+    receipt.transaction.lots[0].lot.clone()
+}
+
+async fn spending_draws_earliest_expiry_then_promotional_then_oldest<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
+    let promo_10d = credit(&ally, "p", grant(300, true, Some(10 * 86_400)), "g1").await;
+    let promo = credit(&ally, "p", grant(200, true, None), "g2").await;
+    let paid_5d = credit(&ally, "p", grant(100, false, Some(5 * 86_400)), "g3").await;
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.expiring_30d(Utc::now())), (1_600, 400));
+
+    let bought = ally.provision(&uid("p"), spend(450), &ikey("buy")).await.unwrap();
+    assert_eq!(drawn(&bought.transaction), [(paid_5d.clone(), 100), (promo_10d.clone(), 300), (promo.clone(), 50)]);
+    let replay = ally.provision(&uid("p"), spend(450), &ikey("buy")).await.unwrap();
+    assert_eq!(replay, bought, "a retry draws nothing again");
+
+    let listed = ally.lots(&uid("p"), &PageRequest::first(10)).await.unwrap();
+    let left: Vec<_> = listed.items.iter().map(|l| (l.id.clone(), l.kind, l.amount, l.remaining)).collect();
+    assert_eq!(
+        left,
+        [
+            (paid_5d, LotKind::Paid, 100, 0),
+            (promo, LotKind::Promotional, 200, 150),
+            (promo_10d, LotKind::Promotional, 300, 0),
+            (paid, LotKind::Paid, 1_000, 1_000),
+        ],
+        "newest first, with what is left of each"
+    );
+    let past = CreditRequest { expires_at: Some(Utc::now() - chrono::Duration::seconds(1)), ..grant(5, true, None) };
+    let refused = ally.add_credits(&uid("p"), past, EntryKind::Credit, "admin", &ikey("g4")).await;
+    assert!(matches!(refused, Err(AllyError::Validation(_))), "{refused:?}");
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 1_150, "a refused grant credits nothing");
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+async fn expired_credit_is_never_spendable_and_expires_once<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 100).await;
+    let promo = credit(&ally, "p", grant(500, true, Some(2)), "short").await;
+    let early = ally.provision(&uid("p"), spend(50), &ikey("early")).await.unwrap();
+    assert_eq!(drawn(&early.transaction), [(promo.clone(), 50)], "expiring credit goes first");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    // The job has not run: the balance still counts the lot, but no spend may take it.
+    let refused = ally.provision(&uid("p"), spend(200), &ikey("late")).await.unwrap_err();
+    assert!(matches!(refused, AllyError::InsufficientCredits { needed: 200, balance: 100 }), "{refused:?}");
+    let refused = ally.place_hold(&uid("p"), hold_of(101), &ikey("h")).await;
+    assert!(matches!(refused, Err(AllyError::InsufficientCredits { .. })), "nor a hold");
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 550);
+
+    // Two jobs and a spend at once: the lot expires once, the spend takes paid credit.
+    let (owner, racing) = (uid("p"), ikey("racing"));
+    let (a, b, bought) =
+        tokio::join!(ally.expire_lots(), ally.expire_lots(), ally.provision(&owner, spend(60), &racing));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "one expiry between two jobs");
+    assert_eq!(drawn(&bought.unwrap().transaction).iter().map(|d| d.1).sum::<i64>(), 60);
+    assert_eq!(ally.expire_lots().await.unwrap(), 0, "a third run finds nothing");
+    let entries = all_entries(&ally, "p").await;
+    let expiries: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Expiry).collect();
+    assert_eq!(expiries.len(), 1);
+    assert_eq!(drawn(expiries[0]), [(promo.clone(), 450)]);
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.available()), (40, 40));
+    let listed = ally.lots(&uid("p"), &PageRequest::first(10)).await.unwrap();
+    let lot = listed.items.iter().find(|l| l.id == promo).unwrap();
+    assert_eq!((lot.remaining, lot.expired), (0, 450));
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+async fn a_hold_keeps_what_it_reserved_of_a_lot_that_expires<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 100).await;
+    let promo = credit(&ally, "p", grant(300, true, Some(2)), "short").await;
+    let hold = ally.place_hold(&uid("p"), hold_of(250), &ikey("h")).await.unwrap().hold;
+    assert_eq!(hold.lots.iter().map(|d| (d.lot.clone(), d.amount)).collect::<Vec<_>>(), [(promo.clone(), 250)]);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    assert_eq!(ally.expire_lots().await.unwrap(), 0, "a lot a hold still reserves waits for the hold");
+    let refused = ally.provision(&uid("p"), spend(101), &ikey("more")).await.unwrap_err();
+    assert!(matches!(refused, AllyError::InsufficientCredits { balance: 100, .. }), "{refused:?}");
+    let partly = CaptureRequest { amount: Some(200) };
+    let captured = ally.capture_hold(&uid("p"), &hold.id, partly, &ikey("cap")).await.unwrap();
+    assert_eq!(drawn(&captured.transaction), [(promo.clone(), 200)], "the reservation was the decision");
+    assert_eq!(ally.expire_lots().await.unwrap(), 1, "what the hold left expires");
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.held), (100, 0));
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+async fn a_reversal_takes_from_the_lot_of_its_entry_first<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let granted =
+        ally.add_credits(&uid("p"), grant(500, true, None), EntryKind::Credit, "admin", &ikey("g")).await.unwrap();
+    let bought = ally.provision(&uid("p"), spend(300), &ikey("buy")).await.unwrap();
+    assert_eq!(drawn(&bought.transaction), [(granted.transaction.id.clone(), 300)], "promotional first");
+    let reversal =
+        ReversalRequest { entry_id: granted.transaction.id.clone(), amount: None, reason: note("granted by mistake") };
+    let reversed = ally.reverse(&uid("p"), reversal, "admin", &ikey("rev")).await.unwrap();
+    let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
+    assert_eq!(drawn(&reversed.transaction), [(granted.transaction.id.clone(), 200), (paid, 300)]);
+    assert_eq!((reversed.reversed, reversed.debt, reversed.balance), (500, 0, 700));
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+on_both_stores!(
+    spending_draws_earliest_expiry_then_promotional_then_oldest,
+    expired_credit_is_never_spendable_and_expires_once,
+    a_hold_keeps_what_it_reserved_of_a_lot_that_expires,
+    a_reversal_takes_from_the_lot_of_its_entry_first,
+);
