@@ -193,8 +193,19 @@ pub async fn run() -> Section {
     }
     calls.take();
     let swept = ally::events::handlers::sweep(&api.app.ally).await.expect("a sweep");
-    let why = "one query of each sparse partition (expired holds, pending fills)";
-    rows.push(counted("the sweeper, nothing due", format!("{swept:?}"), &calls, 2, why));
+    let why = "one query of each sparse partition (expired holds, expiring lots, pending fills)";
+    rows.push(counted("the sweeper, nothing due", format!("{swept:?}"), &calls, 3, why));
+    // A promotional grant that expires in a second, then a sweep that writes its expiry down.
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let grant = json!({"amount": 300, "promotional": true, "expires_at": expires_at});
+    let granted = api.call_with_key("POST", &format!("/resellers/{refid}/credits"), &admin, "grant-1", grant).await;
+    assert_eq!(granted.status, 200, "{granted:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    calls.take();
+    let swept = ally::events::handlers::sweep(&api.app.ally).await.expect("a sweep");
+    let why = "the three queries, the lot items the index names, the wallet read to tell expire from settle \
+               and again in the money loop, one transaction (wallet, expiry entry, lot, idempotency record)";
+    rows.push(counted("the sweeper, one lot expiring", format!("{swept:?}"), &calls, 7, why));
     // The same top-up from a process that meets the refid for the first time.
     let admin_elsewhere = cold.token("admin", true);
     calls.take();
