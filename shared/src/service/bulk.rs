@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 use ulid::Ulid;
 
-use super::money::{LotMove, Movement, request_hash};
+use super::lots::LotMove;
+use super::money::{Movement, request_hash};
 use super::{Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus};
 use crate::domain::{
     Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Tier, UserId, license_key,

@@ -3,16 +3,19 @@
 //! one is judged as a spend against `available`; capturing, voiding and expiring only need
 //! the wallet unchanged since read, since what they release or debit was reserved.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tracing::instrument;
 
-use super::money::{Committed, LotMove, Movement, Reservation, request_hash};
-use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
+use super::lots::LotMove;
+use super::money::{Committed, Movement, request_hash, retry_or_fail};
+use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, MAX_ATTEMPTS, VoidReceipt};
 use crate::domain::{
-    Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldStatus, IdempotencyKey, ProvisionedService, UserId,
-    hold_expiry, license_key, new_id,
+    Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldReason, HoldStatus, IdempotencyKey, Lots,
+    ProvisionedService, Reseller, UserId, hold_expiry, license_key, new_id,
 };
-use crate::store::{HoldWrite, IdempotencyState, Page, PageRequest, Store};
+use crate::store::{HoldWrite, IdempotencyState, Page, PageRequest, Store, WalletChange};
 
 impl<S: Store> Ally<S> {
     /// Reserves the tier price of a product or cost for the caller until `expires_in_s`
@@ -269,4 +272,66 @@ impl<S: Store> Ally<S> {
         )
         .await
     }
+}
+
+impl<S: Store> Ally<S> {
+    /// The loop of a change of the reserve alone (a hold placed, voided or expired: the
+    /// balance does not move, no ledger entry): as [`Self::commit`] otherwise.
+    #[instrument(skip_all, fields(refid = tracing::field::Empty))]
+    pub(super) async fn reserve<D, R: Serialize + DeserializeOwned>(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+        hash: String,
+        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Reservation<D>, AllyError>,
+        respond: impl Fn(&Reseller, i64, &D) -> R,
+    ) -> Result<Committed<R>, AllyError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let reseller = match self.snapshot(user_id, key, &hash).await? {
+                Ok(reseller) => reseller,
+                Err(replayed) => return Ok(replayed),
+            };
+            let now = Utc::now();
+            let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
+            let new_held = reseller.held + reservation.held_delta;
+            let response = respond(&reseller, new_held, &reservation.detail);
+            let change = WalletChange {
+                user_id: user_id.clone(),
+                guard: reservation.guard,
+                new_balance: reseller.balance,
+                new_held,
+                new_debt: reseller.debt,
+                new_lots: reservation.lots,
+                lot_writes: Vec::new(),
+                activity: Activity::default(),
+                entries: Vec::new(),
+                hold: Some(reservation.hold),
+                reversal: None,
+                clients: Vec::new(),
+                services: Vec::new(),
+                idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
+                // A hold released can bring what is available back to the threshold, as a
+                // credit can: the low-credit rule's hold on provisioning ends with it.
+                lift_hold: reseller.hold_provisioning
+                    && reseller.hold_reason == Some(HoldReason::LowCredit)
+                    && reseller.balance - new_held >= self.config.low_credit_threshold,
+                at: now,
+            };
+            match self.store.commit_wallet_change(&change).await {
+                Ok(()) => return Ok(Committed { response, state: IdempotencyState::Done, fresh: true }),
+                Err(e) => retry_or_fail(e, attempt).await?,
+            }
+        }
+        Err(AllyError::Contention)
+    }
+}
+
+/// A change of the reserve alone, decided from the wallet read.
+pub(super) struct Reservation<D> {
+    pub guard: Guard,
+    pub held_delta: i64,
+    /// The lots after it: what each reserves.
+    pub lots: Lots,
+    pub hold: HoldWrite,
+    pub detail: D,
 }

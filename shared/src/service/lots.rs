@@ -4,13 +4,15 @@
 //! write conditioned on the wallet's version (a racing spend makes it read again) and on the
 //! lot still being among the expiring ones (a second job finds it gone, or replays its key).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::money::{LotMove, Movement, request_hash};
+use super::money::{Movement, request_hash};
 use super::{Ally, LotExpiry};
-use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, Lot, UserId};
-use crate::store::{IdempotencyState, Page, PageRequest, Store};
+use crate::domain::{
+    Activity, AllyError, Draw, EntryKind, Guard, IdempotencyKey, LedgerEntry, Lot, LotKind, Lots, Reseller, UserId,
+};
+use crate::store::{IdempotencyState, LotWrite, Page, PageRequest, Store};
 
 /// What the job can do with a lot past its expiry, as the wallet stands.
 enum Due {
@@ -124,4 +126,52 @@ impl<S: Store> Ally<S> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a movement does to the wallet's lots.
+pub(super) enum LotMove {
+    /// A credit opens a lot (or joins one, past [`crate::domain::MAX_OPEN_LOTS`]); the debt
+    /// it repays comes out of that lot.
+    Open { kind: LotKind, expires_at: Option<DateTime<Utc>> },
+    /// A spend draws spendable credit in the spending order.
+    Draw,
+    /// A capture draws from what its hold reserved and releases the rest.
+    Capture(Vec<Draw>),
+    /// A reversal takes from the lot of the entry it reverses first.
+    TakeBack(String),
+    /// The expiry of one lot takes what is left of it.
+    Expire(String),
+}
+
+/// The lots after `movement` (as read from `reseller`), the lot items it writes and what
+/// the debt repayment drew; records on `entry` the lots it moved.
+pub(super) fn move_lots<D>(
+    reseller: &Reseller,
+    movement: &Movement<D>,
+    entry: &mut LedgerEntry,
+    now: DateTime<Utc>,
+) -> Result<(Lots, Vec<LotWrite>, Vec<Draw>), AllyError> {
+    let mut lots = reseller.lots.clone();
+    let mut writes = Vec::new();
+    let mut repaid = Vec::new();
+    let amount = entry.amount;
+    entry.lots = match &movement.lots {
+        LotMove::Open { kind, expires_at } => {
+            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now));
+            repaid = lots.take_from(&stands.id, movement.repay);
+            let fed = Draw { lot: stands.id.clone(), kind: *kind, amount };
+            writes.push(LotWrite::Put(stands));
+            vec![fed]
+        }
+        LotMove::Draw => lots
+            .draw(amount, now)
+            .ok_or(AllyError::InsufficientCredits { needed: amount, balance: reseller.spendable(now) })?,
+        LotMove::Capture(reserved) => lots.capture(reserved, amount),
+        LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
+        LotMove::Expire(lot) => {
+            writes.push(LotWrite::Expired { lot: lot.clone(), amount });
+            lots.expire(lot, now).into_iter().collect()
+        }
+    };
+    Ok((lots, writes, repaid))
 }

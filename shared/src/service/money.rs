@@ -9,15 +9,16 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
+use super::lots::{LotMove, move_lots};
 use super::{Ally, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest};
 use crate::domain::{
-    Activity, AllyError, Client, Credits, Draw, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Lot,
-    LotKind, Lots, Product, ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
+    Activity, AllyError, Client, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, LotKind, Product,
+    ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, Store, StoreError, WalletChange, backoff,
+    HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, Store, StoreError, WalletChange, backoff,
 };
 
 /// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
@@ -60,21 +61,6 @@ pub(super) struct Movement<D> {
     /// What it does to the lots.
     pub lots: LotMove,
     pub detail: D,
-}
-
-/// What a movement does to the wallet's lots.
-pub(super) enum LotMove {
-    /// A credit opens a lot (or joins one, past [`crate::domain::MAX_OPEN_LOTS`]); the debt
-    /// it repays comes out of that lot.
-    Open { kind: LotKind, expires_at: Option<DateTime<Utc>> },
-    /// A spend draws spendable credit in the spending order.
-    Draw,
-    /// A capture draws from what its hold reserved and releases the rest.
-    Capture(Vec<Draw>),
-    /// A reversal takes from the lot of the entry it reverses first.
-    TakeBack(String),
-    /// The expiry of one lot takes what is left of it.
-    Expire(String),
 }
 
 /// A committed operation: its answer, whether follow-up writes may still be missing, and
@@ -341,59 +327,9 @@ impl<S: Store> Ally<S> {
         Err(AllyError::Contention)
     }
 
-    /// The loop of a change of the reserve alone (a hold placed, voided or expired: the
-    /// balance does not move, no ledger entry): as [`Self::commit`] otherwise.
-    #[instrument(skip_all, fields(refid = tracing::field::Empty))]
-    pub(super) async fn reserve<D, R: Serialize + DeserializeOwned>(
-        &self,
-        user_id: &UserId,
-        key: &IdempotencyKey,
-        hash: String,
-        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Reservation<D>, AllyError>,
-        respond: impl Fn(&Reseller, i64, &D) -> R,
-    ) -> Result<Committed<R>, AllyError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let reseller = match self.snapshot(user_id, key, &hash).await? {
-                Ok(reseller) => reseller,
-                Err(replayed) => return Ok(replayed),
-            };
-            let now = Utc::now();
-            let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
-            let new_held = reseller.held + reservation.held_delta;
-            let response = respond(&reseller, new_held, &reservation.detail);
-            let change = WalletChange {
-                user_id: user_id.clone(),
-                guard: reservation.guard,
-                new_balance: reseller.balance,
-                new_held,
-                new_debt: reseller.debt,
-                new_lots: reservation.lots,
-                lot_writes: Vec::new(),
-                activity: Activity::default(),
-                entries: Vec::new(),
-                hold: Some(reservation.hold),
-                reversal: None,
-                clients: Vec::new(),
-                services: Vec::new(),
-                idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
-                // A hold released can bring what is available back to the threshold, as a
-                // credit can: the low-credit rule's hold on provisioning ends with it.
-                lift_hold: reseller.hold_provisioning
-                    && reseller.hold_reason == Some(HoldReason::LowCredit)
-                    && reseller.balance - new_held >= self.config.low_credit_threshold,
-                at: now,
-            };
-            match self.store.commit_wallet_change(&change).await {
-                Ok(()) => return Ok(Committed { response, state: IdempotencyState::Done, fresh: true }),
-                Err(e) => retry_or_fail(e, attempt).await?,
-            }
-        }
-        Err(AllyError::Contention)
-    }
-
     /// The wallet as the money loops decide from it, or the first answer of a recorded key
     /// (a conflict when the key was used for another input).
-    async fn snapshot<R: DeserializeOwned>(
+    pub(super) async fn snapshot<R: DeserializeOwned>(
         &self,
         user_id: &UserId,
         key: &IdempotencyKey,
@@ -412,7 +348,7 @@ impl<S: Store> Ally<S> {
     /// The idempotency record of a first answer. A provider redelivers, and an EventBridge
     /// archive replays, long after any window: the receipt of an external event that moved
     /// money is permanent; a caller's key is kept for the window.
-    fn record(
+    pub(super) fn record(
         &self,
         key: &IdempotencyKey,
         hash: &str,
@@ -434,19 +370,9 @@ impl<S: Store> Ally<S> {
     }
 }
 
-/// A change of the reserve alone, decided from the wallet read.
-pub(super) struct Reservation<D> {
-    pub guard: Guard,
-    pub held_delta: i64,
-    /// The lots after it: what each reserves.
-    pub lots: Lots,
-    pub hold: HoldWrite,
-    pub detail: D,
-}
-
 /// After a write that did not land: wait and read again when someone else wrote first (a
 /// duplicate key then replays); any other failure is the answer.
-async fn retry_or_fail(error: StoreError, attempt: u32) -> Result<(), AllyError> {
+pub(super) async fn retry_or_fail(error: StoreError, attempt: u32) -> Result<(), AllyError> {
     match error {
         StoreError::Refused(refusal) if refusal.is_race() => {}
         StoreError::Conflict => {}
@@ -454,39 +380,6 @@ async fn retry_or_fail(error: StoreError, attempt: u32) -> Result<(), AllyError>
     }
     backoff(attempt).await;
     Ok(())
-}
-
-/// The lots after `movement` (as read from `reseller`), the lot items it writes and what
-/// the debt repayment drew; records on `entry` the lots it moved.
-fn move_lots<D>(
-    reseller: &Reseller,
-    movement: &Movement<D>,
-    entry: &mut LedgerEntry,
-    now: DateTime<Utc>,
-) -> Result<(Lots, Vec<LotWrite>, Vec<Draw>), AllyError> {
-    let mut lots = reseller.lots.clone();
-    let mut writes = Vec::new();
-    let mut repaid = Vec::new();
-    let amount = entry.amount;
-    entry.lots = match &movement.lots {
-        LotMove::Open { kind, expires_at } => {
-            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now));
-            repaid = lots.take_from(&stands.id, movement.repay);
-            let fed = Draw { lot: stands.id.clone(), kind: *kind, amount };
-            writes.push(LotWrite::Put(stands));
-            vec![fed]
-        }
-        LotMove::Draw => lots
-            .draw(amount, now)
-            .ok_or(AllyError::InsufficientCredits { needed: amount, balance: reseller.spendable(now) })?,
-        LotMove::Capture(reserved) => lots.capture(reserved, amount),
-        LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
-        LotMove::Expire(lot) => {
-            writes.push(LotWrite::Expired { lot: lot.clone(), amount });
-            lots.expire(lot, now).into_iter().collect()
-        }
-    };
-    Ok((lots, writes, repaid))
 }
 
 /// What a committed movement adds to the business metrics (a replay adds nothing).

@@ -6,7 +6,8 @@
 
 use tracing::instrument;
 
-use super::money::{LotMove, Movement, request_hash};
+use super::lots::LotMove;
+use super::money::{Movement, request_hash};
 use super::{Ally, ReversalReceipt, ReversalRequest};
 use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, OPENING_LOT, UserId};
 use crate::store::{IdempotencyState, ReversalOf, Store};

@@ -10,10 +10,12 @@ pub mod dynamo;
 pub mod keys;
 pub mod memory;
 mod page;
+mod writes;
 
 pub use change::{ItemChange, Stored};
 pub use page::{Page, PageRequest};
 pub(crate) use page::{decode_cursor, encode_cursor, page_newest_first};
+pub use writes::{HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, WalletChange};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -22,7 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Lot, Lots,
+    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Lot,
     Metadata, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
@@ -60,98 +62,6 @@ impl ResellerFilter {
             Self::TierAndStatus(tier, status) => reseller.tier == tier && reseller.status == status,
         }
     }
-}
-
-/// Progress of the operation an idempotency key guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdempotencyState {
-    /// Charged, but follow-up writes (a bulk fill) may be missing: a retry finishes them.
-    Pending,
-    /// Finished: a retry replays `response`.
-    Done,
-}
-
-/// The first result of an idempotent operation, written in the same transaction as the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub key: IdempotencyKey,
-    /// Hash of the operation and its input: the same key with another input is a conflict.
-    pub request_hash: String,
-    pub state: IdempotencyState,
-    /// The operation's result as JSON, replayed to retries.
-    pub response: String,
-    pub created_at: DateTime<Utc>,
-    /// Unix seconds after which the table's TTL may delete the record; none for a receipt
-    /// of an external event (a payment, a referral), which is kept for good.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-    /// While a bulk's fill is pending: its request (JSON), so the fill can be finished
-    /// without the caller. Removed when the record is done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_fill: Option<String>,
-}
-
-/// `amount` more reversed of entry `entry_id`, allowed only while what was reversed of it
-/// before is at most `limit` (the entry's amount less `amount`): however many reversals run
-/// at once, never more than the entry in all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReversalOf {
-    pub entry_id: String,
-    pub amount: i64,
-    pub limit: i64,
-}
-
-/// A hold written with a wallet change: placed (it must not exist yet) or closed (it must
-/// still be active: a capture, a void and the sweeper's expiry exclude each other).
-#[derive(Debug, Clone)]
-pub struct HoldWrite {
-    pub hold: Hold,
-    pub placed: bool,
-}
-
-/// A lot item written with a wallet change (its live state rides on the wallet item).
-#[derive(Debug, Clone)]
-pub enum LotWrite {
-    /// Opened by a credit, or grown by one that joined it: the lot as it now stands; one
-    /// with an expiry is listed among the expiring lots the expiry job reads.
-    Put(Lot),
-    /// Expired: what its expiry took. It leaves the expiring lots, where it must still be.
-    Expired { lot: String, amount: i64 },
-}
-
-/// One atomic change of a wallet: the new balance and reserve under the wallet rule, the
-/// ledger entry that explains a balance change, the idempotency record, what was bought
-/// and the hold placed or closed.
-#[derive(Debug, Clone)]
-pub struct WalletChange {
-    pub user_id: UserId,
-    pub guard: Guard,
-    pub new_balance: i64,
-    /// What active holds reserve after the change.
-    pub new_held: i64,
-    /// Debt after the change.
-    pub new_debt: i64,
-    /// The open lots after the change (they sum to `new_balance`).
-    pub new_lots: Lots,
-    /// The lot items the change opens, grows or expires.
-    pub lot_writes: Vec<LotWrite>,
-    /// What the change adds to the reseller's own counters.
-    pub activity: Activity,
-    /// The entries that explain the balance change, in order: none when the balance does
-    /// not move (a hold placed, voided or expired), two when a credit also repays debt.
-    pub entries: Vec<LedgerEntry>,
-    pub hold: Option<HoldWrite>,
-    /// A reversal counted on the entry it reverses, in the same write.
-    pub reversal: Option<ReversalOf>,
-    /// What was bought, written with the money: a service, or a bulk's first clients and
-    /// their services.
-    pub clients: Vec<Client>,
-    pub services: Vec<ProvisionedService>,
-    pub idempotency: IdempotencyRecord,
-    /// Lift a low-credit hold in the same write (the balance is back at the threshold).
-    pub lift_hold: bool,
-    pub at: DateTime<Utc>,
 }
 
 /// Profile fields an update sets, under a [`Guard::Profile`] of the version read.

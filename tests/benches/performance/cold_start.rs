@@ -30,7 +30,9 @@ fn first_event(name: &str, start: usize) -> (Value, &'static str) {
             (event, "reads its partner (none: dropped) on the emulator")
         }
         "monthly-report" => (sample("monthly-report-schedule"), "reads an empty table on the emulator"),
-        "sweeper" => (sample("sweeper-schedule"), "three queries (expired holds, expiring lots, pending fills) on the emulator"),
+        "sweeper" => {
+            (sample("sweeper-schedule"), "three queries (expired holds, expiring lots, pending fills) on the emulator")
+        }
         "dashboard" => (sample("dashboard-page"), "`GET /partner/dashboard`"),
         _ => (sample("analytics-health"), "`GET /health`"),
     }
