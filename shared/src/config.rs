@@ -34,6 +34,9 @@ pub struct Config {
     /// Days a referral waits for its referred user to become a reseller
     /// (`ALLY_REFERRAL_WINDOW_DAYS`); past it, no reward.
     pub referral_window_days: i64,
+    /// How deep the reseller tree may grow (`ALLY_MAX_DEPTH`): 3 is a distributor, its
+    /// resellers and their sub-resellers.
+    pub max_depth: usize,
     /// Days a referral reward's promotional credit stays spendable
     /// (`ALLY_REFERRAL_EXPIRY_DAYS`).
     pub referral_expiry_days: i64,
@@ -133,6 +136,7 @@ impl Default for Config {
             referral_monthly_cap: 20,
             referral_window_days: 30,
             referral_expiry_days: 90,
+            max_depth: 3,
             max_credit_amount: 100_000_000,
             idempotency_ttl_days: 30,
             catalog: default_catalog(),
@@ -208,6 +212,7 @@ impl Config {
             referral_expiry_days: parse(&get, "ALLY_REFERRAL_EXPIRY_DAYS", d.referral_expiry_days, |v| {
                 (1..=3650).contains(v)
             })?,
+            max_depth: parse(&get, "ALLY_MAX_DEPTH", d.max_depth, |v| (1..=10).contains(v))?,
             max_credit_amount,
             idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", d.idempotency_ttl_days, |v| {
                 (1..=3650).contains(v)

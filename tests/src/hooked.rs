@@ -7,8 +7,9 @@ use ally::domain::{
     NetworkTotals, ProvisionedService, RefId, Reseller, UserId,
 };
 use ally::store::{
-    Counters, Granularity, IdempotencyRecord, Jobs, Page, PageRequest, PendingReferral, Portfolio, ProfileUpdate,
-    Profiles, Referrals, ResellerFilter, RewardSlot, StoreError, StoreResult, WalletChange, Wallets, WithMetadata,
+    ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, Page, PageRequest, ParentChange, ParentLink,
+    PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError,
+    StoreResult, WalletChange, Wallets, WithMetadata,
 };
 use chrono::NaiveDate;
 
@@ -75,9 +76,9 @@ impl<S> Hooked<S> {
 }
 
 impl<S: Profiles> Profiles for Hooked<S> {
-    async fn insert_reseller(&self, r: &Reseller) -> StoreResult<()> {
+    async fn insert_reseller(&self, r: &Reseller, parent: Option<&ParentLink>) -> StoreResult<()> {
         self.before("insert_reseller")?;
-        self.inner.insert_reseller(r).await
+        self.inner.insert_reseller(r, parent).await
     }
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
         self.before("reseller")?;
@@ -195,6 +196,10 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
 }
 
 impl<S: Counters> Counters for Hooked<S> {
+    async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        self.before("month_activity")?;
+        self.inner.month_activity(users, month).await
+    }
     async fn activity(
         &self,
         owner_id: Option<&UserId>,
@@ -215,6 +220,17 @@ impl<S: Counters> Counters for Hooked<S> {
     async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
         self.before("apply_network")?;
         self.inner.apply_network(deltas).await
+    }
+}
+
+impl<S: Hierarchy> Hierarchy for Hooked<S> {
+    async fn set_parent(&self, change: &ParentChange) -> StoreResult<()> {
+        self.before("set_parent")?;
+        self.inner.set_parent(change).await
+    }
+    async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {
+        self.before("children")?;
+        self.inner.children(parent, page).await
     }
 }
 

@@ -10,9 +10,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How many lots one wallet keeps open. Each is about 120 bytes of the wallet item, which
-/// every money write rewrites: 64 keep it under 8 KB. Twenty referral rewards a month
-/// expiring after 90 days stay under it.
+/// How many lots a wallet keeps open before credits join lots of their class. Each is about
+/// 150 bytes of the wallet item, which every money write rewrites (a write unit per KB): 64
+/// are about 10 KB. Twenty referral rewards a month expiring after 90 days stay under it.
 pub const MAX_OPEN_LOTS: usize = 64;
 
 /// The id of the lot that adopts a balance credited before lots were kept.
@@ -134,34 +134,57 @@ impl Lots {
         self.0.iter().filter(|l| l.expires_at.is_some_and(|at| at > now && at <= until)).map(|l| l.remaining).sum()
     }
 
-    /// Adopts a balance credited before lots were kept (or any part of the balance no lot
-    /// holds) as a paid lot without expiry, so the lots always sum to the balance.
-    pub fn adopt(&mut self, balance: i64, since: DateTime<Utc>) {
+    /// What the open lots reserve for holds: `held`.
+    pub fn reserved(&self) -> i64 {
+        self.0.iter().map(|l| l.reserved).sum()
+    }
+
+    /// Adopts a balance credited before lots were kept (any part of the balance no lot
+    /// holds) as a paid lot without expiry, and a reserve placed before (holds without lot
+    /// reservations) as that lot's reservation, so the lots always sum to the balance and
+    /// their reservations to `held`.
+    pub fn adopt(&mut self, balance: i64, held: i64, since: DateTime<Utc>) {
         let missing = balance - self.total();
-        if missing > 0 {
-            self.0.push(Lot::new(OPENING_LOT, LotKind::Paid, missing, None, since));
-            self.sort();
+        let unreserved = held - self.reserved();
+        if missing <= 0 && unreserved <= 0 {
+            return;
         }
+        match self.0.iter_mut().find(|l| l.id == OPENING_LOT) {
+            Some(opening) => {
+                opening.amount += missing.max(0);
+                opening.remaining += missing.max(0);
+                opening.reserved += unreserved.max(0);
+            }
+            None => {
+                let mut opening = Lot::new(OPENING_LOT, LotKind::Paid, missing.max(0), None, since);
+                opening.reserved = unreserved.max(0);
+                self.0.push(opening);
+            }
+        }
+        self.sort();
     }
 
     /// Puts `lot` in, and returns the lot as it now stands (the one to write). Beyond
-    /// [`MAX_OPEN_LOTS`] it joins the open lot of its kind with the latest expiry, which
-    /// then expires at the later of the two (never: never), so a join never shortens
-    /// credit's life nor makes paid credit expire; the credit's entry names that lot.
-    pub fn open(&mut self, lot: Lot) -> Lot {
+    /// [`MAX_OPEN_LOTS`] it joins an open lot of its class, never an expired one: paid credit
+    /// without expiry joins the newest such lot; credit with an expiry joins a lot of its kind
+    /// expiring the same UTC day, which then expires at the later of the two (the same day:
+    /// a join never shortens credit's life, and never lengthens it past that day). A credit
+    /// with no such lot opens one anyway: only distinct expiry days add lots past the bound.
+    pub fn open(&mut self, lot: Lot, now: DateTime<Utc>) -> Lot {
+        let day = |at: Option<DateTime<Utc>>| at.map(|at| at.date_naive());
         let joined = (self.0.len() >= MAX_OPEN_LOTS)
             .then(|| {
                 self.0
                     .iter_mut()
-                    .filter(|l| l.kind == lot.kind)
-                    .max_by_key(|l| (l.expires_at.is_none(), l.expires_at, l.created_at))
+                    .filter(|l| l.kind == lot.kind && !l.is_expired(now) && day(l.expires_at) == day(lot.expires_at))
+                    .max_by_key(|l| l.created_at)
             })
             .flatten();
         let stands = match joined {
             Some(into) => {
                 into.amount += lot.amount;
                 into.remaining += lot.amount;
-                into.expires_at = into.expires_at.zip(lot.expires_at).map(|(a, b)| a.max(b));
+                into.expires_at = into.expires_at.max(lot.expires_at);
                 into.clone()
             }
             None => {

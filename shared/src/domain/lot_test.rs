@@ -13,7 +13,7 @@ fn days(n: i64) -> Option<DateTime<Utc>> {
 fn lots(list: &[(&str, LotKind, i64, Option<DateTime<Utc>>)]) -> Lots {
     let mut lots = Lots::default();
     for (i, (id, kind, amount, expires_at)) in list.iter().enumerate() {
-        lots.open(Lot::new(id, *kind, *amount, *expires_at, t0() + Duration::seconds(i as i64)));
+        lots.open(Lot::new(id, *kind, *amount, *expires_at, t0() + Duration::seconds(i as i64)), t0());
     }
     lots
 }
@@ -88,28 +88,40 @@ fn a_reversal_takes_its_own_lot_first_even_when_expired() {
 }
 
 #[test]
-fn past_the_bound_a_credit_joins_its_kind_and_never_shortens_or_adds_an_expiry() {
+fn past_the_bound_a_credit_joins_its_class_and_never_revives_or_stretches_expired_credit() {
     let mut wallet = Lots::default();
     for i in 0..MAX_OPEN_LOTS {
-        wallet.open(Lot::new(&format!("promo-{i:03}"), LotKind::Promotional, 1, days(i as i64 + 1), t0()));
+        let at = Some(t0() + Duration::days(i as i64 + 1) + Duration::hours(1));
+        wallet.open(Lot::new(&format!("promo-{i:03}"), LotKind::Promotional, 1, at, t0()), t0());
     }
-    let joined = wallet.open(Lot::new("late", LotKind::Promotional, 5, days(500), t0()));
+    // Same kind, same expiry day: it joins, and the lot ends at the later time of that day.
+    let later_that_day = Some(t0() + Duration::days(3) + Duration::hours(5));
+    let joined = wallet.open(Lot::new("late", LotKind::Promotional, 5, later_that_day, t0()), t0());
+    assert_eq!((joined.id.as_str(), joined.amount, joined.expires_at), ("promo-002", 6, later_that_day));
     assert_eq!(wallet.iter().count(), MAX_OPEN_LOTS);
-    assert_eq!(joined.id, format!("promo-{:03}", MAX_OPEN_LOTS - 1));
-    assert_eq!((joined.amount, joined.expires_at), (6, days(500)));
-    // A paid credit with no lot of its kind opens one; the next joins it and stays unexpiring.
-    let paid = wallet.open(Lot::new("paid", LotKind::Paid, 7, None, t0()));
-    assert_eq!((paid.id.as_str(), paid.expires_at), ("paid", None));
-    let again = wallet.open(Lot::new("paid-2", LotKind::Paid, 3, days(5), t0()));
-    assert_eq!((again.id.as_str(), again.amount, again.expires_at), ("paid", 10, None));
+    // Its day's lot has expired: a credit never joins it, and the expired credit stays expired.
+    let after = t0() + Duration::days(1) + Duration::hours(2);
+    let fresh =
+        wallet.open(Lot::new("fresh", LotKind::Promotional, 5, days(1).map(|d| d + Duration::hours(23)), after), after);
+    assert_eq!(fresh.id, "fresh");
+    assert_eq!(wallet.expired_unreserved(after), 1, "promo-000 is still expired");
+    // Paid credit without expiry joins the paid lot without expiry, never an expiring one.
+    let paid = wallet.open(Lot::new("paid", LotKind::Paid, 7, None, t0()), t0());
+    let again = wallet.open(Lot::new("paid-2", LotKind::Paid, 3, None, t0()), t0());
+    assert_eq!((paid.id.as_str(), again.id.as_str(), again.amount, again.expires_at), ("paid", "paid", 10, None));
 }
 
 #[test]
-fn adopting_a_balance_from_before_lots_makes_them_sum_to_it() {
+fn adopting_a_balance_and_reserve_from_before_lots_makes_them_sum_to_them() {
     let mut wallet = lots(&[("a", LotKind::Paid, 10, None)]);
-    wallet.adopt(25, t0());
-    assert_eq!(wallet.total(), 25);
-    assert_eq!(wallet.get(OPENING_LOT).map(|l| l.remaining), Some(15));
-    wallet.adopt(25, t0());
-    assert_eq!(wallet.total(), 25, "adopting twice adds nothing");
+    wallet.adopt(25, 6, t0());
+    assert_eq!((wallet.total(), wallet.reserved()), (25, 6));
+    let opening = wallet.get(OPENING_LOT).unwrap();
+    assert_eq!((opening.remaining, opening.reserved), (15, 6));
+    wallet.adopt(25, 6, t0());
+    assert_eq!((wallet.total(), wallet.reserved()), (25, 6), "adopting twice adds nothing");
+    // The legacy hold captured: drawn from the opening lot's reservation.
+    let legacy = [Draw { lot: OPENING_LOT.into(), kind: LotKind::Paid, amount: 6 }];
+    assert_eq!(drawn(&wallet.capture(&legacy, 4)), [(OPENING_LOT, 4)]);
+    assert_eq!((wallet.total(), wallet.reserved()), (21, 0));
 }

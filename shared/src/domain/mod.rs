@@ -28,6 +28,8 @@ pub use ledger::{EntryKind, LedgerEntry, new_id};
 pub use lot::{Draw, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
-pub use reseller::{HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, Reseller, Status, check_metadata};
+pub use reseller::{
+    HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, ParentRef, Reseller, Status, check_metadata,
+};
 pub use tier::{Discounts, Tier};
 pub use wallet::{Condition, Guard, Refusal};

@@ -53,6 +53,14 @@ impl std::str::FromStr for Status {
     }
 }
 
+/// The reseller a sub-reseller sits under, as the sub-reseller (and its profile) shows it:
+/// its refid and company, nothing of its figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ParentRef {
+    pub refid: RefId,
+    pub company: CompanyName,
+}
+
 /// A partner: its profile and its credit wallet, kept together so one conditional write
 /// covers every check a spend depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -87,6 +95,9 @@ pub struct Reseller {
     /// kept, which counts as an admin's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_reason: Option<HoldReason>,
+    /// The reseller it sits under (a distributor's reseller, or a referrer's recruit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
     /// Whitelabel settings (company name, logo URL, colours...). Kept in an item of its own
     /// beside the wallet, so a spend never rewrites it; lists of resellers leave it empty.
     #[serde(default)]

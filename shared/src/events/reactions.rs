@@ -170,7 +170,26 @@ async fn pay_within_window<S: Store>(
         tracing::info!(referral = %referral.referral_id, "onboarded after the referral window: no reward");
         return Ok(Handled::Dropped);
     }
+    recruit(ally, referral, joined).await?;
     pay(ally, referral).await
+}
+
+/// Puts the referred reseller under its referrer, unless it has a parent already (an admin's
+/// choice, or an earlier referral's) or the tree refuses it (a cycle, too deep: logged, and
+/// the reward is still paid). Done again on a retry, it finds the parent set.
+async fn recruit<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &Reseller) -> Result<(), AllyError> {
+    if joined.parent.is_some() {
+        return Ok(());
+    }
+    let referrer = ally.find_by_user(&referral.referrer_user_id).await?;
+    match ally.set_parent_if_none(&joined.user_id, &referrer.refid).await {
+        Ok(()) => Ok(()),
+        Err(AllyError::Validation(reason)) => {
+            tracing::warn!(referral = %referral.referral_id, %reason, "the recruit stays outside the referrer's tree");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The reward of `referral` once its referred user is a reseller: a slot of the month of

@@ -62,8 +62,10 @@ pub async fn statement<S: Store>(
             since += a;
         }
     }
-    let closing_balance = reseller.balance - (since.credits_added - since.credits_spent);
-    let opening_balance = closing_balance - (activity.credits_added - activity.credits_spent);
+    // What moved the balance: credits in, less spent, less expired unspent.
+    let moved = |a: &Activity| a.credits_added - a.credits_spent - a.credits_expired;
+    let closing_balance = reseller.balance - moved(&since);
+    let opening_balance = closing_balance - moved(&activity);
     Ok(Statement { opening_balance, closing_balance, activity })
 }
 
@@ -73,6 +75,7 @@ fn statement_mail(reseller: &Reseller, to: String, month: NaiveDate, s: &Stateme
         ("Opening balance", s.opening_balance),
         ("Credits added", s.activity.credits_added),
         ("Credits spent", s.activity.credits_spent),
+        ("Credits expired", s.activity.credits_expired),
         ("Services provisioned", s.activity.provisions),
         ("New clients", s.activity.acquisitions),
         ("Closing balance", s.closing_balance),

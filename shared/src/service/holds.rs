@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::instrument;
 
-use super::lots::LotMove;
+use super::lots::{LotMove, drift};
 use super::money::{Committed, Movement, request_hash, retry_or_fail};
 use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, MAX_ATTEMPTS, VoidReceipt};
 use crate::domain::{
@@ -143,8 +143,7 @@ impl<S: Store> Ally<S> {
                         debt_delta: 0,
                         repay: 0,
                         reversal: None,
-                        // A hold placed before lots were kept reserved none: it draws as a spend.
-                        lots: if hold.lots.is_empty() { LotMove::Draw } else { LotMove::Capture(hold.lots.clone()) },
+                        lots: LotMove::Capture(hold.reserved()),
                         detail: (service, hold.amount - amount.get()),
                     })
                 },
@@ -259,7 +258,7 @@ impl<S: Store> Ally<S> {
                 }
                 let closed = Hold { status, closed_at: Some(now), ..hold.clone() };
                 let mut lots = r.lots.clone();
-                lots.release(&hold.lots);
+                lots.release(&hold.reserved());
                 Ok(Reservation {
                     guard: Guard::Release { version: r.version },
                     lots,
@@ -294,6 +293,9 @@ impl<S: Store> Ally<S> {
             let now = Utc::now();
             let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let new_held = reseller.held + reservation.held_delta;
+            if reservation.lots.total() != reseller.balance || reservation.lots.reserved() != new_held {
+                return Err(drift("the lots would no longer sum to the balance and the reserve"));
+            }
             let response = respond(&reseller, new_held, &reservation.detail);
             let change = WalletChange {
                 user_id: user_id.clone(),

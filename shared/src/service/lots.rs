@@ -11,6 +11,7 @@ use super::money::{Movement, request_hash};
 use super::{Ally, LotExpiry};
 use crate::domain::{
     Activity, AllyError, Draw, EntryKind, Guard, IdempotencyKey, LedgerEntry, Lot, LotKind, Lots, Reseller, UserId,
+    checked_balance,
 };
 use crate::store::{IdempotencyState, LotWrite, Page, PageRequest, Store};
 
@@ -34,9 +35,10 @@ fn due(lot: Option<&Lot>, now: chrono::DateTime<Utc>) -> Due {
 
 impl<S: Store> Ally<S> {
     /// The caller's lots, newest first, with what is left of each (0 once spent, reversed or
-    /// expired); the balance adopted from before lots were kept comes last.
+    /// expired); on the last page, the balance adopted from before lots were kept.
     pub async fn lots(&self, user_id: &UserId, page: &PageRequest) -> Result<Page<Lot>, AllyError> {
-        let reseller = self.find_by_user(user_id).await?;
+        let mut reseller = self.find_by_user(user_id).await?;
+        reseller.lots.adopt(reseller.balance, reseller.held, reseller.created_at);
         let mut found = self.store.lots(user_id, page).await?;
         for lot in &mut found.items {
             match reseller.lots.get(&lot.id) {
@@ -122,7 +124,10 @@ impl<S: Store> Ally<S> {
             .await;
         match committed {
             Ok(committed) => Ok(committed.fresh),
-            Err(AllyError::Contention) => Ok(false),
+            Err(AllyError::Contention) => {
+                tracing::warn!(lot = %lot_id, "the lot moved while it was expiring: left for the next run");
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -157,7 +162,7 @@ pub(super) fn move_lots<D>(
     let amount = entry.amount;
     entry.lots = match &movement.lots {
         LotMove::Open { kind, expires_at } => {
-            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now));
+            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now), now);
             repaid = lots.take_from(&stands.id, movement.repay);
             let fed = Draw { lot: stands.id.clone(), kind: *kind, amount };
             writes.push(LotWrite::Put(stands));
@@ -170,8 +175,20 @@ pub(super) fn move_lots<D>(
         LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
         LotMove::Expire(lot) => {
             writes.push(LotWrite::Expired { lot: lot.clone(), amount });
-            lots.expire(lot, now).into_iter().collect()
+            let expired = lots.expire(lot, now).ok_or_else(|| drift("a lot expired that was not due"))?;
+            vec![expired]
         }
     };
+    // The lots must still be the balance and the reserve: a write that would tear them
+    // apart is refused here, loudly, rather than stored.
+    let balance = checked_balance(reseller.balance, entry.delta())? - movement.repay;
+    if lots.total() != balance || lots.reserved() != reseller.held + movement.held_delta {
+        return Err(drift("the lots would no longer sum to the balance and the reserve"));
+    }
     Ok((lots, writes, repaid))
+}
+
+/// An internal failure: the lots and the wallet would disagree.
+pub(super) fn drift(what: &'static str) -> AllyError {
+    AllyError::internal(std::io::Error::other(what))
 }

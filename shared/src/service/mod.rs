@@ -3,6 +3,7 @@
 
 mod analytics;
 mod bulk;
+mod hierarchy;
 mod holds;
 mod lots;
 mod money;
@@ -18,6 +19,7 @@ use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
 pub use bulk::MAX_BULK;
+pub use hierarchy::SubReseller;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
     ProvisionReceipt, ResellerStats, ReversalReceipt, VoidReceipt,
@@ -124,8 +126,14 @@ impl<S: Store> Ally<S> {
             None if user_id == actor.user_id => verified()?,
             None => None,
         };
+        let parent = match &request.parent_refid {
+            Some(_) if !actor.admin => return Err(AllyError::Forbidden("only an admin may choose a parent")),
+            Some(refid) => Some(self.parent_link(None, refid).await?),
+            None => None,
+        };
         let now = Utc::now();
         let mut reseller = Reseller {
+            parent: parent.as_ref().map(|l| l.shown.clone()),
             lots: Lots::default(),
             user_id,
             refid: (self.refids)(),
@@ -149,7 +157,7 @@ impl<S: Store> Ally<S> {
             updated_at: now,
         };
         for _ in 0..5 {
-            match self.store.insert_reseller(&reseller).await {
+            match self.store.insert_reseller(&reseller, parent.as_ref()).await {
                 Ok(()) => {
                     self.remember(&reseller.refid, &reseller.user_id);
                     return Ok(reseller);
@@ -206,6 +214,10 @@ impl<S: Store> Ally<S> {
     #[instrument(skip(self, patch))]
     pub async fn update_reseller(&self, refid: &RefId, patch: ResellerPatch) -> Result<Reseller, AllyError> {
         let user_id = self.user_by_refid(refid).await?;
+        if let Some(Some(parent)) = &patch.parent_refid {
+            // A move the tree refuses is refused before anything else is written.
+            self.parent_link(Some(&self.find_by_user(&user_id).await?), parent).await?;
+        }
         let profile_changes = patch.tier.is_some() || patch.status.is_some() || patch.hold_provisioning.is_some();
         if profile_changes && !patch.metadata.is_empty() {
             // Refuse metadata that will not fit before the profile changes: the two are
@@ -226,6 +238,10 @@ impl<S: Store> Ally<S> {
             .await?
         } else {
             None
+        };
+        let updated = match &patch.parent_refid {
+            Some(parent) => Some(self.set_parent(&user_id, parent.as_ref()).await?),
+            None => updated,
         };
         match updated {
             Some(updated) if patch.metadata.is_empty() => Ok(updated),
@@ -368,7 +384,7 @@ impl<S: Store> Ally<S> {
         Ok(ResellerStats {
             balance: r.balance,
             held: r.held,
-            available: r.available(),
+            available: r.spendable(chrono::Utc::now()),
             debt: r.debt,
             expiring_30d: r.expiring_30d(chrono::Utc::now()),
             tier: r.tier,

@@ -341,7 +341,7 @@ impl<S: Store> Ally<S> {
         }
         let mut reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
         tracing::Span::current().record("refid", reseller.refid.as_str());
-        reseller.lots.adopt(reseller.balance, reseller.created_at);
+        reseller.lots.adopt(reseller.balance, reseller.held, reseller.created_at);
         Ok(Ok(reseller))
     }
 

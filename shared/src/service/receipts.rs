@@ -109,7 +109,8 @@ pub struct LotExpiry {
 pub struct Profile {
     #[serde(flatten)]
     pub reseller: Reseller,
-    /// What may be spent: `balance - held`.
+    /// What may be spent now: `balance - held`, less credit that has expired before the
+    /// expiry job took it (at most a minute).
     pub available: i64,
     /// Credit whose lots expire within the next 30 days.
     pub expiring_30d: i64,
@@ -117,7 +118,8 @@ pub struct Profile {
 
 impl From<Reseller> for Profile {
     fn from(reseller: Reseller) -> Self {
-        Self { available: reseller.available(), expiring_30d: reseller.expiring_30d(Utc::now()), reseller }
+        let now = Utc::now();
+        Self { available: reseller.spendable(now), expiring_30d: reseller.expiring_30d(now), reseller }
     }
 }
 
@@ -137,7 +139,7 @@ pub struct ResellerStats {
     pub balance: i64,
     /// Reserved by active holds.
     pub held: i64,
-    /// What may be spent: `balance - held`.
+    /// What may be spent now: `balance - held`, less expired credit not yet taken.
     pub available: i64,
     /// Reversed credit the balance could not give; the next credits repay it first.
     pub debt: i64,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClientName, CompanyName, Email, MetadataKey, MetadataValue, Note, Status, Tier, UserId};
+use crate::domain::{ClientName, CompanyName, Email, MetadataKey, MetadataValue, Note, RefId, Status, Tier, UserId};
 
 /// Onboard a reseller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -21,6 +21,9 @@ pub struct NewReseller {
     pub email: Option<Email>,
     #[serde(default)]
     pub metadata: BTreeMap<MetadataKey, MetadataValue>,
+    /// The reseller it sits under (admin only).
+    #[serde(default)]
+    pub parent_refid: Option<RefId>,
 }
 
 /// A whitelabel metadata patch: a value sets a key, `null` removes it.
@@ -38,6 +41,15 @@ pub struct ResellerPatch {
     pub hold_provisioning: Option<bool>,
     #[serde(default)]
     pub metadata: MetadataPatch,
+    /// Move it under the reseller of this refid; `null` puts it at the top of the tree.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<RefId>")]
+    pub parent_refid: Option<Option<RefId>>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Add credits to a wallet.
@@ -138,6 +150,6 @@ pub struct BulkRequest {
 impl NewReseller {
     /// Onboarding of the caller at the default tier, with nothing but a company name.
     pub fn new(company: CompanyName) -> Self {
-        Self { company, tier: None, user_id: None, email: None, metadata: BTreeMap::new() }
+        Self { company, tier: None, user_id: None, email: None, metadata: BTreeMap::new(), parent_refid: None }
     }
 }

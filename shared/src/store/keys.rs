@@ -202,3 +202,12 @@ pub const EXPIRING_LOTS: &str = "LOT#EXPIRING";
 pub fn expiring_lot_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &str, id: &str) -> String {
     active_hold_order(expires_at, user_id, id)
 }
+
+/// Prefix of a child link's sort key, in its parent's partition.
+pub const CHILD_PREFIX: &str = "CHILD#";
+
+/// Sort key of the link to a sub-reseller: its onboarding time, then its user id, so the
+/// children list newest first.
+pub fn child(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
+    format!("{CHILD_PREFIX}{}", reseller_order(created_at, user_id))
+}

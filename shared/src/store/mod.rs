@@ -15,7 +15,10 @@ mod writes;
 pub use change::{ItemChange, Stored};
 pub use page::{Page, PageRequest};
 pub(crate) use page::{decode_cursor, encode_cursor, page_newest_first};
-pub use writes::{HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, WalletChange};
+pub use writes::{
+    Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, ReversalOf,
+    WalletChange,
+};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -148,8 +151,13 @@ pub async fn backoff(attempt: u32) {
 
 /// Reseller profiles: onboarding, lookups, lists, admin changes.
 pub trait Profiles: Send + Sync {
-    /// Creates the profile and claims its refid, both or neither.
-    fn insert_reseller(&self, reseller: &Reseller) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Creates the profile and claims its refid, both or neither; under `parent` (whose chain
+    /// must be as read), with the link in the parent's partition, in the same transaction.
+    fn insert_reseller(
+        &self,
+        reseller: &Reseller,
+        parent: Option<&ParentLink>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The reseller of `user_id` with its metadata (strongly consistent).
     fn reseller(&self, user_id: &UserId) -> impl Future<Output = StoreResult<Option<Reseller>>> + Send;
@@ -281,6 +289,13 @@ pub trait Portfolio: Send + Sync {
 
 /// Pre-aggregated figures for analytics and statements.
 pub trait Counters: Send + Sync {
+    /// The counters of month `month` (its first day) of each of `users` active in it.
+    fn month_activity(
+        &self,
+        users: &[UserId],
+        month: NaiveDate,
+    ) -> impl Future<Output = StoreResult<Vec<(UserId, Activity)>>> + Send;
+
     /// Counters of one reseller (`Some(user)`) or of the whole network (`None`), for each
     /// day or month with activity in `range` (months overlapping it).
     fn activity(
@@ -369,12 +384,35 @@ pub trait Jobs: Send + Sync {
     fn save_checkpoint(&self, key: &str, value: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A sub-reseller as its parent's partition lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLink {
+    pub user_id: UserId,
+    pub refid: RefId,
+    /// The child's onboarding time: the list's order, newest first.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The reseller tree: parent links and the children of each reseller.
+pub trait Hierarchy: Send + Sync {
+    /// Moves a reseller under a parent or to the top, under its version and the chain above
+    /// the new parent as read (a refusal `VersionChanged` when either moved).
+    fn set_parent(&self, change: &ParentChange) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The direct children of `parent`, newest first.
+    fn children(
+        &self,
+        parent: &UserId,
+        page: &PageRequest,
+    ) -> impl Future<Output = StoreResult<Page<ChildLink>>> + Send;
+}
+
 /// Everything the service needs from persistence: the sum of the narrow traits. Each
 /// method is one round trip (or one atomic write) on DynamoDB; the memory store gives the
 /// same answers.
-pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + 'static {}
+pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + 'static {}
 
-impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + 'static> Store for T {}
+impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + 'static> Store for T {}
 
 /// How long a claim is remembered.
 pub const CLAIM_DAYS: i64 = 90;

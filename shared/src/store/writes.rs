@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ProvisionedService, UserId,
+    Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ParentRef, ProvisionedService, RefId, UserId,
 };
 
 /// Progress of the operation an idempotency key guards.
@@ -97,5 +97,35 @@ pub struct WalletChange {
     pub idempotency: IdempotencyRecord,
     /// Lift a low-credit hold in the same write (the balance is back at the threshold).
     pub lift_hold: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A reseller of the chain above a new parent, with its own parent as read: the write
+/// requires it unchanged, so two moves at once cannot close a cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ancestor {
+    pub user_id: UserId,
+    pub parent: Option<RefId>,
+}
+
+/// The parent a reseller is put under: its user, what the child shows of it, and the chain
+/// from it to the top (itself first) as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    pub parent: UserId,
+    pub shown: ParentRef,
+    pub chain: Vec<Ancestor>,
+}
+
+/// A reseller moved under another parent, or to the top: its profile under the version read,
+/// the link under the old parent removed and one under the new written, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentChange {
+    pub child: UserId,
+    pub child_refid: RefId,
+    pub child_created_at: DateTime<Utc>,
+    pub version: u64,
+    pub old: Option<UserId>,
+    pub new: Option<ParentLink>,
     pub at: DateTime<Utc>,
 }

@@ -78,8 +78,13 @@ impl Operation {
         }
     }
 
-    /// What the operation needs before it runs: an expired promotional lot for the expiry.
+    /// What the operation needs before it runs: an expired promotional lot for the expiry,
+    /// a referred user of its own, already a reseller, for the referral (the reward is due,
+    /// and the recruit joins the referrer's tree).
     async fn prepare(self, ally: &Ally<DynamoStore>, user: &str) {
+        if let Operation::Referral = self {
+            ally_tests::onboarded(ally, &format!("newcomer-{user}"), Tier::Standard, None).await;
+        }
         if let Operation::Expiry = self {
             let grant = CreditRequest {
                 amount: GRANT,
@@ -149,7 +154,7 @@ impl Operation {
                 let event = ReferralCompleted {
                     referral_id: "referral-1".into(),
                     referrer_user_id: user.into(),
-                    referred_user_id: "newcomer".into(),
+                    referred_user_id: format!("newcomer-{user}"),
                     tag: "become-partner".into(),
                 };
                 match reward_referral(ally, &event, chrono::Utc::now()).await? {
@@ -168,6 +173,10 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
     assert_eq!(reseller.balance, effect.balance, "{case}: balance");
     assert_ledger_matches_balance(ally, user).await;
     assert_eq!(reseller.held, 0, "{case}: nothing stays reserved");
+    if let Operation::Referral = op {
+        let recruit = ally.find_by_user(&uid(&format!("newcomer-{user}"))).await.expect("the recruit");
+        assert_eq!(recruit.parent.map(|p| p.refid), Some(reseller.refid.clone()), "{case}: the recruit's parent");
+    }
     let entries = all_entries(ally, user).await;
     let written: Vec<_> =
         entries.iter().take(entries.len() - op.entries_before()).map(|e| (e.kind, e.amount)).collect();
@@ -198,8 +207,6 @@ async fn sweep(op: Operation) {
     let calls = SdkCalls::default();
     let ally = Ally::new(calls.store().await, Config::default());
 
-    // The referred user of the referral is a reseller: the reward is due.
-    ally_tests::onboarded(&ally, "newcomer", Tier::Standard, None).await;
     // A clean run tells how many calls there are to break.
     reseller_with(&ally, "clean", Tier::Gold, OPENING).await;
     op.prepare(&ally, "clean").await;

@@ -15,6 +15,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/resellers/me/stats"),
     ("get", "/resellers/me/transactions"),
     ("get", "/resellers/me/lots"),
+    ("get", "/resellers/me/sub-resellers"),
+    ("get", "/resellers/{refid}/sub-resellers"),
     ("patch", "/resellers/me/metadata"),
     ("get", "/resellers"),
     ("get", "/resellers/{refid}"),

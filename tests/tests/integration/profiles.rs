@@ -86,6 +86,7 @@ async fn onboarding_rules<S: Store>(store: S) {
         user_id: Some(uid("self-2")),
         email: Some(email("billing@plat.example")),
         metadata: Default::default(),
+        parent_refid: None,
     };
     let p = ally.onboard(&admin(), by_admin).await.unwrap();
     assert_eq!((p.tier, p.email.as_deref()), (Tier::Platinum, Some("billing@plat.example")));

@@ -207,7 +207,8 @@ async function loadLots() {
   const ends = (lot) => {
     if (!lot.expires_at) return "Never";
     const when = new Date(lot.expires_at).toLocaleString();
-    return lot.expired ? `${when} (${credits(lot.expired)} expired)` : when;
+    if (lot.expired) return `${when} (${credits(lot.expired)} expired)`;
+    return new Date(lot.expires_at) <= new Date() ? `${when} (expired)` : when;
   };
   $("#lots").replaceChildren(
     ...page.items.map((lot) =>

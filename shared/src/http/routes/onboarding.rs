@@ -11,7 +11,7 @@ use super::{LIST_QUERY, PageBody, refid, sealed_page};
 use crate::domain::{AllyError, LedgerEntry, Lot, Reseller, Status, Tier, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats};
+use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller};
 use crate::store::{ResellerFilter, Store};
 
 pub const ONBOARD: Operation = Operation::post::<Reseller>(
@@ -41,6 +41,21 @@ pub const LOTS: Operation = Operation::get::<PageBody<Lot>>(
 )
 .query(LIST_QUERY)
 .errors(&[404]);
+pub const SUB_RESELLERS: Operation = Operation::get::<PageBody<SubReseller>>(
+    "/resellers/me/sub-resellers",
+    "mySubResellers",
+    "Your direct sub-resellers, newest first, with their balance and this month's spend",
+)
+.query(LIST_QUERY)
+.errors(&[404]);
+pub const RESELLER_SUB_RESELLERS: Operation = Operation::get::<PageBody<SubReseller>>(
+    "/resellers/{refid}/sub-resellers",
+    "resellerSubResellers",
+    "A reseller's direct sub-resellers (admin)",
+)
+.admin()
+.query(LIST_QUERY)
+.errors(&[403, 404]);
 pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/{refid}/transactions",
     "resellerTransactions",
@@ -87,8 +102,20 @@ pub const UPDATE: Operation = Operation::patch::<Reseller>(
 pub const TAG: &str = "onboarding";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] =
-    &[ONBOARD, ME, STATS, TRANSACTIONS, LOTS, METADATA, FIND, FIND_BY_REFID, UPDATE, RESELLER_TRANSACTIONS];
+pub const OPERATIONS: &[Operation] = &[
+    ONBOARD,
+    ME,
+    STATS,
+    TRANSACTIONS,
+    LOTS,
+    SUB_RESELLERS,
+    METADATA,
+    FIND,
+    FIND_BY_REFID,
+    UPDATE,
+    RESELLER_TRANSACTIONS,
+    RESELLER_SUB_RESELLERS,
+];
 
 /// Reseller profiles: onboarding, me, metadata, admin lookups and changes.
 pub fn api<S: Store>() -> Api<S> {
@@ -98,11 +125,13 @@ pub fn api<S: Store>() -> Api<S> {
         .route(STATS, stats::<S>)
         .route(TRANSACTIONS, transactions::<S>)
         .route(LOTS, lots::<S>)
+        .route(SUB_RESELLERS, sub_resellers::<S>)
         .route(METADATA, metadata::<S>)
         .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
         .route(UPDATE, update::<S>)
         .route(RESELLER_TRANSACTIONS, reseller_transactions::<S>)
+        .route(RESELLER_SUB_RESELLERS, reseller_sub_resellers::<S>)
 }
 
 async fn reseller_transactions<S: Store>(
@@ -115,6 +144,28 @@ async fn reseller_transactions<S: Store>(
     let scope = format!("ledger:{}:{user}", admin.user_id);
     let page = list.page(&app.cursors, &scope)?;
     Ok(sealed_page(&app, &scope, app.ally.ledger(&user, &page).await?))
+}
+
+async fn sub_resellers<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    list: ListParams,
+) -> Result<Json<PageBody<SubReseller>>, ApiError> {
+    let scope = format!("children:{}", actor.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    Ok(sealed_page(&app, &scope, app.ally.sub_resellers(&actor.user_id, &page).await?))
+}
+
+async fn reseller_sub_resellers<S: Store>(
+    State(app): State<Shared<S>>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    list: ListParams,
+) -> Result<Json<PageBody<SubReseller>>, ApiError> {
+    let user = app.ally.user_by_refid(&refid(&id)?).await?;
+    let scope = format!("children:{}:{user}", admin.user_id);
+    let page = list.page(&app.cursors, &scope)?;
+    Ok(sealed_page(&app, &scope, app.ally.sub_resellers(&user, &page).await?))
 }
 
 async fn onboard<S: Store>(

@@ -266,16 +266,12 @@ impl Counters for DynamoStore {
                 Some(key(found.get(attr::PK)?.as_s().ok()?.clone(), found.get(attr::SK)?.as_s().ok()?.clone()))
             })
             .collect();
-        self.get_many(keys)
-            .await?
-            .into_iter()
-            .map(|item| {
-                let counter: CounterItem = parse(item)?;
-                let activity = counter.activity();
-                let user = counter.user_id.ok_or(StoreError::Backend("counter item without user_id".into()))?;
-                Ok((user, activity))
-            })
-            .collect()
+        self.get_many(keys).await?.into_iter().map(owned_activity).collect()
+    }
+
+    async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        let wanted = users.iter().map(|u| key(keys::stats(u), keys::month(month))).collect();
+        self.get_many(wanted).await?.into_iter().map(owned_activity).collect()
     }
 
     async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
@@ -319,4 +315,12 @@ impl Counters for DynamoStore {
         }
         Ok(totals)
     }
+}
+
+/// A reseller's own counter item: whose it is, and what it counts.
+fn owned_activity(item: Item) -> StoreResult<(UserId, Activity)> {
+    let counter: CounterItem = parse(item)?;
+    let activity = counter.activity();
+    let user = counter.user_id.ok_or(StoreError::Backend("counter item without user_id".into()))?;
+    Ok((user, activity))
 }

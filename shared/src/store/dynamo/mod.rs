@@ -7,6 +7,7 @@
 
 mod batch;
 mod counters;
+mod hierarchy;
 mod item;
 mod jobs;
 mod paging;

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::DynamoStore;
+use super::hierarchy::child_of;
 use super::item::{
     Item, MetadataItem, attr, key, metadata_item, n, parse, refid_item, reseller_item, s, sort_key, to_attr,
 };
@@ -16,12 +17,12 @@ use super::paging::newest_first;
 use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{Metadata, RefId, Reseller, UserId};
 use crate::store::{
-    Page, PageRequest, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken, WithMetadata,
-    decode_cursor, keys,
+    Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken,
+    WithMetadata, decode_cursor, keys,
 };
 
 impl Profiles for DynamoStore {
-    async fn insert_reseller(&self, reseller: &Reseller) -> StoreResult<()> {
+    async fn insert_reseller(&self, reseller: &Reseller, parent: Option<&ParentLink>) -> StoreResult<()> {
         let items = vec![
             TxItem {
                 write: self.put(reseller_item(reseller)?, Some("attribute_not_exists(pk)"))?,
@@ -33,6 +34,9 @@ impl Profiles for DynamoStore {
             },
         ];
         let mut items = items;
+        if let Some(link) = parent {
+            items.extend(self.link_items(&child_of(reseller), link)?);
+        }
         if !reseller.metadata.is_empty() {
             items.push(TxItem::plain(self.put(metadata_item(&reseller.user_id, &reseller.metadata, 1)?, None)?));
         }

@@ -7,6 +7,7 @@
 //! are in [`tally`]. The five store traits stay together here, a little over 400 lines, so
 //! each write and the lock it holds can be read in one place.
 
+mod hierarchy;
 mod referrals;
 mod snapshot;
 mod tally;
@@ -22,9 +23,9 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, Page, PageRequest, PendingReferral, Portfolio,
-    ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken, WithMetadata, keys,
-    page_newest_first,
+    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, Page, PageRequest, ParentLink,
+    PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken,
+    WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -57,6 +58,9 @@ struct Tables {
     /// Holds by owner, then by id.
     #[serde(default)]
     holds: Owned<Hold>,
+    /// Links to each reseller's direct children, by parent then child order.
+    #[serde(default)]
+    children: BTreeMap<String, BTreeMap<String, ChildLink>>,
     /// Credit lots as opened, by owner then id (live amounts are on the wallet).
     #[serde(default)]
     lots: Owned<Lot>,
@@ -140,8 +144,11 @@ impl MemoryStore {
 }
 
 impl Profiles for MemoryStore {
-    async fn insert_reseller(&self, reseller: &Reseller) -> StoreResult<()> {
+    async fn insert_reseller(&self, reseller: &Reseller, parent: Option<&ParentLink>) -> StoreResult<()> {
         let mut t = self.lock();
+        if parent.is_some_and(|l| !t.chain_holds(&l.chain)) {
+            return Err(StoreError::Refused(Refusal::VersionChanged));
+        }
         if t.resellers.contains_key(reseller.user_id.as_str()) {
             return Err(StoreError::Taken(Taken::User));
         }
@@ -149,6 +156,14 @@ impl Profiles for MemoryStore {
             return Err(StoreError::Taken(Taken::Refid));
         }
         t.refids.insert(reseller.refid.to_string(), reseller.user_id.to_string());
+        if let Some(link) = parent {
+            let child = ChildLink {
+                user_id: reseller.user_id.clone(),
+                refid: reseller.refid.clone(),
+                created_at: reseller.created_at,
+            };
+            t.link(child, link);
+        }
         let mut profile = reseller.clone();
         let metadata = std::mem::take(&mut profile.metadata);
         if !metadata.is_empty() {
@@ -342,6 +357,12 @@ impl Counters for MemoryStore {
             (None, Granularity::Month) => (Some(&c.network_months), month_of(range.start)),
         };
         Ok(series.map(|m| m.range(from..=range.end).map(|(d, a)| (*d, *a)).collect()).unwrap_or_default())
+    }
+
+    async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        let t = self.lock();
+        let of = |u: &UserId| t.counters.months.get(u.as_str()).and_then(|m| m.get(&month)).map(|a| (u.clone(), *a));
+        Ok(users.iter().filter_map(of).collect())
     }
 
     async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {

@@ -54,8 +54,12 @@ impl Wallets for MemoryStore {
             match write {
                 LotWrite::Put(lot) => {
                     t.lots.entry(owner.clone()).or_default().insert(lot.id.clone(), lot.clone());
+                    // As DynamoDB's put: in the expiring lots exactly while it has an expiry.
+                    let expiring = t.expiring_lots.entry(owner.clone()).or_default();
                     if lot.expires_at.is_some() {
-                        t.expiring_lots.entry(owner.clone()).or_default().insert(lot.id.clone());
+                        expiring.insert(lot.id.clone());
+                    } else {
+                        expiring.remove(&lot.id);
                     }
                 }
                 LotWrite::Expired { lot, amount } => {
