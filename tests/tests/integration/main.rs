@@ -21,3 +21,4 @@ mod profiles;
 mod properties;
 mod reversals;
 mod tenants;
+mod tree;

@@ -1,0 +1,150 @@
+//! The reseller tree (issue 17): parents set by an admin or by a referral, never a cycle,
+//! never deeper than `ALLY_MAX_DEPTH`, a refused move changing nothing; a parent sees its
+//! children's figures; on both stores.
+
+use ally::domain::{AllyError, RefId, Tier};
+use ally::events::ReferralCompleted;
+use ally::events::reactions::{Handled, reward_referral};
+use ally::service::{NewReseller, ProvisionRequest, ResellerPatch};
+use ally::store::{PageRequest, Store};
+use ally::{Ally, Config};
+use ally_tests::{admin, company, ikey, on_both_stores, onboarded, reseller_with, uid};
+
+async fn under<S: Store>(ally: &Ally<S>, child: &RefId, parent: Option<&RefId>) -> Result<(), AllyError> {
+    let patch = ResellerPatch { parent_refid: Some(parent.cloned()), ..ResellerPatch::default() };
+    ally.update_reseller(child, patch).await.map(|_| ())
+}
+
+async fn parent_of<S: Store>(ally: &Ally<S>, user: &str) -> Option<RefId> {
+    ally.find_by_user(&uid(user)).await.unwrap().parent.map(|p| p.refid)
+}
+
+async fn children_of<S: Store>(ally: &Ally<S>, user: &str) -> Vec<RefId> {
+    let page = ally.sub_resellers(&uid(user), &PageRequest::first(100)).await.unwrap();
+    page.items.into_iter().map(|c| c.refid).collect()
+}
+
+/// The profiles and children of the first three resellers, to show a refusal moved nothing.
+async fn tree_of<S: Store>(ally: &Ally<S>) -> Vec<(ally::domain::Reseller, Vec<RefId>)> {
+    let mut out = Vec::new();
+    for user in ["top", "mid", "leaf"] {
+        out.push((ally.find_by_user(&uid(user)).await.unwrap(), children_of(ally, user).await));
+    }
+    out
+}
+
+async fn an_admin_builds_the_tree_without_cycles_or_excess_depth<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
+    let mid = reseller_with(&ally, "mid", Tier::Gold, 1_000).await.refid;
+    // Onboarded straight under `mid` by an admin.
+    let request = NewReseller {
+        user_id: Some(uid("leaf")),
+        parent_refid: Some(mid.clone()),
+        ..NewReseller::new(company("Leaf Ltd"))
+    };
+    let leaf = ally.onboard(&admin(), request).await.unwrap();
+    assert_eq!(
+        leaf.parent.as_ref().map(|p| (p.refid.clone(), p.company.as_str().to_string())),
+        Some((mid.clone(), "mid Ltd".into()))
+    );
+    under(&ally, &mid, Some(&top)).await.unwrap();
+    assert_eq!(children_of(&ally, "top").await, [mid.clone()]);
+    assert_eq!(children_of(&ally, "mid").await, [leaf.refid.clone()]);
+
+    // A cycle, the tree growing to four levels, an unknown parent: 422, and nothing moves.
+    let first = tree_of(&ally).await;
+    let cycle = under(&ally, &top, Some(&leaf.refid)).await.unwrap_err();
+    assert!(matches!(cycle, AllyError::Validation(_)), "{cycle:?}");
+    assert!(matches!(under(&ally, &top, Some(&top)).await, Err(AllyError::Validation(_))), "itself");
+    let deep = reseller_with(&ally, "deep", Tier::Standard, 0).await.refid;
+    let too_deep = under(&ally, &deep, Some(&leaf.refid)).await.unwrap_err();
+    assert!(matches!(too_deep, AllyError::Validation(ref m) if m.contains("3 levels")), "{too_deep:?}");
+    let stranger = RefId::parse("ZZZZZZZZZZ").unwrap();
+    assert!(matches!(under(&ally, &deep, Some(&stranger)).await, Err(AllyError::Validation(_))));
+    assert_eq!(tree_of(&ally).await, first, "the refusals changed nothing");
+    // Moving `mid` (with its child) under `deep` would make four levels too.
+    under(&ally, &deep, Some(&top)).await.unwrap();
+    let before = tree_of(&ally).await;
+    assert!(matches!(under(&ally, &mid, Some(&deep)).await, Err(AllyError::Validation(_))), "a subtree counts");
+    let refused = ResellerPatch {
+        tier: Some(Tier::Standard),
+        parent_refid: Some(Some(leaf.refid.clone())),
+        ..ResellerPatch::default()
+    };
+    assert!(ally.update_reseller(&top, refused).await.is_err());
+    assert_eq!(tree_of(&ally).await, before, "a refused change changes nothing");
+
+    // An admin moves a reseller and clears a parent.
+    under(&ally, &leaf.refid, Some(&top)).await.unwrap();
+    assert_eq!(children_of(&ally, "mid").await, Vec::<RefId>::new());
+    assert_eq!(children_of(&ally, "top").await, [deep.clone(), leaf.refid.clone(), mid.clone()], "newest first");
+    under(&ally, &leaf.refid, None).await.unwrap();
+    assert_eq!(parent_of(&ally, "leaf").await, None);
+    assert!(!children_of(&ally, "top").await.contains(&leaf.refid));
+}
+
+async fn two_moves_at_once_never_close_a_cycle<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    for round in 0..10 {
+        let a = onboarded(&ally, &format!("a{round}"), Tier::Standard, None).await.refid;
+        let b = onboarded(&ally, &format!("b{round}"), Tier::Standard, None).await.refid;
+        let (ab, ba) = tokio::join!(under(&ally, &a, Some(&b)), under(&ally, &b, Some(&a)));
+        assert!(ab.is_ok() != ba.is_ok(), "round {round}: exactly one move wins: {ab:?} {ba:?}");
+        let (pa, pb) = (parent_of(&ally, &format!("a{round}")).await, parent_of(&ally, &format!("b{round}")).await);
+        assert!(pa.is_none() || pb.is_none(), "round {round}: a cycle {pa:?} {pb:?}");
+    }
+}
+
+async fn a_parent_sees_its_children_figures_and_a_child_its_parent_only<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
+    let child = reseller_with(&ally, "child", Tier::Gold, 2_000).await.refid;
+    under(&ally, &child, Some(&top)).await.unwrap();
+    let spend = ProvisionRequest { cost: Some(1_000), ..ProvisionRequest::default() };
+    ally.provision(&uid("child"), spend, &ikey("buy")).await.unwrap();
+    let listed = ally.sub_resellers(&uid("top"), &PageRequest::first(10)).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    let c = &listed[0];
+    assert_eq!((c.refid.clone(), c.tier, c.balance, c.credits_spent_month), (child.clone(), Tier::Gold, 1_150, 850));
+    let shown = serde_json::to_value(&ally.find_by_user(&uid("child")).await.unwrap().parent).unwrap();
+    assert_eq!(shown, serde_json::json!({"refid": top.as_str(), "company": "top Ltd"}), "refid and company only");
+    assert!(children_of(&ally, "child").await.is_empty());
+    let missing = ally.sub_resellers(&uid("nobody"), &PageRequest::first(10)).await;
+    assert!(matches!(missing, Err(AllyError::NotFound(_))));
+}
+
+async fn a_referral_puts_the_recruit_under_its_referrer<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let referrer = onboarded(&ally, "referrer", Tier::Gold, None).await.refid;
+    let event = |id: &str, referred: &str| ReferralCompleted {
+        referral_id: id.into(),
+        referrer_user_id: "referrer".into(),
+        referred_user_id: referred.into(),
+        tag: "become-partner".into(),
+    };
+    // Onboarded before the event.
+    onboarded(&ally, "early", Tier::Standard, None).await;
+    let now = chrono::Utc::now();
+    assert!(matches!(reward_referral(&ally, &event("r1", "early"), now).await.unwrap(), Handled::Done));
+    assert_eq!(parent_of(&ally, "early").await, Some(referrer.clone()));
+    // Onboarded after it: the waiting referral pays and links on `ResellerOnboarded`.
+    assert!(matches!(reward_referral(&ally, &event("r2", "late"), now).await.unwrap(), Handled::Waiting));
+    onboarded(&ally, "late", Tier::Standard, None).await;
+    ally::events::reactions::pay_waiting_referrals(&ally, &uid("late")).await.unwrap();
+    assert_eq!(parent_of(&ally, "late").await, Some(referrer.clone()));
+    // An admin's parent stands: a later referral does not move it.
+    let other = onboarded(&ally, "other", Tier::Standard, None).await.refid;
+    onboarded(&ally, "placed", Tier::Standard, None).await;
+    under(&ally, &ally.find_by_user(&uid("placed")).await.unwrap().refid, Some(&other)).await.unwrap();
+    reward_referral(&ally, &event("r3", "placed"), now).await.unwrap();
+    assert_eq!(parent_of(&ally, "placed").await, Some(other));
+    assert_eq!(children_of(&ally, "referrer").await.len(), 2);
+}
+
+on_both_stores!(
+    an_admin_builds_the_tree_without_cycles_or_excess_depth,
+    two_moves_at_once_never_close_a_cycle,
+    a_parent_sees_its_children_figures_and_a_child_its_parent_only,
+    a_referral_puts_the_recruit_under_its_referrer,
+);
