@@ -83,11 +83,12 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
             .map(|(kind, d)| kind.sign() * d.amount)
             .sum::<i64>();
         let mut days = BTreeMap::new();
-        // Credits distributed, net of what was taken back (reversals, debt repaid).
+        // Credits distributed, net of what was taken back (reversals, debt repaid) and of
+        // what moved between wallets.
         for e in entries.iter() {
             let added = match e.kind {
-                EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => e.amount,
-                EntryKind::Reversal | EntryKind::DebtRepayment => -e.amount,
+                EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::TransferIn => e.amount,
+                EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::TransferOut => -e.amount,
                 EntryKind::Debit | EntryKind::Expiry => continue,
             };
             *days.entry(e.created_at.date_naive()).or_default() += added;

@@ -123,6 +123,10 @@ impl<S: Wallets> Wallets for Hooked<S> {
         self.before("commit_wallet_change")?;
         self.inner.commit_wallet_change(change).await
     }
+    async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
+        self.before("commit_transfer")?;
+        self.inner.commit_transfer(from, to).await
+    }
     async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
         self.before("finish_idempotency")?;
         self.inner.finish_idempotency(user_id, key, response).await

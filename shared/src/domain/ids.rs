@@ -380,6 +380,12 @@ impl IdempotencyKey {
         Self(format!("admin:{}", key.0))
     }
 
+    /// The receiving side's record of a transfer made by `from` with `key`, in the
+    /// receiver's partition: both sides of a transfer are written once, together.
+    pub fn transfer_in(from: &UserId, key: &IdempotencyKey) -> Self {
+        Self(format!("transfer:{from}:{}", key.0))
+    }
+
     /// The payment provider's event id: one credit per event.
     pub fn payment(event_id: &str) -> Result<Self, AllyError> {
         Self::external("payment:", "the payment event id", event_id)

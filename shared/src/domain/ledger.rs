@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Draw;
+use super::{Draw, RefId};
 
 /// What moved the credits of a ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -24,14 +24,26 @@ pub enum EntryKind {
     DebtRepayment,
     /// What was left of a lot when it expired, taken by the expiry job.
     Expiry,
+    /// Credits passed down the tree to a sub-reseller (or between two resellers by an admin).
+    #[serde(rename = "transfer_out")]
+    #[schemars(rename = "transfer_out")]
+    TransferOut,
+    /// Credits received from a parent (or from another reseller by an admin).
+    #[serde(rename = "transfer_in")]
+    #[schemars(rename = "transfer_in")]
+    TransferIn,
 }
 
 impl EntryKind {
     /// The sign this kind applies to the balance.
     pub fn sign(self) -> i64 {
         match self {
-            EntryKind::Debit | EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::Expiry => -1,
-            EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => 1,
+            EntryKind::Debit
+            | EntryKind::Reversal
+            | EntryKind::DebtRepayment
+            | EntryKind::Expiry
+            | EntryKind::TransferOut => -1,
+            EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::TransferIn => 1,
         }
     }
 }
@@ -58,6 +70,16 @@ pub struct LedgerEntry {
     /// repayment or expiry drew from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lots: Vec<Draw>,
+    /// Of a transfer: the other side's reseller and entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterpart: Option<Counterpart>,
+}
+
+/// The other side of a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Counterpart {
+    pub refid: RefId,
+    pub entry_id: String,
 }
 
 fn is_zero(n: &i64) -> bool {

@@ -24,7 +24,7 @@ pub use ids::{
     CallerKey, ClientId, ClientName, CompanyName, Email, IdempotencyKey, MetadataKey, Note, RESERVED_METADATA_KEYS,
     RefId, UserId,
 };
-pub use ledger::{EntryKind, LedgerEntry, new_id};
+pub use ledger::{Counterpart, EntryKind, LedgerEntry, new_id};
 pub use lot::{Draw, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};

@@ -107,6 +107,7 @@ pub enum AllyEvent {
     CreditsReversed(Detail<Posted>),
     DebtRepaid(Detail<Posted>),
     CreditsExpired(Detail<Posted>),
+    CreditsTransferred(Detail<Posted>),
     ClientOnboarded(Detail<ClientAdded>),
     ServiceProvisioned(Detail<ServiceAdded>),
     HoldCaptured(Detail<HoldSettled>),
@@ -124,6 +125,7 @@ impl AllyEvent {
             AllyEvent::CreditsReversed(_) => "CreditsReversed",
             AllyEvent::DebtRepaid(_) => "DebtRepaid",
             AllyEvent::CreditsExpired(_) => "CreditsExpired",
+            AllyEvent::CreditsTransferred(_) => "CreditsTransferred",
             AllyEvent::ClientOnboarded(_) => "ClientOnboarded",
             AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
             AllyEvent::HoldCaptured(_) => "HoldCaptured",
@@ -140,7 +142,8 @@ impl AllyEvent {
             | AllyEvent::CreditsSpent(d)
             | AllyEvent::CreditsReversed(d)
             | AllyEvent::DebtRepaid(d)
-            | AllyEvent::CreditsExpired(d) => &d.envelope,
+            | AllyEvent::CreditsExpired(d)
+            | AllyEvent::CreditsTransferred(d) => &d.envelope,
             AllyEvent::ClientOnboarded(d) => &d.envelope,
             AllyEvent::ServiceProvisioned(d) => &d.envelope,
             AllyEvent::HoldCaptured(d) => &d.envelope,
@@ -157,7 +160,8 @@ impl AllyEvent {
             | AllyEvent::CreditsSpent(d)
             | AllyEvent::CreditsReversed(d)
             | AllyEvent::DebtRepaid(d)
-            | AllyEvent::CreditsExpired(d) => &mut d.envelope,
+            | AllyEvent::CreditsExpired(d)
+            | AllyEvent::CreditsTransferred(d) => &mut d.envelope,
             AllyEvent::ClientOnboarded(d) => &mut d.envelope,
             AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
             AllyEvent::HoldCaptured(d) => &mut d.envelope,
@@ -231,6 +235,7 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                     EntryKind::Reversal => AllyEvent::CreditsReversed(detail),
                     EntryKind::DebtRepayment => AllyEvent::DebtRepaid(detail),
                     EntryKind::Expiry => AllyEvent::CreditsExpired(detail),
+                    EntryKind::TransferOut | EntryKind::TransferIn => AllyEvent::CreditsTransferred(detail),
                 }
             }
             (None, Some(Stored::Client(client))) => AllyEvent::ClientOnboarded(Detail {

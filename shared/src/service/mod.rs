@@ -10,6 +10,7 @@ mod money;
 mod receipts;
 mod requests;
 mod reversals;
+mod transfers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,11 +23,11 @@ pub use bulk::MAX_BULK;
 pub use hierarchy::SubReseller;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
-    ProvisionReceipt, ResellerStats, ReversalReceipt, VoidReceipt,
+    ProvisionReceipt, ResellerStats, ReversalReceipt, TransferReceipt, TransferSide, VoidReceipt,
 };
 pub use requests::{
-    BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient, NewReseller, ProvisionRequest,
-    ResellerPatch, ReversalRequest,
+    AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
+    NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
 
 use crate::config::Config;

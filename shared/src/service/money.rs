@@ -269,6 +269,7 @@ impl<S: Store> Ally<S> {
                 created_at: now,
                 reversed: 0,
                 lots: Vec::new(),
+                counterpart: None,
             };
             let (lots, lot_writes, repaid) = move_lots(&reseller, &movement, &mut entry, now)?;
             // Debt is repaid out of the credit first, exactly once: an entry of its own in the
@@ -286,6 +287,7 @@ impl<S: Store> Ally<S> {
                         created_at: now,
                         reversed: 0,
                         lots: repaid.clone(),
+                        counterpart: None,
                     })
                 })
                 .transpose()?;
@@ -388,7 +390,11 @@ fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
         EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
         EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
         EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
-        EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::Expiry => Vec::new(),
+        EntryKind::Reversal
+        | EntryKind::DebtRepayment
+        | EntryKind::Expiry
+        | EntryKind::TransferOut
+        | EntryKind::TransferIn => Vec::new(),
     }
 }
 

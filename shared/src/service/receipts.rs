@@ -96,6 +96,21 @@ pub struct VoidReceipt {
     pub available: i64,
 }
 
+/// A transfer: the giver's balance and entry, and the receiver's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TransferReceipt {
+    pub balance: i64,
+    pub transaction: LedgerEntry,
+    pub to: TransferSide,
+}
+
+/// The receiving side of a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TransferSide {
+    pub refid: crate::domain::RefId,
+    pub transaction: LedgerEntry,
+}
+
 /// A lot's expiry written down: what it took and the balance after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LotExpiry {

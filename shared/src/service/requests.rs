@@ -134,6 +134,29 @@ pub struct NewClient {
     pub email: Option<Email>,
 }
 
+/// Pass credits to a direct sub-reseller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub to_refid: RefId,
+    #[schemars(range(min = 1))]
+    pub amount: i64,
+    #[serde(default)]
+    pub note: Option<Note>,
+}
+
+/// Move credits between any two resellers (admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTransferRequest {
+    pub from_refid: RefId,
+    pub to_refid: RefId,
+    #[schemars(range(min = 1))]
+    pub amount: i64,
+    #[serde(default)]
+    pub note: Option<Note>,
+}
+
 /// Onboard many clients and provision one service for each, all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

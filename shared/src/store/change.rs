@@ -64,6 +64,9 @@ impl ItemChange {
                     }
                     // Lost, not spent: counted apart from both.
                     EntryKind::Expiry => Activity { credits_expired: entry.amount, ..Activity::default() },
+                    // Moved between wallets: out of one's credits, into the other's.
+                    EntryKind::TransferOut => Activity { credits_added: -entry.amount, ..Activity::default() },
+                    EntryKind::TransferIn => Activity { credits_added: entry.amount, ..Activity::default() },
                 };
             }
             (None, Some(Stored::Client(client))) => {

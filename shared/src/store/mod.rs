@@ -208,6 +208,9 @@ pub trait Wallets: Send + Sync {
     /// Applies a wallet change atomically, or refuses it with the reason.
     fn commit_wallet_change(&self, change: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Commits the two sides of a transfer in one atomic write, each under its own rule.
+    fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// Marks an idempotency record done with its final response (and forgets its pending
     /// fill).
     fn finish_idempotency(

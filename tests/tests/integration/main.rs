@@ -21,4 +21,5 @@ mod profiles;
 mod properties;
 mod reversals;
 mod tenants;
+mod transfers;
 mod tree;

@@ -17,6 +17,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/resellers/me/lots"),
     ("get", "/resellers/me/sub-resellers"),
     ("get", "/resellers/{refid}/sub-resellers"),
+    ("post", "/resellers/me/transfers"),
+    ("post", "/resellers/transfers"),
     ("patch", "/resellers/me/metadata"),
     ("get", "/resellers"),
     ("get", "/resellers/{refid}"),
@@ -165,7 +167,17 @@ async fn the_document_is_plain_for_client_generators() {
     assert_eq!(entry_kind["type"], "string");
     assert_eq!(
         entry_kind["enum"],
-        serde_json::json!(["credit", "debit", "refund", "reward", "reversal", "debt_repayment", "expiry"])
+        serde_json::json!([
+            "credit",
+            "debit",
+            "refund",
+            "reward",
+            "reversal",
+            "debt_repayment",
+            "expiry",
+            "transfer_out",
+            "transfer_in"
+        ])
     );
     let description = entry_kind["description"].as_str().unwrap();
     assert!(description.contains("- `debit`: Credits spent on provisioning."), "{description}");

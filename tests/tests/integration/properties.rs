@@ -105,6 +105,13 @@ enum Step {
     },
     /// The expiry job, a few milliseconds later.
     Expire,
+    /// A transfer from `user` to `to` (only partner-1, under partner-0, is anyone's child).
+    Transfer {
+        user: usize,
+        to: usize,
+        amount: i64,
+        key: u8,
+    },
     /// Reverse `amount` of the user's opening credit.
     Reverse {
         user: usize,
@@ -152,6 +159,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (user.clone(), amount(), prop::option::of(1..60i64), key.clone())
             .prop_map(|(user, amount, expires_ms, key)| Step::Grant { user, amount, expires_ms, key }),
         1 => Just(Step::Expire),
+        2 => (user.clone(), user.clone(), amount(), key.clone())
+            .prop_map(|(user, to, amount, key)| Step::Transfer { user, to, amount, key }),
         2 => (0usize..5).prop_map(|back| Step::Replay { back }),
         1 => (user.clone(), tier()).prop_map(|(user, tier)| Step::SetTier { user, tier }),
         1 => (user.clone(), any::<bool>()).prop_map(|(user, suspended)| Step::Suspend { user, suspended }),
@@ -194,6 +203,13 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> O
         Step::Add { user: u, amount, key } => {
             let credit = CreditRequest { amount: *amount, reason: None, ..CreditRequest::default() };
             ally.add_credits(&uid(&user(*u)), credit, EntryKind::Credit, "admin-1", &ikey(&format!("add-{key}")))
+                .await
+                .map(|r| serde_json::to_value(r).unwrap())
+        }
+        Step::Transfer { user: u, to, amount, key } => {
+            let to_refid = ally.find_by_user(&uid(&user(*to))).await.unwrap().refid;
+            let request = ally::service::TransferRequest { to_refid, amount: *amount, note: None };
+            ally.transfer_to_child(&uid(&user(*u)), request, &ikey(&format!("transfer-{key}")))
                 .await
                 .map(|r| serde_json::to_value(r).unwrap())
         }
@@ -258,6 +274,10 @@ async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, 
     for (u, (tier, balance)) in users.iter().zip(openings) {
         reseller_with(&ally, u, tier, balance).await;
     }
+    let first_born = ally.find_by_user(&uid(&users[0])).await.unwrap().refid;
+    let second = ally.find_by_user(&uid(&users[1])).await.unwrap().refid;
+    let under = ResellerPatch { parent_refid: Some(Some(first_born)), ..Default::default() };
+    ally.update_reseller(&second, under).await.unwrap();
     let mut accepted: Vec<(Step, Value)> = Vec::new();
     let began = Utc::now();
     for step in steps {
@@ -303,8 +323,9 @@ async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, 
         let sum =
             |kinds: &[EntryKind]| entries.iter().filter(|e| kinds.contains(&e.kind)).map(|e| e.amount).sum::<i64>();
         // Credits distributed, net of what reversals and debt repayments took back.
-        let taken_back = sum(&[EntryKind::Reversal, EntryKind::DebtRepayment]);
-        assert_eq!(stats.credits_added, sum(&[EntryKind::Credit, EntryKind::Reward, EntryKind::Refund]) - taken_back);
+        let taken_back = sum(&[EntryKind::Reversal, EntryKind::DebtRepayment, EntryKind::TransferOut]);
+        let came_in = sum(&[EntryKind::Credit, EntryKind::Reward, EntryKind::Refund, EntryKind::TransferIn]);
+        assert_eq!(stats.credits_added, came_in - taken_back);
         assert_eq!(stats.credits_spent, sum(&[EntryKind::Debit]));
         let clients = ally.clients(&uid(u), &PageRequest::first(100)).await.unwrap().items.len() as i64;
         assert_eq!(stats.clients, clients);

@@ -1,4 +1,5 @@
-//! The `add-credits` function: the admin top-up and the payment webhook.
+//! The `add-credits` function: the admin top-up, the payment webhook, reversals and
+//! transfers.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,10 +8,13 @@ use serde::Deserialize;
 
 use super::refid;
 use crate::domain::{EntryKind, IdempotencyKey, Note, accepted_currency};
-use crate::http::extract::{AdminCaller, Body, RawBody, RequestKey};
+use crate::http::extract::{AdminCaller, Body, Caller, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, webhook};
-use crate::service::{CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest};
+use crate::service::{
+    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, TransferReceipt,
+    TransferRequest,
+};
 use crate::store::Store;
 
 pub const ADD: Operation = Operation::post::<CreditReceipt>(
@@ -41,15 +45,39 @@ pub const REVERSE: Operation = Operation::post::<ReversalReceipt>(
 .body::<ReversalRequest>()
 .errors(&[403, 404, 409]);
 
+pub const TRANSFER: Operation = Operation::post::<TransferReceipt>(
+    "/resellers/me/transfers",
+    "transferToSubReseller",
+    "Pass credits to one of your direct sub-resellers (404 for anyone else)",
+)
+.idempotent()
+.body::<TransferRequest>()
+.errors(&[402, 403, 404, 409]);
+
+pub const ADMIN_TRANSFER: Operation = Operation::post::<TransferReceipt>(
+    "/resellers/transfers",
+    "transferBetweenResellers",
+    "Move credits between any two resellers (admin)",
+)
+.admin()
+.idempotent()
+.body::<AdminTransferRequest>()
+.errors(&[402, 403, 404, 409]);
+
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "add-credits";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK, REVERSE];
+pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK, REVERSE, TRANSFER, ADMIN_TRANSFER];
 
 /// Credits in: the admin top-up and the payment webhook.
 pub fn api<S: Store>() -> Api<S> {
-    Api::new(TAG).route(ADD, add::<S>).route(WEBHOOK, payment_webhook::<S>).route(REVERSE, reverse::<S>)
+    Api::new(TAG)
+        .route(ADD, add::<S>)
+        .route(WEBHOOK, payment_webhook::<S>)
+        .route(REVERSE, reverse::<S>)
+        .route(TRANSFER, transfer::<S>)
+        .route(ADMIN_TRANSFER, admin_transfer::<S>)
 }
 
 async fn add<S: Store>(
@@ -74,6 +102,26 @@ async fn reverse<S: Store>(
     let user = app.ally.user_by_refid(&refid(&id)?).await?;
     let key = IdempotencyKey::admin(&key);
     Ok(Json(app.ally.reverse(&user, request, &admin.user_id, &key).await?))
+}
+
+async fn transfer<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    RequestKey(key): RequestKey,
+    Body(request): Body<TransferRequest>,
+) -> Result<Json<TransferReceipt>, ApiError> {
+    let key = IdempotencyKey::caller(&key);
+    Ok(Json(app.ally.transfer_to_child(&actor.user_id, request, &key).await?))
+}
+
+async fn admin_transfer<S: Store>(
+    State(app): State<Shared<S>>,
+    AdminCaller(admin): AdminCaller,
+    RequestKey(key): RequestKey,
+    Body(request): Body<AdminTransferRequest>,
+) -> Result<Json<TransferReceipt>, ApiError> {
+    let key = IdempotencyKey::admin(&key);
+    Ok(Json(app.ally.transfer_between(request, &admin.user_id, &key).await?))
 }
 
 /// The payment provider's event.

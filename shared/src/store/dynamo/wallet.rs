@@ -86,27 +86,10 @@ impl DynamoStore {
             }
         }
     }
-}
 
-impl Wallets for DynamoStore {
-    async fn wallet(
-        &self,
-        user_id: &UserId,
-        idempotency: &IdempotencyKey,
-    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
-        let wanted = vec![key(keys::reseller(user_id), keys::PROFILE), idempotency_key(user_id, idempotency)];
-        let mut profile = None;
-        let mut record = None;
-        for found in self.get_many(wanted).await? {
-            match sort_key(&found) {
-                Some(keys::PROFILE) => profile = Some(parse(found)?),
-                _ => record = Some(parse(found)?),
-            }
-        }
-        Ok((profile, record))
-    }
-
-    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+    /// The items of one wallet change: the wallet under its rule, the idempotency record,
+    /// the entries, and what travels with them.
+    fn wallet_items<'a>(&self, change: &'a WalletChange) -> StoreResult<Vec<TxItem<'a>>> {
         let condition = guard_condition(&change.guard);
         let (mut names, mut values) = (condition.names, condition.values);
         names.insert("#held".into(), "held".into());
@@ -186,6 +169,35 @@ impl Wallets for DynamoStore {
         for service in &change.services {
             items.push(TxItem::plain(self.put(item(service, owner.clone(), keys::service(&service.id))?, None)?));
         }
+        Ok(items)
+    }
+}
+
+impl Wallets for DynamoStore {
+    async fn wallet(
+        &self,
+        user_id: &UserId,
+        idempotency: &IdempotencyKey,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        let wanted = vec![key(keys::reseller(user_id), keys::PROFILE), idempotency_key(user_id, idempotency)];
+        let mut profile = None;
+        let mut record = None;
+        for found in self.get_many(wanted).await? {
+            match sort_key(&found) {
+                Some(keys::PROFILE) => profile = Some(parse(found)?),
+                _ => record = Some(parse(found)?),
+            }
+        }
+        Ok((profile, record))
+    }
+
+    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        self.transact(self.wallet_items(change)?).await
+    }
+
+    async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
+        let mut items = self.wallet_items(from)?;
+        items.extend(self.wallet_items(to)?);
         self.transact(items).await
     }
 

@@ -3,25 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::MemoryStore;
+use super::{MemoryStore, Tables};
 use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
 use crate::store::{
     IdempotencyRecord, IdempotencyState, LotWrite, StoreError, StoreResult, Stored, WalletChange, Wallets,
 };
 
-impl Wallets for MemoryStore {
-    async fn wallet(
-        &self,
-        user_id: &UserId,
-        key: &IdempotencyKey,
-    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
-        let t = self.lock();
-        let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
-        Ok((t.resellers.get(user_id.as_str()).cloned(), record))
-    }
-
-    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
-        let mut t = self.lock();
+impl MemoryStore {
+    /// Whether `change` may be applied to `t`, as DynamoDB judges its transaction.
+    fn check(t: &Tables, change: &WalletChange) -> StoreResult<()> {
         let owner = change.user_id.to_string();
         if t.idempotency.get(&owner).is_some_and(|m| m.contains_key(change.idempotency.key.as_str())) {
             return Err(StoreError::Refused(Refusal::Duplicate));
@@ -50,6 +40,12 @@ impl Wallets for MemoryStore {
                 return Err(StoreError::Refused(Refusal::VersionChanged));
             }
         }
+        Ok(())
+    }
+
+    /// Applies a checked `change` to `t` and emits its changes in order.
+    fn apply(&self, t: &mut Tables, change: &WalletChange) {
+        let owner = change.user_id.to_string();
         for write in &change.lot_writes {
             match write {
                 LotWrite::Put(lot) => {
@@ -70,7 +66,8 @@ impl Wallets for MemoryStore {
                 }
             }
         }
-        let r = t.resellers.get_mut(&owner).ok_or(StoreError::Refused(Refusal::Missing))?;
+        // The check found it.
+        let Some(r) = t.resellers.get_mut(&owner) else { return };
         let before = r.clone();
         r.balance = change.new_balance;
         r.held = change.new_held;
@@ -117,21 +114,48 @@ impl Wallets for MemoryStore {
             .insert(change.idempotency.key.to_string(), change.idempotency.clone());
         self.changed();
         let after = t.resellers.get(&owner).cloned().map(|r| Stored::Reseller(Box::new(r)));
-        self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), after);
+        self.emit(t, Some(Stored::Reseller(Box::new(before))), after);
         for entry in &change.entries {
-            self.emit(&mut t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: entry.clone() }));
+            self.emit(t, None, Some(Stored::Entry { owner_id: change.user_id.clone(), entry: entry.clone() }));
         }
         if let Some((before, after)) = reversed {
             let owner_id = change.user_id.clone();
             let before = Stored::Entry { owner_id: owner_id.clone(), entry: before };
-            self.emit(&mut t, Some(before), Some(Stored::Entry { owner_id, entry: after }));
+            self.emit(t, Some(before), Some(Stored::Entry { owner_id, entry: after }));
         }
         if let Some((old, new)) = hold {
-            self.emit(&mut t, old, Some(new));
+            self.emit(t, old, Some(new));
         }
         for (old, new) in bought {
-            self.emit(&mut t, old, Some(new));
+            self.emit(t, old, Some(new));
         }
+    }
+}
+
+impl Wallets for MemoryStore {
+    async fn wallet(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+    ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        let t = self.lock();
+        let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
+        Ok((t.resellers.get(user_id.as_str()).cloned(), record))
+    }
+
+    async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        let mut t = self.lock();
+        Self::check(&t, change)?;
+        self.apply(&mut t, change);
+        Ok(())
+    }
+
+    async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
+        let mut t = self.lock();
+        Self::check(&t, from)?;
+        Self::check(&t, to)?;
+        self.apply(&mut t, from);
+        self.apply(&mut t, to);
         Ok(())
     }
 
