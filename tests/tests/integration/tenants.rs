@@ -118,4 +118,121 @@ async fn b_cannot_reach_a<S: Store>(store: S) {
     assert_eq!(api.holdings(&a).await, before, "A's holdings changed");
 }
 
-on_both_stores!(b_cannot_reach_a);
+/// A parent P, its child C and an unrelated U: P sees C's figures and may pass it credit,
+/// never C's clients or ledger; C sees P's refid and company only; U reaches neither, and
+/// neither reaches U; only an admin moves resellers in the tree.
+async fn a_tree_keeps_its_members_apart<S: Store>(store: S) {
+    let api = TestApi::new(store, Config::default());
+    let admin = api.token("admin", true);
+    let (p, p_refid) = api.partner("parent", "platinum", 5_000).await;
+    let (c, c_refid) = api.partner("child", "gold", 1_000).await;
+    let (u, u_refid) = api.partner("other", "standard", 1_000).await;
+    let moved =
+        api.call("PATCH", &format!("/resellers/{c_refid}"), Some(&admin), Some(json!({"parent_refid": p_refid}))).await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(moved.body["parent"], json!({"refid": p_refid, "company": "parent Ltd"}));
+    let c_client = api.call("POST", "/clients", Some(&c), Some(json!({"name": "Child's client"}))).await;
+    let c_client = string(&c_client.body["id"]);
+
+    let me = api.call("GET", "/resellers/me", Some(&c), None).await.body;
+    assert_eq!(me["parent"], json!({"refid": p_refid, "company": "parent Ltd"}), "the child sees refid and company");
+    let children = api.call("GET", "/resellers/me/sub-resellers", Some(&p), None).await;
+    assert_eq!(children.body["items"][0]["refid"], json!(c_refid), "{children:?}");
+    assert_eq!(children.body["items"][0]["balance"], 1_000);
+    let sent = api
+        .call_with_key("POST", "/resellers/me/transfers", &p, "t-1", json!({"to_refid": c_refid, "amount": 400}))
+        .await;
+    assert_eq!((sent.status, sent.body["balance"].as_i64()), (200, Some(4_600)), "{sent:?}");
+    assert_eq!(sent.body["to"]["transaction"]["balance_after"], 1_400);
+
+    let mut answers: Vec<(String, Answer)> = Vec::new();
+    let mut expect = |what: &str, answer: Answer, status: u16| {
+        assert_eq!(answer.status, status, "{what}: {answer:?}");
+        answers.push((what.to_string(), answer));
+    };
+    expect("P reads C's client", api.call("GET", &format!("/clients/{c_client}"), Some(&p), None).await, 404);
+    expect(
+        "P reads C's ledger",
+        api.call("GET", &format!("/resellers/{c_refid}/transactions"), Some(&p), None).await,
+        403,
+    );
+    expect(
+        "P moves C",
+        api.call("PATCH", &format!("/resellers/{c_refid}"), Some(&p), Some(json!({"parent_refid": null}))).await,
+        403,
+    );
+    expect(
+        "P lists C's children",
+        api.call("GET", &format!("/resellers/{c_refid}/sub-resellers"), Some(&p), None).await,
+        403,
+    );
+    expect(
+        "P pays U",
+        api.call_with_key("POST", "/resellers/me/transfers", &p, "t-2", json!({"to_refid": u_refid, "amount": 1}))
+            .await,
+        404,
+    );
+    expect(
+        "C pays P",
+        api.call_with_key("POST", "/resellers/me/transfers", &c, "t-3", json!({"to_refid": p_refid, "amount": 1}))
+            .await,
+        404,
+    );
+    expect(
+        "U pays C",
+        api.call_with_key("POST", "/resellers/me/transfers", &u, "t-4", json!({"to_refid": c_refid, "amount": 1}))
+            .await,
+        404,
+    );
+    expect(
+        "U moves money as an admin",
+        api.call_with_key(
+            "POST",
+            "/resellers/transfers",
+            &u,
+            "t-5",
+            json!({"from_refid": p_refid, "to_refid": u_refid, "amount": 1}),
+        )
+        .await,
+        403,
+    );
+    expect(
+        "U onboards under P",
+        api.call(
+            "POST",
+            "/resellers",
+            Some(&api.token("newcomer", false)),
+            Some(json!({"company": "New", "parent_refid": p_refid})),
+        )
+        .await,
+        403,
+    );
+    expect(
+        "a transfer of nothing",
+        api.call_with_key("POST", "/resellers/me/transfers", &p, "t-6", json!({"to_refid": c_refid, "amount": 0}))
+            .await,
+        422,
+    );
+    let u_children = api.call("GET", "/resellers/me/sub-resellers", Some(&u), None).await;
+    assert_eq!(u_children.body["items"], json!([]));
+    answers.push(("U's children".into(), u_children));
+    answers.push(("U's profile".into(), api.call("GET", "/resellers/me", Some(&u), None).await));
+    // A cycle through the API: 422 problem, nothing moved.
+    let cycle =
+        api.call("PATCH", &format!("/resellers/{p_refid}"), Some(&admin), Some(json!({"parent_refid": c_refid}))).await;
+    ally_tests::assert_problem(&cycle, 422, "validation_failed", "");
+
+    for (what, answer) in &answers {
+        let text = answer.body.to_string();
+        for secret in [c_client.as_str(), "Child's client", "other Ltd"] {
+            if what.starts_with('U') && secret == "other Ltd" {
+                continue;
+            }
+            assert!(!text.contains(secret), "{what}: shown `{secret}`: {text}");
+        }
+    }
+    let after = api.call("GET", "/resellers/me", Some(&c), None).await.body;
+    assert_eq!((after["balance"].as_i64(), after["parent"]["refid"].clone()), (Some(1_400), json!(p_refid)));
+}
+
+on_both_stores!(b_cannot_reach_a, a_tree_keeps_its_members_apart);
