@@ -97,6 +97,38 @@ impl<S: Store> Ally<S> {
         for (user, activity) in days.into_iter().flatten() {
             *totals.entry(user).or_default() += activity;
         }
+        self.ranked(totals, limit).await
+    }
+
+    /// The top-resellers ranking within the subtree of `members` (its root and every
+    /// reseller below it): each member's own counters, a few reads per member however long
+    /// the range.
+    pub async fn subtree_top_resellers(
+        &self,
+        range: &DateRange,
+        limit: usize,
+        members: &[UserId],
+    ) -> Result<Vec<TopReseller>, AllyError> {
+        if range.days() > TOP_RESELLERS_MAX_DAYS {
+            return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
+        }
+        let mut totals: HashMap<UserId, Activity> = HashMap::new();
+        for member in members {
+            let counted = self.counted(Some(member), range, Interval::Monthly).await?;
+            totals.insert(
+                member.clone(),
+                counted.into_values().fold(Activity::default(), |mut sum, a| {
+                    sum += a;
+                    sum
+                }),
+            );
+        }
+        self.ranked(totals, limit).await
+    }
+
+    /// `totals` ranked by clients onboarded, then credits spent, at most `limit`, with
+    /// their profiles.
+    async fn ranked(&self, totals: HashMap<UserId, Activity>, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
         let mut ranked: Vec<(UserId, Activity)> =
             totals.into_iter().filter(|(_, a)| a.acquisitions > 0 || a.credits_spent > 0).collect();
         ranked.sort_by(|(ua, a), (ub, b)| {
@@ -144,12 +176,40 @@ impl<S: Store> Ally<S> {
         range: &DateRange,
         reseller: Option<&UserId>,
     ) -> Result<BTreeMap<String, i64>, AllyError> {
+        Ok(trend(range, interval, &self.counted(reseller, range, interval).await?))
+    }
+
+    /// Credits distributed per period within the subtree of `members`: the sum of their
+    /// own counters.
+    pub async fn subtree_credit_trends(
+        &self,
+        interval: Interval,
+        range: &DateRange,
+        members: &[UserId],
+    ) -> Result<BTreeMap<String, i64>, AllyError> {
+        let mut counters: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+        for member in members {
+            for (period, activity) in self.counted(Some(member), range, interval).await? {
+                *counters.entry(period).or_default() += activity;
+            }
+        }
+        Ok(trend(range, interval, &counters))
+    }
+
+    /// The counters of one reseller (or the network) covering `range`: daily for a daily
+    /// trend, else whole months between the edge days.
+    async fn counted(
+        &self,
+        reseller: Option<&UserId>,
+        range: &DateRange,
+        interval: Interval,
+    ) -> Result<BTreeMap<NaiveDate, Activity>, AllyError> {
         let pieces = if interval == Interval::Daily { vec![(*range, Granularity::Day)] } else { pieces(range) };
         let mut counters = BTreeMap::new();
         for (piece, granularity) in pieces {
             counters.extend(self.store.activity(reseller, &piece, granularity).await?);
         }
-        Ok(trend(range, interval, &counters))
+        Ok(counters)
     }
 }
 

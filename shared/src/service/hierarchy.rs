@@ -131,6 +131,24 @@ impl<S: Store> Ally<S> {
         Err(AllyError::Contention)
     }
 
+    /// The subtree rooted at `root`: itself, then every reseller below it, level by level.
+    pub async fn subtree(&self, root: &UserId) -> Result<Vec<UserId>, AllyError> {
+        let mut members = vec![root.clone()];
+        let mut level = vec![root.clone()];
+        for _ in 1..self.config.max_depth {
+            let mut below = Vec::new();
+            for user in &level {
+                below.extend(self.all_children(user).await?.into_iter().map(|c| c.user_id));
+            }
+            if below.is_empty() {
+                break;
+            }
+            members.extend(below.iter().cloned());
+            level = below;
+        }
+        Ok(members)
+    }
+
     /// Puts `child` under the reseller of `parent` if it has no parent yet (a referral's
     /// recruit: an admin's earlier choice stands).
     pub async fn set_parent_if_none(&self, child: &UserId, parent: &RefId) -> Result<(), AllyError> {

@@ -213,6 +213,21 @@ async fn a_tree_keeps_its_members_apart<S: Store>(store: S) {
             .await,
         422,
     );
+    let own =
+        api.call("GET", &format!("/analytics/credit-trends?interval=daily&subtree={p_refid}"), Some(&p), None).await;
+    assert_eq!(own.status, 200, "a parent's own subtree: {own:?}");
+    let own = api.call("GET", &format!("/analytics/top-resellers?subtree={p_refid}"), Some(&p), None).await;
+    assert_eq!(own.status, 200, "{own:?}");
+    expect(
+        "U's view of P's subtree",
+        api.call("GET", &format!("/analytics/credit-trends?subtree={p_refid}"), Some(&u), None).await,
+        404,
+    );
+    expect(
+        "C's view of P's subtree",
+        api.call("GET", &format!("/analytics/top-resellers?subtree={p_refid}"), Some(&c), None).await,
+        404,
+    );
     let u_children = api.call("GET", "/resellers/me/sub-resellers", Some(&u), None).await;
     assert_eq!(u_children.body["items"], json!([]));
     answers.push(("U's children".into(), u_children));

@@ -142,7 +142,45 @@ async fn a_referral_puts_the_recruit_under_its_referrer<S: Store>(store: S) {
     assert_eq!(children_of(&ally, "referrer").await.len(), 2);
 }
 
+async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
+    use ally::domain::{DateRange, Interval};
+    let ally = Ally::new(store, Config::default());
+    let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
+    let mid = reseller_with(&ally, "mid", Tier::Gold, 2_000).await.refid;
+    let leaf = reseller_with(&ally, "leaf", Tier::Standard, 1_000).await.refid;
+    reseller_with(&ally, "outside", Tier::Standard, 9_000).await;
+    under(&ally, &mid, Some(&top)).await.unwrap();
+    under(&ally, &leaf, Some(&mid)).await.unwrap();
+    for (i, user) in ["top", "mid", "leaf", "outside"].iter().enumerate() {
+        for n in 0..=i {
+            let spend = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
+            ally.provision(&uid(user), spend, &ikey(&format!("buy-{n}"))).await.unwrap();
+        }
+    }
+    let transfer = ally::service::TransferRequest { to_refid: leaf.clone(), amount: 300, note: None };
+    ally.transfer_to_child(&uid("mid"), transfer, &ikey("pass")).await.unwrap();
+    let members = ally.subtree(&uid("top")).await.unwrap();
+    assert_eq!(members, [uid("top"), uid("mid"), uid("leaf")]);
+
+    let today = chrono::Utc::now().date_naive();
+    let range = DateRange { start: today - chrono::Duration::days(40), end: today };
+    for interval in [Interval::Daily, Interval::Monthly] {
+        let whole = ally.subtree_credit_trends(interval, &range, &members).await.unwrap();
+        let mut summed = std::collections::BTreeMap::new();
+        for member in &members {
+            for (period, credits) in ally.credit_trends(interval, &range, Some(member)).await.unwrap() {
+                *summed.entry(period).or_insert(0) += credits;
+            }
+        }
+        assert_eq!(whole, summed, "{interval:?}: the subtree is the sum of its members");
+    }
+    let ranked = ally.subtree_top_resellers(&range, 10, &members).await.unwrap();
+    let spent: Vec<_> = ranked.iter().map(|r| (r.refid.clone(), r.credits_spent)).collect();
+    assert_eq!(spent, [(leaf, 300), (mid, 170), (top, 70)], "members only, by spend");
+}
+
 on_both_stores!(
+    subtree_figures_are_the_sums_of_their_members,
     an_admin_builds_the_tree_without_cycles_or_excess_depth,
     two_moves_at_once_never_close_a_cycle,
     a_parent_sees_its_children_figures_and_a_child_its_parent_only,

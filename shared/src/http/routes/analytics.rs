@@ -46,15 +46,16 @@ pub struct TierCounts {
 
 const RANGE: (&str, &str) = ("start", "first day, YYYY-MM-DD");
 const END: (&str, &str) = ("end", "last day, YYYY-MM-DD (default today)");
+const SUBTREE: (&str, &str) =
+    ("subtree", "a refid: that reseller and every reseller below it (an admin any, a reseller its own)");
 
 pub const TOP: Operation = Operation::get::<TopResellers>(
     "/analytics/top-resellers",
     "topResellers",
-    "Resellers ranked by clients onboarded in [start, end] (admin; default the last 30 days)",
+    "Resellers ranked by clients onboarded in [start, end] (admin; a reseller within its own subtree; default the last 30 days)",
 )
-.admin()
-.query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END])
-.errors(&[403]);
+.query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END, SUBTREE])
+.errors(&[403, 404]);
 pub const TIERS: Operation = Operation::get::<TierCounts>(
     "/analytics/tier-snapshot",
     "tierSnapshot",
@@ -71,7 +72,8 @@ pub const TRENDS: Operation = Operation::get::<BTreeMap<String, i64>>(
     ("interval", "daily, monthly (default) or yearly"),
     RANGE,
     END,
-    ("reseller", "a refid: that reseller only (required for a non-admin: its own)"),
+    ("reseller", "a refid: that reseller only (required for a non-admin: its own, or subtree)"),
+    SUBTREE,
 ])
 .errors(&[403, 404]);
 pub const TOTAL: Operation = Operation::get::<TotalCredits>(
@@ -100,6 +102,22 @@ struct RangeQuery {
     start: Option<String>,
     end: Option<String>,
     reseller: Option<String>,
+    subtree: Option<String>,
+}
+
+/// The members of the subtree asked for, if one was: an admin may ask for any, a reseller
+/// for its own (another's is not found, as any other partner's object).
+async fn subtree<S: Store>(
+    app: &Shared<S>,
+    actor: &crate::service::Actor,
+    query: &RangeQuery,
+) -> Result<Option<Vec<crate::domain::UserId>>, ApiError> {
+    let Some(asked) = &query.subtree else { return Ok(None) };
+    let root = app.ally.find_by_refid(&refid(asked)?).await?;
+    if !actor.admin && root.user_id != actor.user_id {
+        return Err(AllyError::NotFound("reseller").into());
+    }
+    Ok(Some(app.ally.subtree(&root.user_id).await?))
 }
 
 type Params = Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>;
@@ -128,10 +146,14 @@ fn range(
 
 async fn top<S: Store>(
     State(app): State<Shared<S>>,
-    _admin: AdminCaller,
+    Caller(actor): Caller,
     query: Params,
 ) -> Result<Json<TopResellers>, ApiError> {
     let query = params(query)?;
+    let members = subtree(&app, &actor, &query).await?;
+    if members.is_none() && !actor.admin {
+        return Err(ApiError::forbidden("the network ranking is for admins; ask for your own subtree"));
+    }
     let limit = match &query.limit {
         None => 10,
         Some(l) => l
@@ -141,7 +163,11 @@ async fn top<S: Store>(
             .ok_or_else(|| ApiError::validation("limit must be a number from 1 to 100"))?,
     };
     let range = range(&query, |end| end - Duration::days(29), TOP_RESELLERS_MAX_DAYS)?;
-    Ok(Json(TopResellers { items: app.ally.top_resellers(&range, limit).await? }))
+    let items = match members {
+        Some(members) => app.ally.subtree_top_resellers(&range, limit, &members).await?,
+        None => app.ally.top_resellers(&range, limit).await?,
+    };
+    Ok(Json(TopResellers { items }))
 }
 
 async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TierCounts>, ApiError> {
@@ -172,6 +198,9 @@ async fn trends<S: Store>(
         Interval::Yearly => NaiveDate::from_ymd_opt(end.year() - 4, 1, 1).unwrap_or(end),
     };
     let range = range(&query, default_start, interval.max_span_days())?;
+    if let Some(members) = subtree(&app, &actor, &query).await? {
+        return Ok(Json(app.ally.subtree_credit_trends(interval, &range, &members).await?));
+    }
     let reseller = match (&query.reseller, actor.admin) {
         (Some(asked), _) => {
             let reseller = app.ally.find_by_refid(&refid(asked)?).await?;
