@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::domain::{Catalog, Credits, Currency, Discounts, Product, Tier};
+use crate::domain::{Catalog, Commissions, Credits, Currency, Discounts, Product, Tier};
 
 /// Everything Ally's behaviour depends on that an operator may change.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct Config {
     /// Days a referral waits for its referred user to become a reseller
     /// (`ALLY_REFERRAL_WINDOW_DAYS`); past it, no reward.
     pub referral_window_days: i64,
+    /// What a parent earns of each direct child's spend, by its tier (`ALLY_COMMISSION_PERCENT`).
+    pub commissions: Commissions,
     /// How deep the reseller tree may grow (`ALLY_MAX_DEPTH`): 3 is a distributor, its
     /// resellers and their sub-resellers.
     pub max_depth: usize,
@@ -137,6 +139,7 @@ impl Default for Config {
             referral_window_days: 30,
             referral_expiry_days: 90,
             max_depth: 3,
+            commissions: Commissions::default(),
             max_credit_amount: 100_000_000,
             idempotency_ttl_days: 30,
             catalog: default_catalog(),
@@ -213,6 +216,7 @@ impl Config {
                 (1..=3650).contains(v)
             })?,
             max_depth: parse(&get, "ALLY_MAX_DEPTH", d.max_depth, |v| (1..=10).contains(v))?,
+            commissions: parse(&get, "ALLY_COMMISSION_PERCENT", d.commissions, |_| true)?,
             max_credit_amount,
             idempotency_ttl_days: parse(&get, "ALLY_IDEMPOTENCY_TTL_DAYS", d.idempotency_ttl_days, |v| {
                 (1..=3650).contains(v)

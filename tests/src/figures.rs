@@ -87,7 +87,11 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
         // what moved between wallets.
         for e in entries.iter() {
             let added = match e.kind {
-                EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::TransferIn => e.amount,
+                EntryKind::Credit
+                | EntryKind::Refund
+                | EntryKind::Reward
+                | EntryKind::TransferIn
+                | EntryKind::Commission => e.amount,
                 EntryKind::Reversal | EntryKind::DebtRepayment | EntryKind::TransferOut => -e.amount,
                 EntryKind::Debit | EntryKind::Expiry => continue,
             };

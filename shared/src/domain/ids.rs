@@ -322,7 +322,8 @@ const EVENT_ID_MAX: usize = 200;
 /// Prefixes of the keys the system derives. A caller's key that starts with one of them
 /// (or with the escape itself) is stored behind [`CALLER_ESCAPE`], so no caller key can
 /// ever equal a derived one, and two different caller keys never share a stored form.
-const SYSTEM_PREFIXES: [&str; 5] = ["admin:", "payment:", "referral:", "bulk:", "hold:"];
+const SYSTEM_PREFIXES: [&str; 8] =
+    ["admin:", "payment:", "referral:", "bulk:", "hold:", "lot:", "transfer:", "commission:"];
 const CALLER_ESCAPE: &str = "caller:";
 
 /// The `Idempotency-Key` header as a caller sent it: 1..=128 printable ASCII characters,
@@ -380,6 +381,11 @@ impl IdempotencyKey {
         Self(format!("admin:{}", key.0))
     }
 
+    /// The commission of spend entry `entry_id`: one per spend however often its event comes.
+    pub fn commission(entry_id: &str) -> Result<Self, AllyError> {
+        Self::external("commission:", "the spend entry id", entry_id)
+    }
+
     /// The receiving side's record of a transfer made by `from` with `key`, in the
     /// receiver's partition: both sides of a transfer are written once, together.
     pub fn transfer_in(from: &UserId, key: &IdempotencyKey) -> Self {
@@ -399,7 +405,7 @@ impl IdempotencyKey {
     /// Whether this key is an external event's receipt (a payment or a referral), kept for
     /// good, rather than a caller's key, kept for the idempotency window.
     pub fn is_receipt(&self) -> bool {
-        self.0.starts_with("payment:") || self.0.starts_with("referral:")
+        ["payment:", "referral:", "commission:"].iter().any(|p| self.0.starts_with(p))
     }
 
     /// The sweeper's key for the expiry of hold `id`: one release however often it runs.

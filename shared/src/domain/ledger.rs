@@ -32,6 +32,8 @@ pub enum EntryKind {
     #[serde(rename = "transfer_in")]
     #[schemars(rename = "transfer_in")]
     TransferIn,
+    /// A parent's share of a direct child's spend.
+    Commission,
 }
 
 impl EntryKind {
@@ -43,7 +45,11 @@ impl EntryKind {
             | EntryKind::DebtRepayment
             | EntryKind::Expiry
             | EntryKind::TransferOut => -1,
-            EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::TransferIn => 1,
+            EntryKind::Credit
+            | EntryKind::Refund
+            | EntryKind::Reward
+            | EntryKind::TransferIn
+            | EntryKind::Commission => 1,
         }
     }
 }

@@ -31,5 +31,5 @@ pub use product::{Catalog, Product};
 pub use reseller::{
     HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, ParentRef, Reseller, Status, check_metadata,
 };
-pub use tier::{Discounts, Tier};
+pub use tier::{COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
 pub use wallet::{Condition, Guard, Refusal};

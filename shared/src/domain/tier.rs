@@ -79,6 +79,69 @@ impl Discounts {
     }
 }
 
+/// What a parent earns of each direct child's spend, in percent, by the parent's tier
+/// (`ALLY_COMMISSION_PERCENT`: `5` for every tier, or `gold=5,platinum=10`); all zero, the
+/// default, is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Commissions {
+    pub standard: u8,
+    pub gold: u8,
+    pub platinum: u8,
+}
+
+/// The largest commission a tier may pay, in percent.
+pub const COMMISSION_MAX_PERCENT: u8 = 50;
+
+impl Commissions {
+    /// The commission of a parent of `tier` in percent.
+    pub fn percent(&self, tier: Tier) -> u8 {
+        match tier {
+            Tier::Standard => self.standard,
+            Tier::Gold => self.gold,
+            Tier::Platinum => self.platinum,
+        }
+    }
+
+    /// What a parent of `tier` earns of a spend of `spent`, rounded down: never a fraction
+    /// of a credit, never more than was spent.
+    pub fn on(&self, spent: i64, tier: Tier) -> i64 {
+        (i128::from(spent) * i128::from(self.percent(tier)) / 100) as i64
+    }
+
+    /// Whether no tier earns a commission.
+    pub fn is_off(&self) -> bool {
+        Tier::ALL.iter().all(|t| self.percent(*t) == 0)
+    }
+}
+
+impl std::str::FromStr for Commissions {
+    type Err = AllyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let percent =
+            |v: &str| {
+                v.trim().parse::<u8>().ok().filter(|p| *p <= COMMISSION_MAX_PERCENT).ok_or_else(|| {
+                    AllyError::validation(format!("a commission is 0 to {COMMISSION_MAX_PERCENT} percent"))
+                })
+            };
+        if !s.contains('=') {
+            let all = percent(s)?;
+            return Ok(Self { standard: all, gold: all, platinum: all });
+        }
+        let mut out = Self::default();
+        for part in s.split(',') {
+            let (tier, value) = part.split_once('=').ok_or_else(|| AllyError::validation("write tier=percent"))?;
+            let slot = match tier.trim().parse::<Tier>()? {
+                Tier::Standard => &mut out.standard,
+                Tier::Gold => &mut out.gold,
+                Tier::Platinum => &mut out.platinum,
+            };
+            *slot = percent(value)?;
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 #[path = "tier_test.rs"]
 mod tests;

@@ -21,3 +21,17 @@ fn tier_names_round_trip() {
     }
     assert!("diamond".parse::<Tier>().is_err());
 }
+
+#[test]
+fn commissions_are_one_percent_for_all_or_one_per_tier_and_round_down() {
+    let all: Commissions = "5".parse().unwrap();
+    assert_eq!((all.standard, all.gold, all.platinum), (5, 5, 5));
+    let some: Commissions = "gold=5, platinum=10".parse().unwrap();
+    assert_eq!((some.standard, some.gold, some.platinum), (0, 5, 10));
+    assert_eq!(some.on(1_999, Tier::Platinum), 199);
+    assert_eq!(some.on(19, Tier::Gold), 0, "never a fraction of a credit");
+    assert!(Commissions::default().is_off() && !some.is_off());
+    for bad in ["51", "gold", "gold=x", "diamond=5", "-1"] {
+        assert!(bad.parse::<Commissions>().is_err(), "{bad}");
+    }
+}

@@ -231,7 +231,9 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                     Detail { envelope: envelope(owner_id, None), fields: Posted { transaction: entry.clone() } };
                 match entry.kind {
                     EntryKind::Debit => AllyEvent::CreditsSpent(detail),
-                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => AllyEvent::CreditsAdded(detail),
+                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::Commission => {
+                        AllyEvent::CreditsAdded(detail)
+                    }
                     EntryKind::Reversal => AllyEvent::CreditsReversed(detail),
                     EntryKind::DebtRepayment => AllyEvent::DebtRepaid(detail),
                     EntryKind::Expiry => AllyEvent::CreditsExpired(detail),

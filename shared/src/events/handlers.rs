@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::bus::Bus;
+use super::commission::pay_commission;
 use super::mail::Mailer;
 use super::parking::Parking;
 use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
@@ -71,11 +72,22 @@ pub async fn low_credit<S: Store, M: Mailer>(
 }
 
 /// `referral-reward`: a `ReferralCompleted` event (the reward, or the referral kept until
-/// its referred user onboards) or a `ResellerOnboarded` one (the referrals that waited for
-/// that user). A malformed detail is dropped (a retry cannot fix it); a transient failure
+/// its referred user onboards), a `ResellerOnboarded` one (the referrals that waited for
+/// that user) or, with commissions on, a `CreditsSpent` one (the parent's commission). A malformed detail is dropped (a retry cannot fix it); a transient failure
 /// is returned for Lambda's retry.
 pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
     let at = event.time.unwrap_or_else(Utc::now);
+    if event.detail_type == "CreditsSpent" {
+        let bus =
+            BusEvent { source: event.source.clone(), detail_type: event.detail_type.clone(), detail: event.detail };
+        return match AllyEvent::from_bus(&bus) {
+            Ok(AllyEvent::CreditsSpent(spent)) => Box::pin(pay_commission(ally, &spent)).await,
+            _ => {
+                tracing::warn!("malformed spend event dropped");
+                Ok(Handled::Dropped)
+            }
+        };
+    }
     if event.detail_type == "ResellerOnboarded" {
         return match AllyEvent::from_bus(&BusEvent {
             source: event.source.clone(),
@@ -158,7 +170,7 @@ pub async fn dispatch<S: Store, M: Mailer>(
             Ok(format!("{:?}", sweep(ally).await?))
         }
         (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
-        (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {
+        (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded" | "CreditsSpent") => {
             Ok(format!("{:?}", referral(ally, event).await?))
         }
         ("aws.events", "Scheduled Event") => Ok(format!("{:?}", monthly_report(ally, mailer, event, i64::MAX).await?)),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::bus::Bus;
+use super::commission::pay_commission;
 use super::mail::{Mail, Mailer};
 use super::parking::ParkedFiles;
 use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
@@ -100,6 +101,7 @@ impl<S: Store> LocalBus<S> {
                 AllyEvent::ResellerOnboarded(joined) => {
                     pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id).await
                 }
+                AllyEvent::CreditsSpent(spent) => pay_commission(&self.ally, &spent).await,
                 _ => Ok(Handled::Dropped),
             },
             (REFERRAL_SOURCE, "ReferralCompleted") => {

@@ -6,6 +6,7 @@
 //! server (the memory store's change feed, an in-process bus, a local outbox).
 
 pub mod bus;
+pub mod commission;
 mod event;
 pub mod figures;
 pub mod handlers;

@@ -104,8 +104,8 @@ impl<S: Store> Ally<S> {
         actor: &str,
         key: &IdempotencyKey,
     ) -> Result<CreditReceipt, AllyError> {
-        if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund) {
-            return Err(AllyError::validation("adding credits takes a credit, reward or refund"));
+        if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund | EntryKind::Commission) {
+            return Err(AllyError::validation("adding credits takes a credit, reward, refund or commission"));
         }
         let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
         // A reward is promotional and expires after the configured days unless told.
@@ -389,6 +389,7 @@ fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
     match kind {
         EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
         EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
+        EntryKind::Commission => vec![Metric::CreditsAdded(amount)],
         EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
         EntryKind::Reversal
         | EntryKind::DebtRepayment

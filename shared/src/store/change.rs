@@ -55,7 +55,7 @@ impl ItemChange {
                     .sum();
                 delta.activity = match entry.kind {
                     EntryKind::Debit => Activity { credits_spent: entry.amount, ..Activity::default() },
-                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward => {
+                    EntryKind::Credit | EntryKind::Refund | EntryKind::Reward | EntryKind::Commission => {
                         Activity { credits_added: entry.amount, ..Activity::default() }
                     }
                     // Taken back, or repaid out of a credit: credits distributed, net.

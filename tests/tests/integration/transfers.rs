@@ -122,4 +122,48 @@ async fn fifty_concurrent_transfers_from_one_parent_are_exact<S: Store>(store: S
     assert_ledger_matches_balance(&ally, "top").await;
 }
 
-on_both_stores!(a_parent_passes_credit_to_its_child_once, fifty_concurrent_transfers_from_one_parent_are_exact);
+/// The spend event of `entry` by `user`, as the publisher puts it on the bus.
+fn spent(user: &str, entry: ally::domain::LedgerEntry) -> ally::events::Detail<ally::events::Posted> {
+    use ally::events::{Detail, Envelope, Posted, ResellerRef};
+    let envelope = Envelope {
+        event_id: format!("change-{}", entry.id),
+        occurred_at: entry.created_at,
+        reseller: ResellerRef { user_id: uid(user), refid: None },
+    };
+    Detail { envelope, fields: Posted { transaction: entry } }
+}
+
+async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
+    use ally::events::commission::pay_commission;
+    use ally::events::reactions::Handled;
+    let config = Config { commissions: "gold=10,platinum=0".parse().unwrap(), ..Config::default() };
+    let ally = Ally::new(store, config);
+    let gold = reseller_with(&ally, "gold", Tier::Gold, 0).await.refid;
+    let platinum = reseller_with(&ally, "platinum", Tier::Platinum, 0).await.refid;
+    child_of(&ally, "child", &gold, 5_000).await;
+    child_of(&ally, "other", &platinum, 5_000).await;
+    reseller_with(&ally, "orphan", Tier::Standard, 5_000).await;
+    let spend = |cost| ally::service::ProvisionRequest { cost: Some(cost), ..Default::default() };
+    let bought = ally.provision(&uid("child"), spend(1_005), &ikey("buy")).await.unwrap();
+    let event = spent("child", bought.transaction.clone());
+    assert_eq!(pay_commission(&ally, &event).await.unwrap(), Handled::Done);
+    pay_commission(&ally, &event).await.unwrap();
+    let entries = all_entries(&ally, "gold").await;
+    let commissions: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Commission).map(|e| e.amount).collect();
+    assert_eq!(commissions, [100], "10 % of 1,005, rounded down, once however often the event comes");
+    let lots: Vec<_> = ally.find_by_user(&uid("gold")).await.unwrap().lots.iter().map(|l| l.kind).collect();
+    assert_eq!(lots, [LotKind::Paid], "earned credit is paid credit");
+    for user in ["other", "orphan"] {
+        let bought = ally.provision(&uid(user), spend(1_000), &ikey("buy")).await.unwrap();
+        let outcome = pay_commission(&ally, &spent(user, bought.transaction)).await.unwrap();
+        assert_eq!(outcome, Handled::Dropped, "{user}: no parent, or a parent at 0 %");
+    }
+    assert_eq!(ally.find_by_user(&uid("platinum")).await.unwrap().balance, 0);
+    assert_ledger_matches_balance(&ally, "gold").await;
+}
+
+on_both_stores!(
+    a_parent_passes_credit_to_its_child_once,
+    fifty_concurrent_transfers_from_one_parent_are_exact,
+    a_parent_earns_its_commission_once_per_spend,
+);
