@@ -123,6 +123,8 @@ def main():
     })
     refid = created["refid"]
     api("POST", f"/resellers/{refid}/credits", admin, {"amount": 5000}, key="opening")
+    child = api("POST", "/resellers", admin, {"company": "Contoso", "user_id": "partner-2", "parent_refid": refid})
+    child_refid = child["refid"]
 
     partner = browser()
     admin_page = browser()
@@ -253,6 +255,25 @@ def main():
         wait_for(admin_page, lambda d: "Added 200" in text(d, "#reseller-message"), "the promotional grant")
         wait_for(admin_page, lambda d: text(d, "#total-promotional") == "200 credits", "outstanding promotional credit")
         check(text(admin_page, "#total-paid") == "3,895 credits", f"outstanding paid credit: {text(admin_page, '#total-paid')}")
+
+        # The admin sees the partner's sub-reseller, moves it to the top and back under it.
+        check("Contoso" in text(admin_page, "#reseller-children"), f"the children: {text(admin_page, '#reseller-children')}")
+        find.find_element(By.NAME, "query").clear()
+        find.find_element(By.NAME, "query").send_keys(child_refid)
+        find.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(admin_page, lambda d: "Northwind" in text(d, "#reseller-parent"), "the child's parent")
+        move = admin_page.find_element(By.ID, "move")
+        move.find_element(By.NAME, "parent").clear()
+        move.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(admin_page, lambda d: "top of the tree" in text(d, "#reseller-message"), "the move to the top")
+        check(text(admin_page, "#reseller-parent") == "none", "no parent any more")
+        move.find_element(By.NAME, "parent").send_keys(child_refid)
+        move.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(admin_page, lambda d: "cannot sit under itself" in text(d, "#reseller-message"), "a cycle refused")
+        move.find_element(By.NAME, "parent").clear()
+        move.find_element(By.NAME, "parent").send_keys(refid)
+        move.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(admin_page, lambda d: "Moved under Northwind" in text(d, "#reseller-message"), "the move back")
         check(fits(admin_page, 375), "the reports fit 375 px")
         screenshot(admin_page, "admin-reports")
 
@@ -276,11 +297,26 @@ def main():
               f"nothing left reserved: {text(partner, '#hold-message')}")
         check("-85" in text(partner, "#ledger tr"), f"the capture's debit: {text(partner, '#ledger tr')}")
 
+        # The partner passes credit to its sub-reseller, the amount shown before confirming.
+        check(child_refid in text(partner, "#sub-resellers"), f"the sub-resellers: {text(partner, '#sub-resellers')}")
+        check(refid in text(partner, "#invite-link"), f"the invite link: {text(partner, '#invite-link')}")
+        transfer = partner.find_element(By.ID, "transfer")
+        transfer.find_element(By.NAME, "amount").send_keys("100")
+        transfer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        summary = text(partner, "#transfer-summary")
+        check("Pass 100 credits to Contoso" in summary and "3,910" in summary, f"the transfer shown first: {summary}")
+        check(unlabelled(partner) == [], f"the transfer is labelled: {unlabelled(partner)}")
+        partner.find_element(By.ID, "transfer-confirm").click()
+        wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "3,910 credits", "the transfer")
+        wait_for(partner, lambda d: "100" in text(d, "#sub-resellers"), "the child's balance in the list")
+        check("transfer_out" in text(partner, "#ledger tr"), f"the transfer in the ledger: {text(partner, '#ledger tr')}")
+        screenshot(partner, "partner-sub-resellers")
+
         # A partner on the admin page sees no data.
         partner.get(BASE + REPORTS)
         wait_for(partner, lambda d: "administrators only" in text(d, "#page-message"), "the refusal")
         visible = partner.execute_script("return [...document.querySelectorAll('main > section')].filter(s => !s.hidden).length")
-        check(visible == 0 and "4,010" not in text(partner, "main"), "no report is shown to a partner")
+        check(visible == 0 and "3,910" not in text(partner, "main"), "no report is shown to a partner")
         screenshot(partner, "admin-reports-as-partner")
 
         # Signed out, a page shows only the sign-in.

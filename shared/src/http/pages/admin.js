@@ -90,10 +90,33 @@ function showReseller(reseller) {
   $("#reseller-balance").textContent = credits(reseller.balance);
   $("#reseller-tier").textContent = reseller.tier;
   $("#reseller-status").textContent = `${reseller.status}${reseller.hold_provisioning ? ", provisioning on hold" : ""}`;
+  $("#reseller-parent").textContent = reseller.parent ? `${reseller.parent.company} (${reseller.parent.refid})` : "none";
+  $("#move").parent.value = reseller.parent?.refid || "";
+  loadChildren().catch((problem) => notify("#reseller-message", explain(problem), "error"));
   const change = $("#change");
   change.tier.value = reseller.tier;
   change.status.value = reseller.status;
   change.hold.checked = Boolean(reseller.hold_provisioning);
+}
+
+async function loadChildren() {
+  const page = await call("GET", `/resellers/${state.reseller.refid}/sub-resellers?limit=100`);
+  const names = page.items.map((c) => `${c.company} (${c.refid})`);
+  $("#reseller-children").textContent = names.length ? names.join(", ") : "none";
+}
+
+function wireMove() {
+  $("#move").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const parent = event.target.parent.value.trim();
+    try {
+      const moved = await call("PATCH", `/resellers/${state.reseller.refid}`, { body: { parent_refid: parent || null } });
+      notify("#reseller-message", moved.parent ? `Moved under ${moved.parent.company}.` : "Moved to the top of the tree.");
+      showReseller(moved);
+    } catch (problem) {
+      notify("#reseller-message", explain(problem), "error");
+    }
+  });
 }
 
 function wireFind() {
@@ -226,6 +249,7 @@ async function main() {
   wireFind();
   wireScope();
   wireCredit();
+  wireMove();
   wireReverse();
   wireChange();
   await Promise.all([loadTop(), loadTrend()]);

@@ -4,7 +4,7 @@ import { barChart } from "ally/chart";
 import { signedIn } from "ally/session";
 import { $, config, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
 
-const state = { me: null, products: [], clients: [], cursor: null };
+const state = { me: null, products: [], clients: [], children: [], cursor: null };
 
 const discountOf = (tier) => config.discounts[tier] ?? 0;
 // The server's rounding: up to whole credits.
@@ -40,6 +40,9 @@ async function loadWallet() {
   $("#debt-line").hidden = !me.debt;
   $("#expiring").textContent = `${credits(me.expiring_30d)} credits`;
   $("#expiring-line").hidden = !me.expiring_30d;
+  $("#parent").textContent = me.parent ? `${me.parent.company} (${me.parent.refid})` : "";
+  $("#parent-line").hidden = !me.parent;
+  $("#invite-link").textContent = `${location.origin}${location.pathname}?invited_by=${me.refid}`;
   $("#tier").textContent = me.tier;
   $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
@@ -85,7 +88,8 @@ async function loadClients(more = false) {
 
 async function loadLedger() {
   const page = await call("GET", "/resellers/me/transactions?limit=10");
-  const sign = (e) => (e.kind === "debit" ? "-" : "+");
+  const out = ["debit", "reversal", "debt_repayment", "expiry", "transfer_out"];
+  const sign = (e) => (out.includes(e.kind) ? "-" : "+");
   fillTable(
     $("#ledger"),
     page.items.map((e) => [new Date(e.created_at).toLocaleString(), e.kind, `${sign(e)}${credits(e.amount)}`, credits(e.balance_after), e.reason || ""]),
@@ -222,6 +226,50 @@ async function loadLots() {
   );
 }
 
+async function loadSubResellers() {
+  const page = await call("GET", "/resellers/me/sub-resellers?limit=100");
+  state.children = page.items;
+  $("#sub-resellers").replaceChildren(
+    ...page.items.map((c) =>
+      h("tr", {},
+        h("td", {}, c.company),
+        h("td", {}, c.refid),
+        h("td", {}, c.tier),
+        h("td", {}, c.status),
+        h("td", { class: "num" }, credits(c.balance)),
+        h("td", { class: "num" }, credits(c.clients)),
+        h("td", { class: "num" }, credits(c.credits_spent_month)),
+      ),
+    ),
+  );
+  const chosen = $("#transfer-to").value;
+  $("#transfer-to").replaceChildren(...page.items.map((c) => h("option", { value: c.refid }, `${c.company} (${c.refid})`)));
+  if (page.items.some((c) => c.refid === chosen)) $("#transfer-to").value = chosen;
+  $("#transfer").hidden = page.items.length === 0;
+}
+
+function wireTransfer() {
+  purchase({
+    name: "transfer",
+    path: "/resellers/me/transfers",
+    review: (form) => {
+      const child = state.children.find((c) => c.refid === form.to.value);
+      const amount = Number(form.amount.value);
+      if (!child) return "Choose a sub-reseller.";
+      if (!Number.isInteger(amount) || amount < 1) return "Give at least 1 credit to pass.";
+      const note = form.note.value.trim();
+      return {
+        body: { to_refid: child.refid, amount, ...(note ? { note } : {}) },
+        summary:
+          `Pass ${credits(amount)} credits to ${child.company} (${child.refid}). ` +
+          `Your balance after: ${credits(state.me.balance - amount)}; theirs: ${credits(child.balance + amount)}.`,
+      };
+    },
+    done: (receipt) => `Passed ${credits(receipt.transaction.amount)} credits to ${receipt.to.refid}; balance ${credits(receipt.balance)}.`,
+    refresh: () => Promise.all([loadWallet(), loadLedger(), loadLots(), loadSubResellers()]),
+  });
+}
+
 function wireHolds() {
   const refresh = () => Promise.all([loadWallet(), loadHolds(), loadLedger(), loadLots()]);
   $("#hold").addEventListener("submit", async (event) => {
@@ -341,11 +389,12 @@ async function main() {
   wireOnboard();
   wireBulk();
   wireHolds();
+  wireTransfer();
   $("#client-search").addEventListener("input", renderClients);
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
-  await Promise.all([loadHolds(), loadLots()]);
+  await Promise.all([loadHolds(), loadLots(), loadSubResellers()]);
   document.body.dataset.ready = "true";
 }
 
