@@ -176,7 +176,8 @@ async fn the_document_is_plain_for_client_generators() {
             "debt_repayment",
             "expiry",
             "transfer_out",
-            "transfer_in"
+            "transfer_in",
+            "commission"
         ])
     );
     let description = entry_kind["description"].as_str().unwrap();
