@@ -54,11 +54,7 @@ impl<S: Store> Ally<S> {
                     clients.truncate(in_charge);
                     services.truncate(in_charge);
                     Ok(Movement {
-                        guard,
-                        kind: EntryKind::Debit,
-                        amount: total.get(),
                         reason: Some(format!("bulk onboarding of {count} clients")),
-                        actor: user_id.to_string(),
                         activity: Activity {
                             credits_spent: total.get(),
                             provisions: count as i64,
@@ -69,13 +65,14 @@ impl<S: Store> Ally<S> {
                         services,
                         state: if filled_later { IdempotencyState::Pending } else { IdempotencyState::Done },
                         pending_fill: filled_later.then(|| fill.clone()),
-                        held_delta: 0,
-                        hold: None,
-                        debt_delta: 0,
-                        repay: 0,
-                        reversal: None,
-                        lots: LotMove::Draw,
-                        detail: (price, r.tier),
+                        ..Movement::new(
+                            guard,
+                            EntryKind::Debit,
+                            total.get(),
+                            user_id.as_str(),
+                            LotMove::Draw,
+                            (price, r.tier),
+                        )
                     })
                 },
                 |entry, (price, tier)| BulkCharge {

@@ -128,23 +128,19 @@ impl<S: Store> Ally<S> {
                         ..hold.clone()
                     };
                     Ok(Movement {
-                        guard: Guard::Release { version: r.version },
-                        kind: EntryKind::Debit,
-                        amount: amount.get(),
                         reason: Some(format!("capture of hold {}", hold.id)),
-                        actor: user_id.to_string(),
                         activity: Activity { credits_spent: amount.get(), provisions: 1, ..Activity::default() },
-                        clients: Vec::new(),
                         services: vec![service.clone()],
-                        state: IdempotencyState::Done,
-                        pending_fill: None,
                         held_delta: -hold.amount,
                         hold: Some(HoldWrite { hold: closed, placed: false }),
-                        debt_delta: 0,
-                        repay: 0,
-                        reversal: None,
-                        lots: LotMove::Capture(hold.reserved()),
-                        detail: (service, hold.amount - amount.get()),
+                        ..Movement::new(
+                            Guard::Release { version: r.version },
+                            EntryKind::Debit,
+                            amount.get(),
+                            user_id.as_str(),
+                            LotMove::Capture(hold.reserved()),
+                            (service, hold.amount - amount.get()),
+                        )
                     })
                 },
                 |entry, (service, released)| CaptureReceipt {

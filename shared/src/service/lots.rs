@@ -13,7 +13,7 @@ use crate::domain::{
     Activity, AllyError, Draw, EntryKind, Guard, IdempotencyKey, LedgerEntry, Lot, LotKind, Lots, Reseller, UserId,
     checked_balance,
 };
-use crate::store::{IdempotencyState, LotWrite, Page, PageRequest, Store};
+use crate::store::{LotWrite, Page, PageRequest, Store};
 
 /// What the job can do with a lot past its expiry, as the wallet stands.
 enum Due {
@@ -100,23 +100,16 @@ impl<S: Store> Ally<S> {
                     let lot = r.lots.get(lot_id).filter(|l| matches!(due(Some(l), now), Due::Expire));
                     let lot = lot.ok_or(AllyError::Contention)?;
                     Ok(Movement {
-                        guard: Guard::Release { version: r.version },
-                        kind: EntryKind::Expiry,
-                        amount: lot.remaining,
                         reason: Some(format!("expiry of lot {lot_id}")),
-                        actor: "expiry".to_string(),
                         activity: Activity { credits_expired: lot.remaining, ..Activity::default() },
-                        clients: Vec::new(),
-                        services: Vec::new(),
-                        state: IdempotencyState::Done,
-                        pending_fill: None,
-                        held_delta: 0,
-                        hold: None,
-                        debt_delta: 0,
-                        repay: 0,
-                        reversal: None,
-                        lots: LotMove::Expire(lot_id.to_string()),
-                        detail: (),
+                        ..Movement::new(
+                            Guard::Release { version: r.version },
+                            EntryKind::Expiry,
+                            lot.remaining,
+                            "expiry",
+                            LotMove::Expire(lot_id.to_string()),
+                            (),
+                        )
                     })
                 },
                 |entry, ()| LotExpiry { lot: lot_id.to_string(), expired: entry.amount, balance: entry.balance_after },

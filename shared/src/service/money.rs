@@ -63,6 +63,32 @@ pub(super) struct Movement<D> {
     pub detail: D,
 }
 
+impl<D> Movement<D> {
+    /// A movement of `amount` of `kind` by `actor` under `guard`, moving `lots`, and
+    /// nothing else: no purchase, no hold, no debt, done at once.
+    pub fn new(guard: Guard, kind: EntryKind, amount: i64, actor: &str, lots: LotMove, detail: D) -> Self {
+        Self {
+            guard,
+            kind,
+            amount,
+            reason: None,
+            actor: actor.to_string(),
+            activity: Activity::default(),
+            clients: Vec::new(),
+            services: Vec::new(),
+            state: IdempotencyState::Done,
+            pending_fill: None,
+            held_delta: 0,
+            hold: None,
+            debt_delta: 0,
+            repay: 0,
+            reversal: None,
+            lots,
+            detail,
+        }
+    }
+}
+
 /// A committed operation: its answer, whether follow-up writes may still be missing, and
 /// whether this call made it (rather than replaying it).
 pub(super) struct Committed<R> {
@@ -127,30 +153,24 @@ impl<S: Store> Ally<S> {
                         return Err(AllyError::validation("expires_at must be in the future"));
                     }
                     Ok(Movement {
-                        guard: Guard::Credit { version: r.version },
-                        kind,
-                        amount: amount.get(),
                         reason: request.reason.as_ref().map(ToString::to_string),
-                        actor: actor.to_string(),
                         // Net of the debt it repays (an entry of its own): what the balance gained.
                         activity: Activity {
                             credits_added: amount.get() - amount.get().min(r.debt),
                             ..Activity::default()
                         },
-                        clients: Vec::new(),
-                        services: Vec::new(),
-                        state: IdempotencyState::Done,
-                        pending_fill: None,
-                        held_delta: 0,
-                        hold: None,
-                        debt_delta: 0,
                         repay: amount.get().min(r.debt),
-                        reversal: None,
-                        lots: LotMove::Open {
-                            kind: lot_kind,
-                            expires_at: request.expires_at.or(expires_in.map(|days| now + days)),
-                        },
-                        detail: amount.get().min(r.debt),
+                        ..Movement::new(
+                            Guard::Credit { version: r.version },
+                            kind,
+                            amount.get(),
+                            actor,
+                            LotMove::Open {
+                                kind: lot_kind,
+                                expires_at: request.expires_at.or(expires_in.map(|days| now + days)),
+                            },
+                            amount.get().min(r.debt),
+                        )
                     })
                 },
                 // The balance after the credit and the debt it repaid.
@@ -193,23 +213,17 @@ impl<S: Store> Ally<S> {
                         created_at: now,
                     };
                     Ok(Movement {
-                        guard,
-                        kind: EntryKind::Debit,
-                        amount: price.cost.get(),
                         reason: Some(service_reason(&service)),
-                        actor: user_id.to_string(),
                         activity: Activity { credits_spent: price.cost.get(), provisions: 1, ..Activity::default() },
-                        clients: Vec::new(),
                         services: vec![service.clone()],
-                        state: IdempotencyState::Done,
-                        pending_fill: None,
-                        held_delta: 0,
-                        hold: None,
-                        debt_delta: 0,
-                        repay: 0,
-                        reversal: None,
-                        lots: LotMove::Draw,
-                        detail: service,
+                        ..Movement::new(
+                            guard,
+                            EntryKind::Debit,
+                            price.cost.get(),
+                            user_id.as_str(),
+                            LotMove::Draw,
+                            service,
+                        )
                     })
                 },
                 |entry, service| ProvisionReceipt {

@@ -10,7 +10,7 @@ use super::lots::LotMove;
 use super::money::{Movement, request_hash};
 use super::{Ally, ReversalReceipt, ReversalRequest};
 use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, OPENING_LOT, UserId};
-use crate::store::{IdempotencyState, ReversalOf, Store};
+use crate::store::{ReversalOf, Store};
 
 impl<S: Store> Ally<S> {
     /// Reverses `request.amount` (all that is left of it by default) of entry
@@ -49,28 +49,23 @@ impl<S: Store> Ally<S> {
                     let lot = original.lots.first().map_or(OPENING_LOT, |d| d.lot.as_str());
                     let take = amount.min(r.lots.reversible(lot, now).min(r.available()).max(0));
                     Ok(Movement {
-                        guard: Guard::Credit { version: r.version },
-                        kind: EntryKind::Reversal,
-                        amount: take,
                         reason: Some(format!("reversal of {}: {}", original.id, request.reason)),
-                        actor: actor.to_string(),
                         // Credits distributed, net: what the balance gave back.
                         activity: Activity { credits_added: -take, ..Activity::default() },
-                        clients: Vec::new(),
-                        services: Vec::new(),
-                        state: IdempotencyState::Done,
-                        pending_fill: None,
-                        held_delta: 0,
-                        hold: None,
                         debt_delta: amount - take,
-                        repay: 0,
-                        lots: LotMove::TakeBack(lot.to_string()),
                         reversal: Some(ReversalOf {
                             entry_id: original.id.clone(),
                             amount,
                             limit: original.amount - amount,
                         }),
-                        detail: r.debt + amount - take,
+                        ..Movement::new(
+                            Guard::Credit { version: r.version },
+                            EntryKind::Reversal,
+                            take,
+                            actor,
+                            LotMove::TakeBack(lot.to_string()),
+                            r.debt + amount - take,
+                        )
                     })
                 },
                 |entry, debt| ReversalReceipt {
