@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools browser-tools build watch bench fuzz client browser
+.PHONY: help dev reset test lint tools stripe-tools browser-tools build watch bench fuzz client browser
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -39,6 +39,15 @@ $(STAMP): infra/requirements.txt
 
 tools: $(STAMP)
 
+# Stripe's own library (pinned in tests/stripe/package-lock.json) signs the Stripe tests'
+# payloads: the signing is Stripe's, not a copy of Ally's.
+STRIPE_STAMP := tests/stripe/node_modules/.installed-$(shell sha256sum tests/stripe/package-lock.json | cut -c1-12)
+$(STRIPE_STAMP): tests/stripe/package-lock.json
+	npm ci --prefix tests/stripe --no-audit --no-fund --silent
+	touch $@
+
+stripe-tools: $(STRIPE_STAMP)
+
 $(BUILD_STAMP): infra/requirements-build.txt $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-build.txt
 	rustup target add aarch64-unknown-linux-gnu
@@ -58,7 +67,7 @@ lint: tools
 
 # The tests start the emulator themselves (infra/moto_server.py, a free loopback port,
 # one request at a time) and it stops when the test process exits, pass or fail.
-test: tools browser-tools lint
+test: tools stripe-tools browser-tools lint
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
 	infra/fuzz.sh

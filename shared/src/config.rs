@@ -50,6 +50,13 @@ pub struct Config {
     pub catalog: Catalog,
     /// Verifies the payment webhook (`ALLY_WEBHOOK_SECRET`).
     pub webhook_secret: Option<Secret>,
+    /// Verifies Stripe's webhook (`ALLY_STRIPE_WEBHOOK_SECRET`, the endpoint's `whsec_...`).
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Which of Stripe's modes this deployment takes (`ALLY_STRIPE_LIVEMODE`): events of the
+    /// other are acknowledged and ignored.
+    pub stripe_livemode: bool,
+    /// A Stripe Payment Link the dashboard's "Buy credits" opens (`ALLY_STRIPE_PAYMENT_LINK`).
+    pub stripe_payment_link: Option<String>,
     /// Seals list cursors (`ALLY_CURSOR_SECRET`); every instance must share it.
     pub cursor_secret: Option<Secret>,
     /// Signs local dev tokens (`ALLY_LOCAL_JWT_SECRET`); never used in AWS.
@@ -144,6 +151,9 @@ impl Default for Config {
             idempotency_ttl_days: 30,
             catalog: default_catalog(),
             webhook_secret: None,
+            stripe_webhook_secret: None,
+            stripe_livemode: false,
+            stripe_payment_link: None,
             cursor_secret: None,
             local_jwt_secret: None,
             local_addr: "127.0.0.1:3000".into(),
@@ -223,6 +233,11 @@ impl Config {
             })?,
             catalog,
             webhook_secret: get("ALLY_WEBHOOK_SECRET").map(Secret),
+            stripe_webhook_secret: get("ALLY_STRIPE_WEBHOOK_SECRET").map(Secret),
+            stripe_livemode: parse(&get, "ALLY_STRIPE_LIVEMODE", d.stripe_livemode, |_| true)?,
+            stripe_payment_link: get("ALLY_STRIPE_PAYMENT_LINK")
+                .map(|link| https_url("ALLY_STRIPE_PAYMENT_LINK", link))
+                .transpose()?,
             cursor_secret: get("ALLY_CURSOR_SECRET").map(Secret),
             local_jwt_secret: get("ALLY_LOCAL_JWT_SECRET").map(Secret),
             local_addr: text("ALLY_LOCAL_ADDR", d.local_addr),
@@ -252,6 +267,20 @@ fn https_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError
         Err(ConfigError {
             variable,
             message: format!("`{raw}` is not an https origin such as https://ally.auth.eu-west-1.amazoncognito.com"),
+        })
+    }
+}
+
+/// An `https://` URL of printable ASCII without quotes or spaces: it goes into a page's link.
+fn https_url(variable: &'static str, raw: String) -> Result<String, ConfigError> {
+    let url = raw.trim();
+    let safe = url.bytes().all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+    if url.len() > "https://".len() && url.starts_with("https://") && safe {
+        Ok(url.to_string())
+    } else {
+        Err(ConfigError {
+            variable,
+            message: format!("`{raw}` is not an https URL such as https://buy.stripe.com/..."),
         })
     }
 }

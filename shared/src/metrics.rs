@@ -27,6 +27,8 @@ pub enum Metric {
     MailSent,
     /// A referral reward paid.
     RewardPaid,
+    /// A paid Stripe payment that names no reseller Ally knows (kept for an admin).
+    StripeUnattributed,
 }
 
 impl Metric {
@@ -38,6 +40,7 @@ impl Metric {
             Metric::Refused(_) => ("Refusals", 1),
             Metric::BusyExhausted => ("BusyRetriesExhausted", 1),
             Metric::MailSent => ("MailsSent", 1),
+            Metric::StripeUnattributed => ("StripeUnattributed", 1),
             Metric::RewardPaid => ("RewardsPaid", 1),
         }
     }

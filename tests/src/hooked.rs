@@ -9,7 +9,7 @@ use ally::domain::{
 use ally::store::{
     ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, Page, PageRequest, ParentChange, ParentLink,
     PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError,
-    StoreResult, WalletChange, Wallets, WithMetadata,
+    StoreResult, Waiting, WalletChange, Wallets, WithMetadata,
 };
 use chrono::NaiveDate;
 
@@ -235,6 +235,21 @@ impl<S: Hierarchy> Hierarchy for Hooked<S> {
     async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {
         self.before("children")?;
         self.inner.children(parent, page).await
+    }
+}
+
+impl<S: Waiting> Waiting for Hooked<S> {
+    async fn park(&self, group: &str, id: &str, value: &str) -> StoreResult<()> {
+        self.before("park")?;
+        self.inner.park(group, id, value).await
+    }
+    async fn waiting(&self, group: &str) -> StoreResult<Vec<(String, String)>> {
+        self.before("waiting")?;
+        self.inner.waiting(group).await
+    }
+    async fn settle(&self, group: &str, id: &str) -> StoreResult<()> {
+        self.before("settle")?;
+        self.inner.settle(group, id).await
     }
 }
 

@@ -11,6 +11,7 @@ pub mod lambda_async;
 pub mod runtime_api;
 pub mod sdk;
 pub mod stream;
+pub mod stripe;
 
 pub use api::{Answer, TestApi, assert_problem, http_request};
 pub use emulator::{

@@ -31,6 +31,8 @@ pub struct HttpApp<S> {
     pub cursors: CursorSeal,
     /// Verifies the payment webhook (`ALLY_WEBHOOK_SECRET`); without it the webhook refuses all.
     pub webhook_secret: Option<Vec<u8>>,
+    /// Verifies Stripe's webhook (`ALLY_STRIPE_WEBHOOK_SECRET`); none refuses every event.
+    pub stripe_secret: Option<Vec<u8>>,
 }
 
 /// The shared state of the routers.
@@ -51,7 +53,8 @@ impl<S: Store> HttpApp<S> {
             }
         };
         let webhook_secret = config.webhook_secret.as_ref().map(|s| s.bytes().to_vec());
-        Arc::new(Self { ally, cursors: CursorSeal::new(cursor_key), webhook_secret })
+        let stripe_secret = config.stripe_webhook_secret.as_ref().map(|s| s.bytes().to_vec());
+        Arc::new(Self { ally, cursors: CursorSeal::new(cursor_key), webhook_secret, stripe_secret })
     }
 }
 

@@ -1,5 +1,7 @@
-//! The payment provider's signature: `Ally-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256
-//! of "<t>.<raw body>">`, checked in constant time within a 5-minute window.
+//! Webhook signatures, checked in constant time within a 5-minute window before the body is
+//! read: Ally's own (`Ally-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw
+//! body>">`) and Stripe's (`Stripe-Signature`, the same scheme as Stripe documents it: any
+//! `v1` may match, other schemes such as `v0` are ignored, elements in any order).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -28,14 +30,41 @@ pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> Res
     if candidates.is_empty() {
         return Err(malformed());
     }
+    matches(timestamp, &candidates, body, secret, now).map_err(ApiError::invalid_signature)
+}
+
+/// Checks a `Stripe-Signature` header: `t=` once, one or more `v1=` (any may match: a
+/// secret being rolled signs with both), other elements ignored. Refused with 400, as
+/// Stripe expects of an endpoint.
+pub fn verify_stripe(header: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> Result<(), ApiError> {
+    let refuse = |detail: &str| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_signature", detail);
+    let header = header.ok_or_else(|| refuse("the Stripe-Signature header is missing"))?;
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for element in header.split(',') {
+        match element.trim().split_once('=') {
+            Some(("t", t)) if timestamp.is_none() => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", sig)) => candidates.extend(hex::decode(sig).ok()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or_else(|| refuse("the Stripe-Signature header has no timestamp"))?;
+    if candidates.is_empty() {
+        return Err(refuse("the Stripe-Signature header has no v1 signature"));
+    }
+    matches(timestamp, &candidates, body, secret, now).map_err(refuse)
+}
+
+/// Whether one of `candidates` signs `body` at `timestamp`, within the tolerance of `now`.
+fn matches(timestamp: i64, candidates: &[Vec<u8>], body: &[u8], secret: &[u8], now: i64) -> Result<(), &'static str> {
     if (now - timestamp).abs() > TOLERANCE_SECONDS {
-        return Err(ApiError::invalid_signature("the signature timestamp is outside the 5-minute tolerance"));
+        return Err("the signature timestamp is outside the 5-minute tolerance");
     }
     let mac = signer(secret, timestamp, body);
     if candidates.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok()) {
         Ok(())
     } else {
-        Err(ApiError::invalid_signature("the signature does not match the body"))
+        Err("the signature does not match the body")
     }
 }
 

@@ -10,6 +10,7 @@ mod money;
 mod receipts;
 mod requests;
 mod reversals;
+mod stripe;
 mod transfers;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use requests::{
     AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
+pub use stripe::{StripeAck, StripeData, StripeEvent};
 
 use crate::config::Config;
 use crate::domain::{

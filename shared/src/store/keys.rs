@@ -211,3 +211,8 @@ pub const CHILD_PREFIX: &str = "CHILD#";
 pub fn child(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
     format!("{CHILD_PREFIX}{}", reseller_order(created_at, user_id))
 }
+
+/// Partition of the items waiting in `group` (sort key: the item's id).
+pub fn waiting(group: &str) -> String {
+    format!("WAIT#{group}")
+}

@@ -10,11 +10,13 @@ pub mod dynamo;
 pub mod keys;
 pub mod memory;
 mod page;
+mod waiting;
 mod writes;
 
 pub use change::{ItemChange, Stored};
 pub use page::{Page, PageRequest};
 pub(crate) use page::{decode_cursor, encode_cursor, page_newest_first};
+pub use waiting::Waiting;
 pub use writes::{
     Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, ReversalOf,
     WalletChange,
@@ -413,9 +415,9 @@ pub trait Hierarchy: Send + Sync {
 /// Everything the service needs from persistence: the sum of the narrow traits. Each
 /// method is one round trip (or one atomic write) on DynamoDB; the memory store gives the
 /// same answers.
-pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + 'static {}
+pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + 'static {}
 
-impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + 'static> Store for T {}
+impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + 'static> Store for T {}
 
 /// How long a claim is remembered.
 pub const CLAIM_DAYS: i64 = 90;

@@ -20,6 +20,7 @@ mod paging;
 mod profiles;
 mod properties;
 mod reversals;
+mod stripe;
 mod tenants;
 mod transfers;
 mod tree;

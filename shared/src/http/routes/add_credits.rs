@@ -12,8 +12,8 @@ use crate::http::extract::{AdminCaller, Body, Caller, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, webhook};
 use crate::service::{
-    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, TransferReceipt,
-    TransferRequest,
+    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, StripeAck, StripeEvent,
+    TransferReceipt, TransferRequest,
 };
 use crate::store::Store;
 
@@ -45,6 +45,15 @@ pub const REVERSE: Operation = Operation::post::<ReversalReceipt>(
 .body::<ReversalRequest>()
 .errors(&[403, 404, 409]);
 
+pub const STRIPE: Operation = Operation::post::<StripeAck>(
+    "/webhooks/stripe",
+    "stripeWebhook",
+    "Stripe's signed events: payments credit once per PaymentIntent, refunds and disputes reverse, other types are acknowledged",
+)
+.access(Access::Signed)
+.body::<serde_json::Value>()
+.errors(&[400, 422]);
+
 pub const TRANSFER: Operation = Operation::post::<TransferReceipt>(
     "/resellers/me/transfers",
     "transferToSubReseller",
@@ -68,13 +77,14 @@ pub const ADMIN_TRANSFER: Operation = Operation::post::<TransferReceipt>(
 pub const TAG: &str = "add-credits";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK, REVERSE, TRANSFER, ADMIN_TRANSFER];
+pub const OPERATIONS: &[Operation] = &[ADD, WEBHOOK, STRIPE, REVERSE, TRANSFER, ADMIN_TRANSFER];
 
 /// Credits in: the admin top-up and the payment webhook.
 pub fn api<S: Store>() -> Api<S> {
     Api::new(TAG)
         .route(ADD, add::<S>)
         .route(WEBHOOK, payment_webhook::<S>)
+        .route(STRIPE, stripe_webhook::<S>)
         .route(REVERSE, reverse::<S>)
         .route(TRANSFER, transfer::<S>)
         .route(ADMIN_TRANSFER, admin_transfer::<S>)
@@ -122,6 +132,22 @@ async fn admin_transfer<S: Store>(
 ) -> Result<Json<TransferReceipt>, ApiError> {
     let key = IdempotencyKey::admin(&key);
     Ok(Json(app.ally.transfer_between(request, &admin.user_id, &key).await?))
+}
+
+async fn stripe_webhook<S: Store>(
+    State(app): State<Shared<S>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<StripeAck>, ApiError> {
+    let secret = app.stripe_secret.as_deref().ok_or_else(|| {
+        tracing::error!("ALLY_STRIPE_WEBHOOK_SECRET is not set: every Stripe event is refused");
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_signature", "the Stripe webhook is not configured")
+    })?;
+    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    webhook::verify_stripe(header, &body, secret, chrono::Utc::now().timestamp())?;
+    let event: StripeEvent =
+        serde_json::from_slice(&body).map_err(|e| ApiError::validation(format!("not a Stripe event: {e}")))?;
+    Ok(Json(app.ally.stripe_event(event).await?))
 }
 
 /// The payment provider's event.

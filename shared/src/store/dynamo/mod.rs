@@ -16,6 +16,7 @@ mod profiles;
 mod referrals;
 mod table;
 mod transaction;
+mod waiting;
 mod wallet;
 
 use aws_sdk_dynamodb::Client as DynamoClient;

@@ -11,6 +11,7 @@ mod hierarchy;
 mod referrals;
 mod snapshot;
 mod tally;
+mod waiting;
 mod wallets;
 
 use std::collections::BTreeMap;
@@ -58,6 +59,9 @@ struct Tables {
     /// Holds by owner, then by id.
     #[serde(default)]
     holds: Owned<Hold>,
+    /// Items waiting, by group then id.
+    #[serde(default)]
+    waiting: BTreeMap<String, BTreeMap<String, String>>,
     /// Links to each reseller's direct children, by parent then child order.
     #[serde(default)]
     children: BTreeMap<String, BTreeMap<String, ChildLink>>,

@@ -1,0 +1,355 @@
+//! Payments from Stripe as Stripe sends them. A payment credits once per PaymentIntent
+//! (its Checkout Session and its PaymentIntent events, in either order, and every
+//! redelivery, share one permanent receipt); refunds and disputes take credits back
+//! through the reversal path, with debt when the credit was spent; a dispute won gives
+//! them back. Money back that arrives before its payment waits and is applied, once,
+//! when the payment arrives. Events Ally does not use are acknowledged and ignored, so
+//! Stripe never disables the endpoint over them.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::{Ally, CreditRequest, ReversalRequest};
+use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, RefId, UserId, accepted_currency};
+use crate::store::Store;
+
+/// A Stripe event: the envelope fields Ally reads (the rest is ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub livemode: bool,
+    pub data: StripeData,
+}
+
+/// `data` of a Stripe event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeData {
+    pub object: serde_json::Value,
+}
+
+/// What Ally did with a Stripe event: always received; `ignored` says why nothing moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StripeAck {
+    pub received: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+    /// What moved: `credited`, `reversed`, `waiting` (money back before its payment),
+    /// `recorded` (a paid session without a reseller, kept for an admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+impl StripeAck {
+    fn ignored(why: &str) -> Self {
+        Self { received: true, ignored: Some(why.to_string()), outcome: None }
+    }
+
+    fn done(outcome: &str) -> Self {
+        Self { received: true, ignored: None, outcome: Some(outcome.to_string()) }
+    }
+}
+
+#[derive(Deserialize)]
+struct CheckoutSession {
+    id: String,
+    payment_status: Option<String>,
+    payment_intent: Option<String>,
+    amount_total: Option<i64>,
+    currency: Option<String>,
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct PaymentIntent {
+    id: String,
+    amount_received: i64,
+    currency: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct Charge {
+    id: String,
+    payment_intent: Option<String>,
+    currency: String,
+    refunds: Option<StripeList<Refund>>,
+}
+
+#[derive(Deserialize)]
+struct StripeList<T> {
+    data: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct Refund {
+    id: String,
+    amount: i64,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Dispute {
+    id: String,
+    amount: i64,
+    currency: String,
+    payment_intent: Option<String>,
+    charge: Option<String>,
+    status: String,
+}
+
+/// Which credit a payment made: what its refunds and disputes reverse.
+#[derive(Serialize, Deserialize)]
+struct Paid {
+    user_id: UserId,
+    entry_id: String,
+}
+
+/// Money taken back for a payment: a refund or a dispute, in the payment's currency.
+#[derive(Serialize, Deserialize)]
+struct MoneyBack {
+    /// `refund:re_...` or `dispute:dp_...`: its receipt.
+    id: String,
+    amount_minor: i64,
+    currency: String,
+}
+
+/// The group of money back waiting for payment `payment`.
+fn waiting_for(payment: &str) -> String {
+    format!("stripe:{payment}")
+}
+
+/// The record of which credit payment `payment` made.
+fn paid_record(payment: &str) -> String {
+    format!("stripe-payment:{payment}")
+}
+
+/// The record that dispute `dispute` was won.
+fn won_record(dispute: &str) -> String {
+    format!("stripe-dispute-won:{dispute}")
+}
+
+/// The group of paid sessions and intents that named no reseller Ally knows.
+const UNATTRIBUTED: &str = "stripe:unattributed";
+
+impl<S: Store> Ally<S> {
+    /// Handles one verified Stripe event.
+    #[instrument(skip(self, event), fields(event = %event.id, kind = %event.kind))]
+    pub async fn stripe_event(&self, event: StripeEvent) -> Result<StripeAck, AllyError> {
+        if event.livemode != self.config.stripe_livemode {
+            tracing::warn!(livemode = event.livemode, "a Stripe event of the other mode: ignored");
+            return Ok(StripeAck::ignored("livemode does not match ALLY_STRIPE_LIVEMODE"));
+        }
+        let object = event.data.object;
+        match event.kind.as_str() {
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                let session: CheckoutSession = read(object)?;
+                if session.payment_status.as_deref() != Some("paid") {
+                    return Ok(StripeAck::ignored("the session is not paid yet"));
+                }
+                let refid = session.client_reference_id.or_else(|| session.metadata.get("ally_refid").cloned());
+                let payment = session.payment_intent.unwrap_or(session.id);
+                let (amount, currency) = (session.amount_total.unwrap_or(0), session.currency.unwrap_or_default());
+                self.stripe_payment(&payment, refid.as_deref(), amount, &currency).await
+            }
+            "payment_intent.succeeded" => {
+                let intent: PaymentIntent = read(object)?;
+                let refid = intent.metadata.get("ally_refid").map(String::as_str);
+                self.stripe_payment(&intent.id, refid, intent.amount_received, &intent.currency).await
+            }
+            "charge.refunded" => {
+                let charge: Charge = read(object)?;
+                let payment = charge.payment_intent.unwrap_or(charge.id);
+                let mut outcome = StripeAck::ignored("no refund succeeded");
+                let refunds = charge.refunds.map(|l| l.data).unwrap_or_default();
+                // Each refund once, however often the charge's event lists it.
+                for refund in refunds.into_iter().filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded")) {
+                    let back = MoneyBack {
+                        id: format!("refund:{}", refund.id),
+                        amount_minor: refund.amount,
+                        currency: charge.currency.clone(),
+                    };
+                    outcome = self.money_back(&payment, back).await?;
+                }
+                Ok(outcome)
+            }
+            "charge.dispute.created" => {
+                let dispute: Dispute = read(object)?;
+                let payment = dispute.payment_intent.or(dispute.charge).unwrap_or_default();
+                if self.store.claimed(&won_record(&dispute.id)).await? {
+                    return Ok(StripeAck::ignored("the dispute was won already"));
+                }
+                let back = MoneyBack {
+                    id: format!("dispute:{}", dispute.id),
+                    amount_minor: dispute.amount,
+                    currency: dispute.currency.clone(),
+                };
+                let outcome = self.money_back(&payment, back).await?;
+                // Won while this was being applied: give it back (the same receipt as the win's).
+                if self.store.claimed(&won_record(&dispute.id)).await? {
+                    return self.dispute_won(&payment, &dispute.id, dispute.amount, &dispute.currency).await;
+                }
+                Ok(outcome)
+            }
+            "charge.dispute.closed" => {
+                let dispute: Dispute = read(object)?;
+                if dispute.status != "won" {
+                    return Ok(StripeAck::ignored("the dispute was not won"));
+                }
+                let payment = dispute.payment_intent.clone().or(dispute.charge.clone()).unwrap_or_default();
+                self.store.claim(&won_record(&dispute.id)).await?;
+                self.dispute_won(&payment, &dispute.id, dispute.amount, &dispute.currency).await
+            }
+            _ => Ok(StripeAck::ignored("an event type Ally does not use")),
+        }
+    }
+
+    /// Credits a Stripe payment once per payment id, then applies the money back that came
+    /// before it.
+    async fn stripe_payment(
+        &self,
+        payment: &str,
+        refid: Option<&str>,
+        amount_minor: i64,
+        currency: &str,
+    ) -> Result<StripeAck, AllyError> {
+        let Some(user) = self.paying_reseller(refid).await? else {
+            tracing::error!(payment, refid, "a paid Stripe payment names no reseller Ally knows: recorded");
+            crate::metrics::record(&[crate::metrics::Metric::StripeUnattributed]);
+            let record = serde_json::json!({"refid": refid, "amount_minor": amount_minor, "currency": currency});
+            self.store.park(UNATTRIBUTED, payment, &record.to_string()).await?;
+            return Ok(StripeAck::done("recorded"));
+        };
+        let credits = accepted_currency(&self.config.currencies, currency)?.credits_for(amount_minor)?;
+        let request = CreditRequest {
+            amount: credits,
+            reason: Some(Note::parse(format!("stripe payment {payment}"))?),
+            ..CreditRequest::default()
+        };
+        let key = IdempotencyKey::payment(&format!("stripe:{payment}"))?;
+        let receipt = match self.add_credits(&user, request, EntryKind::Credit, "webhook:stripe", &key).await {
+            Ok(receipt) => receipt,
+            // The session and the intent of one payment disagree on its amount: the first
+            // to arrive credited it.
+            Err(AllyError::IdempotencyConflict) => {
+                tracing::warn!(payment, "this payment was credited from another event with another amount");
+                return Ok(StripeAck::ignored("the payment was credited already"));
+            }
+            Err(e) => return Err(e),
+        };
+        let paid = Paid { user_id: user, entry_id: receipt.transaction.id };
+        let record = serde_json::to_string(&paid).map_err(AllyError::internal)?;
+        self.store.save_checkpoint(&paid_record(payment), &record).await?;
+        for (id, back) in self.store.waiting(&waiting_for(payment)).await? {
+            let back: MoneyBack = serde_json::from_str(&back).map_err(AllyError::internal)?;
+            self.apply_money_back(&paid, &back).await?;
+            self.store.settle(&waiting_for(payment), &id).await?;
+        }
+        Ok(StripeAck::done("credited"))
+    }
+
+    /// The reseller a payment names, if Ally knows it.
+    async fn paying_reseller(&self, refid: Option<&str>) -> Result<Option<UserId>, AllyError> {
+        let Some(refid) = refid.and_then(|r| RefId::parse(r).ok()) else {
+            return Ok(None);
+        };
+        match self.user_by_refid(&refid).await {
+            Ok(user) => Ok(Some(user)),
+            Err(AllyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes `back` from the credit of `payment`, or keeps it until the payment arrives.
+    async fn money_back(&self, payment: &str, back: MoneyBack) -> Result<StripeAck, AllyError> {
+        if let Some(paid) = self.paid(payment).await? {
+            self.apply_money_back(&paid, &back).await?;
+            return Ok(StripeAck::done("reversed"));
+        }
+        let id = back.id.clone();
+        self.store
+            .park(&waiting_for(payment), &id, &serde_json::to_string(&back).map_err(AllyError::internal)?)
+            .await?;
+        // The payment may have arrived, and looked for what waited, between the two: look again.
+        if let Some(paid) = self.paid(payment).await? {
+            self.apply_money_back(&paid, &back).await?;
+            self.store.settle(&waiting_for(payment), &id).await?;
+            return Ok(StripeAck::done("reversed"));
+        }
+        Ok(StripeAck::done("waiting"))
+    }
+
+    async fn paid(&self, payment: &str) -> Result<Option<Paid>, AllyError> {
+        let Some(record) = self.store.checkpoint(&paid_record(payment)).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&record).map(Some).map_err(AllyError::internal)
+    }
+
+    /// Reverses `back` of the credit `paid` made, once per refund or dispute; what the
+    /// wallet cannot give becomes debt.
+    async fn apply_money_back(&self, paid: &Paid, back: &MoneyBack) -> Result<(), AllyError> {
+        if let Some(dispute) = back.id.strip_prefix("dispute:")
+            && self.store.claimed(&won_record(dispute)).await?
+        {
+            return Ok(());
+        }
+        let credits = accepted_currency(&self.config.currencies, &back.currency)?.credits_for(back.amount_minor)?;
+        let request = ReversalRequest {
+            entry_id: paid.entry_id.clone(),
+            amount: Some(credits),
+            reason: Note::parse(format!("stripe {}", back.id))?,
+        };
+        let key = IdempotencyKey::payment(&format!("stripe:{}", back.id))?;
+        match self.reverse(&paid.user_id, request, "webhook:stripe", &key).await {
+            Ok(_) => Ok(()),
+            // More refunded than credited (rounding of a conversion): what could be, was.
+            Err(AllyError::ReversalExceedsOriginal) => {
+                tracing::warn!(back = %back.id, "money back beyond what the payment credited");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives back what dispute `dispute` took, once, if it took anything; a dispute still
+    /// waiting for its payment is forgotten.
+    async fn dispute_won(
+        &self,
+        payment: &str,
+        dispute: &str,
+        amount_minor: i64,
+        currency: &str,
+    ) -> Result<StripeAck, AllyError> {
+        self.store.settle(&waiting_for(payment), &format!("dispute:{dispute}")).await?;
+        let Some(paid) = self.paid(payment).await? else {
+            return Ok(StripeAck::ignored("the dispute took nothing"));
+        };
+        let taken = IdempotencyKey::payment(&format!("stripe:dispute:{dispute}"))?;
+        if self.store.wallet(&paid.user_id, &taken).await?.1.is_none() {
+            return Ok(StripeAck::ignored("the dispute took nothing"));
+        }
+        let credits = accepted_currency(&self.config.currencies, currency)?.credits_for(amount_minor)?;
+        let request = CreditRequest {
+            amount: credits,
+            reason: Some(Note::parse(format!("stripe dispute {dispute} won"))?),
+            ..CreditRequest::default()
+        };
+        let key = IdempotencyKey::payment(&format!("stripe:dispute-won:{dispute}"))?;
+        self.add_credits(&paid.user_id, request, EntryKind::Credit, "webhook:stripe", &key).await?;
+        Ok(StripeAck::done("credited"))
+    }
+}
+
+/// A Stripe object of the shape its event type promises; another shape is a 422 (the event
+/// is not Stripe's, or Stripe's API changed under the endpoint's version).
+fn read<T: DeserializeOwned>(object: serde_json::Value) -> Result<T, AllyError> {
+    serde_json::from_value(object).map_err(|e| AllyError::validation(format!("unexpected Stripe object: {e}")))
+}

@@ -1,0 +1,170 @@
+//! Payments from Stripe (issue 18) through the HTTP API, on both stores: each payload shaped
+//! as Stripe documents it and signed by Stripe's own library.
+
+use ally::Config;
+use ally::config::Secret;
+use ally::domain::Currency;
+use ally::store::Store;
+use ally_tests::stripe::{SECRET, checkout_session, dispute, event, payment_intent, refunded_charge, signature};
+use ally_tests::{Answer, TestApi, assert_problem, on_both_stores};
+use serde_json::{Value, json};
+
+fn config() -> Config {
+    let currencies = vec![
+        Currency { code: "USD".into(), minor_units: 2, credits_per_unit: 100 },
+        Currency { code: "JPY".into(), minor_units: 0, credits_per_unit: 1 },
+    ];
+    Config { stripe_webhook_secret: Some(Secret::new(SECRET)), currencies, ..Config::default() }
+}
+
+/// Sends `event` signed now by Stripe's library.
+async fn deliver<S: Store>(api: &TestApi<S>, event: &Value) -> Answer {
+    deliver_signed(api, event, SECRET, chrono::Utc::now().timestamp()).await
+}
+
+async fn deliver_signed<S: Store>(api: &TestApi<S>, event: &Value, secret: &str, at: i64) -> Answer {
+    let payload = event.to_string();
+    let header = signature(&payload, secret, at);
+    api.send("POST", "/webhooks/stripe", None, &[("stripe-signature", &header)], payload.into_bytes()).await
+}
+
+async fn balance<S: Store>(api: &TestApi<S>, token: &str) -> (i64, i64) {
+    let me = api.call("GET", "/resellers/me", Some(token), None).await.body;
+    (me["balance"].as_i64().unwrap(), me["debt"].as_i64().unwrap())
+}
+
+async fn a_payment_credits_once_whichever_event_comes_first<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    // Session first, then its intent; then the intent first, then its session.
+    let session = event(
+        "evt_1",
+        "checkout.session.completed",
+        checkout_session("cs_1", "pi_1", &refid, 2_000, "usd", true),
+        false,
+    );
+    let answer = deliver(&api, &session).await;
+    assert_eq!((answer.status, answer.body["outcome"].as_str()), (200, Some("credited")), "{answer:?}");
+    let intent = event("evt_2", "payment_intent.succeeded", payment_intent("pi_1", Some(&refid), 2_000, "usd"), false);
+    assert_eq!(deliver(&api, &intent).await.status, 200);
+    assert_eq!(deliver(&api, &session).await.status, 200, "a redelivery");
+    assert_eq!(balance(&api, &token).await, (2_000, 0), "one payment, one credit");
+    let intent = event("evt_3", "payment_intent.succeeded", payment_intent("pi_2", Some(&refid), 500, "usd"), false);
+    deliver(&api, &intent).await;
+    let session =
+        event("evt_4", "checkout.session.completed", checkout_session("cs_2", "pi_2", &refid, 500, "usd", true), false);
+    deliver(&api, &session).await;
+    assert_eq!(balance(&api, &token).await, (2_500, 0));
+    // A session not paid yet (a delayed method) credits on its async success.
+    let pending = checkout_session("cs_3", "pi_3", &refid, 700, "usd", false);
+    let unpaid = deliver(&api, &event("evt_5", "checkout.session.completed", pending, false)).await;
+    assert_eq!(unpaid.body["ignored"], "the session is not paid yet");
+    let paid = checkout_session("cs_3", "pi_3", &refid, 700, "usd", true);
+    deliver(&api, &event("evt_6", "checkout.session.async_payment_succeeded", paid, false)).await;
+    assert_eq!(balance(&api, &token).await, (3_200, 0));
+    // A zero-decimal currency: 1,500 yen at 1 credit a yen.
+    let yen = event("evt_7", "payment_intent.succeeded", payment_intent("pi_4", Some(&refid), 1_500, "jpy"), false);
+    deliver(&api, &yen).await;
+    assert_eq!(balance(&api, &token).await, (4_700, 0));
+    let ledger = api.call("GET", "/resellers/me/transactions?limit=100", Some(&token), None).await.body;
+    assert_eq!(ledger["items"].as_array().unwrap().len(), 4, "four payments, four entries");
+}
+
+async fn refunds_and_disputes_take_back_once<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    deliver(
+        &api,
+        &event("evt_1", "payment_intent.succeeded", payment_intent("pi_1", Some(&refid), 2_000, "usd"), false),
+    )
+    .await;
+    // Two partial refunds: the second event lists both; each is taken once.
+    let first = refunded_charge("pi_1", 2_000, "usd", &[("re_1", 500)]);
+    assert_eq!(deliver(&api, &event("evt_2", "charge.refunded", first, false)).await.body["outcome"], "reversed");
+    let both = refunded_charge("pi_1", 2_000, "usd", &[("re_1", 500), ("re_2", 300)]);
+    deliver(&api, &event("evt_3", "charge.refunded", both.clone(), false)).await;
+    deliver(&api, &event("evt_3", "charge.refunded", both, false)).await;
+    assert_eq!(balance(&api, &token).await, (1_200, 0));
+    // Spent, then disputed: what the wallet cannot give becomes debt; won, it comes back.
+    api.provision(&token, "spend", json!({"cost": 1_000})).await;
+    let opened =
+        event("evt_4", "charge.dispute.created", dispute("dp_1", "pi_1", 1_200, "usd", "needs_response"), false);
+    assert_eq!(deliver(&api, &opened).await.status, 200);
+    deliver(&api, &opened).await;
+    assert_eq!(balance(&api, &token).await, (0, 1_000), "200 taken, 1,000 owed");
+    let won = event("evt_5", "charge.dispute.closed", dispute("dp_1", "pi_1", 1_200, "usd", "won"), false);
+    assert_eq!(deliver(&api, &won).await.body["outcome"], "credited");
+    deliver(&api, &won).await;
+    assert_eq!(balance(&api, &token).await, (200, 0), "the debt repaid first, once");
+    let lost = event("evt_6", "charge.dispute.closed", dispute("dp_2", "pi_1", 100, "usd", "lost"), false);
+    assert_eq!(deliver(&api, &lost).await.body["ignored"], "the dispute was not won");
+}
+
+async fn money_back_before_its_payment_waits_for_it<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    let early = event("evt_1", "charge.dispute.created", dispute("dp_1", "pi_9", 600, "usd", "needs_response"), false);
+    assert_eq!(deliver(&api, &early).await.body["outcome"], "waiting");
+    let refund = refunded_charge("pi_9", 2_000, "usd", &[("re_9", 400)]);
+    assert_eq!(deliver(&api, &event("evt_2", "charge.refunded", refund, false)).await.body["outcome"], "waiting");
+    assert_eq!(balance(&api, &token).await, (0, 0), "nothing moves before the payment");
+    let session = checkout_session("cs_9", "pi_9", &refid, 2_000, "usd", true);
+    deliver(&api, &event("evt_3", "checkout.session.completed", session.clone(), false)).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0), "the payment, then what waited for it");
+    deliver(&api, &event("evt_3", "checkout.session.completed", session, false)).await;
+    deliver(&api, &early).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0), "each once");
+    // A dispute won before its payment arrived takes nothing and gives nothing.
+    let won_first = event("evt_4", "charge.dispute.closed", dispute("dp_5", "pi_8", 300, "usd", "won"), false);
+    deliver(&api, &won_first).await;
+    let created =
+        event("evt_5", "charge.dispute.created", dispute("dp_5", "pi_8", 300, "usd", "needs_response"), false);
+    assert_eq!(deliver(&api, &created).await.body["ignored"], "the dispute was won already");
+    deliver(&api, &event("evt_6", "payment_intent.succeeded", payment_intent("pi_8", Some(&refid), 300, "usd"), false))
+        .await;
+    assert_eq!(balance(&api, &token).await, (1_300, 0));
+}
+
+async fn only_stripe_signed_events_of_our_mode_move_money<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    let payment = event("evt_1", "payment_intent.succeeded", payment_intent("pi_1", Some(&refid), 900, "usd"), false);
+    let now = chrono::Utc::now().timestamp();
+    assert_problem(&deliver_signed(&api, &payment, "whsec_someone_else", now).await, 400, "invalid_signature", "");
+    assert_problem(&deliver_signed(&api, &payment, SECRET, now - 301).await, 400, "invalid_signature", "");
+    let unsigned = api.send("POST", "/webhooks/stripe", None, &[], payment.to_string().into_bytes()).await;
+    assert_problem(&unsigned, 400, "invalid_signature", "");
+    // A signature of another body.
+    let header = signature(&payment.to_string(), SECRET, now);
+    let tampered = payment.to_string().replace("900", "90000");
+    let forged =
+        api.send("POST", "/webhooks/stripe", None, &[("stripe-signature", &header)], tampered.into_bytes()).await;
+    assert_problem(&forged, 400, "invalid_signature", "");
+    assert_eq!(balance(&api, &token).await, (0, 0), "nothing moved");
+
+    let other = event("evt_2", "customer.created", json!({"id": "cus_1", "object": "customer"}), false);
+    let ignored = deliver(&api, &other).await;
+    assert_eq!(
+        (ignored.status, ignored.body.clone()),
+        (200, json!({"received": true, "ignored": "an event type Ally does not use"}))
+    );
+    let live = event("evt_3", "payment_intent.succeeded", payment_intent("pi_2", Some(&refid), 900, "usd"), true);
+    assert_eq!(deliver(&api, &live).await.body["ignored"], "livemode does not match ALLY_STRIPE_LIVEMODE");
+    let nobody = event("evt_4", "payment_intent.succeeded", payment_intent("pi_3", None, 900, "usd"), false);
+    assert_eq!(deliver(&api, &nobody).await.body["outcome"], "recorded", "kept for an admin, acknowledged");
+    let stranger = checkout_session("cs_5", "pi_5", "ZZZZZZZZZZ", 900, "usd", true);
+    assert_eq!(
+        deliver(&api, &event("evt_5", "checkout.session.completed", stranger, false)).await.body["outcome"],
+        "recorded"
+    );
+    assert_eq!(balance(&api, &token).await, (0, 0));
+    let unpriced = event("evt_6", "payment_intent.succeeded", payment_intent("pi_6", Some(&refid), 900, "eur"), false);
+    assert_problem(&deliver(&api, &unpriced).await, 422, "validation_failed", "");
+}
+
+on_both_stores!(
+    a_payment_credits_once_whichever_event_comes_first,
+    refunds_and_disputes_take_back_once,
+    money_back_before_its_payment_waits_for_it,
+    only_stripe_signed_events_of_our_mode_move_money,
+);
