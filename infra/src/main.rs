@@ -4,6 +4,8 @@
 //!   store kept in `ALLY_LOCAL_DATA` (`.ally/`), identity from local HS256 tokens.
 //! - `ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]` — a token
 //!   signed with the dev server's secret.
+//! - `ally-local stripe-event <type> --refid <refid> --amount <n>` — a Stripe event signed
+//!   with the dev server's Stripe secret, sent to its `/webhooks/stripe`.
 //! - `ally-local create-table` — the table `ALLY_TABLE_NAME` on the endpoint of
 //!   `AWS_ENDPOINT_URL` (an emulator), for `make watch`.
 //! - `ally-local redrive <queue url>` — sends the work parked on a poison or on-failure
@@ -12,6 +14,7 @@
 //!   credentials); a message is deleted only once its work is done.
 
 mod local_events;
+mod stripe_event;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,13 @@ struct LocalSecrets {
     jwt: String,
     webhook: String,
     cursor: String,
+    /// Kept apart from the others: a secrets file from before Stripe gets one added.
+    #[serde(default = "stripe_secret")]
+    stripe: String,
+}
+
+fn stripe_secret() -> String {
+    format!("whsec_{}", random_secret())
 }
 
 fn random_secret() -> String {
@@ -49,7 +59,12 @@ fn config_with_secrets() -> Result<Config, Failure> {
     let saved: LocalSecrets = match std::fs::read(&file) {
         Ok(bytes) => serde_json::from_slice(&bytes)?,
         Err(_) => {
-            let fresh = LocalSecrets { jwt: random_secret(), webhook: random_secret(), cursor: random_secret() };
+            let fresh = LocalSecrets {
+                jwt: random_secret(),
+                webhook: random_secret(),
+                cursor: random_secret(),
+                stripe: stripe_secret(),
+            };
             std::fs::write(&file, serde_json::to_vec_pretty(&fresh)?)?;
             fresh
         }
@@ -57,6 +72,7 @@ fn config_with_secrets() -> Result<Config, Failure> {
     config.local_jwt_secret.get_or_insert(Secret::new(saved.jwt));
     config.webhook_secret.get_or_insert(Secret::new(saved.webhook));
     config.cursor_secret.get_or_insert(Secret::new(saved.cursor));
+    config.stripe_webhook_secret.get_or_insert(Secret::new(saved.stripe));
     Ok(config)
 }
 
@@ -77,6 +93,7 @@ async fn serve() -> Result<(), Failure> {
     let config = config_with_secrets()?;
     let jwt = config.local_jwt_secret.clone().ok_or("no JWT secret")?;
     let webhook = config.webhook_secret.clone().ok_or("no webhook secret")?;
+    let stripe = config.stripe_webhook_secret.clone().ok_or("no Stripe secret")?;
     let addr = config.local_addr.clone();
     let data = PathBuf::from(&config.local_data);
     let outbox = Arc::new(Outbox::new(&config.local_outbox, &config.mail_from));
@@ -95,6 +112,7 @@ async fn serve() -> Result<(), Failure> {
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
+    println!("  ALLY_STRIPE_WEBHOOK_SECRET={}  (try: cargo run -q -p ally-local -- stripe-event ...)", stripe.expose());
     println!("  admin token (24 h): {}", token(&jwt, "admin", true, Some("admin@ally.local".into()), 24));
     println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
     println!("  pages: {dashboard} and http://{addr}{}", ally::http::pages::REPORTS);
@@ -181,9 +199,12 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
+        Some("stripe-event") => config_with_secrets().and_then(|config| stripe_event::send(&config, &args[1..])),
         Some("create-table") => create_table().await,
         Some("redrive") => redrive(&args[1..]).await,
-        Some(other) => Err(format!("unknown command `{other}` (serve, token, create-table, redrive)").into()),
+        Some(other) => {
+            Err(format!("unknown command `{other}` (serve, token, stripe-event, create-table, redrive)").into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -36,6 +36,7 @@ impl DevServer {
             .env("ALLY_LOCAL_OUTBOX", data.join("outbox"))
             .env_remove("ALLY_LOCAL_JWT_SECRET")
             .env_remove("ALLY_WEBHOOK_SECRET")
+            .env_remove("ALLY_STRIPE_WEBHOOK_SECRET")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -194,6 +195,18 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(balance, 1_400, "the reward is credited once");
+
+    // A Stripe payment tried without Stripe: signed with the dev server's secret.
+    let sent = Command::new(binary())
+        .args(["stripe-event", "payment_intent.succeeded", "--refid", &refid, "--amount", "250"])
+        .args(["--url", &format!("http://127.0.0.1:{port}")])
+        .env("ALLY_LOCAL_DATA", &data)
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success() && answer.contains("200") && answer.contains("credited"), "{answer}");
+    let (_, me) = server.request("GET", "/resellers/me", &partner, None);
+    assert_eq!(me["balance"], 1_650, "the Stripe payment credited");
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
 }
