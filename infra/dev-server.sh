@@ -9,6 +9,8 @@ export ALLY_LOCAL_DATA=$data/store ALLY_LOCAL_OUTBOX=$data/outbox ALLY_LOCAL_ADD
 # Given, so tokens minted by `ally-local token` and the server agree whoever starts first.
 ALLY_LOCAL_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export ALLY_LOCAL_JWT_SECRET
+# The dashboard's Buy credits, as a team with a Stripe Payment Link would have it.
+export ALLY_STRIPE_PAYMENT_LINK=https://buy.stripe.com/test_ally_credits
 "$bin" serve > "$data/server.log" 2>&1 &
 server=$!
 # Stopped (it writes its store on SIGTERM) before its directory goes.

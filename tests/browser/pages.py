@@ -118,7 +118,7 @@ def screenshot(driver, name):
 def main():
     admin = token("ops-admin", admin=True)
     created = api("POST", "/resellers", admin, {
-        "company": "Northwind", "user_id": "partner-1", "tier": "gold",
+        "company": "Northwind", "user_id": "partner-1", "tier": "gold", "email": "partner-1@partners.example",
         "metadata": {"company_name": "Northwind Partners", "primary_color": "#0a7d4f"},
     })
     refid = created["refid"]
@@ -137,6 +137,9 @@ def main():
         check(brand == "rgb(10, 125, 79)", f"the skin's primary colour, got {brand}")
         check(text(partner, "#balance") == "5,000 credits", "the opening balance")
         check(text(partner, "#tier") == "gold" and "15 %" in text(partner, "#discount"), "tier and discount")
+        buy = partner.find_element(By.ID, "buy-credits").get_attribute("href")
+        check(buy.startswith("https://buy.stripe.com/test_ally_credits?") and f"client_reference_id={refid}" in buy
+              and "prefilled_email=partner-1%40partners.example" in buy, f"Buy credits opens the Payment Link for this partner: {buy}")
         check(unlabelled(partner) == [], f"every control is labelled: {unlabelled(partner)}")
 
         # Onboard a client.

@@ -78,6 +78,7 @@ fn page_config(config: &Config) -> serde_json::Value {
         "dashboard": dashboard_path(config),
         "reports": REPORTS,
         "lowCreditThreshold": config.low_credit_threshold,
+        "paymentLink": config.stripe_payment_link,
         "discounts": {"standard": 0, "gold": config.discounts.gold, "platinum": config.discounts.platinum},
         "signIn": sign_in,
     })

@@ -19,6 +19,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/resellers/{refid}/sub-resellers"),
     ("post", "/resellers/me/transfers"),
     ("post", "/resellers/transfers"),
+    ("post", "/webhooks/stripe"),
     ("patch", "/resellers/me/metadata"),
     ("get", "/resellers"),
     ("get", "/resellers/{refid}"),

@@ -43,6 +43,14 @@ async function loadWallet() {
   $("#parent").textContent = me.parent ? `${me.parent.company} (${me.parent.refid})` : "";
   $("#parent-line").hidden = !me.parent;
   $("#invite-link").textContent = `${location.origin}${location.pathname}?invited_by=${me.refid}`;
+  // Stripe's Payment Link, told who pays: the payment comes back through the Stripe webhook.
+  if (config.paymentLink) {
+    const buy = new URL(config.paymentLink);
+    buy.searchParams.set("client_reference_id", me.refid);
+    if (me.email) buy.searchParams.set("prefilled_email", me.email);
+    $("#buy-credits").href = buy.toString();
+    $("#buy-line").hidden = false;
+  }
   $("#tier").textContent = me.tier;
   $("#discount").textContent = `${discountOf(me.tier)} % off every base price`;
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
