@@ -161,8 +161,11 @@ impl<S: Store> Ally<S> {
             }
             "payment_intent.succeeded" => {
                 let intent: PaymentIntent = read(object)?;
-                let refid = intent.metadata.get("ally_refid").map(String::as_str);
-                self.stripe_payment(&intent.id, refid, intent.amount_received, &intent.currency).await
+                // Checkout's intents carry no reseller: their session's event credits them.
+                let Some(refid) = intent.metadata.get("ally_refid") else {
+                    return Ok(StripeAck::ignored("the intent names no reseller (its Checkout Session does)"));
+                };
+                self.stripe_payment(&intent.id, Some(refid), intent.amount_received, &intent.currency).await
             }
             "charge.refunded" => {
                 let charge: Charge = read(object)?;

@@ -150,8 +150,12 @@ async fn only_stripe_signed_events_of_our_mode_move_money<S: Store>(store: S) {
     );
     let live = event("evt_3", "payment_intent.succeeded", payment_intent("pi_2", Some(&refid), 900, "usd"), true);
     assert_eq!(deliver(&api, &live).await.body["ignored"], "livemode does not match ALLY_STRIPE_LIVEMODE");
-    let nobody = event("evt_4", "payment_intent.succeeded", payment_intent("pi_3", None, 900, "usd"), false);
-    assert_eq!(deliver(&api, &nobody).await.body["outcome"], "recorded", "kept for an admin, acknowledged");
+    let checkout_intent = event("evt_4", "payment_intent.succeeded", payment_intent("pi_3", None, 900, "usd"), false);
+    let answer = deliver(&api, &checkout_intent).await;
+    assert_eq!(answer.body["ignored"], "the intent names no reseller (its Checkout Session does)", "{answer:?}");
+    let unknown =
+        event("evt_7", "payment_intent.succeeded", payment_intent("pi_7", Some("ZZZZZZZZZZ"), 900, "usd"), false);
+    assert_eq!(deliver(&api, &unknown).await.body["outcome"], "recorded", "kept for an admin, acknowledged");
     let stranger = checkout_session("cs_5", "pi_5", "ZZZZZZZZZZ", 900, "usd", true);
     assert_eq!(
         deliver(&api, &event("evt_5", "checkout.session.completed", stranger, false)).await.body["outcome"],
