@@ -124,3 +124,27 @@ pub fn dispute(id: &str, intent: &str, amount: i64, currency: &str, status: &str
         "status": status,
     })
 }
+
+/// A Refund as its own event (`refund.created`, `refund.updated`) carries it.
+pub fn refund(id: &str, intent: &str, amount: i64, currency: &str, status: &str) -> Value {
+    json!({
+        "id": id,
+        "object": "refund",
+        "amount": amount,
+        "charge": format!("ch_{intent}"),
+        "currency": currency,
+        "metadata": {},
+        "payment_intent": intent,
+        "reason": "requested_by_customer",
+        "status": status,
+    })
+}
+
+/// A Charge as `charge.refunded` carries it since API version 2022-11-15: no `refunds` list.
+pub fn refunded_charge_without_list(intent: &str, amount: i64, refunded: i64, currency: &str) -> Value {
+    let mut charge = refunded_charge(intent, amount, currency, &[]);
+    let object = charge.as_object_mut().expect("an object");
+    object.remove("refunds");
+    object.insert("amount_refunded".into(), json!(refunded));
+    charge
+}

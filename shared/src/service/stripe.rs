@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::{Ally, CreditRequest, ReversalRequest};
+use super::{Ally, CreditRequest, ReversalReceipt, ReversalRequest};
 use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, RefId, UserId, accepted_currency};
 use crate::store::Store;
 
@@ -95,6 +95,17 @@ struct Refund {
     status: Option<String>,
 }
 
+/// A Refund as its own event carries it.
+#[derive(Deserialize)]
+struct StandaloneRefund {
+    id: String,
+    amount: i64,
+    currency: String,
+    status: Option<String>,
+    payment_intent: Option<String>,
+    charge: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct Dispute {
     id: String,
@@ -167,11 +178,33 @@ impl<S: Store> Ally<S> {
                 };
                 self.stripe_payment(&intent.id, Some(refid), intent.amount_received, &intent.currency).await
             }
+            // Each refund once by its id: from the charge's list (API versions before
+            // 2022-11-15, or with `refunds` expanded) or from its own event.
+            "refund.created" | "refund.updated" | "charge.refund.updated" => {
+                let refund: StandaloneRefund = read(object)?;
+                if refund.status.as_deref() != Some("succeeded") {
+                    return Ok(StripeAck::ignored("the refund has not succeeded"));
+                }
+                let payment = refund.payment_intent.or(refund.charge).unwrap_or_default();
+                let back = MoneyBack {
+                    id: format!("refund:{}", refund.id),
+                    amount_minor: refund.amount,
+                    currency: refund.currency,
+                };
+                self.money_back(&payment, back).await
+            }
             "charge.refunded" => {
                 let charge: Charge = read(object)?;
                 let payment = charge.payment_intent.unwrap_or(charge.id);
+                let Some(list) = charge.refunds else {
+                    tracing::warn!(
+                        payment,
+                        "charge.refunded lists no refunds: enable refund.created and refund.updated"
+                    );
+                    return Ok(StripeAck::ignored("the charge lists no refunds (refund.updated carries them)"));
+                };
                 let mut outcome = StripeAck::ignored("no refund succeeded");
-                let refunds = charge.refunds.map(|l| l.data).unwrap_or_default();
+                let refunds = list.data;
                 // Each refund once, however often the charge's event lists it.
                 for refund in refunds.into_iter().filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded")) {
                     let back = MoneyBack {
@@ -194,12 +227,7 @@ impl<S: Store> Ally<S> {
                     amount_minor: dispute.amount,
                     currency: dispute.currency.clone(),
                 };
-                let outcome = self.money_back(&payment, back).await?;
-                // Won while this was being applied: give it back (the same receipt as the win's).
-                if self.store.claimed(&won_record(&dispute.id)).await? {
-                    return self.dispute_won(&payment, &dispute.id, dispute.amount, &dispute.currency).await;
-                }
-                Ok(outcome)
+                self.money_back(&payment, back).await
             }
             "charge.dispute.closed" => {
                 let dispute: Dispute = read(object)?;
@@ -208,7 +236,7 @@ impl<S: Store> Ally<S> {
                 }
                 let payment = dispute.payment_intent.clone().or(dispute.charge.clone()).unwrap_or_default();
                 self.store.claim(&won_record(&dispute.id)).await?;
-                self.dispute_won(&payment, &dispute.id, dispute.amount, &dispute.currency).await
+                self.dispute_won(&payment, &dispute.id).await
             }
             _ => Ok(StripeAck::ignored("an event type Ally does not use")),
         }
@@ -223,14 +251,28 @@ impl<S: Store> Ally<S> {
         amount_minor: i64,
         currency: &str,
     ) -> Result<StripeAck, AllyError> {
-        let Some(user) = self.paying_reseller(refid).await? else {
-            tracing::error!(payment, refid, "a paid Stripe payment names no reseller Ally knows: recorded");
+        // A payment Ally cannot credit (no reseller it knows, a currency it does not take, an
+        // amount below one credit) is kept for an admin and acknowledged: Stripe's retries
+        // could not change it.
+        let unattributed = |why: &str| {
+            tracing::error!(payment, refid, why, "a paid Stripe payment Ally cannot credit: recorded");
             crate::metrics::record(&[crate::metrics::Metric::StripeUnattributed]);
-            let record = serde_json::json!({"refid": refid, "amount_minor": amount_minor, "currency": currency});
-            self.store.park(UNATTRIBUTED, payment, &record.to_string()).await?;
+            serde_json::json!({"refid": refid, "amount_minor": amount_minor, "currency": currency, "why": why})
+                .to_string()
+        };
+        let Some(user) = self.paying_reseller(refid).await? else {
+            self.store.park(UNATTRIBUTED, payment, &unattributed("no reseller Ally knows")).await?;
             return Ok(StripeAck::done("recorded"));
         };
-        let credits = accepted_currency(&self.config.currencies, currency)?.credits_for(amount_minor)?;
+        let credits =
+            match accepted_currency(&self.config.currencies, currency).and_then(|c| c.credits_for(amount_minor)) {
+                Ok(credits) => credits,
+                Err(AllyError::Validation(why)) => {
+                    self.store.park(UNATTRIBUTED, payment, &unattributed(&why)).await?;
+                    return Ok(StripeAck::done("recorded"));
+                }
+                Err(e) => return Err(e),
+            };
         let request = CreditRequest {
             amount: credits,
             reason: Some(Note::parse(format!("stripe payment {payment}"))?),
@@ -311,43 +353,67 @@ impl<S: Store> Ally<S> {
             reason: Note::parse(format!("stripe {}", back.id))?,
         };
         let key = IdempotencyKey::payment(&format!("stripe:{}", back.id))?;
-        match self.reverse(&paid.user_id, request, "webhook:stripe", &key).await {
-            Ok(_) => Ok(()),
-            // More refunded than credited (rounding of a conversion): what could be, was.
+        match self.reverse(&paid.user_id, request.clone(), "webhook:stripe", &key).await {
+            Ok(_) => {}
+            // More than is left of the credit (earlier refunds, a conversion's rounding): all
+            // that is left, under the same receipt's cousin.
             Err(AllyError::ReversalExceedsOriginal) => {
-                tracing::warn!(back = %back.id, "money back beyond what the payment credited");
-                Ok(())
+                tracing::warn!(back = %back.id, "money back beyond what is left of the payment's credit: taking the rest");
+                let rest = ReversalRequest { amount: None, ..request };
+                let key = IdempotencyKey::payment(&format!("stripe:{}:rest", back.id))?;
+                match self.reverse(&paid.user_id, rest, "webhook:stripe", &key).await {
+                    Ok(_) | Err(AllyError::ReversalExceedsOriginal) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
         }
+        // A dispute won while this reversal was being made: the win found nothing to give
+        // back yet; this gives it back (under the win's own receipt).
+        if let Some(dispute) = back.id.strip_prefix("dispute:")
+            && self.store.claimed(&won_record(dispute)).await?
+        {
+            self.credit_back(paid, dispute).await?;
+        }
+        Ok(())
     }
 
     /// Gives back what dispute `dispute` took, once, if it took anything; a dispute still
     /// waiting for its payment is forgotten.
-    async fn dispute_won(
-        &self,
-        payment: &str,
-        dispute: &str,
-        amount_minor: i64,
-        currency: &str,
-    ) -> Result<StripeAck, AllyError> {
+    async fn dispute_won(&self, payment: &str, dispute: &str) -> Result<StripeAck, AllyError> {
         self.store.settle(&waiting_for(payment), &format!("dispute:{dispute}")).await?;
         let Some(paid) = self.paid(payment).await? else {
             return Ok(StripeAck::ignored("the dispute took nothing"));
         };
-        let taken = IdempotencyKey::payment(&format!("stripe:dispute:{dispute}"))?;
-        if self.store.wallet(&paid.user_id, &taken).await?.1.is_none() {
-            return Ok(StripeAck::ignored("the dispute took nothing"));
+        Ok(if self.credit_back(&paid, dispute).await? {
+            StripeAck::done("credited")
+        } else {
+            StripeAck::ignored("the dispute took nothing")
+        })
+    }
+
+    /// Credits back what dispute `dispute` reversed of `paid`'s credit (what its reversals'
+    /// receipts say they took), once; false when it took nothing.
+    async fn credit_back(&self, paid: &Paid, dispute: &str) -> Result<bool, AllyError> {
+        let mut taken = 0;
+        for receipt in [format!("stripe:dispute:{dispute}"), format!("stripe:dispute:{dispute}:rest")] {
+            let key = IdempotencyKey::payment(&receipt)?;
+            if let Some(record) = self.store.wallet(&paid.user_id, &key).await?.1 {
+                let reversal: ReversalReceipt = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
+                taken += reversal.reversed;
+            }
         }
-        let credits = accepted_currency(&self.config.currencies, currency)?.credits_for(amount_minor)?;
+        if taken == 0 {
+            return Ok(false);
+        }
         let request = CreditRequest {
-            amount: credits,
+            amount: taken,
             reason: Some(Note::parse(format!("stripe dispute {dispute} won"))?),
             ..CreditRequest::default()
         };
         let key = IdempotencyKey::payment(&format!("stripe:dispute-won:{dispute}"))?;
         self.add_credits(&paid.user_id, request, EntryKind::Credit, "webhook:stripe", &key).await?;
-        Ok(StripeAck::done("credited"))
+        Ok(true)
     }
 }
 
