@@ -79,6 +79,10 @@ pub struct LedgerEntry {
     /// Of a transfer: the other side's reseller and entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterpart: Option<Counterpart>,
+    /// Of a spend: the parent it earns a commission for, as the tree stood when it was made
+    /// (a later move, or a redelivery after one, pays no one else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_to: Option<RefId>,
 }
 
 /// The other side of a transfer.

@@ -2,8 +2,8 @@
 //! (`ALLY_COMMISSION_PERCENT`, by the parent's tier), paid by a consumer of the child's
 //! `CreditsSpent` event, never inside the child's money write (which touches the child's
 //! own items only), once per spend entry however often the event comes: the entry id is a
-//! permanent receipt. The parent is the child's parent when the event is handled
-//! (seconds after the spend).
+//! permanent receipt, and the parent is the one the spend entry names (the tree as it
+//! stood at the spend), so a move since, or a redelivery after one, pays no one else.
 
 use super::reactions::Handled;
 use super::{Detail, Posted};
@@ -19,13 +19,15 @@ pub async fn pay_commission<S: Store>(ally: &Ally<S>, spent: &Detail<Posted>) ->
     if commissions.is_off() || entry.kind != EntryKind::Debit {
         return Ok(Handled::Dropped);
     }
-    let Some(child) = ally.store().reseller(&spent.envelope.reseller.user_id).await? else {
+    let Some(parent) = &entry.commission_to else {
         return Ok(Handled::Dropped);
     };
-    let Some(parent) = &child.parent else {
-        return Ok(Handled::Dropped);
+    let child = &spent.envelope.reseller;
+    let child_refid = match &child.refid {
+        Some(refid) => refid.clone(),
+        None => ally.find_by_user(&child.user_id).await?.refid,
     };
-    let parent_user = ally.user_by_refid(&parent.refid).await?;
+    let parent_user = ally.user_by_refid(parent).await?;
     let tier = ally.find_by_user(&parent_user).await?.tier;
     let amount = commissions.on(entry.amount, tier);
     if amount == 0 {
@@ -33,10 +35,14 @@ pub async fn pay_commission<S: Store>(ally: &Ally<S>, spent: &Detail<Posted>) ->
     }
     let request = CreditRequest {
         amount,
-        reason: Some(Note::parse(format!("commission on {} spend {}", child.refid, entry.id))?),
+        reason: Some(Note::parse(format!("commission on {child_refid} spend {}", entry.id))?),
         ..CreditRequest::default()
     };
     let key = IdempotencyKey::commission(&entry.id)?;
-    ally.add_credits(&parent_user, request, EntryKind::Commission, "commission", &key).await?;
-    Ok(Handled::Done)
+    match ally.add_credits(&parent_user, request, EntryKind::Commission, "commission", &key).await {
+        Ok(_) => Ok(Handled::Done),
+        // Paid before at the parent's tier of then: a redelivery after a tier change.
+        Err(AllyError::IdempotencyConflict) => Ok(Handled::Duplicate),
+        Err(e) => Err(e),
+    }
 }

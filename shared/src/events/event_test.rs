@@ -131,6 +131,7 @@ fn every_ledger_entry_is_an_event_of_its_kind_with_the_same_envelope() {
         reversed: 0,
         lots: vec![Draw { lot: "01LOT".into(), kind: LotKind::Promotional, amount: 450 }],
         counterpart: None,
+        commission_to: None,
     };
     let owner_id = UserId::parse("u").unwrap();
     for (kind, detail_type) in [

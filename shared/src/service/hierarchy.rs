@@ -2,7 +2,8 @@
 //! sit under one parent, set by an admin or by the referral that recruited it. The tree has
 //! no cycle and at most `ALLY_MAX_DEPTH` levels; a move is written under the moved
 //! reseller's version and the chain above its new parent as read, so two moves at once
-//! cannot close a cycle. A parent sees its children's figures, never their clients or
+//! cannot close a cycle. The moved subtree's depth is read, not locked: a sub-reseller
+//! added below it at the same instant can make one level more (admins' moves only). A parent sees its children's figures, never their clients or
 //! ledgers; a child sees its parent's refid and company.
 
 use chrono::Utc;
@@ -94,9 +95,20 @@ impl<S: Store> Ally<S> {
     /// Puts `child` under the reseller of `parent`, or at the top of the tree with none
     /// (an admin's move, or a referral's recruit); answers the child's profile.
     pub async fn set_parent(&self, child: &UserId, parent: Option<&RefId>) -> Result<Reseller, AllyError> {
+        self.move_reseller(child, parent, false).await
+    }
+
+    /// Moves `child` under `parent` (or to the top); with `only_if_none`, only while it has
+    /// no parent, judged on every read (an admin's move in between stands).
+    async fn move_reseller(
+        &self,
+        child: &UserId,
+        parent: Option<&RefId>,
+        only_if_none: bool,
+    ) -> Result<Reseller, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let mut r = self.find_by_user(child).await?;
-            if r.parent.as_ref().map(|p| &p.refid) == parent {
+            if r.parent.as_ref().map(|p| &p.refid) == parent || (only_if_none && r.parent.is_some()) {
                 return Ok(r);
             }
             let new = match parent {
@@ -152,10 +164,7 @@ impl<S: Store> Ally<S> {
     /// Puts `child` under the reseller of `parent` if it has no parent yet (a referral's
     /// recruit: an admin's earlier choice stands).
     pub async fn set_parent_if_none(&self, child: &UserId, parent: &RefId) -> Result<(), AllyError> {
-        if self.find_by_user(child).await?.parent.is_none() {
-            self.set_parent(child, Some(parent)).await?;
-        }
-        Ok(())
+        self.move_reseller(child, Some(parent), true).await.map(|_| ())
     }
 
     /// The direct children of `parent`, newest first, with this month's spend.

@@ -284,7 +284,11 @@ impl<S: Store> Ally<S> {
                 reversed: 0,
                 lots: Vec::new(),
                 counterpart: None,
+                commission_to: None,
             };
+            if movement.kind == EntryKind::Debit {
+                entry.commission_to = reseller.parent.as_ref().map(|p| p.refid.clone());
+            }
             let (lots, lot_writes, repaid) = move_lots(&reseller, &movement, &mut entry, now)?;
             // Debt is repaid out of the credit first, exactly once: an entry of its own in the
             // credit's write.
@@ -302,6 +306,7 @@ impl<S: Store> Ally<S> {
                         reversed: 0,
                         lots: repaid.clone(),
                         counterpart: None,
+                        commission_to: None,
                     })
                 })
                 .transpose()?;

@@ -17,6 +17,9 @@ use crate::domain::{
 };
 use crate::store::{IdempotencyState, LotWrite, Store, WalletChange};
 
+/// The most kinds and expiries of credit one transfer carries (each a lot item it writes).
+const MAX_TRANSFER_CLASSES: usize = 20;
+
 /// A transfer as asked: from whom, to whom, how much, why, and whether the receiver must
 /// be the giver's direct child.
 struct Transfer<'a> {
@@ -140,13 +143,23 @@ impl<S: Store> Ally<S> {
                 None => classes.push((draw.kind, expires_at, draw.amount)),
             }
         }
+        // Each class is a lot item written in the transaction: bounded, so a transfer stays
+        // far inside DynamoDB's 100 items.
+        if classes.len() > MAX_TRANSFER_CLASSES {
+            return Err(AllyError::validation(format!(
+                "this transfer would draw credit of {} kinds and expiries (at most {MAX_TRANSFER_CLASSES}): send less at once",
+                classes.len()
+            )));
+        }
         let mut taker_lots = taker.lots.clone();
         let mut fed = Vec::new();
-        let mut lot_writes = Vec::new();
+        let mut lot_writes: Vec<LotWrite> = Vec::new();
         for (i, (kind, expires_at, sum)) in classes.into_iter().enumerate() {
             let id = if i == 0 { in_id.clone() } else { new_id() };
             let stands = taker_lots.open(Lot::new(&id, kind, sum, expires_at, now), now);
             fed.push(Draw { lot: stands.id.clone(), kind, amount: sum });
+            // Two classes that joined one lot (past the bound) write it once, as it ends.
+            lot_writes.retain(|w| !matches!(w, LotWrite::Put(l) if l.id == stands.id));
             lot_writes.push(LotWrite::Put(stands));
         }
         // Debt the receiver owes is repaid out of the transfer first.
@@ -159,18 +172,27 @@ impl<S: Store> Ally<S> {
             left -= take;
         }
         let reason = |text: String| t.note.map_or(text, ToString::to_string);
-        let entry = |id: &str, kind, balance_after, lots, other: Counterpart, why: String| LedgerEntry {
+        // Each side's entry in its own terms: the receiver never sees the giver's key or user.
+        let entry = |id: &str,
+                     kind,
+                     balance_after,
+                     lots,
+                     other: Counterpart,
+                     why: String,
+                     key: &IdempotencyKey,
+                     actor: &str| LedgerEntry {
             id: id.to_string(),
             kind,
             amount,
             balance_after,
             reason: Some(why),
-            actor: t.actor.to_string(),
+            actor: actor.to_string(),
             idempotency_key: key.to_string(),
             created_at: now,
             reversed: 0,
             lots,
             counterpart: Some(other),
+            commission_to: None,
         };
         let out = entry(
             &out_id,
@@ -179,7 +201,10 @@ impl<S: Store> Ally<S> {
             drawn,
             Counterpart { refid: taker.refid.clone(), entry_id: in_id.clone() },
             reason(format!("transfer to {}", taker.refid)),
+            key,
+            t.actor,
         );
+        let from_giver = format!("transfer:{}", giver.refid);
         let into = entry(
             &in_id,
             EntryKind::TransferIn,
@@ -187,6 +212,8 @@ impl<S: Store> Ally<S> {
             fed,
             Counterpart { refid: giver.refid.clone(), entry_id: out_id.clone() },
             reason(format!("transfer from {}", giver.refid)),
+            receiver_key,
+            &from_giver,
         );
         let repayment = (repay > 0).then(|| LedgerEntry {
             id: new_id(),
@@ -194,12 +221,13 @@ impl<S: Store> Ally<S> {
             amount: repay,
             balance_after: into.balance_after - repay,
             reason: Some(format!("debt repaid out of {}", into.id)),
-            actor: t.actor.to_string(),
-            idempotency_key: key.to_string(),
+            actor: from_giver.clone(),
+            idempotency_key: receiver_key.to_string(),
             created_at: now,
             reversed: 0,
             lots: repaid,
             counterpart: None,
+            commission_to: None,
         });
         let receipt = TransferReceipt {
             balance: out.balance_after,

@@ -338,6 +338,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             // All of the funded lot: the lots stay the balance.
             lots: r.lots.iter().map(|l| Draw { lot: l.id.clone(), kind: l.kind, amount: l.remaining }).collect(),
             counterpart: None,
+            commission_to: None,
         }],
         new_lots: ally::domain::Lots::default(),
         lot_writes: Vec::new(),

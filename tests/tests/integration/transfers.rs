@@ -140,7 +140,7 @@ async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
     let ally = Ally::new(store, config);
     let gold = reseller_with(&ally, "gold", Tier::Gold, 0).await.refid;
     let platinum = reseller_with(&ally, "platinum", Tier::Platinum, 0).await.refid;
-    child_of(&ally, "child", &gold, 5_000).await;
+    let child_refid = child_of(&ally, "child", &gold, 5_000).await;
     child_of(&ally, "other", &platinum, 5_000).await;
     reseller_with(&ally, "orphan", Tier::Standard, 5_000).await;
     let spend = |cost| ally::service::ProvisionRequest { cost: Some(cost), ..Default::default() };
@@ -151,6 +151,13 @@ async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
     let entries = all_entries(&ally, "gold").await;
     let commissions: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Commission).map(|e| e.amount).collect();
     assert_eq!(commissions, [100], "10 % of 1,005, rounded down, once however often the event comes");
+    // The child moves to another gold parent; the spend's event, delivered again, pays no one else.
+    let other_gold = reseller_with(&ally, "gold-2", Tier::Gold, 0).await.refid;
+    let patch = ResellerPatch { parent_refid: Some(Some(other_gold)), ..ResellerPatch::default() };
+    ally.update_reseller(&child_refid, patch).await.unwrap();
+    pay_commission(&ally, &event).await.unwrap();
+    assert_eq!(ally.find_by_user(&uid("gold-2")).await.unwrap().balance, 0, "the parent of the spend is the one paid");
+    assert_eq!(ally.find_by_user(&uid("gold")).await.unwrap().balance, 100);
     let lots: Vec<_> = ally.find_by_user(&uid("gold")).await.unwrap().lots.iter().map(|l| l.kind).collect();
     assert_eq!(lots, [LotKind::Paid], "earned credit is paid credit");
     for user in ["other", "orphan"] {
