@@ -11,6 +11,8 @@ ALLY_LOCAL_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))
 export ALLY_LOCAL_JWT_SECRET
 # The dashboard's Buy credits, as a team with a Stripe Payment Link would have it.
 export ALLY_STRIPE_PAYMENT_LINK=https://buy.stripe.com/test_ally_credits
+# A few clients make an upgrade candidate, so the pages' tests have one.
+export ALLY_UPGRADE_ACQUISITIONS=4
 "$bin" serve > "$data/server.log" 2>&1 &
 server=$!
 # Stopped (it writes its store on SIGTERM) before its directory goes.

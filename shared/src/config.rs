@@ -71,6 +71,9 @@ pub struct Config {
     pub public_url: String,
     /// Put provisioning on hold when a partner's balance runs low (`ALLY_HOLD_ON_LOW_CREDIT`).
     pub hold_on_low_credit: bool,
+    /// Clients onboarded in a month that make a partner below platinum an upgrade candidate
+    /// (`ALLY_UPGRADE_ACQUISITIONS`).
+    pub upgrade_acquisitions: i64,
     /// Sender of every mail, an address of the SES identity (`ALLY_MAIL_FROM`).
     pub mail_from: String,
     /// Recipient of the monthly admin summary (`ALLY_ADMIN_EMAIL`); none, no summary.
@@ -161,6 +164,7 @@ impl Default for Config {
             local_outbox: ".ally/outbox".into(),
             public_url: "http://127.0.0.1:3000".into(),
             hold_on_low_credit: false,
+            upgrade_acquisitions: 100,
             mail_from: "ally@localhost".into(),
             admin_email: None,
             event_bus: "ally".into(),
@@ -245,6 +249,7 @@ impl Config {
             local_outbox: text("ALLY_LOCAL_OUTBOX", d.local_outbox),
             public_url: text("ALLY_PUBLIC_URL", d.public_url),
             hold_on_low_credit: parse(&get, "ALLY_HOLD_ON_LOW_CREDIT", d.hold_on_low_credit, |_| true)?,
+            upgrade_acquisitions: parse(&get, "ALLY_UPGRADE_ACQUISITIONS", d.upgrade_acquisitions, |v| *v > 0)?,
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),

@@ -315,6 +315,16 @@ def main():
         check("transfer_out" in text(partner, "#ledger tr"), f"the transfer in the ledger: {text(partner, '#ledger tr')}")
         screenshot(partner, "partner-sub-resellers")
 
+        # The partner onboarded 4 clients this month: the admin offers it platinum, in one click.
+        admin_page.refresh()
+        ready(admin_page)
+        offered = wait_for(admin_page, lambda d: "Northwind" in text(d, "#upgrades") and text(d, "#upgrades"), "the candidate")
+        check("gold" in offered and "To platinum" in offered, f"the upgrade offered: {offered}")
+        admin_page.find_element(By.CSS_SELECTOR, "#upgrades button").click()
+        wait_for(admin_page, lambda d: "platinum now" in text(d, "#upgrade-message"), "the upgrade")
+        check(api("GET", "/resellers/me", token("partner-1"))["tier"] == "platinum", "the partner is platinum")
+        check("Northwind" not in text(admin_page, "#upgrades"), "no longer a candidate")
+
         # A partner on the admin page sees no data.
         partner.get(BASE + REPORTS)
         wait_for(partner, lambda d: "administrators only" in text(d, "#page-message"), "the refusal")

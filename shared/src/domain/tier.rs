@@ -18,6 +18,15 @@ impl Tier {
     /// Every tier, cheapest discount first.
     pub const ALL: [Tier; 3] = [Tier::Standard, Tier::Gold, Tier::Platinum];
 
+    /// The tier above this one; none above platinum.
+    pub fn next(self) -> Option<Tier> {
+        match self {
+            Tier::Standard => Some(Tier::Gold),
+            Tier::Gold => Some(Tier::Platinum),
+            Tier::Platinum => None,
+        }
+    }
+
     /// The tier's name as stored and as shown in the API.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -29,6 +29,19 @@ pub struct TopReseller {
     pub credits_spent: i64,
 }
 
+/// A partner who onboarded enough clients in a month to be offered the next tier (the
+/// product description's monthly step: more than 100 acquisitions, not yet platinum).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UpgradeCandidate {
+    pub refid: RefId,
+    pub company: CompanyName,
+    pub tier: Tier,
+    pub suggested_tier: Tier,
+    /// Clients onboarded in the month.
+    pub acquisitions: i64,
+    pub credits_spent: i64,
+}
+
 /// The first day of the month after the one holding `day`.
 fn next_month(day: NaiveDate) -> NaiveDate {
     let first = month_of(day);
@@ -145,6 +158,38 @@ impl<S: Store> Ally<S> {
                     refid: r.refid.clone(),
                     company: r.company.clone(),
                     tier: r.tier,
+                    acquisitions: activity.acquisitions,
+                    credits_spent: activity.credits_spent,
+                })
+            })
+            .collect())
+    }
+
+    /// The partners below platinum whose acquisitions in `month` (its first day) reach
+    /// `ALLY_UPGRADE_ACQUISITIONS`, most acquisitions first, with the tier to offer: one read
+    /// of the month's active resellers (the sharded `by-month` index) and their profiles.
+    pub async fn upgrade_candidates(&self, month: NaiveDate) -> Result<Vec<UpgradeCandidate>, AllyError> {
+        let month = month_of(month);
+        let mut active: Vec<(UserId, Activity)> = self
+            .store
+            .active(month, Granularity::Month)
+            .await?
+            .into_iter()
+            .filter(|(_, a)| a.acquisitions >= self.config.upgrade_acquisitions)
+            .collect();
+        active.sort_by(|(ua, a), (ub, b)| b.acquisitions.cmp(&a.acquisitions).then_with(|| ua.cmp(ub)));
+        let users: Vec<UserId> = active.iter().map(|(u, _)| u.clone()).collect();
+        let profiles: HashMap<UserId, _> =
+            self.store.resellers_by_user(&users).await?.into_iter().map(|r| (r.user_id.clone(), r)).collect();
+        Ok(active
+            .into_iter()
+            .filter_map(|(user, activity)| {
+                let r = profiles.get(&user)?;
+                Some(UpgradeCandidate {
+                    refid: r.refid.clone(),
+                    company: r.company.clone(),
+                    tier: r.tier,
+                    suggested_tier: r.tier.next()?,
                     acquisitions: activity.acquisitions,
                     credits_spent: activity.credits_spent,
                 })

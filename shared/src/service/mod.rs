@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tracing::instrument;
 
-pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller};
+pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
 pub use bulk::MAX_BULK;
 pub use hierarchy::SubReseller;
 pub use receipts::{

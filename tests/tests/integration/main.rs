@@ -7,6 +7,7 @@ mod dev_server;
 mod durability;
 mod events;
 mod faults;
+mod growth;
 mod holds;
 mod hostile;
 mod http;

@@ -45,6 +45,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/analytics/tier-snapshot"),
     ("get", "/analytics/credit-trends"),
     ("get", "/analytics/total-credits"),
+    ("get", "/analytics/upgrade-candidates"),
     ("get", "/health"),
     ("get", "/openapi.json"),
 ];

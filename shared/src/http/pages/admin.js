@@ -23,6 +23,37 @@ async function loadTop() {
   fillTable($("#top"), top.items.map((r) => [r.refid, r.company, r.tier, credits(r.acquisitions), credits(r.credits_spent)]), [3, 4]);
 }
 
+async function loadUpgrades() {
+  const month = $("#upgrade-month").month.value;
+  const page = await call("GET", `/analytics/upgrade-candidates?month=${encodeURIComponent(month)}`);
+  $("#upgrades").replaceChildren(
+    ...page.items.map((c) => {
+      // Setting the suggested tier is idempotent: a second click changes nothing.
+      const upgrade = h("button", { type: "button", "aria-label": `Upgrade ${c.company} to ${c.suggested_tier}` },
+        `To ${c.suggested_tier}`);
+      upgrade.addEventListener("click", async () => {
+        try {
+          await call("PATCH", `/resellers/${c.refid}`, { body: { tier: c.suggested_tier } });
+          notify("#upgrade-message", `${c.company} is ${c.suggested_tier} now.`);
+          await loadUpgrades();
+        } catch (problem) {
+          notify("#upgrade-message", explain(problem), "error");
+        }
+      });
+      return h("tr", {}, h("td", {}, c.refid), h("td", {}, c.company), h("td", {}, c.tier),
+        h("td", { class: "num" }, credits(c.acquisitions)), h("td", {}, upgrade));
+    }),
+  );
+}
+
+function wireUpgrades() {
+  $("#upgrade-month").month.value = daysAgo(0).slice(0, 7);
+  $("#upgrade-month").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadUpgrades().catch((problem) => notify("#upgrade-message", explain(problem), "error"));
+  });
+}
+
 async function loadTrend() {
   const interval = $("#trend-interval").value;
   const start = { daily: daysAgo(29), monthly: `${daysAgo(335).slice(0, 7)}-01`, yearly: `${Number(daysAgo(0).slice(0, 4)) - 4}-01-01` }[interval];
@@ -252,7 +283,8 @@ async function main() {
   wireMove();
   wireReverse();
   wireChange();
-  await Promise.all([loadTop(), loadTrend()]);
+  wireUpgrades();
+  await Promise.all([loadTop(), loadTrend(), loadUpgrades()]);
   document.body.dataset.ready = "true";
 }
 

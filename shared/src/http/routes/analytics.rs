@@ -11,7 +11,7 @@ use super::refid;
 use crate::domain::{AllyError, DateRange, Interval, TierSnapshot};
 use crate::http::extract::{AdminCaller, Caller};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{TOP_RESELLERS_MAX_DAYS, TopReseller};
+use crate::service::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
 use crate::store::Store;
 
 /// The ranking.
@@ -32,6 +32,12 @@ pub struct TotalCredits {
     /// the change stream takes (seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     as_of: Option<DateTime<Utc>>,
+}
+
+/// The month's upgrade candidates.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct UpgradeCandidates {
+    items: Vec<UpgradeCandidate>,
 }
 
 /// Resellers per tier, whatever their status.
@@ -56,6 +62,14 @@ pub const TOP: Operation = Operation::get::<TopResellers>(
 )
 .query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END, SUBTREE])
 .errors(&[403, 404]);
+pub const UPGRADES: Operation = Operation::get::<UpgradeCandidates>(
+    "/analytics/upgrade-candidates",
+    "upgradeCandidates",
+    "Partners below platinum whose clients onboarded in the month reach ALLY_UPGRADE_ACQUISITIONS (admin)",
+)
+.admin()
+.query(&[("month", "YYYY-MM (default this month)")])
+.errors(&[403]);
 pub const TIERS: Operation = Operation::get::<TierCounts>(
     "/analytics/tier-snapshot",
     "tierSnapshot",
@@ -88,11 +102,16 @@ pub const TOTAL: Operation = Operation::get::<TotalCredits>(
 pub const TAG: &str = "analytics";
 
 /// What it serves, in the order [`api`] routes it.
-pub const OPERATIONS: &[Operation] = &[TOP, TIERS, TRENDS, TOTAL];
+pub const OPERATIONS: &[Operation] = &[TOP, UPGRADES, TIERS, TRENDS, TOTAL];
 
 /// Network analytics: ranking, tiers, trends, outstanding credits.
 pub fn api<S: Store>() -> Api<S> {
-    Api::new(TAG).route(TOP, top::<S>).route(TIERS, tiers::<S>).route(TRENDS, trends::<S>).route(TOTAL, total::<S>)
+    Api::new(TAG)
+        .route(TOP, top::<S>)
+        .route(UPGRADES, upgrades::<S>)
+        .route(TIERS, tiers::<S>)
+        .route(TRENDS, trends::<S>)
+        .route(TOTAL, total::<S>)
 }
 
 #[derive(Deserialize)]
@@ -103,6 +122,7 @@ struct RangeQuery {
     end: Option<String>,
     reseller: Option<String>,
     subtree: Option<String>,
+    month: Option<String>,
 }
 
 /// The members of the subtree asked for, if one was: an admin may ask for any, a reseller
@@ -168,6 +188,21 @@ async fn top<S: Store>(
         None => app.ally.top_resellers(&range, limit).await?,
     };
     Ok(Json(TopResellers { items }))
+}
+
+async fn upgrades<S: Store>(
+    State(app): State<Shared<S>>,
+    _admin: AdminCaller,
+    query: Params,
+) -> Result<Json<UpgradeCandidates>, ApiError> {
+    let query = params(query)?;
+    let month = match &query.month {
+        None => Utc::now().date_naive(),
+        Some(month) => NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| {
+            ApiError::validation(format!("month must be YYYY-MM, got `{}`", month.chars().take(32).collect::<String>()))
+        })?,
+    };
+    Ok(Json(UpgradeCandidates { items: app.ally.upgrade_candidates(month).await? }))
 }
 
 async fn tiers<S: Store>(State(app): State<Shared<S>>, _admin: AdminCaller) -> Result<Json<TierCounts>, ApiError> {
