@@ -1,6 +1,7 @@
 //! The partner business: tiers, credits, resellers, clients, services, the ledger.
 //! Nothing here knows about AWS or HTTP.
 
+mod alerts;
 mod analytics;
 mod credits;
 mod currency;
@@ -15,6 +16,7 @@ mod reseller;
 mod tier;
 mod wallet;
 
+pub use alerts::{Alerts, Crossing, MAX_THRESHOLDS, crossings};
 pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
 pub use currency::{Currency, accepted as accepted_currency};

@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AllyError, CompanyName, Email, Lots, RefId, Tier, UserId};
+use super::{Alerts, AllyError, CompanyName, Email, Lots, RefId, Tier, UserId};
 
 /// Who put provisioning on hold, which says who may lift it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -95,6 +95,9 @@ pub struct Reseller {
     /// kept, which counts as an admin's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_reason: Option<HoldReason>,
+    /// Its own credit alerts; none: the network's low-credit threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
     /// The reseller it sits under (a distributor's reseller, or a referrer's recruit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentRef>,

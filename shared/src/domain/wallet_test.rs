@@ -9,6 +9,7 @@ fn wallet() -> Reseller {
     let now = Utc::now();
     Reseller {
         lots: crate::domain::Lots::default(),
+        alerts: None,
         parent: None,
         user_id: UserId::parse("u-1").unwrap(),
         refid: RefId::random(),

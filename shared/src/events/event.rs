@@ -60,6 +60,17 @@ pub struct BalanceLow {
     pub email: Option<Email>,
 }
 
+/// What is available crossed one of the partner's thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdCrossed {
+    pub threshold: i64,
+    pub balance: i64,
+    pub available: i64,
+    pub company: CompanyName,
+    #[serde(default)]
+    pub email: Option<Email>,
+}
+
 /// A ledger entry was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {
@@ -112,6 +123,8 @@ pub enum AllyEvent {
     ServiceProvisioned(Detail<ServiceAdded>),
     HoldCaptured(Detail<HoldSettled>),
     HoldReleased(Detail<HoldFreed>),
+    CreditThresholdCrossed(Detail<ThresholdCrossed>),
+    CreditRecovered(Detail<ThresholdCrossed>),
 }
 
 impl AllyEvent {
@@ -130,6 +143,8 @@ impl AllyEvent {
             AllyEvent::ServiceProvisioned(_) => "ServiceProvisioned",
             AllyEvent::HoldCaptured(_) => "HoldCaptured",
             AllyEvent::HoldReleased(_) => "HoldReleased",
+            AllyEvent::CreditThresholdCrossed(_) => "CreditThresholdCrossed",
+            AllyEvent::CreditRecovered(_) => "CreditRecovered",
         }
     }
 
@@ -148,6 +163,7 @@ impl AllyEvent {
             AllyEvent::ServiceProvisioned(d) => &d.envelope,
             AllyEvent::HoldCaptured(d) => &d.envelope,
             AllyEvent::HoldReleased(d) => &d.envelope,
+            AllyEvent::CreditThresholdCrossed(d) | AllyEvent::CreditRecovered(d) => &d.envelope,
         }
     }
 
@@ -166,6 +182,7 @@ impl AllyEvent {
             AllyEvent::ServiceProvisioned(d) => &mut d.envelope,
             AllyEvent::HoldCaptured(d) => &mut d.envelope,
             AllyEvent::HoldReleased(d) => &mut d.envelope,
+            AllyEvent::CreditThresholdCrossed(d) | AllyEvent::CreditRecovered(d) => &mut d.envelope,
         }
     }
 
@@ -187,6 +204,46 @@ impl AllyEvent {
 pub struct Observed<'a> {
     pub change: &'a ItemChange,
     pub low_credit_threshold: i64,
+}
+
+/// The crossings of a partner's own thresholds a wallet change makes, one event each, with
+/// an id of the change, the kind and the threshold: a redelivered change makes the same
+/// ids, which consumers dedupe. A partner without thresholds of its own has `LowCredit`
+/// at the network's threshold.
+pub fn threshold_events(change: &ItemChange) -> Vec<AllyEvent> {
+    let (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) = (&change.old, &change.new) else {
+        return Vec::new();
+    };
+    let Some(alerts) = &new.alerts else {
+        return Vec::new();
+    };
+    crate::domain::crossings(&alerts.thresholds, old.available(), new.available())
+        .into_iter()
+        .map(|crossing| {
+            let (kind, threshold) = match crossing {
+                crate::domain::Crossing::Below(t) => ("below", t),
+                crate::domain::Crossing::Recovered(t) => ("recovered", t),
+            };
+            let detail = Detail {
+                envelope: Envelope {
+                    event_id: format!("{}:{kind}:{threshold}", change.id),
+                    occurred_at: change.at,
+                    reseller: ResellerRef { user_id: new.user_id.clone(), refid: Some(new.refid.clone()) },
+                },
+                fields: ThresholdCrossed {
+                    threshold,
+                    balance: new.balance,
+                    available: new.available(),
+                    company: new.company.clone(),
+                    email: new.email.clone(),
+                },
+            };
+            match crossing {
+                crate::domain::Crossing::Below(_) => AllyEvent::CreditThresholdCrossed(detail),
+                crate::domain::Crossing::Recovered(_) => AllyEvent::CreditRecovered(detail),
+            }
+        })
+        .collect()
 }
 
 /// A change that makes no event (a counter, an idempotency record, a spend that stays

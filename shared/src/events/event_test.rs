@@ -6,6 +6,7 @@ use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
 fn wallet(balance: i64) -> Stored {
     Stored::Reseller(Box::new(Reseller {
         lots: crate::domain::Lots::default(),
+        alerts: None,
         parent: None,
         user_id: UserId::parse("u").unwrap(),
         refid: RefId::parse("RRRRRRRRRR").unwrap(),

@@ -13,9 +13,12 @@ use super::bus::Bus;
 use super::commission::pay_commission;
 use super::mail::Mailer;
 use super::parking::Parking;
-use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
+use super::reactions::{Handled, notify_low_credit, notify_threshold, pay_waiting_referrals, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
+use super::{
+    AllyEvent, BusEvent, Detail, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, ThresholdCrossed, figures,
+    publisher, stream,
+};
 use crate::Ally;
 use crate::domain::AllyError;
 use crate::store::{Counters, Store};
@@ -61,12 +64,17 @@ fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<Value>) -> Re
         .map_err(|e| AllyError::validation(format!("invalid {} detail: {e}", event.detail_type)))
 }
 
-/// `low-credit-notifier`: one `LowCredit` event.
+/// `low-credit-notifier`: one `LowCredit` event, or one `CreditThresholdCrossed` (a
+/// partner's own threshold).
 pub async fn low_credit<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
     event: EventBridgeEvent<Value>,
 ) -> Result<Handled, AllyError> {
+    if event.detail_type == "CreditThresholdCrossed" {
+        let crossed: Detail<ThresholdCrossed> = detail(&event)?;
+        return Box::pin(notify_threshold(ally, mailer, &crossed)).await;
+    }
     let low: LowCredit = detail(&event)?;
     Box::pin(notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit)).await
 }
@@ -169,7 +177,7 @@ pub async fn dispatch<S: Store, M: Mailer>(
         {
             Ok(format!("{:?}", sweep(ally).await?))
         }
-        (SOURCE, "LowCredit") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
+        (SOURCE, "LowCredit" | "CreditThresholdCrossed") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
         (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded" | "CreditsSpent") => {
             Ok(format!("{:?}", referral(ally, event).await?))
         }

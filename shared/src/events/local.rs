@@ -13,7 +13,7 @@ use super::bus::Bus;
 use super::commission::pay_commission;
 use super::mail::{Mail, Mailer};
 use super::parking::ParkedFiles;
-use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
+use super::reactions::{Handled, notify_low_credit, notify_threshold, pay_waiting_referrals, reward_referral};
 use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
 use crate::domain::AllyError;
@@ -102,6 +102,9 @@ impl<S: Store> LocalBus<S> {
                     pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id).await
                 }
                 AllyEvent::CreditsSpent(spent) => pay_commission(&self.ally, &spent).await,
+                AllyEvent::CreditThresholdCrossed(crossed) => {
+                    notify_threshold(&self.ally, self.outbox.as_ref(), &crossed).await
+                }
                 _ => Ok(Handled::Dropped),
             },
             (REFERRAL_SOURCE, "ReferralCompleted") => {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use event::{
     AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
-    Posted, ResellerRef, ServiceAdded,
+    Posted, ResellerRef, ServiceAdded, ThresholdCrossed, threshold_events,
 };
 
 pub use crate::store::{ItemChange, Stored};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::bus::Bus;
 use super::parking::{ParkedRecord, Parking};
-use super::{AllyEvent, ItemChange, Observed};
+use super::{AllyEvent, ItemChange, Observed, threshold_events};
 use crate::domain::{RefId, UserId};
 use crate::store::Profiles;
 
@@ -38,6 +38,9 @@ pub async fn publish<S: Profiles, B: Bus, P: Parking>(
         match change {
             Ok(change) => {
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
+                for crossed in threshold_events(&change) {
+                    events.push((report_id.clone(), crossed));
+                }
                 if let Ok(event) = AllyEvent::try_from(observed) {
                     events.push((report_id, event));
                 }

@@ -80,6 +80,11 @@ impl Operation {
         Self::new::<T>(Method::Post, path, id, summary)
     }
 
+    /// A `PUT` answering 200 with a `T`, for a signed-in caller.
+    pub const fn put<T: JsonSchema>(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new::<T>(Method::Put, path, id, summary)
+    }
+
     /// A `PATCH` answering 200 with a `T`, for a signed-in caller.
     pub const fn patch<T: JsonSchema>(path: &'static str, id: &'static str, summary: &'static str) -> Self {
         Self::new::<T>(Method::Patch, path, id, summary)
@@ -138,6 +143,7 @@ impl Operation {
 pub enum Method {
     Get,
     Post,
+    Put,
     Patch,
 }
 
@@ -147,6 +153,7 @@ impl Method {
         match self {
             Method::Get => "get",
             Method::Post => "post",
+            Method::Put => "put",
             Method::Patch => "patch",
         }
     }
@@ -156,6 +163,7 @@ impl Method {
         match self {
             Method::Get => MethodFilter::GET,
             Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
             Method::Patch => MethodFilter::PATCH,
         }
     }

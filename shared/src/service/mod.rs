@@ -34,8 +34,8 @@ pub use stripe::{StripeAck, StripeData, StripeEvent};
 
 use crate::config::Config;
 use crate::domain::{
-    AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller, Status,
-    UserId, check_metadata,
+    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller,
+    Status, UserId, check_metadata,
 };
 use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
@@ -137,6 +137,7 @@ impl<S: Store> Ally<S> {
         let now = Utc::now();
         let mut reseller = Reseller {
             parent: parent.as_ref().map(|l| l.shown.clone()),
+            alerts: None,
             lots: Lots::default(),
             user_id,
             refid: (self.refids)(),
@@ -271,6 +272,24 @@ impl<S: Store> Ally<S> {
         Ok(set.is_some())
     }
 
+    /// A partner's own credit alerts: its thresholds, or the network's low-credit threshold.
+    pub async fn alerts(&self, user_id: &UserId) -> Result<Alerts, AllyError> {
+        let r = self.find_by_user(user_id).await?;
+        Ok(r.alerts.unwrap_or(Alerts { thresholds: vec![self.config.low_credit_threshold], runway_days: None }))
+    }
+
+    /// Sets a partner's credit alerts (checked: at most five thresholds, each 0 to the
+    /// largest credit amount).
+    pub async fn set_alerts(&self, user_id: &UserId, alerts: Alerts) -> Result<Alerts, AllyError> {
+        alerts.check(self.config.max_credit_amount)?;
+        self.patch_profile(user_id, |r| {
+            r.alerts = Some(alerts.clone());
+            true
+        })
+        .await?;
+        Ok(alerts)
+    }
+
     /// A partner's change of its own whitelabel metadata; reserved keys are refused.
     #[instrument(skip(self, patch))]
     pub async fn update_own_metadata(&self, user_id: &UserId, patch: MetadataPatch) -> Result<Reseller, AllyError> {
@@ -316,6 +335,7 @@ impl<S: Store> Ally<S> {
                 status: r.status,
                 hold_provisioning: r.hold_provisioning,
                 hold_reason: r.hold_reason,
+                alerts: r.alerts.clone(),
                 at: Utc::now(),
             };
             match self.store.update_profile(user_id, &update).await {

@@ -29,8 +29,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry, Lot,
-    Metadata, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
+    Activity, Alerts, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry,
+    Lot, Metadata, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -77,6 +77,7 @@ pub struct ProfileUpdate {
     pub status: Status,
     pub hold_provisioning: bool,
     pub hold_reason: Option<HoldReason>,
+    pub alerts: Option<Alerts>,
     pub at: DateTime<Utc>,
 }
 

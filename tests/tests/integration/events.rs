@@ -52,7 +52,7 @@ pub(super) async fn pipeline(config: Config) -> Pipeline {
         .put_rule()
         .name("low-credit")
         .event_bus_name(&name)
-        .event_pattern(json!({"source": ["ally"], "detail-type": ["LowCredit"]}).to_string())
+        .event_pattern(json!({"source": ["ally"], "detail-type": ["LowCredit", "CreditThresholdCrossed"]}).to_string())
         .send()
         .await
         .unwrap();
@@ -113,6 +113,51 @@ fn sent_mail(to: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A partner's own thresholds: each crossing down is one event (the same id however often
+/// the stream delivers its record) and one mail; climbing back is no mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partners_own_thresholds_announce_each_crossing_once() {
+    let p = pipeline(Config::default()).await;
+    let email = format!("{}@partners.example", ulid::Ulid::new().to_string().to_lowercase());
+    partner(&p.ally, "alerted", &email).await;
+    let alerts = ally::domain::Alerts { thresholds: vec![800, 300], runway_days: None };
+    p.ally.set_alerts(&uid("alerted"), alerts).await.unwrap();
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
+    let spend = |cost| ProvisionRequest { cost: Some(cost), ..Default::default() };
+    p.ally.add_credits(&uid("alerted"), credit(1_000), EntryKind::Credit, "a", &ikey("top")).await.unwrap();
+    p.ally.provision(&uid("alerted"), spend(300), &ikey("s1")).await.unwrap();
+    p.ally.provision(&uid("alerted"), spend(100), &ikey("s2")).await.unwrap();
+    p.ally.provision(&uid("alerted"), spend(400), &ikey("s3")).await.unwrap();
+    p.ally.add_credits(&uid("alerted"), credit(900), EntryKind::Credit, "a", &ikey("top-2")).await.unwrap();
+    let batch = stream_batch(p.ally.store()).await;
+    for _ in 0..2 {
+        handlers::publish_stream(&p.ally, &p.bus, &p.poison, batch.clone()).await;
+    }
+    let events = delivered(&p).await;
+    let crossed: Vec<&EventBridgeEvent<Value>> =
+        events.iter().filter(|e| e.detail_type == "CreditThresholdCrossed").collect();
+    let mut thresholds: Vec<i64> = crossed.iter().map(|e| e.detail["threshold"].as_i64().unwrap()).collect();
+    thresholds.sort_unstable();
+    assert_eq!(thresholds, [300, 300, 800, 800], "each crossing once per delivery: 1,000 -> 700 -> 600 -> 200");
+    let mut outcomes = Vec::new();
+    for event in crossed {
+        outcomes.push(handlers::low_credit(&p.ally, &p.mailer, event.clone()).await.unwrap());
+    }
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Handled::Done, Handled::Done, Handled::Duplicate, Handled::Duplicate]);
+    let mails = sent_mail(&email);
+    assert_eq!(mails.iter().filter(|s| s.contains("alert threshold")).count(), 2, "{mails:?}");
+    let reseller = p.ally.find_by_user(&uid("alerted")).await.unwrap();
+    let recovered = ally::events::threshold_events(&ally::store::ItemChange {
+        id: "r".into(),
+        at: chrono::Utc::now(),
+        old: Some(ally::store::Stored::Reseller(Box::new(ally::domain::Reseller { balance: 200, ..reseller.clone() }))),
+        new: Some(ally::store::Stored::Reseller(Box::new(reseller))),
+    });
+    let kinds: Vec<&str> = recovered.iter().map(|e| e.detail_type()).collect();
+    assert_eq!(kinds, ["CreditRecovered", "CreditRecovered"], "climbing back from 200 to 1,100 recovers both");
 }
 
 async fn partner<S: ally::store::Store>(ally: &Ally<S>, user: &str, email: &str) -> String {

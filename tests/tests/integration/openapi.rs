@@ -16,6 +16,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/resellers/me/transactions"),
     ("get", "/resellers/me/lots"),
     ("get", "/resellers/me/sub-resellers"),
+    ("get", "/resellers/me/alerts"),
+    ("put", "/resellers/me/alerts"),
     ("get", "/resellers/{refid}/sub-resellers"),
     ("post", "/resellers/me/transfers"),
     ("post", "/resellers/transfers"),

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{LIST_QUERY, PageBody, refid, sealed_page};
-use crate::domain::{AllyError, LedgerEntry, Lot, Reseller, Status, Tier, UserId};
+use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, Reseller, Status, Tier, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller};
@@ -56,6 +56,19 @@ pub const RESELLER_SUB_RESELLERS: Operation = Operation::get::<PageBody<SubResel
 .admin()
 .query(LIST_QUERY)
 .errors(&[403, 404]);
+pub const ALERTS: Operation = Operation::get::<Alerts>(
+    "/resellers/me/alerts",
+    "myAlerts",
+    "Your credit alert thresholds (the network's low-credit threshold until you set yours)",
+)
+.errors(&[404]);
+pub const SET_ALERTS: Operation = Operation::put::<Alerts>(
+    "/resellers/me/alerts",
+    "setMyAlerts",
+    "Set up to 5 thresholds of available credit: one event and mail per crossing down, one event on recovery",
+)
+.body::<Alerts>()
+.errors(&[404]);
 pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/{refid}/transactions",
     "resellerTransactions",
@@ -109,6 +122,8 @@ pub const OPERATIONS: &[Operation] = &[
     TRANSACTIONS,
     LOTS,
     SUB_RESELLERS,
+    ALERTS,
+    SET_ALERTS,
     METADATA,
     FIND,
     FIND_BY_REFID,
@@ -126,6 +141,8 @@ pub fn api<S: Store>() -> Api<S> {
         .route(TRANSACTIONS, transactions::<S>)
         .route(LOTS, lots::<S>)
         .route(SUB_RESELLERS, sub_resellers::<S>)
+        .route(ALERTS, alerts::<S>)
+        .route(SET_ALERTS, set_alerts::<S>)
         .route(METADATA, metadata::<S>)
         .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
@@ -144,6 +161,18 @@ async fn reseller_transactions<S: Store>(
     let scope = format!("ledger:{}:{user}", admin.user_id);
     let page = list.page(&app.cursors, &scope)?;
     Ok(sealed_page(&app, &scope, app.ally.ledger(&user, &page).await?))
+}
+
+async fn alerts<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Alerts>, ApiError> {
+    Ok(Json(app.ally.alerts(&actor.user_id).await?))
+}
+
+async fn set_alerts<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Body(alerts): Body<Alerts>,
+) -> Result<Json<Alerts>, ApiError> {
+    Ok(Json(app.ally.set_alerts(&actor.user_id, alerts).await?))
 }
 
 async fn sub_resellers<S: Store>(

@@ -193,12 +193,12 @@ impl Profiles for DynamoStore {
                 Some(_) => {
                     "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
                      #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
-                     #status_pk = :status_pk, #hold_reason = :reason"
+                     #status_pk = :status_pk, #hold_reason = :reason, #alerts = :alerts"
                 }
                 _ => {
                     "SET #tier_attr = :tier_new, #status_attr = :status_new, #hold_attr = :hold, \
                      #updated_at = :at, #version_attr = #version_attr + :one, #tier_pk = :tier_pk, \
-                     #status_pk = :status_pk REMOVE #hold_reason"
+                     #status_pk = :status_pk, #alerts = :alerts REMOVE #hold_reason"
                 }
             })
             .condition_expression(condition.text)
@@ -216,6 +216,8 @@ impl Profiles for DynamoStore {
             .expression_attribute_values(":status_new", s(update.status.as_str()))
             .expression_attribute_values(":hold", AttributeValue::Bool(update.hold_provisioning))
             .expression_attribute_values(":at", to_attr(&update.at)?)
+            .expression_attribute_names("#alerts", "alerts")
+            .expression_attribute_values(":alerts", to_attr(&update.alerts)?)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":tier_pk", s(keys::tier_partition(update.tier)))
             .expression_attribute_values(":status_pk", s(keys::status_partition(update.status)))

@@ -244,6 +244,7 @@ impl Profiles for MemoryStore {
         r.status = update.status;
         r.hold_provisioning = update.hold_provisioning;
         r.hold_reason = update.hold_reason;
+        r.alerts = update.alerts.clone();
         r.updated_at = update.at;
         r.version += 1;
         let updated = r.clone();
