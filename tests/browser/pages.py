@@ -76,7 +76,10 @@ def text(driver, selector):
 
 
 def ready(driver):
-    wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", "the page to load")
+    # Read in the page itself: an element handle of a body that a reload replaced mid-call
+    # makes Chrome answer "Node with given id does not belong to the document".
+    wait_for(driver, lambda d: d.execute_script("return document.body && document.body.dataset.ready") == "true",
+             "the page to load")
 
 
 def sign_in(driver, page, user, admin=False):
