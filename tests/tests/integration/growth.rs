@@ -41,4 +41,29 @@ async fn partners_with_enough_acquisitions_are_offered_the_next_tier<S: Store>(s
     assert!(ally.upgrade_candidates(last_year).await.unwrap().is_empty(), "another month counts its own");
 }
 
-on_both_stores!(partners_with_enough_acquisitions_are_offered_the_next_tier);
+/// Alerts through the API: the network's threshold until a partner sets its own; a refused
+/// set changes nothing.
+async fn a_partner_sets_its_alerts_and_bad_ones_change_nothing<S: Store>(store: S) {
+    let api = ally_tests::TestApi::new(store, Config::default());
+    let (token, _) = api.partner("alerted", "standard", 0).await;
+    let default = api.call("GET", "/resellers/me/alerts", Some(&token), None).await;
+    assert_eq!(default.body, serde_json::json!({"thresholds": [500]}), "the network's low-credit threshold");
+    let set = serde_json::json!({"thresholds": [2_000, 300], "runway_days": 14});
+    let saved = api.call("PUT", "/resellers/me/alerts", Some(&token), Some(set.clone())).await;
+    assert_eq!((saved.status, saved.body.clone()), (200, set.clone()));
+    for bad in [
+        serde_json::json!({"thresholds": [1, 2, 3, 4, 5, 6]}),
+        serde_json::json!({"thresholds": [-1]}),
+        serde_json::json!({"thresholds": [100], "runway_days": 0}),
+        serde_json::json!({"thresholds": [100], "colour": "red"}),
+    ] {
+        let refused = api.call("PUT", "/resellers/me/alerts", Some(&token), Some(bad.clone())).await;
+        ally_tests::assert_problem(&refused, 422, "validation_failed", "");
+    }
+    assert_eq!(api.call("GET", "/resellers/me/alerts", Some(&token), None).await.body, set, "unchanged");
+}
+
+on_both_stores!(
+    partners_with_enough_acquisitions_are_offered_the_next_tier,
+    a_partner_sets_its_alerts_and_bad_ones_change_nothing,
+);
