@@ -74,6 +74,9 @@ pub struct Config {
     /// Clients onboarded in a month that make a partner below platinum an upgrade candidate
     /// (`ALLY_UPGRADE_ACQUISITIONS`).
     pub upgrade_acquisitions: i64,
+    /// Apply each month's upgrade suggestions, once each, with their reason
+    /// (`ALLY_AUTO_UPGRADE`).
+    pub auto_upgrade: bool,
     /// Sender of every mail, an address of the SES identity (`ALLY_MAIL_FROM`).
     pub mail_from: String,
     /// Recipient of the monthly admin summary (`ALLY_ADMIN_EMAIL`); none, no summary.
@@ -94,6 +97,11 @@ impl Config {
     /// The partner dashboard's full URL, for links in mail.
     pub fn dashboard_link(&self) -> String {
         format!("{}/{}", self.public_url.trim_end_matches('/'), self.dashboard_url.trim_start_matches('/'))
+    }
+
+    /// The admin reports page, as mail links to it.
+    pub fn reports_link(&self) -> String {
+        format!("{}{}", self.public_url.trim_end_matches('/'), crate::http::pages::REPORTS)
     }
 }
 
@@ -165,6 +173,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:3000".into(),
             hold_on_low_credit: false,
             upgrade_acquisitions: 100,
+            auto_upgrade: false,
             mail_from: "ally@localhost".into(),
             admin_email: None,
             event_bus: "ally".into(),
@@ -250,6 +259,7 @@ impl Config {
             public_url: text("ALLY_PUBLIC_URL", d.public_url),
             hold_on_low_credit: parse(&get, "ALLY_HOLD_ON_LOW_CREDIT", d.hold_on_low_credit, |_| true)?,
             upgrade_acquisitions: parse(&get, "ALLY_UPGRADE_ACQUISITIONS", d.upgrade_acquisitions, |v| *v > 0)?,
+            auto_upgrade: parse(&get, "ALLY_AUTO_UPGRADE", d.auto_upgrade, |_| true)?,
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),

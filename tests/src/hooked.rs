@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, NetworkDelta,
-    NetworkTotals, ProvisionedService, RefId, Reseller, UserId,
+    Activity, AutoTopUp, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, NetworkDelta,
+    NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
 };
 use ally::store::{
     ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, Page, PageRequest, ParentChange, ParentLink,
     PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError,
-    StoreResult, Waiting, WalletChange, Wallets, WithMetadata,
+    StoreResult, TopUps, Upgrades, Waiting, WalletChange, Wallets, WithMetadata,
 };
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// What a [`Hooked`] store does with one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,5 +294,33 @@ impl<S: Referrals> Referrals for Hooked<S> {
     async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
         self.before("settle_referral")?;
         self.inner.settle_referral(pending).await
+    }
+}
+
+impl<S: TopUps> TopUps for Hooked<S> {
+    async fn put_auto_top_up(
+        &self,
+        user_id: &UserId,
+        version: u64,
+        state: Option<&AutoTopUp>,
+        closed: Option<&TopUpRequest>,
+    ) -> StoreResult<()> {
+        self.before("put_auto_top_up")?;
+        self.inner.put_auto_top_up(user_id, version, state, closed).await
+    }
+    async fn stale_top_ups(&self, before: DateTime<Utc>) -> StoreResult<Vec<TopUpRequest>> {
+        self.before("stale_top_ups")?;
+        self.inner.stale_top_ups(before).await
+    }
+}
+
+impl<S: Upgrades> Upgrades for Hooked<S> {
+    async fn suggest_upgrade(&self, suggestion: &UpgradeSuggestion) -> StoreResult<UpgradeSuggestion> {
+        self.before("suggest_upgrade")?;
+        self.inner.suggest_upgrade(suggestion).await
+    }
+    async fn upgrade_applied(&self, owner_id: &UserId, month: NaiveDate, at: DateTime<Utc>) -> StoreResult<()> {
+        self.before("upgrade_applied")?;
+        self.inner.upgrade_applied(owner_id, month, at).await
     }
 }

@@ -50,6 +50,15 @@ impl Alerts {
     }
 }
 
+/// Days of spending the runway is judged over.
+pub const RUNWAY_WINDOW_DAYS: i64 = 30;
+
+/// Whole days `available` lasts when `spent` was spent over the last
+/// [`RUNWAY_WINDOW_DAYS`]; none when nothing was spent.
+pub fn runway_days(available: i64, spent: i64) -> Option<i64> {
+    (spent > 0).then(|| available.max(0).saturating_mul(RUNWAY_WINDOW_DAYS) / spent)
+}
+
 /// The thresholds among `thresholds` that going from `before` to `after` available crosses.
 pub fn crossings(thresholds: &[i64], before: i64, after: i64) -> Vec<Crossing> {
     let mut levels = thresholds.to_vec();
@@ -80,5 +89,13 @@ mod tests {
         assert!(too_many.check(10).is_err());
         assert!(Alerts { thresholds: vec![11], runway_days: None }.check(10).is_err());
         assert!(Alerts { thresholds: vec![0, 10], runway_days: Some(30) }.check(10).is_ok());
+    }
+
+    #[test]
+    fn the_runway_is_what_is_available_over_the_average_daily_spend() {
+        assert_eq!(runway_days(1_000, 0), None, "nothing spent: no runway");
+        assert_eq!(runway_days(1_000, 3_000), Some(10), "100 a day");
+        assert_eq!(runway_days(150, 3_000), Some(1), "whole days, rounded down");
+        assert_eq!(runway_days(-5, 3_000), Some(0));
     }
 }

@@ -14,9 +14,11 @@ mod portfolio;
 mod product;
 mod reseller;
 mod tier;
+mod top_up;
+mod upgrade;
 mod wallet;
 
-pub use alerts::{Alerts, Crossing, MAX_THRESHOLDS, crossings};
+pub use alerts::{Alerts, Crossing, MAX_THRESHOLDS, RUNWAY_WINDOW_DAYS, crossings, runway_days};
 pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend};
 pub use credits::{Credits, checked_balance};
 pub use currency::{Currency, accepted as accepted_currency};
@@ -34,4 +36,8 @@ pub use reseller::{
     HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, ParentRef, Reseller, Status, check_metadata,
 };
 pub use tier::{COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
+pub use top_up::{
+    AutoTopUp, PendingTopUp, TOP_UP_MAX_FAILURES, TOP_UP_PENDING_HOURS, TopUpRequest, TopUpRule, TopUpStatus, TopUpStep,
+};
+pub use upgrade::UpgradeSuggestion;
 pub use wallet::{Condition, Guard, Refusal};

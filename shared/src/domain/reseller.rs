@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Alerts, AllyError, CompanyName, Email, Lots, RefId, Tier, UserId};
+use super::{Alerts, AllyError, AutoTopUp, CompanyName, Email, Lots, RefId, Tier, UserId};
 
 /// Who put provisioning on hold, which says who may lift it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -98,6 +98,9 @@ pub struct Reseller {
     /// Its own credit alerts; none: the network's low-credit threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Alerts>,
+    /// Its auto top-up rule and state; none: no rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_top_up: Option<AutoTopUp>,
     /// The reseller it sits under (a distributor's reseller, or a referrer's recruit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentRef>,

@@ -10,6 +10,7 @@ fn wallet() -> Reseller {
     Reseller {
         lots: crate::domain::Lots::default(),
         alerts: None,
+        auto_top_up: None,
         parent: None,
         user_id: UserId::parse("u-1").unwrap(),
         refid: RefId::random(),

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{BusEvent, ItemChange, SOURCE, Stored};
 use crate::domain::{
-    Client, CompanyName, Email, EntryKind, Hold, HoldStatus, LedgerEntry, ProvisionedService, RefId, Tier, UserId,
+    Client, CompanyName, Email, EntryKind, Hold, HoldStatus, LedgerEntry, ProvisionedService, RefId, Tier, TopUpStatus,
+    UserId,
 };
 
 /// The reseller an event is about.
@@ -71,6 +72,49 @@ pub struct ThresholdCrossed {
     pub email: Option<Email>,
 }
 
+/// An auto top-up request, for the team's payment system: a payment credit that names
+/// `request_id` (`top_up_request`, or Stripe metadata `ally_top_up_request`) answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUpAsked {
+    pub request_id: String,
+    pub amount: i64,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// An auto top-up request nothing paid within a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUpFailed {
+    pub request_id: String,
+    pub amount: i64,
+    pub failures_in_a_row: u32,
+    /// This failure turned the rule off (the partner is mailed).
+    pub disabled: bool,
+}
+
+/// What is available fell below the partner's runway in days of its recent spend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunwayLow {
+    pub runway_days: i64,
+    /// The partner's alert level.
+    pub threshold_days: i64,
+    pub available: i64,
+    pub company: CompanyName,
+    #[serde(default)]
+    pub email: Option<Email>,
+}
+
+/// A partner's acquisitions of a month make it a candidate for the next tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeSuggested {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub acquisitions: i64,
+    pub tier: Tier,
+    pub suggested_tier: Tier,
+    /// Whether `ALLY_AUTO_UPGRADE` is on: the upgrade is applied.
+    pub auto: bool,
+}
+
 /// A ledger entry was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {
@@ -125,6 +169,10 @@ pub enum AllyEvent {
     HoldReleased(Detail<HoldFreed>),
     CreditThresholdCrossed(Detail<ThresholdCrossed>),
     CreditRecovered(Detail<ThresholdCrossed>),
+    LowRunway(Detail<RunwayLow>),
+    AutoTopUpRequested(Detail<TopUpAsked>),
+    AutoTopUpFailed(Detail<TopUpFailed>),
+    TierUpgradeSuggested(Detail<UpgradeSuggested>),
 }
 
 impl AllyEvent {
@@ -145,6 +193,10 @@ impl AllyEvent {
             AllyEvent::HoldReleased(_) => "HoldReleased",
             AllyEvent::CreditThresholdCrossed(_) => "CreditThresholdCrossed",
             AllyEvent::CreditRecovered(_) => "CreditRecovered",
+            AllyEvent::LowRunway(_) => "LowRunway",
+            AllyEvent::AutoTopUpRequested(_) => "AutoTopUpRequested",
+            AllyEvent::AutoTopUpFailed(_) => "AutoTopUpFailed",
+            AllyEvent::TierUpgradeSuggested(_) => "TierUpgradeSuggested",
         }
     }
 
@@ -164,6 +216,10 @@ impl AllyEvent {
             AllyEvent::HoldCaptured(d) => &d.envelope,
             AllyEvent::HoldReleased(d) => &d.envelope,
             AllyEvent::CreditThresholdCrossed(d) | AllyEvent::CreditRecovered(d) => &d.envelope,
+            AllyEvent::LowRunway(d) => &d.envelope,
+            AllyEvent::AutoTopUpRequested(d) => &d.envelope,
+            AllyEvent::AutoTopUpFailed(d) => &d.envelope,
+            AllyEvent::TierUpgradeSuggested(d) => &d.envelope,
         }
     }
 
@@ -183,6 +239,10 @@ impl AllyEvent {
             AllyEvent::HoldCaptured(d) => &mut d.envelope,
             AllyEvent::HoldReleased(d) => &mut d.envelope,
             AllyEvent::CreditThresholdCrossed(d) | AllyEvent::CreditRecovered(d) => &mut d.envelope,
+            AllyEvent::LowRunway(d) => &mut d.envelope,
+            AllyEvent::AutoTopUpRequested(d) => &mut d.envelope,
+            AllyEvent::AutoTopUpFailed(d) => &mut d.envelope,
+            AllyEvent::TierUpgradeSuggested(d) => &mut d.envelope,
         }
     }
 
@@ -246,6 +306,44 @@ pub fn threshold_events(change: &ItemChange) -> Vec<AllyEvent> {
         .collect()
 }
 
+/// The partner's runway alert and the wallet's change, when `change` lowers what is
+/// available of a partner that set one: what [`runway_event`] needs the spend for.
+pub fn runway_watch(change: &ItemChange) -> Option<(&UserId, i64)> {
+    let (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) = (&change.old, &change.new) else {
+        return None;
+    };
+    let days = new.alerts.as_ref()?.runway_days?;
+    (new.available() < old.available()).then_some((&new.user_id, days))
+}
+
+/// `LowRunway` when `change` takes the runway (at `spent` over the last 30 days, the same
+/// for both sides) from at or above the partner's days to below: once per crossing, with an
+/// id of the change that a redelivery makes again.
+pub fn runway_event(change: &ItemChange, spent: i64) -> Option<AllyEvent> {
+    let (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) = (&change.old, &change.new) else {
+        return None;
+    };
+    let days = new.alerts.as_ref()?.runway_days?;
+    let before = crate::domain::runway_days(old.available(), spent)?;
+    let after = crate::domain::runway_days(new.available(), spent)?;
+    (before >= days && after < days).then(|| {
+        AllyEvent::LowRunway(Detail {
+            envelope: Envelope {
+                event_id: format!("{}:low-runway", change.id),
+                occurred_at: change.at,
+                reseller: ResellerRef { user_id: new.user_id.clone(), refid: Some(new.refid.clone()) },
+            },
+            fields: RunwayLow {
+                runway_days: after,
+                threshold_days: days,
+                available: new.available(),
+                company: new.company.clone(),
+                email: new.email.clone(),
+            },
+        })
+    })
+}
+
 /// A change that makes no event (a counter, an idempotency record, a spend that stays
 /// above the threshold...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +403,39 @@ impl TryFrom<Observed<'_>> for AllyEvent {
                 envelope: envelope(&service.owner_id, None),
                 fields: ServiceAdded { service: service.clone() },
             }),
+            (None, Some(Stored::TopUp(asked))) if asked.status == TopUpStatus::Pending => {
+                AllyEvent::AutoTopUpRequested(Detail {
+                    envelope: envelope(&asked.owner_id, None),
+                    fields: TopUpAsked {
+                        request_id: asked.id.clone(),
+                        amount: asked.amount,
+                        requested_at: asked.requested_at,
+                    },
+                })
+            }
+            (None, Some(Stored::Suggestion(s))) => AllyEvent::TierUpgradeSuggested(Detail {
+                envelope: envelope(&s.owner_id, Some(&s.refid)),
+                fields: UpgradeSuggested {
+                    month: s.month.format("%Y-%m").to_string(),
+                    acquisitions: s.acquisitions,
+                    tier: s.tier,
+                    suggested_tier: s.suggested_tier,
+                    auto: s.auto,
+                },
+            }),
+            (Some(Stored::TopUp(old)), Some(Stored::TopUp(failed)))
+                if old.status == TopUpStatus::Pending && failed.status == TopUpStatus::Failed =>
+            {
+                AllyEvent::AutoTopUpFailed(Detail {
+                    envelope: envelope(&failed.owner_id, None),
+                    fields: TopUpFailed {
+                        request_id: failed.id.clone(),
+                        amount: failed.amount,
+                        failures_in_a_row: failed.failures_in_a_row,
+                        disabled: failed.disabled_rule,
+                    },
+                })
+            }
             (Some(Stored::Hold(old)), Some(Stored::Hold(new))) if old.status == HoldStatus::Active => {
                 let envelope = envelope(&new.owner_id, None);
                 match (new.status, new.captured) {

@@ -7,6 +7,7 @@ fn wallet(balance: i64) -> Stored {
     Stored::Reseller(Box::new(Reseller {
         lots: crate::domain::Lots::default(),
         alerts: None,
+        auto_top_up: None,
         parent: None,
         user_id: UserId::parse("u").unwrap(),
         refid: RefId::parse("RRRRRRRRRR").unwrap(),

@@ -12,13 +12,11 @@ use serde_json::Value;
 use super::bus::Bus;
 use super::commission::pay_commission;
 use super::mail::Mailer;
+use super::notices::notify_alert;
 use super::parking::Parking;
-use super::reactions::{Handled, notify_low_credit, notify_threshold, pay_waiting_referrals, reward_referral};
+use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{
-    AllyEvent, BusEvent, Detail, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, ThresholdCrossed, figures,
-    publisher, stream,
-};
+use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
 use crate::store::{Counters, Store};
@@ -64,16 +62,19 @@ fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<Value>) -> Re
         .map_err(|e| AllyError::validation(format!("invalid {} detail: {e}", event.detail_type)))
 }
 
-/// `low-credit-notifier`: one `LowCredit` event, or one `CreditThresholdCrossed` (a
-/// partner's own threshold).
+/// `low-credit-notifier`: one `LowCredit` event, or one alert of a partner's own settings
+/// (`CreditThresholdCrossed`, `LowRunway`, an `AutoTopUpFailed` that turned the rule off).
 pub async fn low_credit<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
     event: EventBridgeEvent<Value>,
 ) -> Result<Handled, AllyError> {
-    if event.detail_type == "CreditThresholdCrossed" {
-        let crossed: Detail<ThresholdCrossed> = detail(&event)?;
-        return Box::pin(notify_threshold(ally, mailer, &crossed)).await;
+    if event.detail_type != "LowCredit" {
+        let bus =
+            BusEvent { source: event.source.clone(), detail_type: event.detail_type.clone(), detail: event.detail };
+        let alert = AllyEvent::from_bus(&bus)
+            .map_err(|e| AllyError::validation(format!("invalid {} detail: {e}", bus.detail_type)))?;
+        return Box::pin(notify_alert(ally, mailer, &alert)).await;
     }
     let low: LowCredit = detail(&event)?;
     Box::pin(notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit)).await
@@ -144,19 +145,22 @@ pub struct Swept {
     pub holds_released: usize,
     pub lots_expired: usize,
     pub bulks_finished: usize,
+    pub top_ups_failed: usize,
 }
 
 /// `sweeper`: releases the holds past their `expires_at`, then writes down the expiry of
 /// the lots past theirs (after the holds, so a lot an expired hold reserved expires in the
 /// same run), then finishes the bulk onboardings whose fill is still pending after the
-/// grace. Each is exactly once however many sweeps overlap.
+/// grace, then fails the auto top-up requests nothing paid within a day. Each is exactly
+/// once however many sweeps overlap.
 pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
     // Both run whatever the other came to; a failure of either is reported after both.
     let holds = Box::pin(ally.expire_holds()).await;
     let lots = Box::pin(ally.expire_lots()).await;
     let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
-    Ok(Swept { holds_released: holds?, lots_expired: lots?, bulks_finished: bulks? })
+    let top_ups = Box::pin(ally.fail_stale_top_ups(Utc::now())).await;
+    Ok(Swept { holds_released: holds?, lots_expired: lots?, bulks_finished: bulks?, top_ups_failed: top_ups? })
 }
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
@@ -177,7 +181,9 @@ pub async fn dispatch<S: Store, M: Mailer>(
         {
             Ok(format!("{:?}", sweep(ally).await?))
         }
-        (SOURCE, "LowCredit" | "CreditThresholdCrossed") => Ok(format!("{:?}", low_credit(ally, mailer, event).await?)),
+        (SOURCE, "LowCredit" | "CreditThresholdCrossed" | "LowRunway" | "AutoTopUpFailed") => {
+            Ok(format!("{:?}", low_credit(ally, mailer, event).await?))
+        }
         (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded" | "CreditsSpent") => {
             Ok(format!("{:?}", referral(ally, event).await?))
         }

@@ -12,8 +12,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::bus::Bus;
 use super::commission::pay_commission;
 use super::mail::{Mail, Mailer};
+use super::notices::notify_alert;
 use super::parking::ParkedFiles;
-use super::reactions::{Handled, notify_low_credit, notify_threshold, pay_waiting_referrals, reward_referral};
+use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
 use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
 use crate::domain::AllyError;
@@ -25,6 +26,7 @@ pub struct SentMail {
     pub to: String,
     pub subject: String,
     pub text: String,
+    pub html: String,
     pub sent_at: DateTime<Utc>,
 }
 
@@ -70,6 +72,7 @@ impl Mailer for Outbox {
             to: mail.to.clone(),
             subject: mail.subject.clone(),
             text: mail.text.clone(),
+            html: mail.html.clone(),
             sent_at: now,
         });
         Ok(())
@@ -102,9 +105,9 @@ impl<S: Store> LocalBus<S> {
                     pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id).await
                 }
                 AllyEvent::CreditsSpent(spent) => pay_commission(&self.ally, &spent).await,
-                AllyEvent::CreditThresholdCrossed(crossed) => {
-                    notify_threshold(&self.ally, self.outbox.as_ref(), &crossed).await
-                }
+                alert @ (AllyEvent::CreditThresholdCrossed(_)
+                | AllyEvent::LowRunway(_)
+                | AllyEvent::AutoTopUpFailed(_)) => notify_alert(&self.ally, self.outbox.as_ref(), &alert).await,
                 _ => Ok(Handled::Dropped),
             },
             (REFERRAL_SOURCE, "ReferralCompleted") => {

@@ -88,3 +88,42 @@ pub fn plain(text: &str) -> String {
 pub fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
+
+/// The footer every Ally mail ends with, as text: who sends it, why, and where the
+/// partner's settings (alerts, auto top-up) live.
+pub fn footer_text(link: &str) -> String {
+    format!(
+        "\n--\nAlly partner network. You receive this mail about your Ally account.\n\
+         Alerts, auto top-up and statements: {link}\n"
+    )
+}
+
+/// The same footer as HTML.
+pub fn footer_html(link: &str) -> String {
+    format!(
+        "<hr><p style=\"color:#666;font-size:12px\">Ally partner network. You receive this mail about your Ally \
+         account.<br>Alerts, auto top-up and statements: <a href=\"{0}\">{0}</a></p>",
+        html_escape(link)
+    )
+}
+
+/// A notice to `company` at `to`: a greeting, `paragraphs` (plain text, escaped for the
+/// HTML part), a call to action that links to `link`, and the footer; a text and an HTML
+/// part that say the same.
+pub fn notice(to: &str, subject: &str, company: &str, paragraphs: &[String], action: &str, link: &str) -> Mail {
+    let company = plain(company);
+    let text_body: String = paragraphs.iter().map(|p| format!("{p}\n")).collect();
+    let html_body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", html_escape(p))).collect();
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text: format!("Hello {company},\n\n{text_body}{action}: {link}\n{}", footer_text(link)),
+        html: format!(
+            "<p>Hello {},</p>{html_body}<p><a href=\"{}\">{}</a></p>{}",
+            html_escape(&company),
+            html_escape(link),
+            html_escape(action),
+            footer_html(link)
+        ),
+    }
+}

@@ -12,6 +12,7 @@ pub mod figures;
 pub mod handlers;
 pub mod local;
 pub mod mail;
+pub mod notices;
 pub mod parking;
 pub mod publisher;
 pub mod reactions;
@@ -23,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use event::{
     AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
-    Posted, ResellerRef, ServiceAdded, ThresholdCrossed, threshold_events,
+    Posted, ResellerRef, RunwayLow, ServiceAdded, ThresholdCrossed, TopUpAsked, TopUpFailed, UpgradeSuggested,
+    runway_event, runway_watch, threshold_events,
 };
 
 pub use crate::store::{ItemChange, Stored};

@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use super::bus::Bus;
 use super::parking::{ParkedRecord, Parking};
-use super::{AllyEvent, ItemChange, Observed, threshold_events};
+use super::{AllyEvent, ItemChange, Observed, runway_event, runway_watch, threshold_events};
 use crate::domain::{RefId, UserId};
-use crate::store::Profiles;
+use crate::service::spent_in_window;
+use crate::store::{Counters, Profiles};
 
 /// One record of a batch: the id to report it by (a stream record's sequence number), its
 /// change or why it could not be read, and the whole record to park if it must be.
@@ -23,7 +24,7 @@ pub struct Record {
 
 /// Publishes the events of a batch of changes, parking what cannot be published. Returns
 /// the ids of records that could neither be published nor parked (for the stream's retry).
-pub async fn publish<S: Profiles, B: Bus, P: Parking>(
+pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
     store: &S,
     bus: &B,
     parking: &P,
@@ -40,6 +41,17 @@ pub async fn publish<S: Profiles, B: Bus, P: Parking>(
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
                 for crossed in threshold_events(&change) {
                     events.push((report_id.clone(), crossed));
+                }
+                // The runway needs the partner's spend: read only for a partner with a
+                // runway alert whose available went down.
+                if let Some((user, _)) = runway_watch(&change) {
+                    match spent_in_window(store, user, change.at.date_naive()).await {
+                        Ok(spent) => events.extend(runway_event(&change, spent).map(|e| (report_id.clone(), e))),
+                        Err(e) => {
+                            failed.push((report_id, format!("the spend lookup failed: {e}")));
+                            continue;
+                        }
+                    }
                 }
                 if let Ok(event) = AllyEvent::try_from(observed) {
                     events.push((report_id, event));

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::mail::{Mail, Mailer, html_escape, plain, send_once};
-use super::{Detail, LowCredit, ReferralCompleted, ThresholdCrossed};
+use super::mail::{Mail, Mailer, notice, send_once};
+use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
 use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, Reseller, UserId, month_of};
 use crate::service::CreditRequest;
@@ -69,60 +69,16 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
     Ok(if held? | mailed? { Handled::Done } else { Handled::Duplicate })
 }
 
-/// The mail of a partner's own threshold crossed downwards, once per event id (a redelivery
-/// finds it sent); none for a partner without an address.
-pub async fn notify_threshold<S: Store, M: Mailer>(
-    ally: &Ally<S>,
-    mailer: &M,
-    crossed: &Detail<ThresholdCrossed>,
-) -> Result<Handled, AllyError> {
-    let Some(to) = crossed.fields.email.as_ref() else {
-        tracing::warn!(threshold = crossed.fields.threshold, "a threshold crossed, but the reseller has no email");
-        return Ok(Handled::Dropped);
-    };
-    let link = ally.config().dashboard_link();
-    let company = plain(crossed.fields.company.as_str());
-    let (available, threshold) = (crossed.fields.available, crossed.fields.threshold);
-    let mail = Mail {
-        to: to.to_string(),
-        subject: "Your Ally credit crossed an alert threshold".into(),
-        text: format!(
-            "Hello {company},\n\nYour available credit is {available}, below your alert threshold of {threshold}.\n\
-             Top up to keep provisioning for your clients: {link}\n"
-        ),
-        html: format!(
-            "<p>Hello {}</p><p>Your available credit is <strong>{available}</strong>, below your alert threshold of \
-             {threshold}.</p><p><a href=\"{}\">Top up in your dashboard</a> to keep provisioning for your clients.</p>",
-            html_escape(&format!("{company},")),
-            html_escape(&link),
-        ),
-    };
-    let key = format!("threshold:{}", crossed.envelope.event_id);
-    Ok(if send_once(ally.store(), mailer, &key, async { Ok(mail) }).await? {
-        Handled::Done
-    } else {
-        Handled::Duplicate
-    })
-}
-
 async fn low_credit_mail<S: Store>(ally: &Ally<S>, event: &LowCredit, to: &Email) -> Result<Mail, AllyError> {
-    let link = ally.config().dashboard_link();
-    let company = plain(event.fields.company.as_str());
-    let text = format!(
-        "Hello {company},\n\nYour available credit is {available}, below the threshold of {threshold}.\n\
-         Top up to keep provisioning for your clients: {link}\n",
-        available = event.fields.available,
-        threshold = event.fields.threshold,
-    );
-    let html = format!(
-        "<p>Hello {company},</p><p>Your available credit is <strong>{available}</strong>, below the threshold of \
-         {threshold}.</p><p><a href=\"{link}\">Top up in your dashboard</a> to keep provisioning for your clients.</p>",
-        company = html_escape(&company),
-        available = event.fields.available,
-        threshold = event.fields.threshold,
-        link = html_escape(&link),
-    );
-    Ok(Mail { to: to.to_string(), subject: "Your Ally balance is low".into(), text, html })
+    let (available, threshold) = (event.fields.available, event.fields.threshold);
+    Ok(notice(
+        to.as_str(),
+        "Your Ally balance is low",
+        event.fields.company.as_str(),
+        &[format!("Your available credit is {available}, below the threshold of {threshold}.")],
+        "Top up in your dashboard to keep provisioning for your clients",
+        &ally.config().dashboard_link(),
+    ))
 }
 
 /// The referral reward: the configured credits to the referrer, once per referral id,

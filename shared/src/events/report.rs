@@ -5,9 +5,9 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::mail::{Mail, Mailer, html_escape, plain, send_once};
+use super::mail::{Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
 use crate::Ally;
-use crate::domain::{Activity, AllyError, DateRange, Reseller, Status};
+use crate::domain::{Activity, AllyError, DateRange, Reseller, Status, UpgradeSuggestion};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
 
 /// How a run ended.
@@ -86,18 +86,25 @@ fn statement_mail(reseller: &Reseller, to: String, month: NaiveDate, s: &Stateme
         to,
         subject: format!("Your Ally statement for {label}"),
         text: format!(
-            "Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n",
-            plain(reseller.company.as_str())
+            "Hello {},\n\nYour statement for {label}:\n\n{text}\nDashboard: {link}\n{}",
+            plain(reseller.company.as_str()),
+            footer_text(link)
         ),
         html: format!(
-            "<p>Hello {},</p><p>Your statement for {label}:</p><table>{html_rows}</table><p><a href=\"{}\">Dashboard</a></p>",
+            "<p>Hello {},</p><p>Your statement for {label}:</p><table>{html_rows}</table><p><a href=\"{}\">Dashboard</a></p>{}",
             html_escape(&plain(reseller.company.as_str())),
-            html_escape(link)
+            html_escape(link),
+            footer_html(link)
         ),
     }
 }
 
-async fn summary_mail<S: Store>(ally: &Ally<S>, to: String, month: NaiveDate) -> Result<Mail, AllyError> {
+async fn summary_mail<S: Store>(
+    ally: &Ally<S>,
+    to: String,
+    month: NaiveDate,
+    upgrades: &[UpgradeSuggestion],
+) -> Result<Mail, AllyError> {
     let top = ally.top_resellers(&month_range(month), 10).await?;
     let tiers = ally.tier_snapshot().await?;
     let total = ally.total_credits().await?;
@@ -115,15 +122,32 @@ async fn summary_mail<S: Store>(ally: &Ally<S>, to: String, month: NaiveDate) ->
             )
         })
         .collect();
+    let candidates: String = match upgrades {
+        [] => "none\n".to_string(),
+        _ => upgrades
+            .iter()
+            .map(|s| {
+                let done = if s.applied_at.is_some() { " (applied)" } else { "" };
+                format!("{}: {} to {}, {} clients{done}\n", s.refid, s.tier, s.suggested_tier, s.acquisitions)
+            })
+            .collect(),
+    };
     let text = format!(
-        "Ally summary for {label}\n\nTop resellers:\n{lines}\nTiers: {} platinum, {} gold, {} standard\nOutstanding credits: {total}\n",
+        "Ally summary for {label}\n\nTop resellers:\n{lines}\nUpgrade candidates:\n{candidates}\n\
+         Tiers: {} platinum, {} gold, {} standard\nOutstanding credits: {total}\n",
         tiers.platinum, tiers.gold, tiers.standard
     );
+    let link = ally.config().reports_link();
     Ok(Mail {
         to,
         subject: format!("Ally summary for {label}"),
-        html: format!("<pre>{}</pre>", html_escape(&text)),
-        text,
+        html: format!(
+            "<pre>{}</pre><p><a href=\"{}\">Reports</a></p>{}",
+            html_escape(&text),
+            html_escape(&link),
+            footer_html(&link)
+        ),
+        text: format!("{text}\nReports: {link}\n{}", footer_text(&link)),
     })
 }
 
@@ -170,8 +194,10 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
             return Ok(run);
         }
     }
+    // Suggested (and, with auto-upgrade, applied) once each, whoever gets the summary.
+    let upgrades = ally.suggest_upgrades(month).await?;
     if let Some(admin) = ally.config().admin_email.clone()
-        && send_once(store, mailer, &format!("summary:{tag}"), summary_mail(ally, admin, month)).await?
+        && send_once(store, mailer, &format!("summary:{tag}"), summary_mail(ally, admin, month, &upgrades)).await?
     {
         run.sent += 1;
     }

@@ -39,6 +39,10 @@ fn stored(image: &serde_dynamo::Item) -> Result<Option<Stored>, String> {
         Stored::Service(parse(image)?)
     } else if sk.starts_with(keys::HOLD_PREFIX) {
         Stored::Hold(parse(image)?)
+    } else if sk.starts_with(keys::TOP_UP_PREFIX) {
+        Stored::TopUp(parse(image)?)
+    } else if sk.starts_with(keys::SUGGESTION_PREFIX) {
+        Stored::Suggestion(parse(image)?)
     } else {
         Stored::Other
     };

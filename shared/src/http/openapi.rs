@@ -90,6 +90,13 @@ impl Operation {
         Self::new::<T>(Method::Patch, path, id, summary)
     }
 
+    /// A `DELETE` answering 204 without a body, for a signed-in caller.
+    pub const fn delete(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        let mut op = Self::new::<()>(Method::Delete, path, id, summary);
+        op.status = 204;
+        op
+    }
+
     /// Takes a JSON body of type `B`.
     pub const fn body<B: JsonSchema>(mut self) -> Self {
         self.request = Some(schema::<B>);
@@ -145,6 +152,7 @@ pub enum Method {
     Post,
     Put,
     Patch,
+    Delete,
 }
 
 impl Method {
@@ -155,6 +163,7 @@ impl Method {
             Method::Post => "post",
             Method::Put => "put",
             Method::Patch => "patch",
+            Method::Delete => "delete",
         }
     }
 
@@ -165,6 +174,7 @@ impl Method {
             Method::Post => MethodFilter::POST,
             Method::Put => MethodFilter::PUT,
             Method::Patch => MethodFilter::PATCH,
+            Method::Delete => MethodFilter::DELETE,
         }
     }
 }
@@ -219,10 +229,12 @@ pub fn document(operations: &[(&str, Operation)]) -> Value {
             }));
         }
         let mut responses = Map::new();
-        responses.insert(
-            op.status.to_string(),
-            json!({"description": "success", "content": {"application/json": {"schema": (op.response)(&mut generator)}}}),
-        );
+        let success = if op.status == 204 {
+            json!({"description": "done, nothing to answer"})
+        } else {
+            json!({"description": "success", "content": {"application/json": {"schema": (op.response)(&mut generator)}}})
+        };
+        responses.insert(op.status.to_string(), success);
         if op.accepted {
             responses.insert(
                 "202".into(),

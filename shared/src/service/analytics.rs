@@ -169,6 +169,11 @@ impl<S: Store> Ally<S> {
     /// `ALLY_UPGRADE_ACQUISITIONS`, most acquisitions first, with the tier to offer: one read
     /// of the month's active resellers (the sharded `by-month` index) and their profiles.
     pub async fn upgrade_candidates(&self, month: NaiveDate) -> Result<Vec<UpgradeCandidate>, AllyError> {
+        Ok(self.candidates(month).await?.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// The upgrade candidates of `month` with their users.
+    pub(super) async fn candidates(&self, month: NaiveDate) -> Result<Vec<(UserId, UpgradeCandidate)>, AllyError> {
         let month = month_of(month);
         let mut active: Vec<(UserId, Activity)> = self
             .store
@@ -185,14 +190,15 @@ impl<S: Store> Ally<S> {
             .into_iter()
             .filter_map(|(user, activity)| {
                 let r = profiles.get(&user)?;
-                Some(UpgradeCandidate {
+                let candidate = UpgradeCandidate {
                     refid: r.refid.clone(),
                     company: r.company.clone(),
                     tier: r.tier,
                     suggested_tier: r.tier.next()?,
                     acquisitions: activity.acquisitions,
                     credits_spent: activity.credits_spent,
-                })
+                };
+                Some((user, candidate))
             })
             .collect())
     }

@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::lots::{LotMove, drift};
 use super::money::{Committed, Movement, request_hash, retry_or_fail};
+use super::top_ups::top_up_step;
 use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, MAX_ATTEMPTS, VoidReceipt};
 use crate::domain::{
     Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldReason, HoldStatus, IdempotencyKey, Lots,
@@ -313,6 +314,7 @@ impl<S: Store> Ally<S> {
                 lift_hold: reseller.hold_provisioning
                     && reseller.hold_reason == Some(HoldReason::LowCredit)
                     && reseller.balance - new_held >= self.config.low_credit_threshold,
+                top_up: top_up_step(&reseller, reseller.balance - new_held, None, now),
                 at: now,
             };
             match self.store.commit_wallet_change(&change).await {

@@ -10,8 +10,11 @@ mod money;
 mod receipts;
 mod requests;
 mod reversals;
+mod runway;
 mod stripe;
+mod top_ups;
 mod transfers;
+mod upgrades;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +33,9 @@ pub use requests::{
     AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
+pub use runway::spent_in_window;
 pub use stripe::{StripeAck, StripeData, StripeEvent};
+pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;
 use crate::domain::{
@@ -138,6 +143,7 @@ impl<S: Store> Ally<S> {
         let mut reseller = Reseller {
             parent: parent.as_ref().map(|l| l.shown.clone()),
             alerts: None,
+            auto_top_up: None,
             lots: Lots::default(),
             user_id,
             refid: (self.refids)(),
@@ -317,7 +323,7 @@ impl<S: Store> Ally<S> {
     /// Applies `change` to the current profile and writes it under the version read,
     /// reading again if someone else wrote in between. `change` answers whether there is
     /// anything to write; none when there was not.
-    async fn patch_profile(
+    pub(super) async fn patch_profile(
         &self,
         user_id: &UserId,
         change: impl Fn(&mut Reseller) -> bool,
@@ -399,23 +405,6 @@ impl<S: Store> Ally<S> {
             self.find_by_user(owner_id).await?;
         }
         Ok(page)
-    }
-
-    /// The caller's balance, tier and running totals.
-    pub async fn stats(&self, user_id: &UserId) -> Result<ResellerStats, AllyError> {
-        let r = self.find_by_user(user_id).await?;
-        Ok(ResellerStats {
-            balance: r.balance,
-            held: r.held,
-            available: r.spendable(chrono::Utc::now()),
-            debt: r.debt,
-            expiring_30d: r.expiring_30d(chrono::Utc::now()),
-            tier: r.tier,
-            clients: r.clients,
-            credits_added: r.credits_added,
-            credits_spent: r.credits_spent,
-            provisions: r.provisions,
-        })
     }
 }
 

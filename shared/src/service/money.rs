@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use super::lots::{LotMove, move_lots};
+use super::top_ups::top_up_step;
 use super::{Ally, CreditReceipt, MAX_ATTEMPTS, ProvisionReceipt, ProvisionRequest};
 use crate::domain::{
     Activity, AllyError, Client, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, LotKind, Product,
@@ -60,6 +61,8 @@ pub(super) struct Movement<D> {
     pub reversal: Option<ReversalOf>,
     /// What it does to the lots.
     pub lots: LotMove,
+    /// The auto top-up request a payment credit answers.
+    pub pays_top_up: Option<String>,
     pub detail: D,
 }
 
@@ -84,6 +87,7 @@ impl<D> Movement<D> {
             repay: 0,
             reversal: None,
             lots,
+            pays_top_up: None,
             detail,
         }
     }
@@ -134,6 +138,7 @@ impl<S: Store> Ally<S> {
             return Err(AllyError::validation("adding credits takes a credit, reward, refund or commission"));
         }
         let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
+        super::top_ups::check_request_id(request.top_up_request.as_deref())?;
         // A reward is promotional and expires after the configured days unless told.
         let (lot_kind, expires_in) = match kind {
             EntryKind::Reward => (LotKind::Promotional, Some(chrono::Duration::days(self.config.referral_expiry_days))),
@@ -160,6 +165,7 @@ impl<S: Store> Ally<S> {
                             ..Activity::default()
                         },
                         repay: amount.get().min(r.debt),
+                        pays_top_up: request.top_up_request.clone(),
                         ..Movement::new(
                             Guard::Credit { version: r.version },
                             kind,
@@ -334,6 +340,12 @@ impl<S: Store> Ally<S> {
                 entries: std::iter::once(entry).chain(repayment).collect(),
                 hold: movement.hold,
                 reversal: movement.reversal,
+                top_up: top_up_step(
+                    &reseller,
+                    new_balance - reseller.held - movement.held_delta,
+                    movement.pays_top_up.as_deref(),
+                    now,
+                ),
                 at: now,
             };
             let counted = counted(movement.kind, amount, &change.activity);

@@ -1,7 +1,6 @@
 //! What the service answers. Money answers are stored with their idempotency key and
 //! replayed as they were.
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Reseller, Tier};
@@ -129,13 +128,9 @@ pub struct Profile {
     pub available: i64,
     /// Credit whose lots expire within the next 30 days.
     pub expiring_30d: i64,
-}
-
-impl From<Reseller> for Profile {
-    fn from(reseller: Reseller) -> Self {
-        let now = Utc::now();
-        Self { available: reseller.spendable(now), expiring_30d: reseller.expiring_30d(now), reseller }
-    }
+    /// Days what is available lasts at the average daily spend of the last 30 days; null
+    /// when nothing was spent in them.
+    pub runway_days: Option<i64>,
 }
 
 /// A reversal: what was reversed, what of it became debt, and the wallet after.
@@ -160,6 +155,9 @@ pub struct ResellerStats {
     pub debt: i64,
     /// Credit whose lots expire within the next 30 days.
     pub expiring_30d: i64,
+    /// Days what is available lasts at the average daily spend of the last 30 days; null
+    /// when nothing was spent in them.
+    pub runway_days: Option<i64>,
     pub tier: Tier,
     pub clients: i64,
     pub credits_added: i64,

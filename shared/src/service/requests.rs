@@ -66,6 +66,11 @@ pub struct CreditRequest {
     /// When its lot expires (in the future; none: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The auto top-up request this payment answers (`AutoTopUpRequested.request_id`):
+    /// paying it ends the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = "^[0-9A-Za-z]+$"))]
+    pub top_up_request: Option<String>,
 }
 
 /// Provision one service: a catalog `product`, or a custom base `cost`.

@@ -168,7 +168,8 @@ impl<S: Store> Ally<S> {
                 let refid = session.client_reference_id.or_else(|| session.metadata.get("ally_refid").cloned());
                 let payment = session.payment_intent.unwrap_or(session.id);
                 let (amount, currency) = (session.amount_total.unwrap_or(0), session.currency.unwrap_or_default());
-                self.stripe_payment(&payment, refid.as_deref(), amount, &currency).await
+                let answers = top_up_named(&session.metadata);
+                self.stripe_payment(&payment, refid.as_deref(), answers, amount, &currency).await
             }
             "payment_intent.succeeded" => {
                 let intent: PaymentIntent = read(object)?;
@@ -176,7 +177,8 @@ impl<S: Store> Ally<S> {
                 let Some(refid) = intent.metadata.get("ally_refid") else {
                     return Ok(StripeAck::ignored("the intent names no reseller (its Checkout Session does)"));
                 };
-                self.stripe_payment(&intent.id, Some(refid), intent.amount_received, &intent.currency).await
+                let answers = top_up_named(&intent.metadata);
+                self.stripe_payment(&intent.id, Some(refid), answers, intent.amount_received, &intent.currency).await
             }
             // Each refund once by its id: from the charge's list (API versions before
             // 2022-11-15, or with `refunds` expanded) or from its own event.
@@ -248,6 +250,7 @@ impl<S: Store> Ally<S> {
         &self,
         payment: &str,
         refid: Option<&str>,
+        top_up_request: Option<String>,
         amount_minor: i64,
         currency: &str,
     ) -> Result<StripeAck, AllyError> {
@@ -276,6 +279,7 @@ impl<S: Store> Ally<S> {
         let request = CreditRequest {
             amount: credits,
             reason: Some(Note::parse(format!("stripe payment {payment}"))?),
+            top_up_request,
             ..CreditRequest::default()
         };
         let key = IdempotencyKey::payment(&format!("stripe:{payment}"))?;
@@ -421,4 +425,17 @@ impl<S: Store> Ally<S> {
 /// is not Stripe's, or Stripe's API changed under the endpoint's version).
 fn read<T: DeserializeOwned>(object: serde_json::Value) -> Result<T, AllyError> {
     serde_json::from_value(object).map_err(|e| AllyError::validation(format!("unexpected Stripe object: {e}")))
+}
+
+/// The auto top-up request a payment's metadata names (`ally_top_up_request`); one that
+/// is not a request id is left out (and logged): the payment is credited all the same.
+fn top_up_named(metadata: &BTreeMap<String, String>) -> Option<String> {
+    let named = metadata.get("ally_top_up_request")?;
+    match super::top_ups::check_request_id(Some(named)) {
+        Ok(()) => Some(named.clone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "a Stripe payment names no valid auto top-up request: credited without one");
+            None
+        }
+    }
 }

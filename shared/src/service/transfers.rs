@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::lots::drift;
 use super::money::{request_hash, retry_or_fail};
+use super::top_ups::top_up_step;
 use super::{AdminTransferRequest, Ally, MAX_ATTEMPTS, TransferReceipt, TransferRequest, TransferSide};
 use crate::domain::{
     Activity, AllyError, Counterpart, Credits, Draw, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Lot,
@@ -238,6 +239,7 @@ impl<S: Store> Ally<S> {
         if giver_lots.total() != out.balance_after || taker_lots.total() != taker_balance {
             return Err(drift("the lots would no longer sum to the balance"));
         }
+        let giver_top_up = top_up_step(giver, out.balance_after - giver.held, None, now);
         let from = WalletChange {
             user_id: giver.user_id.clone(),
             guard,
@@ -254,6 +256,7 @@ impl<S: Store> Ally<S> {
             services: Vec::new(),
             idempotency: self.record(key, hash, IdempotencyState::Done, &receipt, now, None)?,
             lift_hold: false,
+            top_up: giver_top_up,
             at: now,
         };
         let to = WalletChange {
@@ -275,6 +278,7 @@ impl<S: Store> Ally<S> {
             lift_hold: taker.hold_provisioning
                 && taker.hold_reason == Some(HoldReason::LowCredit)
                 && taker_balance - taker.held >= self.config.low_credit_threshold,
+            top_up: top_up_step(taker, taker_balance - taker.held, None, now),
             at: now,
         };
         Ok((receipt, from, to))

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Activity, Client, EntryKind, Hold, LedgerEntry, LotKind, NetworkDelta, ProvisionedService, Reseller, UserId,
+    Activity, Client, EntryKind, Hold, LedgerEntry, LotKind, NetworkDelta, ProvisionedService, Reseller, TopUpRequest,
+    UpgradeSuggestion, UserId,
 };
 
 /// One item change of the table.
@@ -28,6 +29,8 @@ pub enum Stored {
     Client(Client),
     Service(ProvisionedService),
     Hold(Hold),
+    TopUp(TopUpRequest),
+    Suggestion(UpgradeSuggestion),
     /// An item no event is made of (idempotency records, counters, refids).
     Other,
 }

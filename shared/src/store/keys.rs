@@ -216,3 +216,28 @@ pub fn child(created_at: &chrono::DateTime<chrono::Utc>, user_id: &str) -> Strin
 pub fn waiting(group: &str) -> String {
     format!("WAIT#{group}")
 }
+
+/// Prefix of an auto top-up request's sort key.
+pub const TOP_UP_PREFIX: &str = "TOPUP#";
+
+/// Sort key of an auto top-up request.
+pub fn top_up(id: &str) -> String {
+    format!("{TOP_UP_PREFIX}{id}")
+}
+
+/// Partition, in the `by-status` index, of the auto top-up requests still pending: sparse
+/// (a request leaves it when paid, failed or cancelled), read by the sweeper by age.
+pub const PENDING_TOP_UPS: &str = "TOPUP#PENDING";
+
+/// Sort key of a request in that partition: when it was made, then its owner and id.
+pub fn pending_top_up_order(requested_at: &chrono::DateTime<chrono::Utc>, user_id: &str, id: &str) -> String {
+    active_hold_order(requested_at, user_id, id)
+}
+
+/// Prefix of an upgrade suggestion's sort key.
+pub const SUGGESTION_PREFIX: &str = "SUGGESTION#";
+
+/// Sort key of the upgrade suggested to a reseller for a month: one per month.
+pub fn suggestion(month: chrono::NaiveDate) -> String {
+    format!("{SUGGESTION_PREFIX}{}", month.format("%Y-%m"))
+}

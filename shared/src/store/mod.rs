@@ -10,12 +10,14 @@ pub mod dynamo;
 pub mod keys;
 pub mod memory;
 mod page;
+mod top_ups;
 mod waiting;
 mod writes;
 
 pub use change::{ItemChange, Stored};
 pub use page::{Page, PageRequest};
 pub(crate) use page::{decode_cursor, encode_cursor, page_newest_first};
+pub use top_ups::{TopUps, Upgrades};
 pub use waiting::Waiting;
 pub use writes::{
     Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, ReversalOf,
@@ -416,9 +418,16 @@ pub trait Hierarchy: Send + Sync {
 /// Everything the service needs from persistence: the sum of the narrow traits. Each
 /// method is one round trip (or one atomic write) on DynamoDB; the memory store gives the
 /// same answers.
-pub trait Store: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + 'static {}
+pub trait Store:
+    Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + TopUps + Upgrades + 'static
+{
+}
 
-impl<T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + 'static> Store for T {}
+impl<
+    T: Profiles + Wallets + Portfolio + Counters + Jobs + Referrals + Hierarchy + Waiting + TopUps + Upgrades + 'static,
+> Store for T
+{
+}
 
 /// How long a claim is remembered.
 pub const CLAIM_DAYS: i64 = 90;

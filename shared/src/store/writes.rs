@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ParentRef, ProvisionedService, RefId, UserId,
+    Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ParentRef, ProvisionedService, RefId,
+    TopUpStep, UserId,
 };
 
 /// Progress of the operation an idempotency key guards.
@@ -97,6 +98,8 @@ pub struct WalletChange {
     pub idempotency: IdempotencyRecord,
     /// Lift a low-credit hold in the same write (the balance is back at the threshold).
     pub lift_hold: bool,
+    /// The auto top-up rule's new state with the request the change opens or fulfils.
+    pub top_up: Option<TopUpStep>,
     pub at: DateTime<Utc>,
 }
 

@@ -93,7 +93,7 @@ fn referral_event(referral_id: &str, referrer: &str, referred: &str) -> EventBri
 /// delivers the parcel twice, and leaves the queue empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
-    let p = super::events::pipeline(Config::default()).await;
+    let p = super::pipeline::pipeline(Config::default()).await;
     onboarded(&p.ally, "referrer", Tier::Standard, None).await;
     onboarded(&p.ally, "referred", Tier::Standard, None).await;
     let broken = Ally::new(
@@ -112,7 +112,7 @@ async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
     assert!(tried.is_err(), "every try failed");
     assert_eq!(p.ally.find_by_user(&uid("referrer")).await.unwrap().balance, 0, "nothing paid yet");
 
-    let parked = super::events::drained(&p, &on_failure).await;
+    let parked = super::pipeline::drained(&p, &on_failure).await;
     assert_eq!(parked.len(), 1, "one destination record: {parked:?}");
     let Ok(Parked::Event { function, event: payload }) = Parked::read(&parked[0]) else { panic!("{}", parked[0]) };
     assert!(function.unwrap().contains("ally-referral-reward"));
@@ -145,7 +145,7 @@ impl ally::events::bus::Bus for RefusingBus {
 /// publishes its event once; an unreadable one fails again and stays on the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
-    let p = super::events::pipeline(Config::default()).await;
+    let p = super::pipeline::pipeline(Config::default()).await;
     ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
     let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
     p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
@@ -155,7 +155,7 @@ async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
 
     let response = ally::events::handlers::publish_stream(&p.ally, &RefusingBus, &p.poison, batch).await;
     assert!(response.batch_item_failures.is_empty(), "parked, so the batch is done: {response:?}");
-    assert!(super::events::delivered(&p).await.is_empty(), "nothing reached the bus");
+    assert!(super::pipeline::delivered(&p).await.is_empty(), "nothing reached the bus");
     let mut unreadable = ParkedRecord::new(json!({"eventID": "x"}), "a record no one can read");
     unreadable.record["dynamodb"] = json!({"SequenceNumber": "9", "NewImage": {"sk": {"S": "PROFILE"}}});
     let body = serde_json::to_string(&unreadable).unwrap();
@@ -164,7 +164,7 @@ async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
     let outcome = redrive(&p.ally, &p.bus, &p.mailer, &p.sqs, &p.poison_url).await.unwrap();
     assert_eq!(outcome.failed, 1, "the unreadable record: {outcome:?}");
     assert!(outcome.done >= 1, "{outcome:?}");
-    let events = super::events::delivered(&p).await;
+    let events = super::pipeline::delivered(&p).await;
     assert_eq!(events.len(), 1, "the one LowCredit of the crossing, published once: {events:?}");
     assert_eq!(events[0].detail["balance"], 400);
 }

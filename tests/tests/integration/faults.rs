@@ -91,6 +91,7 @@ impl Operation {
                 reason: Some(ally_tests::note("promotion")),
                 promotional: true,
                 expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(600)),
+                top_up_request: None,
             };
             ally.add_credits(&uid(user), grant, EntryKind::Credit, "admin-1", &ikey(&format!("grant-{user}")))
                 .await

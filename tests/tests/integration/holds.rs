@@ -107,6 +107,7 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
             pending_fill: None,
         },
         lift_hold: false,
+        top_up: None,
         at: now,
     };
     ally.store().commit_wallet_change(&placed).await.unwrap();

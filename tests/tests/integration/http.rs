@@ -114,8 +114,10 @@ async fn onboarding_and_profile_routes() {
     let mut me = api.call("GET", "/resellers/me", Some(&token), None).await.body;
     assert_eq!(me["available"], 0, "the profile says what may be spent");
     assert_eq!(me["expiring_30d"], 0, "and what of it expires within 30 days");
-    me.as_object_mut().unwrap().remove("available");
-    me.as_object_mut().unwrap().remove("expiring_30d");
+    assert_eq!(me["runway_days"], serde_json::Value::Null, "nothing spent: no runway");
+    for figure in ["available", "expiring_30d", "runway_days"] {
+        me.as_object_mut().unwrap().remove(figure);
+    }
     assert_eq!(me, created.body);
     let patched = api
         .call(

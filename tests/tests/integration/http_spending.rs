@@ -166,7 +166,9 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     let stats = api.call("GET", "/resellers/me/stats", Some(&a), None).await.body;
     assert_eq!(
         stats,
-        json!({"balance": 7_725, "held": 0, "available": 7_725, "debt": 0, "expiring_30d": 0, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3})
+        json!({"balance": 7_725, "held": 0, "available": 7_725, "debt": 0, "expiring_30d": 0, "tier": "gold", "clients": 8, "credits_added": 9_000, "credits_spent": 1_275, "provisions": 3,
+            "runway_days": 181}),
+        "the runway: 7,725 available at 1,275 spent in 30 days lasts 181 days"
     );
     let ledger = api.call("GET", "/resellers/me/transactions?limit=1", Some(&a), None).await;
     assert_eq!(ledger.body["items"][0]["kind"], "debit");

@@ -18,6 +18,7 @@ fn grant(amount: i64, promotional: bool, in_s: Option<i64>) -> CreditRequest {
         reason: Some(note("grant")),
         promotional,
         expires_at: in_s.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+        top_up_request: None,
     }
 }
 

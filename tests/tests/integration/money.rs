@@ -354,6 +354,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             pending_fill: None,
         },
         lift_hold: false,
+        top_up: None,
         at: now,
     };
     let spend =

@@ -195,6 +195,7 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> O
                 reason: None,
                 promotional: true,
                 expires_at: expires_ms.map(|ms| began + chrono::Duration::milliseconds(ms)),
+                top_up_request: None,
             };
             ally.add_credits(&uid(&user(*u)), grant, EntryKind::Credit, "admin-1", &ikey(&format!("grant-{key}")))
                 .await

@@ -25,7 +25,13 @@ async fn a_parent_passes_credit_to_its_child_once<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     let top = reseller_with(&ally, "top", Tier::Platinum, 1_000).await.refid;
     let expires_at = chrono::Utc::now() + chrono::Duration::days(20);
-    let grant = CreditRequest { amount: 300, reason: None, promotional: true, expires_at: Some(expires_at) };
+    let grant = CreditRequest {
+        amount: 300,
+        reason: None,
+        promotional: true,
+        expires_at: Some(expires_at),
+        top_up_request: None,
+    };
     ally.add_credits(&uid("top"), grant, EntryKind::Credit, "admin", &ikey("grant")).await.unwrap();
     let child = child_of(&ally, "child", &top, 0).await;
 

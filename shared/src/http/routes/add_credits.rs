@@ -164,6 +164,9 @@ pub struct PaymentEvent {
     /// fils for KWD).
     pub amount_minor: i64,
     pub currency: String,
+    /// The auto top-up request the payment answers (`AutoTopUpRequested.request_id`).
+    #[serde(default)]
+    pub top_up_request: Option<String>,
 }
 
 async fn payment_webhook<S: Store>(
@@ -192,6 +195,7 @@ async fn payment_webhook<S: Store>(
     let request = CreditRequest {
         amount: credits,
         reason: Some(Note::parse(format!("payment {}", event.id))?),
+        top_up_request: event.top_up_request,
         ..CreditRequest::default()
     };
     let receipt = app.ally.add_credits(&user, request, EntryKind::Credit, "webhook:payments", &key).await?;

@@ -8,10 +8,10 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{LIST_QUERY, PageBody, refid, sealed_page};
-use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, Reseller, Status, Tier, UserId};
+use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, Reseller, Status, Tier, TopUpRule, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller};
+use crate::service::{AutoTopUpView, MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller};
 use crate::store::{ResellerFilter, Store};
 
 pub const ONBOARD: Operation = Operation::post::<Reseller>(
@@ -69,6 +69,26 @@ pub const SET_ALERTS: Operation = Operation::put::<Alerts>(
 )
 .body::<Alerts>()
 .errors(&[404]);
+pub const AUTO_TOP_UP: Operation = Operation::get::<AutoTopUpView>(
+    "/resellers/me/auto-top-up",
+    "myAutoTopUp",
+    "Your auto top-up rule and where it stands (404 without one)",
+)
+.errors(&[404]);
+pub const SET_AUTO_TOP_UP: Operation = Operation::put::<AutoTopUpView>(
+    "/resellers/me/auto-top-up",
+    "setMyAutoTopUp",
+    "Ask your payment system for credit when what is available falls below `below`: one AutoTopUpRequested \
+     for `target - available` at a time, at most `monthly_cap` a month; three failures in a row turn it off",
+)
+.body::<TopUpRule>()
+.errors(&[404]);
+pub const REMOVE_AUTO_TOP_UP: Operation = Operation::delete(
+    "/resellers/me/auto-top-up",
+    "removeMyAutoTopUp",
+    "Remove your auto top-up rule (a pending request is cancelled)",
+)
+.errors(&[404]);
 pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/{refid}/transactions",
     "resellerTransactions",
@@ -124,6 +144,9 @@ pub const OPERATIONS: &[Operation] = &[
     SUB_RESELLERS,
     ALERTS,
     SET_ALERTS,
+    AUTO_TOP_UP,
+    SET_AUTO_TOP_UP,
+    REMOVE_AUTO_TOP_UP,
     METADATA,
     FIND,
     FIND_BY_REFID,
@@ -143,6 +166,9 @@ pub fn api<S: Store>() -> Api<S> {
         .route(SUB_RESELLERS, sub_resellers::<S>)
         .route(ALERTS, alerts::<S>)
         .route(SET_ALERTS, set_alerts::<S>)
+        .route(AUTO_TOP_UP, auto_top_up::<S>)
+        .route(SET_AUTO_TOP_UP, set_auto_top_up::<S>)
+        .route(REMOVE_AUTO_TOP_UP, remove_auto_top_up::<S>)
         .route(METADATA, metadata::<S>)
         .route(FIND, find::<S>)
         .route(FIND_BY_REFID, find_by_refid::<S>)
@@ -173,6 +199,29 @@ async fn set_alerts<S: Store>(
     Body(alerts): Body<Alerts>,
 ) -> Result<Json<Alerts>, ApiError> {
     Ok(Json(app.ally.set_alerts(&actor.user_id, alerts).await?))
+}
+
+async fn auto_top_up<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+) -> Result<Json<AutoTopUpView>, ApiError> {
+    Ok(Json(app.ally.auto_top_up(&actor.user_id).await?))
+}
+
+async fn set_auto_top_up<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+    Body(rule): Body<TopUpRule>,
+) -> Result<Json<AutoTopUpView>, ApiError> {
+    Ok(Json(app.ally.set_auto_top_up(&actor.user_id, rule).await?))
+}
+
+async fn remove_auto_top_up<S: Store>(
+    State(app): State<Shared<S>>,
+    Caller(actor): Caller,
+) -> Result<StatusCode, ApiError> {
+    app.ally.remove_auto_top_up(&actor.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sub_resellers<S: Store>(
@@ -206,7 +255,7 @@ async fn onboard<S: Store>(
 }
 
 async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Profile>, ApiError> {
-    Ok(Json(app.ally.find_by_user(&actor.user_id).await?.into()))
+    Ok(Json(app.ally.profile(&actor.user_id).await?))
 }
 
 async fn stats<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<ResellerStats>, ApiError> {

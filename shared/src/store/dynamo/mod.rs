@@ -15,6 +15,7 @@ mod portfolio;
 mod profiles;
 mod referrals;
 mod table;
+mod top_ups;
 mod transaction;
 mod waiting;
 mod wallet;

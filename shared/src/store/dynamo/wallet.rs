@@ -98,24 +98,29 @@ impl DynamoStore {
         values.insert(":debt".into(), n(change.new_debt));
         names.insert("#lots".into(), "lots".into());
         values.insert(":lots".into(), to_attr(&change.new_lots)?);
+        let mut set = String::from(
+            "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
+             #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at",
+        );
+        let mut remove = "";
         if change.lift_hold {
             names.insert("#hold".into(), "hold_provisioning".into());
             names.insert("#hold_reason".into(), "hold_reason".into());
             values.insert(":false".into(), AttributeValue::Bool(false));
+            set.push_str(", #hold = :false");
+            remove = " REMOVE #hold_reason";
+        }
+        if let Some(step) = &change.top_up {
+            names.insert("#auto_top_up".into(), "auto_top_up".into());
+            values.insert(":auto_top_up".into(), to_attr(&step.state)?);
+            set.push_str(", #auto_top_up = :auto_top_up");
         }
         let wallet = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&change.user_id), keys::PROFILE)))
-            .update_expression(if change.lift_hold {
-                "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
-                 #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at, #hold = :false \
-                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients \
-                 REMOVE #hold_reason"
-            } else {
-                "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
-                 #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at \
-                 ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients"
-            })
+            .update_expression(format!(
+                "{set} ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, #clients :clients{remove}"
+            ))
             .condition_expression(condition.text)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -161,6 +166,9 @@ impl DynamoStore {
         }
         for write in &change.lot_writes {
             items.push(self.lot_write(&change.user_id, write)?);
+        }
+        if let Some(step) = &change.top_up {
+            items.push(self.top_up_write(&step.request)?);
         }
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
         for client in &change.clients {

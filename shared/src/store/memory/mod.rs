@@ -11,6 +11,7 @@ mod hierarchy;
 mod referrals;
 mod snapshot;
 mod tally;
+mod top_ups;
 mod waiting;
 mod wallets;
 
@@ -77,6 +78,12 @@ struct Tables {
     /// Referrals waiting for their referred user, by referred user and referral id.
     #[serde(default)]
     pending_referrals: BTreeMap<String, BTreeMap<String, PendingReferral>>,
+    /// Auto top-up requests by owner, then id.
+    #[serde(default)]
+    top_ups: Owned<crate::domain::TopUpRequest>,
+    /// Upgrade suggestions by owner, then month (`YYYY-MM`).
+    #[serde(default)]
+    suggestions: Owned<crate::domain::UpgradeSuggestion>,
 }
 
 /// In-process store for `make dev` and fast tests.

@@ -33,6 +33,9 @@ impl MemoryStore {
                 return Err(StoreError::Refused(Refusal::HoldClosed));
             }
         }
+        if let Some(step) = &change.top_up {
+            Self::check_top_up(t, &step.request)?;
+        }
         for write in &change.lot_writes {
             if let LotWrite::Expired { lot, .. } = write
                 && !t.expiring_lots.get(&owner).is_some_and(|ids| ids.contains(lot))
@@ -84,6 +87,9 @@ impl MemoryStore {
             r.hold_provisioning = false;
             r.hold_reason = None;
         }
+        if let Some(step) = &change.top_up {
+            r.auto_top_up = Some(step.state.clone());
+        }
         t.counters.count(&change.user_id, change.at, change.activity);
         let ledger = t.ledger.entry(owner.clone()).or_default();
         for entry in &change.entries {
@@ -128,6 +134,9 @@ impl MemoryStore {
         }
         for (old, new) in bought {
             self.emit(t, old, Some(new));
+        }
+        if let Some(step) = &change.top_up {
+            self.put_top_up(t, &step.request);
         }
     }
 }
