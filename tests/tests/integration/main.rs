@@ -2,6 +2,7 @@
 //! concern. Support code (the emulator, fixtures, the fault-injecting store, typed HTTP
 //! helpers) lives in the `ally_tests` library beside it.
 
+mod alerts;
 mod analytics;
 mod dev_server;
 mod durability;
