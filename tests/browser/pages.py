@@ -2,6 +2,7 @@
 
 A partner signs in, onboards a client, provisions and sees the balance drop and the ledger
 row appear, bulk-onboards 3 clients from CSV, and reads clear messages on 402 and on hold;
+it reads its runway and a chart of credits added and spent, sets alerts and auto top-up;
 an admin tops the partner up (a double click credits once) and the partner sees it; a
 partner who opens the admin page sees none of its data. Every control has a label, and the
 pages fit a 375 px screen. Screenshots of each page are written for people to look at.
@@ -201,6 +202,54 @@ def main():
         api("PATCH", f"/resellers/{refid}", admin, {"hold_provisioning": False})
         balance = api("GET", "/resellers/me", token("partner-1"))["balance"]
         check(balance == 3895, f"refusals charged nothing: {balance}")
+
+        # The runway and the chart of credits added and spent, side by side, per day.
+        partner.refresh()
+        ready(partner)
+        runway = text(partner, "#runway")
+        check("about 105 days" in runway, f"3,895 at 1,105 spent in 30 days lasts 105 days: {runway}")
+        added = partner.find_elements(By.CSS_SELECTOR, "#trend-chart rect.series-0")
+        spent = partner.find_elements(By.CSS_SELECTOR, "#trend-chart rect.series-1")
+        check(len(added) == len(spent) == 30, f"two bars for each of 30 days: {len(added)}, {len(spent)}")
+        today = spent[-1].find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        check(today.endswith("spent: 1,105"), f"today's spend: {today}")
+        chart = text(partner, "#trend-chart")
+        check("added 5,000" in chart and "spent 1,105" in chart and "Added" in chart, f"the summary and legend: {chart}")
+
+        # Alerts: levels and a runway saved; a malformed level is refused and changes nothing.
+        alerts = partner.find_element(By.ID, "alerts")
+        check(alerts.find_element(By.NAME, "thresholds").get_attribute("value") == "500", "the network's threshold first")
+        alerts.find_element(By.NAME, "thresholds").clear()
+        alerts.find_element(By.NAME, "thresholds").send_keys("2000, five hundred")
+        alerts.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(partner, lambda d: "whole numbers" in text(d, "#alerts-message"), "the malformed level refused")
+        check(api("GET", "/resellers/me/alerts", token("partner-1")) == {"thresholds": [500]}, "nothing saved")
+        alerts.find_element(By.NAME, "thresholds").clear()
+        alerts.find_element(By.NAME, "thresholds").send_keys("2000, 500")
+        alerts.find_element(By.NAME, "runway_days").send_keys("14")
+        alerts.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(partner, lambda d: "fewer than 14 days" in text(d, "#alerts-message"), "the alerts saved")
+        saved = api("GET", "/resellers/me/alerts", token("partner-1"))
+        check(saved == {"thresholds": [2000, 500], "runway_days": 14}, f"the alerts as saved: {saved}")
+
+        # Auto top-up: saved, shown, removed, saved again.
+        check("No auto top-up" in text(partner, "#auto-top-up-state"), "no rule yet")
+        rule = partner.find_element(By.ID, "auto-top-up")
+        for name, value in [("below", "3000"), ("target", "6000"), ("monthly_cap", "10000")]:
+            rule.find_element(By.NAME, name).send_keys(value)
+        rule.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(partner, lambda d: "Saved" in text(d, "#auto-top-up-message"), "the rule saved")
+        state = text(partner, "#auto-top-up-state")
+        check("On." in state and "Nothing waiting" in state and "0 of 10,000" in state, f"the rule's state: {state}")
+        partner.find_element(By.ID, "auto-top-up-remove").click()
+        wait_for(partner, lambda d: "removed" in text(d, "#auto-top-up-message"), "the rule removed")
+        check("No auto top-up" in text(partner, "#auto-top-up-state"), "no rule any more")
+        for name, value in [("below", "3000"), ("target", "6000"), ("monthly_cap", "10000")]:
+            rule.find_element(By.NAME, name).send_keys(value)
+        rule.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(partner, lambda d: "On." in text(d, "#auto-top-up-state"), "the rule saved again")
+        check(api("GET", "/resellers/me/auto-top-up", token("partner-1"))["below"] == 3000, "the rule as saved")
+        check(unlabelled(partner) == [], f"the alert forms are labelled: {unlabelled(partner)}")
         check(fits(partner, 375), "the dashboard fits 375 px")
         partner.refresh()
         ready(partner)

@@ -46,12 +46,16 @@ pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Fi
     let range = ranges()[0].1;
     let mut trends = Vec::new();
     for (interval, range) in ranges() {
-        trends.push(ally.credit_trends(interval, &range, None).await.unwrap());
+        trends.push(ally.credit_trends(interval, &range, None, ally::domain::Measure::Added).await.unwrap());
     }
     let mut own_trends = Vec::new();
     for user in users {
         for (interval, range) in ranges() {
-            own_trends.push(ally.credit_trends(interval, &range, Some(&crate::uid(user))).await.unwrap());
+            own_trends.push(
+                ally.credit_trends(interval, &range, Some(&crate::uid(user)), ally::domain::Measure::Added)
+                    .await
+                    .unwrap(),
+            );
         }
     }
     Figures {

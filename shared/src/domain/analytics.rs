@@ -105,6 +105,31 @@ pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
 
+/// What a trend counts per period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Measure {
+    /// Credits added (top-ups, payments, rewards), net of reversals.
+    #[default]
+    Added,
+    /// Credits spent on services and clients.
+    Spent,
+}
+
+impl FromStr for Measure {
+    type Err = AllyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "added" => Ok(Measure::Added),
+            "spent" => Ok(Measure::Spent),
+            other => Err(AllyError::validation(format!(
+                "unknown measure `{}` (added, spent)",
+                other.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
 /// The granularity of a trend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -189,10 +214,18 @@ impl DateRange {
 
 /// Sums daily counters into a trend: credits distributed per period, every period of the
 /// range present (zero when nothing happened).
-pub fn trend(range: &DateRange, interval: Interval, days: &BTreeMap<NaiveDate, Activity>) -> BTreeMap<String, i64> {
+pub fn trend(
+    range: &DateRange,
+    interval: Interval,
+    days: &BTreeMap<NaiveDate, Activity>,
+    measure: Measure,
+) -> BTreeMap<String, i64> {
     let mut out: BTreeMap<String, i64> = range.each_day().map(|d| (interval.label(d), 0)).collect();
     for (day, activity) in days.range(range.start..=range.end) {
-        *out.entry(interval.label(*day)).or_default() += activity.credits_added;
+        *out.entry(interval.label(*day)).or_default() += match measure {
+            Measure::Added => activity.credits_added,
+            Measure::Spent => activity.credits_spent,
+        };
     }
     out
 }

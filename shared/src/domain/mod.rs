@@ -19,7 +19,9 @@ mod upgrade;
 mod wallet;
 
 pub use alerts::{Alerts, Crossing, MAX_THRESHOLDS, RUNWAY_WINDOW_DAYS, crossings, runway_days};
-pub use analytics::{Activity, DateRange, Interval, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend};
+pub use analytics::{
+    Activity, DateRange, Interval, Measure, NetworkDelta, NetworkTotals, TierSnapshot, month_of, trend,
+};
 pub use credits::{Credits, checked_balance};
 pub use currency::{Currency, accepted as accepted_currency};
 pub use error::AllyError;

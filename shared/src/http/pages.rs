@@ -32,12 +32,13 @@ struct Asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 
-static ASSETS: [Asset; 7] = [
+static ASSETS: [Asset; 8] = [
     Asset { name: "app.css", bytes: include_bytes!("pages/app.css"), content_type: "text/css; charset=utf-8" },
     Asset { name: "api.js", bytes: include_bytes!("pages/api.js"), content_type: JS },
     Asset { name: "ui.js", bytes: include_bytes!("pages/ui.js"), content_type: JS },
     Asset { name: "session.js", bytes: include_bytes!("pages/session.js"), content_type: JS },
     Asset { name: "chart.js", bytes: include_bytes!("pages/chart.js"), content_type: JS },
+    Asset { name: "alerts.js", bytes: include_bytes!("pages/alerts.js"), content_type: JS },
     Asset { name: "partner.js", bytes: include_bytes!("pages/partner.js"), content_type: JS },
     Asset { name: "admin.js", bytes: include_bytes!("pages/admin.js"), content_type: JS },
 ];

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Ally;
 use crate::domain::{
-    Activity, AllyError, CompanyName, DateRange, Interval, NetworkTotals, RefId, Tier, TierSnapshot, UserId, month_of,
-    trend,
+    Activity, AllyError, CompanyName, DateRange, Interval, Measure, NetworkTotals, RefId, Tier, TierSnapshot, UserId,
+    month_of, trend,
 };
 use crate::store::{Granularity, Store};
 
@@ -226,8 +226,9 @@ impl<S: Store> Ally<S> {
         interval: Interval,
         range: &DateRange,
         reseller: Option<&UserId>,
+        measure: Measure,
     ) -> Result<BTreeMap<String, i64>, AllyError> {
-        Ok(trend(range, interval, &self.counted(reseller, range, interval).await?))
+        Ok(trend(range, interval, &self.counted(reseller, range, interval).await?, measure))
     }
 
     /// Credits distributed per period within the subtree of `members`: the sum of their
@@ -237,6 +238,7 @@ impl<S: Store> Ally<S> {
         interval: Interval,
         range: &DateRange,
         members: &[UserId],
+        measure: Measure,
     ) -> Result<BTreeMap<String, i64>, AllyError> {
         let mut counters: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
         for member in members {
@@ -244,7 +246,7 @@ impl<S: Store> Ally<S> {
                 *counters.entry(period).or_default() += activity;
             }
         }
-        Ok(trend(range, interval, &counters))
+        Ok(trend(range, interval, &counters, measure))
     }
 
     /// The counters of one reseller (or the network) covering `range`: daily for a daily

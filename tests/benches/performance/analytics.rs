@@ -93,14 +93,16 @@ async fn report<S: Store>(label: &str, store: S, entries: usize) -> Vec<String> 
         (
             "credit trends, monthly, 1 year, network",
             measure(&ally, runs, || async {
-                ally.credit_trends(Interval::Monthly, &year, None).await.unwrap();
+                ally.credit_trends(Interval::Monthly, &year, None, ally::domain::Measure::Added).await.unwrap();
             })
             .await,
         ),
         (
             "credit trends, daily, 30 days, one reseller",
             measure(&ally, runs, || async {
-                ally.credit_trends(Interval::Daily, &month, Some(&ally_tests::uid("r1"))).await.unwrap();
+                ally.credit_trends(Interval::Daily, &month, Some(&ally_tests::uid("r1")), ally::domain::Measure::Added)
+                    .await
+                    .unwrap();
             })
             .await,
         ),

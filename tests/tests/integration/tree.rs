@@ -165,10 +165,12 @@ async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
     let today = chrono::Utc::now().date_naive();
     let range = DateRange { start: today - chrono::Duration::days(40), end: today };
     for interval in [Interval::Daily, Interval::Monthly] {
-        let whole = ally.subtree_credit_trends(interval, &range, &members).await.unwrap();
+        let whole = ally.subtree_credit_trends(interval, &range, &members, ally::domain::Measure::Added).await.unwrap();
         let mut summed = std::collections::BTreeMap::new();
         for member in &members {
-            for (period, credits) in ally.credit_trends(interval, &range, Some(member)).await.unwrap() {
+            for (period, credits) in
+                ally.credit_trends(interval, &range, Some(member), ally::domain::Measure::Added).await.unwrap()
+            {
                 *summed.entry(period).or_insert(0) += credits;
             }
         }

@@ -1,6 +1,8 @@
-// The partner dashboard: wallet, provisioning, clients, bulk onboarding, ledger, trends.
+// The partner dashboard: wallet, provisioning, clients, bulk onboarding, ledger, trends
+// (alerts and auto top-up in ally/alerts).
 import { call, newKey } from "ally/api";
 import { barChart } from "ally/chart";
+import { loadAlerts, loadAutoTopUp, wireAlerts, wireAutoTopUp } from "ally/alerts";
 import { signedIn } from "ally/session";
 import { $, config, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
 
@@ -40,6 +42,10 @@ async function loadWallet() {
   $("#debt-line").hidden = !me.debt;
   $("#expiring").textContent = `${credits(me.expiring_30d)} credits`;
   $("#expiring-line").hidden = !me.expiring_30d;
+  $("#runway").textContent =
+    me.runway_days === null || me.runway_days === undefined
+      ? "no spending in the last 30 days"
+      : `about ${credits(me.runway_days)} days at your spending of the last 30 days`;
   $("#parent").textContent = me.parent ? `${me.parent.company} (${me.parent.refid})` : "";
   $("#parent-line").hidden = !me.parent;
   $("#invite-link").textContent = `${location.origin}${location.pathname}?invited_by=${me.refid}`;
@@ -108,9 +114,12 @@ async function loadLedger() {
 async function loadTrend() {
   const daily = $("#trend-interval").value === "daily";
   const start = daily ? daysAgo(29) : `${daysAgo(335).slice(0, 7)}-01`;
-  const query = new URLSearchParams({ interval: daily ? "daily" : "monthly", start, end: daysAgo(0), reseller: state.me.refid });
-  const trend = await call("GET", `/analytics/credit-trends?${query}`);
-  barChart($("#trend-chart"), Object.entries(trend), daily ? "Credits added per day" : "Credits added per month");
+  const query = { interval: daily ? "daily" : "monthly", start, end: daysAgo(0), reseller: state.me.refid };
+  const trend = (measure) => call("GET", `/analytics/credit-trends?${new URLSearchParams({ ...query, measure })}`);
+  const [added, spent] = await Promise.all([trend("added"), trend("spent")]);
+  const points = Object.entries(added).map(([period, value]) => [period, [value, spent[period] ?? 0]]);
+  const title = daily ? "Credits added and spent per day" : "Credits added and spent per month";
+  barChart($("#trend-chart"), points, title, { series: ["Added", "Spent"] });
 }
 
 /** What one service or client costs the partner: base and tier price, from the form. */
@@ -398,11 +407,13 @@ async function main() {
   wireBulk();
   wireHolds();
   wireTransfer();
+  wireAlerts();
+  wireAutoTopUp();
   $("#client-search").addEventListener("input", renderClients);
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
-  await Promise.all([loadHolds(), loadLots(), loadSubResellers()]);
+  await Promise.all([loadHolds(), loadLots(), loadSubResellers(), loadAlerts(), loadAutoTopUp()]);
   document.body.dataset.ready = "true";
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::refid;
-use crate::domain::{AllyError, DateRange, Interval, TierSnapshot};
+use crate::domain::{AllyError, DateRange, Interval, Measure, TierSnapshot};
 use crate::http::extract::{AdminCaller, Caller};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
@@ -88,6 +88,7 @@ pub const TRENDS: Operation = Operation::get::<BTreeMap<String, i64>>(
     END,
     ("reseller", "a refid: that reseller only (required for a non-admin: its own, or subtree)"),
     SUBTREE,
+    ("measure", "added (default: credits added, net of reversals) or spent (credits spent)"),
 ])
 .errors(&[403, 404]);
 pub const TOTAL: Operation = Operation::get::<TotalCredits>(
@@ -123,6 +124,7 @@ struct RangeQuery {
     reseller: Option<String>,
     subtree: Option<String>,
     month: Option<String>,
+    measure: Option<String>,
 }
 
 /// The members of the subtree asked for, if one was: an admin may ask for any, a reseller
@@ -233,8 +235,9 @@ async fn trends<S: Store>(
         Interval::Yearly => NaiveDate::from_ymd_opt(end.year() - 4, 1, 1).unwrap_or(end),
     };
     let range = range(&query, default_start, interval.max_span_days())?;
+    let measure: Measure = query.measure.as_deref().unwrap_or("added").parse()?;
     if let Some(members) = subtree(&app, &actor, &query).await? {
-        return Ok(Json(app.ally.subtree_credit_trends(interval, &range, &members).await?));
+        return Ok(Json(app.ally.subtree_credit_trends(interval, &range, &members, measure).await?));
     }
     let reseller = match (&query.reseller, actor.admin) {
         (Some(asked), _) => {
@@ -248,5 +251,5 @@ async fn trends<S: Store>(
         (None, true) => None,
         (None, false) => return Err(ApiError::forbidden("network trends are for admins; ask for your own refid")),
     };
-    Ok(Json(app.ally.credit_trends(interval, &range, reseller.as_ref()).await?))
+    Ok(Json(app.ally.credit_trends(interval, &range, reseller.as_ref(), measure).await?))
 }
