@@ -29,7 +29,7 @@ async fn pages_link_hashed_assets_that_are_served_immutable() {
         assert!(html.contains("&quot;lowCreditThreshold&quot;:500"), "the page config: {html}");
         assert!(html.contains("id=\"local-signin\"") && !html.contains("ally:"), "the shared parts are filled in");
         let assets = linked_assets(&html);
-        assert_eq!(assets.len(), 1 + 1 + 6, "the stylesheet, the page script and the import map: {assets:?}");
+        assert_eq!(assets.len(), 1 + 1 + 7, "the stylesheet, the page script and the import map: {assets:?}");
         for asset in assets {
             let (status, headers, body) = get(&router, &asset).await;
             assert_eq!(status, StatusCode::OK, "{asset}");

@@ -197,7 +197,32 @@ async fn only_stripe_signed_events_of_our_mode_move_money<S: Store>(store: S) {
     assert_eq!(balance(&api, &token).await, (0, 0));
 }
 
+/// The Stripe flow fulfils an auto top-up request: the payment names it in its metadata.
+async fn a_stripe_payment_naming_an_auto_top_up_request_ends_its_wait<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("auto-stripe", "standard", 1_000).await;
+    let rule = json!({"below": 500, "target": 2_000, "monthly_cap": 5_000});
+    assert_eq!(api.call("PUT", "/resellers/me/auto-top-up", Some(&token), Some(rule)).await.status, 200);
+    assert_eq!(api.provision(&token, "fall", json!({"cost": 700})).await.status, 200);
+    let asked = api.call("GET", "/resellers/me/auto-top-up", Some(&token), None).await.body;
+    let request_id = asked["pending_request_id"].as_str().expect("300 is below 500: a request").to_string();
+    let paying = |id: &str, names: &str| {
+        let mut intent = payment_intent(id, Some(&refid), 1_700, "usd");
+        intent["metadata"]["ally_top_up_request"] = json!(names);
+        event(&format!("evt_{id}"), "payment_intent.succeeded", intent, false)
+    };
+    // A payment naming no valid request is credited all the same; the request still waits.
+    assert_eq!(deliver(&api, &paying("pi_other", "not a request!")).await.body["outcome"], "credited");
+    let still = api.call("GET", "/resellers/me/auto-top-up", Some(&token), None).await.body;
+    assert_eq!(still["pending_request_id"], json!(request_id));
+    assert_eq!(deliver(&api, &paying("pi_topup", &request_id)).await.body["outcome"], "credited");
+    let paid = api.call("GET", "/resellers/me/auto-top-up", Some(&token), None).await.body;
+    assert_eq!((paid["pending_request_id"].clone(), paid["requested_this_month"].clone()), (Value::Null, json!(1_700)));
+    assert_eq!(balance(&api, &token).await, (300 + 1_700 + 1_700, 0));
+}
+
 on_both_stores!(
+    a_stripe_payment_naming_an_auto_top_up_request_ends_its_wait,
     a_payment_credits_once_whichever_event_comes_first,
     refunds_and_disputes_take_back_once,
     money_back_before_its_payment_waits_for_it,
