@@ -105,6 +105,7 @@ async fn serve() -> Result<(), Failure> {
     let bus = Arc::new(LocalBus::new(ally.clone(), outbox.clone()));
     let parked = ParkedFiles::new(data.join("parked"));
     let change_feed = tokio::spawn(run_change_feed(ally.clone(), bus.clone(), parked, feed));
+    let sweeper = tokio::spawn(sweep_every_minute(ally.clone()));
     let router = local_router(HttpApp::new(ally), jwt.bytes())
         .merge(local_events::routes(bus, outbox, jwt.clone()))
         .merge(pages);
@@ -119,10 +120,23 @@ async fn serve() -> Result<(), Failure> {
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
     // The change feed's reactions stop, then the store file gets the last writes (it is
     // otherwise rewritten shortly after them).
+    sweeper.abort();
     change_feed.abort();
     let _ = change_feed.await;
     kept.store().flush()?;
     Ok(())
+}
+
+/// The template's sweeper schedule, in process: holds and lots past their end, bulk fills
+/// left pending, auto top-up requests nothing paid within a day.
+async fn sweep_every_minute(ally: Arc<ally::Ally<MemoryStore>>) {
+    let mut minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        minute.tick().await;
+        if let Err(e) = ally::events::handlers::sweep(&ally).await {
+            tracing::error!(error = %e, "the local sweep failed; the next minute tries again");
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (a process manager stopping the server).
