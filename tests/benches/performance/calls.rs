@@ -84,8 +84,17 @@ pub async fn run() -> Section {
         )
         .sent_by("newcomer")
         .body(json!({"company": "Self Ltd"})),
-        probe("GET", "/resellers/me", 1, "one GetItem"),
-        probe("GET", "/resellers/me/stats", 1, "one GetItem (counters live on the profile)"),
+        probe(
+            "GET",
+            "/resellers/me",
+            2,
+            "one GetItem, and one Query of the last 30 days' counters (the runway), at once",
+        ),
+        probe("GET", "/resellers/me/stats", 2, "the same (the totals live on the profile)"),
+        probe("GET", "/resellers/me/alerts", 1, "one GetItem"),
+        probe("PUT", "/resellers/me/auto-top-up", 2, "the wallet read for its version, one write of the rule")
+            .body(json!({"below": 100, "target": 1_000, "monthly_cap": 10_000})),
+        probe("GET", "/resellers/me/auto-top-up", 1, "one GetItem"),
         probe("GET", "/resellers/me/transactions?limit=20", 1, "one Query"),
         probe("PATCH", "/resellers/me/metadata", 1, "one UpdateItem (the 8 KiB total needs the read: 2)")
             .body(json!({"company_name": "Partner One"})),
@@ -193,8 +202,8 @@ pub async fn run() -> Section {
     }
     calls.take();
     let swept = ally::events::handlers::sweep(&api.app.ally).await.expect("a sweep");
-    let why = "one query of each sparse partition (expired holds, expiring lots, pending fills)";
-    rows.push(counted("the sweeper, nothing due", format!("{swept:?}"), &calls, 3, why));
+    let why = "one query of each sparse partition (expired holds, expiring lots, pending fills, stale top-ups)";
+    rows.push(counted("the sweeper, nothing due", format!("{swept:?}"), &calls, 4, why));
     // A promotional grant that expires in a second, then a sweep that writes its expiry down.
     let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     let grant = json!({"amount": 300, "promotional": true, "expires_at": expires_at});

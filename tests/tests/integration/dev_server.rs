@@ -170,7 +170,10 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     assert!(mails[0]["text"].as_str().unwrap().contains("400"));
     let html = mails[0]["html"].as_str().expect("the outbox shows the HTML part too");
     assert!(html.contains("Your available credit is 400"), "{html}");
-    assert!(html.contains("Ally partner network") && html.contains("/partner/dashboard"), "the footer and link: {html}");
+    assert!(
+        html.contains("Ally partner network") && html.contains("/partner/dashboard"),
+        "the footer and link: {html}"
+    );
     let eml = std::fs::read_dir(data.join("outbox")).unwrap().count();
     assert_eq!(eml, 1, "the mail is also an .eml file");
 
