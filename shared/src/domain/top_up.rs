@@ -51,6 +51,28 @@ pub struct PendingTopUp {
     pub requested_at: DateTime<Utc>,
 }
 
+impl PendingTopUp {
+    /// The request closed `status` at `now`, after `failures_in_a_row` failures.
+    pub fn closed(
+        &self,
+        owner: &UserId,
+        status: TopUpStatus,
+        failures_in_a_row: u32,
+        now: DateTime<Utc>,
+    ) -> TopUpRequest {
+        TopUpRequest {
+            id: self.request_id.clone(),
+            owner_id: owner.clone(),
+            amount: self.amount,
+            requested_at: self.requested_at,
+            status,
+            failures_in_a_row,
+            disabled_rule: false,
+            closed_at: Some(now),
+        }
+    }
+}
+
 /// The rule with its state, as the wallet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AutoTopUp {
@@ -142,16 +164,7 @@ impl AutoTopUp {
         request_id: impl FnOnce() -> String,
     ) -> Option<TopUpStep> {
         if let Some(pending) = self.pending.as_ref().filter(|p| Some(p.request_id.as_str()) == pays) {
-            let request = TopUpRequest {
-                id: pending.request_id.clone(),
-                owner_id: owner.clone(),
-                amount: pending.amount,
-                requested_at: pending.requested_at,
-                status: TopUpStatus::Fulfilled,
-                failures_in_a_row: 0,
-                disabled_rule: false,
-                closed_at: Some(now),
-            };
+            let request = pending.closed(owner, TopUpStatus::Fulfilled, 0, now);
             let state = Self { pending: None, failures_in_a_row: 0, ..self.clone() };
             return Some(TopUpStep { state, request });
         }
@@ -189,16 +202,8 @@ impl AutoTopUp {
         let pending = self.pending.as_ref().filter(|p| p.request_id == request_id)?;
         let failures_in_a_row = self.failures_in_a_row + 1;
         let disabled_rule = self.enabled && failures_in_a_row >= TOP_UP_MAX_FAILURES;
-        let request = TopUpRequest {
-            id: pending.request_id.clone(),
-            owner_id: owner.clone(),
-            amount: pending.amount,
-            requested_at: pending.requested_at,
-            status: TopUpStatus::Failed,
-            failures_in_a_row,
-            disabled_rule,
-            closed_at: Some(now),
-        };
+        let request =
+            TopUpRequest { disabled_rule, ..pending.closed(owner, TopUpStatus::Failed, failures_in_a_row, now) };
         let state = Self { pending: None, failures_in_a_row, enabled: self.enabled && !disabled_rule, ..self.clone() };
         Some(TopUpStep { state, request })
     }

@@ -86,16 +86,8 @@ impl<S: Store> Ally<S> {
     pub async fn remove_auto_top_up(&self, user_id: &UserId) -> Result<(), AllyError> {
         let now = Utc::now();
         self.change_top_up(user_id, |r| {
-            let cancelled = r.auto_top_up.as_ref().and_then(|s| s.pending.as_ref()).map(|p| TopUpRequest {
-                id: p.request_id.clone(),
-                owner_id: r.user_id.clone(),
-                amount: p.amount,
-                requested_at: p.requested_at,
-                status: TopUpStatus::Cancelled,
-                failures_in_a_row: 0,
-                disabled_rule: false,
-                closed_at: Some(now),
-            });
+            let pending = r.auto_top_up.as_ref().and_then(|s| s.pending.as_ref());
+            let cancelled = pending.map(|p| p.closed(&r.user_id, TopUpStatus::Cancelled, 0, now));
             Some((None, cancelled))
         })
         .await
