@@ -316,17 +316,21 @@ pub fn runway_watch(change: &ItemChange) -> Option<(&UserId, i64)> {
     (new.available() < old.available()).then_some((&new.user_id, days))
 }
 
-/// `LowRunway` when `change` takes the runway (at `spent` over the last 30 days, the same
-/// for both sides) from at or above the partner's days to below: once per crossing, with an
-/// id of the change that a redelivery makes again.
+/// `LowRunway` when `change` takes the runway from at or above the partner's days to below:
+/// once per crossing, with an id of the change that a redelivery makes again. `spent` is
+/// what the last 30 days' counters hold now, this change's spend included: the runway before
+/// it is judged on that less what the change spent (the wallet's running total tells), so a
+/// spend that both raises the average and empties the wallet still crosses.
 pub fn runway_event(change: &ItemChange, spent: i64) -> Option<AllyEvent> {
     let (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) = (&change.old, &change.new) else {
         return None;
     };
     let days = new.alerts.as_ref()?.runway_days?;
-    let before = crate::domain::runway_days(old.available(), spent)?;
+    let spent_by_change = new.credits_spent - old.credits_spent;
+    // No spend before it: no runway yet, so not short.
+    let was_short = crate::domain::runway_days(old.available(), spent - spent_by_change).is_some_and(|b| b < days);
     let after = crate::domain::runway_days(new.available(), spent)?;
-    (before >= days && after < days).then(|| {
+    (!was_short && after < days).then(|| {
         AllyEvent::LowRunway(Detail {
             envelope: Envelope {
                 event_id: format!("{}:low-runway", change.id),

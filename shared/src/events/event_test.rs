@@ -154,3 +154,22 @@ fn every_ledger_entry_is_an_event_of_its_kind_with_the_same_envelope() {
         assert_eq!(bus.detail["transaction"]["lots"][0]["lot"], "01LOT", "{detail_type} names the lots it moved");
     }
 }
+
+#[test]
+fn a_runway_crossing_is_judged_on_the_spend_before_and_after_the_change() {
+    let with = |balance: i64, spent: i64| match wallet(balance) {
+        Stored::Reseller(mut r) => {
+            r.credits_spent = spent;
+            r.alerts = Some(crate::domain::Alerts { thresholds: vec![], runway_days: Some(8) });
+            Stored::Reseller(r)
+        }
+        other => other,
+    };
+    let low = |old, new, window| runway_event(&change(Some(old), Some(new)), window).map(|e| e.detail_type());
+    // 1,000 left at 3,000 a month is 10 days; spending all of it (4,000 in the window) is 0.
+    assert_eq!(low(with(1_000, 3_000), with(0, 4_000), 4_000), Some("LowRunway"), "raised the average and emptied");
+    assert_eq!(low(with(1_000, 3_000), with(900, 3_100), 3_100), None, "9 days left, still above 8");
+    assert_eq!(low(with(500, 3_000), with(400, 3_100), 3_100), None, "already short before it: no repeat");
+    assert_eq!(low(with(100, 0), with(10, 90), 90), Some("LowRunway"), "the first spend shows 3 days");
+    assert_eq!(low(with(100, 0), with(90, 10), 10), None, "270 days");
+}
