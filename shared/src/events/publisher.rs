@@ -39,19 +39,21 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
         match change {
             Ok(change) => {
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
-                for crossed in threshold_events(&change) {
-                    events.push((report_id.clone(), crossed));
-                }
                 // The runway needs the partner's spend: read only for a partner with a
-                // runway alert whose available went down.
-                if let Some((user, _)) = runway_watch(&change) {
-                    match spent_in_window(store, user, change.at.date_naive()).await {
-                        Ok(spent) => events.extend(runway_event(&change, spent).map(|e| (report_id.clone(), e))),
+                // runway alert whose available went down, before any of the record's
+                // events, so a failed read parks the record with none of them published.
+                let runway = match runway_watch(&change) {
+                    Some((user, _)) => match spent_in_window(store, user, change.at.date_naive()).await {
+                        Ok(spent) => runway_event(&change, spent),
                         Err(e) => {
                             failed.push((report_id, format!("the spend lookup failed: {e}")));
                             continue;
                         }
-                    }
+                    },
+                    None => None,
+                };
+                for crossed in threshold_events(&change).into_iter().chain(runway) {
+                    events.push((report_id.clone(), crossed));
                 }
                 if let Ok(event) = AllyEvent::try_from(observed) {
                     events.push((report_id, event));
