@@ -4,15 +4,19 @@
 //!
 //! The live state of the open lots rides on the wallet item, which every money write
 //! already conditions on: a spend touches no lot item at all, and the lots cannot drift
-//! from the balance. A wallet keeps at most [`MAX_OPEN_LOTS`] open; a credit beyond that
-//! joins an open lot of its kind (see [`Lots::open`]).
+//! from the balance. Credit without an expiry joins the open lot of its kind without one,
+//! and a wallet keeps at most [`MAX_OPEN_LOTS`] open, past which expiring credit joins a lot
+//! of its kind expiring the same day (see [`Lots::open`]): the wallet item, rewritten by
+//! every money write, stays small.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How many lots a wallet keeps open before credits join lots of their class. Each is about
-/// 150 bytes of the wallet item, which every money write rewrites (a write unit per KB): 64
-/// are about 10 KB. Twenty referral rewards a month expiring after 90 days stay under it.
+/// How many lots a wallet keeps open before expiring credits join lots of their class. Each
+/// is about 100 bytes of the wallet item, which every money write rewrites (a write unit
+/// per KB). Credit without an expiry never adds a lot past one per kind, so only expiring
+/// credit (referral rewards, grants) reaches this: twenty rewards a month expiring after
+/// 90 days stay under it.
 pub const MAX_OPEN_LOTS: usize = 64;
 
 /// The id of the lot that adopts a balance credited before lots were kept.
@@ -164,15 +168,17 @@ impl Lots {
         self.sort();
     }
 
-    /// Puts `lot` in, and returns the lot as it now stands (the one to write). Beyond
-    /// [`MAX_OPEN_LOTS`] it joins an open lot of its class, never an expired one: paid credit
-    /// without expiry joins the newest such lot; credit with an expiry joins a lot of its kind
-    /// expiring the same UTC day, which then expires at the later of the two (the same day:
-    /// a join never shortens credit's life, and never lengthens it past that day). A credit
-    /// with no such lot opens one anyway: only distinct expiry days add lots past the bound.
+    /// Puts `lot` in, and returns the lot as it now stands (the one to write). Credit without
+    /// an expiry joins the newest open lot of its kind without one (such credit is spent
+    /// oldest first whichever lot holds it, so nothing is lost but a lot per credit, and the
+    /// wallet stays small: one per kind). Beyond [`MAX_OPEN_LOTS`] credit with an expiry joins
+    /// an open lot of its kind expiring the same UTC day, never an expired one, which then
+    /// expires at the later of the two (the same day: a join never shortens credit's life,
+    /// and never lengthens it past that day). A credit with no such lot opens one anyway:
+    /// only distinct expiry days add lots past the bound.
     pub fn open(&mut self, lot: Lot, now: DateTime<Utc>) -> Lot {
         let day = |at: Option<DateTime<Utc>>| at.map(|at| at.date_naive());
-        let joined = (self.0.len() >= MAX_OPEN_LOTS)
+        let joined = (lot.expires_at.is_none() || self.0.len() >= MAX_OPEN_LOTS)
             .then(|| {
                 self.0
                     .iter_mut()

@@ -33,13 +33,15 @@ fn spending_draws_earliest_expiry_first_promotional_before_paid_then_oldest() {
         ("promo-10", Promotional, 10, days(10)),
         ("promo-none", Promotional, 10, None),
     ]);
+    assert_eq!(wallet.get("paid-old").map(|l| l.remaining), Some(20), "paid credit without expiry joins one lot");
+    assert_eq!(wallet.iter().count(), 5);
     let draws = wallet.draw(55, t0()).unwrap();
     assert_eq!(
         drawn(&draws),
-        [("promo-10", 10), ("promo-30", 10), ("paid-30", 10), ("promo-none", 10), ("paid-old", 10), ("paid-new", 5)]
+        [("promo-10", 10), ("promo-30", 10), ("paid-30", 10), ("promo-none", 10), ("paid-old", 15)]
     );
     assert_eq!(wallet.total(), 5);
-    assert_eq!(wallet.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["paid-new"]);
+    assert_eq!(wallet.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["paid-old"]);
 }
 
 #[test]
