@@ -1,7 +1,8 @@
-//! Unit tests of `event.rs`.
+//! Unit tests of the events a change makes: `event.rs` and `crossings.rs`.
 
 use super::*;
 use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
+use crate::events::runway_event;
 
 fn wallet(balance: i64) -> Stored {
     Stored::Reseller(Box::new(Reseller {

@@ -7,6 +7,7 @@
 
 pub mod bus;
 pub mod commission;
+mod crossings;
 mod event;
 pub mod figures;
 pub mod handlers;
@@ -22,10 +23,10 @@ pub mod stream;
 
 use serde::{Deserialize, Serialize};
 
+pub use crossings::{runway_event, runway_watch, threshold_events};
 pub use event::{
     AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
     Posted, ResellerRef, RunwayLow, ServiceAdded, ThresholdCrossed, TopUpAsked, TopUpFailed, UpgradeSuggested,
-    runway_event, runway_watch, threshold_events,
 };
 
 pub use crate::store::{ItemChange, Stored};
