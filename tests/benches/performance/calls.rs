@@ -212,9 +212,9 @@ pub async fn run() -> Section {
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     calls.take();
     let swept = ally::events::handlers::sweep(&api.app.ally).await.expect("a sweep");
-    let why = "the three queries, the lot items the index names, the wallet read to tell expire from settle \
+    let why = "the four queries, the lot items the index names, the wallet read to tell expire from settle \
                and again in the money loop, one transaction (wallet, expiry entry, lot, idempotency record)";
-    rows.push(counted("the sweeper, one lot expiring", format!("{swept:?}"), &calls, 7, why));
+    rows.push(counted("the sweeper, one lot expiring", format!("{swept:?}"), &calls, 8, why));
     // The same top-up from a process that meets the refid for the first time.
     let admin_elsewhere = cold.token("admin", true);
     calls.take();
