@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use tracing::instrument;
 
 use super::lots::{LotMove, drift};
-use super::money::{Committed, Movement, request_hash, retry_or_fail};
+use super::money::{Attempt, Committed, Movement, request_hash};
 use super::top_ups::top_up_step;
-use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, MAX_ATTEMPTS, VoidReceipt};
+use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
 use crate::domain::{
     Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldReason, HoldStatus, IdempotencyKey, Lots,
     ProvisionedService, Reseller, UserId, hold_expiry, license_key, new_id,
@@ -271,8 +271,8 @@ impl<S: Store> Ally<S> {
 }
 
 impl<S: Store> Ally<S> {
-    /// The loop of a change of the reserve alone (a hold placed, voided or expired: the
-    /// balance does not move, no ledger entry): as [`Self::commit`] otherwise.
+    /// A change of the reserve alone (a hold placed, voided or expired: the
+    /// balance does not move, no ledger entry), written by [`Self::write_wallet`].
     #[instrument(skip_all, fields(refid = tracing::field::Empty))]
     pub(super) async fn reserve<D, R: Serialize + DeserializeOwned>(
         &self,
@@ -282,18 +282,13 @@ impl<S: Store> Ally<S> {
         decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Reservation<D>, AllyError>,
         respond: impl Fn(&Reseller, i64, &D) -> R,
     ) -> Result<Committed<R>, AllyError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let reseller = match self.snapshot(user_id, key, &hash).await? {
-                Ok(reseller) => reseller,
-                Err(replayed) => return Ok(replayed),
-            };
-            let now = Utc::now();
-            let reservation = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
+        self.write_wallet(user_id, key, &hash, |reseller, now| {
+            let reservation = decide(reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let new_held = reseller.held + reservation.held_delta;
             if reservation.lots.total() != reseller.balance || reservation.lots.reserved() != new_held {
                 return Err(drift("the lots would no longer sum to the balance and the reserve"));
             }
-            let response = respond(&reseller, new_held, &reservation.detail);
+            let response = respond(reseller, new_held, &reservation.detail);
             let change = WalletChange {
                 user_id: user_id.clone(),
                 guard: reservation.guard,
@@ -314,15 +309,12 @@ impl<S: Store> Ally<S> {
                 lift_hold: reseller.hold_provisioning
                     && reseller.hold_reason == Some(HoldReason::LowCredit)
                     && reseller.balance - new_held >= self.config.low_credit_threshold,
-                top_up: top_up_step(&reseller, reseller.balance - new_held, None, now),
+                top_up: top_up_step(reseller, reseller.balance - new_held, None, now),
                 at: now,
             };
-            match self.store.commit_wallet_change(&change).await {
-                Ok(()) => return Ok(Committed { response, state: IdempotencyState::Done, fresh: true }),
-                Err(e) => retry_or_fail(e, attempt).await?,
-            }
-        }
-        Err(AllyError::Contention)
+            Ok(Attempt { change, response, state: IdempotencyState::Done, counted: Vec::new() })
+        })
+        .await
     }
 }
 

@@ -22,6 +22,15 @@ use crate::store::{
     HoldWrite, IdempotencyRecord, IdempotencyState, ReversalOf, Store, StoreError, WalletChange, backoff,
 };
 
+/// One attempt of a wallet write, built from the wallet read: the change, the answer it
+/// records, and what it adds to the business metrics once written.
+pub(super) struct Attempt<R> {
+    pub change: WalletChange,
+    pub response: R,
+    pub state: IdempotencyState,
+    pub counted: Vec<Metric>,
+}
+
 /// Fingerprint of an operation and its input, to tell a retry from a reuse of the key.
 pub(super) fn request_hash(operation: &str, input: &impl Serialize) -> String {
     let body = serde_json::to_vec(input).unwrap_or_default();
@@ -259,8 +268,8 @@ impl<S: Store> Ally<S> {
         Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product })
     }
 
-    /// The money loop shared by every operation: replay a recorded key, or decide from a
-    /// fresh snapshot and commit one conditional write; start over when the wallet moved.
+    /// A movement of the balance, decided from the wallet read: its ledger entry (and the
+    /// repayment of debt it makes), its lots and its answer, written by [`Self::write_wallet`].
     #[instrument(skip_all, fields(refid = tracing::field::Empty))]
     pub(super) async fn commit<D, R: Serialize + DeserializeOwned>(
         &self,
@@ -270,13 +279,8 @@ impl<S: Store> Ally<S> {
         decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Movement<D>, AllyError>,
         respond: impl Fn(&LedgerEntry, &D) -> R,
     ) -> Result<Committed<R>, AllyError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let reseller = match self.snapshot(user_id, key, &hash).await? {
-                Ok(reseller) => reseller,
-                Err(replayed) => return Ok(replayed),
-            };
-            let now = Utc::now();
-            let movement = decide(&reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
+        self.write_wallet(user_id, key, &hash, |reseller, now| {
+            let movement = decide(reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
             let amount = movement.amount;
             let mut entry = LedgerEntry {
                 id: new_id(),
@@ -295,7 +299,7 @@ impl<S: Store> Ally<S> {
             if movement.kind == EntryKind::Debit {
                 entry.commission_to = reseller.parent.as_ref().map(|p| p.refid.clone());
             }
-            let (lots, lot_writes, repaid) = move_lots(&reseller, &movement, &mut entry, now)?;
+            let (lots, lot_writes, repaid) = move_lots(reseller, &movement, &mut entry, now)?;
             // Debt is repaid out of the credit first, exactly once: an entry of its own in the
             // credit's write.
             let repayment = (movement.repay > 0)
@@ -341,7 +345,7 @@ impl<S: Store> Ally<S> {
                 hold: movement.hold,
                 reversal: movement.reversal,
                 top_up: top_up_step(
-                    &reseller,
+                    reseller,
                     new_balance - reseller.held - movement.held_delta,
                     movement.pays_top_up.as_deref(),
                     now,
@@ -349,10 +353,31 @@ impl<S: Store> Ally<S> {
                 at: now,
             };
             let counted = counted(movement.kind, amount, &change.activity);
+            Ok(Attempt { change, response, state: movement.state, counted })
+        })
+        .await
+    }
+
+    /// The loop every wallet write runs: replay a recorded key, or build the change from a
+    /// fresh snapshot and commit it as one conditional write; start over when the wallet
+    /// moved in between.
+    pub(super) async fn write_wallet<R: DeserializeOwned>(
+        &self,
+        user_id: &UserId,
+        key: &IdempotencyKey,
+        hash: &str,
+        build: impl Fn(&Reseller, DateTime<Utc>) -> Result<Attempt<R>, AllyError>,
+    ) -> Result<Committed<R>, AllyError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let reseller = match self.snapshot(user_id, key, hash).await? {
+                Ok(reseller) => reseller,
+                Err(replayed) => return Ok(replayed),
+            };
+            let Attempt { change, response, state, counted } = build(&reseller, Utc::now())?;
             match self.store.commit_wallet_change(&change).await {
                 Ok(()) => {
                     crate::metrics::record(&counted);
-                    return Ok(Committed { response, state: movement.state, fresh: true });
+                    return Ok(Committed { response, state, fresh: true });
                 }
                 Err(e) => retry_or_fail(e, attempt).await?,
             }

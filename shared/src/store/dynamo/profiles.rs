@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -14,7 +13,7 @@ use super::item::{
     Item, MetadataItem, attr, key, metadata_item, n, parse, refid_item, reseller_item, s, sort_key, to_attr,
 };
 use super::paging::newest_first;
-use super::transaction::{Role, TxItem, guard_condition};
+use super::transaction::{Role, TxItem, guard_condition, wallet_update_failed};
 use crate::domain::{Metadata, RefId, Reseller, UserId};
 use crate::store::{
     Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken,
@@ -227,20 +226,7 @@ impl Profiles for DynamoStore {
             .await;
         match result {
             Ok(out) => out.attributes.map(parse).transpose()?.ok_or(StoreError::Refused(Refusal::Missing)),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(failed) => {
-                    let old = failed.item.filter(|item| !item.is_empty()).map(parse).transpose()?;
-                    // The rule read again on what failed it: a refusal, or a race to retry.
-                    Err(match update.guard.check(old.as_ref()) {
-                        Err(refusal) => StoreError::Refused(refusal),
-                        Ok(()) => StoreError::Conflict,
-                    })
-                }
-                e if e.is_provisioned_throughput_exceeded_exception() || e.is_request_limit_exceeded() => {
-                    Err(StoreError::Throttled)
-                }
-                e => Err(StoreError::backend(e)),
-            },
+            Err(err) => Err(wallet_update_failed(&update.guard, err.into_service_error())),
         }
     }
 }

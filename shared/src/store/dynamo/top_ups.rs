@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DynamoStore;
 use super::item::{attr, item, key, n, parse, s, to_attr};
-use super::transaction::{Role, TxItem, guard_condition};
+use super::transaction::{Role, TxItem, guard_condition, wallet_update_failed};
 use crate::domain::{AutoTopUp, Guard, Refusal, TopUpRequest, TopUpStatus, UpgradeSuggestion, UserId};
 use crate::store::{StoreError, StoreResult, TopUps, Upgrades, keys};
 
@@ -58,12 +58,27 @@ impl TopUps for DynamoStore {
                 .expression_attribute_values(":auto_top_up", to_attr(state)?),
             None => update.update_expression("SET #version_attr = #version_attr + :one REMOVE #auto_top_up"),
         };
-        let wallet = TransactWriteItem::builder().update(update.build().map_err(StoreError::backend)?).build();
-        let mut items = vec![TxItem { write: wallet, role: Role::Wallet(user_id, &guard) }];
-        if let Some(request) = closed {
-            items.push(self.top_up_write(request)?);
-        }
-        self.transact(items).await
+        let update = update.build().map_err(StoreError::backend)?;
+        let Some(request) = closed else {
+            // The wallet alone: a plain conditional update, half the write units of a
+            // transaction of one item.
+            let written = self
+                .client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            return written.map(drop).map_err(|e| wallet_update_failed(&guard, e.into_service_error()));
+        };
+        let wallet = TransactWriteItem::builder().update(update).build();
+        self.transact(vec![TxItem { write: wallet, role: Role::Wallet(user_id, &guard) }, self.top_up_write(request)?])
+            .await
     }
 
     async fn stale_top_ups(&self, before: DateTime<Utc>) -> StoreResult<Vec<TopUpRequest>> {

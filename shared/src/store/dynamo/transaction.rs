@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
 
 use super::DynamoStore;
@@ -112,6 +113,22 @@ pub fn guard_condition(guard: &Guard) -> Expression {
         }
     }
     e
+}
+
+/// What a failed conditional update of the wallet item alone means (asked with
+/// `ReturnValuesOnConditionCheckFailure::AllOld`): the guard read again on the item that
+/// failed it gives the refusal; when it holds there, a change passed in between (retry).
+pub fn wallet_update_failed(guard: &Guard, error: UpdateItemError) -> StoreError {
+    match error {
+        UpdateItemError::ConditionalCheckFailedException(failed) => {
+            match failed.item.filter(|item| !item.is_empty()).map(parse::<Reseller>).transpose() {
+                Ok(old) => guard.check(old.as_ref()).map_or_else(StoreError::Refused, |()| StoreError::Conflict),
+                Err(e) => e,
+            }
+        }
+        e if e.is_provisioned_throughput_exceeded_exception() || e.is_request_limit_exceeded() => StoreError::Throttled,
+        e => StoreError::backend(e),
+    }
 }
 
 impl DynamoStore {
