@@ -2,8 +2,9 @@
 //! sit under one parent, set by an admin or by the referral that recruited it. The tree has
 //! no cycle and at most `ALLY_MAX_DEPTH` levels; a move is written under the moved
 //! reseller's version and the chain above its new parent as read, so two moves at once
-//! cannot close a cycle. The moved subtree's depth is read, not locked: a sub-reseller
-//! added below it at the same instant can make one level more (admins' moves only). A parent sees its children's figures, never their clients or
+//! cannot close a cycle. Hanging a reseller anywhere gives that chain new versions, so a
+//! move of one of its members judged on the depth of its subtree before starts over and is
+//! judged on the deeper one. A parent sees its children's figures, never their clients or
 //! ledgers; a child sees its parent's refid and company.
 
 use chrono::Utc;

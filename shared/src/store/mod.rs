@@ -157,7 +157,8 @@ pub async fn backoff(attempt: u32) {
 /// Reseller profiles: onboarding, lookups, lists, admin changes.
 pub trait Profiles: Send + Sync {
     /// Creates the profile and claims its refid, both or neither; under `parent` (whose chain
-    /// must be as read), with the link in the parent's partition, in the same transaction.
+    /// must be as read, and gets new versions), with the link in the parent's partition, in
+    /// the same transaction.
     fn insert_reseller(
         &self,
         reseller: &Reseller,
@@ -404,7 +405,9 @@ pub struct ChildLink {
 /// The reseller tree: parent links and the children of each reseller.
 pub trait Hierarchy: Send + Sync {
     /// Moves a reseller under a parent or to the top, under its version and the chain above
-    /// the new parent as read (a refusal `VersionChanged` when either moved).
+    /// the new parent as read (a refusal `VersionChanged` when either moved). Each reseller
+    /// of that chain gets a new version, so a move of one of them decided on its subtree's
+    /// depth before this one is refused, to be judged again.
     fn set_parent(&self, change: &ParentChange) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The direct children of `parent`, newest first.

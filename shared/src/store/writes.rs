@@ -104,7 +104,8 @@ pub struct WalletChange {
 }
 
 /// A reseller of the chain above a new parent, with its own parent as read: the write
-/// requires it unchanged, so two moves at once cannot close a cycle.
+/// requires it unchanged, so two moves at once cannot close a cycle, and gives it a new
+/// version, so a move of it judged on the depth below it as read cannot deepen the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ancestor {
     pub user_id: UserId,

@@ -2,13 +2,14 @@
 //! never deeper than `ALLY_MAX_DEPTH`, a refused move changing nothing; a parent sees its
 //! children's figures; on both stores.
 
-use ally::domain::{AllyError, RefId, Tier};
+use ally::domain::{AllyError, ParentRef, RefId, Refusal, Tier};
 use ally::events::ReferralCompleted;
 use ally::events::reactions::{Handled, reward_referral};
 use ally::service::{NewReseller, ProvisionRequest, ResellerPatch};
-use ally::store::{PageRequest, Store};
+use ally::store::{Ancestor, PageRequest, ParentChange, ParentLink, Store, StoreError};
 use ally::{Ally, Config};
 use ally_tests::{admin, company, ikey, on_both_stores, onboarded, reseller_with, uid};
+use chrono::Utc;
 
 async fn under<S: Store>(ally: &Ally<S>, child: &RefId, parent: Option<&RefId>) -> Result<(), AllyError> {
     let patch = ResellerPatch { parent_refid: Some(parent.cloned()), ..ResellerPatch::default() };
@@ -94,6 +95,39 @@ async fn two_moves_at_once_never_close_a_cycle<S: Store>(store: S) {
         let (pa, pb) = (parent_of(&ally, &format!("a{round}")).await, parent_of(&ally, &format!("b{round}")).await);
         assert!(pa.is_none() || pb.is_none(), "round {round}: a cycle {pa:?} {pb:?}");
     }
+}
+
+async fn a_reseller_hung_below_a_move_in_flight_makes_it_start_over<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let x = onboarded(&ally, "x", Tier::Standard, None).await.refid;
+    let l = onboarded(&ally, "l", Tier::Standard, None).await.refid;
+    let y = onboarded(&ally, "y", Tier::Standard, None).await.refid;
+    let p = onboarded(&ally, "p", Tier::Standard, None).await.refid;
+    under(&ally, &l, Some(&x)).await.unwrap();
+    // The move of x under p as decided now: p above x's two levels makes three, the most.
+    let (xr, pr) = (ally.find_by_user(&uid("x")).await.unwrap(), ally.find_by_user(&uid("p")).await.unwrap());
+    let move_x = ParentChange {
+        child: uid("x"),
+        child_refid: x.clone(),
+        child_created_at: xr.created_at,
+        version: xr.version,
+        old: None,
+        new: Some(ParentLink {
+            parent: uid("p"),
+            shown: ParentRef { refid: p.clone(), company: pr.company },
+            chain: vec![Ancestor { user_id: uid("p"), parent: None }],
+        }),
+        at: Utc::now(),
+    };
+    // Before it is written, y goes under l: x, l and y are three levels too.
+    under(&ally, &y, Some(&l)).await.unwrap();
+    // Written now, the move would make four (p, x, l, y): refused, to be judged again.
+    let late = ally.store().set_parent(&move_x).await;
+    assert!(matches!(late, Err(StoreError::Refused(Refusal::VersionChanged))), "{late:?}");
+    assert_eq!(parent_of(&ally, "x").await, None, "x did not move");
+    assert!(children_of(&ally, "p").await.is_empty());
+    let judged_again = under(&ally, &x, Some(&p)).await;
+    assert!(matches!(&judged_again, Err(AllyError::Validation(m)) if m.contains("levels deep")), "{judged_again:?}");
 }
 
 async fn a_parent_sees_its_children_figures_and_a_child_its_parent_only<S: Store>(store: S) {
@@ -185,6 +219,7 @@ on_both_stores!(
     subtree_figures_are_the_sums_of_their_members,
     an_admin_builds_the_tree_without_cycles_or_excess_depth,
     two_moves_at_once_never_close_a_cycle,
+    a_reseller_hung_below_a_move_in_flight_makes_it_start_over,
     a_parent_sees_its_children_figures_and_a_child_its_parent_only,
     a_referral_puts_the_recruit_under_its_referrer,
 );

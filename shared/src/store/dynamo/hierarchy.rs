@@ -1,8 +1,8 @@
 //! The reseller tree: a child's parent on its profile, a link item in the parent's
 //! partition to list the children, both changed in one transaction that also requires the
-//! chain above the new parent as read.
+//! chain above the new parent as read, and gives each of its resellers a new version.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::DynamoStore;
 use super::item::{attr, item, key, n, s, to_attr};
@@ -13,21 +13,27 @@ use crate::store::{
 };
 
 impl DynamoStore {
-    /// The writes that hang `child` under `link`: the link item, and a check of each
-    /// reseller of the chain that its parent is still the one read.
+    /// The writes that hang `child` under `link`: the link item, and for each reseller of
+    /// the chain, a check that its parent is still the one read and a new version. The
+    /// version is what a move of one of them is written under: a move decided on the depth
+    /// of its subtree as read starts over when a reseller was hung below it meanwhile, and
+    /// is judged again on the deeper tree.
     pub(super) fn link_items(&self, child: &ChildLink, link: &ParentLink) -> StoreResult<Vec<TxItem<'static>>> {
         let stored = item(child, keys::reseller(&link.parent), keys::child(&child.created_at, &child.user_id))?;
         let mut items = vec![TxItem::plain(self.put(stored, None)?)];
         for ancestor in &link.chain {
-            items.push(self.chain_check(ancestor)?);
+            items.push(self.chain_write(ancestor)?);
         }
         Ok(items)
     }
 
-    fn chain_check(&self, ancestor: &Ancestor) -> StoreResult<TxItem<'static>> {
-        let check = ConditionCheck::builder()
+    fn chain_write(&self, ancestor: &Ancestor) -> StoreResult<TxItem<'static>> {
+        let check = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&ancestor.user_id), keys::PROFILE)))
+            .update_expression("SET #version = #version + :one")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#parent", "parent");
         let check = match &ancestor.parent {
@@ -37,7 +43,7 @@ impl DynamoStore {
                 .expression_attribute_values(":refid", s(refid.as_str())),
             None => check.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#parent)"),
         };
-        let write = TransactWriteItem::builder().condition_check(check.build().map_err(StoreError::backend)?).build();
+        let write = TransactWriteItem::builder().update(check.build().map_err(StoreError::backend)?).build();
         Ok(TxItem { write, role: Role::Requires(Refusal::VersionChanged) })
     }
 }

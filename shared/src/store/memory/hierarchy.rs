@@ -2,7 +2,7 @@
 //! its transaction (the child's version, the chain above the new parent as read).
 
 use super::{MemoryStore, Tables};
-use crate::domain::{Refusal, UserId};
+use crate::domain::{Refusal, Reseller, UserId};
 use crate::store::{
     Ancestor, ChildLink, Hierarchy, Page, PageRequest, ParentChange, ParentLink, StoreError, StoreResult, Stored, keys,
     page_newest_first,
@@ -18,10 +18,21 @@ impl Tables {
         })
     }
 
-    /// Lists `child` under the parent of `link`.
-    pub(super) fn link(&mut self, child: ChildLink, link: &ParentLink) {
+    /// Lists `child` under the parent of `link` and gives every reseller of its chain a new
+    /// version, as the DynamoDB store does (a move of one of them decided on the depth of
+    /// its subtree as read starts over). Answers their profiles before and after.
+    pub(super) fn link(&mut self, child: ChildLink, link: &ParentLink) -> Vec<(Reseller, Reseller)> {
         let order = keys::reseller_order(&child.created_at, &child.user_id);
         self.children.entry(link.parent.to_string()).or_default().insert(order, child);
+        let mut bumped = Vec::new();
+        for ancestor in &link.chain {
+            if let Some(r) = self.resellers.get_mut(ancestor.user_id.as_str()) {
+                let before = r.clone();
+                r.version += 1;
+                bumped.push((before, r.clone()));
+            }
+        }
+        bumped
     }
 }
 
@@ -44,7 +55,9 @@ impl Hierarchy for MemoryStore {
                 refid: change.child_refid.clone(),
                 created_at: change.child_created_at,
             };
-            t.link(child, link);
+            for (before, after) in t.link(child, link) {
+                self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(after))));
+            }
         }
         let Some(r) = t.resellers.get_mut(change.child.as_str()) else {
             return Err(StoreError::Refused(Refusal::Missing));

@@ -173,7 +173,9 @@ impl Profiles for MemoryStore {
                 refid: reseller.refid.clone(),
                 created_at: reseller.created_at,
             };
-            t.link(child, link);
+            for (before, after) in t.link(child, link) {
+                self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(after))));
+            }
         }
         let mut profile = reseller.clone();
         let metadata = std::mem::take(&mut profile.metadata);
