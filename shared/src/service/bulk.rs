@@ -8,7 +8,8 @@ use tracing::instrument;
 use ulid::Ulid;
 
 use super::lots::LotMove;
-use super::money::{Movement, request_hash};
+use super::money::Movement;
+use super::wallet_write::request_hash;
 use super::{Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus};
 use crate::domain::{
     Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Tier, UserId, license_key,

@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use tracing::instrument;
 
 use super::lots::{LotMove, drift};
-use super::money::{Attempt, Committed, Movement, request_hash};
+use super::money::Movement;
 use super::top_ups::top_up_step;
+use super::wallet_write::{Attempt, Committed, request_hash};
 use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
 use crate::domain::{
     Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldReason, HoldStatus, IdempotencyKey, Lots,

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::money::{Movement, request_hash};
+use super::money::Movement;
+use super::wallet_write::request_hash;
 use super::{Ally, LotExpiry};
 use crate::domain::{
     Activity, AllyError, Draw, EntryKind, Guard, IdempotencyKey, LedgerEntry, Lot, LotKind, Lots, Reseller, UserId,

@@ -15,6 +15,7 @@ mod stripe;
 mod top_ups;
 mod transfers;
 mod upgrades;
+mod wallet_write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

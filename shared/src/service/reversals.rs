@@ -7,7 +7,8 @@
 use tracing::instrument;
 
 use super::lots::LotMove;
-use super::money::{Movement, request_hash};
+use super::money::Movement;
+use super::wallet_write::request_hash;
 use super::{Ally, ReversalReceipt, ReversalRequest};
 use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, OPENING_LOT, UserId};
 use crate::store::{ReversalOf, Store};

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::lots::drift;
-use super::money::{request_hash, retry_or_fail};
 use super::top_ups::top_up_step;
+use super::wallet_write::{request_hash, retry_or_fail};
 use super::{AdminTransferRequest, Ally, MAX_ATTEMPTS, TransferReceipt, TransferRequest, TransferSide};
 use crate::domain::{
     Activity, AllyError, Counterpart, Credits, Draw, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, Lot,
