@@ -55,16 +55,27 @@ pub fn runway_watch(change: &ItemChange) -> Option<(&UserId, i64)> {
     (new.available() < old.available()).then_some((&new.user_id, days))
 }
 
+/// What a partner had spent when its changes were published: over the runway's window (its
+/// daily counters) and in all (its wallet's running total), read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpendNow {
+    pub in_window: i64,
+    pub credits_spent: i64,
+}
+
 /// `LowRunway` when `change` takes the runway from at or above the partner's days to below:
-/// once per crossing, with an id of the change that a redelivery makes again. `spent` is
-/// what the last 30 days' counters hold now, this change's spend included: the runway before
-/// it is judged on that less what the change spent (the wallet's running total tells), so a
-/// spend that both raises the average and empties the wallet still crosses.
-pub fn runway_event(change: &ItemChange, spent: i64) -> Option<AllyEvent> {
+/// once per crossing, with an id of the change that a redelivery makes again. The window's
+/// spend as of the change is what it holds now less what was spent after the change (the
+/// running totals tell), so changes published together are judged on one chain of spends:
+/// the runway after one is the runway before the next. Before the change it is judged on
+/// that less what the change spent, so a spend that both raises the average and empties the
+/// wallet still crosses.
+pub fn runway_event(change: &ItemChange, now: SpendNow) -> Option<AllyEvent> {
     let (Some(Stored::Reseller(old)), Some(Stored::Reseller(new))) = (&change.old, &change.new) else {
         return None;
     };
     let days = new.alerts.as_ref()?.runway_days?;
+    let spent = now.in_window - (now.credits_spent - new.credits_spent).max(0);
     let spent_by_change = new.credits_spent - old.credits_spent;
     // No spend before it: no runway yet, so not short.
     let was_short = crate::domain::runway_days(old.available(), spent - spent_by_change).is_some_and(|b| b < days);

@@ -23,7 +23,7 @@ pub mod stream;
 
 use serde::{Deserialize, Serialize};
 
-pub use crossings::{runway_event, runway_watch, threshold_events};
+pub use crossings::{SpendNow, runway_event, runway_watch, threshold_events};
 pub use event::{
     AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
     Posted, ResellerRef, RunwayLow, ServiceAdded, ThresholdCrossed, TopUpAsked, TopUpFailed, UpgradeSuggested,

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::bus::Bus;
 use super::parking::{ParkedRecord, Parking};
-use super::{AllyEvent, ItemChange, Observed, runway_event, runway_watch, threshold_events};
+use super::{AllyEvent, ItemChange, Observed, SpendNow, runway_event, runway_watch, threshold_events};
 use crate::domain::{RefId, UserId};
 use crate::service::spent_in_window;
 use crate::store::{Counters, Profiles};
@@ -34,23 +35,20 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
     let mut wholes: HashMap<String, Value> = HashMap::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut events: Vec<(String, AllyEvent)> = Vec::new();
+    let spends = spends_now(store, &records).await;
     for Record { report_id, change, whole } in records {
         wholes.insert(report_id.clone(), whole);
         match change {
             Ok(change) => {
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
-                // The runway needs the partner's spend: read only for a partner with a
-                // runway alert whose available went down, before any of the record's
-                // events, so a failed read parks the record with none of them published.
-                let runway = match runway_watch(&change) {
-                    Some((user, _)) => match spent_in_window(store, user, change.at.date_naive()).await {
-                        Ok(spent) => runway_event(&change, spent),
-                        Err(e) => {
-                            failed.push((report_id, format!("the spend lookup failed: {e}")));
-                            continue;
-                        }
-                    },
-                    None => None,
+                // A failed read of the spend parks the record with none of its events.
+                let runway = match runway_watch(&change).map(|(user, _)| spends.get(user)) {
+                    Some(Some(Ok(now))) => runway_event(&change, *now),
+                    Some(Some(Err(e))) => {
+                        failed.push((report_id, format!("the spend lookup failed: {e}")));
+                        continue;
+                    }
+                    Some(None) | None => None,
                 };
                 for crossed in threshold_events(&change).into_iter().chain(runway) {
                     events.push((report_id.clone(), crossed));
@@ -114,4 +112,30 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
         }
     }
     unparked
+}
+
+/// The spend of each partner whose runway the batch's changes may shorten (a runway alert,
+/// available gone down), read once per partner and batch: the window up to the latest day
+/// of its changes, and its wallet's running total.
+async fn spends_now<S: Profiles + Counters>(
+    store: &S,
+    records: &[Record],
+) -> HashMap<UserId, Result<SpendNow, String>> {
+    let mut latest: HashMap<UserId, NaiveDate> = HashMap::new();
+    for change in records.iter().filter_map(|r| r.change.as_ref().ok()) {
+        if let Some((user, _)) = runway_watch(change) {
+            let day = latest.entry(user.clone()).or_insert(change.at.date_naive());
+            *day = (*day).max(change.at.date_naive());
+        }
+    }
+    let reads = latest.into_iter().map(|(user, day)| async move {
+        let users = [user.clone()];
+        let (in_window, wallet) = tokio::join!(spent_in_window(store, &user, day), store.resellers_by_user(&users));
+        let read = in_window.and_then(|in_window| {
+            let credits_spent = wallet?.first().map_or(0, |r| r.credits_spent);
+            Ok(SpendNow { in_window, credits_spent })
+        });
+        (user, read.map_err(|e| e.to_string()))
+    });
+    futures::future::join_all(reads).await.into_iter().collect()
 }
