@@ -1,15 +1,16 @@
-//! An SDK interceptor on the DynamoDB client: counts every call by operation, and can fail
+//! SDK interceptors on the DynamoDB client: one counts every call by operation, and can fail
 //! the n-th one before it is sent, or lose its response after DynamoDB served it (the
-//! timeout-after-commit case, where the caller cannot know whether its write landed); and
-//! one that cuts every Query short, as DynamoDB does at 1 MB.
+//! timeout-after-commit case, where the caller cannot know whether its write landed); one
+//! cuts every Query short, as DynamoDB does at 1 MB; one answers a write with the
+//! `TransactionConflictException` DynamoDB gives while a transaction holds its item.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
-    BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::query::QueryInput;
@@ -155,6 +156,82 @@ impl Intercept for ShortPages {
     ) -> Result<(), BoxError> {
         if let Some(query) = context.input_mut().downcast_mut::<QueryInput>() {
             query.limit = Some(query.limit.map_or(self.0, |limit| limit.min(self.0)));
+        }
+        Ok(())
+    }
+}
+
+/// Answers the first call of one operation (`UpdateItem`, ...) with DynamoDB's
+/// `TransactionConflictException`, as DynamoDB does while a transaction touching the item is
+/// in flight: the call is sent to the emulator as a `ListTables`, so nothing is written, and
+/// its answer replaced by the refusal (status 400, the error's type in the body).
+#[derive(Debug, Clone)]
+pub struct ConflictOnce {
+    operation: &'static str,
+    /// 0: not yet; 1: the call is on its way; 2: answered.
+    stage: Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl ConflictOnce {
+    /// A DynamoDB store on a fresh emulator table whose first `operation` call is refused.
+    pub async fn store(operation: &'static str) -> (DynamoStore, Self) {
+        let conflict = Self { operation, stage: Arc::default() };
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(conflict.clone()).build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
+        create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
+        (DynamoStore::new(client, table), conflict)
+    }
+
+    /// Whether the refusal was given.
+    pub fn fired(&self) -> bool {
+        self.stage.load(std::sync::atomic::Ordering::SeqCst) == 2
+    }
+}
+
+impl Intercept for ConflictOnce {
+    fn name(&self) -> &'static str {
+        "ConflictOnce"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let headers = context.request_mut().headers_mut();
+        let target = format!("DynamoDB_20120810.{}", self.operation);
+        if headers.get("x-amz-target") == Some(target.as_str())
+            && self
+                .stage
+                .compare_exchange(0, 1, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst)
+                .is_ok()
+        {
+            headers.insert("x-amz-target", "DynamoDB_20120810.ListTables");
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self
+            .stage
+            .compare_exchange(1, 2, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst)
+            .is_ok()
+        {
+            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#;
+            let mut refused = aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400)?,
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            refused.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            *context.response_mut() = refused;
         }
         Ok(())
     }

@@ -166,6 +166,19 @@ async fn the_rule_through_the_api_and_bad_input_changing_nothing<S: Store>(store
     assert_eq!(api.call("DELETE", path, Some(&other), None).await.status, 404, "no reseller, nothing to remove");
 }
 
+/// DynamoDB refuses a plain update of the wallet with `TransactionConflictException` while a
+/// money transaction on it is in flight: saving the rule then tries again, never a 500.
+#[tokio::test]
+async fn a_rule_saved_while_a_money_transaction_holds_the_wallet_is_retried() {
+    let (store, conflict) = ally_tests::sdk::ConflictOnce::store("UpdateItem").await;
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "busy", Tier::Standard, 1_000).await;
+    let saved = ally.set_auto_top_up(&uid("busy"), rule(500, 2_000, 5_000)).await;
+    assert!(conflict.fired(), "the update met a transaction in flight");
+    assert_eq!(saved.map(|v| (v.below, v.enabled)).ok(), Some((500, true)));
+    assert_eq!(view(&ally, "busy").await.target, 2_000, "saved by the retry");
+}
+
 on_both_stores!(
     a_fall_below_asks_once_and_the_payment_that_names_it_ends_the_wait,
     racing_crossings_make_one_request,

@@ -13,7 +13,7 @@ use super::item::{
     Item, MetadataItem, attr, key, metadata_item, n, parse, refid_item, reseller_item, s, sort_key, to_attr,
 };
 use super::paging::newest_first;
-use super::transaction::{Role, TxItem, guard_condition, wallet_update_failed};
+use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{Metadata, RefId, Reseller, UserId};
 use crate::store::{
     Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken,
@@ -226,7 +226,7 @@ impl Profiles for DynamoStore {
             .await;
         match result {
             Ok(out) => out.attributes.map(parse).transpose()?.ok_or(StoreError::Refused(Refusal::Missing)),
-            Err(err) => Err(wallet_update_failed(&update.guard, err.into_service_error())),
+            Err(err) => Err(self.wallet_update_failed(user_id, &update.guard, err.into_service_error()).await),
         }
     }
 }

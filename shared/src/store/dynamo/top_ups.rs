@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DynamoStore;
 use super::item::{attr, item, key, n, parse, s, to_attr};
-use super::transaction::{Role, TxItem, guard_condition, wallet_update_failed};
+use super::transaction::{Role, TxItem, guard_condition};
 use crate::domain::{AutoTopUp, Guard, Refusal, TopUpRequest, TopUpStatus, UpgradeSuggestion, UserId};
 use crate::store::{StoreError, StoreResult, TopUps, Upgrades, keys};
 
@@ -74,7 +74,10 @@ impl TopUps for DynamoStore {
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .send()
                 .await;
-            return written.map(drop).map_err(|e| wallet_update_failed(&guard, e.into_service_error()));
+            return match written {
+                Ok(_) => Ok(()),
+                Err(e) => Err(self.wallet_update_failed(user_id, &guard, e.into_service_error()).await),
+            };
         };
         let wallet = TransactWriteItem::builder().update(update).build();
         self.transact(vec![TxItem { write: wallet, role: Role::Wallet(user_id, &guard) }, self.top_up_write(request)?])

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactW
 
 use super::DynamoStore;
 use super::item::{Item, attr, n, parse, s};
-use crate::domain::{Condition, Guard, Refusal, Reseller, Status, UserId};
+use crate::domain::{Condition, Guard, Refusal, Status, UserId};
 use crate::store::{Profiles, StoreError, StoreResult, Taken};
 
 /// What an item of a transaction stands for, to read its cancellation reason.
@@ -115,22 +115,6 @@ pub fn guard_condition(guard: &Guard) -> Expression {
     e
 }
 
-/// What a failed conditional update of the wallet item alone means (asked with
-/// `ReturnValuesOnConditionCheckFailure::AllOld`): the guard read again on the item that
-/// failed it gives the refusal; when it holds there, a change passed in between (retry).
-pub fn wallet_update_failed(guard: &Guard, error: UpdateItemError) -> StoreError {
-    match error {
-        UpdateItemError::ConditionalCheckFailedException(failed) => {
-            match failed.item.filter(|item| !item.is_empty()).map(parse::<Reseller>).transpose() {
-                Ok(old) => guard.check(old.as_ref()).map_or_else(StoreError::Refused, |()| StoreError::Conflict),
-                Err(e) => e,
-            }
-        }
-        e if e.is_provisioned_throughput_exceeded_exception() || e.is_request_limit_exceeded() => StoreError::Throttled,
-        e => StoreError::backend(e),
-    }
-}
-
 impl DynamoStore {
     /// A `Put` of `item`, under `condition` if any.
     pub(super) fn put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
@@ -153,7 +137,10 @@ impl DynamoStore {
                     Err(self.cancelled(c.cancellation_reasons(), &roles).await)
                 }
                 TransactWriteItemsError::TransactionInProgressException(_) => Err(StoreError::Conflict),
-                e if e.is_provisioned_throughput_exceeded_exception() || e.is_request_limit_exceeded() => {
+                e if e.is_provisioned_throughput_exceeded_exception()
+                    || e.is_request_limit_exceeded()
+                    || e.is_throttling_exception() =>
+                {
                     Err(StoreError::Throttled)
                 }
                 other => Err(StoreError::backend(other)),
@@ -174,16 +161,7 @@ impl DynamoStore {
             match role {
                 Role::Unique(taken) => return StoreError::Taken(*taken),
                 Role::Requires(refusal) => return StoreError::Refused(refusal.clone()),
-                Role::Wallet(user, guard) => {
-                    return match self.old_profile(user, reason).await {
-                        Ok(old) => match guard.check(old.as_ref()) {
-                            Err(refusal) => StoreError::Refused(refusal),
-                            // It held when read again: a passing change; retry.
-                            Ok(()) => StoreError::Conflict,
-                        },
-                        Err(e) => e,
-                    };
-                }
+                Role::Wallet(user, guard) => return self.wallet_refusal(user, guard, reason.item()).await,
                 Role::IdempotencyKey | Role::Plain => {}
             }
         }
@@ -197,12 +175,43 @@ impl DynamoStore {
         StoreError::Backend(format!("transaction cancelled: {codes:?}").into())
     }
 
-    /// The profile as the failed condition saw it (ALL_OLD), or as it is now when the
-    /// emulator does not return it.
-    async fn old_profile(&self, user_id: &UserId, reason: &CancellationReason) -> StoreResult<Option<Reseller>> {
-        match reason.item() {
+    /// What a failed condition on the wallet of `user_id` means: `guard` read again on the
+    /// profile as the condition saw it (ALL_OLD), or as it is now when the emulator does not
+    /// return it, gives the refusal; when it holds there, a change passed in between (retry).
+    async fn wallet_refusal(&self, user_id: &UserId, guard: &Guard, seen: Option<&Item>) -> StoreError {
+        let old = match seen {
             Some(item) if !item.is_empty() => parse(item.clone()).map(Some),
             _ => self.reseller(user_id).await,
+        };
+        match old {
+            Ok(old) => guard.check(old.as_ref()).map_or_else(StoreError::Refused, |()| StoreError::Conflict),
+            Err(e) => e,
+        }
+    }
+
+    /// What a failed update of the wallet item alone (not in a transaction, asked with
+    /// `ReturnValuesOnConditionCheckFailure::AllOld`) means, as [`Self::transact`] reads a
+    /// cancelled one: a refusal by the guard, or a race to retry. DynamoDB refuses the
+    /// update with `TransactionConflict` while a money transaction on the wallet is in
+    /// flight: a race too.
+    pub(super) async fn wallet_update_failed(
+        &self,
+        user_id: &UserId,
+        guard: &Guard,
+        error: UpdateItemError,
+    ) -> StoreError {
+        match error {
+            UpdateItemError::ConditionalCheckFailedException(failed) => {
+                self.wallet_refusal(user_id, guard, failed.item.as_ref()).await
+            }
+            UpdateItemError::TransactionConflictException(_) => StoreError::Conflict,
+            e if e.is_provisioned_throughput_exceeded_exception()
+                || e.is_request_limit_exceeded()
+                || e.is_throttling_exception() =>
+            {
+                StoreError::Throttled
+            }
+            e => StoreError::backend(e),
         }
     }
 }
