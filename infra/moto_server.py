@@ -35,7 +35,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -135,6 +135,9 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     port = int(args[0]) if args else 0
     app = DomainDispatcherApplication(create_backend_app)
+    # One request at a time, each on a new connection: a deep listen queue keeps the
+    # connections of a hundred concurrent test calls waiting rather than refused.
+    BaseWSGIServer.request_queue_size = 4096
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
     print(server.port, flush=True)
 

@@ -13,14 +13,11 @@ use chrono::{NaiveDate, Utc};
 
 use crate::all_entries;
 
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-/// A daily, a monthly and a yearly range, all ending today.
-pub fn ranges() -> Vec<(Interval, DateRange)> {
-    let t = today().format("%Y-%m-%d").to_string();
-    let back = |days: i64| (today() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
+/// A daily, a monthly and a yearly range, all ending `today` (read once per comparison, so
+/// both sides of one see the same days even across midnight).
+fn ranges(today: NaiveDate) -> Vec<(Interval, DateRange)> {
+    let t = today.format("%Y-%m-%d").to_string();
+    let back = |days: i64| (today - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
     vec![
         (Interval::Daily, DateRange::parse(&back(29), &t, 366).unwrap()),
         (Interval::Monthly, DateRange::parse(&back(400), &t, 3_700).unwrap()),
@@ -40,17 +37,17 @@ pub struct Figures {
     pub own_trends: Vec<BTreeMap<String, i64>>,
 }
 
-/// The figures for `users` as the service reports them.
-pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Figures {
+/// The figures for `users` as the service reports them, for ranges ending `today`.
+pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String], today: NaiveDate) -> Figures {
     ally.store().catch_up().await;
-    let range = ranges()[0].1;
+    let range = ranges(today)[0].1;
     let mut trends = Vec::new();
-    for (interval, range) in ranges() {
+    for (interval, range) in ranges(today) {
         trends.push(ally.credit_trends(interval, &range, None, ally::domain::Measure::Added).await.unwrap());
     }
     let mut own_trends = Vec::new();
     for user in users {
-        for (interval, range) in ranges() {
+        for (interval, range) in ranges(today) {
             own_trends.push(
                 ally.credit_trends(interval, &range, Some(&crate::uid(user)), ally::domain::Measure::Added)
                     .await
@@ -68,8 +65,13 @@ pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Fi
     }
 }
 
-/// The same figures, recomputed by walking every ledger, client list and profile.
+/// The same figures, recomputed by walking every ledger, client list and profile, for
+/// ranges ending today.
 pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) -> Figures {
+    recomputed_on(ally, users, Utc::now().date_naive()).await
+}
+
+async fn recomputed_on<S: Store + CatchUp>(ally: &Ally<S>, users: &[String], today: NaiveDate) -> Figures {
     let mut total = 0;
     let mut promotional = 0;
     let mut tiers = TierSnapshot::default();
@@ -116,7 +118,7 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
         }
     }
     let trend_of = |days: &BTreeMap<NaiveDate, i64>| -> Vec<BTreeMap<String, i64>> {
-        ranges()
+        ranges(today)
             .into_iter()
             .map(|(interval, range)| {
                 let mut out: BTreeMap<String, i64> = range.each_day().map(|d| (interval.label(d), 0)).collect();
@@ -139,8 +141,9 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
 
 /// Compares, ignoring the order of rows that tie in the ranking.
 pub async fn assert_figures_match<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) {
-    let mut got = figures(ally, users).await;
-    let mut want = recomputed(ally, users).await;
+    let today = Utc::now().date_naive();
+    let mut got = figures(ally, users, today).await;
+    let mut want = recomputed_on(ally, users, today).await;
     let key = |t: &TopReseller| (-t.acquisitions, -t.credits_spent, t.refid.clone());
     got.top.sort_by_key(key);
     want.top.sort_by_key(key);

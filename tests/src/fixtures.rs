@@ -61,6 +61,13 @@ pub fn admin() -> Actor {
     Actor { user_id: uid("admin-1"), email: Some("admin@ally.example".into()), admin: true }
 }
 
+/// Sleeps until just after `at` (now when none): for credit made to expire a few seconds
+/// ahead, however long the writes before took.
+pub async fn sleep_past(at: Option<chrono::DateTime<chrono::Utc>>) {
+    let left = at.map_or(std::time::Duration::ZERO, |at| (at - chrono::Utc::now()).to_std().unwrap_or_default());
+    tokio::time::sleep(left + std::time::Duration::from_millis(100)).await;
+}
+
 /// Onboards `user_id` at `tier` by an admin, with `email` for its notices.
 pub async fn onboarded<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, email: Option<&str>) -> Reseller {
     let request = NewReseller {

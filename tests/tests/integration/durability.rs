@@ -81,7 +81,7 @@ async fn receipts_of_external_events_outlive_the_idempotency_window() {
 fn referral_event(referral_id: &str, referrer: &str, referred: &str) -> EventBridgeEvent<Value> {
     serde_json::from_value(json!({
         "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "ReferralCompleted", "source": "refer",
-        "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1", "resources": [],
+        "account": "123456789012", "time": chrono::Utc::now(), "region": "us-east-1", "resources": [],
         "detail": {"referral_id": referral_id, "referrer_user_id": referrer, "referred_user_id": referred,
                    "tag": "become-partner"}
     }))

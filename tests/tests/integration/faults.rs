@@ -90,13 +90,14 @@ impl Operation {
                 amount: GRANT,
                 reason: Some(ally_tests::note("promotion")),
                 promotional: true,
-                expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(600)),
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(1_500)),
                 top_up_request: None,
             };
+            let expires_at = grant.expires_at;
             ally.add_credits(&uid(user), grant, EntryKind::Credit, "admin-1", &ikey(&format!("grant-{user}")))
                 .await
                 .expect("the grant");
-            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            ally_tests::sleep_past(expires_at).await;
         }
     }
 

@@ -213,7 +213,11 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     assert_eq!(notifier.invoke(sample("low-credit-notifier-event")).await.1, json!("Duplicate"));
     drop(notifier);
     let mut referral = Function::start("referral-reward", &table).await;
-    assert_eq!(referral.invoke(sample("referral-reward-event")).await.1, json!("Done"));
+    // The sample as EventBridge would deliver it today: the reward's 30-day window starts at
+    // the event's time, and partner-2 was onboarded just now.
+    let mut reward = sample("referral-reward-event");
+    reward["time"] = json!(chrono::Utc::now());
+    assert_eq!(referral.invoke(reward).await.1, json!("Done"));
     drop(referral);
     assert_eq!(seeded.find_by_user(&uid("partner-1")).await.unwrap().balance, 400 + 1_000, "the referral reward");
     let mut report = Function::start("monthly-report", &table).await;

@@ -2,13 +2,13 @@
 //! credit never spendable even before the job runs, each expiry written once however many
 //! jobs and spends race it; on both stores.
 
-use std::time::Duration;
-
 use ally::domain::{AllyError, EntryKind, LotKind, Tier};
 use ally::service::{CaptureRequest, CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
-use ally_tests::{all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, uid};
+use ally_tests::{
+    all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, sleep_past, uid,
+};
 use chrono::Utc;
 
 /// A credit of `amount`, promotional or paid, expiring `in_s` seconds from now.
@@ -77,10 +77,12 @@ async fn spending_draws_earliest_expiry_then_promotional_then_oldest<S: Store>(s
 async fn expired_credit_is_never_spendable_and_expires_once<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 100).await;
-    let promo = credit(&ally, "p", grant(500, true, Some(2)), "short").await;
+    let short = grant(500, true, Some(5));
+    let expires_at = short.expires_at;
+    let promo = credit(&ally, "p", short, "short").await;
     let early = ally.provision(&uid("p"), spend(50), &ikey("early")).await.unwrap();
     assert_eq!(drawn(&early.transaction), [(promo.clone(), 50)], "expiring credit goes first");
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    sleep_past(expires_at).await;
 
     // The job has not run: the balance still counts the lot, but no spend may take it.
     let refused = ally.provision(&uid("p"), spend(200), &ikey("late")).await.unwrap_err();
@@ -111,10 +113,12 @@ async fn expired_credit_is_never_spendable_and_expires_once<S: Store>(store: S) 
 async fn a_hold_keeps_what_it_reserved_of_a_lot_that_expires<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 100).await;
-    let promo = credit(&ally, "p", grant(300, true, Some(2)), "short").await;
+    let short = grant(300, true, Some(5));
+    let expires_at = short.expires_at;
+    let promo = credit(&ally, "p", short, "short").await;
     let hold = ally.place_hold(&uid("p"), hold_of(250), &ikey("h")).await.unwrap().hold;
     assert_eq!(hold.lots.iter().map(|d| (d.lot.clone(), d.amount)).collect::<Vec<_>>(), [(promo.clone(), 250)]);
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    sleep_past(expires_at).await;
 
     assert_eq!(ally.expire_lots().await.unwrap(), 0, "a lot a hold still reserves waits for the hold");
     let refused = ally.provision(&uid("p"), spend(101), &ikey("more")).await.unwrap_err();
