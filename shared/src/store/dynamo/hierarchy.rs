@@ -28,7 +28,7 @@ impl DynamoStore {
     }
 
     fn chain_write(&self, ancestor: &Ancestor) -> StoreResult<TxItem<'static>> {
-        let check = Update::builder()
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::reseller(&ancestor.user_id), keys::PROFILE)))
             .update_expression("SET #version = #version + :one")
@@ -36,14 +36,14 @@ impl DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#parent", "parent");
-        let check = match &ancestor.parent {
-            Some(refid) => check
+        let update = match &ancestor.parent {
+            Some(refid) => update
                 .condition_expression("attribute_exists(#pk) AND #parent.#refid = :refid")
                 .expression_attribute_names("#refid", "refid")
                 .expression_attribute_values(":refid", s(refid.as_str())),
-            None => check.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#parent)"),
+            None => update.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#parent)"),
         };
-        let write = TransactWriteItem::builder().update(check.build().map_err(StoreError::backend)?).build();
+        let write = TransactWriteItem::builder().update(update.build().map_err(StoreError::backend)?).build();
         Ok(TxItem { write, role: Role::Requires(Refusal::VersionChanged) })
     }
 }
