@@ -1,10 +1,11 @@
 //! SDK interceptors on the DynamoDB client: one counts every call by operation, and can fail
 //! the n-th one before it is sent, or lose its response after DynamoDB served it (the
 //! timeout-after-commit case, where the caller cannot know whether its write landed); one
-//! cuts every Query short, as DynamoDB does at 1 MB; one answers a write with the
-//! `TransactionConflictException` DynamoDB gives while a transaction holds its item.
+//! cuts every Query short, as DynamoDB does at 1 MB; one answers calls with DynamoDB's
+//! errors (a transaction holding the item, throttling).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
 use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
@@ -14,6 +15,7 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -161,56 +163,70 @@ impl Intercept for ShortPages {
     }
 }
 
-/// Answers the first call of one operation (`UpdateItem`, ...) with DynamoDB's
-/// `TransactionConflictException`, as DynamoDB does while a transaction touching the item is
-/// in flight: the call is sent to the emulator as a `ListTables`, so nothing is written, and
-/// its answer replaced by the refusal (status 400, the error's type in the body).
+/// Answers calls of one operation (`UpdateItem`, `BatchGetItem`, ...) with one of
+/// DynamoDB's errors (`TransactionConflictException` while a transaction holds the item,
+/// `ProvisionedThroughputExceededException` when throttled), as many times as armed: each
+/// refused call is sent to the emulator as a `ListTables`, so nothing is written, and its
+/// answer replaced by the error (status 400, the error's type in the body). Retries by the
+/// SDK count as calls.
 #[derive(Debug, Clone)]
-pub struct ConflictOnce {
+pub struct Refusing {
     operation: &'static str,
-    /// 0: not yet; 1: the call is on its way; 2: answered.
-    stage: Arc<std::sync::atomic::AtomicU8>,
+    error: &'static str,
+    left: Arc<std::sync::atomic::AtomicU32>,
+    refused: Arc<std::sync::atomic::AtomicU32>,
 }
 
-impl ConflictOnce {
-    /// A DynamoDB store on a fresh emulator table whose first `operation` call is refused.
-    pub async fn store(operation: &'static str) -> (DynamoStore, Self) {
-        let conflict = Self { operation, stage: Arc::default() };
+/// Marks, in the call's config bag, an attempt whose answer is to be replaced.
+#[derive(Debug)]
+struct RefusedAttempt(bool);
+
+impl Storable for RefusedAttempt {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Refusing {
+    /// A DynamoDB store on a fresh emulator table whose `operation` calls are refused with
+    /// `error` once armed.
+    pub async fn store(operation: &'static str, error: &'static str) -> (DynamoStore, Self) {
+        let refusing = Self { operation, error, left: Arc::default(), refused: Arc::default() };
         let config =
-            aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(conflict.clone()).build();
+            aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(refusing.clone()).build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
         let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
         create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
-        (DynamoStore::new(client, table), conflict)
+        (DynamoStore::new(client, table), refusing)
     }
 
-    /// Whether the refusal was given.
-    pub fn fired(&self) -> bool {
-        self.stage.load(std::sync::atomic::Ordering::SeqCst) == 2
+    /// Refuses the next `times` calls of the operation.
+    pub fn arm(&self, times: u32) {
+        self.left.store(times, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many calls were refused.
+    pub fn refused(&self) -> u32 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
-impl Intercept for ConflictOnce {
+impl Intercept for Refusing {
     fn name(&self) -> &'static str {
-        "ConflictOnce"
+        "Refusing"
     }
 
     fn modify_before_transmit(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let headers = context.request_mut().headers_mut();
-        let target = format!("DynamoDB_20120810.{}", self.operation);
-        if headers.get("x-amz-target") == Some(target.as_str())
-            && self
-                .stage
-                .compare_exchange(0, 1, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst)
-                .is_ok()
-        {
+        let refuse = headers.get("x-amz-target") == Some(format!("DynamoDB_20120810.{}", self.operation).as_str())
+            && self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        if refuse {
             headers.insert("x-amz-target", "DynamoDB_20120810.ListTables");
         }
+        cfg.interceptor_state().store_put(RefusedAttempt(refuse));
         Ok(())
     }
 
@@ -218,14 +234,14 @@ impl Intercept for ConflictOnce {
         &self,
         context: &mut BeforeDeserializationInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self
-            .stage
-            .compare_exchange(1, 2, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst)
-            .is_ok()
-        {
-            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#;
+        if cfg.load::<RefusedAttempt>().is_some_and(|attempt| attempt.0) {
+            self.refused.fetch_add(1, SeqCst);
+            let body = format!(
+                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{}","message":"refused by the test"}}"#,
+                self.error
+            );
             let mut refused = aws_smithy_runtime_api::http::Response::new(
                 aws_smithy_runtime_api::http::StatusCode::try_from(400)?,
                 aws_smithy_types::body::SdkBody::from(body),

@@ -319,3 +319,20 @@ async fn a_process_resolves_a_refid_once_and_never_remembers_a_miss() {
     assert!(first.contains_key("GetItem"), "the first top-up reads the refid: {first:?}");
     assert!(!second.contains_key("GetItem"), "the refid is not read again: {second:?}");
 }
+
+/// DynamoDB throttling that outlasts the SDK's own retries: the caller is told to come back
+/// later (503 `throttled`), never a 500, and a read once DynamoDB answers again is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_past_the_sdks_retries_answers_503() {
+    let (store, throttled) =
+        ally_tests::sdk::Refusing::store("BatchGetItem", "ProvisionedThroughputExceededException").await;
+    let api = ally_tests::TestApi::new(store, Config::default());
+    let (token, _) = api.partner("busy", "gold", 1_000).await;
+    throttled.arm(u32::MAX);
+    let answer = api.call("GET", "/resellers/me", Some(&token), None).await;
+    ally_tests::assert_problem(&answer, 503, "throttled", "a throttled read");
+    assert!(throttled.refused() >= 2, "the SDK tried again before giving up: {}", throttled.refused());
+    throttled.arm(0);
+    let answer = api.call("GET", "/resellers/me", Some(&token), None).await;
+    assert_eq!((answer.status, answer.body["balance"].as_i64()), (200, Some(1_000)), "{answer:?}");
+}

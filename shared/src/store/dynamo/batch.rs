@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 
-use super::DynamoStore;
 use super::item::Item;
+use super::{DynamoStore, failure};
 use crate::store::{StoreError, StoreResult, backoff};
 
 /// How many times unprocessed keys or items are sent again before giving up as throttled.
@@ -22,13 +22,8 @@ impl DynamoStore {
                 .map_err(StoreError::backend)?;
             let mut attempt = 0;
             loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, wanted)
-                    .send()
-                    .await
-                    .map_err(StoreError::backend)?;
+                let out =
+                    self.client.batch_get_item().request_items(&self.table, wanted).send().await.map_err(failure)?;
                 found.extend(out.responses.and_then(|mut m| m.remove(&self.table)).unwrap_or_default());
                 match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
                     Some(rest) if !rest.keys().is_empty() && attempt < BATCH_ATTEMPTS => wanted = rest,
@@ -65,13 +60,7 @@ impl DynamoStore {
 
     async fn batch_chunk(&self, mut chunk: Vec<WriteRequest>) -> StoreResult<()> {
         for attempt in 0..BATCH_ATTEMPTS {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, chunk)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
+            let out = self.client.batch_write_item().request_items(&self.table, chunk).send().await.map_err(failure)?;
             chunk = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
             if chunk.is_empty() {
                 return Ok(());

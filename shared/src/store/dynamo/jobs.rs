@@ -2,9 +2,9 @@
 
 use chrono::Utc;
 
-use super::DynamoStore;
 use super::item::{attr, key, n, s};
-use crate::store::{CLAIM_DAYS, Jobs, StoreError, StoreResult, keys};
+use super::{DynamoStore, failure};
+use crate::store::{CLAIM_DAYS, Jobs, StoreResult, keys};
 
 impl Jobs for DynamoStore {
     async fn claim(&self, claim_key: &str) -> StoreResult<bool> {
@@ -24,7 +24,7 @@ impl Jobs for DynamoStore {
             Ok(_) => Ok(true),
             Err(err) => match err.into_service_error() {
                 e if e.is_conditional_check_failed_exception() => Ok(false),
-                e => Err(StoreError::backend(e)),
+                e => Err(failure(e)),
             },
         }
     }
@@ -49,7 +49,7 @@ impl Jobs for DynamoStore {
             .item("value", s(value))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 }

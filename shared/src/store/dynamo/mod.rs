@@ -21,12 +21,26 @@ mod waiting;
 mod wallet;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 pub use table::{ChangeStream, create_table};
 
 use item::Item;
 
 use crate::store::{StoreError, StoreResult};
+
+/// The one reading of a DynamoDB call's failure that no condition of the call explains:
+/// throttled (after the SDK's own retries) tells the caller to come back later, a
+/// transaction holding the item is a race to retry, anything else is the backend's.
+fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(error: E) -> StoreError {
+    match error.code() {
+        Some("ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "ThrottlingException") => {
+            StoreError::Throttled
+        }
+        Some("TransactionConflictException" | "TransactionInProgressException") => StoreError::Conflict,
+        _ => StoreError::backend(error),
+    }
+}
 
 /// DynamoDB store over one table.
 #[derive(Debug, Clone)]
@@ -61,7 +75,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(out.item)
     }
 }

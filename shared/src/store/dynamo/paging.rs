@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use serde::de::DeserializeOwned;
 
-use super::DynamoStore;
 use super::item::{Item, attr, key, parse, s};
+use super::{DynamoStore, failure};
 use crate::store::{Page, PageRequest, StoreError, StoreResult, decode_cursor, encode_cursor, keys};
 
 impl DynamoStore {
     /// Every item a query yields, page after page.
     pub(super) async fn query_all(&self, query: QueryFluentBuilder) -> StoreResult<Vec<Item>> {
-        query.into_paginator().items().send().try_collect().await.map_err(StoreError::backend)
+        query.into_paginator().items().send().try_collect().await.map_err(failure)
     }
 
     /// The items in sparse partition `partition` of `by-status` whose index sort key is
@@ -84,7 +84,7 @@ pub(super) async fn newest_first<T>(
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         for item in out.items.unwrap_or_default() {
             items.push(decode(item)?);
         }

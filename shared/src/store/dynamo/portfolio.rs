@@ -4,9 +4,9 @@
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::DynamoStore;
 use super::item::{attr, item, key, n, owner_of, parse};
 use super::transaction::{Role, TxItem, guard_condition};
+use super::{DynamoStore, failure};
 use crate::domain::{
     Activity, Client, ClientId, Guard, Hold, HoldStatus, LedgerEntry, Lot, ProvisionedService, UserId,
 };
@@ -114,7 +114,7 @@ impl Portfolio for DynamoStore {
             .expression_attribute_names("#status_sk", attr::STATUS_SK)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 

@@ -5,10 +5,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::NaiveDate;
 
-use super::DynamoStore;
 use super::item::{attr, item, key, n, parse, s};
+use super::{DynamoStore, failure};
 use crate::domain::UserId;
-use crate::store::{PendingReferral, Referrals, RewardSlot, StoreError, StoreResult, keys};
+use crate::store::{PendingReferral, Referrals, RewardSlot, StoreResult, keys};
 
 impl Referrals for DynamoStore {
     async fn take_reward_slot(
@@ -50,7 +50,7 @@ impl Referrals for DynamoStore {
                         .is_some_and(|ids| ids.iter().any(|id| id == referral_id));
                     Ok(if held { RewardSlot::Held } else { RewardSlot::CapReached })
                 }
-                e => Err(StoreError::backend(e)),
+                e => Err(failure(e)),
             },
         }
     }
@@ -58,13 +58,7 @@ impl Referrals for DynamoStore {
     async fn park_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
         // `expires_at` is the table's TTL attribute: a referral past its window goes by itself.
         let waiting = item(pending, keys::referred(&pending.referred_user_id), keys::referral(&pending.referral_id))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(waiting))
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
+        self.client.put_item().table_name(&self.table).set_item(Some(waiting)).send().await.map_err(failure)?;
         Ok(())
     }
 
@@ -89,7 +83,7 @@ impl Referrals for DynamoStore {
             .set_key(Some(key(keys::referred(&pending.referred_user_id), keys::referral(&pending.referral_id))))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
+use super::failure;
 use super::item::attr;
 use crate::store::{StoreError, StoreResult, keys};
 
@@ -84,7 +85,7 @@ pub async fn create_table(client: &Client, name: &str, stream: ChangeStream) -> 
                 .map_err(StoreError::backend)?,
         );
     }
-    request.send().await.map_err(StoreError::backend)?;
+    request.send().await.map_err(failure)?;
     client
         .update_time_to_live()
         .table_name(name)
@@ -97,6 +98,6 @@ pub async fn create_table(client: &Client, name: &str, stream: ChangeStream) -> 
         )
         .send()
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(failure)?;
     Ok(())
 }

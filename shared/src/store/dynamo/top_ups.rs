@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::DynamoStore;
 use super::item::{attr, item, key, n, parse, s, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
+use super::{DynamoStore, failure};
 use crate::domain::{AutoTopUp, Guard, Refusal, TopUpRequest, TopUpStatus, UpgradeSuggestion, UserId};
 use crate::store::{StoreError, StoreResult, TopUps, Upgrades, keys};
 
@@ -111,7 +111,7 @@ impl Upgrades for DynamoStore {
                 PutItemError::ConditionalCheckFailedException(failed) => {
                     failed.item.map(parse).transpose()?.ok_or(StoreError::Conflict)
                 }
-                e => Err(StoreError::backend(e)),
+                e => Err(failure(e)),
             },
         }
     }
@@ -128,7 +128,7 @@ impl Upgrades for DynamoStore {
             .expression_attribute_values(":at", to_attr(&at)?)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 }

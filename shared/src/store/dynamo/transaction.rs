@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
 
-use super::DynamoStore;
 use super::item::{Item, attr, n, parse, s};
+use super::{DynamoStore, failure};
 use crate::domain::{Condition, Guard, Refusal, Status, UserId};
 use crate::store::{Profiles, StoreError, StoreResult, Taken};
 
@@ -136,16 +136,9 @@ impl DynamoStore {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     Err(self.cancelled(c.cancellation_reasons(), &roles).await)
                 }
-                TransactWriteItemsError::TransactionInProgressException(_) => Err(StoreError::Conflict),
-                e if e.is_provisioned_throughput_exceeded_exception()
-                    || e.is_request_limit_exceeded()
-                    || e.is_throttling_exception() =>
-                {
-                    Err(StoreError::Throttled)
-                }
-                other => Err(StoreError::backend(other)),
+                other => Err(failure(other)),
             },
-            Err(other) => Err(StoreError::backend(other)),
+            Err(other) => Err(failure(other)),
         }
     }
 
@@ -193,7 +186,7 @@ impl DynamoStore {
     /// `ReturnValuesOnConditionCheckFailure::AllOld`) means, as [`Self::transact`] reads a
     /// cancelled one: a refusal by the guard, or a race to retry. DynamoDB refuses the
     /// update with `TransactionConflict` while a money transaction on the wallet is in
-    /// flight: a race too.
+    /// flight: a race too ([`failure`]).
     pub(super) async fn wallet_update_failed(
         &self,
         user_id: &UserId,
@@ -204,14 +197,7 @@ impl DynamoStore {
             UpdateItemError::ConditionalCheckFailedException(failed) => {
                 self.wallet_refusal(user_id, guard, failed.item.as_ref()).await
             }
-            UpdateItemError::TransactionConflictException(_) => StoreError::Conflict,
-            e if e.is_provisioned_throughput_exceeded_exception()
-                || e.is_request_limit_exceeded()
-                || e.is_throttling_exception() =>
-            {
-                StoreError::Throttled
-            }
-            e => StoreError::backend(e),
+            e => failure(e),
         }
     }
 }

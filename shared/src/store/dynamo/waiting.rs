@@ -1,8 +1,8 @@
 //! Waiting items: one partition per group, one item per id.
 
-use super::DynamoStore;
 use super::item::{attr, key, s};
-use crate::store::{StoreError, StoreResult, Waiting, keys};
+use super::{DynamoStore, failure};
+use crate::store::{StoreResult, Waiting, keys};
 
 impl Waiting for DynamoStore {
     async fn park(&self, group: &str, id: &str, value: &str) -> StoreResult<()> {
@@ -13,7 +13,7 @@ impl Waiting for DynamoStore {
             .item("value", s(value))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 
@@ -42,7 +42,7 @@ impl Waiting for DynamoStore {
             .set_key(Some(key(keys::waiting(group), id)))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 }

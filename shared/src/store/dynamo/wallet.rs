@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 
 use chrono::{DateTime, Utc};
 
-use super::DynamoStore;
 use super::item::{attr, idempotency_item, idempotency_key, item, key, n, owner_of, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
+use super::{DynamoStore, failure};
 use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
 use crate::store::{
     HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, StoreError, StoreResult, WalletChange,
@@ -226,7 +226,7 @@ impl Wallets for DynamoStore {
             .expression_attribute_values(":response", s(response))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(failure)?;
         Ok(())
     }
 
