@@ -79,7 +79,11 @@ pub async fn dynamo_store() -> DynamoStore {
 
 /// A DynamoDB store on a fresh table of its own.
 pub async fn dynamo_store_with(stream: ChangeStream) -> DynamoStore {
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config());
+    fresh_table(aws_sdk_dynamodb::Client::new(&sdk_config()), stream).await
+}
+
+/// A DynamoDB store through `client` on a fresh table of its own.
+pub async fn fresh_table(client: aws_sdk_dynamodb::Client, stream: ChangeStream) -> DynamoStore {
     let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
     create_table(&client, &table, stream).await.expect("create the test table");
     DynamoStore::new(client, table)

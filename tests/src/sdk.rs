@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
-use ally::store::dynamo::{ChangeStream, DynamoStore, create_table};
+use ally::store::dynamo::{ChangeStream, DynamoStore};
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
     BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
@@ -18,6 +18,12 @@ use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A DynamoDB store on a fresh emulator table whose client goes through `interceptor`.
+async fn intercepted(interceptor: impl Intercept + 'static, stream: ChangeStream) -> DynamoStore {
+    let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(interceptor).build();
+    crate::emulator::fresh_table(aws_sdk_dynamodb::Client::from_conf(config), stream).await
+}
 
 /// What to do to the armed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +80,9 @@ impl SdkCalls {
 
     /// A DynamoDB store on a fresh emulator table whose client goes through this interceptor.
     pub async fn store(&self) -> DynamoStore {
-        let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
-        let client = aws_sdk_dynamodb::Client::from_conf(config);
-        let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        create_table(&client, &table, ChangeStream::On).await.expect("create the test table");
+        let store = intercepted(self.clone(), ChangeStream::On).await;
         self.take();
-        DynamoStore::new(client, table)
+        store
     }
 }
 
@@ -137,11 +140,7 @@ pub struct ShortPages(pub i32);
 impl ShortPages {
     /// A DynamoDB store on a fresh emulator table whose Queries are cut short.
     pub async fn store(self) -> DynamoStore {
-        let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(self).build();
-        let client = aws_sdk_dynamodb::Client::from_conf(config);
-        let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
-        DynamoStore::new(client, table)
+        intercepted(self, ChangeStream::Off).await
     }
 }
 
@@ -190,12 +189,7 @@ impl Refusing {
     /// `error` once armed.
     pub async fn store(operation: &'static str, error: &'static str) -> (DynamoStore, Self) {
         let refusing = Self { operation, error, left: Arc::default(), refused: Arc::default() };
-        let config =
-            aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(refusing.clone()).build();
-        let client = aws_sdk_dynamodb::Client::from_conf(config);
-        let table = format!("ally-test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        create_table(&client, &table, ChangeStream::Off).await.expect("create the test table");
-        (DynamoStore::new(client, table), refusing)
+        (intercepted(refusing.clone(), ChangeStream::Off).await, refusing)
     }
 
     /// Refuses the next `times` calls of the operation.

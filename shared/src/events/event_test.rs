@@ -156,16 +156,20 @@ fn every_ledger_entry_is_an_event_of_its_kind_with_the_same_envelope() {
     }
 }
 
-#[test]
-fn a_runway_crossing_is_judged_on_the_spend_before_and_after_the_change() {
-    let with = |balance: i64, spent: i64| match wallet(balance) {
+/// A wallet of `balance` that has spent `spent` in all, with a runway alert of 8 days.
+fn alerted(balance: i64, spent: i64) -> Stored {
+    match wallet(balance) {
         Stored::Reseller(mut r) => {
             r.credits_spent = spent;
             r.alerts = Some(crate::domain::Alerts { thresholds: vec![], runway_days: Some(8) });
             Stored::Reseller(r)
         }
         other => other,
-    };
+    }
+}
+
+#[test]
+fn a_runway_crossing_is_judged_on_the_spend_before_and_after_the_change() {
     // Published before any later change: the running total now is the change's own.
     let low = |old: Stored, new: Stored, in_window| {
         let credits_spent = match &new {
@@ -176,29 +180,25 @@ fn a_runway_crossing_is_judged_on_the_spend_before_and_after_the_change() {
         runway_event(&change(Some(old), Some(new)), now).map(|e| e.detail_type())
     };
     // 1,000 left at 3,000 a month is 10 days; spending all of it (4,000 in the window) is 0.
-    assert_eq!(low(with(1_000, 3_000), with(0, 4_000), 4_000), Some("LowRunway"), "raised the average and emptied");
-    assert_eq!(low(with(1_000, 3_000), with(900, 3_100), 3_100), None, "9 days left, still above 8");
-    assert_eq!(low(with(500, 3_000), with(400, 3_100), 3_100), None, "already short before it: no repeat");
-    assert_eq!(low(with(100, 0), with(10, 90), 90), Some("LowRunway"), "the first spend shows 3 days");
-    assert_eq!(low(with(100, 0), with(90, 10), 10), None, "270 days");
+    assert_eq!(
+        low(alerted(1_000, 3_000), alerted(0, 4_000), 4_000),
+        Some("LowRunway"),
+        "raised the average and emptied"
+    );
+    assert_eq!(low(alerted(1_000, 3_000), alerted(900, 3_100), 3_100), None, "9 days left, still above 8");
+    assert_eq!(low(alerted(500, 3_000), alerted(400, 3_100), 3_100), None, "already short before it: no repeat");
+    assert_eq!(low(alerted(100, 0), alerted(10, 90), 90), Some("LowRunway"), "the first spend shows 3 days");
+    assert_eq!(low(alerted(100, 0), alerted(90, 10), 10), None, "270 days");
 }
 
 #[test]
 fn changes_published_together_make_one_runway_crossing() {
-    let with = |balance: i64, spent: i64| match wallet(balance) {
-        Stored::Reseller(mut r) => {
-            r.credits_spent = spent;
-            r.alerts = Some(crate::domain::Alerts { thresholds: vec![], runway_days: Some(8) });
-            Stored::Reseller(r)
-        }
-        other => other,
-    };
     // Two spends of 50 (1,000 -> 950 -> 900), both read after the second: 3,600 spent in the
     // window, 3,600 in all. As of the first, 3,550 in the window: 950 lasts 8 days, 1,000 did
     // too; as of the second, 3,600: 900 lasts 7. One crossing, made by the second.
     let now = SpendNow { in_window: 3_600, credits_spent: 3_600 };
-    let first = runway_event(&change(Some(with(1_000, 3_500)), Some(with(950, 3_550))), now);
-    let second = runway_event(&change(Some(with(950, 3_550)), Some(with(900, 3_600))), now);
+    let first = runway_event(&change(Some(alerted(1_000, 3_500)), Some(alerted(950, 3_550))), now);
+    let second = runway_event(&change(Some(alerted(950, 3_550)), Some(alerted(900, 3_600))), now);
     let crossings = [first, second].map(|e| e.map(|e| e.detail_type()));
     assert_eq!(crossings, [None, Some("LowRunway")]);
 }
