@@ -172,7 +172,8 @@ pub trait Profiles: Send + Sync {
     fn with_metadata(&self, user_id: &UserId) -> impl Future<Output = StoreResult<Option<WithMetadata>>> + Send;
 
     /// Replaces the metadata of `user_id` if its version is still `expected` (refused with
-    /// `VersionChanged` otherwise, `Missing` without a reseller).
+    /// `VersionChanged` otherwise). The caller has read the reseller, and resellers are never
+    /// deleted: the write checks nothing else (one item, one conditional put).
     fn put_metadata(
         &self,
         user_id: &UserId,

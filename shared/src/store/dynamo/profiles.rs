@@ -3,17 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::DynamoStore;
 use super::hierarchy::child_of;
 use super::item::{
     Item, MetadataItem, attr, key, metadata_item, n, parse, refid_item, reseller_item, s, sort_key, to_attr,
 };
 use super::paging::newest_first;
 use super::transaction::{Role, TxItem, guard_condition};
+use super::{DynamoStore, failure};
 use crate::domain::{Metadata, RefId, Reseller, UserId};
 use crate::store::{
     Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken,
@@ -71,33 +70,26 @@ impl Profiles for DynamoStore {
     }
 
     async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
-        let exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::reseller(user_id), keys::PROFILE)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(StoreError::backend)?;
+        // One conditional put of the one item (a transaction would cost twice the units).
         let condition = if expected == 0 { "attribute_not_exists(pk)" } else { "version = :expected" };
-        let put = Put::builder()
+        let written = self
+            .client
+            .put_item()
             .table_name(&self.table)
             .set_item(Some(metadata_item(user_id, metadata, expected + 1)?))
             .condition_expression(condition)
             .set_expression_attribute_values(
                 (expected > 0).then(|| HashMap::from([(":expected".to_string(), n(expected))])),
             )
-            .build()
-            .map_err(StoreError::backend)?;
-        self.transact(vec![
-            TxItem {
-                write: TransactWriteItem::builder().condition_check(exists).build(),
-                role: Role::Requires(Refusal::Missing),
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Err(StoreError::Refused(Refusal::VersionChanged)),
+                e => Err(failure(e)),
             },
-            TxItem {
-                write: TransactWriteItem::builder().put(put).build(),
-                role: Role::Requires(Refusal::VersionChanged),
-            },
-        ])
-        .await
+        }
     }
 
     async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
