@@ -4,8 +4,8 @@
 # Sets: base (http://127.0.0.1:<port>), data (the directory), bin (ally-local).
 bin=${CARGO_TARGET_DIR:-target}/debug/ally-local
 data=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ALLY_LOCAL_DATA=$data/store ALLY_LOCAL_OUTBOX=$data/outbox ALLY_LOCAL_ADDR=127.0.0.1:$port
+# Port 0: the server binds a free port and prints the address it serves.
+export ALLY_LOCAL_DATA=$data/store ALLY_LOCAL_OUTBOX=$data/outbox ALLY_LOCAL_ADDR=127.0.0.1:0
 # Given, so tokens minted by `ally-local token` and the server agree whoever starts first.
 ALLY_LOCAL_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export ALLY_LOCAL_JWT_SECRET
@@ -17,14 +17,19 @@ export ALLY_UPGRADE_ACQUISITIONS=4
 server=$!
 # Stopped (it writes its store on SIGTERM) before its directory goes.
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
-base=http://127.0.0.1:$port
-python3 - "$base" <<'PY'
-import sys, time, urllib.request
-for _ in range(200):
+# It prints the address once bound, so it is listening by then (up to 30 s for a loaded
+# machine to start it).
+base=$(python3 - "$data/server.log" <<'PY'
+import re, sys, time
+for _ in range(600):
     try:
-        urllib.request.urlopen(sys.argv[1] + "/health")
-        sys.exit(0)
+        served = re.search(r"Ally dev server on (http://127\.0\.0\.1:\d+)", open(sys.argv[1]).read())
     except OSError:
-        time.sleep(0.05)
+        served = None
+    if served:
+        print(served.group(1))
+        sys.exit(0)
+    time.sleep(0.05)
 sys.exit("the dev server did not start")
 PY
+)

@@ -94,7 +94,9 @@ async fn serve() -> Result<(), Failure> {
     let jwt = config.local_jwt_secret.clone().ok_or("no JWT secret")?;
     let webhook = config.webhook_secret.clone().ok_or("no webhook secret")?;
     let stripe = config.stripe_webhook_secret.clone().ok_or("no Stripe secret")?;
-    let addr = config.local_addr.clone();
+    // Bound first: the address printed is the one served (port 0 picks a free one).
+    let listener = tokio::net::TcpListener::bind(&config.local_addr).await?;
+    let addr = listener.local_addr()?;
     let data = PathBuf::from(&config.local_data);
     let outbox = Arc::new(Outbox::new(&config.local_outbox, &config.mail_from));
     let (store, feed) = MemoryStore::open(data.join("store.json"))?.with_change_feed();
@@ -109,7 +111,6 @@ async fn serve() -> Result<(), Failure> {
     let router = local_router(HttpApp::new(ally), jwt.bytes())
         .merge(local_events::routes(bus, outbox, jwt.clone()))
         .merge(pages);
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());

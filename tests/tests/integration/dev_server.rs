@@ -3,7 +3,6 @@
 //! a restart. `make test` builds the binary before the tests run.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -17,10 +16,6 @@ fn binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 struct DevServer {
     child: Child,
     port: u16,
@@ -28,10 +23,11 @@ struct DevServer {
 }
 
 impl DevServer {
-    fn start(data: &Path, port: u16) -> Self {
+    /// Starts the server on a port the system picks, read from what it prints.
+    fn start(data: &Path) -> Self {
         let mut child = Command::new(binary())
             .arg("serve")
-            .env("ALLY_LOCAL_ADDR", format!("127.0.0.1:{port}"))
+            .env("ALLY_LOCAL_ADDR", "127.0.0.1:0")
             .env("ALLY_LOCAL_DATA", data)
             .env("ALLY_LOCAL_OUTBOX", data.join("outbox"))
             .env_remove("ALLY_LOCAL_JWT_SECRET")
@@ -42,16 +38,23 @@ impl DevServer {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut admin_token = None;
+        let (mut port, mut admin_token) = (None, None);
         for line in lines.by_ref() {
             let line = line.unwrap();
+            if let Some(served) = line.strip_prefix("Ally dev server on http://127.0.0.1:") {
+                port = served.split_whitespace().next().and_then(|p| p.parse().ok());
+            }
             if let Some(token) = line.trim().strip_prefix("admin token (24 h): ") {
                 admin_token = Some(token.to_string());
                 break;
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        Self { child, port, admin_token: admin_token.expect("the server prints an admin token") }
+        Self {
+            child,
+            port: port.expect("the server prints the port it serves"),
+            admin_token: admin_token.expect("the server prints an admin token"),
+        }
     }
 
     fn request(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -102,23 +105,10 @@ fn mint(data: &Path, user: &str, email: &str) -> String {
 /// Polls up to 30 s: the deadline of what a loaded 2-core machine may take, never a goal.
 const POLLS: u32 = 1_200;
 
-/// Waits for the port to accept connections (the server prints before it listens).
-fn wait_for(port: u16) {
-    for _ in 0..POLLS {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    panic!("the dev server did not listen on {port}");
-}
-
 #[test]
 fn the_dev_server_serves_every_route_and_keeps_its_data() {
     let data = std::env::temp_dir().join(format!("ally-dev-{}", ulid::Ulid::new()));
-    let port = free_port();
-    let server = DevServer::start(&data, port);
-    wait_for(port);
+    let server = DevServer::start(&data);
     // The dev server is its own identity provider: a token's address counts as verified.
     let partner = mint(&data, "partner-9", "billing@nine.example");
     let (status, created) = server.request("POST", "/resellers", &partner, Some(json!({"company": "Nine Ltd"})));
@@ -137,8 +127,7 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     assert_eq!(status, 200);
     server.stop();
 
-    let server = DevServer::start(&data, port);
-    wait_for(port);
+    let server = DevServer::start(&data);
     let (status, me) = server.request("GET", "/resellers/me", &partner, None);
     assert_eq!((status, me["refid"].as_str()), (200, Some(refid.as_str())), "the same token and data after a restart");
 
@@ -208,7 +197,7 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     // A Stripe payment tried without Stripe: signed with the dev server's secret.
     let sent = Command::new(binary())
         .args(["stripe-event", "payment_intent.succeeded", "--refid", &refid, "--amount", "250"])
-        .args(["--url", &format!("http://127.0.0.1:{port}")])
+        .args(["--url", &format!("http://127.0.0.1:{}", server.port)])
         .env("ALLY_LOCAL_DATA", &data)
         .output()
         .unwrap();
