@@ -5,6 +5,7 @@
 //! errors (a transaction holding the item, throttling).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
@@ -172,8 +173,8 @@ impl Intercept for ShortPages {
 pub struct Refusing {
     operation: &'static str,
     error: &'static str,
-    left: Arc<std::sync::atomic::AtomicU32>,
-    refused: Arc<std::sync::atomic::AtomicU32>,
+    left: Arc<AtomicU32>,
+    refused: Arc<AtomicU32>,
 }
 
 /// Marks, in the call's config bag, an attempt whose answer is to be replaced.
@@ -194,12 +195,12 @@ impl Refusing {
 
     /// Refuses the next `times` calls of the operation.
     pub fn arm(&self, times: u32) {
-        self.left.store(times, std::sync::atomic::Ordering::SeqCst);
+        self.left.store(times, SeqCst);
     }
 
     /// How many calls were refused.
     pub fn refused(&self) -> u32 {
-        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+        self.refused.load(SeqCst)
     }
 }
 
