@@ -4,7 +4,8 @@
 //! sent, and served with its response lost (the write committed, the caller never hears).
 //! The caller then retries with the same key, as a client or an event source would: the
 //! money moved exactly once, the ledger explains the balance, the counters agree, and a
-//! further retry replays the same answer.
+//! further retry replays the same answer. DynamoDB's throttling past the SDK's retries
+//! answers 503 with nothing moved, reads and writes alike.
 
 use std::sync::Arc;
 
@@ -335,4 +336,26 @@ async fn throttling_past_the_sdks_retries_answers_503() {
     throttled.arm(0);
     let answer = api.call("GET", "/resellers/me", Some(&token), None).await;
     assert_eq!((answer.status, answer.body["balance"].as_i64()), (200, Some(1_000)), "{answer:?}");
+}
+
+/// A spend whose transaction DynamoDB keeps throttling: 503 `throttled`, nothing moved, and
+/// the caller's retry with the same key, once DynamoDB answers again, spends exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_spend_moves_nothing_and_its_retry_spends_once() {
+    let (store, throttled) = ally_tests::sdk::Refusing::store("TransactWriteItems", "ThrottlingException").await;
+    let api = ally_tests::TestApi::new(store, Config::default());
+    let (token, _) = api.partner("busy", "gold", 1_000).await;
+    let before = api.holdings(&token).await;
+    throttled.arm(u32::MAX);
+    let spend = serde_json::json!({"cost": 100});
+    let answer = api.provision(&token, "buy-1", spend.clone()).await;
+    ally_tests::assert_problem(&answer, 503, "throttled", "a throttled spend");
+    assert!(throttled.refused() >= 2, "the SDK tried again before giving up: {}", throttled.refused());
+    assert_eq!(api.holdings(&token).await, before, "nothing moved");
+    throttled.arm(0);
+    let first = api.provision(&token, "buy-1", spend.clone()).await;
+    assert_eq!((first.status, first.body["balance"].as_i64()), (200, Some(915)), "{first:?}");
+    let again = api.provision(&token, "buy-1", spend).await;
+    assert_eq!(again.body, first.body, "the same key replays");
+    assert_eq!(api.holdings(&token).await["me"]["balance"], 915);
 }
