@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod figures;
 pub mod fixtures;
 pub mod hooked;
+pub mod items;
 pub mod lambda_async;
 pub mod runtime_api;
 pub mod sdk;

@@ -2,22 +2,29 @@
 //! paid or promotional, perhaps expiring. Spending draws lots in one fixed order, and credit
 //! past its expiry is never spendable, whether or not the expiry job has run.
 //!
-//! The live state of the open lots rides on the wallet item, which every money write
-//! already conditions on: a spend touches no lot item at all, and the lots cannot drift
-//! from the balance. Credit without an expiry joins the open lot of its kind without one,
-//! and a wallet keeps at most [`MAX_OPEN_LOTS`] open, past which expiring credit joins a lot
-//! of its kind expiring the same day (see [`Lots::open`]): the wallet item, rewritten by
-//! every money write, stays small.
+//! The live state of the first open lots rides on the wallet item, which every money write
+//! already conditions on: a spend of them touches no other item, and the lots cannot drift
+//! from the balance. The wallet carries at most [`LOTS_ON_WALLET`] (the first in the
+//! spending order); the others wait in items of their own beside it, read with it, and
+//! written in the same transaction only when a change moves them (see
+//! [`Lots::beside_changes`]): the wallet item, rewritten by every money write, stays under
+//! 1 KB however many lots are open. Credit without an expiry joins the open lot of its kind
+//! without one, and a wallet keeps at most [`MAX_OPEN_LOTS`] open, past which expiring
+//! credit joins a lot of its kind expiring the same day (see [`Lots::open`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How many lots a wallet keeps open before expiring credits join lots of their class. Each
-/// is about 100 bytes of the wallet item, which every money write rewrites (a write unit
-/// per KB). Credit without an expiry never adds a lot past one per kind, so only expiring
-/// credit (referral rewards, grants) reaches this: twenty rewards a month expiring after
-/// 90 days stay under it.
+/// How many lots a wallet keeps open before expiring credits join lots of their class.
+/// Credit without an expiry never adds a lot past one per kind, so only expiring credit
+/// (referral rewards, grants) reaches this: twenty rewards a month expiring after 90 days
+/// stay under it.
 pub const MAX_OPEN_LOTS: usize = 64;
+
+/// How many open lots ride on the wallet item: the first in the spending order, which
+/// spends draw first. Each is about 110 bytes of an item every money write rewrites (a
+/// write unit per KB), beside a profile of about 420: four keep it under 1 KB.
+pub const LOTS_ON_WALLET: usize = 4;
 
 /// The id of the lot that adopts a balance credited before lots were kept.
 pub const OPENING_LOT: &str = "opening-balance";
@@ -102,45 +109,101 @@ impl Lot {
 }
 
 /// A wallet's open lots (remaining or reserved credit), in the spending order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct Lots(Vec<Lot>);
+pub struct Lots {
+    open: Vec<Lot>,
+    /// The lots read from the items beside the wallet, as read: a write compares what it
+    /// leaves there with them and writes only what moved.
+    #[serde(skip)]
+    beside: Vec<Lot>,
+}
+
+/// Equal when the same lots are open, wherever they were read from.
+impl PartialEq for Lots {
+    fn eq(&self, other: &Self) -> bool {
+        self.open == other.open
+    }
+}
+
+impl Eq for Lots {}
+
+/// The items beside the wallet a write of its lots changes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BesideChanges<'a> {
+    /// Lots to write beside the wallet: newly there, or changed since read.
+    pub put: Vec<&'a Lot>,
+    /// Lots to take away from beside it: moved onto the wallet, or closed.
+    pub delete: Vec<&'a str>,
+}
 
 impl Lots {
+    /// The lots the wallet item carries: the first [`LOTS_ON_WALLET`] in the spending order.
+    pub fn on_wallet(&self) -> &[Lot] {
+        &self.open[..self.open.len().min(LOTS_ON_WALLET)]
+    }
+
+    /// How many lots wait beside the wallet.
+    pub fn beside_count(&self) -> usize {
+        self.open.len() - self.on_wallet().len()
+    }
+
+    /// Takes in the lots read from the items beside the wallet, each in its place in the
+    /// spending order.
+    pub fn read_beside(&mut self, lots: Vec<Lot>) {
+        self.open.extend(lots.iter().cloned());
+        self.beside = lots;
+        self.sort();
+    }
+
+    /// What a write of these lots changes beside the wallet, against what was read there.
+    pub fn beside_changes(&self) -> BesideChanges<'_> {
+        let beside = &self.open[self.on_wallet().len()..];
+        BesideChanges {
+            put: beside.iter().filter(|l| !self.beside.contains(l)).collect(),
+            delete: self
+                .beside
+                .iter()
+                .filter(|was| !beside.iter().any(|l| l.id == was.id))
+                .map(|l| l.id.as_str())
+                .collect(),
+        }
+    }
+
     /// Whether no lot is open.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.open.is_empty()
     }
 
     /// The open lots, in the spending order.
     pub fn iter(&self) -> impl Iterator<Item = &Lot> {
-        self.0.iter()
+        self.open.iter()
     }
 
     /// The open lot `id`.
     pub fn get(&self, id: &str) -> Option<&Lot> {
-        self.0.iter().find(|l| l.id == id)
+        self.open.iter().find(|l| l.id == id)
     }
 
     /// Credit left in all lots: the balance.
     pub fn total(&self) -> i64 {
-        self.0.iter().map(|l| l.remaining).sum()
+        self.open.iter().map(|l| l.remaining).sum()
     }
 
     /// Credit of expired lots that no hold reserves: in the balance until the expiry job
     /// takes it, never spendable.
     pub fn expired_unreserved(&self, now: DateTime<Utc>) -> i64 {
-        self.0.iter().filter(|l| l.is_expired(now)).map(|l| l.remaining - l.reserved).sum()
+        self.open.iter().filter(|l| l.is_expired(now)).map(|l| l.remaining - l.reserved).sum()
     }
 
     /// Credit that expires after `now` and by `until`.
     pub fn expiring(&self, now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
-        self.0.iter().filter(|l| l.expires_at.is_some_and(|at| at > now && at <= until)).map(|l| l.remaining).sum()
+        self.open.iter().filter(|l| l.expires_at.is_some_and(|at| at > now && at <= until)).map(|l| l.remaining).sum()
     }
 
     /// What the open lots reserve for holds: `held`.
     pub fn reserved(&self) -> i64 {
-        self.0.iter().map(|l| l.reserved).sum()
+        self.open.iter().map(|l| l.reserved).sum()
     }
 
     /// Adopts a balance credited before lots were kept (any part of the balance no lot
@@ -153,7 +216,7 @@ impl Lots {
         if missing <= 0 && unreserved <= 0 {
             return;
         }
-        match self.0.iter_mut().find(|l| l.id == OPENING_LOT) {
+        match self.open.iter_mut().find(|l| l.id == OPENING_LOT) {
             Some(opening) => {
                 opening.amount += missing.max(0);
                 opening.remaining += missing.max(0);
@@ -162,7 +225,7 @@ impl Lots {
             None => {
                 let mut opening = Lot::new(OPENING_LOT, LotKind::Paid, missing.max(0), None, since);
                 opening.reserved = unreserved.max(0);
-                self.0.push(opening);
+                self.open.push(opening);
             }
         }
         self.sort();
@@ -178,9 +241,9 @@ impl Lots {
     /// only distinct expiry days add lots past the bound.
     pub fn open(&mut self, lot: Lot, now: DateTime<Utc>) -> Lot {
         let day = |at: Option<DateTime<Utc>>| at.map(|at| at.date_naive());
-        let joined = (lot.expires_at.is_none() || self.0.len() >= MAX_OPEN_LOTS)
+        let joined = (lot.expires_at.is_none() || self.open.len() >= MAX_OPEN_LOTS)
             .then(|| {
-                self.0
+                self.open
                     .iter_mut()
                     .filter(|l| l.kind == lot.kind && !l.is_expired(now) && day(l.expires_at) == day(lot.expires_at))
                     .max_by_key(|l| l.created_at)
@@ -194,7 +257,7 @@ impl Lots {
                 into.clone()
             }
             None => {
-                self.0.push(lot.clone());
+                self.open.push(lot.clone());
                 lot
             }
         };
@@ -244,7 +307,7 @@ impl Lots {
     /// `now`: that lot's unreserved credit (expired or not), then the spendable credit of
     /// the others.
     pub fn reversible(&self, lot: &str, now: DateTime<Utc>) -> i64 {
-        self.0.iter().map(|l| if l.id == lot { l.remaining - l.reserved } else { l.spendable(now) }).sum()
+        self.open.iter().map(|l| if l.id == lot { l.remaining - l.reserved } else { l.spendable(now) }).sum()
     }
 
     /// Takes back `amount` (at most [`Self::reversible`]) from lot `lot` first, then in
@@ -281,7 +344,7 @@ impl Lots {
     fn plan(&self, amount: i64, give: impl Fn(&Lot) -> i64) -> Option<Vec<Draw>> {
         let mut left = amount;
         let mut draws = Vec::new();
-        for lot in &self.0 {
+        for lot in &self.open {
             if left == 0 {
                 break;
             }
@@ -297,15 +360,15 @@ impl Lots {
     /// Applies `change` to each drawn lot, then closes the lots left empty.
     fn apply(&mut self, draws: &[Draw], change: impl Fn(&mut Lot, i64)) {
         for draw in draws {
-            if let Some(lot) = self.0.iter_mut().find(|l| l.id == draw.lot) {
+            if let Some(lot) = self.open.iter_mut().find(|l| l.id == draw.lot) {
                 change(lot, draw.amount);
             }
         }
-        self.0.retain(|l| l.remaining > 0 || l.reserved > 0);
+        self.open.retain(|l| l.remaining > 0 || l.reserved > 0);
     }
 
     fn sort(&mut self) {
-        self.0.sort_by(|a, b| a.order().cmp(&b.order()));
+        self.open.sort_by(|a, b| a.order().cmp(&b.order()));
     }
 }
 

@@ -127,3 +127,62 @@ fn adopting_a_balance_and_reserve_from_before_lots_makes_them_sum_to_them() {
     assert_eq!(drawn(&wallet.capture(&legacy, 4)), [(OPENING_LOT, 4)]);
     assert_eq!((wallet.total(), wallet.reserved()), (21, 0));
 }
+
+/// The lots as a store keeps them and reads them back: the first on the wallet, the others
+/// beside it.
+fn stored(lots: &Lots) -> Lots {
+    let mut read = Lots { open: lots.on_wallet().to_vec(), beside: Vec::new() };
+    read.read_beside(lots.open[lots.on_wallet().len()..].to_vec());
+    read
+}
+
+fn ids<'a>(lots: impl IntoIterator<Item = &'a Lot>) -> Vec<&'a str> {
+    lots.into_iter().map(|l| l.id.as_str()).collect()
+}
+
+#[test]
+fn the_first_lots_ride_on_the_wallet_and_a_write_moves_only_what_changed_beside_it() {
+    use LotKind::{Paid, Promotional};
+    let wallet = lots(&[
+        ("d1", Promotional, 10, days(1)),
+        ("d2", Promotional, 10, days(2)),
+        ("d3", Promotional, 10, days(3)),
+        ("d4", Promotional, 10, days(4)),
+        ("d5", Promotional, 10, days(5)),
+        ("d6", Promotional, 10, days(6)),
+        ("paid", Paid, 100, None),
+    ]);
+    assert_eq!(ids(wallet.on_wallet()), ["d1", "d2", "d3", "d4"]);
+    assert_eq!(wallet.beside_count(), 3);
+    // Read from a wallet that carried them all (before lots waited beside it): all three move.
+    let first = wallet.beside_changes();
+    assert_eq!((ids(first.put), first.delete), (vec!["d5", "d6", "paid"], Vec::<&str>::new()));
+
+    let read = stored(&wallet);
+    assert_eq!(read, wallet, "read back whole, in the spending order");
+    assert_eq!(read.beside_changes(), BesideChanges::default(), "nothing moved, nothing written beside");
+
+    // A spend of the wallet's lots: one closes, the first lot beside it moves onto the wallet.
+    let mut spent = read.clone();
+    assert_eq!(drawn(&spent.draw(15, t0()).unwrap()), [("d1", 10), ("d2", 5)]);
+    let changes = spent.beside_changes();
+    assert_eq!((ids(changes.put), changes.delete), (vec![], vec!["d5"]));
+
+    // A spend past the wallet's lots draws those beside it in order, and writes them.
+    let mut deep = read.clone();
+    assert_eq!(deep.draw(55, t0()).unwrap().len(), 6);
+    assert_eq!(ids(deep.on_wallet()), ["d6", "paid"]);
+    let changes = deep.beside_changes();
+    assert_eq!((ids(changes.put), changes.delete), (vec![], vec!["d5", "d6", "paid"]));
+
+    // An earlier lot pushes the wallet's last lot beside it; a reservation of a lot beside
+    // it rewrites that lot.
+    let mut granted = read.clone();
+    granted.open(Lot::new("d0", Promotional, 10, Some(t0() + Duration::hours(12)), t0()), t0());
+    let changes = granted.beside_changes();
+    assert_eq!((ids(changes.put), changes.delete), (vec!["d4"], vec![]));
+    let mut held = read;
+    held.reserve(45, t0()).unwrap();
+    let changes = held.beside_changes();
+    assert_eq!((ids(changes.put), changes.delete), (vec!["d5"], vec![]));
+}

@@ -31,7 +31,7 @@ pub use ids::{
     RefId, UserId,
 };
 pub use ledger::{Counterpart, EntryKind, LedgerEntry, new_id};
-pub use lot::{Draw, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
+pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{

@@ -2,6 +2,8 @@
 //! ones written with the charge, the rest filled after it, by the caller or, if that fails,
 //! by the sweeper.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
@@ -12,7 +14,8 @@ use super::money::Movement;
 use super::wallet_write::request_hash;
 use super::{Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus};
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Tier, UserId, license_key,
+    Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Reseller, Tier, UserId,
+    license_key,
 };
 use crate::store::{IdempotencyState, Store};
 
@@ -37,7 +40,8 @@ impl<S: Store> Ally<S> {
             return Err(AllyError::validation(format!("a bulk onboarding takes 1 to {MAX_BULK} clients, got {count}")));
         }
         let hash = request_hash("bulk_onboard", &request);
-        let filled_later = count > BULK_CLIENTS_IN_CHARGE;
+        // What the charge that committed carried (each attempt decides it from its read).
+        let carried = AtomicUsize::new(0);
         let fill = serde_json::to_string(&request).map_err(AllyError::internal)?;
         let committed = self
             .commit(
@@ -51,7 +55,9 @@ impl<S: Store> Ally<S> {
                     guard.check(Some(r))?;
                     let (mut clients, mut services) =
                         bulk_items(user_id, key, &request, price.cost.get(), price.base.get(), r.tier, now);
-                    let in_charge = count.min(BULK_CLIENTS_IN_CHARGE);
+                    let in_charge = count.min(clients_in_charge(r, total.get(), now));
+                    carried.store(in_charge, Ordering::Relaxed);
+                    let filled_later = count > in_charge;
                     clients.truncate(in_charge);
                     services.truncate(in_charge);
                     Ok(Movement {
@@ -93,7 +99,7 @@ impl<S: Store> Ally<S> {
         if committed.state == IdempotencyState::Pending {
             // A fresh charge wrote the first clients and services itself; a retry of a
             // pending one cannot know how far a fill got, and rewrites them all.
-            let from = if committed.fresh { BULK_CLIENTS_IN_CHARGE.min(clients.len()) } else { 0 };
+            let from = if committed.fresh { carried.load(Ordering::Relaxed) } else { 0 };
             if let Err(e) = self.fill(user_id, key, &charge, &clients[from..], &services[from..]).await {
                 // Charged, not yet filled: never a 500 that invites a retry with a new key.
                 // The caller is told so (202); the sweeper or a retry finishes the fill.
@@ -189,10 +195,16 @@ fn derived_id(user_id: &UserId, key: &IdempotencyKey, kind: &str, index: usize, 
     Ulid::from_parts(at.timestamp_millis() as u64, random)
 }
 
-/// How many clients of a bulk (with their services, two items each) ride in the charge's
-/// transaction: DynamoDB takes 100 items, and the wallet, the entry, the key and the two
-/// counters take 5.
-const BULK_CLIENTS_IN_CHARGE: usize = 47;
+/// How many clients of a bulk of `total` credits (with their services, two items each) ride
+/// in the charge's transaction: DynamoDB takes 100 items; the wallet, the entry, the key, the
+/// two counters and an auto top-up request take 6, and each lot the spend moves beside the
+/// wallet one (47 when it moves none).
+fn clients_in_charge(r: &Reseller, total: i64, now: DateTime<Utc>) -> usize {
+    let mut lots = r.lots.clone();
+    lots.draw(total, now);
+    let beside = lots.beside_changes();
+    (100 - 6 - beside.put.len() - beside.delete.len()) / 2
+}
 
 /// The clients and services of a bulk onboarding at the charge's time `at`, rebuilt
 /// identically from the request and the charge by every retry.

@@ -348,6 +348,9 @@ impl<S: Store> Ally<S> {
             match self.store.update_profile(user_id, &update).await {
                 Ok(mut updated) => {
                     updated.metadata = metadata;
+                    // Written under the version read, which pins the lots read (the store
+                    // answers only those the wallet item carries).
+                    updated.lots = r.lots;
                     return Ok(Some(updated));
                 }
                 Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,

@@ -194,6 +194,15 @@ pub fn lot(id: &str) -> String {
     format!("{LOT_PREFIX}{id}")
 }
 
+/// Prefix of the sort keys of the open lots that wait beside the wallet (past the ones it
+/// carries).
+pub const LOT_BESIDE_WALLET_PREFIX: &str = "WALLET#LOT#";
+
+/// Sort key of an open lot waiting beside the wallet.
+pub fn lot_beside_wallet(id: &str) -> String {
+    format!("{LOT_BESIDE_WALLET_PREFIX}{id}")
+}
+
 /// Partition, in the `by-status` index, of the lots with an expiry not yet taken: sparse
 /// (a lot leaves it when the expiry job has seen it), read by the expiry job by expiry.
 pub const EXPIRING_LOTS: &str = "LOT#EXPIRING";

@@ -1,14 +1,22 @@
 //! Credit lots (issue 16): paid and promotional credit, spent in one fixed order, expired
 //! credit never spendable even before the job runs, each expiry written once however many
-//! jobs and spends race it; on both stores.
+//! jobs and spends race it; on both stores. Past the few lots the wallet item carries, the
+//! others wait in items beside it (issue 14), and every path reads and writes them whole.
 
-use ally::domain::{AllyError, EntryKind, LotKind, Tier};
-use ally::service::{CaptureRequest, CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
-use ally::store::{PageRequest, Store};
-use ally::{Ally, Config};
-use ally_tests::{
-    all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, sleep_past, uid,
+use ally::domain::{AllyError, EntryKind, LOTS_ON_WALLET, LotKind, MAX_OPEN_LOTS, Tier};
+use ally::service::{
+    BulkRequest, BulkState, CaptureRequest, CreditRequest, HoldRequest, NewClient, ProvisionRequest, ReversalRequest,
 };
+use ally::store::dynamo::DynamoStore;
+use ally::store::{PageRequest, Store, keys};
+use ally::{Ally, Config};
+use ally_tests::items::item_size;
+use ally_tests::{
+    all_entries, assert_ledger_matches_balance, cname, ikey, note, on_both_stores, reseller_with, sleep_past, uid,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+type Item = std::collections::HashMap<String, AttributeValue>;
 use chrono::Utc;
 
 /// A credit of `amount`, promotional or paid, expiring `in_s` seconds from now.
@@ -148,9 +156,113 @@ async fn a_reversal_takes_from_the_lot_of_its_entry_first<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
+/// Promotional grants of `amount`, one lot each, expiring `in_s` seconds from now plus `i`
+/// milliseconds (their order), keyed `prefix-i`; their lot ids in the spending order.
+async fn grants<S: Store>(ally: &Ally<S>, prefix: &str, n: usize, amount: i64, in_s: i64) -> Vec<String> {
+    let expires_at = Utc::now() + chrono::Duration::seconds(in_s);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let request = CreditRequest {
+            expires_at: Some(expires_at + chrono::Duration::milliseconds(i as i64)),
+            ..grant(amount, true, None)
+        };
+        ids.push(credit(ally, "p", request, &format!("{prefix}-{i}")).await);
+    }
+    ids
+}
+
+async fn lots_past_the_wallets_own_are_held_spent_and_expired_in_order<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 100).await;
+    let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
+    let soon = grants(&ally, "soon", 6, 10, 5).await;
+    let expires_at = ally.find_by_user(&uid("p")).await.unwrap().lots.get(&soon[5]).unwrap().expires_at;
+    let later = grants(&ally, "later", 2, 10, 10 * 86_400).await;
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    let open: Vec<_> = r.lots.iter().map(|l| l.id.clone()).collect();
+    assert_eq!(open, [soon.clone(), later.clone(), vec![paid.clone()]].concat(), "read back whole, in order");
+    assert_eq!((r.balance, r.expiring_30d(Utc::now())), (180, 80));
+
+    let hold = ally.place_hold(&uid("p"), hold_of(15), &ikey("h")).await.unwrap().hold;
+    let bought = ally.provision(&uid("p"), spend(20), &ikey("buy")).await.unwrap();
+    assert_eq!(drawn(&bought.transaction), [(soon[1].clone(), 5), (soon[2].clone(), 10), (soon[3].clone(), 5)]);
+    sleep_past(expires_at).await;
+    assert_eq!(ally.expire_lots().await.unwrap(), 3, "the rest of the fourth, and the two past the wallet's own");
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.held, r.spendable(Utc::now())), (135, 15, 120));
+
+    let bought = ally.provision(&uid("p"), spend(115), &ikey("buy-2")).await.unwrap();
+    assert_eq!(drawn(&bought.transaction), [(later[0].clone(), 10), (later[1].clone(), 10), (paid.clone(), 95)]);
+    let captured = ally.capture_hold(&uid("p"), &hold.id, CaptureRequest::default(), &ikey("cap")).await.unwrap();
+    assert_eq!(drawn(&captured.transaction), [(soon[0].clone(), 10), (soon[1].clone(), 5)]);
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.held), (5, 0));
+    assert_eq!(r.lots.iter().map(|l| (l.id.clone(), l.remaining)).collect::<Vec<_>>(), [(paid, 5)]);
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+async fn a_bulk_that_moves_lots_beside_the_wallet_still_onboards_every_client<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 0).await;
+    grants(&ally, "g", 10, 100, 10 * 86_400).await;
+    let clients = (0..60).map(|i| NewClient { name: cname(&format!("client {i}")), email: None }).collect();
+    let request = BulkRequest { clients, product: None, cost: Some(10) };
+    let receipt = ally.bulk_onboard(&uid("p"), request, &ikey("bulk")).await.unwrap();
+    assert_eq!((receipt.state, receipt.total, receipt.balance), (BulkState::Done, 600, 400));
+    let listed = ally.clients(&uid("p"), &PageRequest::first(100)).await.unwrap();
+    assert_eq!(listed.items.len(), 60, "the clients past the charge's own were filled after it");
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().lots.iter().count(), 4);
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
 on_both_stores!(
     spending_draws_earliest_expiry_then_promotional_then_oldest,
     expired_credit_is_never_spendable_and_expires_once,
     a_hold_keeps_what_it_reserved_of_a_lot_that_expires,
     a_reversal_takes_from_the_lot_of_its_entry_first,
+    lots_past_the_wallets_own_are_held_spent_and_expired_in_order,
+    a_bulk_that_moves_lots_beside_the_wallet_still_onboards_every_client,
 );
+
+/// The profile item of `user` as stored, and the lots waiting beside it.
+async fn stored_wallet(store: &DynamoStore, user: &str) -> (Item, usize) {
+    let pk = keys::reseller(&uid(user));
+    let key =
+        [("pk", pk.clone()), ("sk", keys::PROFILE.to_string())].map(|(k, v)| (k.to_string(), AttributeValue::S(v)));
+    let got = store.client().get_item().table_name(store.table()).set_key(Some(key.into())).consistent_read(true);
+    let profile = got.send().await.unwrap().item.unwrap();
+    let beside = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":prefix", AttributeValue::S(keys::LOT_BESIDE_WALLET_PREFIX.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    (profile, beside.items().len())
+}
+
+/// Issue 14: every money write leaves the wallet item under 1 KB, however many lots are open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_wallet_item_stays_under_1_kb_however_many_lots_are_open() {
+    let store = ally_tests::dynamo_store().await;
+    let ally = Ally::new(store.clone(), Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 100).await;
+    let mut largest = 0;
+    for i in 0..MAX_OPEN_LOTS {
+        let request = grant(10, true, Some(86_400 * (i as i64 + 1)));
+        credit(&ally, "p", request, &format!("g{i}")).await;
+        let (profile, beside) = stored_wallet(&store, "p").await;
+        largest = largest.max(item_size(&profile));
+        assert_eq!(beside, (i + 2).saturating_sub(LOTS_ON_WALLET), "the lots past the wallet's own wait beside it");
+    }
+    assert!(largest < 1024, "the wallet item reached {largest} bytes");
+    ally.provision(&uid("p"), spend(700), &ikey("all")).await.unwrap();
+    let (profile, beside) = stored_wallet(&store, "p").await;
+    assert_eq!((beside, profile["lots_beside"].as_n().unwrap().as_str()), (0, "0"), "spent lots leave no item behind");
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 40);
+    assert_ledger_matches_balance(&ally, "p").await;
+}

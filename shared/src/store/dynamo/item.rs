@@ -25,6 +25,9 @@ pub mod attr {
     pub const DAY_SK: &str = "gsi3sk";
     pub const MONTH_PK: &str = "gsi4pk";
     pub const MONTH_SK: &str = "gsi4sk";
+    /// On a profile: how many open lots wait beside the wallet (a read queries them only
+    /// when some do).
+    pub const LOTS_BESIDE: &str = "lots_beside";
     /// The table's TTL attribute (idempotency records, claims).
     pub const EXPIRES_AT: &str = "expires_at";
 }

@@ -48,8 +48,13 @@ impl DynamoStore {
             }
             None => None,
         };
-        let query = self
-            .client
+        let query = self.prefix_query(pk, prefix).set_exclusive_start_key(start);
+        newest_first(query, page.limit, parse, |last: &T| BTreeMap::from([("after".to_string(), id_of(last))])).await
+    }
+
+    /// A query of the items of partition `pk` whose sort key starts with `prefix`.
+    pub(super) fn prefix_query(&self, pk: String, prefix: &str) -> QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
@@ -57,8 +62,6 @@ impl DynamoStore {
             .expression_attribute_names("#sk", attr::SK)
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
-            .set_exclusive_start_key(start);
-        newest_first(query, page.limit, parse, |last: &T| BTreeMap::from([("after".to_string(), id_of(last))])).await
     }
 }
 

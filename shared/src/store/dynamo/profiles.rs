@@ -51,7 +51,7 @@ impl Profiles for DynamoStore {
         let mut metadata: Option<MetadataItem> = None;
         for found in self.get_many(vec![key(pk.clone(), keys::PROFILE), key(pk, keys::METADATA)]).await? {
             match sort_key(&found) {
-                Some(keys::PROFILE) => profile = Some(parse(found)?),
+                Some(keys::PROFILE) => profile = Some(self.with_lots_beside(found).await?),
                 _ => metadata = Some(parse(found)?),
             }
         }

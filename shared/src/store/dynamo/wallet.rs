@@ -2,20 +2,38 @@
 //! transaction of a wallet change (the wallet under the rule, the ledger entry, the
 //! idempotency record, the service bought, the counters).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use chrono::{DateTime, Utc};
 
-use super::item::{attr, idempotency_item, idempotency_key, item, key, n, owner_of, parse, s, sort_key, to_attr};
+use super::item::{Item, attr, idempotency_item, idempotency_key, item, key, n, owner_of, parse, s, sort_key, to_attr};
 use super::transaction::{Role, TxItem, guard_condition};
 use super::{DynamoStore, failure};
-use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
+use crate::domain::{HoldStatus, IdempotencyKey, Lot, Refusal, Reseller, UserId};
 use crate::store::{
     HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, StoreError, StoreResult, WalletChange,
     Wallets, keys,
 };
 
 impl DynamoStore {
+    /// The reseller of a profile item, with the lots waiting beside its wallet read in: one
+    /// more strongly consistent query, only when the profile says some wait there. A write
+    /// landing between the two reads gives the wallet a new version, which refuses a change
+    /// decided from this read.
+    pub(super) async fn with_lots_beside(&self, profile: Item) -> StoreResult<Reseller> {
+        let waiting = profile.get(attr::LOTS_BESIDE).and_then(|v| v.as_n().ok()).is_some_and(|n| n != "0");
+        let pk = profile.get(attr::PK).cloned();
+        let mut reseller: Reseller = parse(profile)?;
+        if let Some(AttributeValue::S(pk)) = pk.filter(|_| waiting) {
+            let query = self.prefix_query(pk, keys::LOT_BESIDE_WALLET_PREFIX).consistent_read(true);
+            let lots = self.query_all(query).await?.into_iter().map(parse).collect::<StoreResult<Vec<Lot>>>()?;
+            reseller.lots.read_beside(lots);
+        }
+        Ok(reseller)
+    }
+
     /// The reversal counted on the entry it reverses: `ADD reversed`, only while what was
     /// reversed before leaves room for it.
     fn reversal_count(&self, owner: &UserId, reversal: &ReversalOf) -> StoreResult<TxItem<'static>> {
@@ -97,9 +115,11 @@ impl DynamoStore {
         names.insert("#debt".into(), "debt".into());
         values.insert(":debt".into(), n(change.new_debt));
         names.insert("#lots".into(), "lots".into());
-        values.insert(":lots".into(), to_attr(&change.new_lots)?);
+        values.insert(":lots".into(), to_attr(&change.new_lots.on_wallet())?);
+        names.insert("#lots_beside".into(), attr::LOTS_BESIDE.into());
+        values.insert(":lots_beside".into(), n(change.new_lots.beside_count()));
         let mut set = String::from(
-            "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, \
+            "SET #new_balance = :balance, #held = :held, #debt = :debt, #lots = :lots, #lots_beside = :lots_beside, \
              #new_version = #new_version + :one, #wallet_open = :true, #updated_at = :at",
         );
         let mut remove = "";
@@ -167,6 +187,20 @@ impl DynamoStore {
         for write in &change.lot_writes {
             items.push(self.lot_write(&change.user_id, write)?);
         }
+        // The lots beside the wallet move under the wallet's condition: a read of them
+        // at another version is refused with it.
+        let beside = change.new_lots.beside_changes();
+        for lot in beside.put {
+            items.push(TxItem::plain(self.put(item(lot, owner.clone(), keys::lot_beside_wallet(&lot.id))?, None)?));
+        }
+        for lot in beside.delete {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(owner.clone(), keys::lot_beside_wallet(lot))))
+                .build()
+                .map_err(StoreError::backend)?;
+            items.push(TxItem::plain(TransactWriteItem::builder().delete(delete).build()));
+        }
         if let Some(step) = &change.top_up {
             items.push(self.top_up_write(&step.request)?);
         }
@@ -192,10 +226,14 @@ impl Wallets for DynamoStore {
         let mut record = None;
         for found in self.get_many(wanted).await? {
             match sort_key(&found) {
-                Some(keys::PROFILE) => profile = Some(parse(found)?),
+                Some(keys::PROFILE) => profile = Some(found),
                 _ => record = Some(parse(found)?),
             }
         }
+        let profile = match profile {
+            Some(found) => Some(self.with_lots_beside(found).await?),
+            None => None,
+        };
         Ok((profile, record))
     }
 
