@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_OPEN_LOTS: usize = 64;
 
 /// How many open lots ride on the wallet item: the first in the spending order, which
-/// spends draw first. Each is about 110 bytes of an item every money write rewrites (a
-/// write unit per KB), beside a profile of about 420: four keep it under 1 KB.
-pub const LOTS_ON_WALLET: usize = 4;
+/// spends draw first. An expiring lot is about 150 bytes of an item every money write
+/// rewrites (a write unit per KB), beside a profile of about 400, 500 with an auto top-up
+/// rule: two keep it at about 800 bytes (four reach 990 without the rule).
+pub const LOTS_ON_WALLET: usize = 2;
 
 /// The id of the lot that adopts a balance credited before lots were kept.
 pub const OPENING_LOT: &str = "opening-balance";

@@ -3,7 +3,7 @@
 //! jobs and spends race it; on both stores. Past the few lots the wallet item carries, the
 //! others wait in items beside it (issue 14), and every path reads and writes them whole.
 
-use ally::domain::{AllyError, EntryKind, LOTS_ON_WALLET, LotKind, MAX_OPEN_LOTS, Tier};
+use ally::domain::{AllyError, EntryKind, LOTS_ON_WALLET, LotKind, MAX_OPEN_LOTS, Tier, TopUpRule};
 use ally::service::{
     BulkRequest, BulkState, CaptureRequest, CreditRequest, HoldRequest, NewClient, ProvisionRequest, ReversalRequest,
 };
@@ -211,7 +211,7 @@ async fn a_bulk_that_moves_lots_beside_the_wallet_still_onboards_every_client<S:
     assert_eq!((receipt.state, receipt.total, receipt.balance), (BulkState::Done, 600, 400));
     let listed = ally.clients(&uid("p"), &PageRequest::first(100)).await.unwrap();
     assert_eq!(listed.items.len(), 60, "the clients past the charge's own were filled after it");
-    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().lots.iter().count(), 4);
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().lots.iter().count(), 4, "six drawn whole");
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
@@ -251,6 +251,8 @@ async fn the_wallet_item_stays_under_1_kb_however_many_lots_are_open() {
     let store = ally_tests::dynamo_store().await;
     let ally = Ally::new(store.clone(), Config::default());
     reseller_with(&ally, "p", Tier::Standard, 100).await;
+    // The largest profile the wallet item carries beside its lots: with an auto top-up rule.
+    ally.set_auto_top_up(&uid("p"), TopUpRule { below: 10, target: 1_000, monthly_cap: 100_000 }).await.unwrap();
     let mut largest = 0;
     for i in 0..MAX_OPEN_LOTS {
         let request = grant(10, true, Some(86_400 * (i as i64 + 1)));
