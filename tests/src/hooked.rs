@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use ally::domain::{
-    Activity, AutoTopUp, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, NetworkDelta,
-    NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
+    Activity, AutoTopUp, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, MetadataPatch,
+    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
 };
 use ally::store::{
-    ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, Page, PageRequest, ParentChange, ParentLink,
-    PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter, RewardSlot, StoreError,
-    StoreResult, TopUps, Upgrades, Waiting, WalletChange, Wallets, WithMetadata,
+    ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, MetadataPatched, Page, PageRequest,
+    ParentChange, ParentLink, PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter,
+    RewardSlot, StoreError, StoreResult, TopUps, Upgrades, Waiting, WalletChange, Wallets, WithMetadata,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -91,6 +91,15 @@ impl<S: Profiles> Profiles for Hooked<S> {
     async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
         self.before("put_metadata")?;
         self.inner.put_metadata(user_id, expected, metadata).await
+    }
+    async fn patch_metadata(
+        &self,
+        user_id: &UserId,
+        patch: &MetadataPatch,
+        growth: usize,
+    ) -> StoreResult<MetadataPatched> {
+        self.before("patch_metadata")?;
+        self.inner.patch_metadata(user_id, patch, growth).await
     }
     async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
         self.before("user_by_refid")?;

@@ -35,7 +35,8 @@ pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{
-    HoldReason, METADATA_MAX_BYTES, Metadata, MetadataValue, ParentRef, Reseller, Status, check_metadata,
+    HoldReason, METADATA_MAX_BYTES, Metadata, MetadataPatch, MetadataValue, ParentRef, Reseller, Status,
+    check_metadata, check_metadata_value, merge_metadata, metadata_bytes, metadata_growth_bound,
 };
 pub use tier::{COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
 pub use top_up::{

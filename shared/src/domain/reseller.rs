@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Alerts, AllyError, AutoTopUp, CompanyName, Email, Lots, RefId, Tier, UserId};
+use super::{Alerts, AllyError, AutoTopUp, CompanyName, Email, Lots, MetadataKey, RefId, Tier, UserId};
 
 /// Who put provisioning on hold, which says who may lift it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -150,6 +150,9 @@ pub enum MetadataValue {
 /// A reseller's whitelabel metadata, by key.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
+/// A whitelabel metadata patch: a value sets a key, `null` removes it.
+pub type MetadataPatch = BTreeMap<MetadataKey, Option<MetadataValue>>;
+
 /// The most metadata one reseller keeps, serialised as JSON: it bounds the item it lives in
 /// (DynamoDB's items stop at 400 KB) and what every page load carries.
 pub const METADATA_MAX_BYTES: usize = 8 * 1024;
@@ -157,18 +160,53 @@ pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 /// Checks a whole metadata map: text without control characters, at most
 /// [`METADATA_MAX_BYTES`] of JSON in all (413 beyond).
 pub fn check_metadata(metadata: &Metadata) -> Result<(), AllyError> {
-    for (key, value) in metadata {
-        if matches!(value, MetadataValue::Text(text) if text.chars().any(char::is_control)) {
-            return Err(AllyError::validation(format!("metadata value of `{key}` has control characters")));
-        }
-    }
-    let bytes = serde_json::to_vec(metadata).map_err(AllyError::internal)?.len();
+    metadata.iter().try_for_each(|(key, value)| check_metadata_value(key, value))?;
+    let bytes = metadata_bytes(metadata);
     if bytes > METADATA_MAX_BYTES {
         return Err(AllyError::TooLarge(format!(
             "metadata may hold {METADATA_MAX_BYTES} bytes of JSON in all; this would be {bytes}"
         )));
     }
     Ok(())
+}
+
+/// `metadata` with `patch` applied.
+pub fn merge_metadata(mut metadata: Metadata, patch: &MetadataPatch) -> Metadata {
+    for (key, value) in patch {
+        match value {
+            Some(value) => metadata.insert(key.to_string(), value.clone()),
+            None => metadata.remove(key.as_str()),
+        };
+    }
+    metadata
+}
+
+/// Checks one metadata value: text without control characters.
+pub fn check_metadata_value(key: &str, value: &MetadataValue) -> Result<(), AllyError> {
+    if matches!(value, MetadataValue::Text(text) if text.chars().any(char::is_control)) {
+        return Err(AllyError::validation(format!("metadata value of `{key}` has control characters")));
+    }
+    Ok(())
+}
+
+/// The size of `metadata` serialised as JSON, in bytes.
+pub fn metadata_bytes(metadata: &Metadata) -> usize {
+    json_len(metadata)
+}
+
+/// The most `patch` can grow serialised metadata by, whatever it holds: each key it sets
+/// as if new (`"key":value,`), nothing back for the keys it replaces or removes. A bound
+/// kept this way never falls below the size, so a write it admits always fits.
+pub fn metadata_growth_bound(patch: &MetadataPatch) -> usize {
+    patch
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|value| json_len(&key.as_str()) + 1 + json_len(value) + 1))
+        .fold(0, usize::saturating_add)
+}
+
+/// The length of `value` as JSON; past the limit should it not serialise (it always does).
+fn json_len(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(METADATA_MAX_BYTES + 1, |json| json.len())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub use bulk::MAX_BULK;
 pub use hierarchy::SubReseller;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
-    ProvisionReceipt, ResellerStats, ReversalReceipt, TransferReceipt, TransferSide, VoidReceipt,
+    ProvisionReceipt, ResellerStats, ReversalReceipt, TransferReceipt, TransferSide, VoidReceipt, WhitelabelMetadata,
 };
 pub use requests::{
     AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
@@ -40,10 +40,10 @@ pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;
 use crate::domain::{
-    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller,
-    Status, UserId, check_metadata,
+    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, METADATA_MAX_BYTES, Metadata,
+    RefId, Reseller, Status, UserId, check_metadata, check_metadata_value, merge_metadata, metadata_growth_bound,
 };
-use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
+use crate::store::{MetadataPatched, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
 /// Who is calling, as proven by verified token claims (never by a body field or header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,10 @@ pub type RefidSource = Arc<dyn Fn() -> RefId + Send + Sync>;
 /// wallet); 50, with the backoff capped at 80 ms, lets nearly every caller land within a
 /// few seconds instead of failing a request that would have gone through.
 const MAX_ATTEMPTS: u32 = 50;
+
+/// The most keys a metadata patch sets or removes in one update: its expression stays far
+/// inside DynamoDB's 4 KB (about 20 bytes a key).
+const METADATA_KEYS_IN_ONE_UPDATE: usize = 100;
 
 /// How many refids a process remembers before it starts over: 10,000 pairs are well under
 /// a megabyte, more than the partners a warm function meets between cold starts.
@@ -234,7 +238,7 @@ impl<S: Store> Ally<S> {
             // Refuse metadata that will not fit before the profile changes: the two are
             // separate writes, and a refusal must change nothing.
             let current = self.find_by_user(&user_id).await?;
-            check_metadata(&merged(current.metadata, &patch.metadata))?;
+            check_metadata(&merge_metadata(current.metadata, &patch.metadata))?;
         }
         let updated = if profile_changes {
             self.patch_profile(&user_id, |r| {
@@ -257,7 +261,12 @@ impl<S: Store> Ally<S> {
         match updated {
             Some(updated) if patch.metadata.is_empty() => Ok(updated),
             _ if patch.metadata.is_empty() => self.find_by_user(&user_id).await,
-            _ => self.patch_metadata(&user_id, &patch.metadata).await,
+            _ => {
+                let (metadata, read) = self.patch_metadata(&user_id, &patch.metadata, None).await?;
+                let mut reseller = read.ok_or(AllyError::NotFound("reseller"))?;
+                reseller.metadata = metadata;
+                Ok(reseller)
+            }
         }
     }
 
@@ -297,22 +306,55 @@ impl<S: Store> Ally<S> {
         Ok(alerts)
     }
 
-    /// A partner's change of its own whitelabel metadata; reserved keys are refused.
+    /// A partner's change of its own whitelabel metadata (reserved keys are refused), and the
+    /// metadata as it then stands. One write when the size bound its item keeps shows the
+    /// patch fits; otherwise merged exactly from what that write found (413 past the limit).
     #[instrument(skip(self, patch))]
-    pub async fn update_own_metadata(&self, user_id: &UserId, patch: MetadataPatch) -> Result<Reseller, AllyError> {
-        self.patch_metadata(user_id, &patch).await
+    pub async fn update_own_metadata(
+        &self,
+        user_id: &UserId,
+        patch: MetadataPatch,
+    ) -> Result<WhitelabelMetadata, AllyError> {
+        for (key, value) in &patch {
+            value.as_ref().map_or(Ok(()), |value| check_metadata_value(key.as_str(), value))?;
+        }
+        let growth = metadata_growth_bound(&patch);
+        // DynamoDB takes update expressions up to 4 KB: a long patch is merged and put whole.
+        let found = if growth <= METADATA_MAX_BYTES && patch.len() <= METADATA_KEYS_IN_ONE_UPDATE {
+            match self.store.patch_metadata(user_id, &patch, growth).await? {
+                MetadataPatched::Written(metadata) => return Ok(WhitelabelMetadata { metadata }),
+                MetadataPatched::Unproven(found) => found,
+            }
+        } else {
+            None
+        };
+        let (metadata, _) = self.patch_metadata(user_id, &patch, found).await?;
+        Ok(WhitelabelMetadata { metadata })
     }
 
-    /// Merges `patch` into the metadata read and writes it under its version (its own item:
-    /// the wallet is not touched), reading again if someone else wrote in between.
-    async fn patch_metadata(&self, user_id: &UserId, patch: &MetadataPatch) -> Result<Reseller, AllyError> {
+    /// Merges `patch` exactly into the metadata (`found`, or read with the reseller) and
+    /// writes it whole under its version (its own item: the wallet is not touched), reading
+    /// again if someone else wrote in between. Answers the metadata written, with the
+    /// reseller when it was read here.
+    async fn patch_metadata(
+        &self,
+        user_id: &UserId,
+        patch: &MetadataPatch,
+        mut found: Option<(Metadata, u64)>,
+    ) -> Result<(Metadata, Option<Reseller>), AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let read = self.store.with_metadata(user_id).await?.ok_or(AllyError::NotFound("reseller"))?;
-            let mut reseller = read.reseller;
-            reseller.metadata = merged(std::mem::take(&mut reseller.metadata), patch);
-            check_metadata(&reseller.metadata)?;
-            match self.store.put_metadata(user_id, read.metadata_version, &reseller.metadata).await {
-                Ok(()) => return Ok(reseller),
+            let (current, version, reseller) = match found.take() {
+                Some((metadata, version)) => (metadata, version, None),
+                None => {
+                    let read = self.store.with_metadata(user_id).await?.ok_or(AllyError::NotFound("reseller"))?;
+                    let mut reseller = read.reseller;
+                    (std::mem::take(&mut reseller.metadata), read.metadata_version, Some(reseller))
+                }
+            };
+            let metadata = merge_metadata(current, patch);
+            check_metadata(&metadata)?;
+            match self.store.put_metadata(user_id, version, &metadata).await {
+                Ok(()) => return Ok((metadata, reseller)),
                 Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
                 Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
                 Err(e) => return Err(e.into()),
@@ -410,15 +452,4 @@ impl<S: Store> Ally<S> {
         }
         Ok(page)
     }
-}
-
-/// `metadata` with `patch` applied: a value sets its key, `None` removes it.
-fn merged(mut metadata: Metadata, patch: &MetadataPatch) -> Metadata {
-    for (key, value) in patch {
-        match value {
-            Some(value) => metadata.insert(key.to_string(), value.clone()),
-            None => metadata.remove(key.as_str()),
-        };
-    }
-    metadata
 }

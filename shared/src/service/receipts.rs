@@ -3,7 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Client, Hold, LedgerEntry, ProvisionedService, Reseller, Tier};
+use crate::domain::{Client, Hold, LedgerEntry, Metadata, ProvisionedService, Reseller, Tier};
+
+/// A partner's whitelabel metadata as it stands after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WhitelabelMetadata {
+    pub metadata: Metadata,
+}
 
 /// The result of adding credits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -26,8 +26,7 @@ pub struct NewReseller {
     pub parent_refid: Option<RefId>,
 }
 
-/// A whitelabel metadata patch: a value sets a key, `null` removes it.
-pub type MetadataPatch = BTreeMap<MetadataKey, Option<MetadataValue>>;
+pub use crate::domain::MetadataPatch;
 
 /// An admin's change to a reseller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

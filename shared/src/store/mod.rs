@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Activity, Alerts, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry,
-    Lot, Metadata, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status, Tier, UserId,
+    Lot, Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status,
+    Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -87,8 +88,18 @@ pub struct ProfileUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithMetadata {
     pub reseller: Reseller,
-    /// 0 while the reseller has never had metadata.
+    /// 0 while the reseller has no metadata item (onboarded before every reseller got one).
     pub metadata_version: u64,
+}
+
+/// What a metadata patch bounded by size did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataPatched {
+    /// Written: the metadata as it now stands.
+    Written(Metadata),
+    /// Nothing written: the bound could not show the patch fits. The metadata and its
+    /// version as found, none when the reseller has no metadata item.
+    Unproven(Option<(Metadata, u64)>),
 }
 
 /// What must be unique and was not.
@@ -180,6 +191,18 @@ pub trait Profiles: Send + Sync {
         expected: u64,
         metadata: &Metadata,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Merges `patch` into the metadata of `user_id` in one write, when the bound its item
+    /// keeps of its serialised size, grown by `growth` (the patch's
+    /// [`metadata_growth_bound`](crate::domain::metadata_growth_bound)), stays within
+    /// [`METADATA_MAX_BYTES`](crate::domain::METADATA_MAX_BYTES); otherwise writes nothing
+    /// and answers what it found, for an exact merge.
+    fn patch_metadata(
+        &self,
+        user_id: &UserId,
+        patch: &MetadataPatch,
+        growth: usize,
+    ) -> impl Future<Output = StoreResult<MetadataPatched>> + Send;
 
     /// The user id a refid names, in one read (the money path needs nothing more).
     fn user_by_refid(&self, refid: &RefId) -> impl Future<Output = StoreResult<Option<UserId>>> + Send;

@@ -15,6 +15,7 @@ mod http;
 mod http_spending;
 mod lambda_functions;
 mod lots;
+mod metadata;
 mod money;
 mod network;
 mod openapi;

@@ -11,7 +11,9 @@ use super::{LIST_QUERY, PageBody, refid, sealed_page};
 use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, Reseller, Status, Tier, TopUpRule, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
-use crate::service::{AutoTopUpView, MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller};
+use crate::service::{
+    AutoTopUpView, MetadataPatch, NewReseller, Profile, ResellerPatch, ResellerStats, SubReseller, WhitelabelMetadata,
+};
 use crate::store::{ResellerFilter, Store};
 
 pub const ONBOARD: Operation = Operation::post::<Reseller>(
@@ -97,10 +99,10 @@ pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEnt
 .admin()
 .query(LIST_QUERY)
 .errors(&[403, 404]);
-pub const METADATA: Operation = Operation::patch::<Reseller>(
+pub const METADATA: Operation = Operation::patch::<WhitelabelMetadata>(
     "/resellers/me/metadata",
     "updateMyMetadata",
-    "Merge whitelabel metadata (null removes a key; reserved keys refused)",
+    "Merge whitelabel metadata (null removes a key; reserved keys refused); answers the metadata as it then stands",
 )
 .body::<MetadataPatch>()
 .errors(&[404]);
@@ -286,7 +288,7 @@ async fn metadata<S: Store>(
     State(app): State<Shared<S>>,
     Caller(actor): Caller,
     Body(patch): Body<MetadataPatch>,
-) -> Result<Json<Reseller>, ApiError> {
+) -> Result<Json<WhitelabelMetadata>, ApiError> {
     Ok(Json(app.ally.update_own_metadata(&actor.user_id, patch).await?))
 }
 

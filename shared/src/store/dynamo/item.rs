@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use crate::domain::{Activity, IdempotencyKey, Metadata, Reseller, Tier, UserId};
+use crate::domain::{Activity, IdempotencyKey, Metadata, Reseller, Tier, UserId, metadata_bytes};
 use crate::store::{IdempotencyRecord, StoreError, StoreResult, keys};
 
 /// Attribute names that are not fields of a domain type.
@@ -28,6 +28,8 @@ pub mod attr {
     /// On a profile: how many open lots wait beside the wallet (a read queries them only
     /// when some do).
     pub const LOTS_BESIDE: &str = "lots_beside";
+    /// On a metadata item: a bound of its metadata's serialised size, never below it.
+    pub const METADATA_BYTES: &str = "bytes";
     /// The table's TTL attribute (idempotency records, claims).
     pub const EXPIRES_AT: &str = "expires_at";
 }
@@ -97,11 +99,13 @@ pub fn reseller_item(r: &Reseller) -> StoreResult<Item> {
     Ok(item)
 }
 
-/// The whitelabel metadata of a reseller, at `version`.
+/// The whitelabel metadata of a reseller, at `version`, with its serialised size: the
+/// bound a patch written in one update grows (see `patch_metadata`), exact after a put.
 pub fn metadata_item(owner: &UserId, metadata: &Metadata, version: u64) -> StoreResult<Item> {
     let mut item = key(keys::reseller(owner), keys::METADATA);
     item.insert("metadata".into(), to_attr(metadata)?);
     item.insert("version".into(), n(version));
+    item.insert(attr::METADATA_BYTES.into(), n(metadata_bytes(metadata)));
     Ok(item)
 }
 

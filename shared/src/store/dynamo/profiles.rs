@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::hierarchy::child_of;
@@ -13,10 +14,10 @@ use super::item::{
 use super::paging::newest_first;
 use super::transaction::{Role, TxItem, guard_condition};
 use super::{DynamoStore, failure};
-use crate::domain::{Metadata, RefId, Reseller, UserId};
+use crate::domain::{METADATA_MAX_BYTES, Metadata, MetadataPatch, RefId, Reseller, UserId};
 use crate::store::{
-    Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError, StoreResult, Taken,
-    WithMetadata, decode_cursor, keys,
+    MetadataPatched, Page, PageRequest, ParentLink, ProfileUpdate, Profiles, Refusal, ResellerFilter, StoreError,
+    StoreResult, Taken, WithMetadata, decode_cursor, keys,
 };
 
 impl Profiles for DynamoStore {
@@ -35,9 +36,8 @@ impl Profiles for DynamoStore {
         if let Some(link) = parent {
             items.extend(self.link_items(&child_of(reseller), link)?);
         }
-        if !reseller.metadata.is_empty() {
-            items.push(TxItem::plain(self.put(metadata_item(&reseller.user_id, &reseller.metadata, 1)?, None)?));
-        }
+        // Every reseller has a metadata item, so a patch of it is one update.
+        items.push(TxItem::plain(self.put(metadata_item(&reseller.user_id, &reseller.metadata, 1)?, None)?));
         self.transact(items).await
     }
 
@@ -87,6 +87,68 @@ impl Profiles for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) => match e.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(_) => Err(StoreError::Refused(Refusal::VersionChanged)),
+                e => Err(failure(e)),
+            },
+        }
+    }
+
+    async fn patch_metadata(
+        &self,
+        user_id: &UserId,
+        patch: &MetadataPatch,
+        growth: usize,
+    ) -> StoreResult<MetadataPatched> {
+        // Each key set or removed in place; the size bound grows by the most the patch can
+        // add, and the condition keeps it within the limit: what this admits always fits.
+        let mut names = HashMap::from([
+            ("#m".to_string(), "metadata".to_string()),
+            ("#bytes".to_string(), attr::METADATA_BYTES.to_string()),
+            ("#version".to_string(), "version".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (":growth".to_string(), n(growth)),
+            (":room".to_string(), n(METADATA_MAX_BYTES.saturating_sub(growth))),
+            (":one".to_string(), n(1)),
+        ]);
+        let mut set = vec!["#bytes = #bytes + :growth".to_string(), "#version = #version + :one".to_string()];
+        let mut remove = Vec::new();
+        for (i, (name, value)) in patch.iter().enumerate() {
+            names.insert(format!("#k{i}"), name.to_string());
+            match value {
+                Some(value) => {
+                    values.insert(format!(":v{i}"), to_attr(value)?);
+                    set.push(format!("#m.#k{i} = :v{i}"));
+                }
+                None => remove.push(format!("#m.#k{i}")),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::reseller(user_id), keys::METADATA)))
+            .update_expression(expression)
+            .condition_expression("#bytes <= :room")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let written: MetadataItem = parse(out.attributes.unwrap_or_default())?;
+                Ok(MetadataPatched::Written(written.metadata))
+            }
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    let found = failed.item.map(parse::<MetadataItem>).transpose()?;
+                    Ok(MetadataPatched::Unproven(found.map(|item| (item.metadata, item.version))))
+                }
                 e => Err(failure(e)),
             },
         }

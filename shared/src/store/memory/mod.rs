@@ -25,15 +25,16 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, Page, PageRequest, ParentLink,
-    PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken,
-    WithMetadata, keys, page_newest_first,
+    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, MetadataPatched, Page, PageRequest,
+    ParentLink, PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored,
+    Taken, WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, Metadata, NetworkDelta,
-    NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, month_of, new_id,
+    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, METADATA_MAX_BYTES, Metadata,
+    MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, merge_metadata,
+    metadata_bytes, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -179,9 +180,7 @@ impl Profiles for MemoryStore {
         }
         let mut profile = reseller.clone();
         let metadata = std::mem::take(&mut profile.metadata);
-        if !metadata.is_empty() {
-            t.metadata.insert(reseller.user_id.to_string(), (1, metadata));
-        }
+        t.metadata.insert(reseller.user_id.to_string(), (1, metadata));
         t.resellers.insert(reseller.user_id.to_string(), profile.clone());
         self.changed();
         self.emit(&mut t, None, Some(Stored::Reseller(Box::new(profile))));
@@ -218,6 +217,28 @@ impl Profiles for MemoryStore {
         t.metadata.insert(user_id.to_string(), (expected + 1, metadata.clone()));
         self.changed();
         Ok(())
+    }
+
+    async fn patch_metadata(
+        &self,
+        user_id: &UserId,
+        patch: &MetadataPatch,
+        _growth: usize,
+    ) -> StoreResult<MetadataPatched> {
+        // Exact under the lock: what fits is written, what does not is handed back (as
+        // DynamoDB's bound would, sooner or later).
+        let mut t = self.lock();
+        let Some((version, metadata)) = t.metadata.get_mut(user_id.as_str()) else {
+            return Ok(MetadataPatched::Unproven(None));
+        };
+        let merged = merge_metadata(metadata.clone(), patch);
+        if metadata_bytes(&merged) > METADATA_MAX_BYTES {
+            return Ok(MetadataPatched::Unproven(Some((metadata.clone(), *version))));
+        }
+        *metadata = merged.clone();
+        *version += 1;
+        self.changed();
+        Ok(MetadataPatched::Written(merged))
     }
 
     async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
