@@ -203,7 +203,7 @@ fn clients_in_charge(r: &Reseller, total: i64, now: DateTime<Utc>) -> usize {
     let mut lots = r.lots.clone();
     lots.draw(total, now);
     let beside = lots.beside_changes();
-    (100 - 6 - beside.put.len() - beside.delete.len()) / 2
+    (100 - 6usize).saturating_sub(beside.put.len() + beside.delete.len()) / 2
 }
 
 /// The clients and services of a bulk onboarding at the charge's time `at`, rebuilt

@@ -144,8 +144,10 @@ impl<S: Store> Ally<S> {
                 None => classes.push((draw.kind, expires_at, draw.amount)),
             }
         }
-        // Each class is a lot item written in the transaction: bounded, so a transfer stays
-        // far inside DynamoDB's 100 items.
+        // Each class is a lot the giver draws (perhaps an item beside its wallet) and one the
+        // taker opens (its lot item, perhaps one beside its wallet): bounded, so a transfer
+        // stays inside DynamoDB's 100 items (3 x 20, 2 more a side moved onto the wallets,
+        // and the wallets, entries, keys and counters).
         if classes.len() > MAX_TRANSFER_CLASSES {
             return Err(AllyError::validation(format!(
                 "this transfer would draw credit of {} kinds and expiries (at most {MAX_TRANSFER_CLASSES}): send less at once",

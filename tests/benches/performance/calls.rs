@@ -96,8 +96,13 @@ pub async fn run() -> Section {
             .body(json!({"below": 100, "target": 1_000, "monthly_cap": 10_000})),
         probe("GET", "/resellers/me/auto-top-up", 1, "one GetItem"),
         probe("GET", "/resellers/me/transactions?limit=20", 1, "one Query"),
-        probe("PATCH", "/resellers/me/metadata", 1, "one UpdateItem (2 near the 8 KiB limit, where it is merged exactly)")
-            .body(json!({"company_name": "Partner One"})),
+        probe(
+            "PATCH",
+            "/resellers/me/metadata",
+            1,
+            "one UpdateItem (2 near the 8 KiB limit, where it is merged exactly)",
+        )
+        .body(json!({"company_name": "Partner One"})),
         probe("GET", "/resellers?user_id=partner-1", 1, "one GetItem").admin(),
         probe("GET", format!("/resellers/{refid}"), 1, "the profile and metadata (the refid known to the process)")
             .admin(),
