@@ -6,6 +6,7 @@ mod bulk;
 mod hierarchy;
 mod holds;
 mod lots;
+mod metadata;
 mod money;
 mod receipts;
 mod requests;
@@ -40,10 +41,10 @@ pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;
 use crate::domain::{
-    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, METADATA_MAX_BYTES, Metadata,
-    RefId, Reseller, Status, UserId, check_metadata, check_metadata_value, merge_metadata, metadata_growth_bound,
+    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller,
+    Status, UserId, check_metadata, merge_metadata,
 };
-use crate::store::{MetadataPatched, Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
+use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
 /// Who is calling, as proven by verified token claims (never by a body field or header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +65,6 @@ pub type RefidSource = Arc<dyn Fn() -> RefId + Send + Sync>;
 /// wallet); 50, with the backoff capped at 80 ms, lets nearly every caller land within a
 /// few seconds instead of failing a request that would have gone through.
 const MAX_ATTEMPTS: u32 = 50;
-
-/// The most keys a metadata patch sets or removes in one update: its expression stays far
-/// inside DynamoDB's 4 KB (about 20 bytes a key).
-const METADATA_KEYS_IN_ONE_UPDATE: usize = 100;
 
 /// How many refids a process remembers before it starts over: 10,000 pairs are well under
 /// a megabyte, more than the partners a warm function meets between cold starts.
@@ -304,63 +301,6 @@ impl<S: Store> Ally<S> {
         })
         .await?;
         Ok(alerts)
-    }
-
-    /// A partner's change of its own whitelabel metadata (reserved keys are refused), and the
-    /// metadata as it then stands. One write when the size bound its item keeps shows the
-    /// patch fits; otherwise merged exactly from what that write found (413 past the limit).
-    #[instrument(skip(self, patch))]
-    pub async fn update_own_metadata(
-        &self,
-        user_id: &UserId,
-        patch: MetadataPatch,
-    ) -> Result<WhitelabelMetadata, AllyError> {
-        for (key, value) in &patch {
-            value.as_ref().map_or(Ok(()), |value| check_metadata_value(key.as_str(), value))?;
-        }
-        let growth = metadata_growth_bound(&patch);
-        // DynamoDB takes update expressions up to 4 KB: a long patch is merged and put whole.
-        let found = if growth <= METADATA_MAX_BYTES && patch.len() <= METADATA_KEYS_IN_ONE_UPDATE {
-            match self.store.patch_metadata(user_id, &patch, growth).await? {
-                MetadataPatched::Written(metadata) => return Ok(WhitelabelMetadata { metadata }),
-                MetadataPatched::Unproven(found) => found,
-            }
-        } else {
-            None
-        };
-        let (metadata, _) = self.patch_metadata(user_id, &patch, found).await?;
-        Ok(WhitelabelMetadata { metadata })
-    }
-
-    /// Merges `patch` exactly into the metadata (`found`, or read with the reseller) and
-    /// writes it whole under its version (its own item: the wallet is not touched), reading
-    /// again if someone else wrote in between. Answers the metadata written, with the
-    /// reseller when it was read here.
-    async fn patch_metadata(
-        &self,
-        user_id: &UserId,
-        patch: &MetadataPatch,
-        mut found: Option<(Metadata, u64)>,
-    ) -> Result<(Metadata, Option<Reseller>), AllyError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let (current, version, reseller) = match found.take() {
-                Some((metadata, version)) => (metadata, version, None),
-                None => {
-                    let read = self.store.with_metadata(user_id).await?.ok_or(AllyError::NotFound("reseller"))?;
-                    let mut reseller = read.reseller;
-                    (std::mem::take(&mut reseller.metadata), read.metadata_version, Some(reseller))
-                }
-            };
-            let metadata = merge_metadata(current, patch);
-            check_metadata(&metadata)?;
-            match self.store.put_metadata(user_id, version, &metadata).await {
-                Ok(()) => return Ok((metadata, reseller)),
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
-                Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AllyError::Contention)
     }
 
     /// Applies `change` to the current profile and writes it under the version read,

@@ -8,6 +8,7 @@
 //! each write and the lock it holds can be read in one place.
 
 mod hierarchy;
+mod jobs;
 mod referrals;
 mod snapshot;
 mod tally;
@@ -25,9 +26,9 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, Jobs, MetadataPatched, Page, PageRequest,
-    ParentLink, PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored,
-    Taken, WithMetadata, keys, page_newest_first,
+    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, MetadataPatched, Page, PageRequest, ParentLink,
+    PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken,
+    WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -419,33 +420,6 @@ impl Counters for MemoryStore {
         for (id, delta) in deltas {
             t.counters.apply_network(id, delta);
         }
-        self.changed();
-        Ok(())
-    }
-}
-
-impl Jobs for MemoryStore {
-    async fn claim(&self, key: &str) -> StoreResult<bool> {
-        let mut t = self.lock();
-        if t.claims.contains_key(key) {
-            return Ok(false);
-        }
-        t.claims.insert(key.to_string(), Utc::now());
-        self.changed();
-        Ok(true)
-    }
-
-    async fn claimed(&self, key: &str) -> StoreResult<bool> {
-        Ok(self.lock().claims.contains_key(key))
-    }
-
-    async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(self.lock().checkpoints.get(key).cloned())
-    }
-
-    async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
-        let mut t = self.lock();
-        t.checkpoints.insert(key.to_string(), value.to_string());
         self.changed();
         Ok(())
     }
