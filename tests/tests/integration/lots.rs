@@ -15,9 +15,9 @@ use ally_tests::{
     all_entries, assert_ledger_matches_balance, cname, ikey, note, on_both_stores, reseller_with, sleep_past, uid,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
 
 type Item = std::collections::HashMap<String, AttributeValue>;
-use chrono::Utc;
 
 /// A credit of `amount`, promotional or paid, expiring `in_s` seconds from now.
 fn grant(amount: i64, promotional: bool, in_s: Option<i64>) -> CreditRequest {
@@ -187,7 +187,7 @@ async fn lots_past_the_wallets_own_are_held_spent_and_expired_in_order<S: Store>
     let bought = ally.provision(&uid("p"), spend(20), &ikey("buy")).await.unwrap();
     assert_eq!(drawn(&bought.transaction), [(soon[1].clone(), 5), (soon[2].clone(), 10), (soon[3].clone(), 5)]);
     sleep_past(expires_at).await;
-    assert_eq!(ally.expire_lots().await.unwrap(), 3, "the rest of the fourth, and the two past the wallet's own");
+    assert_eq!(ally.expire_lots().await.unwrap(), 3, "the fourth's rest, the fifth, the sixth: all beside the wallet");
     let r = ally.find_by_user(&uid("p")).await.unwrap();
     assert_eq!((r.balance, r.held, r.spendable(Utc::now())), (135, 15, 120));
 
