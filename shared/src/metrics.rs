@@ -27,8 +27,13 @@ pub enum Metric {
     MailSent,
     /// A referral reward paid.
     RewardPaid,
-    /// A paid Stripe payment that names no reseller Ally knows (kept for an admin).
+    /// A paid Stripe payment Ally cannot credit (kept for an admin).
     StripeUnattributed,
+    /// A wallet whose lots no longer sum to its balance or its reserve: refused, never
+    /// repaired (it needs a person).
+    WalletDrift,
+    /// A handler that panicked, answered 500 instead of dropping the connection.
+    Panic,
 }
 
 impl Metric {
@@ -42,6 +47,8 @@ impl Metric {
             Metric::MailSent => ("MailsSent", 1),
             Metric::StripeUnattributed => ("StripeUnattributed", 1),
             Metric::RewardPaid => ("RewardsPaid", 1),
+            Metric::WalletDrift => ("WalletDrift", 1),
+            Metric::Panic => ("Panics", 1),
         }
     }
 }

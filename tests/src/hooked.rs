@@ -8,8 +8,9 @@ use ally::domain::{
 };
 use ally::store::{
     ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, MetadataPatched, Page, PageRequest,
-    ParentChange, ParentLink, PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals, ResellerFilter,
-    RewardSlot, StoreError, StoreResult, TopUps, Upgrades, Waiting, WalletChange, Wallets, WithMetadata,
+    ParentChange, ParentLink, PaymentReceipt, PendingReferral, Portfolio, ProfileUpdate, Profiles, Referrals,
+    ResellerFilter, RewardSlot, StoreError, StoreResult, TopUps, Upgrades, Waiting, WalletChange, Wallets,
+    WithMetadata,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -131,6 +132,14 @@ impl<S: Wallets> Wallets for Hooked<S> {
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         self.before("commit_wallet_change")?;
         self.inner.commit_wallet_change(change).await
+    }
+    async fn payment_receipt(&self, key: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
+        self.before("payment_receipt")?;
+        self.inner.payment_receipt(key).await
+    }
+    async fn lot(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Lot>> {
+        self.before("lot")?;
+        self.inner.lot(owner_id, id).await
     }
     async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
         self.before("commit_transfer")?;

@@ -87,6 +87,8 @@ impl From<Refusal> for AllyError {
             Refusal::Insufficient { needed, balance } => AllyError::InsufficientCredits { needed, balance },
             Refusal::HoldClosed => AllyError::HoldClosed,
             Refusal::ReversalExceedsOriginal => AllyError::ReversalExceedsOriginal,
+            // The payment's id is the key it was credited under: the same key, another input.
+            Refusal::PaidElsewhere => AllyError::IdempotencyConflict,
             Refusal::TierChanged | Refusal::VersionChanged | Refusal::Duplicate => AllyError::Contention,
         }
     }

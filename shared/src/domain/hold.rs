@@ -93,16 +93,6 @@ impl Hold {
         }
     }
 
-    /// What it reserves of each lot. A hold placed before lots were kept reserved its amount
-    /// of the wallet, which the adopted opening lot carries ([`super::Lots::adopt`]).
-    pub fn reserved(&self) -> Vec<Draw> {
-        if self.lots.is_empty() {
-            vec![Draw { lot: super::OPENING_LOT.to_string(), kind: super::LotKind::Paid, amount: self.amount }]
-        } else {
-            self.lots.clone()
-        }
-    }
-
     /// Whether it may still be captured or voided at `now`.
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
         self.status_at(now) == HoldStatus::Active

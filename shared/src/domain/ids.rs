@@ -387,9 +387,16 @@ impl IdempotencyKey {
     }
 
     /// The receiving side's record of a transfer made by `from` with `key`, in the
-    /// receiver's partition: both sides of a transfer are written once, together.
+    /// receiver's partition: both sides of a transfer are written once, together. The
+    /// receiver reads it on its entry, so it is a digest of the giver's user and key, never
+    /// either of them (the entry names the giver by refid).
     pub fn transfer_in(from: &UserId, key: &IdempotencyKey) -> Self {
-        Self(format!("transfer:{from}:{}", key.0))
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(from.as_str().as_bytes());
+        digest.update([0]);
+        digest.update(key.0.as_bytes());
+        Self(format!("transfer:{}", &hex::encode(digest.finalize())[..32]))
     }
 
     /// The payment provider's event id: one credit per event.
@@ -400,6 +407,11 @@ impl IdempotencyKey {
     /// The referral system's referral id: one reward per referral.
     pub fn referral(referral_id: &str) -> Result<Self, AllyError> {
         Self::external("referral:", "the referral id", referral_id)
+    }
+
+    /// Whether this key is an external payment's: it credits once in the whole network.
+    pub fn is_payment(&self) -> bool {
+        self.0.starts_with("payment:")
     }
 
     /// Whether this key is an external event's receipt (a payment or a referral), kept for

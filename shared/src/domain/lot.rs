@@ -27,9 +27,6 @@ pub const MAX_OPEN_LOTS: usize = 64;
 /// rule: two keep it at about 800 bytes (four reach 990 without the rule).
 pub const LOTS_ON_WALLET: usize = 2;
 
-/// The id of the lot that adopts a balance credited before lots were kept.
-pub const OPENING_LOT: &str = "opening-balance";
-
 /// Where a lot's credit came from, which decides its place in the spending order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -205,31 +202,6 @@ impl Lots {
     /// What the open lots reserve for holds: `held`.
     pub fn reserved(&self) -> i64 {
         self.open.iter().map(|l| l.reserved).sum()
-    }
-
-    /// Adopts a balance credited before lots were kept (any part of the balance no lot
-    /// holds) as a paid lot without expiry, and a reserve placed before (holds without lot
-    /// reservations) as that lot's reservation, so the lots always sum to the balance and
-    /// their reservations to `held`.
-    pub fn adopt(&mut self, balance: i64, held: i64, since: DateTime<Utc>) {
-        let missing = balance - self.total();
-        let unreserved = held - self.reserved();
-        if missing <= 0 && unreserved <= 0 {
-            return;
-        }
-        match self.open.iter_mut().find(|l| l.id == OPENING_LOT) {
-            Some(opening) => {
-                opening.amount += missing.max(0);
-                opening.remaining += missing.max(0);
-                opening.reserved += unreserved.max(0);
-            }
-            None => {
-                let mut opening = Lot::new(OPENING_LOT, LotKind::Paid, missing.max(0), None, since);
-                opening.reserved = unreserved.max(0);
-                self.open.push(opening);
-            }
-        }
-        self.sort();
     }
 
     /// Puts `lot` in, and returns the lot as it now stands (the one to write). Credit without

@@ -113,21 +113,6 @@ fn past_the_bound_a_credit_joins_its_class_and_never_revives_or_stretches_expire
     assert_eq!((paid.id.as_str(), again.id.as_str(), again.amount, again.expires_at), ("paid", "paid", 10, None));
 }
 
-#[test]
-fn adopting_a_balance_and_reserve_from_before_lots_makes_them_sum_to_them() {
-    let mut wallet = lots(&[("a", LotKind::Paid, 10, None)]);
-    wallet.adopt(25, 6, t0());
-    assert_eq!((wallet.total(), wallet.reserved()), (25, 6));
-    let opening = wallet.get(OPENING_LOT).unwrap();
-    assert_eq!((opening.remaining, opening.reserved), (15, 6));
-    wallet.adopt(25, 6, t0());
-    assert_eq!((wallet.total(), wallet.reserved()), (25, 6), "adopting twice adds nothing");
-    // The legacy hold captured: drawn from the opening lot's reservation.
-    let legacy = [Draw { lot: OPENING_LOT.into(), kind: LotKind::Paid, amount: 6 }];
-    assert_eq!(drawn(&wallet.capture(&legacy, 4)), [(OPENING_LOT, 4)]);
-    assert_eq!((wallet.total(), wallet.reserved()), (21, 0));
-}
-
 /// The lots as a store keeps them and reads them back: the first on the wallet, the others
 /// beside it.
 fn stored(lots: &Lots) -> Lots {

@@ -10,6 +10,7 @@ mod hold;
 mod ids;
 mod ledger;
 mod lot;
+mod movement;
 mod portfolio;
 mod product;
 mod reseller;
@@ -31,7 +32,8 @@ pub use ids::{
     RefId, UserId,
 };
 pub use ledger::{Counterpart, EntryKind, LedgerEntry, new_id};
-pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_LOTS, OPENING_LOT};
+pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_LOTS};
+pub use movement::{Grant, LotMove, Motion, Settlement, Unsettled, check_lots, reversible_left, settle};
 pub use portfolio::{Client, ProvisionedService, license_key};
 pub use product::{Catalog, Product};
 pub use reseller::{

@@ -163,10 +163,8 @@ impl AutoTopUp {
         now: DateTime<Utc>,
         request_id: impl FnOnce() -> String,
     ) -> Option<TopUpStep> {
-        if let Some(pending) = self.pending.as_ref().filter(|p| Some(p.request_id.as_str()) == pays) {
-            let request = pending.closed(owner, TopUpStatus::Fulfilled, 0, now);
-            let state = Self { pending: None, failures_in_a_row: 0, ..self.clone() };
-            return Some(TopUpStep { state, request });
+        if let Some(paid) = pays.and_then(|id| self.fulfil(id, owner, now)) {
+            return Some(paid);
         }
         let crossed = before >= self.rule.below && after < self.rule.below;
         if !crossed || !self.enabled || self.pending.is_some() {
@@ -193,6 +191,15 @@ impl AutoTopUp {
             requested_this_month: requested + amount,
             ..self.clone()
         };
+        Some(TopUpStep { state, request })
+    }
+
+    /// The pending request `request_id` paid at `now`: the new state, and the request closed
+    /// as fulfilled; none when it is not the one pending (paid already, failed, replaced).
+    pub fn fulfil(&self, request_id: &str, owner: &UserId, now: DateTime<Utc>) -> Option<TopUpStep> {
+        let pending = self.pending.as_ref().filter(|p| p.request_id == request_id)?;
+        let request = pending.closed(owner, TopUpStatus::Fulfilled, 0, now);
+        let state = Self { pending: None, failures_in_a_row: 0, ..self.clone() };
         Some(TopUpStep { state, request })
     }
 

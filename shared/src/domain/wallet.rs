@@ -75,6 +75,8 @@ pub enum Refusal {
     HoldClosed,
     /// The entry's reversals would exceed it.
     ReversalExceedsOriginal,
+    /// The external payment was credited already, to another reseller.
+    PaidElsewhere,
 }
 
 impl Refusal {

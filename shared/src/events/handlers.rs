@@ -159,7 +159,7 @@ pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     let holds = Box::pin(ally.expire_holds()).await;
     let lots = Box::pin(ally.expire_lots()).await;
     let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
-    let top_ups = Box::pin(ally.fail_stale_top_ups(Utc::now())).await;
+    let top_ups = Box::pin(ally.fail_stale_top_ups(ally.now())).await;
     Ok(Swept { holds_released: holds?, lots_expired: lots?, bulks_finished: bulks?, top_ups_failed: top_ups? })
 }
 

@@ -112,7 +112,7 @@ impl<S: Store> LocalBus<S> {
             },
             (REFERRAL_SOURCE, "ReferralCompleted") => {
                 let referral: ReferralCompleted = serde_json::from_value(event.detail.clone()).map_err(detail)?;
-                reward_referral(&self.ally, &referral, Utc::now()).await
+                reward_referral(&self.ally, &referral, self.ally.now()).await
             }
             _ => Ok(Handled::Dropped),
         }

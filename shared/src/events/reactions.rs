@@ -122,7 +122,7 @@ pub async fn reward_referral<S: Store>(
     if let Some(joined) = ally.store().reseller(&referred).await? {
         return pay_within_window(ally, &pending, &joined).await;
     }
-    if pending.expires_at <= Utc::now().timestamp() {
+    if pending.expires_at <= ally.now().timestamp() {
         tracing::info!(referral = %event.referral_id, "the referred user did not onboard within the window: no reward");
         return Ok(Handled::Dropped);
     }

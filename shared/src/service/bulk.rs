@@ -9,13 +9,12 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 use ulid::Ulid;
 
-use super::lots::LotMove;
 use super::money::Movement;
-use super::wallet_write::request_hash;
+use super::wallet_write::{Also, request_hash};
 use super::{Ally, BulkCharge, BulkReceipt, BulkRequest, BulkState, BulkStatus};
 use crate::domain::{
-    Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, ProvisionedService, Reseller, Tier, UserId,
-    license_key,
+    Activity, AllyError, Client, ClientId, EntryKind, IdempotencyKey, LotMove, ProvisionedService, Reseller, Tier,
+    UserId, license_key,
 };
 use crate::store::{IdempotencyState, Store};
 
@@ -48,7 +47,8 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r, now| {
+                Also::Nothing,
+                |r, _, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let total = price.cost.times(count)?;
                     let guard = price.guard(r, total, now);
@@ -82,13 +82,16 @@ impl<S: Store> Ally<S> {
                         )
                     })
                 },
-                |entry, (price, tier)| BulkCharge {
-                    cost: price.cost.get(),
-                    base_cost: price.base.get(),
-                    tier: *tier,
-                    total: entry.amount,
-                    balance: entry.balance_after,
-                    transaction: entry.clone(),
+                |o, (price, tier)| {
+                    let entry = o.entry()?;
+                    Ok(BulkCharge {
+                        cost: price.cost.get(),
+                        base_cost: price.base.get(),
+                        tier: *tier,
+                        total: entry.amount,
+                        balance: o.balance,
+                        transaction: entry.clone(),
+                    })
                 },
             )
             .await?;
@@ -155,7 +158,7 @@ impl<S: Store> Ally<S> {
     pub async fn finish_pending_bulks(&self, grace: chrono::Duration) -> Result<usize, AllyError> {
         let mut finished = 0;
         let mut failed = None;
-        for (user_id, record) in self.store.pending_fills(Utc::now() - grace).await? {
+        for (user_id, record) in self.store.pending_fills(self.now() - grace).await? {
             let Some(fill) = &record.pending_fill else { continue };
             let done = async {
                 let request: BulkRequest = serde_json::from_str(fill).map_err(AllyError::internal)?;

@@ -7,7 +7,6 @@
 //! judged on the deeper one. A parent sees its children's figures, never their clients or
 //! ledgers; a child sees its parent's refid and company.
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::{Ally, MAX_ATTEMPTS};
@@ -127,7 +126,7 @@ impl<S: Store> Ally<S> {
                 version: r.version,
                 old,
                 new,
-                at: Utc::now(),
+                at: self.now(),
             };
             match self.store.set_parent(&change).await {
                 Ok(()) => {
@@ -176,7 +175,7 @@ impl<S: Store> Ally<S> {
         }
         let users: Vec<UserId> = links.items.iter().map(|c| c.user_id.clone()).collect();
         let profiles = self.store.resellers_by_user(&users).await?;
-        let month = month_of(Utc::now().date_naive());
+        let month = month_of(self.now().date_naive());
         let spent: std::collections::BTreeMap<UserId, i64> =
             self.store.month_activity(&users, month).await?.into_iter().map(|(u, a)| (u, a.credits_spent)).collect();
         let items = users

@@ -3,21 +3,16 @@
 //! one is judged as a spend against `available`; capturing, voiding and expiring only need
 //! the wallet unchanged since read, since what they release or debit was reserved.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::instrument;
 
-use super::lots::{LotMove, drift};
 use super::money::Movement;
-use super::top_ups::top_up_step;
-use super::wallet_write::{Attempt, Committed, request_hash};
+use super::wallet_write::{Also, Committed, Read, request_hash};
 use super::{Ally, CaptureReceipt, CaptureRequest, HoldReceipt, HoldRequest, VoidReceipt};
 use crate::domain::{
-    Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldReason, HoldStatus, IdempotencyKey, Lots,
-    ProvisionedService, Reseller, UserId, hold_expiry, license_key, new_id,
+    Activity, AllyError, Credits, EntryKind, Guard, Hold, HoldStatus, IdempotencyKey, LotMove, Motion,
+    ProvisionedService, UserId, hold_expiry, license_key, new_id,
 };
-use crate::store::{HoldWrite, IdempotencyState, Page, PageRequest, Store, WalletChange};
+use crate::store::{HoldWrite, Page, PageRequest, Store};
 
 impl<S: Store> Ally<S> {
     /// Reserves the tier price of a product or cost for the caller until `expires_in_s`
@@ -31,21 +26,30 @@ impl<S: Store> Ally<S> {
         key: &IdempotencyKey,
     ) -> Result<HoldReceipt, AllyError> {
         // The input first (as a provision): its expiry range, then its client.
-        hold_expiry(Utc::now(), request.expires_in_s)?;
+        hold_expiry(self.now(), request.expires_in_s)?;
         let client_id = self.own_client(user_id, request.client_id.as_ref()).await?;
         let hash = request_hash("place_hold", &request);
-        self.reserve(
+        self.commit(
             user_id,
             key,
             hash,
-            |r, now| {
+            Also::Nothing,
+            |r, _, now| {
                 let price = self.price(r, request.product.as_deref(), request.cost)?;
                 let guard = price.guard(r, price.cost, now);
                 guard.check(Some(r))?;
-                let mut hold = Hold {
+                // The hold reserves lot by lot, in the spending order: what it reserves
+                // stays its own even when the lot expires before the capture.
+                let amount = price.cost.get();
+                let lots = r
+                    .lots
+                    .clone()
+                    .reserve(amount, now)
+                    .ok_or(AllyError::InsufficientCredits { needed: amount, balance: r.spendable(now) })?;
+                let hold = Hold {
                     id: new_id(),
                     owner_id: user_id.clone(),
-                    amount: price.cost.get(),
+                    amount,
                     base_cost: price.base.get(),
                     tier: r.tier,
                     status: HoldStatus::Active,
@@ -56,23 +60,15 @@ impl<S: Store> Ally<S> {
                     created_at: now,
                     captured: None,
                     closed_at: None,
-                    lots: Vec::new(),
-                };
-                // The hold reserves lot by lot, in the spending order: what it reserves
-                // stays its own even when the lot expires before the capture.
-                let mut lots = r.lots.clone();
-                hold.lots = lots
-                    .reserve(hold.amount, now)
-                    .ok_or(AllyError::InsufficientCredits { needed: hold.amount, balance: r.spendable(now) })?;
-                Ok(Reservation {
-                    guard,
                     lots,
-                    held_delta: hold.amount,
-                    hold: HoldWrite { hold: hold.clone(), placed: true },
-                    detail: hold,
+                };
+                let motion = Motion { kind: None, amount, lots: LotMove::Reserve, debt_added: 0 };
+                Ok(Movement {
+                    hold: Some(HoldWrite { hold: hold.clone(), placed: true }),
+                    ..Movement::of(guard, motion, user_id.as_str(), hold)
                 })
             },
-            |r, held, hold| HoldReceipt { hold: hold.clone(), balance: r.balance, held, available: r.balance - held },
+            |o, hold| Ok(HoldReceipt { hold: hold.clone(), balance: o.balance, held: o.held, available: o.available }),
         )
         .await
         .map(|c| c.response)
@@ -89,17 +85,17 @@ impl<S: Store> Ally<S> {
         request: CaptureRequest,
         key: &IdempotencyKey,
     ) -> Result<CaptureReceipt, AllyError> {
-        let hold = self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
+        self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
         let hash = request_hash("capture_hold", &(hold_id, &request));
         let committed = self
             .commit(
                 user_id,
                 key,
                 hash,
-                |r, now| {
-                    if !hold.is_open(now) {
-                        return Err(AllyError::HoldClosed);
-                    }
+                Also::Hold(hold_id),
+                |r, read, now| {
+                    // Read after the wallet: a hold closed by a write the wallet read holds.
+                    let hold = open_hold(read, |h| h.is_open(now))?;
                     let amount = match request.amount {
                         Some(amount) if amount > hold.amount => {
                             return Err(AllyError::validation(format!(
@@ -133,24 +129,26 @@ impl<S: Store> Ally<S> {
                         reason: Some(format!("capture of hold {}", hold.id)),
                         activity: Activity { credits_spent: amount.get(), provisions: 1, ..Activity::default() },
                         services: vec![service.clone()],
-                        held_delta: -hold.amount,
                         hold: Some(HoldWrite { hold: closed, placed: false }),
                         ..Movement::new(
                             Guard::Release { version: r.version },
                             EntryKind::Debit,
                             amount.get(),
                             user_id.as_str(),
-                            LotMove::Capture(hold.reserved()),
+                            LotMove::Capture(hold.lots.clone()),
                             (service, hold.amount - amount.get()),
                         )
                     })
                 },
-                |entry, (service, released)| CaptureReceipt {
-                    cost: entry.amount,
-                    balance: entry.balance_after,
-                    service: service.clone(),
-                    transaction: entry.clone(),
-                    released: *released,
+                |o, (service, released)| {
+                    let entry = o.entry()?;
+                    Ok(CaptureReceipt {
+                        cost: entry.amount,
+                        balance: o.balance,
+                        service: service.clone(),
+                        transaction: entry.clone(),
+                        released: *released,
+                    })
                 },
             )
             .await?;
@@ -166,9 +164,9 @@ impl<S: Store> Ally<S> {
         hold_id: &str,
         key: &IdempotencyKey,
     ) -> Result<VoidReceipt, AllyError> {
-        let hold = self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
+        self.store.hold(user_id, hold_id).await?.ok_or(AllyError::NotFound("hold"))?;
         let hash = request_hash("void_hold", &hold_id);
-        Ok(self.release(user_id, &hold, HoldStatus::Voided, key, hash).await?.response)
+        Ok(self.release(user_id, hold_id, HoldStatus::Voided, key, hash).await?.response)
     }
 
     /// Releases every active hold past its `expires_at`, each exactly once (also when two
@@ -178,10 +176,10 @@ impl<S: Store> Ally<S> {
     pub async fn expire_holds(&self) -> Result<usize, AllyError> {
         let mut released = 0;
         let mut failed = None;
-        for hold in self.store.expired_holds(Utc::now()).await? {
+        for hold in self.store.expired_holds(self.now()).await? {
             let key = IdempotencyKey::hold_expiry(&hold.id);
             let hash = request_hash("expire_hold", &hold.id);
-            match self.release(&hold.owner_id, &hold, HoldStatus::Expired, &key, hash).await {
+            match self.release(&hold.owner_id, &hold.id, HoldStatus::Expired, &key, hash).await {
                 Ok(c) if c.fresh => released += 1,
                 // Another sweeper released it first with the same key: its answer replays.
                 Ok(_) => {}
@@ -208,7 +206,7 @@ impl<S: Store> Ally<S> {
         status: Option<HoldStatus>,
         page: &PageRequest,
     ) -> Result<Page<Hold>, AllyError> {
-        let now = Utc::now();
+        let now = self.now();
         let mut items = Vec::new();
         let mut cursor = page.cursor.clone();
         loop {
@@ -234,97 +232,40 @@ impl<S: Store> Ally<S> {
         Ok(Page { items, next_cursor: cursor })
     }
 
-    /// Closes an open `hold` as `status` (voided or expired), releasing what it reserved.
+    /// Closes open hold `hold_id` as `status` (voided or expired), releasing what it
+    /// reserved; the debt is repaid out of it first.
     async fn release(
         &self,
         user_id: &UserId,
-        hold: &Hold,
+        hold_id: &str,
         status: HoldStatus,
         key: &IdempotencyKey,
         hash: String,
     ) -> Result<Committed<VoidReceipt>, AllyError> {
-        self.reserve(
+        self.commit(
             user_id,
             key,
             hash,
-            |r, now| {
+            Also::Hold(hold_id),
+            |r, read, now| {
                 // The sweeper releases what has expired; an owner only what is still open.
-                let open =
-                    if status == HoldStatus::Expired { hold.status == HoldStatus::Active } else { hold.is_open(now) };
-                if !open {
-                    return Err(AllyError::HoldClosed);
-                }
+                let hold = open_hold(read, |h| {
+                    if status == HoldStatus::Expired { h.status == HoldStatus::Active } else { h.is_open(now) }
+                })?;
                 let closed = Hold { status, closed_at: Some(now), ..hold.clone() };
-                let mut lots = r.lots.clone();
-                lots.release(&hold.reserved());
-                Ok(Reservation {
-                    guard: Guard::Release { version: r.version },
-                    lots,
-                    held_delta: -hold.amount,
-                    hold: HoldWrite { hold: closed, placed: false },
-                    detail: hold.amount,
+                let motion = Motion { kind: None, amount: 0, lots: LotMove::Release(hold.lots.clone()), debt_added: 0 };
+                Ok(Movement {
+                    hold: Some(HoldWrite { hold: closed, placed: false }),
+                    ..Movement::of(Guard::Release { version: r.version }, motion, user_id.as_str(), hold.amount)
                 })
             },
-            |r, held, released| VoidReceipt { released: *released, available: r.balance - held },
+            |o, released| Ok(VoidReceipt { released: *released, available: o.available }),
         )
         .await
     }
 }
 
-impl<S: Store> Ally<S> {
-    /// A change of the reserve alone (a hold placed, voided or expired: the
-    /// balance does not move, no ledger entry), written by [`Self::write_wallet`].
-    #[instrument(skip_all, fields(refid = tracing::field::Empty))]
-    pub(super) async fn reserve<D, R: Serialize + DeserializeOwned>(
-        &self,
-        user_id: &UserId,
-        key: &IdempotencyKey,
-        hash: String,
-        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Reservation<D>, AllyError>,
-        respond: impl Fn(&Reseller, i64, &D) -> R,
-    ) -> Result<Committed<R>, AllyError> {
-        self.write_wallet(user_id, key, &hash, |reseller, now| {
-            let reservation = decide(reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
-            let new_held = reseller.held + reservation.held_delta;
-            if reservation.lots.total() != reseller.balance || reservation.lots.reserved() != new_held {
-                return Err(drift("the lots would no longer sum to the balance and the reserve"));
-            }
-            let response = respond(reseller, new_held, &reservation.detail);
-            let change = WalletChange {
-                user_id: user_id.clone(),
-                guard: reservation.guard,
-                new_balance: reseller.balance,
-                new_held,
-                new_debt: reseller.debt,
-                new_lots: reservation.lots,
-                lot_writes: Vec::new(),
-                activity: Activity::default(),
-                entries: Vec::new(),
-                hold: Some(reservation.hold),
-                reversal: None,
-                clients: Vec::new(),
-                services: Vec::new(),
-                idempotency: self.record(key, &hash, IdempotencyState::Done, &response, now, None)?,
-                // A hold released can bring what is available back to the threshold, as a
-                // credit can: the low-credit rule's hold on provisioning ends with it.
-                lift_hold: reseller.hold_provisioning
-                    && reseller.hold_reason == Some(HoldReason::LowCredit)
-                    && reseller.balance - new_held >= self.config.low_credit_threshold,
-                top_up: top_up_step(reseller, reseller.balance - new_held, None, now),
-                at: now,
-            };
-            Ok(Attempt { change, response, state: IdempotencyState::Done, counted: Vec::new() })
-        })
-        .await
-    }
-}
-
-/// A change of the reserve alone, decided from the wallet read.
-pub(super) struct Reservation<D> {
-    pub guard: Guard,
-    pub held_delta: i64,
-    /// The lots after it: what each reserves.
-    pub lots: Lots,
-    pub hold: HoldWrite,
-    pub detail: D,
+/// The hold read after the wallet, when `open` says it may still be closed; 409 otherwise.
+fn open_hold(read: &Read, open: impl Fn(&Hold) -> bool) -> Result<&Hold, AllyError> {
+    read.hold.as_ref().filter(|h| open(h)).ok_or(AllyError::HoldClosed)
 }

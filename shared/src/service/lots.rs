@@ -4,17 +4,14 @@
 //! write conditioned on the wallet's version (a racing spend makes it read again) and on the
 //! lot still being among the expiring ones (a second job finds it gone, or replays its key).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::instrument;
 
 use super::money::Movement;
-use super::wallet_write::request_hash;
+use super::wallet_write::{Also, request_hash};
 use super::{Ally, LotExpiry};
-use crate::domain::{
-    Activity, AllyError, Draw, EntryKind, Guard, IdempotencyKey, LedgerEntry, Lot, LotKind, Lots, Reseller, UserId,
-    checked_balance,
-};
-use crate::store::{LotWrite, Page, PageRequest, Store};
+use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, Lot, LotMove, UserId};
+use crate::store::{Page, PageRequest, Store};
 
 /// What the job can do with a lot past its expiry, as the wallet stands.
 enum Due {
@@ -36,22 +33,15 @@ fn due(lot: Option<&Lot>, now: chrono::DateTime<Utc>) -> Due {
 
 impl<S: Store> Ally<S> {
     /// The caller's lots, newest first, with what is left of each (0 once spent, reversed or
-    /// expired); on the last page, the balance adopted from before lots were kept.
+    /// expired).
     pub async fn lots(&self, user_id: &UserId, page: &PageRequest) -> Result<Page<Lot>, AllyError> {
-        let mut reseller = self.find_by_user(user_id).await?;
-        reseller.lots.adopt(reseller.balance, reseller.held, reseller.created_at);
+        let reseller = self.find_by_user(user_id).await?;
         let mut found = self.store.lots(user_id, page).await?;
         for lot in &mut found.items {
             match reseller.lots.get(&lot.id) {
                 Some(open) => *lot = Lot { expired: lot.expired, ..open.clone() },
                 None => (lot.remaining, lot.reserved) = (0, 0),
             }
-        }
-        if found.next_cursor.is_none() {
-            let listed: Vec<String> = found.items.iter().map(|l| l.id.clone()).collect();
-            let unlisted =
-                reseller.lots.iter().filter(|l| !listed.contains(&l.id) && l.id == crate::domain::OPENING_LOT);
-            found.items.extend(unlisted.cloned());
         }
         Ok(found)
     }
@@ -62,7 +52,7 @@ impl<S: Store> Ally<S> {
     pub async fn expire_lots(&self) -> Result<usize, AllyError> {
         let mut expired = 0;
         let mut failed = None;
-        for (owner, lot) in self.store.expired_lots(Utc::now()).await? {
+        for (owner, lot) in self.store.expired_lots(self.now()).await? {
             match self.expire_lot(&owner, &lot.id).await {
                 Ok(true) => expired += 1,
                 Ok(false) => {}
@@ -82,7 +72,7 @@ impl<S: Store> Ally<S> {
     /// Expires lot `lot_id` of `owner` if it is due; whether this call wrote its expiry.
     async fn expire_lot(&self, owner: &UserId, lot_id: &str) -> Result<bool, AllyError> {
         let reseller = self.find_by_user(owner).await?;
-        match due(reseller.lots.get(lot_id), Utc::now()) {
+        match due(reseller.lots.get(lot_id), self.now()) {
             Due::Wait => return Ok(false),
             Due::Settle => {
                 self.store.settle_lot(owner, lot_id).await?;
@@ -96,7 +86,8 @@ impl<S: Store> Ally<S> {
                 owner,
                 &key,
                 request_hash("expire_lot", &lot_id),
-                |r, now| {
+                Also::Nothing,
+                |r, _, now| {
                     // Spent, reserved or expired since it was read: the next run sees it again.
                     let lot = r.lots.get(lot_id).filter(|l| matches!(due(Some(l), now), Due::Expire));
                     let lot = lot.ok_or(AllyError::Contention)?;
@@ -113,7 +104,7 @@ impl<S: Store> Ally<S> {
                         )
                     })
                 },
-                |entry, ()| LotExpiry { lot: lot_id.to_string(), expired: entry.amount, balance: entry.balance_after },
+                |o, ()| Ok(LotExpiry { lot: lot_id.to_string(), expired: o.entry()?.amount, balance: o.balance }),
             )
             .await;
         match committed {
@@ -125,64 +116,4 @@ impl<S: Store> Ally<S> {
             Err(e) => Err(e),
         }
     }
-}
-
-/// What a movement does to the wallet's lots.
-pub(super) enum LotMove {
-    /// A credit opens a lot (or joins one, past [`crate::domain::MAX_OPEN_LOTS`]); the debt
-    /// it repays comes out of that lot.
-    Open { kind: LotKind, expires_at: Option<DateTime<Utc>> },
-    /// A spend draws spendable credit in the spending order.
-    Draw,
-    /// A capture draws from what its hold reserved and releases the rest.
-    Capture(Vec<Draw>),
-    /// A reversal takes from the lot of the entry it reverses first.
-    TakeBack(String),
-    /// The expiry of one lot takes what is left of it.
-    Expire(String),
-}
-
-/// The lots after `movement` (as read from `reseller`), the lot items it writes and what
-/// the debt repayment drew; records on `entry` the lots it moved.
-pub(super) fn move_lots<D>(
-    reseller: &Reseller,
-    movement: &Movement<D>,
-    entry: &mut LedgerEntry,
-    now: DateTime<Utc>,
-) -> Result<(Lots, Vec<LotWrite>, Vec<Draw>), AllyError> {
-    let mut lots = reseller.lots.clone();
-    let mut writes = Vec::new();
-    let mut repaid = Vec::new();
-    let amount = entry.amount;
-    entry.lots = match &movement.lots {
-        LotMove::Open { kind, expires_at } => {
-            let stands = lots.open(Lot::new(&entry.id, *kind, amount, *expires_at, now), now);
-            repaid = lots.take_from(&stands.id, movement.repay);
-            let fed = Draw { lot: stands.id.clone(), kind: *kind, amount };
-            writes.push(LotWrite::Put(stands));
-            vec![fed]
-        }
-        LotMove::Draw => lots
-            .draw(amount, now)
-            .ok_or(AllyError::InsufficientCredits { needed: amount, balance: reseller.spendable(now) })?,
-        LotMove::Capture(reserved) => lots.capture(reserved, amount),
-        LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
-        LotMove::Expire(lot) => {
-            writes.push(LotWrite::Expired { lot: lot.clone(), amount });
-            let expired = lots.expire(lot, now).ok_or_else(|| drift("a lot expired that was not due"))?;
-            vec![expired]
-        }
-    };
-    // The lots must still be the balance and the reserve: a write that would tear them
-    // apart is refused here, loudly, rather than stored.
-    let balance = checked_balance(reseller.balance, entry.delta())? - movement.repay;
-    if lots.total() != balance || lots.reserved() != reseller.held + movement.held_delta {
-        return Err(drift("the lots would no longer sum to the balance and the reserve"));
-    }
-    Ok((lots, writes, repaid))
-}
-
-/// An internal failure: the lots and the wallet would disagree.
-pub(super) fn drift(what: &'static str) -> AllyError {
-    AllyError::internal(std::io::Error::other(what))
 }

@@ -21,7 +21,7 @@ mod wallet_write;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
@@ -60,6 +60,10 @@ pub struct Actor {
 /// Makes refids; replaceable so tests can force a collision.
 pub type RefidSource = Arc<dyn Fn() -> RefId + Send + Sync>;
 
+/// Tells the time; replaceable so the simulator can move the clock (expiries, holds, the
+/// sweeper at any hour) without waiting for it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 /// How many times a write that lost a race is tried again before answering 503 `busy`.
 /// Under 100 writers on one wallet a success takes about 24 tries (BENCHMARKS.md, hot
 /// wallet); 50, with the backoff capped at 80 ms, lets nearly every caller land within a
@@ -75,6 +79,7 @@ pub struct Ally<S> {
     store: S,
     config: Config,
     refids: RefidSource,
+    clock: Clock,
     /// Refids already resolved by this process. A refid names one user for good (it is
     /// drawn once at onboarding and never changed or reused), so a warm function resolves a
     /// refid it has met without a call: an admin top-up or a payment is then one read of the
@@ -85,7 +90,24 @@ pub struct Ally<S> {
 impl<S: Store> Ally<S> {
     /// The service over `store` with `config`.
     pub fn new(store: S, config: Config) -> Self {
-        Self { store, config, refids: Arc::new(RefId::random), known_refids: Mutex::default() }
+        Self {
+            store,
+            config,
+            refids: Arc::new(RefId::random),
+            clock: Arc::new(Utc::now),
+            known_refids: Mutex::default(),
+        }
+    }
+
+    /// Tells the time by `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time as this service tells it: every decision about expiry is taken at it.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// Uses `refids` to make refids (tests use it to force collisions).
@@ -141,7 +163,7 @@ impl<S: Store> Ally<S> {
             Some(refid) => Some(self.parent_link(None, refid).await?),
             None => None,
         };
-        let now = Utc::now();
+        let now = self.now();
         let mut reseller = Reseller {
             parent: parent.as_ref().map(|l| l.shown.clone()),
             alerts: None,
@@ -325,7 +347,7 @@ impl<S: Store> Ally<S> {
                 hold_provisioning: r.hold_provisioning,
                 hold_reason: r.hold_reason,
                 alerts: r.alerts.clone(),
-                at: Utc::now(),
+                at: self.now(),
             };
             match self.store.update_profile(user_id, &update).await {
                 Ok(mut updated) => {
@@ -351,7 +373,7 @@ impl<S: Store> Ally<S> {
             owner_id: owner_id.clone(),
             name: request.name,
             email: request.email,
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         self.store.insert_client(&client).await?;
         Ok(client)

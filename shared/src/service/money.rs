@@ -1,33 +1,34 @@
-//! Operations that move credits: each decides a [`Movement`] from the wallet read, which
-//! [`Ally::commit`] turns into a ledger entry and its lots, written once per idempotency key
-//! under the wallet's version (plus the business conditions) by the loop of `wallet_write`.
+//! The money pipeline. Every operation that moves credit states what it moves as a
+//! [`Movement`] decided from the wallet read; [`Ally::draft`] is the one function that turns
+//! it (through the domain's [`settle`]) into the ledger entries, the lots, the debt repaid
+//! and the conditions of one wallet change; the loop of `wallet_write` writes it once per
+//! idempotency key under the wallet's version, over one wallet or the two of a transfer.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::instrument;
 
-use super::lots::{LotMove, move_lots};
 use super::top_ups::top_up_step;
-use super::wallet_write::{Attempt, Committed, request_hash};
+use super::wallet_write::{Also, Attempt, Committed, Read, request_hash};
 use super::{Ally, CreditReceipt, ProvisionReceipt, ProvisionRequest};
 use crate::domain::{
-    Activity, AllyError, Client, Credits, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, LotKind, Product,
-    ProvisionedService, Reseller, UserId, checked_balance, license_key, new_id,
+    Activity, AllyError, Client, Counterpart, Credits, EntryKind, Grant, Guard, HoldReason, IdempotencyKey,
+    LedgerEntry, LotKind, LotMove, Motion, Product, ProvisionedService, RefId, Reseller, Unsettled, UserId,
+    license_key, new_id, settle,
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
-use crate::store::{HoldWrite, IdempotencyState, ReversalOf, Store, WalletChange};
+use crate::store::{HoldWrite, IdempotencyState, LotWrite, PaymentReceipt, ReversalOf, Store, WalletChange};
 
 /// What an operation decided from the wallet it read; `detail` is what its answer needs
-/// besides the ledger entry.
+/// besides the wallet after it.
 pub(super) struct Movement<D> {
     pub guard: Guard,
-    pub kind: EntryKind,
-    /// What the balance moves by, never negative (`kind` gives the direction; zero only for
-    /// a reversal that became debt whole).
-    pub amount: i64,
+    /// The money: its entry's kind and amount, what it does to the lots, the debt it adds.
+    pub motion: Motion,
     pub reason: Option<String>,
+    /// Who caused it, as the wallet's owner may read it: never another person's user id.
     pub actor: String,
     pub activity: Activity,
     /// What was bought, written in the same transaction.
@@ -36,20 +37,14 @@ pub(super) struct Movement<D> {
     pub state: IdempotencyState,
     /// A bulk's request, kept with its pending record until the fill is done.
     pub pending_fill: Option<String>,
-    /// What the movement adds to (or takes from) the reserve of active holds.
-    pub held_delta: i64,
-    /// The hold it closes (a capture).
+    /// The hold it places or closes.
     pub hold: Option<HoldWrite>,
-    /// Debt it adds (a reversal beyond what was available).
-    pub debt_delta: i64,
-    /// Debt a credit repays first, as an entry of its own in the same write.
-    pub repay: i64,
     /// The entry a reversal counts against.
     pub reversal: Option<ReversalOf>,
-    /// What it does to the lots.
-    pub lots: LotMove,
     /// The auto top-up request a payment credit answers.
     pub pays_top_up: Option<String>,
+    /// The other side of a transfer.
+    pub counterpart: Option<Counterpart>,
     pub detail: D,
 }
 
@@ -57,10 +52,14 @@ impl<D> Movement<D> {
     /// A movement of `amount` of `kind` by `actor` under `guard`, moving `lots`, and
     /// nothing else: no purchase, no hold, no debt, done at once.
     pub fn new(guard: Guard, kind: EntryKind, amount: i64, actor: &str, lots: LotMove, detail: D) -> Self {
+        Self::of(guard, Motion { kind: Some(kind), amount, lots, debt_added: 0 }, actor, detail)
+    }
+
+    /// A movement of `motion` by `actor` under `guard`, and nothing else.
+    pub fn of(guard: Guard, motion: Motion, actor: &str, detail: D) -> Self {
         Self {
             guard,
-            kind,
-            amount,
+            motion,
             reason: None,
             actor: actor.to_string(),
             activity: Activity::default(),
@@ -68,16 +67,40 @@ impl<D> Movement<D> {
             services: Vec::new(),
             state: IdempotencyState::Done,
             pending_fill: None,
-            held_delta: 0,
             hold: None,
-            debt_delta: 0,
-            repay: 0,
             reversal: None,
-            lots,
             pays_top_up: None,
+            counterpart: None,
             detail,
         }
     }
+}
+
+/// The wallet after a movement, as its answer reports it.
+pub(super) struct Outcome {
+    /// The movement's own entry (none for a hold placed or released).
+    pub entry: Option<LedgerEntry>,
+    /// The balance after it (and after the debt it repaid).
+    pub balance: i64,
+    pub held: i64,
+    /// What may be spent after it.
+    pub available: i64,
+    pub debt: i64,
+}
+
+impl Outcome {
+    /// The movement's own entry.
+    pub fn entry(&self) -> Result<&LedgerEntry, AllyError> {
+        self.entry.as_ref().ok_or_else(|| AllyError::internal(std::io::Error::other("a movement without its entry")))
+    }
+}
+
+/// A movement drafted against the wallet read: the change to write (its idempotency record
+/// still to be given its answer), the wallet after it, and the metrics it adds once written.
+pub(super) struct Draft {
+    pub change: WalletChange,
+    pub outcome: Outcome,
+    pub counted: Vec<Metric>,
 }
 
 /// What a spend costs at the reseller's tier: the base price and the tier price.
@@ -102,8 +125,9 @@ impl Price {
 }
 
 impl<S: Store> Ally<S> {
-    /// Adds credits to the wallet of `user_id` (admin top-up, payment, reward). Allowed on a
-    /// suspended reseller. The same key with the same input credits once.
+    /// Adds credits to the wallet of `user_id` (admin top-up, payment, reward, commission).
+    /// Allowed on a suspended reseller. The same key with the same input credits once; a
+    /// payment's key credits once in the whole network.
     #[instrument(skip(self, request), fields(amount = request.amount))]
     pub async fn add_credits(
         &self,
@@ -130,36 +154,30 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r, now| {
+                Also::Nothing,
+                |r, _, now| {
                     // Judged after a replay: a retried grant answers what it did, even once
                     // its lot has expired.
                     if request.expires_at.is_some_and(|at| at <= now) {
                         return Err(AllyError::validation("expires_at must be in the future"));
                     }
+                    let expires_at = request.expires_at.or(expires_in.and_then(|days| now.checked_add_signed(days)));
+                    let grant = Grant { kind: lot_kind, expires_at, amount: amount.get() };
                     Ok(Movement {
                         reason: request.reason.as_ref().map(ToString::to_string),
-                        // Net of the debt it repays (an entry of its own): what the balance gained.
-                        activity: Activity {
-                            credits_added: amount.get() - amount.get().min(r.debt),
-                            ..Activity::default()
-                        },
-                        repay: amount.get().min(r.debt),
+                        activity: Activity { credits_added: amount.get(), ..Activity::default() },
                         pays_top_up: request.top_up_request.clone(),
                         ..Movement::new(
                             Guard::Credit { version: r.version },
                             kind,
                             amount.get(),
                             actor,
-                            LotMove::Open {
-                                kind: lot_kind,
-                                expires_at: request.expires_at.or(expires_in.map(|days| now + days)),
-                            },
-                            amount.get().min(r.debt),
+                            LotMove::Open(vec![grant]),
+                            (),
                         )
                     })
                 },
-                // The balance after the credit and the debt it repaid.
-                |entry, repaid| CreditReceipt { balance: entry.balance_after - repaid, transaction: entry.clone() },
+                |o, ()| Ok(CreditReceipt { balance: o.balance, transaction: o.entry()?.clone() }),
             )
             .await?;
         Ok(committed.response)
@@ -180,7 +198,8 @@ impl<S: Store> Ally<S> {
                 user_id,
                 key,
                 hash,
-                |r, now| {
+                Also::Nothing,
+                |r, _, now| {
                     let price = self.price(r, request.product.as_deref(), request.cost)?;
                     let guard = price.guard(r, price.cost, now);
                     guard.check(Some(r))?;
@@ -211,11 +230,14 @@ impl<S: Store> Ally<S> {
                         )
                     })
                 },
-                |entry, service| ProvisionReceipt {
-                    cost: entry.amount,
-                    balance: entry.balance_after,
-                    service: service.clone(),
-                    transaction: entry.clone(),
+                |o, service| {
+                    let entry = o.entry()?;
+                    Ok(ProvisionReceipt {
+                        cost: entry.amount,
+                        balance: o.balance,
+                        service: service.clone(),
+                        transaction: entry.clone(),
+                    })
                 },
             )
             .await?;
@@ -238,109 +260,169 @@ impl<S: Store> Ally<S> {
         Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product })
     }
 
-    /// A movement of the balance, decided from the wallet read: its ledger entry (and the
-    /// repayment of debt it makes), its lots and its answer, written by [`Self::write_wallet`].
+    /// A movement of one wallet, decided from the wallet read (and what `also` names, read
+    /// after it), answered by `respond`, written by [`Self::write_wallet`].
     #[instrument(skip_all, fields(refid = tracing::field::Empty))]
     pub(super) async fn commit<D, R: Serialize + DeserializeOwned>(
         &self,
         user_id: &UserId,
         key: &IdempotencyKey,
         hash: String,
-        decide: impl Fn(&Reseller, DateTime<Utc>) -> Result<Movement<D>, AllyError>,
-        respond: impl Fn(&LedgerEntry, &D) -> R,
+        also: Also<'_>,
+        decide: impl Fn(&Reseller, &Read, DateTime<Utc>) -> Result<Movement<D>, AllyError>,
+        respond: impl Fn(&Outcome, &D) -> Result<R, AllyError>,
     ) -> Result<Committed<R>, AllyError> {
-        self.write_wallet(user_id, key, &hash, |reseller, now| {
-            let movement = decide(reseller, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
-            let amount = movement.amount;
-            let mut entry = LedgerEntry {
-                id: new_id(),
-                kind: movement.kind,
-                amount,
-                balance_after: checked_balance(reseller.balance, movement.kind.sign() * amount)?,
-                reason: movement.reason.clone(),
-                actor: movement.actor.clone(),
-                idempotency_key: key.to_string(),
-                created_at: now,
-                reversed: 0,
-                lots: Vec::new(),
-                counterpart: None,
-                commission_to: None,
-            };
-            if movement.kind == EntryKind::Debit {
-                entry.commission_to = reseller.parent.as_ref().map(|p| p.refid.clone());
-            }
-            let (lots, lot_writes, repaid) = move_lots(reseller, &movement, &mut entry, now)?;
-            // Debt is repaid out of the credit first, exactly once: an entry of its own in the
-            // credit's write.
-            let repayment = (movement.repay > 0)
-                .then(|| -> Result<LedgerEntry, AllyError> {
-                    Ok(LedgerEntry {
-                        id: new_id(),
-                        kind: EntryKind::DebtRepayment,
-                        amount: movement.repay,
-                        balance_after: checked_balance(entry.balance_after, -movement.repay)?,
-                        reason: Some(format!("debt repaid out of {}", entry.id)),
-                        actor: movement.actor.clone(),
-                        idempotency_key: key.to_string(),
-                        created_at: now,
-                        reversed: 0,
-                        lots: repaid.clone(),
-                        counterpart: None,
-                        commission_to: None,
-                    })
-                })
-                .transpose()?;
-            let new_balance = repayment.as_ref().map_or(entry.balance_after, |r| r.balance_after);
+        self.write_wallet(user_id, key, &hash, also, |reseller, read, now| {
+            let movement = decide(reseller, read, now).inspect_err(|e| tracing::info!(refusal = %e, "refused"))?;
+            let mut draft = self.draft(reseller, key, &movement, now)?;
             // The answer is built before the write because it is written with it: the
             // idempotency record replays exactly what this first call returns.
-            let response = respond(&entry, &movement.detail);
-            let change = WalletChange {
-                user_id: user_id.clone(),
-                new_balance,
-                new_held: reseller.held + movement.held_delta,
-                new_debt: reseller.debt + movement.debt_delta - movement.repay,
-                new_lots: lots,
-                lot_writes,
-                guard: movement.guard,
-                activity: movement.activity,
-                clients: movement.clients,
-                services: movement.services,
-                idempotency: self.record(key, &hash, movement.state, &response, now, movement.pending_fill)?,
-                // A hold the low-credit rule set ends with the credit that brings the balance
-                // back to the threshold, in the same write; an admin's hold stays.
-                lift_hold: reseller.hold_provisioning
-                    && reseller.hold_reason == Some(HoldReason::LowCredit)
-                    && new_balance - reseller.held - movement.held_delta >= self.config.low_credit_threshold,
-                entries: std::iter::once(entry).chain(repayment).collect(),
-                hold: movement.hold,
-                reversal: movement.reversal,
-                top_up: top_up_step(
-                    reseller,
-                    new_balance - reseller.held - movement.held_delta,
-                    movement.pays_top_up.as_deref(),
-                    now,
-                ),
-                at: now,
-            };
-            let counted = counted(movement.kind, amount, &change.activity);
-            Ok(Attempt { change, response, state: movement.state, counted })
+            let response = respond(&draft.outcome, &movement.detail)?;
+            draft.change.idempotency =
+                self.record(key, &hash, movement.state, &response, now, movement.pending_fill.clone())?;
+            Ok(Attempt { changes: vec![draft.change], response, state: movement.state, counted: draft.counted })
         })
         .await
     }
+
+    /// The one place a movement becomes a wallet change: its entry (and the repayment of
+    /// debt out of what it freed, an entry of its own), its lots, the hold lifted and the
+    /// auto top-up step it makes, under its guard.
+    pub(super) fn draft<D>(
+        &self,
+        r: &Reseller,
+        key: &IdempotencyKey,
+        m: &Movement<D>,
+        now: DateTime<Utc>,
+    ) -> Result<Draft, AllyError> {
+        let entry_id = new_id();
+        let settled = settle(r, &m.motion, &entry_id, now).map_err(|e| unsettled(r, e))?;
+        let entry =
+            |id: String, kind: EntryKind, amount: i64, balance_after: i64, reason: Option<String>, lots| LedgerEntry {
+                id,
+                kind,
+                amount,
+                balance_after,
+                reason,
+                actor: m.actor.clone(),
+                idempotency_key: key.to_string(),
+                created_at: now,
+                reversed: 0,
+                lots,
+                counterpart: None,
+                commission_to: None,
+            };
+        let own = m.motion.kind.map(|kind| LedgerEntry {
+            counterpart: m.counterpart.clone(),
+            // A spend earns its parent a commission, as the tree stands at the spend.
+            commission_to: (kind == EntryKind::Debit).then(|| r.parent.as_ref().map(|p| p.refid.clone())).flatten(),
+            ..entry(
+                entry_id.clone(),
+                kind,
+                m.motion.amount,
+                settled.balance_after_entry,
+                m.reason.clone(),
+                settled.moved.clone(),
+            )
+        });
+        // Debt is repaid out of what the movement freed first, exactly once: an entry of its
+        // own in the same write.
+        let repayment = (settled.repaid > 0).then(|| {
+            let why = match &own {
+                Some(e) => format!("debt repaid out of {}", e.id),
+                None => "debt repaid out of released credit".to_string(),
+            };
+            entry(
+                new_id(),
+                EntryKind::DebtRepayment,
+                settled.repaid,
+                settled.balance,
+                Some(why),
+                settled.repaid_from.clone(),
+            )
+        });
+        let available = settled.spendable(now);
+        let mut activity = m.activity;
+        // Credits distributed, net: what the repayment took back of them.
+        activity.credits_added -= settled.repaid;
+        let mut lot_writes: Vec<LotWrite> = settled.opened.iter().cloned().map(LotWrite::Put).collect();
+        if let LotMove::Expire(lot) = &m.motion.lots {
+            lot_writes.push(LotWrite::Expired { lot: lot.clone(), amount: m.motion.amount });
+        }
+        let payment = (key.is_payment() && matches!(m.motion.lots, LotMove::Open(_))).then(|| PaymentReceipt {
+            key: key.clone(),
+            user_id: r.user_id.clone(),
+            entry_id: entry_id.clone(),
+        });
+        let counted = counted(&m.motion, &activity);
+        let outcome =
+            Outcome { entry: own.clone(), balance: settled.balance, held: settled.held, available, debt: settled.debt };
+        let change = WalletChange {
+            user_id: r.user_id.clone(),
+            guard: m.guard.clone(),
+            new_balance: settled.balance,
+            new_held: settled.held,
+            new_debt: settled.debt,
+            new_lots: settled.lots,
+            lot_writes,
+            activity,
+            clients: m.clients.clone(),
+            services: m.services.clone(),
+            idempotency: self.record(key, "", m.state, &(), now, None)?,
+            payment,
+            // A hold the low-credit rule set ends with the change that brings what is
+            // available back to the threshold, in the same write; an admin's hold stays.
+            lift_hold: r.hold_provisioning
+                && r.hold_reason == Some(HoldReason::LowCredit)
+                && available >= self.config.low_credit_threshold,
+            entries: own.into_iter().chain(repayment).collect(),
+            hold: m.hold.clone(),
+            reversal: m.reversal.clone(),
+            top_up: top_up_step(r, settled.balance - settled.held, m.pays_top_up.as_deref(), now),
+            at: now,
+        };
+        Ok(Draft { change, outcome, counted })
+    }
+}
+
+/// The error of a movement that cannot be settled. A drift between the lots and the wallet
+/// is logged with both figures and counted: it needs a person, never a silent repair.
+fn unsettled(r: &Reseller, e: Unsettled) -> AllyError {
+    match e {
+        Unsettled::Insufficient { needed, spendable } => AllyError::InsufficientCredits { needed, balance: spendable },
+        Unsettled::Overflow => AllyError::validation("the balance would overflow"),
+        Unsettled::Drift { balance, lots, held, reserved } => drift(r, balance, lots, held, reserved),
+    }
+}
+
+/// A wallet whose lots disagree with its balance or reserve: a 500, loudly.
+pub(super) fn drift(r: &Reseller, balance: i64, lots: i64, held: i64, reserved: i64) -> AllyError {
+    tracing::error!(
+        refid = %r.refid,
+        balance,
+        lots,
+        held,
+        reserved,
+        "the wallet's lots disagree with its balance or reserve: refused"
+    );
+    crate::metrics::record(&[Metric::WalletDrift]);
+    AllyError::internal(std::io::Error::other("the wallet's lots disagree with its balance or reserve"))
+}
+
+/// The refid a tenant reads for `refid`'s side of a movement.
+pub(super) fn shown(refid: &RefId) -> String {
+    format!("reseller:{refid}")
 }
 
 /// What a committed movement adds to the business metrics (a replay adds nothing).
-fn counted(kind: EntryKind, amount: i64, activity: &Activity) -> Vec<Metric> {
-    match kind {
-        EntryKind::Debit => vec![Metric::CreditsSpent(amount), Metric::Provisions(activity.provisions)],
-        EntryKind::Reward => vec![Metric::CreditsAdded(amount), Metric::RewardPaid],
-        EntryKind::Commission => vec![Metric::CreditsAdded(amount)],
-        EntryKind::Credit | EntryKind::Refund => vec![Metric::CreditsAdded(amount)],
-        EntryKind::Reversal
-        | EntryKind::DebtRepayment
-        | EntryKind::Expiry
-        | EntryKind::TransferOut
-        | EntryKind::TransferIn => Vec::new(),
+fn counted(motion: &Motion, activity: &Activity) -> Vec<Metric> {
+    match motion.kind {
+        Some(EntryKind::Debit) => vec![Metric::CreditsSpent(motion.amount), Metric::Provisions(activity.provisions)],
+        Some(EntryKind::Reward) => vec![Metric::CreditsAdded(motion.amount), Metric::RewardPaid],
+        Some(EntryKind::Credit | EntryKind::Refund | EntryKind::Commission) => {
+            vec![Metric::CreditsAdded(motion.amount)]
+        }
+        _ => Vec::new(),
     }
 }
 

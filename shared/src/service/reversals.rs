@@ -6,16 +6,19 @@
 
 use tracing::instrument;
 
-use super::lots::LotMove;
 use super::money::Movement;
-use super::wallet_write::request_hash;
+use super::wallet_write::{Also, request_hash};
 use super::{Ally, ReversalReceipt, ReversalRequest};
-use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, OPENING_LOT, UserId};
+use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, LotMove, Motion, UserId, reversible_left};
 use crate::store::{ReversalOf, Store};
+
+/// The longest entry id a reversal may name (a ULID is 26 characters).
+const ENTRY_ID_MAX: usize = 64;
 
 impl<S: Store> Ally<S> {
     /// Reverses `request.amount` (all that is left of it by default) of entry
-    /// `request.entry_id` of `user_id`'s, once per key.
+    /// `request.entry_id` of `user_id`'s, once per key. What is left of a credit is its
+    /// amount less its earlier reversals and what expiry wrote off of its lot.
     #[instrument(skip(self, request))]
     pub async fn reverse(
         &self,
@@ -24,56 +27,72 @@ impl<S: Store> Ally<S> {
         actor: &str,
         key: &IdempotencyKey,
     ) -> Result<ReversalReceipt, AllyError> {
-        let original = self.store.entry(user_id, &request.entry_id).await?.ok_or(AllyError::NotFound("entry"))?;
-        if !matches!(original.kind, EntryKind::Credit | EntryKind::Reward) {
-            return Err(AllyError::validation("only a credit, payment or reward can be reversed"));
+        if request.entry_id.is_empty()
+            || request.entry_id.len() > ENTRY_ID_MAX
+            || !request.entry_id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(AllyError::validation(format!("entry_id is 1 to {ENTRY_ID_MAX} letters and digits")));
         }
         if request.amount.is_some_and(|a| a <= 0) {
             return Err(AllyError::validation("amount must be positive"));
         }
-        // What is left to reverse as read; decided after a replay (a retried reversal answers
-        // what it did, however much is left now), and counted again in the write.
-        let left = original.amount - original.reversed;
-        let amount = request.amount.unwrap_or(left);
+        let original = self.store.entry(user_id, &request.entry_id).await?.ok_or(AllyError::NotFound("entry"))?;
+        if !matches!(original.kind, EntryKind::Credit | EntryKind::Reward) {
+            return Err(AllyError::validation("only a credit, payment or reward can be reversed"));
+        }
+        let fed = original.lots.first().cloned().ok_or(AllyError::NotFound("entry"))?;
         let hash = request_hash("reverse", &request);
         let committed = self
             .commit(
                 user_id,
                 key,
                 hash,
-                |r, now| {
+                Also::Lot(&fed.lot),
+                |r, read, now| {
+                    // What expiry wrote off of the lot is counted only once the lot left the
+                    // wallet: while it is open, its expiry has not been written (its item,
+                    // read after the wallet, is at least as new as the wallet read).
+                    let written_off = match (r.lots.get(&fed.lot), &read.lot) {
+                        (None, Some(item)) => item.expired,
+                        _ => 0,
+                    };
+                    let lot_amount = read.lot.as_ref().map_or(fed.amount, |l| l.amount);
+                    // What is left to reverse as read; decided after a replay (a retried
+                    // reversal answers what it did), and counted again in the write.
+                    let left = reversible_left(original.amount, original.reversed, fed.amount, lot_amount, written_off);
+                    let amount = request.amount.unwrap_or(left);
                     if amount == 0 || amount > left {
                         return Err(AllyError::ReversalExceedsOriginal);
                     }
                     // The lot the entry opened (or joined) gives first, expired or not; then
-                    // what else is spendable.
-                    let lot = original.lots.first().map_or(OPENING_LOT, |d| d.lot.as_str());
-                    let take = amount.min(r.lots.reversible(lot, now).min(r.available()).max(0));
+                    // what else is spendable; the rest becomes debt.
+                    let take = amount.min(r.lots.reversible(&fed.lot, now).min(r.available()).max(0));
+                    let motion = Motion {
+                        kind: Some(EntryKind::Reversal),
+                        amount: take,
+                        lots: LotMove::TakeBack(fed.lot.clone()),
+                        debt_added: amount - take,
+                    };
                     Ok(Movement {
                         reason: Some(format!("reversal of {}: {}", original.id, request.reason)),
                         // Credits distributed, net: what the balance gave back.
                         activity: Activity { credits_added: -take, ..Activity::default() },
-                        debt_delta: amount - take,
                         reversal: Some(ReversalOf {
                             entry_id: original.id.clone(),
                             amount,
-                            limit: original.amount - amount,
+                            // Its reversals and its expiry never exceed it, however many run.
+                            limit: original.reversed + left - amount,
                         }),
-                        ..Movement::new(
-                            Guard::Credit { version: r.version },
-                            EntryKind::Reversal,
-                            take,
-                            actor,
-                            LotMove::TakeBack(lot.to_string()),
-                            r.debt + amount - take,
-                        )
+                        ..Movement::of(Guard::Credit { version: r.version }, motion, actor, amount)
                     })
                 },
-                |entry, debt| ReversalReceipt {
-                    reversed: amount,
-                    debt: *debt,
-                    balance: entry.balance_after,
-                    transaction: entry.clone(),
+                |o, amount| {
+                    Ok(ReversalReceipt {
+                        reversed: *amount,
+                        debt: o.debt,
+                        balance: o.balance,
+                        transaction: o.entry()?.clone(),
+                    })
                 },
             )
             .await?;

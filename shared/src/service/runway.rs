@@ -26,7 +26,7 @@ impl<S: Store> Ally<S> {
 
     /// The caller's profile, what it may spend and its runway.
     pub async fn profile(&self, user_id: &UserId) -> Result<Profile, AllyError> {
-        let now = Utc::now();
+        let now = self.now();
         let (reseller, spent) = self.with_spend(user_id, now).await?;
         let available = reseller.spendable(now);
         Ok(Profile {
@@ -39,7 +39,7 @@ impl<S: Store> Ally<S> {
 
     /// The caller's balance, tier, running totals and runway.
     pub async fn stats(&self, user_id: &UserId) -> Result<ResellerStats, AllyError> {
-        let now = Utc::now();
+        let now = self.now();
         let (r, spent) = self.with_spend(user_id, now).await?;
         let available = r.spendable(now);
         Ok(ResellerStats {

@@ -1,10 +1,13 @@
-//! Payments from Stripe as Stripe sends them. A payment credits once per PaymentIntent
-//! (its Checkout Session and its PaymentIntent events, in either order, and every
-//! redelivery, share one permanent receipt); refunds and disputes take credits back
-//! through the reversal path, with debt when the credit was spent; a dispute won gives
-//! them back. Money back that arrives before its payment waits and is applied, once,
-//! when the payment arrives. Events Ally does not use are acknowledged and ignored, so
-//! Stripe never disables the endpoint over them.
+//! Payments from Stripe as Stripe sends them. A payment credits once per PaymentIntent in
+//! the whole network (its Checkout Session and its PaymentIntent events, in either order,
+//! every redelivery, and whichever refids they name, share one permanent receipt, taken in
+//! the credit's own write); refunds and disputes take credits back from the reseller it
+//! credited through the reversal path, with debt when the credit was spent; a dispute won
+//! (or its funds reinstated) and a refund that failed give back what they took. An inquiry
+//! moves no funds at Stripe, so it moves no credit. Money back that arrives before its
+//! payment waits and is applied, once, when the payment arrives. A payment Ally cannot
+//! credit is kept for an admin, and events Ally does not use are acknowledged and ignored,
+//! so Stripe never retries them in vain nor disables the endpoint over them.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::{Ally, CreditRequest, ReversalReceipt, ReversalRequest};
-use crate::domain::{AllyError, EntryKind, IdempotencyKey, Note, RefId, UserId, accepted_currency};
-use crate::store::Store;
+use crate::domain::{AllyError, Credits, EntryKind, IdempotencyKey, Note, RefId, UserId, accepted_currency};
+use crate::store::{PaymentReceipt, Store};
 
 /// A Stripe event: the envelope fields Ally reads (the rest is ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -39,7 +42,7 @@ pub struct StripeAck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
     /// What moved: `credited`, `reversed`, `waiting` (money back before its payment),
-    /// `recorded` (a paid session without a reseller, kept for an admin).
+    /// `unattributed` (a paid payment Ally cannot credit, kept for an admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
 }
@@ -116,13 +119,6 @@ struct Dispute {
     status: String,
 }
 
-/// Which credit a payment made: what its refunds and disputes reverse.
-#[derive(Serialize, Deserialize)]
-struct Paid {
-    user_id: UserId,
-    entry_id: String,
-}
-
 /// Money taken back for a payment: a refund or a dispute, in the payment's currency.
 #[derive(Serialize, Deserialize)]
 struct MoneyBack {
@@ -137,14 +133,21 @@ fn waiting_for(payment: &str) -> String {
     format!("stripe:{payment}")
 }
 
-/// The record of which credit payment `payment` made.
-fn paid_record(payment: &str) -> String {
-    format!("stripe-payment:{payment}")
+/// The receipt key of Stripe payment `payment`: the network-wide record of its credit.
+fn payment_key(payment: &str) -> Result<IdempotencyKey, AllyError> {
+    IdempotencyKey::payment(&format!("stripe:{payment}"))
 }
 
-/// The record that dispute `dispute` was won.
-fn won_record(dispute: &str) -> String {
-    format!("stripe-dispute-won:{dispute}")
+/// The record that money back `back` (`refund:re_...`, `dispute:dp_...`) was given back
+/// (a dispute won, a refund failed): it takes nothing after that.
+fn given_back_record(back: &str) -> String {
+    format!("stripe-given-back:{back}")
+}
+
+/// Whether a dispute of this status is an inquiry (a retrieval request or an early fraud
+/// warning): Stripe withdraws no funds for it.
+fn is_inquiry(status: &str) -> bool {
+    status.starts_with("warning_")
 }
 
 /// The group of paid sessions and intents that named no reseller Ally knows.
@@ -181,19 +184,23 @@ impl<S: Store> Ally<S> {
                 self.stripe_payment(&intent.id, Some(refid), answers, intent.amount_received, &intent.currency).await
             }
             // Each refund once by its id: from the charge's list (API versions before
-            // 2022-11-15, or with `refunds` expanded) or from its own event.
-            "refund.created" | "refund.updated" | "charge.refund.updated" => {
+            // 2022-11-15, or with `refunds` expanded) or from its own event. One that failed
+            // or was canceled after it succeeded gives back what it took.
+            "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
                 let refund: StandaloneRefund = read(object)?;
-                if refund.status.as_deref() != Some("succeeded") {
-                    return Ok(StripeAck::ignored("the refund has not succeeded"));
-                }
-                let payment = refund.payment_intent.or(refund.charge).unwrap_or_default();
+                let Some(payment) = refund.payment_intent.or(refund.charge) else {
+                    return Ok(StripeAck::ignored("the refund names no payment"));
+                };
                 let back = MoneyBack {
                     id: format!("refund:{}", refund.id),
                     amount_minor: refund.amount,
                     currency: refund.currency,
                 };
-                self.money_back(&payment, back).await
+                match refund.status.as_deref() {
+                    Some("succeeded") => self.money_back(&payment, back).await,
+                    Some("failed" | "canceled") => self.give_back(&payment, &back.id).await,
+                    _ => Ok(StripeAck::ignored("the refund has not succeeded")),
+                }
             }
             "charge.refunded" => {
                 let charge: Charge = read(object)?;
@@ -206,9 +213,8 @@ impl<S: Store> Ally<S> {
                     return Ok(StripeAck::ignored("the charge lists no refunds (refund.updated carries them)"));
                 };
                 let mut outcome = StripeAck::ignored("no refund succeeded");
-                let refunds = list.data;
                 // Each refund once, however often the charge's event lists it.
-                for refund in refunds.into_iter().filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded")) {
+                for refund in list.data.into_iter().filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded")) {
                     let back = MoneyBack {
                         id: format!("refund:{}", refund.id),
                         amount_minor: refund.amount,
@@ -218,10 +224,17 @@ impl<S: Store> Ally<S> {
                 }
                 Ok(outcome)
             }
-            "charge.dispute.created" => {
+            // Funds leave at a dispute's creation (or when an inquiry escalates): both
+            // events reverse under the dispute's one receipt.
+            "charge.dispute.created" | "charge.dispute.funds_withdrawn" => {
                 let dispute: Dispute = read(object)?;
-                let payment = dispute.payment_intent.or(dispute.charge).unwrap_or_default();
-                if self.store.claimed(&won_record(&dispute.id)).await? {
+                if is_inquiry(&dispute.status) {
+                    return Ok(StripeAck::ignored("an inquiry moves no funds"));
+                }
+                let Some(payment) = dispute.payment_intent.or(dispute.charge) else {
+                    return Ok(StripeAck::ignored("the dispute names no payment"));
+                };
+                if self.store.claimed(&given_back_record(&format!("dispute:{}", dispute.id))).await? {
                     return Ok(StripeAck::ignored("the dispute was won already"));
                 }
                 let back = MoneyBack {
@@ -231,21 +244,23 @@ impl<S: Store> Ally<S> {
                 };
                 self.money_back(&payment, back).await
             }
-            "charge.dispute.closed" => {
+            "charge.dispute.closed" | "charge.dispute.funds_reinstated" => {
                 let dispute: Dispute = read(object)?;
-                if dispute.status != "won" {
+                let reinstated = event.kind == "charge.dispute.funds_reinstated";
+                if !reinstated && dispute.status != "won" {
                     return Ok(StripeAck::ignored("the dispute was not won"));
                 }
-                let payment = dispute.payment_intent.clone().or(dispute.charge.clone()).unwrap_or_default();
-                self.store.claim(&won_record(&dispute.id)).await?;
-                self.dispute_won(&payment, &dispute.id).await
+                let Some(payment) = dispute.payment_intent.or(dispute.charge) else {
+                    return Ok(StripeAck::ignored("the dispute names no payment"));
+                };
+                self.give_back(&payment, &format!("dispute:{}", dispute.id)).await
             }
             _ => Ok(StripeAck::ignored("an event type Ally does not use")),
         }
     }
 
-    /// Credits a Stripe payment once per payment id, then applies the money back that came
-    /// before it.
+    /// Credits a Stripe payment once per payment id in the network, then applies the money
+    /// back that came before it.
     async fn stripe_payment(
         &self,
         payment: &str,
@@ -255,53 +270,58 @@ impl<S: Store> Ally<S> {
         currency: &str,
     ) -> Result<StripeAck, AllyError> {
         // A payment Ally cannot credit (no reseller it knows, a currency it does not take, an
-        // amount below one credit) is kept for an admin and acknowledged: Stripe's retries
-        // could not change it.
+        // amount below one credit or above the most one credit may be) is kept for an admin
+        // and acknowledged: Stripe's retries could not change it.
         let unattributed = |why: &str| {
-            tracing::error!(payment, refid, why, "a paid Stripe payment Ally cannot credit: recorded");
+            tracing::error!(payment, refid, why, "a paid Stripe payment Ally cannot credit: kept");
             crate::metrics::record(&[crate::metrics::Metric::StripeUnattributed]);
             serde_json::json!({"refid": refid, "amount_minor": amount_minor, "currency": currency, "why": why})
                 .to_string()
         };
         let Some(user) = self.paying_reseller(refid).await? else {
             self.store.park(UNATTRIBUTED, payment, &unattributed("no reseller Ally knows")).await?;
-            return Ok(StripeAck::done("recorded"));
+            return Ok(StripeAck::done("unattributed"));
         };
-        let credits =
-            match accepted_currency(&self.config.currencies, currency).and_then(|c| c.credits_for(amount_minor)) {
-                Ok(credits) => credits,
-                Err(AllyError::Validation(why)) => {
-                    self.store.park(UNATTRIBUTED, payment, &unattributed(&why)).await?;
-                    return Ok(StripeAck::done("recorded"));
-                }
-                Err(e) => return Err(e),
-            };
-        let request = CreditRequest {
-            amount: credits,
-            reason: Some(Note::parse(format!("stripe payment {payment}"))?),
-            top_up_request,
-            ..CreditRequest::default()
-        };
-        let key = IdempotencyKey::payment(&format!("stripe:{payment}"))?;
-        let receipt = match self.add_credits(&user, request, EntryKind::Credit, "webhook:stripe", &key).await {
-            Ok(receipt) => receipt,
-            // The session and the intent of one payment disagree on its amount: the first
-            // to arrive credited it.
-            Err(AllyError::IdempotencyConflict) => {
-                tracing::warn!(payment, "this payment was credited from another event with another amount");
-                return Ok(StripeAck::ignored("the payment was credited already"));
+        let max = self.config.max_credit_amount;
+        let credits = accepted_currency(&self.config.currencies, currency)
+            .and_then(|c| c.credits_for(amount_minor))
+            .and_then(|credits| Credits::new(credits, max));
+        let credits = match credits {
+            Ok(credits) => credits,
+            Err(AllyError::Validation(why)) => {
+                self.store.park(UNATTRIBUTED, payment, &unattributed(&why)).await?;
+                return Ok(StripeAck::done("unattributed"));
             }
             Err(e) => return Err(e),
         };
-        let paid = Paid { user_id: user, entry_id: receipt.transaction.id };
-        let record = serde_json::to_string(&paid).map_err(AllyError::internal)?;
-        self.store.save_checkpoint(&paid_record(payment), &record).await?;
+        let request = CreditRequest {
+            amount: credits.get(),
+            reason: Some(Note::parse(format!("stripe payment {payment}"))?),
+            top_up_request: top_up_request.clone(),
+            ..CreditRequest::default()
+        };
+        let key = payment_key(payment)?;
+        let outcome = match self.add_credits(&user, request, EntryKind::Credit, "webhook:stripe", &key).await {
+            Ok(_) => StripeAck::done("credited"),
+            // The session and the intent of one payment disagree (on its amount, its auto
+            // top-up request or its reseller): the first to arrive credited it.
+            Err(AllyError::IdempotencyConflict) => {
+                tracing::warn!(payment, "this payment was credited from another event");
+                StripeAck::ignored("the payment was credited already")
+            }
+            Err(e) => return Err(e),
+        };
+        let paid = self.paid(payment).await?.ok_or(AllyError::NotFound("payment receipt"))?;
+        // The event that names the auto top-up request may come after the one that credited.
+        if let Some(request_id) = top_up_request {
+            self.fulfil_top_up(&paid.user_id, &request_id).await?;
+        }
         for (id, back) in self.store.waiting(&waiting_for(payment)).await? {
             let back: MoneyBack = serde_json::from_str(&back).map_err(AllyError::internal)?;
             self.apply_money_back(&paid, &back).await?;
             self.store.settle(&waiting_for(payment), &id).await?;
         }
-        Ok(StripeAck::done("credited"))
+        Ok(outcome)
     }
 
     /// The reseller a payment names, if Ally knows it.
@@ -335,19 +355,15 @@ impl<S: Store> Ally<S> {
         Ok(StripeAck::done("waiting"))
     }
 
-    async fn paid(&self, payment: &str) -> Result<Option<Paid>, AllyError> {
-        let Some(record) = self.store.checkpoint(&paid_record(payment)).await? else {
-            return Ok(None);
-        };
-        serde_json::from_str(&record).map(Some).map_err(AllyError::internal)
+    /// The credit payment `payment` made, whichever reseller it went to.
+    async fn paid(&self, payment: &str) -> Result<Option<PaymentReceipt>, AllyError> {
+        Ok(self.store.payment_receipt(&payment_key(payment)?).await?)
     }
 
     /// Reverses `back` of the credit `paid` made, once per refund or dispute; what the
-    /// wallet cannot give becomes debt.
-    async fn apply_money_back(&self, paid: &Paid, back: &MoneyBack) -> Result<(), AllyError> {
-        if let Some(dispute) = back.id.strip_prefix("dispute:")
-            && self.store.claimed(&won_record(dispute)).await?
-        {
+    /// wallet cannot give becomes debt. Nothing once it was given back.
+    async fn apply_money_back(&self, paid: &PaymentReceipt, back: &MoneyBack) -> Result<(), AllyError> {
+        if self.store.claimed(&given_back_record(&back.id)).await? {
             return Ok(());
         }
         let credits = accepted_currency(&self.config.currencies, &back.currency)?.credits_for(back.amount_minor)?;
@@ -372,35 +388,35 @@ impl<S: Store> Ally<S> {
             }
             Err(e) => return Err(e),
         }
-        // A dispute won while this reversal was being made: the win found nothing to give
-        // back yet; this gives it back (under the win's own receipt).
-        if let Some(dispute) = back.id.strip_prefix("dispute:")
-            && self.store.claimed(&won_record(dispute)).await?
-        {
-            self.credit_back(paid, dispute).await?;
+        // Given back while this reversal was being made: the give-back found nothing to
+        // return yet; this returns it (under the give-back's own receipt).
+        if self.store.claimed(&given_back_record(&back.id)).await? {
+            self.credit_back(paid, &back.id).await?;
         }
         Ok(())
     }
 
-    /// Gives back what dispute `dispute` took, once, if it took anything; a dispute still
-    /// waiting for its payment is forgotten.
-    async fn dispute_won(&self, payment: &str, dispute: &str) -> Result<StripeAck, AllyError> {
-        self.store.settle(&waiting_for(payment), &format!("dispute:{dispute}")).await?;
+    /// Money back `back` of `payment` is given back (a dispute won or its funds reinstated,
+    /// a refund failed): what it took is credited back, once, and it takes nothing after;
+    /// one still waiting for its payment is forgotten.
+    async fn give_back(&self, payment: &str, back: &str) -> Result<StripeAck, AllyError> {
+        self.store.claim(&given_back_record(back)).await?;
+        self.store.settle(&waiting_for(payment), back).await?;
         let Some(paid) = self.paid(payment).await? else {
-            return Ok(StripeAck::ignored("the dispute took nothing"));
+            return Ok(StripeAck::ignored("it took nothing"));
         };
-        Ok(if self.credit_back(&paid, dispute).await? {
+        Ok(if self.credit_back(&paid, back).await? {
             StripeAck::done("credited")
         } else {
-            StripeAck::ignored("the dispute took nothing")
+            StripeAck::ignored("it took nothing")
         })
     }
 
-    /// Credits back what dispute `dispute` reversed of `paid`'s credit (what its reversals'
+    /// Credits back what money back `back` reversed of `paid`'s credit (what its reversals'
     /// receipts say they took), once; false when it took nothing.
-    async fn credit_back(&self, paid: &Paid, dispute: &str) -> Result<bool, AllyError> {
+    async fn credit_back(&self, paid: &PaymentReceipt, back: &str) -> Result<bool, AllyError> {
         let mut taken = 0;
-        for receipt in [format!("stripe:dispute:{dispute}"), format!("stripe:dispute:{dispute}:rest")] {
+        for receipt in [format!("stripe:{back}"), format!("stripe:{back}:rest")] {
             let key = IdempotencyKey::payment(&receipt)?;
             if let Some(record) = self.store.wallet(&paid.user_id, &key).await?.1 {
                 let reversal: ReversalReceipt = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
@@ -412,10 +428,10 @@ impl<S: Store> Ally<S> {
         }
         let request = CreditRequest {
             amount: taken,
-            reason: Some(Note::parse(format!("stripe dispute {dispute} won"))?),
+            reason: Some(Note::parse(format!("stripe {back} given back"))?),
             ..CreditRequest::default()
         };
-        let key = IdempotencyKey::payment(&format!("stripe:dispute-won:{dispute}"))?;
+        let key = IdempotencyKey::payment(&format!("stripe:given-back:{back}"))?;
         self.add_credits(&paid.user_id, request, EntryKind::Credit, "webhook:stripe", &key).await?;
         Ok(true)
     }

@@ -66,7 +66,7 @@ impl<S: Store> Ally<S> {
     pub async fn auto_top_up(&self, user_id: &UserId) -> Result<AutoTopUpView, AllyError> {
         let r = self.find_by_user(user_id).await?;
         let state = r.auto_top_up.ok_or(AllyError::NotFound("auto top-up rule"))?;
-        Ok(AutoTopUpView::of(&state, Utc::now()))
+        Ok(AutoTopUpView::of(&state, self.now()))
     }
 
     /// Sets a partner's rule and turns it on; a pending request and this month's count stay.
@@ -78,17 +78,29 @@ impl<S: Store> Ally<S> {
             Some((Some(state), None))
         })
         .await
-        .map(|state| AutoTopUpView::of(&state.flatten().unwrap_or_else(|| AutoTopUp::new(rule)), Utc::now()))
+        .map(|state| AutoTopUpView::of(&state.flatten().unwrap_or_else(|| AutoTopUp::new(rule)), self.now()))
     }
 
     /// Removes a partner's rule; a request still pending is cancelled with it.
     #[instrument(skip(self))]
     pub async fn remove_auto_top_up(&self, user_id: &UserId) -> Result<(), AllyError> {
-        let now = Utc::now();
+        let now = self.now();
         self.change_top_up(user_id, |r| {
             let pending = r.auto_top_up.as_ref().and_then(|s| s.pending.as_ref());
             let cancelled = pending.map(|p| p.closed(&r.user_id, TopUpStatus::Cancelled, 0, now));
             Some((None, cancelled))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Closes request `request_id` as paid when the wallet still waits for it: a payment
+    /// whose credit was made by another event of it (one that did not name the request).
+    pub(super) async fn fulfil_top_up(&self, user_id: &UserId, request_id: &str) -> Result<(), AllyError> {
+        let now = self.now();
+        self.change_top_up(user_id, |r| {
+            let step = r.auto_top_up.as_ref()?.fulfil(request_id, &r.user_id, now)?;
+            Some((Some(step.state), Some(step.request)))
         })
         .await
         .map(drop)

@@ -1,7 +1,7 @@
 //! The monthly upgrade step: each candidate of a month suggested once (the suggestion's
 //! insert is the `TierUpgradeSuggested` event) and, with `ALLY_AUTO_UPGRADE`, upgraded once.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::Ally;
 use crate::domain::{AllyError, UpgradeSuggestion, month_of};
@@ -32,7 +32,7 @@ impl<S: Store> Ally<S> {
                 suggested_tier: c.suggested_tier,
                 auto: self.config.auto_upgrade,
                 applied_at: None,
-                created_at: Utc::now(),
+                created_at: self.now(),
             };
             // The one recorded first wins: a later run, after an upgrade moved the partner
             // a tier up, does not suggest (nor apply) a second step for the same month.
@@ -48,7 +48,7 @@ impl<S: Store> Ally<S> {
                     applies
                 })
                 .await?;
-                let at = Utc::now();
+                let at = self.now();
                 self.store.upgrade_applied(&stored.owner_id, month, at).await?;
                 tracing::info!(refid = %stored.refid, reason = %stored.reason, "tier upgraded automatically");
                 stored.applied_at = Some(at);

@@ -1,7 +1,8 @@
 //! Every wallet write, once per idempotency key: read the wallet and the key's record
-//! together, build the change from that snapshot, write it as ONE conditional change under
-//! the wallet's version, and start over from a fresh read when the wallet moved; a
-//! recorded key replays its first answer.
+//! together (and what else the write names, after it), build the change from that snapshot,
+//! write it as ONE conditional change under the wallet's version (or the two of a transfer,
+//! in one transaction), and start over from a fresh read when a wallet moved; a recorded
+//! key replays its first answer.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,14 +10,36 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::{Ally, MAX_ATTEMPTS};
-use crate::domain::{AllyError, IdempotencyKey, Reseller, UserId};
+use crate::domain::{AllyError, Hold, IdempotencyKey, Lot, Reseller, UserId, check_lots};
 use crate::metrics::Metric;
 use crate::store::{IdempotencyRecord, IdempotencyState, Store, StoreError, WalletChange, backoff};
 
-/// One attempt of a wallet write, built from the wallet read: the change, the answer it
-/// records, and what it adds to the business metrics once written.
+/// What a write reads besides its wallet, after it on every attempt: anything that changes
+/// only in a write of that wallet is then at least as new as the wallet read.
+#[derive(Clone, Copy)]
+pub(super) enum Also<'a> {
+    Nothing,
+    /// A lot's item (what its expiry wrote off).
+    Lot(&'a str),
+    /// One of the wallet's holds (closed since it was looked up?).
+    Hold(&'a str),
+    /// Another wallet, with its record of this key (the other side of a transfer).
+    Wallet(&'a UserId, &'a IdempotencyKey),
+}
+
+/// What [`Also`] read.
+#[derive(Default)]
+pub(super) struct Read {
+    pub lot: Option<Lot>,
+    pub hold: Option<Hold>,
+    pub other: Option<Reseller>,
+}
+
+/// One attempt of a wallet write, built from the wallet read: the changes (one wallet, or
+/// the two sides of a transfer), the answer it records, and what it adds to the business
+/// metrics once written.
 pub(super) struct Attempt<R> {
-    pub change: WalletChange,
+    pub changes: Vec<WalletChange>,
     pub response: R,
     pub state: IdempotencyState,
     pub counted: Vec<Metric>,
@@ -49,15 +72,22 @@ impl<S: Store> Ally<S> {
         user_id: &UserId,
         key: &IdempotencyKey,
         hash: &str,
-        build: impl Fn(&Reseller, DateTime<Utc>) -> Result<Attempt<R>, AllyError>,
+        also: Also<'_>,
+        build: impl Fn(&Reseller, &Read, DateTime<Utc>) -> Result<Attempt<R>, AllyError>,
     ) -> Result<Committed<R>, AllyError> {
         for attempt in 0..MAX_ATTEMPTS {
             let reseller = match self.snapshot(user_id, key, hash).await? {
                 Ok(reseller) => reseller,
                 Err(replayed) => return Ok(replayed),
             };
-            let Attempt { change, response, state, counted } = build(&reseller, Utc::now())?;
-            match self.store.commit_wallet_change(&change).await {
+            let read = self.also(user_id, also).await?;
+            let Attempt { changes, response, state, counted } = build(&reseller, &read, self.now())?;
+            let written = match changes.as_slice() {
+                [one] => self.store.commit_wallet_change(one).await,
+                [from, to] => self.store.commit_transfer(from, to).await,
+                _ => return Err(AllyError::internal(std::io::Error::other("a write of one or two wallets"))),
+            };
+            match written {
                 Ok(()) => {
                     crate::metrics::record(&counted);
                     return Ok(Committed { response, state, fresh: true });
@@ -80,10 +110,22 @@ impl<S: Store> Ally<S> {
         if let Some(record) = record {
             return replay(record, hash).map(Err);
         }
-        let mut reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
+        let reseller = profile.ok_or(AllyError::NotFound("reseller"))?;
         tracing::Span::current().record("refid", reseller.refid.as_str());
-        reseller.lots.adopt(reseller.balance, reseller.held, reseller.created_at);
-        Ok(Ok(reseller))
+        checked(reseller).map(Ok)
+    }
+
+    /// What `also` names, read after the wallet of `user_id`.
+    async fn also(&self, user_id: &UserId, also: Also<'_>) -> Result<Read, AllyError> {
+        Ok(match also {
+            Also::Nothing => Read::default(),
+            Also::Lot(id) => Read { lot: self.store.lot(user_id, id).await?, ..Read::default() },
+            Also::Hold(id) => Read { hold: self.store.hold(user_id, id).await?, ..Read::default() },
+            Also::Wallet(other, key) => {
+                let other = self.store.wallet(other, key).await?.0.ok_or(AllyError::NotFound("reseller"))?;
+                Read { other: Some(checked(other)?), ..Read::default() }
+            }
+        })
     }
 
     /// The idempotency record of a first answer. A provider redelivers, and an EventBridge
@@ -108,6 +150,17 @@ impl<S: Store> Ally<S> {
                 .then(|| (now + chrono::Duration::days(self.config.idempotency_ttl_days)).timestamp()),
             pending_fill,
         })
+    }
+}
+
+/// A wallet read whose lots are its balance and reserve; a drift is a 500, never adopted.
+fn checked(reseller: Reseller) -> Result<Reseller, AllyError> {
+    match check_lots(&reseller) {
+        Ok(()) => Ok(reseller),
+        Err(crate::domain::Unsettled::Drift { balance, lots, held, reserved }) => {
+            Err(super::money::drift(&reseller, balance, lots, held, reserved))
+        }
+        Err(_) => Err(AllyError::internal(std::io::Error::other("the wallet could not be read"))),
     }
 }
 

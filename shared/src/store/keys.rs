@@ -181,6 +181,11 @@ pub fn referral(referral_id: &str) -> String {
     format!("{REFERRAL_PREFIX}{referral_id}")
 }
 
+/// Partition (and sort key) of an external payment's network-wide receipt.
+pub fn payment_receipt(key: &str) -> String {
+    format!("RECEIPT#{key}")
+}
+
 /// Partition (and sort key) of a long job's checkpoint.
 pub fn checkpoint(key: &str) -> String {
     format!("CHECKPOINT#{key}")

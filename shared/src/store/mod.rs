@@ -22,8 +22,8 @@ pub use referrals::{PendingReferral, Referrals, RewardSlot};
 pub use top_ups::{TopUps, Upgrades};
 pub use waiting::Waiting;
 pub use writes::{
-    Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, ReversalOf,
-    WalletChange,
+    Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, PaymentReceipt,
+    ReversalOf, WalletChange,
 };
 
 use std::collections::BTreeMap;
@@ -239,6 +239,14 @@ pub trait Wallets: Send + Sync {
 
     /// Applies a wallet change atomically, or refuses it with the reason.
     fn commit_wallet_change(&self, change: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The receipt of external payment `key`, whichever reseller it credited.
+    fn payment_receipt(&self, key: &IdempotencyKey)
+    -> impl Future<Output = StoreResult<Option<PaymentReceipt>>> + Send;
+
+    /// Lot `id` of `owner_id` as its item stands: what was credited into it and, once the
+    /// expiry job wrote it off, what its expiry took (its live amounts ride on the wallet).
+    fn lot(&self, owner_id: &UserId, id: &str) -> impl Future<Output = StoreResult<Option<Lot>>> + Send;
 
     /// Commits the two sides of a transfer in one atomic write, each under its own rule.
     fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> impl Future<Output = StoreResult<()>> + Send;

@@ -67,6 +67,18 @@ pub enum LotWrite {
     Expired { lot: String, amount: i64 },
 }
 
+/// An external payment credited: its key taken once in the whole table, in the credit's own
+/// write, so one payment credits one reseller once whichever events (and refids) name it,
+/// and its refunds and disputes find the credit it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReceipt {
+    /// The payment's key (`payment:<id>`).
+    pub key: IdempotencyKey,
+    pub user_id: UserId,
+    /// The credit entry it made.
+    pub entry_id: String,
+}
+
 /// One atomic change of a wallet: the new balance and reserve under the wallet rule, the
 /// ledger entry that explains a balance change, the idempotency record, what was bought
 /// and the hold placed or closed.
@@ -96,6 +108,8 @@ pub struct WalletChange {
     pub clients: Vec<Client>,
     pub services: Vec<ProvisionedService>,
     pub idempotency: IdempotencyRecord,
+    /// The network-wide receipt of the external payment this change credits.
+    pub payment: Option<PaymentReceipt>,
     /// Lift a low-credit hold in the same write (the balance is back at the threshold).
     pub lift_hold: bool,
     /// The auto top-up rule's new state with the request the change opens or fulfils.

@@ -106,6 +106,7 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
             expires_at: None,
             pending_fill: None,
         },
+        payment: None,
         lift_hold: false,
         top_up: None,
         at: now,

@@ -353,6 +353,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
             expires_at: Some(now.timestamp() + 60),
             pending_fill: None,
         },
+        payment: None,
         lift_hold: false,
         top_up: None,
         at: now,

@@ -185,15 +185,15 @@ async fn only_stripe_signed_events_of_our_mode_move_money<S: Store>(store: S) {
     assert_eq!(answer.body["ignored"], "the intent names no reseller (its Checkout Session does)", "{answer:?}");
     let unknown =
         event("evt_7", "payment_intent.succeeded", payment_intent("pi_7", Some("ZZZZZZZZZZ"), 900, "usd"), false);
-    assert_eq!(deliver(&api, &unknown).await.body["outcome"], "recorded", "kept for an admin, acknowledged");
+    assert_eq!(deliver(&api, &unknown).await.body["outcome"], "unattributed", "kept for an admin, acknowledged");
     let stranger = checkout_session("cs_5", "pi_5", "ZZZZZZZZZZ", 900, "usd", true);
     assert_eq!(
         deliver(&api, &event("evt_5", "checkout.session.completed", stranger, false)).await.body["outcome"],
-        "recorded"
+        "unattributed"
     );
     assert_eq!(balance(&api, &token).await, (0, 0));
     let unpriced = event("evt_6", "payment_intent.succeeded", payment_intent("pi_6", Some(&refid), 900, "eur"), false);
-    assert_eq!(deliver(&api, &unpriced).await.body["outcome"], "recorded", "a currency Ally does not take: kept");
+    assert_eq!(deliver(&api, &unpriced).await.body["outcome"], "unattributed", "a currency Ally does not take: kept");
     assert_eq!(balance(&api, &token).await, (0, 0));
 }
 
@@ -221,7 +221,119 @@ async fn a_stripe_payment_naming_an_auto_top_up_request_ends_its_wait<S: Store>(
     assert_eq!(balance(&api, &token).await, (300 + 1_700 + 1_700, 0));
 }
 
+/// An inquiry (retrieval request, early fraud warning) moves no funds at Stripe: it moves no
+/// credit when opened, and gives nothing when closed; funds withdrawn when it escalates
+/// reverse once, and funds reinstated give them back once.
+async fn an_inquiry_moves_nothing_until_funds_leave<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    let paid = payment_intent("pi_1", Some(&refid), 1_000, "usd");
+    deliver(&api, &event("evt_1", "payment_intent.succeeded", paid, false)).await;
+    let inquiry = dispute("dp_1", "pi_1", 1_000, "usd", "warning_needs_response");
+    let opened = deliver(&api, &event("evt_2", "charge.dispute.created", inquiry, false)).await;
+    assert_eq!(opened.body["ignored"], "an inquiry moves no funds", "{opened:?}");
+    let closed = dispute("dp_1", "pi_1", 1_000, "usd", "warning_closed");
+    deliver(&api, &event("evt_3", "charge.dispute.closed", closed, false)).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0), "an inquiry takes nothing and gives nothing");
+    // Another inquiry escalates: its funds leave, once however often Stripe says so.
+    let escalated = dispute("dp_2", "pi_1", 400, "usd", "needs_response");
+    let withdrawn = event("evt_4", "charge.dispute.funds_withdrawn", escalated.clone(), false);
+    assert_eq!(deliver(&api, &withdrawn).await.body["outcome"], "reversed");
+    deliver(&api, &event("evt_5", "charge.dispute.created", escalated.clone(), false)).await;
+    assert_eq!(balance(&api, &token).await, (600, 0));
+    let reinstated = event("evt_6", "charge.dispute.funds_reinstated", escalated, false);
+    assert_eq!(deliver(&api, &reinstated).await.body["outcome"], "credited");
+    let won = event("evt_7", "charge.dispute.closed", dispute("dp_2", "pi_1", 400, "usd", "won"), false);
+    deliver(&api, &won).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0), "given back once");
+}
+
+/// A buyer can edit `client_reference_id`: a session naming one reseller and its intent
+/// naming another credit the payment once, to the first, whose refund then takes it back.
+async fn one_payment_credits_one_reseller_whichever_refids_name_it<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (a_token, a) = api.partner("first", "standard", 0).await;
+    let (b_token, b) = api.partner("second", "standard", 0).await;
+    let session = checkout_session("cs_1", "pi_1", &a, 2_000, "usd", true);
+    assert_eq!(
+        deliver(&api, &event("evt_1", "checkout.session.completed", session, false)).await.body["outcome"],
+        "credited"
+    );
+    let intent = payment_intent("pi_1", Some(&b), 2_000, "usd");
+    let second = deliver(&api, &event("evt_2", "payment_intent.succeeded", intent, false)).await;
+    assert_eq!((second.status, second.body["ignored"].as_str()), (200, Some("the payment was credited already")));
+    assert_eq!(balance(&api, &a_token).await, (2_000, 0));
+    assert_eq!(balance(&api, &b_token).await, (0, 0), "one payment, one credit in the network");
+    let refund = refund("re_1", "pi_1", 2_000, "usd", "succeeded");
+    assert_eq!(deliver(&api, &event("evt_3", "refund.updated", refund, false)).await.body["outcome"], "reversed");
+    assert_eq!(balance(&api, &a_token).await, (0, 0), "the refund takes back from the reseller it credited");
+    assert_eq!(balance(&api, &b_token).await, (0, 0));
+}
+
+/// A payment above `ALLY_MAX_CREDIT_AMOUNT` is kept and acknowledged: never refused into
+/// Stripe's retries.
+async fn a_payment_above_the_maximum_is_kept_not_refused<S: Store>(store: S) {
+    let api = TestApi::new(store, Config { max_credit_amount: 1_000, ..config() });
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    let big = payment_intent("pi_big", Some(&refid), 1_001, "usd");
+    let answer = deliver(&api, &event("evt_1", "payment_intent.succeeded", big, false)).await;
+    assert_eq!((answer.status, answer.body["outcome"].as_str()), (200, Some("unattributed")), "{answer:?}");
+    assert_eq!(balance(&api, &token).await, (0, 0));
+}
+
+/// A refund that fails after it succeeded gives back what it took, once; one that failed
+/// before its success arrived takes nothing.
+async fn a_refund_that_fails_gives_back_once<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    deliver(
+        &api,
+        &event("evt_1", "payment_intent.succeeded", payment_intent("pi_1", Some(&refid), 1_000, "usd"), false),
+    )
+    .await;
+    let took = event("evt_2", "refund.updated", refund("re_1", "pi_1", 300, "usd", "succeeded"), false);
+    deliver(&api, &took).await;
+    assert_eq!(balance(&api, &token).await, (700, 0));
+    let failed = event("evt_3", "refund.failed", refund("re_1", "pi_1", 300, "usd", "failed"), false);
+    assert_eq!(deliver(&api, &failed).await.body["outcome"], "credited");
+    deliver(&api, &failed).await;
+    deliver(&api, &took).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0), "given back once, never taken again");
+    // Failed first, then its (older) success: nothing moves.
+    deliver(&api, &event("evt_4", "refund.failed", refund("re_2", "pi_1", 200, "usd", "failed"), false)).await;
+    deliver(&api, &event("evt_5", "refund.updated", refund("re_2", "pi_1", 200, "usd", "succeeded"), false)).await;
+    assert_eq!(balance(&api, &token).await, (1_000, 0));
+}
+
+/// The intent (naming no auto top-up request) credits first; its session, which names the
+/// request, arrives after: the request still ends its wait.
+async fn the_later_event_naming_an_auto_top_up_request_fulfils_it<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("auto-late", "standard", 1_000).await;
+    let rule = json!({"below": 500, "target": 2_000, "monthly_cap": 5_000});
+    api.call("PUT", "/resellers/me/auto-top-up", Some(&token), Some(rule)).await;
+    api.provision(&token, "fall", json!({"cost": 700})).await;
+    let asked = api.call("GET", "/resellers/me/auto-top-up", Some(&token), None).await.body;
+    let request_id = asked["pending_request_id"].as_str().expect("a request").to_string();
+    deliver(
+        &api,
+        &event("evt_1", "payment_intent.succeeded", payment_intent("pi_1", Some(&refid), 1_700, "usd"), false),
+    )
+    .await;
+    let mut session = checkout_session("cs_1", "pi_1", &refid, 1_700, "usd", true);
+    session["metadata"] = json!({"ally_top_up_request": request_id});
+    deliver(&api, &event("evt_2", "checkout.session.completed", session, false)).await;
+    let after = api.call("GET", "/resellers/me/auto-top-up", Some(&token), None).await.body;
+    assert_eq!(after["pending_request_id"], Value::Null, "{after}");
+    assert_eq!(balance(&api, &token).await, (2_000, 0), "credited once");
+}
+
 on_both_stores!(
+    an_inquiry_moves_nothing_until_funds_leave,
+    one_payment_credits_one_reseller_whichever_refids_name_it,
+    a_payment_above_the_maximum_is_kept_not_refused,
+    a_refund_that_fails_gives_back_once,
+    the_later_event_naming_an_auto_top_up_request_fulfils_it,
     a_stripe_payment_naming_an_auto_top_up_request_ends_its_wait,
     a_payment_credits_once_whichever_event_comes_first,
     refunds_and_disputes_take_back_once,

@@ -13,8 +13,8 @@ use super::transaction::{Role, TxItem, guard_condition};
 use super::{DynamoStore, failure};
 use crate::domain::{HoldStatus, IdempotencyKey, Lot, Refusal, Reseller, UserId};
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ReversalOf, StoreError, StoreResult, WalletChange,
-    Wallets, keys,
+    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, ReversalOf, StoreError, StoreResult,
+    WalletChange, Wallets, keys,
 };
 
 impl DynamoStore {
@@ -204,6 +204,14 @@ impl DynamoStore {
         if let Some(step) = &change.top_up {
             items.push(self.top_up_write(&step.request)?);
         }
+        if let Some(receipt) = &change.payment {
+            let name = keys::payment_receipt(receipt.key.as_str());
+            let stored = item(receipt, name.clone(), name)?;
+            items.push(TxItem {
+                write: self.put(stored, Some("attribute_not_exists(pk)"))?,
+                role: Role::Requires(Refusal::PaidElsewhere),
+            });
+        }
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
         for client in &change.clients {
             items.push(TxItem::plain(self.put(item(client, owner.clone(), keys::client(&client.id))?, None)?));
@@ -235,6 +243,15 @@ impl Wallets for DynamoStore {
             None => None,
         };
         Ok((profile, record))
+    }
+
+    async fn payment_receipt(&self, key_name: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
+        let name = keys::payment_receipt(key_name.as_str());
+        self.get(key(name.clone(), name)).await?.map(parse).transpose()
+    }
+
+    async fn lot(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Lot>> {
+        self.get(key(keys::reseller(owner_id), keys::lot(id))).await?.map(parse).transpose()
     }
 
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {

@@ -59,6 +59,9 @@ struct Tables {
     claims: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
     checkpoints: BTreeMap<String, String>,
+    /// External payments credited, by key: one credit in the whole store.
+    #[serde(default)]
+    payment_receipts: BTreeMap<String, crate::store::PaymentReceipt>,
     /// Holds by owner, then by id.
     #[serde(default)]
     holds: Owned<Hold>,

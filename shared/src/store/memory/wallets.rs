@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, Tables};
-use crate::domain::{HoldStatus, IdempotencyKey, Refusal, Reseller, UserId};
+use crate::domain::{HoldStatus, IdempotencyKey, Lot, Refusal, Reseller, UserId};
 use crate::store::{
-    IdempotencyRecord, IdempotencyState, LotWrite, StoreError, StoreResult, Stored, WalletChange, Wallets,
+    IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, StoreError, StoreResult, Stored, WalletChange,
+    Wallets,
 };
 
 impl MemoryStore {
@@ -35,6 +36,9 @@ impl MemoryStore {
         }
         if let Some(step) = &change.top_up {
             Self::check_top_up(t, &step.request)?;
+        }
+        if change.payment.as_ref().is_some_and(|p| t.payment_receipts.contains_key(p.key.as_str())) {
+            return Err(StoreError::Refused(Refusal::PaidElsewhere));
         }
         for write in &change.lot_writes {
             if let LotWrite::Expired { lot, .. } = write
@@ -114,6 +118,9 @@ impl MemoryStore {
             let old = t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
             bought.push((old.map(Stored::Service), Stored::Service(service.clone())));
         }
+        if let Some(receipt) = &change.payment {
+            t.payment_receipts.insert(receipt.key.to_string(), receipt.clone());
+        }
         t.idempotency
             .entry(owner.clone())
             .or_default()
@@ -150,6 +157,14 @@ impl Wallets for MemoryStore {
         let t = self.lock();
         let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
         Ok((t.resellers.get(user_id.as_str()).cloned(), record))
+    }
+
+    async fn payment_receipt(&self, key: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
+        Ok(self.lock().payment_receipts.get(key.as_str()).cloned())
+    }
+
+    async fn lot(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Lot>> {
+        Ok(self.lock().lots.get(owner_id.as_str()).and_then(|l| l.get(id)).cloned())
     }
 
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
