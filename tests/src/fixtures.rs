@@ -211,3 +211,22 @@ pub async fn holdings<S: Store>(ally: &Ally<S>, user_id: &str) -> Holdings {
         clients: ally.store().clients(&uid(user_id), &page).await.expect("clients").items.len(),
     }
 }
+
+/// A clock a test moves by hand: the system's time plus what the test advanced it by.
+#[derive(Clone, Default)]
+pub struct Hands(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Hands {
+    /// The clock to give [`Ally::with_clock`].
+    pub fn clock(&self) -> ally::service::Clock {
+        let offset = self.0.clone();
+        std::sync::Arc::new(move || {
+            chrono::Utc::now() + chrono::Duration::milliseconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+        })
+    }
+
+    /// Moves the clock `by` forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}

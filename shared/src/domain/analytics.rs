@@ -183,15 +183,7 @@ impl DateRange {
     /// Parses `YYYY-MM-DD` bounds and checks `start <= end` and that the span is at most
     /// `max_days` days.
     pub fn parse(start: &str, end: &str, max_days: i64) -> Result<Self, AllyError> {
-        let day = |name: &str, value: &str| {
-            NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-                AllyError::validation(format!(
-                    "{name} must be a date YYYY-MM-DD, got `{}`",
-                    value.chars().take(32).collect::<String>()
-                ))
-            })
-        };
-        let range = Self { start: day("start", start)?, end: day("end", end)? };
+        let range = Self { start: Self::day("start", start)?, end: Self::day("end", end)? };
         if range.start > range.end {
             return Err(AllyError::validation("start must not be after end"));
         }
@@ -199,6 +191,19 @@ impl DateRange {
             return Err(AllyError::validation(format!("the range may cover at most {max_days} days")));
         }
         Ok(range)
+    }
+
+    /// A day of a range, `name` as asked: a date YYYY-MM-DD from 1970 to 9999, so that any
+    /// arithmetic on it (a default start a year or five back, a month's end) stays in range.
+    pub fn day(name: &str, value: &str) -> Result<NaiveDate, AllyError> {
+        NaiveDate::parse_from_str(value, "%Y-%m-%d").ok().filter(|d| (1970..=9999).contains(&d.year())).ok_or_else(
+            || {
+                AllyError::validation(format!(
+                    "{name} must be a date YYYY-MM-DD from 1970 to 9999, got `{}`",
+                    value.chars().take(32).collect::<String>()
+                ))
+            },
+        )
     }
 
     /// Number of days covered.

@@ -112,12 +112,17 @@ pub async fn reward_referral<S: Store>(
         tracing::warn!(referral = %event.referral_id, "unknown referrer: no reward");
         return Ok(Handled::Dropped);
     }
+    // An event time past what a window can be added to is no referral Ally can judge.
+    let Some(window_end) = at.checked_add_signed(Duration::days(ally.config().referral_window_days)) else {
+        tracing::warn!(referral = %event.referral_id, "an event time out of range: no reward");
+        return Ok(Handled::Dropped);
+    };
     let pending = PendingReferral {
         referral_id: event.referral_id.clone(),
         referrer_user_id: referrer,
         referred_user_id: referred.clone(),
         referred_at: at,
-        expires_at: (at + Duration::days(ally.config().referral_window_days)).timestamp(),
+        expires_at: window_end.timestamp(),
     };
     if let Some(joined) = ally.store().reseller(&referred).await? {
         return pay_within_window(ally, &pending, &joined).await;

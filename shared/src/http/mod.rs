@@ -19,7 +19,7 @@ use axum::routing::on;
 
 pub use extract::{Body, CursorSeal, MAX_BODY};
 pub use openapi::{Access, Method, Operation};
-pub use problem::ApiError;
+pub use problem::{ApiError, catch_panic};
 
 use crate::Ally;
 use crate::store::Store;
@@ -106,8 +106,9 @@ impl<S: Store> Api<S> {
         self.tag
     }
 
-    /// The finished router: the routes, `/health`, `/openapi.json`, the 256 KiB body limit
-    /// and a problem+json answer for unknown routes.
+    /// The finished router: the routes, `/health`, `/openapi.json`, the 256 KiB body limit,
+    /// a problem+json answer for unknown routes, and a 500 problem for a handler that
+    /// panicked (never a dropped connection or an aborted Lambda).
     pub fn into_router(self, app: Shared<S>) -> Router {
         let common = Api::<S>::new(META).route(routes::HEALTH, routes::health).route(routes::OPENAPI, routes::openapi);
         self.router
@@ -115,6 +116,7 @@ impl<S: Store> Api<S> {
             .fallback(routes::no_route)
             .method_not_allowed_fallback(routes::no_route)
             .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(axum::middleware::from_fn(catch_panic))
             .with_state(app)
     }
 }

@@ -127,3 +127,29 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The last resort of every router: a handler that panicked answers a 500 problem, logged
+/// and counted, instead of dropping the connection (or, in Lambda, the process). Inputs are
+/// checked before they reach arithmetic; this is for the bug that slipped through.
+pub async fn catch_panic(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a handler panicked: answered 500");
+            crate::metrics::record(&[Metric::Panic]);
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                detail: "an internal error occurred".into(),
+                cause: Some(format!("panic: {what}")),
+            }
+            .into_response()
+        }
+    }
+}

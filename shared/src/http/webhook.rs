@@ -57,7 +57,7 @@ pub fn verify_stripe(header: Option<&str>, body: &[u8], secret: &[u8], now: i64)
 
 /// Whether one of `candidates` signs `body` at `timestamp`, within the tolerance of `now`.
 fn matches(timestamp: i64, candidates: &[Vec<u8>], body: &[u8], secret: &[u8], now: i64) -> Result<(), &'static str> {
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.checked_sub(timestamp).is_none_or(|gap| gap.unsigned_abs() > TOLERANCE_SECONDS.unsigned_abs()) {
         return Err("the signature timestamp is outside the 5-minute tolerance");
     }
     let mac = signer(secret, timestamp, body);

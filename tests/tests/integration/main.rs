@@ -7,6 +7,7 @@ mod analytics;
 mod dev_server;
 mod durability;
 mod events;
+mod extremes;
 mod faults;
 mod growth;
 mod holds;

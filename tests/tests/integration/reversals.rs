@@ -4,10 +4,10 @@
 
 use ally::domain::CallerKey;
 use ally::domain::{AllyError, EntryKind, IdempotencyKey, Tier};
-use ally::service::{CreditRequest, ProvisionRequest, ReversalRequest};
+use ally::service::{CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
 use ally::store::Store;
 use ally::{Ally, Config};
-use ally_tests::{all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, uid};
+use ally_tests::{Hands, all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, uid};
 
 fn reverse(entry_id: &str, amount: Option<i64>) -> ReversalRequest {
     ReversalRequest { entry_id: entry_id.to_string(), amount, reason: note("chargeback") }
@@ -90,4 +90,71 @@ async fn concurrent_reversals_never_exceed_the_original<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
-on_both_stores!(a_reversal_takes_what_is_available_and_owes_the_rest, concurrent_reversals_never_exceed_the_original);
+/// A grant written off by its expiry is gone: reversing it takes only what was left of it,
+/// never the expired part a second time from paid credit.
+async fn a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit<S: Store>(store: S) {
+    let hands = Hands::default();
+    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let grant = |amount| CreditRequest {
+        amount,
+        promotional: true,
+        expires_at: Some(ally.now() + chrono::Duration::hours(1)),
+        ..CreditRequest::default()
+    };
+    let granted = ally.add_credits(&uid("p"), grant(500), EntryKind::Credit, "admin-1", &ikey("g-1")).await.unwrap();
+    // 200 of the grant spent (promotional first), the other 300 written off by its expiry.
+    let spend = ProvisionRequest { cost: Some(200), ..ProvisionRequest::default() };
+    ally.provision(&uid("p"), spend, &ikey("buy")).await.unwrap();
+    let untouched = ally.add_credits(&uid("p"), grant(100), EntryKind::Credit, "admin-1", &ikey("g-2")).await.unwrap();
+    hands.advance(chrono::Duration::hours(2));
+    assert_eq!(ally.expire_lots().await.unwrap(), 2);
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 1_000, "the paid credit is all that is left");
+
+    let id = granted.transaction.id.clone();
+    let taken = ally.reverse(&uid("p"), reverse(&id, None), "admin-1", &admin_key("rev-1")).await.unwrap();
+    assert_eq!((taken.reversed, taken.balance, taken.debt), (200, 800, 0), "what was spent of it, not what expired");
+    let more = ally.reverse(&uid("p"), reverse(&id, Some(1)), "admin-1", &admin_key("rev-2")).await;
+    assert!(matches!(more, Err(AllyError::ReversalExceedsOriginal)), "{more:?}");
+    let gone = untouched.transaction.id.clone();
+    let nothing = ally.reverse(&uid("p"), reverse(&gone, None), "admin-1", &admin_key("rev-3")).await;
+    assert!(matches!(nothing, Err(AllyError::ReversalExceedsOriginal)), "all of it expired: {nothing:?}");
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 800);
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+/// A chargeback while the credit is held: the hold's release repays the debt before any of
+/// it is available again.
+async fn a_hold_does_not_shield_credit_from_a_chargeback<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 0).await;
+    let paid = ally
+        .add_credits(
+            &uid("p"),
+            CreditRequest { amount: 1_000, ..CreditRequest::default() },
+            EntryKind::Credit,
+            "webhook:payments",
+            &ikey("pay"),
+        )
+        .await
+        .unwrap();
+    let hold = HoldRequest { cost: Some(1_000), ..HoldRequest::default() };
+    let held = ally.place_hold(&uid("p"), hold, &ikey("hold")).await.unwrap();
+    let charged =
+        ally.reverse(&uid("p"), reverse(&paid.transaction.id, None), "admin-1", &admin_key("cb")).await.unwrap();
+    assert_eq!((charged.balance, charged.debt), (1_000, 1_000), "all of it held: all of it owed");
+    let voided = ally.void_hold(&uid("p"), &held.hold.id, &ikey("void")).await.unwrap();
+    assert_eq!((voided.released, voided.available), (1_000, 0));
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.held, r.debt, r.available()), (0, 0, 0, 0));
+    let spend = ProvisionRequest { cost: Some(1), ..ProvisionRequest::default() };
+    assert!(matches!(ally.provision(&uid("p"), spend, &ikey("buy")).await, Err(AllyError::InsufficientCredits { .. })));
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+on_both_stores!(
+    a_reversal_takes_what_is_available_and_owes_the_rest,
+    concurrent_reversals_never_exceed_the_original,
+    a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit,
+    a_hold_does_not_shield_credit_from_a_chargeback,
+);

@@ -175,7 +175,22 @@ async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "gold").await;
 }
 
+/// The receiver reads the giver by refid only: neither the giver's user id nor the key it
+/// sent appears in the receiver's ledger.
+async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let top = reseller_with(&ally, "giver-user-7f3a", Tier::Standard, 1_000).await.refid;
+    let child = child_of(&ally, "child", &top, 0).await;
+    ally.transfer_to_child(&uid("giver-user-7f3a"), send(&child, 100), &ikey("giver-secret-key")).await.unwrap();
+    let seen = serde_json::to_string(&all_entries(&ally, "child").await).unwrap();
+    assert!(seen.contains(top.as_str()), "named by refid: {seen}");
+    for private in ["giver-user-7f3a", "giver-secret-key"] {
+        assert!(!seen.contains(private), "{private} in the receiver's ledger: {seen}");
+    }
+}
+
 on_both_stores!(
+    the_receiver_never_sees_the_givers_user_id_or_key,
     a_parent_passes_credit_to_its_child_once,
     fifty_concurrent_transfers_from_one_parent_are_exact,
     a_parent_earns_its_commission_once_per_spend,

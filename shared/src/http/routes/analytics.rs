@@ -151,19 +151,19 @@ fn params(query: Params) -> Result<RangeQuery, ApiError> {
 /// The range asked for; a missing `start` reaches back from `end` by `default_start`.
 fn range(
     query: &RangeQuery,
-    default_start: impl Fn(NaiveDate) -> NaiveDate,
+    default_start: impl Fn(NaiveDate) -> Option<NaiveDate>,
     max_days: i64,
 ) -> Result<DateRange, ApiError> {
-    let today = Utc::now().date_naive();
-    let end = query.end.clone().unwrap_or_else(|| today.format("%Y-%m-%d").to_string());
-    let start = match &query.start {
-        Some(start) => start.clone(),
-        None => {
-            let end_day = NaiveDate::parse_from_str(&end, "%Y-%m-%d").unwrap_or(today);
-            default_start(end_day).format("%Y-%m-%d").to_string()
-        }
+    let end = match &query.end {
+        Some(end) => DateRange::day("end", end)?,
+        None => Utc::now().date_naive(),
     };
-    Ok(DateRange::parse(&start, &end, max_days)?)
+    let start = match &query.start {
+        Some(start) => DateRange::day("start", start)?,
+        None => default_start(end).ok_or_else(|| ApiError::validation("end is too early to reach back from"))?,
+    };
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    Ok(DateRange::parse(&day(start), &day(end), max_days)?)
 }
 
 async fn top<S: Store>(
@@ -184,7 +184,7 @@ async fn top<S: Store>(
             .filter(|l| (1..=100).contains(l))
             .ok_or_else(|| ApiError::validation("limit must be a number from 1 to 100"))?,
     };
-    let range = range(&query, |end| end - Duration::days(29), TOP_RESELLERS_MAX_DAYS)?;
+    let range = range(&query, |end| end.checked_sub_signed(Duration::days(29)), TOP_RESELLERS_MAX_DAYS)?;
     let items = match members {
         Some(members) => app.ally.subtree_top_resellers(&range, limit, &members).await?,
         None => app.ally.top_resellers(&range, limit).await?,
@@ -200,8 +200,11 @@ async fn upgrades<S: Store>(
     let query = params(query)?;
     let month = match &query.month {
         None => Utc::now().date_naive(),
-        Some(month) => NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| {
-            ApiError::validation(format!("month must be YYYY-MM, got `{}`", month.chars().take(32).collect::<String>()))
+        Some(month) => DateRange::day("month", &format!("{month}-01")).map_err(|_| {
+            ApiError::validation(format!(
+                "month must be YYYY-MM from 1970 to 9999, got `{}`",
+                month.chars().take(32).collect::<String>()
+            ))
         })?,
     };
     Ok(Json(UpgradeCandidates { items: app.ally.upgrade_candidates(month).await? }))
@@ -230,9 +233,9 @@ async fn trends<S: Store>(
     let query = params(query)?;
     let interval: Interval = query.interval.as_deref().unwrap_or("monthly").parse()?;
     let default_start = |end: NaiveDate| match interval {
-        Interval::Daily => end - Duration::days(29),
-        Interval::Monthly => NaiveDate::from_ymd_opt(end.year() - 1, end.month(), 1).unwrap_or(end),
-        Interval::Yearly => NaiveDate::from_ymd_opt(end.year() - 4, 1, 1).unwrap_or(end),
+        Interval::Daily => end.checked_sub_signed(Duration::days(29)),
+        Interval::Monthly => NaiveDate::from_ymd_opt(end.year().checked_sub(1)?, end.month(), 1),
+        Interval::Yearly => NaiveDate::from_ymd_opt(end.year().checked_sub(4)?, 1, 1),
     };
     let range = range(&query, default_start, interval.max_span_days())?;
     let measure: Measure = query.measure.as_deref().unwrap_or("added").parse()?;
