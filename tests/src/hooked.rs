@@ -22,6 +22,12 @@ pub enum Fault {
     Fail,
     /// Write the first half of a batch, then fail (a function dying mid-fill).
     HalfThenFail,
+    /// Refused for capacity (DynamoDB throttling past the SDK's retries).
+    Throttle,
+    /// Cancelled by a transaction in flight on the same item (`TransactionConflict`).
+    Conflict,
+    /// Written, and the answer lost on the way back (a timeout after commit).
+    LoseAnswer,
 }
 
 /// A store that counts every call and may inject a fault into any of them, chosen by a hook
@@ -71,6 +77,8 @@ impl<S> Hooked<S> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match (self.hook)(method) {
             Fault::Fail => Err(ally::store::StoreError::Backend(format!("injected failure of {method}").into())),
+            Fault::Throttle => Err(ally::store::StoreError::Throttled),
+            Fault::Conflict => Err(ally::store::StoreError::Conflict),
             other => Ok(other),
         }
     }
@@ -130,8 +138,8 @@ impl<S: Wallets> Wallets for Hooked<S> {
         self.inner.wallet(user_id, key).await
     }
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
-        self.before("commit_wallet_change")?;
-        self.inner.commit_wallet_change(change).await
+        let fault = self.before("commit_wallet_change")?;
+        lose_answer(fault, self.inner.commit_wallet_change(change).await)
     }
     async fn payment_receipt(&self, key: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
         self.before("payment_receipt")?;
@@ -142,8 +150,8 @@ impl<S: Wallets> Wallets for Hooked<S> {
         self.inner.lot(owner_id, id).await
     }
     async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
-        self.before("commit_transfer")?;
-        self.inner.commit_transfer(from, to).await
+        let fault = self.before("commit_transfer")?;
+        lose_answer(fault, self.inner.commit_transfer(from, to).await)
     }
     async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
         self.before("finish_idempotency")?;
@@ -340,5 +348,13 @@ impl<S: Upgrades> Upgrades for Hooked<S> {
     async fn upgrade_applied(&self, owner_id: &UserId, month: NaiveDate, at: DateTime<Utc>) -> StoreResult<()> {
         self.before("upgrade_applied")?;
         self.inner.upgrade_applied(owner_id, month, at).await
+    }
+}
+
+/// What a call answers under `fault`: its own answer, or a lost one after it was written.
+fn lose_answer<T>(fault: Fault, answer: StoreResult<T>) -> StoreResult<T> {
+    match (fault, answer) {
+        (Fault::LoseAnswer, Ok(_)) => Err(StoreError::Backend("injected: the answer was lost after the write".into())),
+        (_, answer) => answer,
     }
 }

@@ -11,6 +11,7 @@ pub mod items;
 pub mod lambda_async;
 pub mod runtime_api;
 pub mod sdk;
+pub mod simulator;
 pub mod stream;
 pub mod stripe;
 

@@ -25,6 +25,7 @@ mod pipeline;
 mod profiles;
 mod properties;
 mod reversals;
+mod simulator;
 mod stripe;
 mod tenants;
 mod top_ups;
