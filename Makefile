@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools stripe-tools browser-tools build watch bench fuzz client browser
+.PHONY: help dev reset test lint tools stripe-tools browser-tools build watch bench fuzz client browser simulate
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
@@ -23,6 +23,7 @@ help:
 	@echo "make client  a Python client generated from /openapi.json, run against the dev server (also part of make test)"
 	@echo "make bench   benchmarks against baselines, written to BENCHMARKS.md (nothing asserted)"
 	@echo "make capacity the capacity model on the emulator, written to CAPACITY.md (also run by make bench)"
+	@echo "make simulate SEEDS=n  the money simulator for n seeds (SEED=s replays one; FROM, STEPS; 12 run in make test)"
 
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
@@ -97,6 +98,12 @@ fuzz: tools
 client: tools
 	cargo build -p ally-local --locked
 	infra/client.sh
+
+# The conservation simulator on the memory store: SEEDS seeds from FROM (or SEED alone), STEPS
+# steps each; stops at the first seed that breaks a law and names it.
+SEEDS ?= 100
+simulate:
+	SEEDS=$(SEEDS) SEED=$(SEED) FROM=$(FROM) STEPS=$(STEPS) cargo run -q -p ally-tests --example simulate --locked
 
 # Figures only, each next to a baseline of the same run; written to BENCHMARKS.md.
 # The release bootstraps of the functions and baselines, both architectures, then the run.

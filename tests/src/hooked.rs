@@ -36,12 +36,28 @@ pub struct Hooked<S> {
     inner: S,
     hook: Box<dyn Fn(&'static str) -> Fault + Send + Sync>,
     calls: std::sync::atomic::AtomicU64,
+    /// Whether each call first lets the other tasks run, as a network round trip would.
+    yielding: bool,
 }
 
 impl<S> Hooked<S> {
     /// Wraps `inner`, asking `hook` before each call.
     pub fn new(inner: S, hook: impl Fn(&'static str) -> Fault + Send + Sync + 'static) -> Self {
-        Self { inner, hook: Box::new(hook), calls: std::sync::atomic::AtomicU64::new(0) }
+        Self { inner, hook: Box::new(hook), calls: std::sync::atomic::AtomicU64::new(0), yielding: false }
+    }
+
+    /// Lets the other tasks run before each call: operations on an in-memory store then
+    /// interleave at every store call, as they would over a network (deterministically on
+    /// one thread).
+    pub fn yielding(mut self) -> Self {
+        self.yielding = true;
+        self
+    }
+
+    async fn pause(&self) {
+        if self.yielding {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Only counts calls.
@@ -87,18 +103,22 @@ impl<S> Hooked<S> {
 impl<S: Profiles> Profiles for Hooked<S> {
     async fn insert_reseller(&self, r: &Reseller, parent: Option<&ParentLink>) -> StoreResult<()> {
         self.before("insert_reseller")?;
+        self.pause().await;
         self.inner.insert_reseller(r, parent).await
     }
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
         self.before("reseller")?;
+        self.pause().await;
         self.inner.reseller(user_id).await
     }
     async fn with_metadata(&self, user_id: &UserId) -> StoreResult<Option<WithMetadata>> {
         self.before("with_metadata")?;
+        self.pause().await;
         self.inner.with_metadata(user_id).await
     }
     async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
         self.before("put_metadata")?;
+        self.pause().await;
         self.inner.put_metadata(user_id, expected, metadata).await
     }
     async fn patch_metadata(
@@ -108,22 +128,27 @@ impl<S: Profiles> Profiles for Hooked<S> {
         growth: usize,
     ) -> StoreResult<MetadataPatched> {
         self.before("patch_metadata")?;
+        self.pause().await;
         self.inner.patch_metadata(user_id, patch, growth).await
     }
     async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
         self.before("user_by_refid")?;
+        self.pause().await;
         self.inner.user_by_refid(refid).await
     }
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
         self.before("resellers_by_user")?;
+        self.pause().await;
         self.inner.resellers_by_user(user_ids).await
     }
     async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
         self.before("resellers")?;
+        self.pause().await;
         self.inner.resellers(filter, page).await
     }
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
         self.before("update_profile")?;
+        self.pause().await;
         self.inner.update_profile(user_id, update).await
     }
 }
@@ -135,26 +160,32 @@ impl<S: Wallets> Wallets for Hooked<S> {
         key: &IdempotencyKey,
     ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
         self.before("wallet")?;
+        self.pause().await;
         self.inner.wallet(user_id, key).await
     }
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
         let fault = self.before("commit_wallet_change")?;
+        self.pause().await;
         lose_answer(fault, self.inner.commit_wallet_change(change).await)
     }
     async fn payment_receipt(&self, key: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
         self.before("payment_receipt")?;
+        self.pause().await;
         self.inner.payment_receipt(key).await
     }
     async fn lot(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Lot>> {
         self.before("lot")?;
+        self.pause().await;
         self.inner.lot(owner_id, id).await
     }
     async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
         let fault = self.before("commit_transfer")?;
+        self.pause().await;
         lose_answer(fault, self.inner.commit_transfer(from, to).await)
     }
     async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
         self.before("finish_idempotency")?;
+        self.pause().await;
         self.inner.finish_idempotency(user_id, key, response).await
     }
     async fn pending_fills(
@@ -162,6 +193,7 @@ impl<S: Wallets> Wallets for Hooked<S> {
         before: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
         self.before("pending_fills")?;
+        self.pause().await;
         self.inner.pending_fills(before).await
     }
 }
@@ -169,6 +201,7 @@ impl<S: Wallets> Wallets for Hooked<S> {
 impl<S: Portfolio> Portfolio for Hooked<S> {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         self.before("insert_client")?;
+        self.pause().await;
         self.inner.insert_client(client).await
     }
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
@@ -181,46 +214,57 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
     }
     async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
         self.before("client")?;
+        self.pause().await;
         self.inner.client(owner_id, client_id).await
     }
     async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
         self.before("clients")?;
+        self.pause().await;
         self.inner.clients(owner_id, page).await
     }
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
         self.before("services")?;
+        self.pause().await;
         self.inner.services(owner_id, page).await
     }
     async fn entry(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<LedgerEntry>> {
         self.before("entry")?;
+        self.pause().await;
         self.inner.entry(owner_id, id).await
     }
     async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
         self.before("hold")?;
+        self.pause().await;
         self.inner.hold(owner_id, id).await
     }
     async fn holds(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Hold>> {
         self.before("holds")?;
+        self.pause().await;
         self.inner.holds(owner_id, page).await
     }
     async fn expired_holds(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<Vec<Hold>> {
         self.before("expired_holds")?;
+        self.pause().await;
         self.inner.expired_holds(now).await
     }
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
         self.before("ledger")?;
+        self.pause().await;
         self.inner.ledger(owner_id, page).await
     }
     async fn lots(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Lot>> {
         self.before("lots")?;
+        self.pause().await;
         self.inner.lots(owner_id, page).await
     }
     async fn expired_lots(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<Vec<(UserId, Lot)>> {
         self.before("expired_lots")?;
+        self.pause().await;
         self.inner.expired_lots(now).await
     }
     async fn settle_lot(&self, owner_id: &UserId, lot: &str) -> StoreResult<()> {
         self.before("settle_lot")?;
+        self.pause().await;
         self.inner.settle_lot(owner_id, lot).await
     }
 }
@@ -228,6 +272,7 @@ impl<S: Portfolio> Portfolio for Hooked<S> {
 impl<S: Counters> Counters for Hooked<S> {
     async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
         self.before("month_activity")?;
+        self.pause().await;
         self.inner.month_activity(users, month).await
     }
     async fn activity(
@@ -237,18 +282,22 @@ impl<S: Counters> Counters for Hooked<S> {
         granularity: Granularity,
     ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
         self.before("activity")?;
+        self.pause().await;
         self.inner.activity(owner_id, range, granularity).await
     }
     async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
         self.before("active")?;
+        self.pause().await;
         self.inner.active(period, granularity).await
     }
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         self.before("network_totals")?;
+        self.pause().await;
         self.inner.network_totals().await
     }
     async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
         self.before("apply_network")?;
+        self.pause().await;
         self.inner.apply_network(deltas).await
     }
 }
@@ -256,10 +305,12 @@ impl<S: Counters> Counters for Hooked<S> {
 impl<S: Hierarchy> Hierarchy for Hooked<S> {
     async fn set_parent(&self, change: &ParentChange) -> StoreResult<()> {
         self.before("set_parent")?;
+        self.pause().await;
         self.inner.set_parent(change).await
     }
     async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {
         self.before("children")?;
+        self.pause().await;
         self.inner.children(parent, page).await
     }
 }
@@ -267,14 +318,17 @@ impl<S: Hierarchy> Hierarchy for Hooked<S> {
 impl<S: Waiting> Waiting for Hooked<S> {
     async fn park(&self, group: &str, id: &str, value: &str) -> StoreResult<()> {
         self.before("park")?;
+        self.pause().await;
         self.inner.park(group, id, value).await
     }
     async fn waiting(&self, group: &str) -> StoreResult<Vec<(String, String)>> {
         self.before("waiting")?;
+        self.pause().await;
         self.inner.waiting(group).await
     }
     async fn settle(&self, group: &str, id: &str) -> StoreResult<()> {
         self.before("settle")?;
+        self.pause().await;
         self.inner.settle(group, id).await
     }
 }
@@ -282,18 +336,22 @@ impl<S: Waiting> Waiting for Hooked<S> {
 impl<S: Jobs> Jobs for Hooked<S> {
     async fn claim(&self, key: &str) -> StoreResult<bool> {
         self.before("claim")?;
+        self.pause().await;
         self.inner.claim(key).await
     }
     async fn claimed(&self, key: &str) -> StoreResult<bool> {
         self.before("claimed")?;
+        self.pause().await;
         self.inner.claimed(key).await
     }
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
         self.before("checkpoint")?;
+        self.pause().await;
         self.inner.checkpoint(key).await
     }
     async fn save_checkpoint(&self, key: &str, value: &str) -> StoreResult<()> {
         self.before("save_checkpoint")?;
+        self.pause().await;
         self.inner.save_checkpoint(key, value).await
     }
 }
@@ -307,18 +365,22 @@ impl<S: Referrals> Referrals for Hooked<S> {
         cap: u32,
     ) -> StoreResult<RewardSlot> {
         self.before("take_reward_slot")?;
+        self.pause().await;
         self.inner.take_reward_slot(referrer, month, referral_id, cap).await
     }
     async fn park_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
         self.before("park_referral")?;
+        self.pause().await;
         self.inner.park_referral(pending).await
     }
     async fn pending_referrals(&self, referred: &UserId) -> StoreResult<Vec<PendingReferral>> {
         self.before("pending_referrals")?;
+        self.pause().await;
         self.inner.pending_referrals(referred).await
     }
     async fn settle_referral(&self, pending: &PendingReferral) -> StoreResult<()> {
         self.before("settle_referral")?;
+        self.pause().await;
         self.inner.settle_referral(pending).await
     }
 }
@@ -332,10 +394,12 @@ impl<S: TopUps> TopUps for Hooked<S> {
         closed: Option<&TopUpRequest>,
     ) -> StoreResult<()> {
         self.before("put_auto_top_up")?;
+        self.pause().await;
         self.inner.put_auto_top_up(user_id, version, state, closed).await
     }
     async fn stale_top_ups(&self, before: DateTime<Utc>) -> StoreResult<Vec<TopUpRequest>> {
         self.before("stale_top_ups")?;
+        self.pause().await;
         self.inner.stale_top_ups(before).await
     }
 }
@@ -343,10 +407,12 @@ impl<S: TopUps> TopUps for Hooked<S> {
 impl<S: Upgrades> Upgrades for Hooked<S> {
     async fn suggest_upgrade(&self, suggestion: &UpgradeSuggestion) -> StoreResult<UpgradeSuggestion> {
         self.before("suggest_upgrade")?;
+        self.pause().await;
         self.inner.suggest_upgrade(suggestion).await
     }
     async fn upgrade_applied(&self, owner_id: &UserId, month: NaiveDate, at: DateTime<Utc>) -> StoreResult<()> {
         self.before("upgrade_applied")?;
+        self.pause().await;
         self.inner.upgrade_applied(owner_id, month, at).await
     }
 }

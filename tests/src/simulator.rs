@@ -162,7 +162,7 @@ fn epoch() -> DateTime<Utc> {
 /// after a commit, throttling, transaction conflicts.
 fn faulty<S: Store>(store: S, seed: u64, count: Arc<AtomicU64>, on: Arc<AtomicBool>) -> Hooked<S> {
     let rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17));
-    Hooked::new(store, move |method| {
+    let hooked = Hooked::new(store, move |method| {
         if !on.load(Ordering::SeqCst) {
             return Fault::Proceed;
         }
@@ -181,7 +181,8 @@ fn faulty<S: Store>(store: S, seed: u64, count: Arc<AtomicU64>, on: Arc<AtomicBo
             count.fetch_add(1, Ordering::Relaxed);
         }
         fault
-    })
+    });
+    hooked.yielding()
 }
 
 /// The configuration of a run: commissions on, every currency at a credit a cent.
@@ -334,7 +335,31 @@ impl<S: Store + 'static> Simulation<S> {
     pub async fn run(mut self, steps: usize) -> Result<Report, String> {
         for step in 0..steps {
             let count = self.rng.random_range(1..=6);
-            let ops: Vec<Op> = (0..count).map(|_| self.choose()).collect();
+            let mut ops: Vec<Op> = (0..count).map(|_| self.choose()).collect();
+            // A capture often races a void of the same hold (and the void a capture).
+            let racing: Vec<Op> = ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Capture { u, hold, .. } => Some(Op::Void { u: *u, hold: hold.clone(), key: String::new() }),
+                    Op::Void { u, hold, .. } => {
+                        Some(Op::Capture { u: *u, hold: hold.clone(), amount: None, key: String::new() })
+                    }
+                    _ => None,
+                })
+                .collect();
+            for op in racing {
+                if self.rng.random_bool(0.5) {
+                    let key = self.key(match op {
+                        Op::Capture { u, .. } | Op::Void { u, .. } => u,
+                        _ => 0,
+                    });
+                    ops.push(match op {
+                        Op::Capture { u, hold, amount, .. } => Op::Capture { u, hold, amount, key },
+                        Op::Void { u, hold, .. } => Op::Void { u, hold, key },
+                        other => other,
+                    });
+                }
+            }
             self.report.operations += ops.len();
             self.faulting.store(true, Ordering::SeqCst);
             let outcomes = futures::future::join_all(ops.iter().cloned().map(|op| self.perform(op))).await;
