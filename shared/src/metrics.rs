@@ -77,9 +77,13 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
         definitions.push(json!({"Name": name, "Unit": "Count"}));
         root.insert(name.into(), json!(value));
     }
-    let dimensions = match code {
-        Some(_) => json!([["function"], ["function", "code"]]),
-        None => json!([["function"]]),
+    // A failure that needs a person, wherever it happens, is also counted without the
+    // function's name: one alarm watches every function.
+    let anywhere = metrics.iter().any(|m| matches!(m, Metric::WalletDrift | Metric::Panic));
+    let dimensions = match (code, anywhere) {
+        (Some(_), _) => json!([["function"], ["function", "code"]]),
+        (None, true) => json!([["function"], []]),
+        (None, false) => json!([["function"]]),
     };
     root.insert(
         "_aws".into(),
@@ -120,5 +124,15 @@ mod tests {
             (line["function"].as_str(), line["code"].as_str(), line["Refusals"].as_i64()),
             (Some("ally-provision"), Some("insufficient_credits"), Some(1))
         );
+    }
+
+    #[test]
+    fn a_drift_or_a_panic_is_also_counted_for_every_function_at_once() {
+        for metric in [Metric::WalletDrift, Metric::Panic] {
+            let line: Value = serde_json::from_str(&emf_line("ally-provision", &[metric], 7)).unwrap();
+            assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"], []]), "{metric:?}");
+        }
+        let line: Value = serde_json::from_str(&emf_line("ally-provision", &[Metric::MailSent], 7)).unwrap();
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
     }
 }

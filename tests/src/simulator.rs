@@ -31,7 +31,7 @@ use ally::events::parking::ParkedFiles;
 use ally::events::{BusEvent, ItemChange, REFERRAL_SOURCE, Stored, publisher};
 use ally::service::{
     Actor, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, NewClient, NewReseller, ProvisionRequest,
-    ResellerPatch, ReversalRequest, StripeData, StripeEvent, TransferRequest,
+    ResellerPatch, ReversalRequest, TransferRequest,
 };
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
@@ -629,13 +629,13 @@ impl<S: Store + 'static> Simulation<S> {
                     .map(json_of)
             }
             Op::Stripe(event) => {
-                let event = StripeEvent {
+                let event = ally::http::stripe::StripeEvent {
                     id: event["id"].as_str().unwrap_or_default().to_string(),
                     kind: event["type"].as_str().unwrap_or_default().to_string(),
                     livemode: false,
-                    data: StripeData { object: event["data"]["object"].clone() },
+                    data: ally::http::stripe::StripeData { object: event["data"]["object"].clone() },
                 };
-                retry(|| a.stripe_event(event.clone())).await.map(json_of)
+                retry(|| ally::http::stripe::handle(a, event.clone())).await.map(json_of)
             }
             Op::Bus(event) => retry(|| self.bus.deliver(event)).await.map(|h| json!(format!("{h:?}"))),
             Op::Referral { referrer, referred, id } => {

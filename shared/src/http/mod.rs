@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod pages;
 mod problem;
 mod routes;
+pub mod stripe;
 pub mod webhook;
 
 use std::sync::{Arc, OnceLock};

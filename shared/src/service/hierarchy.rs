@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ally, MAX_ATTEMPTS};
 use crate::domain::{AllyError, ParentRef, RefId, Reseller, Status, Tier, UserId, month_of};
-use crate::store::{Ancestor, ChildLink, Page, PageRequest, ParentChange, ParentLink, Store, StoreError, backoff};
+use crate::store::{Ancestor, ChildLink, Page, PageRequest, ParentChange, ParentLink, Store};
 
 /// A direct child as its parent (or an admin) sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -135,9 +135,7 @@ impl<S: Store> Ally<S> {
                     r.updated_at = change.at;
                     return Ok(r);
                 }
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => backoff(attempt).await,
-                Err(StoreError::Conflict) => backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => super::wallet_write::retry_or_fail(e, attempt).await?,
             }
         }
         Err(AllyError::Contention)

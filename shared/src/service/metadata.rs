@@ -8,7 +8,7 @@ use crate::domain::{
     AllyError, METADATA_MAX_BYTES, Metadata, Reseller, UserId, check_metadata, check_metadata_value, merge_metadata,
     metadata_growth_bound,
 };
-use crate::store::{MetadataPatched, Store, StoreError};
+use crate::store::{MetadataPatched, Store};
 
 /// The most keys a metadata patch sets or removes in one update: its expression stays far
 /// inside DynamoDB's 4 KB (about 20 bytes a key).
@@ -64,9 +64,7 @@ impl<S: Store> Ally<S> {
             check_metadata(&metadata)?;
             match self.store.put_metadata(user_id, version, &metadata).await {
                 Ok(()) => return Ok((metadata, reseller)),
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
-                Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => super::wallet_write::retry_or_fail(e, attempt).await?,
             }
         }
         Err(AllyError::Contention)

@@ -36,7 +36,7 @@ pub use requests::{
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
 pub use runway::spent_in_window;
-pub use stripe::{StripeAck, StripeData, StripeEvent};
+pub use stripe::{MoneyBack, StripeAck};
 pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;
@@ -357,9 +357,7 @@ impl<S: Store> Ally<S> {
                     updated.lots = r.lots;
                     return Ok(Some(updated));
                 }
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => crate::store::backoff(attempt).await,
-                Err(StoreError::Conflict) => crate::store::backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => wallet_write::retry_or_fail(e, attempt).await?,
             }
         }
         Err(AllyError::Contention)

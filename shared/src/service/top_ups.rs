@@ -11,7 +11,7 @@ use crate::domain::{
     AllyError, AutoTopUp, Reseller, TOP_UP_PENDING_HOURS, TopUpRequest, TopUpRule, TopUpStatus, TopUpStep, UserId,
     new_id,
 };
-use crate::store::{Store, StoreError, backoff};
+use crate::store::Store;
 
 /// A partner's auto top-up as the API shows it: the rule and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -137,9 +137,7 @@ impl<S: Store> Ally<S> {
             let Some((state, closed)) = decide(&r) else { return Ok(None) };
             match self.store.put_auto_top_up(user_id, r.version, state.as_ref(), closed.as_ref()).await {
                 Ok(()) => return Ok(Some(state)),
-                Err(StoreError::Refused(refusal)) if refusal.is_race() => backoff(attempt).await,
-                Err(StoreError::Conflict) => backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => super::wallet_write::retry_or_fail(e, attempt).await?,
             }
         }
         Err(AllyError::Contention)

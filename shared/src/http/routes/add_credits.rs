@@ -10,10 +10,10 @@ use super::refid;
 use crate::domain::{EntryKind, IdempotencyKey, Note, accepted_currency};
 use crate::http::extract::{AdminCaller, Body, Caller, RawBody, RequestKey};
 use crate::http::openapi::Access;
-use crate::http::{Api, ApiError, Operation, Shared, webhook};
+use crate::http::{Api, ApiError, Operation, Shared, stripe, webhook};
 use crate::service::{
-    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, StripeAck, StripeEvent,
-    TransferReceipt, TransferRequest,
+    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, StripeAck, TransferReceipt,
+    TransferRequest,
 };
 use crate::store::Store;
 
@@ -145,9 +145,9 @@ async fn stripe_webhook<S: Store>(
     })?;
     let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     webhook::verify_stripe(header, &body, secret, chrono::Utc::now().timestamp())?;
-    let event: StripeEvent =
+    let event: stripe::StripeEvent =
         serde_json::from_slice(&body).map_err(|e| ApiError::validation(format!("not a Stripe event: {e}")))?;
-    Ok(Json(app.ally.stripe_event(event).await?))
+    Ok(Json(stripe::handle(&app.ally, event).await?))
 }
 
 /// The payment provider's event.
