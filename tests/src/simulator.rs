@@ -150,6 +150,8 @@ pub struct Simulation<S: Store> {
     published: Vec<BusEvent>,
     /// How many published events and mails the privacy law has read.
     checked: (AtomicUsize, AtomicUsize),
+    /// The holds seen closed.
+    closed: Mutex<BTreeSet<String>>,
     report: Report,
 }
 
@@ -269,6 +271,7 @@ impl<S: Store + 'static> Simulation<S> {
             captured: Captured::default(),
             published: Vec::new(),
             checked: (AtomicUsize::new(0), AtomicUsize::new(0)),
+            closed: Mutex::new(BTreeSet::new()),
             report: Report { seed, ..Report::default() },
         };
         sim.onboard_tree().await?;
@@ -361,6 +364,7 @@ impl<S: Store + 'static> Simulation<S> {
                 }
             }
             self.report.operations += ops.len();
+            let (before, seen_before) = (self.images.clone(), self.seen.clone());
             self.faulting.store(true, Ordering::SeqCst);
             let outcomes = futures::future::join_all(ops.iter().cloned().map(|op| self.perform(op))).await;
             self.faulting.store(false, Ordering::SeqCst);
@@ -368,7 +372,7 @@ impl<S: Store + 'static> Simulation<S> {
                 self.learn(op, outcome?);
             }
             self.observe().await?;
-            self.check().await.map_err(|e| format!("step {step}: {e}"))?;
+            self.check(&before, &seen_before).await.map_err(|e| format!("step {step}: {e}"))?;
             self.report.steps += 1;
         }
         // Everything that waits is delivered (Stripe retries until acknowledged).
@@ -384,7 +388,8 @@ impl<S: Store + 'static> Simulation<S> {
             }
             self.observe().await?;
         }
-        self.check().await?;
+        let (before, seen) = (self.images.clone(), self.seen.clone());
+        self.check(&before, &seen).await?;
         self.check_payments().await?;
         self.report.faults = usize::try_from(self.faults.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         Ok(self.report)
@@ -497,39 +502,37 @@ impl<S: Store + 'static> Simulation<S> {
                 payment_intent(&id, Some(self.refids[named].as_str()), amount, "usd"),
             ));
         }
-        let mut kept = amount;
+        // What Stripe withdraws in the end: the refunds that did not fail and a dispute lost.
+        let mut withdrawn = 0;
         let mut backs = Vec::new();
-        match self.rng.random_range(0..10) {
-            0..3 => {
-                let first = self.rng.random_range(1..=amount);
-                let re = format!("re_{}_{seed}", self.next);
-                events.push(("refund.updated", refund(&re, &id, first, "usd", "succeeded")));
-                if self.rng.random_bool(0.3) {
-                    events.push(("refund.failed", refund(&re, &id, first, "usd", "failed")));
-                } else {
-                    kept -= first;
-                }
-                backs.push(format!("refund:{re}"));
+        for r in 0..self.rng.random_range(0..3) {
+            let part = self.rng.random_range(1..=amount);
+            let re = format!("re_{}_{r}_{seed}", self.next);
+            events.push(("refund.updated", refund(&re, &id, part, "usd", "succeeded")));
+            if self.rng.random_bool(0.3) {
+                events.push(("refund.failed", refund(&re, &id, part, "usd", "failed")));
+            } else {
+                withdrawn += part;
             }
-            3..5 => {
-                let dp = format!("dp_{}_{seed}", self.next);
+            backs.push(format!("refund:{re}"));
+        }
+        if self.rng.random_bool(0.4) {
+            let dp = format!("dp_{}_{seed}", self.next);
+            if self.rng.random_bool(0.4) {
                 events.push(("charge.dispute.created", dispute(&dp, &id, amount, "usd", "warning_needs_response")));
                 events.push(("charge.dispute.closed", dispute(&dp, &id, amount, "usd", "warning_closed")));
-                backs.push(format!("dispute:{dp}"));
-            }
-            5..7 => {
-                let dp = format!("dp_{}_{seed}", self.next);
+            } else {
                 events.push(("charge.dispute.created", dispute(&dp, &id, amount, "usd", "needs_response")));
                 if self.rng.random_bool(0.5) {
                     events.push(("charge.dispute.closed", dispute(&dp, &id, amount, "usd", "won")));
                 } else {
                     events.push(("charge.dispute.closed", dispute(&dp, &id, amount, "usd", "lost")));
-                    kept = 0;
+                    withdrawn += amount;
                 }
-                backs.push(format!("dispute:{dp}"));
             }
-            _ => {}
+            backs.push(format!("dispute:{dp}"));
         }
+        let kept = (amount - withdrawn).max(0);
         for (kind, object) in events {
             self.next += 1;
             self.stripe.push(crate::stripe::event(&format!("evt_{}_{seed}", self.next), kind, object, false));
@@ -772,15 +775,14 @@ impl<S: Store + 'static> Simulation<S> {
     /// The laws, after every step:
     /// - each wallet's balance is the sum of its ledger; its lots are its balance and reserve;
     /// - `available >= 0`, `debt >= 0`; `held` is what its active holds reserve;
-    /// - debt is repaid first: a wallet in debt has nothing spendable;
+    /// - debt is repaid first: what a step's closed holds freed repays what the wallet owed;
     /// - no credit is taken back beyond itself: its reversals and its expiry within its amount;
     /// - the debt is what reversals could not take, less what was repaid;
     /// - credit keeps its kind: per lot kind, the lots hold exactly what the entries moved,
     ///   and a transfer delivers the kinds it drew;
     /// - an external payment credits at most once in the whole network;
     /// - no reseller's ledger, events or mails name another reseller's user id or key.
-    async fn check(&self) -> Result<(), String> {
-        let now = self.now();
+    async fn check(&self, before: &BTreeMap<usize, Reseller>, seen_before: &BTreeSet<String>) -> Result<(), String> {
         let mut debt_law = (0i64, 0i64);
         let mut kinds: HashMap<(LotKind, &'static str), i64> = HashMap::new();
         let mut transfers: HashMap<(LotKind, bool), i64> = HashMap::new();
@@ -801,10 +803,27 @@ impl<S: Store + 'static> Simulation<S> {
             if r.available() < 0 || r.held < 0 || r.debt < 0 {
                 return fail("a negative available, reserve or debt");
             }
-            if r.debt > 0 && r.spendable(now) > 0 {
-                return fail(&format!("in debt with {} spendable", r.spendable(now)));
-            }
             let holds = self.ally.holds(who, None, &PageRequest::first(1_000)).await.map_err(|e| e.to_string())?;
+            // Debt first: what holds closed in this step freed repays what the wallet owed.
+            let debt_before = before.get(&u).map_or(0, |b| b.debt);
+            let freed: i64 = holds
+                .items
+                .iter()
+                .filter(|h| h.closed_at.is_some() && !self.closed.lock().unwrap().contains(&h.id))
+                .map(|h| h.amount - h.captured.unwrap_or(0))
+                .sum();
+            let repaid: i64 = entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::DebtRepayment && !seen_before.contains(&e.id))
+                .map(|e| e.amount)
+                .sum();
+            if debt_before > 0 && repaid < freed.min(debt_before) {
+                return fail(&format!("holds freed {freed} while it owed {debt_before}; repaid {repaid}"));
+            }
+            self.closed
+                .lock()
+                .unwrap()
+                .extend(holds.items.iter().filter(|h| h.closed_at.is_some()).map(|h| h.id.clone()));
             let reserved: i64 = holds.items.iter().filter(|h| h.closed_at.is_none()).map(|h| h.amount).sum();
             if reserved != r.held {
                 return fail(&format!("held is not its active holds ({reserved})"));
@@ -825,6 +844,10 @@ impl<S: Store + 'static> Simulation<S> {
                 match e.kind {
                     EntryKind::Credit | EntryKind::Reward | EntryKind::Commission => {
                         debt_added += e.reversed;
+                        // Money back given back is credited and lowers what was reversed.
+                        if e.idempotency_key.contains(":move:") {
+                            debt_added += e.amount;
+                        }
                         if let Some(fed) = e.lots.first() {
                             let lot = self.ally.store().inner().lot(who, &fed.lot).await.map_err(|e| e.to_string())?;
                             let expired = lot.map_or(0, |l| l.expired * fed.amount / l.amount.max(1));
@@ -920,17 +943,12 @@ impl<S: Store + 'static> Simulation<S> {
             let [credit] = credits.as_slice() else {
                 return Err(format!("payment {} credited {} times", p.id, credits.len()));
             };
-            let given_back: i64 = all
-                .iter()
-                .filter(|e| e.kind == EntryKind::Credit)
-                .filter(|e| p.backs.iter().any(|b| e.idempotency_key == format!("payment:stripe:given-back:{b}")))
-                .map(|e| e.amount)
-                .sum();
-            let net = credit.amount - credit.reversed + given_back;
+            // Money back given back lowers what was reversed of the credit.
+            let net = credit.amount - credit.reversed;
             if credit.amount != p.amount || net != p.kept {
                 return Err(format!(
-                    "payment {} of {}: credited {}, reversed {}, given back {given_back}; Stripe kept {}",
-                    p.id, p.amount, credit.amount, credit.reversed, p.kept
+                    "payment {} of {}: credited {}, reversed {} (money back {:?}); Stripe kept {}",
+                    p.id, p.amount, credit.amount, credit.reversed, p.backs, p.kept
                 ));
             }
         }

@@ -89,6 +89,7 @@ impl From<Refusal> for AllyError {
             Refusal::ReversalExceedsOriginal => AllyError::ReversalExceedsOriginal,
             // The payment's id is the key it was credited under: the same key, another input.
             Refusal::PaidElsewhere => AllyError::IdempotencyConflict,
+            Refusal::ReceiptMoved => AllyError::Contention,
             Refusal::TierChanged | Refusal::VersionChanged | Refusal::Duplicate => AllyError::Contention,
         }
     }

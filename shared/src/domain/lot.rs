@@ -276,24 +276,28 @@ impl Lots {
         draws
     }
 
-    /// What a reversal of the credit that opened (or joined) lot `lot` can take back at
-    /// `now`: that lot's unreserved credit (expired or not), then the spendable credit of
-    /// the others.
-    pub fn reversible(&self, lot: &str, now: DateTime<Utc>) -> i64 {
-        self.open.iter().map(|l| if l.id == lot { l.remaining - l.reserved } else { l.spendable(now) }).sum()
+    /// What a reversal of credit of `kind` expiring at `expires_at` can take back: what is
+    /// left of credit of that class and no hold reserves, expired or not (all paid credit
+    /// without an expiry is one class, a grant's its own lot). What was spent of it, or is
+    /// held, becomes debt: credit of another class is never taken in its place.
+    pub fn reversible(&self, kind: LotKind, expires_at: Option<DateTime<Utc>>) -> i64 {
+        self.open
+            .iter()
+            .filter(|l| l.kind == kind && l.expires_at == expires_at)
+            .map(|l| l.remaining - l.reserved)
+            .sum()
     }
 
-    /// Takes back `amount` (at most [`Self::reversible`]) from lot `lot` first, then in
-    /// the spending order.
-    pub fn take_back(&mut self, lot: &str, amount: i64, now: DateTime<Utc>) -> Vec<Draw> {
-        let own = self.get(lot).map_or(0, |l| (l.remaining - l.reserved).min(amount));
-        let mut draws: Vec<Draw> = self.get(lot).filter(|_| own > 0).map(|l| l.draw(own)).into_iter().collect();
+    /// Takes `amount` (at most [`Self::reversible`]) of credit of `kind` expiring at
+    /// `expires_at`, in the spending order.
+    pub fn take_back(&mut self, kind: LotKind, expires_at: Option<DateTime<Utc>>, amount: i64) -> Option<Vec<Draw>> {
+        let draws =
+            self.plan(
+                amount,
+                |l| if l.kind == kind && l.expires_at == expires_at { l.remaining - l.reserved } else { 0 },
+            )?;
         self.apply(&draws, |l, n| l.remaining -= n);
-        if let Some(rest) = self.plan(amount - own, |l| l.spendable(now)) {
-            self.apply(&rest, |l, n| l.remaining -= n);
-            draws.extend(rest);
-        }
-        draws
+        Some(draws)
     }
 
     /// Takes `amount` out of lot `lot` (a credit's own lot repaying debt).

@@ -81,12 +81,19 @@ fn a_void_gives_back_exactly_what_was_reserved() {
 }
 
 #[test]
-fn a_reversal_takes_its_own_lot_first_even_when_expired() {
-    let mut wallet = lots(&[("paid", LotKind::Paid, 100, None), ("promo", LotKind::Promotional, 40, days(1))]);
-    let after = t0() + Duration::days(3);
-    assert_eq!(wallet.reversible("promo", after), 140);
-    assert_eq!(drawn(&wallet.take_back("promo", 60, after)), [("promo", 40), ("paid", 20)]);
-    assert_eq!(wallet.total(), 80);
+fn a_reversal_takes_only_credit_of_its_class_even_when_expired() {
+    let mut wallet = lots(&[
+        ("paid", LotKind::Paid, 100, None),
+        ("paid-2", LotKind::Paid, 30, None),
+        ("promo", LotKind::Promotional, 40, days(1)),
+    ]);
+    assert_eq!(wallet.reversible(LotKind::Promotional, days(1)), 40, "expired or not, and never the paid lots");
+    assert_eq!(wallet.reversible(LotKind::Paid, None), 130, "paid credit without an expiry is one class");
+    wallet.reserve(10, t0()).unwrap();
+    assert_eq!(wallet.reversible(LotKind::Promotional, days(1)), 30, "what a hold reserves is not taken");
+    assert_eq!(drawn(&wallet.take_back(LotKind::Promotional, days(1), 30).unwrap()), [("promo", 30)]);
+    assert_eq!(wallet.take_back(LotKind::Promotional, days(1), 1), None);
+    assert_eq!(wallet.total(), 140);
 }
 
 #[test]

@@ -9,8 +9,9 @@
 //! - **Money back repays debt first.** Credit that becomes spendable (a credit, a transfer
 //!   received, a hold voided or expired, what a capture leaves of its hold) repays the debt
 //!   out of the lots it frees, before any of it is available ([`Settlement::repaid`]).
-//! - **A reversal takes only what is left of its credit** ([`reversible_left`]): what expiry
-//!   wrote off of the credit's lot is gone and is never taken again from other lots.
+//! - **A reversal takes only what is left of its credit** ([`reversible_left`]), and only
+//!   credit of its class ([`Lots::reversible`]): what expiry wrote off is gone, what was
+//!   spent or is held becomes debt; other credit is never taken in its place.
 //! - **The lots are the balance and the reserve.** A movement whose lots would no longer sum
 //!   to them is refused as a drift ([`Unsettled::Drift`]), never repaired.
 
@@ -39,8 +40,9 @@ pub enum LotMove {
     Release(Vec<Draw>),
     /// A capture draws from what its hold reserved and releases the rest.
     Capture(Vec<Draw>),
-    /// A reversal takes from the lot of the entry it reverses first, then what is spendable.
-    TakeBack(String),
+    /// A reversal takes from credit of the class (kind and expiry) of the entry it reverses
+    /// (what it can: the rest is debt).
+    TakeBack { kind: LotKind, expires_at: Option<DateTime<Utc>> },
     /// The expiry of one lot takes what is left of it.
     Expire(String),
 }
@@ -153,7 +155,9 @@ pub fn settle(wallet: &Reseller, motion: &Motion, entry_id: &str, now: DateTime<
             freed = left_of(reserved, &drawn);
             drawn
         }
-        LotMove::TakeBack(lot) => lots.take_back(lot, amount, now),
+        LotMove::TakeBack { kind, expires_at } => {
+            lots.take_back(*kind, *expires_at, amount).ok_or_else(insufficient)?
+        }
         LotMove::Expire(lot) => vec![lots.expire(lot, now).ok_or(Unsettled::Drift {
             balance: wallet.balance,
             lots: wallet.lots.total(),
@@ -162,9 +166,8 @@ pub fn settle(wallet: &Reseller, motion: &Motion, entry_id: &str, now: DateTime<
         })?],
     };
     let debt = wallet.debt.checked_add(motion.debt_added).ok_or(Unsettled::Overflow)?;
-    // Expired credit a hold gives back is never spendable: it repays nothing, and the expiry
-    // job writes it off.
-    freed.retain(|d| lots.get(&d.lot).is_some_and(|l| !l.is_expired(now)));
+    // Expired credit a hold gives back repays the debt too: it would otherwise only be
+    // written off, while the debt stays.
     let freed_total: i64 = freed.iter().map(|d| d.amount).sum();
     let repaid = debt.min(freed_total).max(0);
     let mut repaid_from = Vec::new();

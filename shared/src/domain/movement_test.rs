@@ -93,7 +93,7 @@ fn a_credit_repays_debt_first_and_a_spend_frees_nothing() {
 }
 
 #[test]
-fn expired_credit_a_hold_gives_back_repays_nothing() {
+fn expired_credit_a_hold_gives_back_repays_debt_before_it_is_written_off() {
     let grant = Grant { kind: LotKind::Promotional, expires_at: Some(t0() + Duration::seconds(1)), amount: 100 };
     let motion = Motion { kind: Some(EntryKind::Credit), amount: 100, lots: LotMove::Open(vec![grant]), debt_added: 0 };
     let (w, _) = after(&empty(), motion);
@@ -101,7 +101,7 @@ fn expired_credit_a_hold_gives_back_repays_nothing() {
     let w = Reseller { debt: 40, ..w };
     let release = Motion { kind: None, amount: 0, lots: LotMove::Release(placed.moved), debt_added: 0 };
     let later = settle(&w, &release, "x", t0() + Duration::seconds(5)).unwrap();
-    assert_eq!((later.repaid, later.debt, later.balance), (0, 40, 100));
+    assert_eq!((later.repaid, later.debt, later.balance), (40, 0, 60));
 }
 
 #[test]

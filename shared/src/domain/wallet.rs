@@ -77,6 +77,8 @@ pub enum Refusal {
     ReversalExceedsOriginal,
     /// The external payment was credited already, to another reseller.
     PaidElsewhere,
+    /// The payment's receipt moved since it was read: read it again.
+    ReceiptMoved,
 }
 
 impl Refusal {

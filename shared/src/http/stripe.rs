@@ -145,7 +145,7 @@ pub async fn handle<S: Store>(ally: &Ally<S>, event: StripeEvent) -> Result<Stri
             };
             match refund.status.as_deref() {
                 Some("succeeded") => ally.stripe_money_back(&payment, back).await,
-                Some("failed" | "canceled") => ally.stripe_give_back(&payment, &back.id).await,
+                Some("failed" | "canceled") => ally.stripe_give_back(&payment, back).await,
                 _ => Ok(StripeAck::ignored("the refund has not succeeded")),
             }
         }
@@ -178,7 +178,7 @@ pub async fn handle<S: Store>(ally: &Ally<S>, event: StripeEvent) -> Result<Stri
             let Some(payment) = dispute.payment_intent.or(dispute.charge) else {
                 return Ok(StripeAck::ignored("the dispute names no payment"));
             };
-            if ally.stripe_given_back(&format!("dispute:{}", dispute.id)).await? {
+            if ally.stripe_given_back(&payment, &format!("dispute:{}", dispute.id)).await? {
                 return Ok(StripeAck::ignored("the dispute was won already"));
             }
             let back = MoneyBack {
@@ -197,7 +197,12 @@ pub async fn handle<S: Store>(ally: &Ally<S>, event: StripeEvent) -> Result<Stri
             let Some(payment) = dispute.payment_intent.or(dispute.charge) else {
                 return Ok(StripeAck::ignored("the dispute names no payment"));
             };
-            ally.stripe_give_back(&payment, &format!("dispute:{}", dispute.id)).await
+            let back = MoneyBack {
+                id: format!("dispute:{}", dispute.id),
+                amount_minor: dispute.amount,
+                currency: dispute.currency,
+            };
+            ally.stripe_give_back(&payment, back).await
         }
         _ => Ok(StripeAck::ignored("an event type Ally does not use")),
     }

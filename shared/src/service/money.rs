@@ -19,7 +19,9 @@ use crate::domain::{
 };
 use crate::metrics::Metric;
 use crate::service::CreditRequest;
-use crate::store::{HoldWrite, IdempotencyState, LotWrite, PaymentReceipt, ReversalOf, Store, WalletChange};
+use crate::store::{
+    HoldWrite, IdempotencyState, LotWrite, PaymentReceipt, ReceiptWrite, ReversalOf, Store, WalletChange,
+};
 
 /// What an operation decided from the wallet it read; `detail` is what its answer needs
 /// besides the wallet after it.
@@ -45,6 +47,9 @@ pub(super) struct Movement<D> {
     pub pays_top_up: Option<String>,
     /// The other side of a transfer.
     pub counterpart: Option<Counterpart>,
+    /// What it does to an external payment's receipt besides taking it (a credit under a
+    /// payment's key takes it): the payment's money back moved.
+    pub receipt: Option<ReceiptWrite>,
     pub detail: D,
 }
 
@@ -71,6 +76,7 @@ impl<D> Movement<D> {
             reversal: None,
             pays_top_up: None,
             counterpart: None,
+            receipt: None,
             detail,
         }
     }
@@ -181,6 +187,46 @@ impl<S: Store> Ally<S> {
             )
             .await?;
         Ok(committed.response)
+    }
+
+    /// Credits back `amount` of credit `entry_id`, which was reversed for an external
+    /// payment's money back now given back: paid credit (repaying debt first) that lowers
+    /// what was reversed of the credit, and moves the payment's receipt, in one write.
+    pub(super) async fn credit_back(
+        &self,
+        user_id: &UserId,
+        entry_id: &str,
+        amount: i64,
+        key: &IdempotencyKey,
+        receipt: ReceiptWrite,
+    ) -> Result<(), AllyError> {
+        let hash = request_hash("credit_back", &(entry_id, amount));
+        let grant = Grant { kind: LotKind::Paid, expires_at: None, amount };
+        self.commit(
+            user_id,
+            key,
+            hash,
+            Also::Nothing,
+            |r, _, _| {
+                Ok(Movement {
+                    reason: Some(format!("money back given back for {entry_id}")),
+                    activity: Activity { credits_added: amount, ..Activity::default() },
+                    reversal: Some(ReversalOf { entry_id: entry_id.to_string(), amount: -amount, limit: i64::MAX }),
+                    receipt: Some(receipt.clone()),
+                    ..Movement::new(
+                        Guard::Credit { version: r.version },
+                        EntryKind::Credit,
+                        amount,
+                        "webhook:stripe",
+                        LotMove::Open(vec![grant.clone()]),
+                        (),
+                    )
+                })
+            },
+            |o, ()| Ok(o.balance),
+        )
+        .await
+        .map(drop)
     }
 
     /// Provisions one service for the calling reseller at its tier price.
@@ -349,10 +395,16 @@ impl<S: Store> Ally<S> {
         if let LotMove::Expire(lot) = &m.motion.lots {
             lot_writes.push(LotWrite::Expired { lot: lot.clone(), amount: m.motion.amount });
         }
-        let payment = (key.is_payment() && matches!(m.motion.lots, LotMove::Open(_))).then(|| PaymentReceipt {
-            key: key.clone(),
-            user_id: r.user_id.clone(),
-            entry_id: entry_id.clone(),
+        let payment = m.receipt.clone().or_else(|| {
+            (key.is_payment() && matches!(m.motion.lots, LotMove::Open(_))).then(|| {
+                ReceiptWrite::Take(PaymentReceipt {
+                    key: key.clone(),
+                    user_id: r.user_id.clone(),
+                    entry_id: entry_id.clone(),
+                    taken_back: 0,
+                    moves: 0,
+                })
+            })
         });
         let counted = counted(&m.motion, &activity);
         let outcome =

@@ -1,8 +1,8 @@
 //! Reversals: an admin (or a refund or dispute) takes back all or part of a credit, payment
 //! or reward. Entries are never edited (TigerBeetle's rule): a reversal is an entry of its
 //! own, counted on the original so the reversals of an entry never exceed it in all, even
-//! when several run at once. It takes what `available` can give; the rest becomes debt,
-//! which the next credits repay first.
+//! when several run at once. It takes what is left of credit of its class; what was spent
+//! of it or is held becomes debt, which the next credits (and releases) repay first.
 
 use tracing::instrument;
 
@@ -10,7 +10,7 @@ use super::money::Movement;
 use super::wallet_write::{Also, request_hash};
 use super::{Ally, ReversalReceipt, ReversalRequest};
 use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, LotMove, Motion, UserId, reversible_left};
-use crate::store::{ReversalOf, Store};
+use crate::store::{ReceiptWrite, ReversalOf, Store};
 
 /// The longest entry id a reversal may name (a ULID is 26 characters).
 const ENTRY_ID_MAX: usize = 64;
@@ -26,6 +26,19 @@ impl<S: Store> Ally<S> {
         request: ReversalRequest,
         actor: &str,
         key: &IdempotencyKey,
+    ) -> Result<ReversalReceipt, AllyError> {
+        self.reverse_with(user_id, request, actor, key, None).await
+    }
+
+    /// A reversal that also moves an external payment's receipt (its money back), in the
+    /// same write.
+    pub(super) async fn reverse_with(
+        &self,
+        user_id: &UserId,
+        request: ReversalRequest,
+        actor: &str,
+        key: &IdempotencyKey,
+        receipt: Option<ReceiptWrite>,
     ) -> Result<ReversalReceipt, AllyError> {
         if request.entry_id.is_empty()
             || request.entry_id.len() > ENTRY_ID_MAX
@@ -48,7 +61,7 @@ impl<S: Store> Ally<S> {
                 key,
                 hash,
                 Also::Lot(&fed.lot),
-                |r, read, now| {
+                |r, read, _| {
                     // What expiry wrote off of the lot is counted only once the lot left the
                     // wallet: while it is open, its expiry has not been written (its item,
                     // read after the wallet, is at least as new as the wallet read).
@@ -64,13 +77,18 @@ impl<S: Store> Ally<S> {
                     if amount == 0 || amount > left {
                         return Err(AllyError::ReversalExceedsOriginal);
                     }
-                    // The lot the entry opened (or joined) gives first, expired or not; then
-                    // what else is spendable; the rest becomes debt.
-                    let take = amount.min(r.lots.reversible(&fed.lot, now).min(r.available()).max(0));
+                    // Credit of the class of the lot the entry opened (or joined) gives what it
+                    // has left, expired or not; what was spent of it or is held becomes debt.
+                    let expires_at = match (r.lots.get(&fed.lot), &read.lot) {
+                        (Some(open), _) => open.expires_at,
+                        (None, Some(item)) => item.expires_at,
+                        (None, None) => None,
+                    };
+                    let take = amount.min(r.lots.reversible(fed.kind, expires_at).max(0));
                     let motion = Motion {
                         kind: Some(EntryKind::Reversal),
                         amount: take,
-                        lots: LotMove::TakeBack(fed.lot.clone()),
+                        lots: LotMove::TakeBack { kind: fed.kind, expires_at },
                         debt_added: amount - take,
                     };
                     Ok(Movement {
@@ -83,6 +101,7 @@ impl<S: Store> Ally<S> {
                             // Its reversals and its expiry never exceed it, however many run.
                             limit: original.reversed + left - amount,
                         }),
+                        receipt: receipt.clone(),
                         ..Movement::of(Guard::Credit { version: r.version }, motion, actor, amount)
                     })
                 },

@@ -11,9 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ally, CreditRequest, ReversalReceipt, ReversalRequest};
+use super::{Ally, CreditRequest, ReversalRequest};
 use crate::domain::{AllyError, Credits, EntryKind, IdempotencyKey, Note, RefId, UserId, accepted_currency};
-use crate::store::{PaymentReceipt, Store};
+use crate::store::{PaymentReceipt, ReceiptWrite, Store};
 
 /// What Ally did with a Stripe event: always received; `ignored` says why nothing moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -48,20 +48,16 @@ pub struct MoneyBack {
     pub currency: String,
 }
 
-/// The group of money back waiting for payment `payment`.
-fn waiting_for(payment: &str) -> String {
-    format!("stripe:{payment}")
-}
-
 /// The receipt key of Stripe payment `payment`: the network-wide record of its credit.
 fn payment_key(payment: &str) -> Result<IdempotencyKey, AllyError> {
     IdempotencyKey::payment(&format!("stripe:{payment}"))
 }
 
-/// The record that money back `back` (`refund:re_...`, `dispute:dp_...`) was given back
-/// (a dispute won, a refund failed): it takes nothing after that.
+/// The record, among a payment's money back, that money back `back` (`refund:re_...`,
+/// `dispute:dp_...`) was given back (a dispute won, a refund failed): for good, so it takes
+/// nothing after that, however late an event of it comes.
 fn given_back_record(back: &str) -> String {
-    format!("stripe-given-back:{back}")
+    format!("given-back:{back}")
 }
 
 /// The group of paid sessions and intents that named no reseller Ally knows.
@@ -126,11 +122,8 @@ impl<S: Store> Ally<S> {
         if let Some(request_id) = top_up_request {
             self.fulfil_top_up(&paid.user_id, &request_id).await?;
         }
-        for (id, back) in self.store.waiting(&waiting_for(payment)).await? {
-            let back: MoneyBack = serde_json::from_str(&back).map_err(AllyError::internal)?;
-            self.apply_money_back(&paid, &back).await?;
-            self.store.settle(&waiting_for(payment), &id).await?;
-        }
+        // Money back that came before the payment is applied now.
+        self.reconcile(payment).await?;
         Ok(outcome)
     }
 
@@ -146,28 +139,35 @@ impl<S: Store> Ally<S> {
         }
     }
 
-    /// Whether money back `back` (`refund:re_...`, `dispute:dp_...`) was given back already.
-    pub async fn stripe_given_back(&self, back: &str) -> Result<bool, AllyError> {
-        Ok(self.store.claimed(&given_back_record(back)).await?)
+    /// Whether money back `back` (`refund:re_...`, `dispute:dp_...`) of `payment` was given
+    /// back already.
+    pub async fn stripe_given_back(&self, payment: &str, back: &str) -> Result<bool, AllyError> {
+        let recorded = self.store.waiting(&money_back_of(payment)).await?;
+        Ok(recorded.iter().any(|(id, _)| *id == given_back_record(back)))
     }
 
-    /// Takes `back` from the credit of `payment`, or keeps it until the payment arrives.
+    /// Money back `back` of `payment` (a refund succeeded, a dispute's funds withdrawn):
+    /// recorded, then the payment's credit reconciled with all its money back.
     pub async fn stripe_money_back(&self, payment: &str, back: MoneyBack) -> Result<StripeAck, AllyError> {
-        if let Some(paid) = self.paid(payment).await? {
-            self.apply_money_back(&paid, &back).await?;
-            return Ok(StripeAck::done("reversed"));
-        }
-        let id = back.id.clone();
-        self.store
-            .park(&waiting_for(payment), &id, &serde_json::to_string(&back).map_err(AllyError::internal)?)
-            .await?;
-        // The payment may have arrived, and looked for what waited, between the two: look again.
-        if let Some(paid) = self.paid(payment).await? {
-            self.apply_money_back(&paid, &back).await?;
-            self.store.settle(&waiting_for(payment), &id).await?;
-            return Ok(StripeAck::done("reversed"));
-        }
-        Ok(StripeAck::done("waiting"))
+        self.record_money_back(payment, &back).await?;
+        Ok(if self.reconcile(payment).await? { StripeAck::done("reversed") } else { StripeAck::done("waiting") })
+    }
+
+    /// Money back `back` of `payment` given back (a dispute won or its funds reinstated, a
+    /// refund failed or canceled): for good, whatever arrives of it later; then the payment's
+    /// credit reconciled.
+    pub async fn stripe_give_back(&self, payment: &str, back: MoneyBack) -> Result<StripeAck, AllyError> {
+        self.record_money_back(payment, &back).await?;
+        self.store.park(&money_back_of(payment), &given_back_record(&back.id), "{}").await?;
+        let before = self.paid(payment).await?.map_or(0, |p| p.taken_back);
+        self.reconcile(payment).await?;
+        let after = self.paid(payment).await?.map_or(0, |p| p.taken_back);
+        Ok(if after < before { StripeAck::done("credited") } else { StripeAck::ignored("it took nothing") })
+    }
+
+    async fn record_money_back(&self, payment: &str, back: &MoneyBack) -> Result<(), AllyError> {
+        let record = serde_json::to_string(back).map_err(AllyError::internal)?;
+        Ok(self.store.park(&money_back_of(payment), &back.id, &record).await?)
     }
 
     /// The credit payment `payment` made, whichever reseller it went to.
@@ -175,81 +175,68 @@ impl<S: Store> Ally<S> {
         Ok(self.store.payment_receipt(&payment_key(payment)?).await?)
     }
 
-    /// Reverses `back` of the credit `paid` made, once per refund or dispute; what the
-    /// wallet cannot give becomes debt. Nothing once it was given back.
-    async fn apply_money_back(&self, paid: &PaymentReceipt, back: &MoneyBack) -> Result<(), AllyError> {
-        if self.store.claimed(&given_back_record(&back.id)).await? {
-            return Ok(());
-        }
-        let credits = accepted_currency(&self.config.currencies, &back.currency)?.credits_for(back.amount_minor)?;
-        let request = ReversalRequest {
-            entry_id: paid.entry_id.clone(),
-            amount: Some(credits),
-            reason: Note::parse(format!("stripe {}", back.id))?,
-        };
-        let key = IdempotencyKey::payment(&format!("stripe:{}", back.id))?;
-        match self.reverse(&paid.user_id, request.clone(), "webhook:stripe", &key).await {
-            Ok(_) => {}
-            // More than is left of the credit (earlier refunds, a conversion's rounding): all
-            // that is left, under the same receipt's cousin.
-            Err(AllyError::ReversalExceedsOriginal) => {
-                tracing::warn!(back = %back.id, "money back beyond what is left of the payment's credit: taking the rest");
-                let rest = ReversalRequest { amount: None, ..request };
-                let key = IdempotencyKey::payment(&format!("stripe:{}:rest", back.id))?;
-                match self.reverse(&paid.user_id, rest, "webhook:stripe", &key).await {
-                    Ok(_) | Err(AllyError::ReversalExceedsOriginal) => {}
-                    Err(e) => return Err(e),
+    /// Brings what the credit of `payment` has given back to Stripe to what its money back
+    /// holds now: every refund and dispute recorded, less those given back, at most the
+    /// credit. One movement per step, a reversal (debt when the credit was spent) or a
+    /// credit back (repaying debt first), each under the receipt's count of moves, so events
+    /// in any order, twice or at once end where Stripe's money does. Whether the payment
+    /// was credited yet (what waits is applied when it is).
+    async fn reconcile(&self, payment: &str) -> Result<bool, AllyError> {
+        let key = payment_key(payment)?;
+        for _ in 0..RECONCILE_STEPS {
+            let Some(paid) = self.paid(payment).await? else { return Ok(false) };
+            let recorded = self.store.waiting(&money_back_of(payment)).await?;
+            let given_back: Vec<&str> = recorded.iter().map(|(id, _)| id.as_str()).collect();
+            let mut holds = 0i64;
+            for (id, back) in recorded.iter().filter(|(id, _)| !id.starts_with("given-back:")) {
+                if given_back.contains(&given_back_record(id).as_str()) {
+                    continue;
+                }
+                let back: MoneyBack = serde_json::from_str(back).map_err(AllyError::internal)?;
+                match accepted_currency(&self.config.currencies, &back.currency)
+                    .and_then(|c| c.credits_for(back.amount_minor))
+                {
+                    Ok(credits) => holds = holds.saturating_add(credits),
+                    Err(e) => {
+                        tracing::warn!(back = %id, error = %e, "money back in a currency Ally cannot read: left out")
+                    }
                 }
             }
-            Err(e) => return Err(e),
-        }
-        // Given back while this reversal was being made: the give-back found nothing to
-        // return yet; this returns it (under the give-back's own receipt).
-        if self.store.claimed(&given_back_record(&back.id)).await? {
-            self.credit_back(paid, &back.id).await?;
-        }
-        Ok(())
-    }
-
-    /// Money back `back` of `payment` is given back (a dispute won or its funds reinstated,
-    /// a refund failed): what it took is credited back, once, and it takes nothing after;
-    /// one still waiting for its payment is forgotten.
-    pub async fn stripe_give_back(&self, payment: &str, back: &str) -> Result<StripeAck, AllyError> {
-        self.store.claim(&given_back_record(back)).await?;
-        self.store.settle(&waiting_for(payment), back).await?;
-        let Some(paid) = self.paid(payment).await? else {
-            return Ok(StripeAck::ignored("it took nothing"));
-        };
-        Ok(if self.credit_back(&paid, back).await? {
-            StripeAck::done("credited")
-        } else {
-            StripeAck::ignored("it took nothing")
-        })
-    }
-
-    /// Credits back what money back `back` reversed of `paid`'s credit (what its reversals'
-    /// receipts say they took), once; false when it took nothing.
-    async fn credit_back(&self, paid: &PaymentReceipt, back: &str) -> Result<bool, AllyError> {
-        let mut taken = 0;
-        for receipt in [format!("stripe:{back}"), format!("stripe:{back}:rest")] {
-            let key = IdempotencyKey::payment(&receipt)?;
-            if let Some(record) = self.store.wallet(&paid.user_id, &key).await?.1 {
-                let reversal: ReversalReceipt = serde_json::from_str(&record.response).map_err(AllyError::internal)?;
-                taken += reversal.reversed;
+            let credit = self.store.entry(&paid.user_id, &paid.entry_id).await?.ok_or(AllyError::NotFound("entry"))?;
+            // What money back can still take: an admin's reversal of the credit counts too.
+            let room = credit.amount - credit.reversed;
+            let target = holds.min(paid.taken_back + room).max(0);
+            let step = target - paid.taken_back;
+            if step == 0 {
+                return Ok(true);
+            }
+            let moved = ReceiptWrite::Move { key: key.clone(), moves: paid.moves, taken_back: target };
+            let step_key = IdempotencyKey::payment(&format!("stripe:{payment}:move:{}", paid.moves))?;
+            let reason = Note::parse(format!("stripe money back of {payment}"))?;
+            let result = if step > 0 {
+                let request = ReversalRequest { entry_id: credit.id.clone(), amount: Some(step), reason };
+                self.reverse_with(&paid.user_id, request, "webhook:stripe", &step_key, Some(moved)).await.map(drop)
+            } else {
+                self.credit_back(&paid.user_id, &credit.id, -step, &step_key, moved).await
+            };
+            match result {
+                // Another event moved the receipt first (or replayed this very step): look again.
+                Ok(())
+                | Err(AllyError::Contention | AllyError::IdempotencyConflict | AllyError::ReversalExceedsOriginal) => {}
+                Err(e) => return Err(e),
             }
         }
-        if taken == 0 {
-            return Ok(false);
-        }
-        let request = CreditRequest {
-            amount: taken,
-            reason: Some(Note::parse(format!("stripe {back} given back"))?),
-            ..CreditRequest::default()
-        };
-        let key = IdempotencyKey::payment(&format!("stripe:given-back:{back}"))?;
-        self.add_credits(&paid.user_id, request, EntryKind::Credit, "webhook:stripe", &key).await?;
-        Ok(true)
+        Err(AllyError::Contention)
     }
+}
+
+/// How many movements one reconciliation makes at most before answering busy (Stripe
+/// redelivers, and the next one goes on).
+const RECONCILE_STEPS: usize = 8;
+
+/// The group of money back recorded for payment `payment`, kept for good.
+fn money_back_of(payment: &str) -> String {
+    format!("stripe-back:{payment}")
 }
 
 /// The auto top-up request a payment names; one that is not a request id is left out (and

@@ -23,7 +23,7 @@ pub use top_ups::{TopUps, Upgrades};
 pub use waiting::Waiting;
 pub use writes::{
     Ancestor, HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, ParentChange, ParentLink, PaymentReceipt,
-    ReversalOf, WalletChange,
+    ReceiptWrite, ReversalOf, WalletChange,
 };
 
 use std::collections::BTreeMap;

@@ -77,6 +77,22 @@ pub struct PaymentReceipt {
     pub user_id: UserId,
     /// The credit entry it made.
     pub entry_id: String,
+    /// Of that credit, what the payment's money back (refunds, disputes) holds now.
+    #[serde(default)]
+    pub taken_back: i64,
+    /// How often `taken_back` moved: each move is conditioned on the count read.
+    #[serde(default)]
+    pub moves: u64,
+}
+
+/// What a wallet change does to its payment's receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptWrite {
+    /// The payment credited: its receipt taken, once in the whole table.
+    Take(PaymentReceipt),
+    /// What its money back holds moved to `taken_back`, from the receipt as read after
+    /// `moves` moves (a receipt moved since refuses it).
+    Move { key: IdempotencyKey, moves: u64, taken_back: i64 },
 }
 
 /// One atomic change of a wallet: the new balance and reserve under the wallet rule, the
@@ -108,8 +124,9 @@ pub struct WalletChange {
     pub clients: Vec<Client>,
     pub services: Vec<ProvisionedService>,
     pub idempotency: IdempotencyRecord,
-    /// The network-wide receipt of the external payment this change credits.
-    pub payment: Option<PaymentReceipt>,
+    /// The network-wide receipt of the external payment this change credits, or moves
+    /// money back of.
+    pub payment: Option<ReceiptWrite>,
     /// Lift a low-credit hold in the same write (the balance is back at the threshold).
     pub lift_hold: bool,
     /// The auto top-up rule's new state with the request the change opens or fulfils.

@@ -140,7 +140,7 @@ async fn a_hold_keeps_what_it_reserved_of_a_lot_that_expires<S: Store>(store: S)
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
-async fn a_reversal_takes_from_the_lot_of_its_entry_first<S: Store>(store: S) {
+async fn a_reversal_takes_only_credit_of_its_class<S: Store>(store: S) {
     let ally = Ally::new(store, Config::default());
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let granted =
@@ -150,9 +150,10 @@ async fn a_reversal_takes_from_the_lot_of_its_entry_first<S: Store>(store: S) {
     let reversal =
         ReversalRequest { entry_id: granted.transaction.id.clone(), amount: None, reason: note("granted by mistake") };
     let reversed = ally.reverse(&uid("p"), reversal, "admin", &ikey("rev")).await.unwrap();
-    let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
-    assert_eq!(drawn(&reversed.transaction), [(granted.transaction.id.clone(), 200), (paid, 300)]);
-    assert_eq!((reversed.reversed, reversed.debt, reversed.balance), (500, 0, 700));
+    // What is left of the grant is taken; what was spent of it is owed, never taken from
+    // the paid credit in its place.
+    assert_eq!(drawn(&reversed.transaction), [(granted.transaction.id.clone(), 200)]);
+    assert_eq!((reversed.reversed, reversed.debt, reversed.balance), (500, 300, 1_000));
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
@@ -219,7 +220,7 @@ on_both_stores!(
     spending_draws_earliest_expiry_then_promotional_then_oldest,
     expired_credit_is_never_spendable_and_expires_once,
     a_hold_keeps_what_it_reserved_of_a_lot_that_expires,
-    a_reversal_takes_from_the_lot_of_its_entry_first,
+    a_reversal_takes_only_credit_of_its_class,
     lots_past_the_wallets_own_are_held_spent_and_expired_in_order,
     a_bulk_that_moves_lots_beside_the_wallet_still_onboards_every_client,
 );

@@ -3,7 +3,7 @@
 //! repayment an entry of its own; on both stores.
 
 use ally::domain::CallerKey;
-use ally::domain::{AllyError, EntryKind, IdempotencyKey, Tier};
+use ally::domain::{AllyError, EntryKind, IdempotencyKey, LotKind, Tier};
 use ally::service::{CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
 use ally::store::Store;
 use ally::{Ally, Config};
@@ -113,13 +113,17 @@ async fn a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit<S: Sto
 
     let id = granted.transaction.id.clone();
     let taken = ally.reverse(&uid("p"), reverse(&id, None), "admin-1", &admin_key("rev-1")).await.unwrap();
-    assert_eq!((taken.reversed, taken.balance, taken.debt), (200, 800, 0), "what was spent of it, not what expired");
+    assert_eq!(
+        (taken.reversed, taken.balance, taken.debt),
+        (200, 1_000, 200),
+        "what was spent of it is owed; what expired is gone; the paid credit is not taken in its place"
+    );
     let more = ally.reverse(&uid("p"), reverse(&id, Some(1)), "admin-1", &admin_key("rev-2")).await;
     assert!(matches!(more, Err(AllyError::ReversalExceedsOriginal)), "{more:?}");
     let gone = untouched.transaction.id.clone();
     let nothing = ally.reverse(&uid("p"), reverse(&gone, None), "admin-1", &admin_key("rev-3")).await;
     assert!(matches!(nothing, Err(AllyError::ReversalExceedsOriginal)), "all of it expired: {nothing:?}");
-    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 800);
+    assert_eq!(ally.find_by_user(&uid("p")).await.unwrap().balance, 1_000);
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
@@ -152,7 +156,73 @@ async fn a_hold_does_not_shield_credit_from_a_chargeback<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "p").await;
 }
 
+/// A grant a hold reserves, expired, then reversed: the reversal owes what the hold holds
+/// (never taking the paid credit in its place), the hold's release repays it out of the
+/// grant's own lot, and nothing is left for the expiry to take a second time.
+async fn a_reversal_of_a_held_grant_never_takes_paid_credit_twice<S: Store>(store: S) {
+    let hands = Hands::default();
+    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    reseller_with(&ally, "p", Tier::Standard, 200).await;
+    let grant = CreditRequest {
+        amount: 1_000,
+        promotional: true,
+        expires_at: Some(ally.now() + chrono::Duration::minutes(5)),
+        ..CreditRequest::default()
+    };
+    let granted = ally.add_credits(&uid("p"), grant, EntryKind::Credit, "admin-1", &ikey("grant")).await.unwrap();
+    let held = ally
+        .place_hold(&uid("p"), HoldRequest { cost: Some(1_000), ..HoldRequest::default() }, &ikey("h"))
+        .await
+        .unwrap();
+    hands.advance(chrono::Duration::minutes(10));
+    let reversed =
+        ally.reverse(&uid("p"), reverse(&granted.transaction.id, None), "admin-1", &admin_key("r")).await.unwrap();
+    assert_eq!((reversed.reversed, reversed.balance, reversed.debt), (1_000, 1_200, 1_000), "all of it held: owed");
+    ally.void_hold(&uid("p"), &held.hold.id, &ikey("v")).await.unwrap();
+    ally.expire_lots().await.unwrap();
+    let r = ally.find_by_user(&uid("p")).await.unwrap();
+    assert_eq!((r.balance, r.debt, r.available()), (200, 0, 200), "the paid 200 is the reseller's still");
+    assert_eq!(r.lots.iter().map(|l| (l.kind, l.remaining)).collect::<Vec<_>>(), [(LotKind::Paid, 200)]);
+    assert_ledger_matches_balance(&ally, "p").await;
+}
+
+/// A hold's and a void's receipts report what may be spent as the profile does: expired
+/// credit is not available, whether or not the sweeper took it.
+async fn hold_receipts_leave_expired_credit_out_of_available<S: Store>(store: S) {
+    let hands = Hands::default();
+    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let grant = CreditRequest {
+        amount: 300,
+        promotional: true,
+        expires_at: Some(ally.now() + chrono::Duration::minutes(5)),
+        ..CreditRequest::default()
+    };
+    ally.add_credits(&uid("p"), grant, EntryKind::Credit, "admin-1", &ikey("grant")).await.unwrap();
+    hands.advance(chrono::Duration::minutes(10));
+    let held = ally
+        .place_hold(&uid("p"), HoldRequest { cost: Some(100), ..HoldRequest::default() }, &ikey("h"))
+        .await
+        .unwrap();
+    assert_eq!((held.balance, held.held, held.available), (1_300, 100, 900), "the expired 300 is not available");
+    let voided = ally.void_hold(&uid("p"), &held.hold.id, &ikey("v")).await.unwrap();
+    assert_eq!((voided.released, voided.available), (100, 1_000));
+}
+
+/// An entry id longer than any id Ally makes is refused before it reaches the store (a sort
+/// key over 1,024 bytes is a DynamoDB error).
+async fn a_reversal_of_an_overlong_entry_id_is_refused<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    reseller_with(&ally, "p", Tier::Standard, 1_000).await;
+    let long = "A".repeat(2_000);
+    let refused = ally.reverse(&uid("p"), reverse(&long, None), "admin-1", &admin_key("long")).await;
+    assert!(matches!(refused, Err(AllyError::Validation(_))), "{refused:?}");
+}
+
 on_both_stores!(
+    a_reversal_of_a_held_grant_never_takes_paid_credit_twice,
+    hold_receipts_leave_expired_credit_out_of_available,
+    a_reversal_of_an_overlong_entry_id_is_refused,
     a_reversal_takes_what_is_available_and_owes_the_rest,
     concurrent_reversals_never_exceed_the_original,
     a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit,

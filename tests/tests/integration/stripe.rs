@@ -328,7 +328,48 @@ async fn the_later_event_naming_an_auto_top_up_request_fulfils_it<S: Store>(stor
     assert_eq!(balance(&api, &token).await, (2_000, 0), "credited once");
 }
 
+/// Money back given back never blocks the money back after it, in whatever order Stripe's
+/// events arrive: the credit always ends at what Stripe kept.
+async fn money_back_given_back_leaves_room_for_the_next<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (token, refid) = api.partner("buyer", "standard", 0).await;
+    let pay = |id: &str| {
+        event(&format!("evt_{id}"), "payment_intent.succeeded", payment_intent(id, Some(&refid), 5_000, "usd"), false)
+    };
+    // A dispute won, then a refund of the whole payment: Stripe kept nothing.
+    deliver(&api, &pay("pi_1")).await;
+    deliver(
+        &api,
+        &event("evt_a1", "charge.dispute.created", dispute("dp_1", "pi_1", 5_000, "usd", "needs_response"), false),
+    )
+    .await;
+    deliver(&api, &event("evt_a2", "charge.dispute.closed", dispute("dp_1", "pi_1", 5_000, "usd", "won"), false)).await;
+    deliver(&api, &event("evt_a3", "refund.updated", refund("re_1", "pi_1", 5_000, "usd", "succeeded"), false)).await;
+    assert_eq!(balance(&api, &token).await, (0, 0), "won, then refunded: nothing kept");
+    // A refund that failed, then a dispute lost: Stripe kept nothing.
+    deliver(&api, &pay("pi_2")).await;
+    deliver(&api, &event("evt_b1", "refund.updated", refund("re_2", "pi_2", 2_000, "usd", "succeeded"), false)).await;
+    deliver(&api, &event("evt_b2", "refund.failed", refund("re_2", "pi_2", 2_000, "usd", "failed"), false)).await;
+    deliver(
+        &api,
+        &event("evt_b3", "charge.dispute.created", dispute("dp_2", "pi_2", 5_000, "usd", "needs_response"), false),
+    )
+    .await;
+    assert_eq!(balance(&api, &token).await, (0, 0), "the failed refund leaves room for the dispute");
+    // The dispute's events arrive around a refund it blocked: won last, the refund still takes.
+    deliver(&api, &pay("pi_3")).await;
+    deliver(
+        &api,
+        &event("evt_c1", "charge.dispute.created", dispute("dp_3", "pi_3", 5_000, "usd", "needs_response"), false),
+    )
+    .await;
+    deliver(&api, &event("evt_c2", "refund.updated", refund("re_3", "pi_3", 1_500, "usd", "succeeded"), false)).await;
+    deliver(&api, &event("evt_c3", "charge.dispute.closed", dispute("dp_3", "pi_3", 5_000, "usd", "won"), false)).await;
+    assert_eq!(balance(&api, &token).await, (3_500, 0), "Stripe kept 3,500 of the third payment");
+}
+
 on_both_stores!(
+    money_back_given_back_leaves_room_for_the_next,
     an_inquiry_moves_nothing_until_funds_leave,
     one_payment_credits_one_reseller_whichever_refids_name_it,
     a_payment_above_the_maximum_is_kept_not_refused,

@@ -175,6 +175,33 @@ async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "gold").await;
 }
 
+/// A commission earned on promotional credit is promotional: a grant spent below never
+/// comes back up the tree as paid credit.
+async fn a_commission_on_promotional_credit_is_promotional<S: Store>(store: S) {
+    use ally::events::commission::pay_commission;
+    let config = Config { commissions: "gold=10".parse().unwrap(), ..Config::default() };
+    let ally = Ally::new(store, config);
+    let gold = reseller_with(&ally, "gold", Tier::Gold, 0).await.refid;
+    child_of(&ally, "child", &gold, 600).await;
+    let grant = CreditRequest { amount: 400, promotional: true, ..CreditRequest::default() };
+    ally.add_credits(&uid("child"), grant, EntryKind::Credit, "admin", &ikey("grant")).await.unwrap();
+    // 1,000 spent: the 400 promotional first, then 600 paid.
+    let spend = ally::service::ProvisionRequest { cost: Some(1_000), ..Default::default() };
+    let bought = ally.provision(&uid("child"), spend, &ikey("buy")).await.unwrap();
+    let event = spent("child", bought.transaction);
+    pay_commission(&ally, &event).await.unwrap();
+    pay_commission(&ally, &event).await.unwrap();
+    let parent = ally.find_by_user(&uid("gold")).await.unwrap();
+    let mut lots: Vec<_> = parent.lots.iter().map(|l| (l.kind, l.remaining)).collect();
+    lots.sort_by_key(|(kind, _)| *kind == LotKind::Paid);
+    assert_eq!(
+        lots,
+        [(LotKind::Promotional, 40), (LotKind::Paid, 60)],
+        "100 earned: 40 on the grant, 60 on paid credit"
+    );
+    assert_ledger_matches_balance(&ally, "gold").await;
+}
+
 /// The receiver reads the giver by refid only: neither the giver's user id nor the key it
 /// sent appears in the receiver's ledger.
 async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
@@ -190,6 +217,7 @@ async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
 }
 
 on_both_stores!(
+    a_commission_on_promotional_credit_is_promotional,
     the_receiver_never_sees_the_givers_user_id_or_key,
     a_parent_passes_credit_to_its_child_once,
     fifty_concurrent_transfers_from_one_parent_are_exact,

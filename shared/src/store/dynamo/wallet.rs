@@ -13,8 +13,8 @@ use super::transaction::{Role, TxItem, guard_condition};
 use super::{DynamoStore, failure};
 use crate::domain::{HoldStatus, IdempotencyKey, Lot, Refusal, Reseller, UserId};
 use crate::store::{
-    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, ReversalOf, StoreError, StoreResult,
-    WalletChange, Wallets, keys,
+    HoldWrite, IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, ReceiptWrite, ReversalOf, StoreError,
+    StoreResult, WalletChange, Wallets, keys,
 };
 
 impl DynamoStore {
@@ -204,13 +204,33 @@ impl DynamoStore {
         if let Some(step) = &change.top_up {
             items.push(self.top_up_write(&step.request)?);
         }
-        if let Some(receipt) = &change.payment {
-            let name = keys::payment_receipt(receipt.key.as_str());
-            let stored = item(receipt, name.clone(), name)?;
-            items.push(TxItem {
-                write: self.put(stored, Some("attribute_not_exists(pk)"))?,
-                role: Role::Requires(Refusal::PaidElsewhere),
-            });
+        match &change.payment {
+            Some(ReceiptWrite::Take(receipt)) => {
+                let name = keys::payment_receipt(receipt.key.as_str());
+                let stored = item(receipt, name.clone(), name)?;
+                items.push(TxItem {
+                    write: self.put(stored, Some("attribute_not_exists(pk)"))?,
+                    role: Role::Requires(Refusal::PaidElsewhere),
+                });
+            }
+            Some(ReceiptWrite::Move { key: receipt, moves, taken_back }) => {
+                let name = keys::payment_receipt(receipt.as_str());
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(name.clone(), name)))
+                    .update_expression("SET #taken_back = :taken_back, #moves = :next")
+                    .condition_expression("#moves = :moves")
+                    .expression_attribute_names("#taken_back", "taken_back")
+                    .expression_attribute_names("#moves", "moves")
+                    .expression_attribute_values(":taken_back", n(*taken_back))
+                    .expression_attribute_values(":moves", n(*moves))
+                    .expression_attribute_values(":next", n(moves + 1))
+                    .build()
+                    .map_err(StoreError::backend)?;
+                let write = TransactWriteItem::builder().update(update).build();
+                items.push(TxItem { write, role: Role::Requires(Refusal::ReceiptMoved) });
+            }
+            None => {}
         }
         items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
         for client in &change.clients {

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::{MemoryStore, Tables};
 use crate::domain::{HoldStatus, IdempotencyKey, Lot, Refusal, Reseller, UserId};
 use crate::store::{
-    IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, StoreError, StoreResult, Stored, WalletChange,
-    Wallets,
+    IdempotencyRecord, IdempotencyState, LotWrite, PaymentReceipt, ReceiptWrite, StoreError, StoreResult, Stored,
+    WalletChange, Wallets,
 };
 
 impl MemoryStore {
@@ -37,8 +37,16 @@ impl MemoryStore {
         if let Some(step) = &change.top_up {
             Self::check_top_up(t, &step.request)?;
         }
-        if change.payment.as_ref().is_some_and(|p| t.payment_receipts.contains_key(p.key.as_str())) {
-            return Err(StoreError::Refused(Refusal::PaidElsewhere));
+        match &change.payment {
+            Some(ReceiptWrite::Take(p)) if t.payment_receipts.contains_key(p.key.as_str()) => {
+                return Err(StoreError::Refused(Refusal::PaidElsewhere));
+            }
+            Some(ReceiptWrite::Move { key, moves, .. })
+                if t.payment_receipts.get(key.as_str()).is_none_or(|r| r.moves != *moves) =>
+            {
+                return Err(StoreError::Refused(Refusal::ReceiptMoved));
+            }
+            _ => {}
         }
         for write in &change.lot_writes {
             if let LotWrite::Expired { lot, .. } = write
@@ -118,8 +126,17 @@ impl MemoryStore {
             let old = t.services.entry(owner.clone()).or_default().insert(service.id.clone(), service.clone());
             bought.push((old.map(Stored::Service), Stored::Service(service.clone())));
         }
-        if let Some(receipt) = &change.payment {
-            t.payment_receipts.insert(receipt.key.to_string(), receipt.clone());
+        match &change.payment {
+            Some(ReceiptWrite::Take(receipt)) => {
+                t.payment_receipts.insert(receipt.key.to_string(), receipt.clone());
+            }
+            Some(ReceiptWrite::Move { key, taken_back, .. }) => {
+                if let Some(receipt) = t.payment_receipts.get_mut(key.as_str()) {
+                    receipt.taken_back = *taken_back;
+                    receipt.moves += 1;
+                }
+            }
+            None => {}
         }
         t.idempotency
             .entry(owner.clone())
