@@ -368,7 +368,27 @@ async fn money_back_given_back_leaves_room_for_the_next<S: Store>(store: S) {
     assert_eq!(balance(&api, &token).await, (3_500, 0), "Stripe kept 3,500 of the third payment");
 }
 
+/// A generic payment webhook's event id cannot take a Stripe payment's receipt: the two
+/// namespaces never meet.
+async fn a_webhook_id_never_takes_a_stripe_receipt<S: Store>(store: S) {
+    let api = TestApi::new(store, config());
+    let (a_token, a) = api.partner("stripe-buyer", "standard", 0).await;
+    let (b_token, b) = api.partner("webhook-buyer", "standard", 0).await;
+    let body = json!({"id": "stripe:pi_9", "type": "payment.succeeded", "reseller_refid": b, "amount_minor": 1_000, "currency": "USD"});
+    let body = body.to_string().into_bytes();
+    let header = ally::http::webhook::sign(b"whsec-test", chrono::Utc::now().timestamp(), &body);
+    let answer = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &header)], body).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    deliver(&api, &event("evt_1", "payment_intent.succeeded", payment_intent("pi_9", Some(&a), 2_000, "usd"), false))
+        .await;
+    assert_eq!(balance(&api, &a_token).await, (2_000, 0), "the Stripe payment credits its reseller");
+    assert_eq!(balance(&api, &b_token).await, (1_000, 0));
+    deliver(&api, &event("evt_2", "refund.updated", refund("re_9", "pi_9", 2_000, "usd", "succeeded"), false)).await;
+    assert_eq!((balance(&api, &a_token).await, balance(&api, &b_token).await), ((0, 0), (1_000, 0)));
+}
+
 on_both_stores!(
+    a_webhook_id_never_takes_a_stripe_receipt,
     money_back_given_back_leaves_room_for_the_next,
     an_inquiry_moves_nothing_until_funds_leave,
     one_payment_credits_one_reseller_whichever_refids_name_it,

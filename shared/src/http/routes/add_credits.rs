@@ -190,7 +190,8 @@ async fn payment_webhook<S: Store>(
     }
     let currency = accepted_currency(&app.ally.config().currencies, &event.currency)?;
     let credits = currency.credits_for(event.amount_minor)?;
-    let key = IdempotencyKey::payment(&event.id)?;
+    // In a namespace of its own: a provider's id can never name a Stripe payment's receipt.
+    let key = IdempotencyKey::payment(&format!("webhook:{}", event.id))?;
     let user = app.ally.user_by_refid(&refid(&event.reseller_refid)?).await?;
     let request = CreditRequest {
         amount: credits,
