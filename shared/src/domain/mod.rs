@@ -14,6 +14,8 @@ mod movement;
 mod portfolio;
 mod product;
 mod reseller;
+#[cfg(test)]
+pub(crate) use reseller::sample_reseller;
 mod tier;
 mod top_up;
 mod upgrade;

@@ -3,39 +3,13 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::domain::{CompanyName, RefId, Status, Tier, UserId};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
 }
 
 fn empty() -> Reseller {
-    Reseller {
-        lots: Lots::default(),
-        alerts: None,
-        auto_top_up: None,
-        parent: None,
-        user_id: UserId::parse("u-1").unwrap(),
-        refid: RefId::random(),
-        company: CompanyName::parse("Acme").unwrap(),
-        email: None,
-        tier: Tier::Standard,
-        status: Status::Active,
-        balance: 0,
-        wallet_open: true,
-        held: 0,
-        debt: 0,
-        hold_provisioning: false,
-        hold_reason: None,
-        metadata: Default::default(),
-        version: 1,
-        credits_added: 0,
-        credits_spent: 0,
-        provisions: 0,
-        clients: 0,
-        created_at: t0(),
-        updated_at: t0(),
-    }
+    crate::domain::sample_reseller(0, t0())
 }
 
 /// `wallet` after `motion`, as the store would write it.

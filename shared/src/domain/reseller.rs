@@ -212,3 +212,34 @@ fn json_len(value: &impl Serialize) -> usize {
 #[cfg(test)]
 #[path = "reseller_test.rs"]
 mod tests;
+
+/// A reseller for unit tests: active, standard, `balance` in no lot, created at `at`.
+#[cfg(test)]
+pub(crate) fn sample_reseller(balance: i64, at: DateTime<Utc>) -> Reseller {
+    Reseller {
+        lots: super::Lots::default(),
+        alerts: None,
+        auto_top_up: None,
+        parent: None,
+        user_id: UserId::parse("u-1").unwrap(),
+        refid: RefId::parse("RRRRRRRRRR").unwrap(),
+        company: CompanyName::parse("Acme").unwrap(),
+        email: None,
+        tier: Tier::Standard,
+        status: Status::Active,
+        balance,
+        wallet_open: true,
+        held: 0,
+        debt: 0,
+        hold_provisioning: false,
+        hold_reason: None,
+        metadata: Default::default(),
+        version: 1,
+        credits_added: 0,
+        credits_spent: 0,
+        provisions: 0,
+        clients: 0,
+        created_at: at,
+        updated_at: at,
+    }
+}

@@ -3,36 +3,10 @@
 use chrono::Utc;
 
 use super::*;
-use crate::domain::{CompanyName, Credits, RefId, UserId};
+use crate::domain::Credits;
 
 fn wallet() -> Reseller {
-    let now = Utc::now();
-    Reseller {
-        lots: crate::domain::Lots::default(),
-        alerts: None,
-        auto_top_up: None,
-        parent: None,
-        user_id: UserId::parse("u-1").unwrap(),
-        refid: RefId::random(),
-        company: CompanyName::parse("Acme").unwrap(),
-        email: None,
-        tier: Tier::Standard,
-        status: Status::Active,
-        balance: 100,
-        wallet_open: true,
-        held: 0,
-        debt: 0,
-        hold_provisioning: false,
-        hold_reason: None,
-        metadata: Default::default(),
-        version: 7,
-        credits_added: 0,
-        credits_spent: 0,
-        provisions: 0,
-        clients: 0,
-        created_at: now,
-        updated_at: now,
-    }
+    Reseller { version: 7, ..crate::domain::sample_reseller(100, Utc::now()) }
 }
 
 fn spend(cost: i64, tiers: Vec<Tier>) -> Guard {

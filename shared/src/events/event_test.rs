@@ -1,35 +1,17 @@
 //! Unit tests of the events a change makes: `event.rs` and `crossings.rs`.
 
 use super::*;
-use crate::domain::{CompanyName, Email, Reseller, Status, Tier};
+use crate::domain::{CompanyName, Email, Reseller, Tier};
 use crate::events::{SpendNow, runway_event};
 
 fn wallet(balance: i64) -> Stored {
+    let sample = crate::domain::sample_reseller(balance, chrono::Utc::now());
     Stored::Reseller(Box::new(Reseller {
-        lots: crate::domain::Lots::default(),
-        alerts: None,
-        auto_top_up: None,
-        parent: None,
         user_id: UserId::parse("u").unwrap(),
-        refid: RefId::parse("RRRRRRRRRR").unwrap(),
         company: CompanyName::parse("C").unwrap(),
         email: Some(Email::parse("u@x.example").unwrap()),
         tier: Tier::Gold,
-        status: Status::Active,
-        balance,
-        wallet_open: true,
-        held: 0,
-        debt: 0,
-        hold_provisioning: false,
-        hold_reason: None,
-        metadata: Default::default(),
-        version: 1,
-        credits_added: 0,
-        credits_spent: 0,
-        provisions: 0,
-        clients: 0,
-        created_at: chrono::Utc::now(),
-        updated_at: chrono::Utc::now(),
+        ..sample
     }))
 }
 
