@@ -70,6 +70,9 @@ lint: tools
 # one request at a time) and it stops when the test process exits, pass or fail.
 test: tools stripe-tools browser-tools lint
 	cargo build --workspace --bins --locked
+	# A release build of the dev server (optimised, unwinding as the functions do), for the
+	# sweep of extreme inputs that must never crash it.
+	cargo build --profile bench -p ally-local --locked
 	cargo test --workspace --locked
 	infra/fuzz.sh
 	infra/client.sh
