@@ -36,7 +36,7 @@ pub use requests::{
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
 pub use runway::spent_in_window;
-pub use stripe::{MoneyBack, StripeAck};
+pub use stripe::{MoneyBack, Paid, StripeAck};
 pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;

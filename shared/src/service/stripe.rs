@@ -60,8 +60,16 @@ fn given_back_record(back: &str) -> String {
     format!("given-back:{back}")
 }
 
-/// The group of paid sessions and intents that named no reseller Ally knows.
-const UNATTRIBUTED: &str = "stripe:unattributed";
+/// A paid payment as its provider describes it.
+pub struct Paid<'a> {
+    /// `stripe`, or `payments` (the generic webhook): its unattributed payments are kept
+    /// under `WAIT#<source>:unattributed`.
+    pub source: &'static str,
+    pub payment: &'a str,
+    pub refid: Option<&'a str>,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+}
 
 impl<S: Store> Ally<S> {
     /// Credits a Stripe payment once per payment id in the network, then applies the money
@@ -75,30 +83,10 @@ impl<S: Store> Ally<S> {
         currency: &str,
     ) -> Result<StripeAck, AllyError> {
         let top_up_request = top_up_named(top_up_request);
-        // A payment Ally cannot credit (no reseller it knows, a currency it does not take, an
-        // amount below one credit or above the most one credit may be) is kept for an admin
-        // and acknowledged: Stripe's retries could not change it.
-        let unattributed = |why: &str| {
-            tracing::error!(payment, refid, why, "a paid Stripe payment Ally cannot credit: kept");
-            crate::metrics::record(&[crate::metrics::Metric::StripeUnattributed]);
-            serde_json::json!({"refid": refid, "amount_minor": amount_minor, "currency": currency, "why": why})
-                .to_string()
-        };
-        let Some(user) = self.paying_reseller(refid).await? else {
-            self.store.park(UNATTRIBUTED, payment, &unattributed("no reseller Ally knows")).await?;
-            return Ok(StripeAck::done("unattributed"));
-        };
-        let max = self.config.max_credit_amount;
-        let credits = accepted_currency(&self.config.currencies, currency)
-            .and_then(|c| c.credits_for(amount_minor))
-            .and_then(|credits| Credits::new(credits, max));
-        let credits = match credits {
-            Ok(credits) => credits,
-            Err(AllyError::Validation(why)) => {
-                self.store.park(UNATTRIBUTED, payment, &unattributed(&why)).await?;
-                return Ok(StripeAck::done("unattributed"));
-            }
-            Err(e) => return Err(e),
+        let paid = Paid { source: "stripe", payment, refid, amount_minor, currency };
+        let (user, credits) = match self.creditable(&paid).await? {
+            Ok(creditable) => creditable,
+            Err(kept) => return Ok(kept),
         };
         let request = CreditRequest {
             amount: credits.get(),
@@ -125,6 +113,31 @@ impl<S: Store> Ally<S> {
         // Money back that came before the payment is applied now.
         self.reconcile(payment).await?;
         Ok(outcome)
+    }
+
+    /// The reseller and the credits of a paid payment, or, when Ally cannot credit it (no
+    /// reseller it knows, a currency it does not take, an amount below one credit or above
+    /// the most one credit may be), its answer once kept for an admin (logged, counted and
+    /// alarmed): the payer's retries could not change it, so it is never refused.
+    pub async fn creditable(&self, paid: &Paid<'_>) -> Result<Result<(UserId, Credits), StripeAck>, AllyError> {
+        let user = self.paying_reseller(paid.refid).await?;
+        let credits = accepted_currency(&self.config.currencies, paid.currency)
+            .and_then(|c| c.credits_for(paid.amount_minor))
+            .and_then(|credits| Credits::new(credits, self.config.max_credit_amount));
+        let why = match (user, credits) {
+            (Some(user), Ok(credits)) => return Ok(Ok((user, credits))),
+            (None, _) => "no reseller Ally knows".to_string(),
+            (_, Err(AllyError::Validation(why))) => why,
+            (_, Err(e)) => return Err(e),
+        };
+        let (payment, refid) = (paid.payment, paid.refid);
+        tracing::error!(payment, refid, why, source = paid.source, "a paid payment Ally cannot credit: kept");
+        crate::metrics::record(&[crate::metrics::Metric::StripeUnattributed]);
+        let record = serde_json::json!({
+            "refid": refid, "amount_minor": paid.amount_minor, "currency": paid.currency, "why": why,
+        });
+        self.store.park(&format!("{}:unattributed", paid.source), payment, &record.to_string()).await?;
+        Ok(Err(StripeAck::done("unattributed")))
     }
 
     /// The reseller a payment names, if Ally knows it.

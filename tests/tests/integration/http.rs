@@ -3,6 +3,7 @@
 //! is shown to have changed nothing.
 
 use ally::Config;
+use ally::store::Waiting;
 use ally::store::memory::MemoryStore;
 use ally_tests::{Answer, TestApi, assert_problem};
 use serde_json::json;
@@ -268,22 +269,18 @@ async fn the_payment_webhook_is_signed_and_credits_once() {
         "validation_failed",
         "",
     );
+    // A payment Ally cannot credit is kept for an admin and acknowledged, never refused into
+    // the provider's retries: a currency it does not take, an unknown reseller, too much.
     let euros = serde_json::to_vec(&json!({"id": "evt_4", "type": "payment.succeeded", "reseller_refid": refid, "amount_minor": 100, "currency": "EUR"})).unwrap();
-    let signed = ally::http::webhook::sign(&api.webhook_secret, now, &euros);
-    assert_problem(
-        &api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], euros).await,
-        422,
-        "validation_failed",
-        "",
-    );
     let unknown = webhook_body("evt_5", "payment.succeeded", "ZZZZZZZZZZ", 100);
-    let signed = ally::http::webhook::sign(&api.webhook_secret, now, &unknown);
-    assert_problem(
-        &api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], unknown).await,
-        404,
-        "not_found",
-        "",
-    );
+    let too_much = webhook_body("evt_6", "payment.succeeded", &refid, 100_000_000_000);
+    for body in [euros, unknown, too_much] {
+        let signed = ally::http::webhook::sign(&api.webhook_secret, now, &body);
+        let kept = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signed)], body).await;
+        assert_eq!((kept.status, kept.body["outcome"].as_str()), (200, Some("unattributed")), "{kept:?}");
+    }
+    let waiting = api.app.ally.store().waiting("payments:unattributed").await.unwrap();
+    assert_eq!(waiting.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["evt_4", "evt_5", "evt_6"]);
     assert_eq!(api.holdings(&token).await, before, "nothing moved");
 }
 
@@ -320,9 +317,12 @@ async fn payments_are_counted_in_each_currency_minor_unit() {
     let before = api.holdings(&token).await;
     let euros = pay("evt_eur", 1_000, "EUR");
     let signature = ally::http::webhook::sign(&api.webhook_secret, now, &euros);
-    let refused = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], euros).await;
-    assert_problem(&refused, 422, "validation_failed", "EUR is not configured");
-    assert!(refused.body["detail"].as_str().unwrap().contains("USD, JPY, KWD"), "{refused:?}");
+    let kept = api.send("POST", "/webhooks/payments", None, &[("ally-signature", &signature)], euros).await;
+    assert_eq!(
+        (kept.status, kept.body["outcome"].as_str()),
+        (200, Some("unattributed")),
+        "EUR is not configured: kept"
+    );
     assert_eq!(api.holdings(&token).await, before, "nothing moved");
 }
 

@@ -4,16 +4,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::refid;
-use crate::domain::{EntryKind, IdempotencyKey, Note, accepted_currency};
+use crate::domain::{EntryKind, IdempotencyKey, Note};
 use crate::http::extract::{AdminCaller, Body, Caller, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, stripe, webhook};
 use crate::service::{
-    AdminTransferRequest, CreditReceipt, CreditRequest, ReversalReceipt, ReversalRequest, StripeAck, TransferReceipt,
-    TransferRequest,
+    AdminTransferRequest, CreditReceipt, CreditRequest, Paid, ReversalReceipt, ReversalRequest, StripeAck,
+    TransferReceipt, TransferRequest,
 };
 use crate::store::Store;
 
@@ -26,14 +26,24 @@ pub const ADD: Operation = Operation::post::<CreditReceipt>(
 .idempotent()
 .body::<CreditRequest>()
 .errors(&[403, 404, 409]);
-pub const WEBHOOK: Operation = Operation::post::<CreditReceipt>(
+pub const WEBHOOK: Operation = Operation::post::<PaymentAnswer>(
     "/webhooks/payments",
     "paymentWebhook",
-    "A payment provider's signed notice: credits the reseller once per event id",
+    "A payment provider's signed notice: credits the reseller once per event id; a payment Ally cannot credit is kept (unattributed)",
 )
 .access(Access::Signed)
 .body::<PaymentEvent>()
-.errors(&[404, 409]);
+.errors(&[409]);
+
+/// What the payment webhook answers: the credit, or a payment kept for an admin.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum PaymentAnswer {
+    Credited(CreditReceipt),
+    /// `{received: true, outcome: "unattributed"}`: no reseller Ally knows, a currency it
+    /// does not take, or more than `ALLY_MAX_CREDIT_AMOUNT`.
+    Kept(StripeAck),
+}
 
 pub const REVERSE: Operation = Operation::post::<ReversalReceipt>(
     "/resellers/{refid}/reversals",
@@ -173,7 +183,7 @@ async fn payment_webhook<S: Store>(
     State(app): State<Shared<S>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<CreditReceipt>, ApiError> {
+) -> Result<Json<PaymentAnswer>, ApiError> {
     let secret = app.webhook_secret.as_deref().ok_or_else(|| {
         tracing::error!("ALLY_WEBHOOK_SECRET is not set: every payment webhook is refused");
         ApiError::invalid_signature("the webhook is not configured")
@@ -188,17 +198,25 @@ async fn payment_webhook<S: Store>(
             event.kind.chars().take(64).collect::<String>()
         )));
     }
-    let currency = accepted_currency(&app.ally.config().currencies, &event.currency)?;
-    let credits = currency.credits_for(event.amount_minor)?;
     // In a namespace of its own: a provider's id can never name a Stripe payment's receipt.
     let key = IdempotencyKey::payment(&format!("webhook:{}", event.id))?;
-    let user = app.ally.user_by_refid(&refid(&event.reseller_refid)?).await?;
+    let paid = Paid {
+        source: "payments",
+        payment: &event.id,
+        refid: Some(&event.reseller_refid),
+        amount_minor: event.amount_minor,
+        currency: &event.currency,
+    };
+    let (user, credits) = match app.ally.creditable(&paid).await? {
+        Ok(creditable) => creditable,
+        Err(kept) => return Ok(Json(PaymentAnswer::Kept(kept))),
+    };
     let request = CreditRequest {
-        amount: credits,
+        amount: credits.get(),
         reason: Some(Note::parse(format!("payment {}", event.id))?),
         top_up_request: event.top_up_request,
         ..CreditRequest::default()
     };
     let receipt = app.ally.add_credits(&user, request, EntryKind::Credit, "webhook:payments", &key).await?;
-    Ok(Json(receipt))
+    Ok(Json(PaymentAnswer::Credited(receipt)))
 }
