@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tracing::instrument;
 
 use super::top_ups::top_up_step;
-use super::wallet_write::{Also, Attempt, Committed, Read, request_hash};
+use super::wallet_write::{Also, Attempt, Committed, Read, drift, request_hash};
 use super::{Ally, CreditReceipt, ProvisionReceipt, ProvisionRequest};
 use crate::domain::{
     Activity, AllyError, Client, Counterpart, Credits, EntryKind, Grant, Guard, HoldReason, IdempotencyKey,
@@ -445,20 +445,6 @@ fn unsettled(r: &Reseller, e: Unsettled) -> AllyError {
         Unsettled::Overflow => AllyError::validation("the balance would overflow"),
         Unsettled::Drift { balance, lots, held, reserved } => drift(r, balance, lots, held, reserved),
     }
-}
-
-/// A wallet whose lots disagree with its balance or reserve: a 500, loudly.
-pub(super) fn drift(r: &Reseller, balance: i64, lots: i64, held: i64, reserved: i64) -> AllyError {
-    tracing::error!(
-        refid = %r.refid,
-        balance,
-        lots,
-        held,
-        reserved,
-        "the wallet's lots disagree with its balance or reserve: refused"
-    );
-    crate::metrics::record(&[Metric::WalletDrift]);
-    AllyError::internal(std::io::Error::other("the wallet's lots disagree with its balance or reserve"))
 }
 
 /// The refid a tenant reads for `refid`'s side of a movement.

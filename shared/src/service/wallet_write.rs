@@ -158,10 +158,24 @@ fn checked(reseller: Reseller) -> Result<Reseller, AllyError> {
     match check_lots(&reseller) {
         Ok(()) => Ok(reseller),
         Err(crate::domain::Unsettled::Drift { balance, lots, held, reserved }) => {
-            Err(super::money::drift(&reseller, balance, lots, held, reserved))
+            Err(drift(&reseller, balance, lots, held, reserved))
         }
         Err(_) => Err(AllyError::internal(std::io::Error::other("the wallet could not be read"))),
     }
+}
+
+/// A wallet whose lots disagree with its balance or reserve: a 500, loudly.
+pub(super) fn drift(r: &Reseller, balance: i64, lots: i64, held: i64, reserved: i64) -> AllyError {
+    tracing::error!(
+        refid = %r.refid,
+        balance,
+        lots,
+        held,
+        reserved,
+        "the wallet's lots disagree with its balance or reserve: refused"
+    );
+    crate::metrics::record(&[Metric::WalletDrift]);
+    AllyError::internal(std::io::Error::other("the wallet's lots disagree with its balance or reserve"))
 }
 
 /// After a write that did not land: wait and read again when someone else wrote first (a
