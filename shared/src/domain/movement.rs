@@ -96,17 +96,19 @@ pub enum Unsettled {
     Drift { balance: i64, lots: i64, held: i64, reserved: i64 },
 }
 
+impl Unsettled {
+    /// The drift of `lots` from `balance` and `held`.
+    fn drift(balance: i64, lots: &Lots, held: i64) -> Self {
+        Unsettled::Drift { balance, lots: lots.total(), held, reserved: lots.reserved() }
+    }
+}
+
 /// Checks that a wallet's lots are its balance and its reserve.
 pub fn check_lots(wallet: &Reseller) -> Result<(), Unsettled> {
     if wallet.lots.total() == wallet.balance && wallet.lots.reserved() == wallet.held && wallet.debt >= 0 {
         Ok(())
     } else {
-        Err(Unsettled::Drift {
-            balance: wallet.balance,
-            lots: wallet.lots.total(),
-            held: wallet.held,
-            reserved: wallet.lots.reserved(),
-        })
+        Err(Unsettled::drift(wallet.balance, &wallet.lots, wallet.held))
     }
 }
 
@@ -158,12 +160,9 @@ pub fn settle(wallet: &Reseller, motion: &Motion, entry_id: &str, now: DateTime<
         LotMove::TakeBack { kind, expires_at } => {
             lots.take_back(*kind, *expires_at, amount).ok_or_else(insufficient)?
         }
-        LotMove::Expire(lot) => vec![lots.expire(lot, now).ok_or(Unsettled::Drift {
-            balance: wallet.balance,
-            lots: wallet.lots.total(),
-            held: wallet.held,
-            reserved: wallet.lots.reserved(),
-        })?],
+        LotMove::Expire(lot) => {
+            vec![lots.expire(lot, now).ok_or_else(|| Unsettled::drift(wallet.balance, &wallet.lots, wallet.held))?]
+        }
     };
     let debt = wallet.debt.checked_add(motion.debt_added).ok_or(Unsettled::Overflow)?;
     // Expired credit a hold gives back repays the debt too: it would otherwise only be
@@ -191,12 +190,7 @@ pub fn settle(wallet: &Reseller, motion: &Motion, entry_id: &str, now: DateTime<
     // The lots must still be the balance and the reserve: a movement that would tear them
     // apart is refused here, loudly, rather than stored.
     if settlement.lots.total() != settlement.balance || settlement.lots.reserved() != settlement.held {
-        return Err(Unsettled::Drift {
-            balance: settlement.balance,
-            lots: settlement.lots.total(),
-            held: settlement.held,
-            reserved: settlement.lots.reserved(),
-        });
+        return Err(Unsettled::drift(settlement.balance, &settlement.lots, settlement.held));
     }
     Ok(settlement)
 }
