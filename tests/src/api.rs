@@ -40,6 +40,18 @@ pub fn assert_problem(answer: &Answer, status: u16, code: &str, what: &str) {
     assert_eq!(answer.body["status"], status, "{what}");
 }
 
+/// A dev-server token signed with `secret` for `user` (an hour, verified email), admin or not.
+pub fn local_token(secret: &[u8], user: &str, admin: bool) -> String {
+    let claims = ally::http::identity::Claims {
+        sub: user.into(),
+        email: Some(format!("{user}@partners.example")),
+        email_verified: true,
+        groups: if admin { vec!["admin".into()] } else { vec![] },
+        exp: chrono::Utc::now().timestamp() + 3_600,
+    };
+    ally::http::identity::mint_hs256(&claims, secret)
+}
+
 impl<S: Store> TestApi<S> {
     /// The API over `store` with fixed test secrets.
     pub fn new(store: S, config: Config) -> Self {
@@ -56,14 +68,7 @@ impl<S: Store> TestApi<S> {
 
     /// A token for `user`, admin or not.
     pub fn token(&self, user: &str, admin: bool) -> String {
-        let claims = ally::http::identity::Claims {
-            sub: user.into(),
-            email: Some(format!("{user}@partners.example")),
-            email_verified: true,
-            groups: if admin { vec!["admin".into()] } else { vec![] },
-            exp: chrono::Utc::now().timestamp() + 3_600,
-        };
-        ally::http::identity::mint_hs256(&claims, &self.jwt_secret)
+        local_token(&self.jwt_secret, user, admin)
     }
 
     /// Sends a request; `token` is the bearer, `headers` any others, `body` raw bytes.

@@ -15,7 +15,7 @@ pub mod simulator;
 pub mod stream;
 pub mod stripe;
 
-pub use api::{Answer, TestApi, assert_problem, http_request};
+pub use api::{Answer, TestApi, assert_problem, http_request, local_token};
 pub use emulator::{
     dynamo_ally, dynamo_store, dynamo_store_with, emulator_endpoint, memory_ally, sdk_config, workspace,
 };

@@ -3,11 +3,13 @@
 
 mod analytics;
 mod bulk;
+mod credits;
 mod hierarchy;
 mod holds;
 mod lots;
 mod metadata;
 mod money;
+mod provisions;
 mod receipts;
 mod requests;
 mod reversals;

@@ -9,16 +9,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::instrument;
 
+use super::Ally;
 use super::top_ups::top_up_step;
-use super::wallet_write::{Also, Attempt, Committed, Read, drift, request_hash};
-use super::{Ally, CreditReceipt, ProvisionReceipt, ProvisionRequest};
+use super::wallet_write::{Also, Attempt, Committed, Read, drift};
 use crate::domain::{
-    Activity, AllyError, Client, Counterpart, Credits, EntryKind, Grant, Guard, HoldReason, IdempotencyKey,
-    LedgerEntry, LotKind, LotMove, Motion, Product, ProvisionedService, RefId, Reseller, Unsettled, UserId,
-    license_key, new_id, settle,
+    Activity, AllyError, Client, Counterpart, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, LotMove,
+    Motion, ProvisionedService, RefId, Reseller, Unsettled, UserId, new_id, settle,
 };
 use crate::metrics::Metric;
-use crate::service::CreditRequest;
 use crate::store::{
     HoldWrite, IdempotencyState, LotWrite, PaymentReceipt, ReceiptWrite, ReversalOf, Store, WalletChange,
 };
@@ -109,203 +107,7 @@ pub(super) struct Draft {
     pub counted: Vec<Metric>,
 }
 
-/// What a spend costs at the reseller's tier: the base price and the tier price.
-pub(super) struct Price {
-    pub base: Credits,
-    pub cost: Credits,
-    pub product: Option<Product>,
-}
-
-impl Price {
-    /// The wallet rule of spending `total` at this price (the whole of a bulk) at `now`.
-    pub(super) fn guard(&self, r: &Reseller, total: Credits, now: DateTime<Utc>) -> Guard {
-        Guard::Spend {
-            version: r.version,
-            tier: r.tier,
-            cost: total.get(),
-            held: r.held,
-            product: self.product.clone(),
-            at: now,
-        }
-    }
-}
-
 impl<S: Store> Ally<S> {
-    /// Adds credits to the wallet of `user_id` (admin top-up, payment, reward, commission).
-    /// Allowed on a suspended reseller. The same key with the same input credits once; a
-    /// payment's key credits once in the whole network.
-    #[instrument(skip(self, request), fields(amount = request.amount))]
-    pub async fn add_credits(
-        &self,
-        user_id: &UserId,
-        request: CreditRequest,
-        kind: EntryKind,
-        actor: &str,
-        key: &IdempotencyKey,
-    ) -> Result<CreditReceipt, AllyError> {
-        if !matches!(kind, EntryKind::Credit | EntryKind::Reward | EntryKind::Refund | EntryKind::Commission) {
-            return Err(AllyError::validation("adding credits takes a credit, reward, refund or commission"));
-        }
-        let amount = Credits::new(request.amount, self.config.max_credit_amount)?;
-        super::top_ups::check_request_id(request.top_up_request.as_deref())?;
-        // A reward is promotional and expires after the configured days unless told.
-        let (lot_kind, expires_in) = match kind {
-            EntryKind::Reward => (LotKind::Promotional, Some(chrono::Duration::days(self.config.referral_expiry_days))),
-            _ if request.promotional => (LotKind::Promotional, None),
-            _ => (LotKind::Paid, None),
-        };
-        let hash = request_hash("add_credits", &(&request, kind));
-        let committed = self
-            .commit(
-                user_id,
-                key,
-                hash,
-                Also::Nothing,
-                |r, _, now| {
-                    // Judged after a replay: a retried grant answers what it did, even once
-                    // its lot has expired.
-                    if request.expires_at.is_some_and(|at| at <= now) {
-                        return Err(AllyError::validation("expires_at must be in the future"));
-                    }
-                    let expires_at = request.expires_at.or(expires_in.and_then(|days| now.checked_add_signed(days)));
-                    let grant = Grant { kind: lot_kind, expires_at, amount: amount.get() };
-                    Ok(Movement {
-                        reason: request.reason.as_ref().map(ToString::to_string),
-                        activity: Activity { credits_added: amount.get(), ..Activity::default() },
-                        pays_top_up: request.top_up_request.clone(),
-                        ..Movement::new(
-                            Guard::Credit { version: r.version },
-                            kind,
-                            amount.get(),
-                            actor,
-                            LotMove::Open(vec![grant]),
-                            (),
-                        )
-                    })
-                },
-                |o, ()| Ok(CreditReceipt { balance: o.balance, transaction: o.entry()?.clone() }),
-            )
-            .await?;
-        Ok(committed.response)
-    }
-
-    /// Credits back `amount` of credit `entry_id`, which was reversed for an external
-    /// payment's money back now given back: paid credit (repaying debt first) that lowers
-    /// what was reversed of the credit, and moves the payment's receipt, in one write.
-    pub(super) async fn credit_back(
-        &self,
-        user_id: &UserId,
-        entry_id: &str,
-        amount: i64,
-        key: &IdempotencyKey,
-        receipt: ReceiptWrite,
-    ) -> Result<(), AllyError> {
-        let hash = request_hash("credit_back", &(entry_id, amount));
-        let grant = Grant { kind: LotKind::Paid, expires_at: None, amount };
-        self.commit(
-            user_id,
-            key,
-            hash,
-            Also::Nothing,
-            |r, _, _| {
-                Ok(Movement {
-                    reason: Some(format!("money back given back for {entry_id}")),
-                    activity: Activity { credits_added: amount, ..Activity::default() },
-                    reversal: Some(ReversalOf { entry_id: entry_id.to_string(), amount: -amount, limit: i64::MAX }),
-                    receipt: Some(receipt.clone()),
-                    ..Movement::new(
-                        Guard::Credit { version: r.version },
-                        EntryKind::Credit,
-                        amount,
-                        "webhook:stripe",
-                        LotMove::Open(vec![grant.clone()]),
-                        (),
-                    )
-                })
-            },
-            |o, ()| Ok(o.balance),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Provisions one service for the calling reseller at its tier price.
-    #[instrument(skip(self, request))]
-    pub async fn provision(
-        &self,
-        user_id: &UserId,
-        request: ProvisionRequest,
-        key: &IdempotencyKey,
-    ) -> Result<ProvisionReceipt, AllyError> {
-        let client_id = self.own_client(user_id, request.client_id.as_ref()).await?;
-        let hash = request_hash("provision", &request);
-        let committed = self
-            .commit(
-                user_id,
-                key,
-                hash,
-                Also::Nothing,
-                |r, _, now| {
-                    let price = self.price(r, request.product.as_deref(), request.cost)?;
-                    let guard = price.guard(r, price.cost, now);
-                    guard.check(Some(r))?;
-                    let id = new_id();
-                    let service = ProvisionedService {
-                        license_key: license_key(user_id, &id),
-                        id,
-                        owner_id: user_id.clone(),
-                        client_id: client_id.clone(),
-                        product: price.product.as_ref().map(|p| p.id.clone()),
-                        description: request.description.as_ref().map(ToString::to_string),
-                        base_cost: price.base.get(),
-                        cost: price.cost.get(),
-                        tier: r.tier,
-                        created_at: now,
-                    };
-                    Ok(Movement {
-                        reason: Some(service_reason(&service)),
-                        activity: Activity { credits_spent: price.cost.get(), provisions: 1, ..Activity::default() },
-                        services: vec![service.clone()],
-                        ..Movement::new(
-                            guard,
-                            EntryKind::Debit,
-                            price.cost.get(),
-                            user_id.as_str(),
-                            LotMove::Draw,
-                            service,
-                        )
-                    })
-                },
-                |o, service| {
-                    let entry = o.entry()?;
-                    Ok(ProvisionReceipt {
-                        cost: entry.amount,
-                        balance: o.balance,
-                        service: service.clone(),
-                        transaction: entry.clone(),
-                    })
-                },
-            )
-            .await?;
-        Ok(committed.response)
-    }
-
-    /// The base and tier price of a catalog product or a custom base cost. Whether the
-    /// reseller may spend it is the wallet rule's to say ([`Price::guard`]).
-    pub(super) fn price(&self, r: &Reseller, product: Option<&str>, cost: Option<i64>) -> Result<Price, AllyError> {
-        let (base, product) = match (product, cost) {
-            (Some(id), None) => {
-                let p = self.config.catalog.find(id).ok_or_else(|| {
-                    AllyError::validation(format!("unknown product `{}`", id.chars().take(64).collect::<String>()))
-                })?;
-                (p.base_price, Some(p.clone()))
-            }
-            (None, Some(cost)) => (Credits::new(cost, self.config.max_credit_amount)?, None),
-            _ => return Err(AllyError::validation("give either a product or a cost")),
-        };
-        Ok(Price { base, cost: self.config.discounts.price(base, r.tier), product })
-    }
-
     /// A movement of one wallet, decided from the wallet read (and what `also` names, read
     /// after it), answered by `respond`, written by [`Self::write_wallet`].
     #[instrument(skip_all, fields(refid = tracing::field::Empty))]
@@ -461,12 +263,5 @@ fn counted(motion: &Motion, activity: &Activity) -> Vec<Metric> {
             vec![Metric::CreditsAdded(motion.amount)]
         }
         _ => Vec::new(),
-    }
-}
-
-fn service_reason(service: &ProvisionedService) -> String {
-    match &service.product {
-        Some(product) => format!("provision {product}"),
-        None => "provision custom service".to_string(),
     }
 }

@@ -214,16 +214,7 @@ fn no_extreme_value_crashes_a_release_build() {
     };
     let port = lines.by_ref().map_while(Result::ok).find_map(served).expect("the server prints its port");
     std::thread::spawn(move || lines.for_each(drop));
-    let token = |user: &str, admin: bool| {
-        let claims = ally::http::identity::Claims {
-            sub: user.into(),
-            email: Some(format!("{user}@partners.example")),
-            email_verified: true,
-            groups: if admin { vec!["admin".into()] } else { vec![] },
-            exp: chrono::Utc::now().timestamp() + 3_600,
-        };
-        ally::http::identity::mint_hs256(&claims, secret.as_bytes())
-    };
+    let token = |user: &str, admin: bool| ally_tests::local_token(secret.as_bytes(), user, admin);
     let (partner, admin) = (token("extreme", false), token("admin", true));
     let send = |probe: &Probe| {
         let token = match probe.caller {
