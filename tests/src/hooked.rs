@@ -290,6 +290,11 @@ impl<S: Counters> Counters for Hooked<S> {
         self.pause().await;
         self.inner.active(period, granularity).await
     }
+    async fn accrued(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, ally::domain::Accrual)>> {
+        self.before("accrued")?;
+        self.pause().await;
+        self.inner.accrued(day).await
+    }
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         self.before("network_totals")?;
         self.pause().await;

@@ -381,9 +381,10 @@ impl IdempotencyKey {
         Self(format!("admin:{}", key.0))
     }
 
-    /// The commission of spend entry `entry_id`: one per spend however often its event comes.
-    pub fn commission(entry_id: &str) -> Result<Self, AllyError> {
-        Self::external("commission:", "the spend entry id", entry_id)
+    /// The commission a parent earned on its sub-resellers' spends of `day` (and `part`:
+    /// the promotional share is an entry of its own): one per day however often it is settled.
+    pub fn commission(day: chrono::NaiveDate, part: &str) -> Result<Self, AllyError> {
+        Self::external("commission:", "the day", &format!("{day}{part}"))
     }
 
     /// The receiving side's record of a transfer made by `from` with `key`, in the

@@ -42,7 +42,7 @@ pub use reseller::{
     HoldReason, METADATA_MAX_BYTES, Metadata, MetadataPatch, MetadataValue, ParentRef, Reseller, Status,
     check_metadata, check_metadata_value, merge_metadata, metadata_bytes, metadata_growth_bound,
 };
-pub use tier::{COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
+pub use tier::{Accrual, COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
 pub use top_up::{
     AutoTopUp, PendingTopUp, TOP_UP_MAX_FAILURES, TOP_UP_PENDING_HOURS, TopUpRequest, TopUpRule, TopUpStatus, TopUpStep,
 };

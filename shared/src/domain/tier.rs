@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AllyError, Credits};
+use super::{AllyError, Credits, RefId};
 
 /// A reseller's tier: it sets the discount on every price the reseller pays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -120,6 +120,45 @@ impl Commissions {
     /// Whether no tier earns a commission.
     pub fn is_off(&self) -> bool {
         Tier::ALL.iter().all(|t| self.percent(*t) == 0)
+    }
+}
+
+/// What a sub-reseller's spends of one day owe its parent, accrued on the sub-reseller's
+/// own day counters by each spend's own write (so a distributor's wallet is never written
+/// by its children's spends) and settled into the parent's wallet once the day is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accrual {
+    /// The parent the spends named (the tree as it stood at each spend).
+    pub parent: RefId,
+    /// Credits spent.
+    pub spent: i64,
+    /// Of those, promotional credits: the commission on them is promotional.
+    pub promotional: i64,
+    /// How many spends.
+    pub spends: i64,
+}
+
+impl Accrual {
+    /// Adds `other`, a later spend for the same parent.
+    pub fn add(&mut self, other: &Accrual) {
+        self.spent = self.spent.saturating_add(other.spent);
+        self.promotional = self.promotional.saturating_add(other.promotional);
+        self.spends = self.spends.saturating_add(other.spends);
+    }
+}
+
+impl Commissions {
+    /// What a parent of `tier` earns on `accrued`: the commission on the credits spent, and
+    /// of it the share earned on promotional credit (rounded down), which is promotional.
+    pub fn earned(&self, accrued: &Accrual, tier: Tier) -> (i64, i64) {
+        let amount = self.on(accrued.spent, tier);
+        let promotional = i64::try_from(
+            i128::from(amount) * i128::from(accrued.promotional.clamp(0, accrued.spent))
+                / i128::from(accrued.spent.max(1)),
+        )
+        .unwrap_or(amount)
+        .clamp(0, amount);
+        (amount, promotional)
     }
 }
 

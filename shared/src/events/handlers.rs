@@ -10,7 +10,6 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::bus::Bus;
-use super::commission::pay_commission;
 use super::mail::Mailer;
 use super::notices::notify_alert;
 use super::parking::Parking;
@@ -82,21 +81,10 @@ pub async fn low_credit<S: Store, M: Mailer>(
 
 /// `referral-reward`: a `ReferralCompleted` event (the reward, or the referral kept until
 /// its referred user onboards), a `ResellerOnboarded` one (the referrals that waited for
-/// that user) or, with commissions on, a `CreditsSpent` one (the parent's commission). A malformed detail is dropped (a retry cannot fix it); a transient failure
+/// that user). A malformed detail is dropped (a retry cannot fix it); a transient failure
 /// is returned for Lambda's retry.
 pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
     let at = event.time.unwrap_or_else(Utc::now);
-    if event.detail_type == "CreditsSpent" {
-        let bus =
-            BusEvent { source: event.source.clone(), detail_type: event.detail_type.clone(), detail: event.detail };
-        return match AllyEvent::from_bus(&bus) {
-            Ok(AllyEvent::CreditsSpent(spent)) => Box::pin(pay_commission(ally, &spent)).await,
-            _ => {
-                tracing::warn!("malformed spend event dropped");
-                Ok(Handled::Dropped)
-            }
-        };
-    }
     if event.detail_type == "ResellerOnboarded" {
         return match AllyEvent::from_bus(&BusEvent {
             source: event.source.clone(),
@@ -146,13 +134,15 @@ pub struct Swept {
     pub lots_expired: usize,
     pub bulks_finished: usize,
     pub top_ups_failed: usize,
+    pub commissions_settled: usize,
 }
 
 /// `sweeper`: releases the holds past their `expires_at`, then writes down the expiry of
 /// the lots past theirs (after the holds, so a lot an expired hold reserved expires in the
 /// same run), then finishes the bulk onboardings whose fill is still pending after the
-/// grace, then fails the auto top-up requests nothing paid within a day. Each is exactly
-/// once however many sweeps overlap.
+/// grace, then fails the auto top-up requests nothing paid within a day, then settles the
+/// commissions of the days closed since the last settlement. Each is exactly once however
+/// many sweeps overlap.
 pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
     // Both run whatever the other came to; a failure of either is reported after both.
@@ -160,7 +150,14 @@ pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     let lots = Box::pin(ally.expire_lots()).await;
     let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
     let top_ups = Box::pin(ally.fail_stale_top_ups(ally.now())).await;
-    Ok(Swept { holds_released: holds?, lots_expired: lots?, bulks_finished: bulks?, top_ups_failed: top_ups? })
+    let commissions = Box::pin(ally.settle_commissions()).await;
+    Ok(Swept {
+        holds_released: holds?,
+        lots_expired: lots?,
+        bulks_finished: bulks?,
+        top_ups_failed: top_ups?,
+        commissions_settled: commissions?,
+    })
 }
 
 /// One EventBridge event handed to the handler the template's rules give it: `LowCredit`
@@ -184,7 +181,7 @@ pub async fn dispatch<S: Store, M: Mailer>(
         (SOURCE, "LowCredit" | "CreditThresholdCrossed" | "LowRunway" | "AutoTopUpFailed") => {
             Ok(format!("{:?}", low_credit(ally, mailer, event).await?))
         }
-        (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded" | "CreditsSpent") => {
+        (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {
             Ok(format!("{:?}", referral(ally, event).await?))
         }
         ("aws.events", "Scheduled Event") => Ok(format!("{:?}", monthly_report(ally, mailer, event, i64::MAX).await?)),

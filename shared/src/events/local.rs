@@ -10,7 +10,6 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::bus::Bus;
-use super::commission::pay_commission;
 use super::mail::{Mail, Mailer};
 use super::notices::notify_alert;
 use super::parking::ParkedFiles;
@@ -104,7 +103,6 @@ impl<S: Store> LocalBus<S> {
                 AllyEvent::ResellerOnboarded(joined) => {
                     pay_waiting_referrals(&self.ally, &joined.envelope.reseller.user_id).await
                 }
-                AllyEvent::CreditsSpent(spent) => pay_commission(&self.ally, &spent).await,
                 alert @ (AllyEvent::CreditThresholdCrossed(_)
                 | AllyEvent::LowRunway(_)
                 | AllyEvent::AutoTopUpFailed(_)) => notify_alert(&self.ally, self.outbox.as_ref(), &alert).await,

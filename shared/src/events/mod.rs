@@ -6,7 +6,6 @@
 //! server (the memory store's change feed, an in-process bus, a local outbox).
 
 pub mod bus;
-pub mod commission;
 mod crossings;
 mod event;
 pub mod figures;

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod bulk;
+mod commissions;
 mod credits;
 mod hierarchy;
 mod holds;

@@ -13,8 +13,8 @@ use super::Ally;
 use super::top_ups::top_up_step;
 use super::wallet_write::{Also, Attempt, Committed, Read, drift};
 use crate::domain::{
-    Activity, AllyError, Client, Counterpart, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry, LotMove,
-    Motion, ProvisionedService, RefId, Reseller, Unsettled, UserId, new_id, settle,
+    Accrual, Activity, AllyError, Client, Counterpart, EntryKind, Guard, HoldReason, IdempotencyKey, LedgerEntry,
+    LotKind, LotMove, Motion, ProvisionedService, RefId, Reseller, Unsettled, UserId, new_id, settle,
 };
 use crate::metrics::Metric;
 use crate::store::{
@@ -208,6 +208,19 @@ impl<S: Store> Ally<S> {
                 })
             })
         });
+        // A spend accrues its parent's commission on the spender's own counters; the
+        // parent's wallet is credited once the day is over (`settle_commissions`).
+        let accrual = match (&own, &r.parent) {
+            (Some(e), Some(parent)) if e.kind == EntryKind::Debit && !self.config.commissions.is_off() => {
+                Some(Accrual {
+                    parent: parent.refid.clone(),
+                    spent: e.amount,
+                    promotional: e.lots.iter().filter(|d| d.kind == LotKind::Promotional).map(|d| d.amount).sum(),
+                    spends: 1,
+                })
+            }
+            _ => None,
+        };
         let counted = counted(&m.motion, &activity);
         let outcome =
             Outcome { entry: own.clone(), balance: settled.balance, held: settled.held, available, debt: settled.debt };
@@ -220,6 +233,7 @@ impl<S: Store> Ally<S> {
             new_lots: settled.lots,
             lot_writes,
             activity,
+            accrual,
             clients: m.clients.clone(),
             services: m.services.clone(),
             idempotency: self.record(key, "", m.state, &(), now, None)?,

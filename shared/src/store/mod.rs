@@ -33,9 +33,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, Alerts, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey, LedgerEntry,
-    Lot, Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status,
-    Tier, UserId,
+    Accrual, Activity, Alerts, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey,
+    LedgerEntry, Lot, Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal,
+    Reseller, Status, Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -354,6 +354,10 @@ pub trait Counters: Send + Sync {
         period: NaiveDate,
         granularity: Granularity,
     ) -> impl Future<Output = StoreResult<Vec<(UserId, Activity)>>> + Send;
+
+    /// The commissions accrued on day `day`: each spender with what its spends owe each
+    /// parent they named.
+    fn accrued(&self, day: NaiveDate) -> impl Future<Output = StoreResult<Vec<(UserId, Accrual)>>> + Send;
 
     /// Outstanding credits and resellers per tier, network-wide.
     fn network_totals(&self) -> impl Future<Output = StoreResult<NetworkTotals>> + Send;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ParentRef, ProvisionedService, RefId,
-    TopUpStep, UserId,
+    Accrual, Activity, Client, Guard, Hold, IdempotencyKey, LedgerEntry, Lot, Lots, ParentRef, ProvisionedService,
+    RefId, TopUpStep, UserId,
 };
 
 /// Progress of the operation an idempotency key guards.
@@ -113,6 +113,8 @@ pub struct WalletChange {
     pub lot_writes: Vec<LotWrite>,
     /// What the change adds to the reseller's own counters.
     pub activity: Activity,
+    /// What a spend owes the parent, added to the reseller's own day counters.
+    pub accrual: Option<Accrual>,
     /// The entries that explain the balance change, in order: none when the balance does
     /// not move (a hold placed, voided or expired), two when a credit also repays debt.
     pub entries: Vec<LedgerEntry>,

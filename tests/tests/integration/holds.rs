@@ -91,6 +91,7 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
         new_balance: 1_000,
         new_held: 400,
         activity: ally::domain::Activity::default(),
+        accrual: None,
         new_debt: 0,
         entries: Vec::new(),
         hold: Some(HoldWrite { hold: hold.clone(), placed: true }),

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod analytics;
+mod commissions;
 mod dev_server;
 mod durability;
 mod events;

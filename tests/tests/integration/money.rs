@@ -322,6 +322,7 @@ async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
         new_balance: 0,
         new_held: 0,
         activity: ally::domain::Activity::default(),
+        accrual: None,
         hold: None,
         new_debt: 0,
         reversal: None,

@@ -3,19 +3,12 @@
 //! stores.
 
 use ally::domain::{AllyError, CallerKey, EntryKind, IdempotencyKey, LotKind, RefId, Tier};
-use ally::service::{AdminTransferRequest, CreditRequest, ResellerPatch, ReversalRequest, TransferRequest};
+use ally::service::{AdminTransferRequest, CreditRequest, ReversalRequest, TransferRequest};
 use ally::store::Store;
 use ally::{Ally, Config};
 use ally_tests::{
-    all_entries, assert_ledger_matches_balance, holdings, ikey, note, on_both_stores, reseller_with, uid,
+    all_entries, assert_ledger_matches_balance, child_of, holdings, ikey, note, on_both_stores, reseller_with, uid,
 };
-
-async fn child_of<S: Store>(ally: &Ally<S>, child: &str, parent: &RefId, balance: i64) -> RefId {
-    let refid = reseller_with(ally, child, Tier::Standard, balance).await.refid;
-    let patch = ResellerPatch { parent_refid: Some(Some(parent.clone())), ..ResellerPatch::default() };
-    ally.update_reseller(&refid, patch).await.unwrap();
-    refid
-}
 
 fn send(to: &RefId, amount: i64) -> TransferRequest {
     TransferRequest { to_refid: to.clone(), amount, note: None }
@@ -128,80 +121,6 @@ async fn fifty_concurrent_transfers_from_one_parent_are_exact<S: Store>(store: S
     assert_ledger_matches_balance(&ally, "top").await;
 }
 
-/// The spend event of `entry` by `user`, as the publisher puts it on the bus.
-fn spent(user: &str, entry: ally::domain::LedgerEntry) -> ally::events::Detail<ally::events::Posted> {
-    use ally::events::{Detail, Envelope, Posted, ResellerRef};
-    let envelope = Envelope {
-        event_id: format!("change-{}", entry.id),
-        occurred_at: entry.created_at,
-        reseller: ResellerRef { user_id: uid(user), refid: None },
-    };
-    Detail { envelope, fields: Posted { transaction: entry } }
-}
-
-async fn a_parent_earns_its_commission_once_per_spend<S: Store>(store: S) {
-    use ally::events::commission::pay_commission;
-    use ally::events::reactions::Handled;
-    let config = Config { commissions: "gold=10,platinum=0".parse().unwrap(), ..Config::default() };
-    let ally = Ally::new(store, config);
-    let gold = reseller_with(&ally, "gold", Tier::Gold, 0).await.refid;
-    let platinum = reseller_with(&ally, "platinum", Tier::Platinum, 0).await.refid;
-    let child_refid = child_of(&ally, "child", &gold, 5_000).await;
-    child_of(&ally, "other", &platinum, 5_000).await;
-    reseller_with(&ally, "orphan", Tier::Standard, 5_000).await;
-    let spend = |cost| ally::service::ProvisionRequest { cost: Some(cost), ..Default::default() };
-    let bought = ally.provision(&uid("child"), spend(1_005), &ikey("buy")).await.unwrap();
-    let event = spent("child", bought.transaction.clone());
-    assert_eq!(pay_commission(&ally, &event).await.unwrap(), Handled::Done);
-    pay_commission(&ally, &event).await.unwrap();
-    let entries = all_entries(&ally, "gold").await;
-    let commissions: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Commission).map(|e| e.amount).collect();
-    assert_eq!(commissions, [100], "10 % of 1,005, rounded down, once however often the event comes");
-    // The child moves to another gold parent; the spend's event, delivered again, pays no one else.
-    let other_gold = reseller_with(&ally, "gold-2", Tier::Gold, 0).await.refid;
-    let patch = ResellerPatch { parent_refid: Some(Some(other_gold)), ..ResellerPatch::default() };
-    ally.update_reseller(&child_refid, patch).await.unwrap();
-    pay_commission(&ally, &event).await.unwrap();
-    assert_eq!(ally.find_by_user(&uid("gold-2")).await.unwrap().balance, 0, "the parent of the spend is the one paid");
-    assert_eq!(ally.find_by_user(&uid("gold")).await.unwrap().balance, 100);
-    let lots: Vec<_> = ally.find_by_user(&uid("gold")).await.unwrap().lots.iter().map(|l| l.kind).collect();
-    assert_eq!(lots, [LotKind::Paid], "earned credit is paid credit");
-    for user in ["other", "orphan"] {
-        let bought = ally.provision(&uid(user), spend(1_000), &ikey("buy")).await.unwrap();
-        let outcome = pay_commission(&ally, &spent(user, bought.transaction)).await.unwrap();
-        assert_eq!(outcome, Handled::Dropped, "{user}: no parent, or a parent at 0 %");
-    }
-    assert_eq!(ally.find_by_user(&uid("platinum")).await.unwrap().balance, 0);
-    assert_ledger_matches_balance(&ally, "gold").await;
-}
-
-/// A commission earned on promotional credit is promotional: a grant spent below never
-/// comes back up the tree as paid credit.
-async fn a_commission_on_promotional_credit_is_promotional<S: Store>(store: S) {
-    use ally::events::commission::pay_commission;
-    let config = Config { commissions: "gold=10".parse().unwrap(), ..Config::default() };
-    let ally = Ally::new(store, config);
-    let gold = reseller_with(&ally, "gold", Tier::Gold, 0).await.refid;
-    child_of(&ally, "child", &gold, 600).await;
-    let grant = CreditRequest { amount: 400, promotional: true, ..CreditRequest::default() };
-    ally.add_credits(&uid("child"), grant, EntryKind::Credit, "admin", &ikey("grant")).await.unwrap();
-    // 1,000 spent: the 400 promotional first, then 600 paid.
-    let spend = ally::service::ProvisionRequest { cost: Some(1_000), ..Default::default() };
-    let bought = ally.provision(&uid("child"), spend, &ikey("buy")).await.unwrap();
-    let event = spent("child", bought.transaction);
-    pay_commission(&ally, &event).await.unwrap();
-    pay_commission(&ally, &event).await.unwrap();
-    let parent = ally.find_by_user(&uid("gold")).await.unwrap();
-    let mut lots: Vec<_> = parent.lots.iter().map(|l| (l.kind, l.remaining)).collect();
-    lots.sort_by_key(|(kind, _)| *kind == LotKind::Paid);
-    assert_eq!(
-        lots,
-        [(LotKind::Promotional, 40), (LotKind::Paid, 60)],
-        "100 earned: 40 on the grant, 60 on paid credit"
-    );
-    assert_ledger_matches_balance(&ally, "gold").await;
-}
-
 /// The receiver reads the giver by refid only: neither the giver's user id nor the key it
 /// sent appears in the receiver's ledger.
 async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
@@ -217,9 +136,7 @@ async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
 }
 
 on_both_stores!(
-    a_commission_on_promotional_credit_is_promotional,
     the_receiver_never_sees_the_givers_user_id_or_key,
     a_parent_passes_credit_to_its_child_once,
     fifty_concurrent_transfers_from_one_parent_are_exact,
-    a_parent_earns_its_commission_once_per_spend,
 );

@@ -8,9 +8,12 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DynamoStore;
-use super::item::{CounterItem, Item, TotalsItem, attr, key, n, parse, s, tier_attribute, to_attr};
+use super::item::{
+    ACCRUED_PROMOTIONAL, ACCRUED_SPENDS, ACCRUED_SPENT, CounterItem, Item, TotalsItem, accruals, attr, key, n, parse,
+    s, tier_attribute, to_attr,
+};
 use super::transaction::{Role, TxItem};
-use crate::domain::{Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, UserId, month_of};
+use crate::domain::{Accrual, Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, UserId, month_of};
 use crate::store::{Counters, Granularity, StoreError, StoreResult, backoff, keys};
 
 impl DynamoStore {
@@ -23,6 +26,7 @@ impl DynamoStore {
         period: NaiveDate,
         activity: &Activity,
         indexed_for: Option<(&UserId, Granularity)>,
+        accrual: Option<&Accrual>,
     ) -> StoreResult<TransactWriteItem> {
         let mut set = String::from("SET #period = :period");
         let mut update = Update::builder()
@@ -46,10 +50,24 @@ impl DynamoStore {
                 .expression_attribute_values(":user", s(user.as_str()))
                 .expression_attribute_values(":index_pk", s(partition));
         }
+        // A spend's commission accrues on the day item, under attributes named for the
+        // parent (top level: `ADD` takes no nested path).
+        let mut accrued = String::new();
+        if let Some(accrual) = accrual {
+            accrued.push_str(", #accrued_spent :accrued_spent, #accrued_promotional :accrued_promotional, #accrued_spends :one_spend");
+            let parent = accrual.parent.as_str();
+            update = update
+                .expression_attribute_names("#accrued_spent", format!("{ACCRUED_SPENT}{parent}"))
+                .expression_attribute_names("#accrued_promotional", format!("{ACCRUED_PROMOTIONAL}{parent}"))
+                .expression_attribute_names("#accrued_spends", format!("{ACCRUED_SPENDS}{parent}"))
+                .expression_attribute_values(":accrued_spent", n(accrual.spent))
+                .expression_attribute_values(":accrued_promotional", n(accrual.promotional))
+                .expression_attribute_values(":one_spend", n(accrual.spends));
+        }
         let update = update
             .update_expression(format!(
                 "{set} ADD #credits_added :added, #credits_spent :spent, #provisions :provisions, \
-                 #acquisitions :acquisitions, #credits_expired :expired"
+                 #acquisitions :acquisitions, #credits_expired :expired{accrued}"
             ))
             .expression_attribute_names("#credits_expired", "credits_expired")
             .expression_attribute_values(":expired", n(activity.credits_expired))
@@ -72,6 +90,7 @@ impl DynamoStore {
         owner: &UserId,
         at: DateTime<Utc>,
         activity: &Activity,
+        accrual: Option<&Accrual>,
     ) -> StoreResult<Vec<TxItem<'static>>> {
         let day = at.date_naive();
         let month = month_of(day);
@@ -82,6 +101,7 @@ impl DynamoStore {
                 day,
                 activity,
                 Some((owner, Granularity::Day)),
+                accrual,
             )?),
             TxItem::plain(self.counter(
                 keys::stats(owner),
@@ -89,6 +109,7 @@ impl DynamoStore {
                 month,
                 activity,
                 Some((owner, Granularity::Month)),
+                None,
             )?),
         ])
     }
@@ -146,7 +167,14 @@ impl DynamoStore {
         }
         let shard = rand::random_range(0..keys::NETWORK_SHARDS);
         for (day, activity) in &days {
-            items.push(TxItem::plain(self.counter(keys::network(shard), keys::day(*day), *day, activity, None)?));
+            items.push(TxItem::plain(self.counter(
+                keys::network(shard),
+                keys::day(*day),
+                *day,
+                activity,
+                None,
+                None,
+            )?));
         }
         for (month, activity) in &months {
             items.push(TxItem::plain(self.counter(
@@ -155,12 +183,46 @@ impl DynamoStore {
                 *month,
                 activity,
                 None,
+                None,
             )?));
         }
         if let Some(as_of) = totals.as_of {
             items.push(self.totals(shard, &totals, as_of)?);
         }
         Ok(items)
+    }
+
+    /// The counter items of every reseller active in `period` (all shards of the index).
+    async fn active_items(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<Item>> {
+        let (index, index_pk) = match granularity {
+            Granularity::Day => (keys::BY_DAY_INDEX, attr::DAY_PK),
+            Granularity::Month => (keys::BY_MONTH_INDEX, attr::MONTH_PK),
+        };
+        let shards = (0..keys::ACTIVE_SHARDS).map(|shard| {
+            let partition = match granularity {
+                Granularity::Day => keys::active_day(period, shard),
+                Granularity::Month => keys::active_month(period, shard),
+            };
+            self.query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(index)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", index_pk)
+                    .expression_attribute_values(":pk", s(partition)),
+            )
+        });
+        // The index holds the keys only: the counters are read by key.
+        let keys: Vec<Item> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|found| {
+                Some(key(found.get(attr::PK)?.as_s().ok()?.clone(), found.get(attr::SK)?.as_s().ok()?.clone()))
+            })
+            .collect();
+        self.get_many(keys).await
     }
 
     /// The ids among `ids` whose marker exists: already counted.
@@ -238,35 +300,20 @@ impl Counters for DynamoStore {
     }
 
     async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
-        let (index, index_pk) = match granularity {
-            Granularity::Day => (keys::BY_DAY_INDEX, attr::DAY_PK),
-            Granularity::Month => (keys::BY_MONTH_INDEX, attr::MONTH_PK),
-        };
-        let shards = (0..keys::ACTIVE_SHARDS).map(|shard| {
-            let partition = match granularity {
-                Granularity::Day => keys::active_day(period, shard),
-                Granularity::Month => keys::active_month(period, shard),
-            };
-            self.query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(index)
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", index_pk)
-                    .expression_attribute_values(":pk", s(partition)),
-            )
-        });
-        // The index holds the keys only: the counters are read by key.
-        let keys: Vec<Item> = futures::future::try_join_all(shards)
-            .await?
-            .into_iter()
-            .flatten()
-            .filter_map(|found| {
-                Some(key(found.get(attr::PK)?.as_s().ok()?.clone(), found.get(attr::SK)?.as_s().ok()?.clone()))
-            })
-            .collect();
-        self.get_many(keys).await?.into_iter().map(owned_activity).collect()
+        self.active_items(period, granularity).await?.into_iter().map(owned_activity).collect()
+    }
+
+    async fn accrued(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Accrual)>> {
+        let mut out = Vec::new();
+        for item in self.active_items(day, Granularity::Day).await? {
+            let accruals = accruals(&item)?;
+            if accruals.is_empty() {
+                continue;
+            }
+            let (user, _) = owned_activity(item)?;
+            out.extend(accruals.into_iter().map(|a| (user.clone(), a)));
+        }
+        Ok(out)
     }
 
     async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {

@@ -172,6 +172,39 @@ impl CounterItem {
     }
 }
 
+/// Prefixes of a day counter's accrual attributes, each followed by the parent's refid.
+pub const ACCRUED_SPENT: &str = "accrued_spent:";
+pub const ACCRUED_PROMOTIONAL: &str = "accrued_promotional:";
+pub const ACCRUED_SPENDS: &str = "accrued_spends:";
+
+/// The commissions a day counter item has accrued, one per parent its spends named.
+pub fn accruals(item: &Item) -> StoreResult<Vec<crate::domain::Accrual>> {
+    let number = |name: String| -> StoreResult<i64> {
+        match item.get(&name) {
+            None => Ok(0),
+            Some(value) => value
+                .as_n()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| StoreError::Backend(format!("{name} is not a whole number").into())),
+        }
+    };
+    let mut out = Vec::new();
+    for name in item.keys() {
+        let Some(parent) = name.strip_prefix(ACCRUED_SPENT) else { continue };
+        let parent = crate::domain::RefId::parse(parent)
+            .map_err(|_| StoreError::Backend(format!("{name}: not a refid").into()))?;
+        out.push(crate::domain::Accrual {
+            spent: number(format!("{ACCRUED_SPENT}{parent}"))?,
+            promotional: number(format!("{ACCRUED_PROMOTIONAL}{parent}"))?,
+            spends: number(format!("{ACCRUED_SPENDS}{parent}"))?,
+            parent,
+        });
+    }
+    out.sort_by(|a, b| a.parent.cmp(&b.parent));
+    Ok(out)
+}
+
 /// One shard of the network's running totals as stored.
 #[derive(Deserialize)]
 pub struct TotalsItem {

@@ -39,7 +39,7 @@ impl Portfolio for DynamoStore {
             },
         ];
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
-        items.extend(self.counters(&client.owner_id, client.created_at, &acquisition)?);
+        items.extend(self.counters(&client.owner_id, client.created_at, &acquisition, None)?);
         self.transact(items).await
     }
 

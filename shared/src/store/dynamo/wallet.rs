@@ -232,7 +232,7 @@ impl DynamoStore {
             }
             None => {}
         }
-        items.extend(self.counters(&change.user_id, change.at, &change.activity)?);
+        items.extend(self.counters(&change.user_id, change.at, &change.activity, change.accrual.as_ref())?);
         for client in &change.clients {
             items.push(TxItem::plain(self.put(item(client, owner.clone(), keys::client(&client.id))?, None)?));
         }

@@ -33,9 +33,9 @@ use super::{
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, METADATA_MAX_BYTES, Metadata,
-    MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, merge_metadata,
-    metadata_bytes, month_of, new_id,
+    Accrual, Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, METADATA_MAX_BYTES,
+    Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId,
+    merge_metadata, metadata_bytes, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -298,7 +298,7 @@ impl Portfolio for MemoryStore {
             r.clients += 1;
         }
         let acquisition = Activity { acquisitions: 1, ..Activity::default() };
-        t.counters.count(&client.owner_id, client.created_at, acquisition);
+        t.counters.count(&client.owner_id, client.created_at, acquisition, None);
         self.changed();
         self.emit(&mut t, None, Some(Stored::Client(client.clone())));
         Ok(())
@@ -412,6 +412,17 @@ impl Counters for MemoryStore {
             .filter_map(|(owner, periods)| periods.get(&period).map(|a| (owner, *a)))
             .map(|(owner, a)| Ok((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, a)))
             .collect()
+    }
+
+    async fn accrued(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Accrual)>> {
+        let t = self.lock();
+        let Some(owners) = t.counters.accrued.get(&day) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (owner, by_parent) in owners {
+            let owner = UserId::parse(owner.as_str()).map_err(StoreError::backend)?;
+            out.extend(by_parent.values().map(|a| (owner.clone(), a.clone())));
+        }
+        Ok(out)
     }
 
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Activity, NetworkDelta, NetworkTotals, Tier, UserId, month_of};
+use crate::domain::{Accrual, Activity, NetworkDelta, NetworkTotals, Tier, UserId, month_of};
 
 /// The memory store's analytics counters: each reseller's own, counted with its money, and
 /// the network's, counted from the change records it emits, once per record id.
@@ -17,6 +17,9 @@ pub(super) struct Tally {
     pub(super) network_days: BTreeMap<NaiveDate, Activity>,
     pub(super) network_months: BTreeMap<NaiveDate, Activity>,
     pub(super) totals: NetworkTotals,
+    /// Each reseller's accrued commissions of a day, by parent.
+    #[serde(default)]
+    pub(super) accrued: BTreeMap<NaiveDate, BTreeMap<String, BTreeMap<String, Accrual>>>,
     /// The change records counted in the network's figures, with when: DynamoDB's markers.
     #[serde(default)]
     applied: BTreeMap<String, DateTime<Utc>>,
@@ -28,9 +31,18 @@ const APPLIED_KEPT: usize = 10_000;
 
 impl Tally {
     /// Counts `activity` in the reseller's own day and month.
-    pub(super) fn count(&mut self, owner: &UserId, at: DateTime<Utc>, activity: Activity) {
+    pub(super) fn count(&mut self, owner: &UserId, at: DateTime<Utc>, activity: Activity, accrual: Option<&Accrual>) {
         let day = at.date_naive();
         let month = month_of(day);
+        if let Some(accrual) = accrual {
+            let by_parent = self.accrued.entry(day).or_default().entry(owner.to_string()).or_default();
+            match by_parent.get_mut(accrual.parent.as_str()) {
+                Some(sum) => sum.add(accrual),
+                None => {
+                    by_parent.insert(accrual.parent.to_string(), accrual.clone());
+                }
+            }
+        }
         *self.days.entry(owner.to_string()).or_default().entry(day).or_default() += activity;
         *self.months.entry(owner.to_string()).or_default().entry(month).or_default() += activity;
     }

@@ -102,7 +102,7 @@ impl MemoryStore {
         if let Some(step) = &change.top_up {
             r.auto_top_up = Some(step.state.clone());
         }
-        t.counters.count(&change.user_id, change.at, change.activity);
+        t.counters.count(&change.user_id, change.at, change.activity, change.accrual.as_ref());
         let ledger = t.ledger.entry(owner.clone()).or_default();
         for entry in &change.entries {
             ledger.insert(entry.id.clone(), entry.clone());
