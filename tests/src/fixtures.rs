@@ -79,7 +79,6 @@ pub async fn onboarded<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, emai
     ally.onboard(&admin(), request).await.expect("onboard")
 }
 
-/// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
 /// A standard reseller `child` holding `balance`, hung under `parent`; its refid.
 pub async fn child_of<S: Store>(ally: &Ally<S>, child: &str, parent: &RefId, balance: i64) -> RefId {
     let refid = reseller_with(ally, child, Tier::Standard, balance).await.refid;
@@ -88,6 +87,7 @@ pub async fn child_of<S: Store>(ally: &Ally<S>, child: &str, parent: &RefId, bal
     refid
 }
 
+/// Onboards `user_id` at `tier` (by an admin) and tops the wallet up to `balance`.
 pub async fn reseller_with<S: Store>(ally: &Ally<S>, user_id: &str, tier: Tier, balance: i64) -> Reseller {
     onboarded(ally, user_id, tier, None).await;
     if balance > 0 {

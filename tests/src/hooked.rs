@@ -313,6 +313,11 @@ impl<S: Hierarchy> Hierarchy for Hooked<S> {
         self.pause().await;
         self.inner.set_parent(change).await
     }
+    async fn tree_version(&self, user: &UserId) -> StoreResult<u64> {
+        self.before("tree_version")?;
+        self.pause().await;
+        self.inner.tree_version(user).await
+    }
     async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {
         self.before("children")?;
         self.pause().await;

@@ -2,7 +2,8 @@
 //! sit under one parent, set by an admin or by the referral that recruited it. The tree has
 //! no cycle and at most `ALLY_MAX_DEPTH` levels; a move is written under the moved
 //! reseller's version and the chain above its new parent as read, so two moves at once
-//! cannot close a cycle. Hanging a reseller anywhere gives that chain new versions, so a
+//! cannot close a cycle. Hanging a reseller anywhere gives that chain new tree versions
+//! (never new wallet versions: a distributor's wallet is not written by its tree), so a
 //! move of one of its members judged on the depth of its subtree before starts over and is
 //! judged on the deeper one. A parent sees its children's figures, never their clients or
 //! ledgers; a child sees its parent's refid and company.
@@ -111,6 +112,9 @@ impl<S: Store> Ally<S> {
             if r.parent.as_ref().map(|p| &p.refid) == parent || (only_if_none && r.parent.is_some()) {
                 return Ok(r);
             }
+            // Read before the subtree's depth is judged: a reseller hung below it since
+            // changes it, and the move starts over.
+            let tree_version = self.store.tree_version(child).await?;
             let new = match parent {
                 Some(refid) => Some(self.parent_link(Some(&r), refid).await?),
                 None => None,
@@ -124,6 +128,7 @@ impl<S: Store> Ally<S> {
                 child_refid: r.refid.clone(),
                 child_created_at: r.created_at,
                 version: r.version,
+                tree_version,
                 old,
                 new,
                 at: self.now(),

@@ -217,6 +217,10 @@ pub fn expiring_lot_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &
     active_hold_order(expires_at, user_id, id)
 }
 
+/// Sort key of a reseller's tree item: the version of the tree below it, changed by a
+/// reseller hung anywhere below, beside the wallet so that never writes the wallet.
+pub const TREE: &str = "TREE";
+
 /// Prefix of a child link's sort key, in its parent's partition.
 pub const CHILD_PREFIX: &str = "CHILD#";
 

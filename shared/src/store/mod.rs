@@ -395,11 +395,15 @@ pub struct ChildLink {
 
 /// The reseller tree: parent links and the children of each reseller.
 pub trait Hierarchy: Send + Sync {
-    /// Moves a reseller under a parent or to the top, under its version and the chain above
-    /// the new parent as read (a refusal `VersionChanged` when either moved). Each reseller
-    /// of that chain gets a new version, so a move of one of them decided on its subtree's
-    /// depth before this one is refused, to be judged again.
+    /// Moves a reseller under a parent or to the top, under its version, its tree version and
+    /// the chain above the new parent as read (a refusal `VersionChanged` when any moved).
+    /// Each reseller of that chain gets a new tree version (never a new wallet version), so
+    /// a move of one of them decided on its subtree's depth before this one is refused, to
+    /// be judged again.
     fn set_parent(&self, change: &ParentChange) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The version of the tree below `user` (0 while nothing was ever hung below it).
+    fn tree_version(&self, user: &UserId) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// The direct children of `parent`, newest first.
     fn children(

@@ -138,7 +138,7 @@ pub struct WalletChange {
 
 /// A reseller of the chain above a new parent, with its own parent as read: the write
 /// requires it unchanged, so two moves at once cannot close a cycle, and gives it a new
-/// version, so a move of it judged on the depth below it as read cannot deepen the tree.
+/// tree version, so a move of it judged on the depth below it as read cannot deepen the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ancestor {
     pub user_id: UserId,
@@ -162,6 +162,8 @@ pub struct ParentChange {
     pub child_refid: RefId,
     pub child_created_at: DateTime<Utc>,
     pub version: u64,
+    /// The version of the tree below the child as read: its move was judged on that depth.
+    pub tree_version: u64,
     pub old: Option<UserId>,
     pub new: Option<ParentLink>,
     pub at: DateTime<Utc>,

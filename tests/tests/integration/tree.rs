@@ -111,6 +111,7 @@ async fn a_reseller_hung_below_a_move_in_flight_makes_it_start_over<S: Store>(st
         child_refid: x.clone(),
         child_created_at: xr.created_at,
         version: xr.version,
+        tree_version: ally.store().tree_version(&uid("x")).await.unwrap(),
         old: None,
         new: Some(ParentLink {
             parent: uid("p"),
@@ -215,7 +216,36 @@ async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
     assert_eq!(spent, [(leaf, 300), (mid, 170), (top, 70)], "members only, by spend");
 }
 
+/// The wallet versions of `top` and `mid`.
+async fn wallet_versions<S: Store>(ally: &Ally<S>) -> (u64, u64) {
+    let top = ally.find_by_user(&uid("top")).await.unwrap().version;
+    (top, ally.find_by_user(&uid("mid")).await.unwrap().version)
+}
+
+/// A distributor's wallet is its own: hanging resellers below it (at onboarding or by a
+/// move), however deep, never writes its wallet item, so its own money calls never meet a
+/// tree change.
+async fn hanging_resellers_below_never_writes_the_wallets_above<S: Store>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let top = reseller_with(&ally, "top", Tier::Gold, 1_000).await.refid;
+    let mid = onboarded(&ally, "mid", Tier::Standard, None).await.refid;
+    under(&ally, &mid, Some(&top)).await.unwrap();
+    let before = wallet_versions(&ally).await;
+    let leaf = onboarded(&ally, "leaf", Tier::Standard, None).await.refid;
+    under(&ally, &leaf, Some(&mid)).await.unwrap();
+    let request = NewReseller {
+        user_id: Some(uid("born-below")),
+        parent_refid: Some(mid.clone()),
+        ..NewReseller::new(company("Born Below Ltd"))
+    };
+    ally.onboard(&admin(), request).await.unwrap();
+    under(&ally, &leaf, None).await.unwrap();
+    assert_eq!(wallet_versions(&ally).await, before, "the wallets above were not written");
+    assert_eq!(children_of(&ally, "mid").await.len(), 1, "born-below is listed, leaf moved away");
+}
+
 on_both_stores!(
+    hanging_resellers_below_never_writes_the_wallets_above,
     subtree_figures_are_the_sums_of_their_members,
     an_admin_builds_the_tree_without_cycles_or_excess_depth,
     two_moves_at_once_never_close_a_cycle,

@@ -1,8 +1,9 @@
 //! The memory store's reseller tree: each move judged under the lock as DynamoDB judges
-//! its transaction (the child's version, the chain above the new parent as read).
+//! its transaction (the child's version and tree version, the chain above the new parent
+//! as read).
 
 use super::{MemoryStore, Tables};
-use crate::domain::{Refusal, Reseller, UserId};
+use crate::domain::{Refusal, UserId};
 use crate::store::{
     Ancestor, ChildLink, Hierarchy, Page, PageRequest, ParentChange, ParentLink, StoreError, StoreResult, Stored, keys,
     page_newest_first,
@@ -19,20 +20,14 @@ impl Tables {
     }
 
     /// Lists `child` under the parent of `link` and gives every reseller of its chain a new
-    /// version, as the DynamoDB store does (a move of one of them decided on the depth of
-    /// its subtree as read starts over). Answers their profiles before and after.
-    pub(super) fn link(&mut self, child: ChildLink, link: &ParentLink) -> Vec<(Reseller, Reseller)> {
+    /// tree version, as the DynamoDB store does (a move of one of them decided on the depth
+    /// of its subtree as read starts over); their wallets are not touched.
+    pub(super) fn link(&mut self, child: ChildLink, link: &ParentLink) {
         let order = keys::reseller_order(&child.created_at, &child.user_id);
         self.children.entry(link.parent.to_string()).or_default().insert(order, child);
-        let mut bumped = Vec::new();
         for ancestor in &link.chain {
-            if let Some(r) = self.resellers.get_mut(ancestor.user_id.as_str()) {
-                let before = r.clone();
-                r.version += 1;
-                bumped.push((before, r.clone()));
-            }
+            *self.tree_versions.entry(ancestor.user_id.to_string()).or_default() += 1;
         }
-        bumped
     }
 }
 
@@ -40,7 +35,11 @@ impl Hierarchy for MemoryStore {
     async fn set_parent(&self, change: &ParentChange) -> StoreResult<()> {
         let mut t = self.lock();
         let version = t.resellers.get(change.child.as_str()).map(|r| r.version);
-        if version != Some(change.version) || change.new.as_ref().is_some_and(|l| !t.chain_holds(&l.chain)) {
+        let tree_version = t.tree_versions.get(change.child.as_str()).copied().unwrap_or_default();
+        if version != Some(change.version)
+            || tree_version != change.tree_version
+            || change.new.as_ref().is_some_and(|l| !t.chain_holds(&l.chain))
+        {
             return Err(StoreError::Refused(Refusal::VersionChanged));
         }
         let order = keys::reseller_order(&change.child_created_at, &change.child);
@@ -55,9 +54,7 @@ impl Hierarchy for MemoryStore {
                 refid: change.child_refid.clone(),
                 created_at: change.child_created_at,
             };
-            for (before, after) in t.link(child, link) {
-                self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(after))));
-            }
+            t.link(child, link);
         }
         let Some(r) = t.resellers.get_mut(change.child.as_str()) else {
             return Err(StoreError::Refused(Refusal::Missing));
@@ -70,6 +67,10 @@ impl Hierarchy for MemoryStore {
         self.changed();
         self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(after))));
         Ok(())
+    }
+
+    async fn tree_version(&self, user: &UserId) -> StoreResult<u64> {
+        Ok(self.lock().tree_versions.get(user.as_str()).copied().unwrap_or_default())
     }
 
     async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {

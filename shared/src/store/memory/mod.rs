@@ -71,6 +71,9 @@ struct Tables {
     /// Links to each reseller's direct children, by parent then child order.
     #[serde(default)]
     children: BTreeMap<String, BTreeMap<String, ChildLink>>,
+    /// Each reseller's tree version (absent: 0), bumped when a reseller is hung below it.
+    #[serde(default)]
+    tree_versions: BTreeMap<String, u64>,
     /// Credit lots as opened, by owner then id (live amounts are on the wallet).
     #[serde(default)]
     lots: Owned<Lot>,
@@ -178,9 +181,7 @@ impl Profiles for MemoryStore {
                 refid: reseller.refid.clone(),
                 created_at: reseller.created_at,
             };
-            for (before, after) in t.link(child, link) {
-                self.emit(&mut t, Some(Stored::Reseller(Box::new(before))), Some(Stored::Reseller(Box::new(after))));
-            }
+            t.link(child, link);
         }
         let mut profile = reseller.clone();
         let metadata = std::mem::take(&mut profile.metadata);
