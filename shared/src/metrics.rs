@@ -34,6 +34,9 @@ pub enum Metric {
     WalletDrift,
     /// A handler that panicked, answered 500 instead of dropping the connection.
     Panic,
+    /// A change record the network's figures could not read: they miss it until a person
+    /// recounts (its sequence number is in the log).
+    UncountedRecord,
 }
 
 impl Metric {
@@ -49,6 +52,7 @@ impl Metric {
             Metric::RewardPaid => ("RewardsPaid", 1),
             Metric::WalletDrift => ("WalletDrift", 1),
             Metric::Panic => ("Panics", 1),
+            Metric::UncountedRecord => ("UncountedRecords", 1),
         }
     }
 }
@@ -79,7 +83,7 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
     }
     // A failure that needs a person, wherever it happens, is also counted without the
     // function's name: one alarm watches every function.
-    let anywhere = metrics.iter().any(|m| matches!(m, Metric::WalletDrift | Metric::Panic));
+    let anywhere = metrics.iter().any(|m| matches!(m, Metric::WalletDrift | Metric::Panic | Metric::UncountedRecord));
     let dimensions = match (code, anywhere) {
         (Some(_), _) => json!([["function"], ["function", "code"]]),
         (None, true) => json!([["function"], []]),
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_drift_or_a_panic_is_also_counted_for_every_function_at_once() {
-        for metric in [Metric::WalletDrift, Metric::Panic] {
+        for metric in [Metric::WalletDrift, Metric::Panic, Metric::UncountedRecord] {
             let line: Value = serde_json::from_str(&emf_line("ally-provision", &[metric], 7)).unwrap();
             assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"], []]), "{metric:?}");
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ally::domain::{
     Activity, AutoTopUp, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, MetadataPatch,
-    NetworkDelta, NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
+    NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
 };
 use ally::store::{
     ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, MetadataPatched, Page, PageRequest,
@@ -300,10 +300,15 @@ impl<S: Counters> Counters for Hooked<S> {
         self.pause().await;
         self.inner.network_totals().await
     }
-    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
-        self.before("apply_network")?;
+    async fn apply_figures(&self, window: &ally::store::FiguresWindow) -> StoreResult<bool> {
+        self.before("apply_figures")?;
         self.pause().await;
-        self.inner.apply_network(deltas).await
+        self.inner.apply_figures(window).await
+    }
+    async fn fold_figures(&self, quiet_since: DateTime<Utc>) -> StoreResult<usize> {
+        self.before("fold_figures")?;
+        self.pause().await;
+        self.inner.fold_figures(quiet_since).await
     }
 }
 

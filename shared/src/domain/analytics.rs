@@ -100,6 +100,39 @@ pub struct NetworkDelta {
     pub tiers: TierSnapshot,
 }
 
+/// Changes of the table summed: what a run of one stream shard's records adds to the
+/// network's figures, written at once (and carried between the invocations of a window).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSum {
+    /// The activity of each day the changes count for (months are their days' sums).
+    pub days: BTreeMap<NaiveDate, Activity>,
+    pub outstanding: i64,
+    pub promotional: i64,
+    pub tiers: TierSnapshot,
+    /// When the newest change summed happened.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl NetworkSum {
+    /// Adds one change's delta.
+    pub fn add(&mut self, delta: &NetworkDelta) {
+        if !delta.activity.is_empty() {
+            *self.days.entry(delta.day).or_default() += delta.activity;
+        }
+        self.outstanding += delta.outstanding;
+        self.promotional += delta.promotional;
+        for tier in Tier::ALL {
+            *self.tiers.count_mut(tier) += delta.tiers.count(tier);
+        }
+        self.as_of = self.as_of.max(Some(delta.at));
+    }
+
+    /// Whether it moves nothing.
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty() && self.outstanding == 0 && self.promotional == 0 && self.tiers == TierSnapshot::default()
+    }
+}
+
 /// The first day of the month holding `day`: the key of monthly counters.
 pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)

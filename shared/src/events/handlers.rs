@@ -15,10 +15,10 @@ use super::notices::notify_alert;
 use super::parking::Parking;
 use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
 use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, figures, publisher, stream};
+use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
-use crate::store::{Counters, Store};
+use crate::store::Store;
 
 /// How much time a report run keeps in hand before its deadline to stop cleanly.
 const REPORT_MARGIN_MS: i64 = 20_000;
@@ -33,13 +33,6 @@ pub async fn publish_stream<S: Store, B: Bus, P: Parking>(
 ) -> DynamoDbEventResponse {
     let records = batch.records.iter().map(stream::record_of).collect();
     batch_failures(publisher::publish(ally.store(), bus, parking, ally.config().low_credit_threshold, records).await)
-}
-
-/// `network-figures`: a stream batch counted into the network's figures, each record once
-/// however often the batch comes (redelivered, bisected, two consumers at once).
-pub async fn count_stream<S: Counters>(store: &S, batch: StreamBatch) -> DynamoDbEventResponse {
-    let records = batch.records.iter().map(stream::change_of).collect();
-    batch_failures(figures::count(store, records).await)
 }
 
 /// The answer that makes Lambda retry only the `failed` records (by sequence number).
@@ -135,14 +128,15 @@ pub struct Swept {
     pub bulks_finished: usize,
     pub top_ups_failed: usize,
     pub commissions_settled: usize,
+    pub figure_shards_folded: usize,
 }
 
 /// `sweeper`: releases the holds past their `expires_at`, then writes down the expiry of
 /// the lots past theirs (after the holds, so a lot an expired hold reserved expires in the
 /// same run), then finishes the bulk onboardings whose fill is still pending after the
 /// grace, then fails the auto top-up requests nothing paid within a day, then settles the
-/// commissions of the days closed since the last settlement. Each is exactly once however
-/// many sweeps overlap.
+/// commissions of the days closed since the last settlement, then folds the network
+/// figures of closed stream shards. Each is exactly once however many sweeps overlap.
 pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     // Boxed, as the referral: these futures are too deep to nest unboxed in a runtime service.
     // Both run whatever the other came to; a failure of either is reported after both.
@@ -151,12 +145,14 @@ pub async fn sweep<S: Store>(ally: &Ally<S>) -> Result<Swept, AllyError> {
     let bulks = Box::pin(ally.finish_pending_bulks(chrono::Duration::seconds(BULK_GRACE_SECONDS))).await;
     let top_ups = Box::pin(ally.fail_stale_top_ups(ally.now())).await;
     let commissions = Box::pin(ally.settle_commissions()).await;
+    let figures = Box::pin(ally.fold_network_figures()).await;
     Ok(Swept {
         holds_released: holds?,
         lots_expired: lots?,
         bulks_finished: bulks?,
         top_ups_failed: top_ups?,
         commissions_settled: commissions?,
+        figure_shards_folded: figures?,
     })
 }
 

@@ -91,7 +91,19 @@ fn periods(pieces: &[(DateRange, Granularity)]) -> Vec<(NaiveDate, Granularity)>
     out
 }
 
+/// How long DynamoDB Streams keeps a record: after it, a shard's windows cannot come again.
+const STREAM_RETENTION_HOURS: i64 = 24;
+
 impl<S: Store> Ally<S> {
+    /// Folds the network figures of the stream shards quiet for longer than the stream
+    /// keeps records (closed: no window of theirs can come again) into the base figures:
+    /// what the sweeper runs, so reading the figures stays a few items whatever the age of
+    /// the table. Returns how many shards it folded.
+    pub async fn fold_network_figures(&self) -> Result<usize, AllyError> {
+        let quiet_since = self.now() - chrono::Duration::hours(STREAM_RETENTION_HOURS + 1);
+        Ok(self.store.fold_figures(quiet_since).await?)
+    }
+
     /// Resellers ranked by clients onboarded in `range` (then by credits spent), at most `limit`.
     pub async fn top_resellers(&self, range: &DateRange, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
         if range.days() > TOP_RESELLERS_MAX_DAYS {

@@ -8,6 +8,24 @@ use crate::domain::{
     UpgradeSuggestion, UserId,
 };
 
+/// A stream sequence number in a form whose text order is its numeric order (DynamoDB's are
+/// 21 to 40 digits): how a shard's high-water mark is compared.
+pub fn stream_position(sequence_number: &str) -> String {
+    format!("{sequence_number:0>40}")
+}
+
+/// One stream shard's run of change records, summed: its shard, the first and last
+/// sequence numbers it covers, what they add to the network's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiguresWindow {
+    pub shard: String,
+    pub first: String,
+    pub last: String,
+    pub sum: crate::domain::NetworkSum,
+    /// When it is written: a shard quiet for a day is folded into the base figures.
+    pub at: DateTime<Utc>,
+}
+
 /// One item change of the table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemChange {

@@ -78,15 +78,40 @@ pub const BY_DAY_INDEX: &str = "by-day";
 pub const BY_MONTH_INDEX: &str = "by-month";
 
 /// How many partitions a period's entries of the by-day and by-month indexes are spread
-/// over: each reseller writes its entry once per period, and the shards keep even a burst
-/// of first writes (every reseller's first spend after midnight) under one partition's
-/// 1,000 writes a second. A reseller always lands in the same shard.
-pub const ACTIVE_SHARDS: u8 = 4;
+/// over: each reseller writes its entry once per period, and the shards keep the burst of
+/// first writes (1,000,000 resellers whose first operation of the day, or of the month,
+/// falls in its first minute: ~16,700 index writes a second) at about half of one
+/// partition's 1,000 writes a second each (CAPACITY.md). A reseller always lands in the
+/// same shard.
+pub const ACTIVE_SHARDS: u8 = 32;
 
-/// The by-day and by-month shard of a reseller: a stable hash of its user id.
+/// How many partitions each sparse list of the `by-status` index (active holds, expiring
+/// lots, pending top-ups and fills, open figures) is spread over: an item enters and leaves
+/// its list with the money write that opens and closes it, so a list's writes follow the
+/// money rate; 16 keep the busiest (holds) under one partition's 1,000 writes a second at
+/// the network's goal rate (CAPACITY.md). The sweeper reads every shard.
+pub const SPARSE_SHARDS: u8 = 16;
+
+/// The shard of `id` among `shards`: a stable hash (`shards` divides 256, so each is as likely).
+fn shard_of(id: &str, shards: u8) -> u8 {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(id.as_bytes());
+    digest[0] % shards
+}
+
+/// The by-day and by-month shard of a reseller.
 pub fn active_shard(user_id: &str) -> u8 {
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(user_id.as_bytes());
-    digest[0] % ACTIVE_SHARDS
+    shard_of(user_id, ACTIVE_SHARDS)
+}
+
+/// The partition of `owner`'s items in the sparse `by-status` list `list` (`ACTIVE_HOLDS`...).
+pub fn sparse(list: &str, owner: &str) -> String {
+    format!("{list}#{}", shard_of(owner, SPARSE_SHARDS))
+}
+
+/// Every partition of the sparse list `list`: its shards, and the list itself, where items
+/// written before the lists were sharded wait.
+pub fn sparse_partitions(list: &str) -> Vec<String> {
+    (0..SPARSE_SHARDS).map(|shard| format!("{list}#{shard}")).chain(std::iter::once(list.to_string())).collect()
 }
 
 /// Partition of the by-day index: one shard of one day.
@@ -104,10 +129,11 @@ pub fn stats(user_id: &str) -> String {
     format!("STATS#{user_id}")
 }
 
-/// How many items network-wide counters are spread over, so no single item is hot.
+/// How many items the base network counters were spread over: the fold writes the first
+/// only, and readers still add all of them (a table counted before keeps its figures).
 pub const NETWORK_SHARDS: u8 = 16;
 
-/// Partition of one shard of the network's counters.
+/// Partition of one shard of the network's base counters.
 pub fn network(shard: u8) -> String {
     format!("NET#{shard}")
 }
@@ -125,11 +151,15 @@ pub fn month(month: chrono::NaiveDate) -> String {
 /// Sort key of a network shard's running totals (outstanding credits, tier counts).
 pub const TOTALS: &str = "TOTALS";
 
-/// Partition (and sort key) of the marker that a change record was counted in the
-/// network's figures.
-pub fn applied(record_id: &str) -> String {
-    format!("APPLIED#{record_id}")
+/// Partition (and sort key) of the figures one stream shard's windows added, not yet
+/// folded into the base (`NET#0`).
+pub fn shard_figures(shard: &str) -> String {
+    format!("FIGURES#{shard}")
 }
+
+/// The sparse list, in the `by-status` index, of the stream shards' figures not folded
+/// yet (an item leaves it when folded), read by every network figure and the fold.
+pub const OPEN_FIGURES: &str = "FIGURES#OPEN";
 
 /// Partition (and sort key) of a claim: work done once.
 pub fn claim(key: &str) -> String {
@@ -144,8 +174,8 @@ pub fn hold(id: &str) -> String {
     format!("{HOLD_PREFIX}{id}")
 }
 
-/// Partition, in the `by-status` index, of the active holds: sparse (a hold leaves it when
-/// it closes), read by the hold sweeper by expiry.
+/// The sparse list, in the `by-status` index, of the active holds (a hold leaves it when it
+/// closes), over `SPARSE_SHARDS` partitions, read by the hold sweeper by expiry.
 pub const ACTIVE_HOLDS: &str = "HOLD#ACTIVE";
 
 /// Sort key of an active hold in that partition: its expiry (fixed width, so text order is
@@ -154,8 +184,8 @@ pub fn active_hold_order(expires_at: &chrono::DateTime<chrono::Utc>, user_id: &s
     format!("{}#{user_id}#{id}", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
-/// Partition, in the `by-status` index, of the idempotency records whose bulk fill is
-/// pending: sparse (only those records carry it), read by the sweeper.
+/// The sparse list, in the `by-status` index, of the idempotency records whose bulk fill is
+/// pending (only those records carry it), over `SPARSE_SHARDS` partitions, read by the sweeper.
 pub const PENDING_FILLS: &str = "FILL#PENDING";
 
 /// Sort key of a pending fill in that partition: the charge's time, then its owner.
@@ -208,8 +238,9 @@ pub fn lot_beside_wallet(id: &str) -> String {
     format!("{LOT_BESIDE_WALLET_PREFIX}{id}")
 }
 
-/// Partition, in the `by-status` index, of the lots with an expiry not yet taken: sparse
-/// (a lot leaves it when the expiry job has seen it), read by the expiry job by expiry.
+/// The sparse list, in the `by-status` index, of the lots with an expiry not yet taken (a
+/// lot leaves it when the expiry job has seen it), over `SPARSE_SHARDS` partitions, read
+/// by the expiry job by expiry.
 pub const EXPIRING_LOTS: &str = "LOT#EXPIRING";
 
 /// Sort key of a lot in that partition: its expiry, then its owner and id.
@@ -243,8 +274,9 @@ pub fn top_up(id: &str) -> String {
     format!("{TOP_UP_PREFIX}{id}")
 }
 
-/// Partition, in the `by-status` index, of the auto top-up requests still pending: sparse
-/// (a request leaves it when paid, failed or cancelled), read by the sweeper by age.
+/// The sparse list, in the `by-status` index, of the auto top-up requests still pending (a
+/// request leaves it when paid, failed or cancelled), over `SPARSE_SHARDS` partitions, read
+/// by the sweeper by age.
 pub const PENDING_TOP_UPS: &str = "TOPUP#PENDING";
 
 /// Sort key of a request in that partition: when it was made, then its owner and id.

@@ -15,7 +15,7 @@ mod top_ups;
 mod waiting;
 mod writes;
 
-pub use change::{ItemChange, Stored};
+pub use change::{FiguresWindow, ItemChange, Stored, stream_position};
 pub use page::{Page, PageRequest};
 pub(crate) use page::{decode_cursor, encode_cursor, page_newest_first};
 pub use referrals::{PendingReferral, Referrals, RewardSlot};
@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Accrual, Activity, Alerts, AllyError, Client, ClientId, DateRange, Guard, Hold, HoldReason, IdempotencyKey,
-    LedgerEntry, Lot, Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal,
-    Reseller, Status, Tier, UserId,
+    LedgerEntry, Lot, Metadata, MetadataPatch, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, Status,
+    Tier, UserId,
 };
 
 /// Whether counters are read per day or per month (keyed by the month's first day).
@@ -362,10 +362,17 @@ pub trait Counters: Send + Sync {
     /// Outstanding credits and resellers per tier, network-wide.
     fn network_totals(&self) -> impl Future<Output = StoreResult<NetworkTotals>> + Send;
 
-    /// Adds each delta, named by its change record's id, to the network's figures exactly
-    /// once: an id applied before (a redelivered or bisected batch, a second consumer) is
-    /// skipped. All of it or, on an error, possibly a prefix that a retry completes.
-    fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Adds `window` to the network's figures exactly once, in one write to an item of its
+    /// stream shard guarded by the shard's high-water mark: a window delivered again (a
+    /// retried invocation, a second consumer) adds nothing. Answers whether it was added
+    /// now; a window that overlaps one added before without being it is refused
+    /// (`Duplicate`): a stream shard's windows never overlap.
+    fn apply_figures(&self, window: &FiguresWindow) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Folds the figures of every stream shard quiet since `quiet_since` (no window written
+    /// after it: closed, and past the stream's retention) into the network's base figures,
+    /// each exactly once; answers how many.
+    fn fold_figures(&self, quiet_since: DateTime<Utc>) -> impl Future<Output = StoreResult<usize>> + Send;
 }
 
 /// Bookkeeping of event consumers and long jobs: work claimed once, checkpoints.

@@ -157,19 +157,18 @@ async fn main() {
     );
 }
 
-/// Records per batch of the `network-figures` function's stream mapping (`template.yaml`).
-const STREAM_BATCH: usize = 1_000;
+/// Records per window of the `network-figures` function's stream mapping (`template.yaml`).
+const STREAM_WINDOW: usize = 1_000;
 
-/// The network's figures, counted from the stream by their own consumer, in the batches the
-/// `network-figures` function gets.
+/// The network's figures, counted from the stream by their own consumer, one window per
+/// shard and run of records.
 async fn consume(ally: &Ally<DynamoStore>, recorder: &Recorder) {
     recorder.label("network figures (stream consumer)", "network");
-    let batch = ally_tests::stream::stream_batch(ally.store()).await;
-    for records in batch.records.chunks(STREAM_BATCH) {
-        let mut part = batch.clone();
-        part.records = records.to_vec();
-        let answer = ally::events::handlers::count_stream(ally.store(), part).await;
-        assert!(answer.batch_item_failures.is_empty(), "every record counted");
+    for (shard, records) in ally_tests::stream::stream_records(ally.store()).await {
+        for window in records.chunks(STREAM_WINDOW) {
+            let event = ally_tests::stream::final_window(&shard, window);
+            ally::events::figures::count_window(ally.store(), event).await.expect("the window counted");
+        }
     }
 }
 

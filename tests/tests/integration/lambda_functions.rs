@@ -159,12 +159,19 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     assert_eq!(names, vec!["Tailspin Toys", "Fabrikam", "Contoso"], "newest first");
     drop(clients);
 
-    // The network's figures come from the stream, counted by their own function; the same
-    // batch again counts nothing twice.
-    let batch = serde_json::to_value(ally_tests::stream::stream_batch(seeded.store()).await).unwrap();
+    // The network's figures come from the stream in tumbling windows, counted by their own
+    // function: a window's first invocation hands its sum on in the window's state, the last
+    // writes it; the last again counts nothing twice.
+    let (shard, records) = ally_tests::stream::stream_records(seeded.store()).await.remove(0);
+    let mut last = serde_json::to_value(ally_tests::stream::final_window(&shard, &records[1..])).unwrap();
+    let mut opening = serde_json::to_value(ally_tests::stream::final_window(&shard, &records[..1])).unwrap();
+    opening["isFinalInvokeForWindow"] = json!(false);
     let mut figures = Function::start("network-figures", &table).await;
-    assert_eq!(figures.invoke(batch.clone()).await.1, json!({"batchItemFailures": []}));
-    assert_eq!(figures.invoke(batch).await.1, json!({"batchItemFailures": []}));
+    let (_, handed_on) = figures.invoke(opening).await;
+    assert!(handed_on["state"]["figures"].is_string(), "{handed_on}");
+    last["state"] = handed_on["state"].clone();
+    assert_eq!(figures.invoke(last.clone()).await.1, json!({"state": {}, "batchItemFailures": []}));
+    assert_eq!(figures.invoke(last).await.1, json!({"state": {}, "batchItemFailures": []}));
     drop(figures);
 
     let mut analytics = Function::start("analytics", &table).await;
@@ -234,7 +241,9 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let (_, swept) = sweeper.invoke(sample("sweeper-schedule")).await;
     assert_eq!(
         swept,
-        json!("Swept { holds_released: 0, lots_expired: 0, bulks_finished: 0, top_ups_failed: 0 }"),
+        json!(
+            "Swept { holds_released: 0, lots_expired: 0, bulks_finished: 0, top_ups_failed: 0, commissions_settled: 0, figure_shards_folded: 0 }"
+        ),
         "nothing expired or pending"
     );
 }

@@ -10,6 +10,7 @@ mod durability;
 mod events;
 mod extremes;
 mod faults;
+mod filters;
 mod growth;
 mod holds;
 mod hostile;

@@ -1,18 +1,17 @@
 //! The network's figures are counted from the change records by their own consumer, never
-//! inside a money transaction: each record once, whether the batch comes again, is cut in
-//! two (bisected), or is handled by two consumers at the same time. Both stores.
+//! inside a money transaction: each shard's window once, whether it comes again or is
+//! handled by two consumers at the same time, and folded once when its shard is closed.
+//! Both stores.
 
 use ally::domain::{EntryKind, Tier};
-use ally::events::figures;
-use ally::events::handlers::count_stream;
+use ally::events::figures::count_window;
 use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
-use ally::store::ItemChange;
+use ally::store::Counters;
 use ally::store::memory::MemoryStore;
 use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, recomputed};
-use ally_tests::stream::stream_batch;
+use ally_tests::stream::{final_window, stream_records};
 use ally_tests::{cname, ikey, reseller_with, uid};
-use aws_lambda_events::event::dynamodb::Event as StreamBatch;
 
 /// Some of everything the figures count: resellers of two tiers, credits, spends, a bulk
 /// of clients, a tier change.
@@ -36,57 +35,72 @@ async fn activity<S: ally::store::Store>(ally: &Ally<S>) -> Vec<String> {
     users
 }
 
-fn halves(batch: &StreamBatch) -> (StreamBatch, StreamBatch) {
-    let mid = batch.records.len() / 2;
-    let mut first = batch.clone();
-    let mut second = batch.clone();
-    first.records.truncate(mid);
-    second.records.drain(..mid);
-    (first, second)
+/// The network's figures of a store: outstanding, promotional, tiers.
+async fn totals<S: ally::store::Store>(ally: &Ally<S>) -> (i64, i64, ally::domain::TierSnapshot) {
+    let t = ally.network_totals().await.unwrap();
+    (t.outstanding, t.promotional, t.tiers)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dynamodb_counts_each_stream_record_once() {
+async fn dynamodb_counts_each_window_once_and_folds_closed_shards() {
     let ally = Ally::new(ally_tests::dynamo_store().await, Config::default());
     let users = activity(&ally).await;
     let store = ally.store();
-    let batch = stream_batch(store).await;
-    let (first, second) = halves(&batch);
-    // The second half first, as a retry from a failed record would deliver it.
-    assert!(count_stream(store, second.clone()).await.batch_item_failures.is_empty());
-    let (a, b) = tokio::join!(count_stream(store, batch.clone()), count_stream(store, batch.clone()));
-    assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty(), "two consumers at once");
+    let (shard, records) = stream_records(store).await.into_iter().next().expect("a shard");
+    let mid = records.len() / 2;
+    let (first, second, whole) =
+        (final_window(&shard, &records[..mid]), final_window(&shard, &records[mid..]), final_window(&shard, &records));
+    // One window after the other, as the stream delivers them.
+    count_window(store, first.clone()).await.unwrap();
+    count_window(store, second.clone()).await.unwrap();
     let caught_up = recomputed(&ally, &users).await;
     assert_figures_match(&ally, &users).await;
-    // Redelivered whole, then bisected: nothing counts twice.
-    for again in [batch.clone(), first, second] {
-        assert!(count_stream(store, again).await.batch_item_failures.is_empty());
+    // Delivered again (a retried invocation), whole or in part, or by two consumers at
+    // once: nothing counts twice.
+    for again in [first, second.clone()] {
+        count_window(store, again).await.unwrap();
     }
+    let (a, b) = tokio::join!(count_window(store, second.clone()), count_window(store, second));
+    a.unwrap();
+    b.unwrap();
     assert_eq!(ally.total_credits().await.unwrap(), caught_up.total);
     assert_eq!(ally.tier_snapshot().await.unwrap(), caught_up.tiers);
+    // A window overlapping one counted is left out, never half-counted.
+    count_window(store, whole.clone()).await.unwrap();
+    assert_eq!(ally.total_credits().await.unwrap(), caught_up.total);
+    // A day later the shard is closed: its figures move into the base, once, and read the same.
+    let before = totals(&ally).await;
+    assert_eq!(store.fold_figures(chrono::Utc::now() - chrono::Duration::hours(1)).await.unwrap(), 0, "not quiet yet");
+    assert_eq!(store.fold_figures(chrono::Utc::now() + chrono::Duration::hours(1)).await.unwrap(), 1);
+    assert_eq!(store.fold_figures(chrono::Utc::now() + chrono::Duration::hours(1)).await.unwrap(), 0, "folded once");
+    assert_eq!(totals(&ally).await, before);
     assert_figures_match(&ally, &users).await;
+    // The folded shard keeps its mark: a late redelivery still counts nothing.
+    count_window(store, whole).await.unwrap();
+    assert_eq!(totals(&ally).await, before);
 }
 
+/// The memory store counts its own changes as it makes them; windows of a shard given to it
+/// count once, as on DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_memory_store_counts_each_change_record_once() {
-    let (store, mut feed) = MemoryStore::new().with_change_feed();
-    let ally = Ally::new(store, Config::default());
+async fn the_memory_store_counts_each_window_once() {
+    let ally = Ally::new(MemoryStore::new(), Config::default());
     let users = activity(&ally).await;
-    let mut records: Vec<ItemChange> = Vec::new();
-    while let Ok(change) = feed.try_recv() {
-        records.push(change);
-    }
-    assert!(records.len() > 20, "the store emitted its changes: {}", records.len());
-    let as_batch = |changes: &[ItemChange]| changes.iter().map(|c| (c.id.clone(), Ok(c.clone()))).collect();
-    let mid = records.len() / 2;
-    // The store counted each change as it made it: the consumer's deliveries, whole,
-    // bisected or twice at once, add nothing.
-    assert!(figures::count(ally.store(), as_batch(&records)).await.is_empty());
-    assert!(figures::count(ally.store(), as_batch(&records[..mid])).await.is_empty());
-    let (a, b) = tokio::join!(
-        figures::count(ally.store(), as_batch(&records[mid..])),
-        figures::count(ally.store(), as_batch(&records))
-    );
-    assert!(a.is_empty() && b.is_empty());
     assert_figures_match(&ally, &users).await;
+    let before = totals(&ally).await;
+    let mut sum = ally::domain::NetworkSum { outstanding: 50, ..Default::default() };
+    sum.tiers.gold = 1;
+    let window = |first: &str, last: &str| ally::store::FiguresWindow {
+        shard: "s-1".into(),
+        first: first.into(),
+        last: last.into(),
+        sum: sum.clone(),
+        at: chrono::Utc::now(),
+    };
+    assert!(ally.store().apply_figures(&window("10", "19")).await.unwrap());
+    assert!(!ally.store().apply_figures(&window("10", "19")).await.unwrap(), "delivered again");
+    assert!(ally.store().apply_figures(&window("15", "25")).await.is_err(), "an overlap is refused");
+    assert!(ally.store().apply_figures(&window("20", "29")).await.unwrap());
+    let after = totals(&ally).await;
+    assert_eq!((after.0 - before.0, after.2.gold - before.2.gold), (100, 2));
 }

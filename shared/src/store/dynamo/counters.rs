@@ -1,8 +1,8 @@
 //! Counters: the `ADD` updates a money transaction carries (the reseller's own day and
-//! month, nothing shared), the network's figures applied from the change stream once per
-//! record, and the reads analytics make of both.
+//! month, nothing shared), and the reads analytics make of them and of the network's
+//! figures (the base and the stream shards' open windows, see `figures`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,14 +12,14 @@ use super::item::{
     ACCRUED_PROMOTIONAL, ACCRUED_SPENDS, ACCRUED_SPENT, CounterItem, Item, TotalsItem, accruals, attr, key, n, parse,
     s, tier_attribute, to_attr,
 };
-use super::transaction::{Role, TxItem};
-use crate::domain::{Accrual, Activity, DateRange, NetworkDelta, NetworkTotals, Refusal, Tier, UserId, month_of};
-use crate::store::{Counters, Granularity, StoreError, StoreResult, backoff, keys};
+use super::transaction::TxItem;
+use crate::domain::{Accrual, Activity, DateRange, NetworkTotals, Tier, UserId, month_of};
+use crate::store::{Counters, FiguresWindow, Granularity, StoreError, StoreResult, keys};
 
 impl DynamoStore {
     /// `ADD`s `activity` to the counter item `(pk, sk)` of `period`; a reseller's day and
     /// month items also join the by-day and by-month indexes.
-    fn counter(
+    pub(super) fn counter(
         &self,
         pk: String,
         sk: String,
@@ -114,9 +114,14 @@ impl DynamoStore {
         ])
     }
 
-    /// `ADD`s to one shard of the network totals: outstanding credits (and the promotional
+    /// `ADD`s to one shard of the network's base totals: outstanding credits (and the promotional
     /// part) and tier counts, and `as_of`, the time of the newest change counted.
-    fn totals(&self, shard: u8, delta: &NetworkTotals, as_of: DateTime<Utc>) -> StoreResult<TxItem<'static>> {
+    pub(super) fn totals(
+        &self,
+        shard: u8,
+        delta: &NetworkTotals,
+        as_of: DateTime<Utc>,
+    ) -> StoreResult<TxItem<'static>> {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::network(shard), keys::TOTALS)))
@@ -137,59 +142,6 @@ impl DynamoStore {
         }
         let update = update.build().map_err(StoreError::backend)?;
         Ok(TxItem::plain(TransactWriteItem::builder().update(update).build()))
-    }
-
-    /// One transaction of network figures: a marker per record (which must not exist yet)
-    /// and the summed deltas on one shard's day, month and totals items.
-    fn network_write(&self, deltas: &[&(String, NetworkDelta)]) -> StoreResult<Vec<TxItem<'static>>> {
-        let expires = (Utc::now() + chrono::Duration::days(APPLIED_DAYS)).timestamp();
-        let mut items = Vec::with_capacity(deltas.len() + 4);
-        let mut days: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
-        let mut months: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
-        let mut totals = NetworkTotals::default();
-        for (id, delta) in deltas {
-            let mut marker = key(keys::applied(id), keys::applied(id));
-            marker.insert(attr::EXPIRES_AT.into(), n(expires));
-            items.push(TxItem {
-                write: self.put(marker, Some("attribute_not_exists(pk)"))?,
-                role: Role::IdempotencyKey,
-            });
-            if !delta.activity.is_empty() {
-                *days.entry(delta.day).or_default() += delta.activity;
-                *months.entry(month_of(delta.day)).or_default() += delta.activity;
-            }
-            totals.outstanding += delta.outstanding;
-            totals.promotional += delta.promotional;
-            for tier in Tier::ALL {
-                *totals.tiers.count_mut(tier) += delta.tiers.count(tier);
-            }
-            totals.as_of = totals.as_of.max(Some(delta.at));
-        }
-        let shard = rand::random_range(0..keys::NETWORK_SHARDS);
-        for (day, activity) in &days {
-            items.push(TxItem::plain(self.counter(
-                keys::network(shard),
-                keys::day(*day),
-                *day,
-                activity,
-                None,
-                None,
-            )?));
-        }
-        for (month, activity) in &months {
-            items.push(TxItem::plain(self.counter(
-                keys::network(shard),
-                keys::month(*month),
-                *month,
-                activity,
-                None,
-                None,
-            )?));
-        }
-        if let Some(as_of) = totals.as_of {
-            items.push(self.totals(shard, &totals, as_of)?);
-        }
-        Ok(items)
     }
 
     /// The counter items of every reseller active in `period` (all shards of the index).
@@ -224,41 +176,6 @@ impl DynamoStore {
             .collect();
         self.get_many(keys).await
     }
-
-    /// The ids among `ids` whose marker exists: already counted.
-    async fn applied(&self, ids: &[&str]) -> StoreResult<BTreeSet<String>> {
-        let wanted = ids.iter().map(|id| key(keys::applied(id), keys::applied(id))).collect();
-        let found = self.get_many(wanted).await?;
-        Ok(found
-            .iter()
-            .filter_map(|item| item.get(attr::PK).and_then(|v| v.as_s().ok()))
-            .filter_map(|pk| pk.strip_prefix("APPLIED#").map(str::to_string))
-            .collect())
-    }
-}
-
-/// How long a record's marker is kept: past the stream's 24-hour retention, no record can
-/// come again.
-const APPLIED_DAYS: i64 = 2;
-
-/// How many items one transaction of network figures holds at most (DynamoDB's limit).
-const MAX_TRANSACTION_ITEMS: usize = 100;
-
-/// How many times a chunk is tried again after a conflict or throttling.
-const NETWORK_ATTEMPTS: u32 = 10;
-
-/// The longest prefix of `deltas` whose markers and counter items fit in one transaction.
-fn chunk_len(deltas: &[&(String, NetworkDelta)]) -> usize {
-    let mut days = BTreeSet::new();
-    let mut months = BTreeSet::new();
-    for (taken, (_, delta)) in deltas.iter().enumerate() {
-        days.insert(delta.day);
-        months.insert(month_of(delta.day));
-        if taken + 1 + days.len() + months.len() + 1 > MAX_TRANSACTION_ITEMS {
-            return taken;
-        }
-    }
-    deltas.len()
 }
 
 impl Counters for DynamoStore {
@@ -296,6 +213,18 @@ impl Counters for DynamoStore {
                 *out.entry(counter.period).or_default() += counter.activity();
             }
         }
+        if owner_id.is_none() {
+            // The shards' windows not folded yet, by day or by their days' month.
+            for (day, activity) in self.open_sum().await?.days {
+                let (from, period) = match granularity {
+                    Granularity::Day => (range.start, day),
+                    Granularity::Month => (month_of(range.start), month_of(day)),
+                };
+                if (from..=range.end).contains(&period) {
+                    *out.entry(period).or_default() += activity;
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -321,36 +250,23 @@ impl Counters for DynamoStore {
         self.get_many(wanted).await?.into_iter().map(owned_activity).collect()
     }
 
-    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
-        let mut pending: Vec<&(String, NetworkDelta)> = deltas.iter().collect();
-        while !pending.is_empty() {
-            let len = chunk_len(&pending).max(1);
-            let mut chunk: Vec<&(String, NetworkDelta)> = pending.drain(..len).collect();
-            let mut attempt = 0;
-            while !chunk.is_empty() {
-                match self.transact(self.network_write(&chunk)?).await {
-                    Ok(()) => break,
-                    // Some were counted before (a redelivery, another consumer): drop them.
-                    Err(StoreError::Refused(Refusal::Duplicate)) if attempt < NETWORK_ATTEMPTS => {
-                        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
-                        let applied = self.applied(&ids).await?;
-                        chunk.retain(|(id, _)| !applied.contains(id));
-                        attempt += 1;
-                    }
-                    Err(StoreError::Conflict | StoreError::Throttled) if attempt < NETWORK_ATTEMPTS => {
-                        backoff(attempt).await;
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
+    async fn apply_figures(&self, window: &FiguresWindow) -> StoreResult<bool> {
+        self.write_window(window).await
+    }
+
+    async fn fold_figures(&self, quiet_since: DateTime<Utc>) -> StoreResult<usize> {
+        self.fold_quiet(quiet_since).await
     }
 
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         let shards = (0..keys::NETWORK_SHARDS).map(|shard| key(keys::network(shard), keys::TOTALS)).collect();
-        let mut totals = NetworkTotals::default();
+        let open = self.open_sum().await?;
+        let mut totals = NetworkTotals {
+            outstanding: open.outstanding,
+            promotional: open.promotional,
+            tiers: open.tiers,
+            as_of: open.as_of,
+        };
         for item in self.get_many(shards).await? {
             let shard: TotalsItem = parse(item)?;
             totals.outstanding += shard.outstanding;

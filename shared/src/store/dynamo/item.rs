@@ -135,7 +135,7 @@ pub fn idempotency_item(owner: &UserId, record: &IdempotencyRecord) -> StoreResu
     let mut stored = item(record, keys::reseller(owner), keys::idempotency(record.key.as_str()))?;
     if record.pending_fill.is_some() {
         // In the sparse partition of pending fills of the `by-status` index until done.
-        stored.insert(attr::STATUS_PK.into(), s(keys::PENDING_FILLS));
+        stored.insert(attr::STATUS_PK.into(), s(keys::sparse(keys::PENDING_FILLS, owner)));
         stored.insert(attr::STATUS_SK.into(), s(keys::pending_fill_order(&record.created_at, owner)));
     }
     Ok(stored)

@@ -2,11 +2,13 @@
 //! - [`item`]: attribute names and the mapping of domain types to items;
 //! - [`transaction`]: transactions, the wallet rule as a condition, cancellation reasons;
 //! - [`wallet`], [`profiles`], [`portfolio`], [`counters`], [`jobs`]: the store traits;
+//! - [`figures`]: the network's figures, one item per stream shard, folded into a base;
 //! - [`paging`] and [`batch`]: queries page by page, batch reads and writes;
 //! - [`table`]: the table's definition for emulators and tests.
 
 mod batch;
 mod counters;
+mod figures;
 mod hierarchy;
 mod item;
 mod jobs;

@@ -15,21 +15,25 @@ impl DynamoStore {
         query.into_paginator().items().send().try_collect().await.map_err(failure)
     }
 
-    /// The items in sparse partition `partition` of `by-status` whose index sort key is
-    /// before `before`, read again from the table (the index lags it), page after page.
-    pub(super) async fn swept(&self, partition: &str, before: String) -> StoreResult<Vec<Item>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_STATUS_INDEX)
-            .key_condition_expression("#pk = :pk AND #sk < :before")
-            .expression_attribute_names("#pk", attr::STATUS_PK)
-            .expression_attribute_names("#sk", attr::STATUS_SK)
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":before", s(before));
+    /// The items of the sparse `by-status` list `list` (every shard of it) whose index sort
+    /// key is before `before`, read again from the table (the index lags it), page after page.
+    pub(super) async fn swept(&self, list: &str, before: String) -> StoreResult<Vec<Item>> {
+        let shards = keys::sparse_partitions(list).into_iter().map(|partition| {
+            self.query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(keys::BY_STATUS_INDEX)
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_names("#pk", attr::STATUS_PK)
+                    .expression_attribute_names("#sk", attr::STATUS_SK)
+                    .expression_attribute_values(":pk", s(partition))
+                    .expression_attribute_values(":before", s(before.clone())),
+            )
+        });
         let text = |found: &Item, name: &str| found.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let wanted = self.query_all(query).await?.iter().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
+        let found = futures::future::try_join_all(shards).await?;
+        let wanted = found.iter().flatten().map(|f| key(text(f, attr::PK), text(f, attr::SK))).collect();
         self.get_many(wanted).await
     }
 

@@ -19,7 +19,7 @@ impl DynamoStore {
         let mut stored = item(request, keys::reseller(&request.owner_id), keys::top_up(&request.id))?;
         let put = Put::builder().table_name(&self.table);
         let put = if request.status == TopUpStatus::Pending {
-            stored.insert(attr::STATUS_PK.into(), s(keys::PENDING_TOP_UPS));
+            stored.insert(attr::STATUS_PK.into(), s(keys::sparse(keys::PENDING_TOP_UPS, &request.owner_id)));
             let order = keys::pending_top_up_order(&request.requested_at, &request.owner_id, &request.id);
             stored.insert(attr::STATUS_SK.into(), s(order));
             put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK)

@@ -59,7 +59,7 @@ impl DynamoStore {
         let hold = &write.hold;
         let mut stored = item(hold, keys::reseller(&hold.owner_id), keys::hold(&hold.id))?;
         if hold.status == HoldStatus::Active {
-            stored.insert(attr::STATUS_PK.into(), s(keys::ACTIVE_HOLDS));
+            stored.insert(attr::STATUS_PK.into(), s(keys::sparse(keys::ACTIVE_HOLDS, &hold.owner_id)));
             stored
                 .insert(attr::STATUS_SK.into(), s(keys::active_hold_order(&hold.expires_at, &hold.owner_id, &hold.id)));
         }
@@ -82,7 +82,7 @@ impl DynamoStore {
             LotWrite::Put(lot) => {
                 let mut stored = item(lot, keys::reseller(owner), keys::lot(&lot.id))?;
                 if let Some(expires_at) = lot.expires_at {
-                    stored.insert(attr::STATUS_PK.into(), s(keys::EXPIRING_LOTS));
+                    stored.insert(attr::STATUS_PK.into(), s(keys::sparse(keys::EXPIRING_LOTS, owner)));
                     stored.insert(attr::STATUS_SK.into(), s(keys::expiring_lot_order(&expires_at, owner, &lot.id)));
                 }
                 Ok(TxItem::plain(self.put(stored, None)?))

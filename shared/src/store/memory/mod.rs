@@ -26,16 +26,16 @@ use tally::Tally;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
-    ChildLink, Counters, Granularity, IdempotencyRecord, ItemChange, MetadataPatched, Page, PageRequest, ParentLink,
-    PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored, Taken,
-    WithMetadata, keys, page_newest_first,
+    ChildLink, Counters, FiguresWindow, Granularity, IdempotencyRecord, ItemChange, MetadataPatched, Page, PageRequest,
+    ParentLink, PendingReferral, Portfolio, ProfileUpdate, Profiles, ResellerFilter, StoreError, StoreResult, Stored,
+    Taken, WithMetadata, keys, page_newest_first,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
     Accrual, Activity, Client, ClientId, DateRange, Guard, Hold, HoldStatus, LedgerEntry, Lot, METADATA_MAX_BYTES,
-    Metadata, MetadataPatch, NetworkDelta, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId,
-    merge_metadata, metadata_bytes, month_of, new_id,
+    Metadata, MetadataPatch, NetworkTotals, ProvisionedService, RefId, Refusal, Reseller, UserId, merge_metadata,
+    metadata_bytes, month_of, new_id,
 };
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -139,7 +139,7 @@ impl MemoryStore {
     fn emit(&self, t: &mut Tables, old: Option<Stored>, new: Option<Stored>) {
         let change = ItemChange { id: new_id(), at: Utc::now(), old, new };
         if let Some(delta) = change.network_delta() {
-            t.counters.apply_network(&change.id, &delta);
+            t.counters.count_change(&delta);
         }
         if let Some(changes) = &self.changes {
             // A closed feed only means nobody listens any more.
@@ -430,12 +430,14 @@ impl Counters for MemoryStore {
         Ok(self.lock().counters.totals)
     }
 
-    async fn apply_network(&self, deltas: &[(String, NetworkDelta)]) -> StoreResult<()> {
-        let mut t = self.lock();
-        for (id, delta) in deltas {
-            t.counters.apply_network(id, delta);
-        }
+    async fn apply_figures(&self, window: &FiguresWindow) -> StoreResult<bool> {
+        let added = self.lock().counters.apply_window(window).ok_or(StoreError::Refused(Refusal::Duplicate))?;
         self.changed();
-        Ok(())
+        Ok(added)
+    }
+
+    async fn fold_figures(&self, _quiet_since: DateTime<Utc>) -> StoreResult<usize> {
+        // One running sum: nothing waits to be folded.
+        Ok(0)
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Accrual, Activity, NetworkDelta, NetworkTotals, Tier, UserId, month_of};
+use crate::domain::{Accrual, Activity, NetworkDelta, NetworkSum, NetworkTotals, Tier, UserId, month_of};
+use crate::store::{FiguresWindow, stream_position};
 
 /// The memory store's analytics counters: each reseller's own, counted with its money, and
 /// the network's, counted from the change records it emits, once per record id.
@@ -20,14 +21,16 @@ pub(super) struct Tally {
     /// Each reseller's accrued commissions of a day, by parent.
     #[serde(default)]
     pub(super) accrued: BTreeMap<NaiveDate, BTreeMap<String, BTreeMap<String, Accrual>>>,
-    /// The change records counted in the network's figures, with when: DynamoDB's markers.
+    /// Each stream shard's high-water mark: the position of the last change counted.
     #[serde(default)]
-    applied: BTreeMap<String, DateTime<Utc>>,
+    marks: BTreeMap<String, String>,
+    /// The position of the memory store's own changes, one shard of them.
+    #[serde(default)]
+    position: u64,
 }
 
-/// How many markers the memory store keeps before it forgets those older than the
-/// stream's retention, as DynamoDB's TTL would.
-const APPLIED_KEPT: usize = 10_000;
+/// The shard the memory store's own changes are counted under.
+pub(super) const MEMORY_SHARD: &str = "memory";
 
 impl Tally {
     /// Counts `activity` in the reseller's own day and month.
@@ -47,25 +50,38 @@ impl Tally {
         *self.months.entry(owner.to_string()).or_default().entry(month).or_default() += activity;
     }
 
-    /// Adds the delta of record `id` to the network's figures, unless it was counted.
-    pub(super) fn apply_network(&mut self, id: &str, delta: &NetworkDelta) {
-        if self.applied.contains_key(id) {
-            return;
+    /// Counts one change the store made, at once (the consumer caught up), as the next
+    /// position of its own shard.
+    pub(super) fn count_change(&mut self, delta: &NetworkDelta) {
+        self.position += 1;
+        let position = self.position.to_string();
+        let mut sum = NetworkSum::default();
+        sum.add(delta);
+        let window =
+            FiguresWindow { shard: MEMORY_SHARD.into(), first: position.clone(), last: position, sum, at: delta.at };
+        // Its positions only grow: never refused.
+        let _ = self.apply_window(&window);
+    }
+
+    /// Adds a window unless its shard's mark is past it, as the DynamoDB store does;
+    /// `None` for a window overlapping one added before.
+    pub(super) fn apply_window(&mut self, window: &FiguresWindow) -> Option<bool> {
+        let mark = self.marks.get(&window.shard);
+        if mark.is_some_and(|m| *m >= stream_position(&window.first)) {
+            return mark.is_some_and(|m| *m >= stream_position(&window.last)).then_some(false);
         }
-        if self.applied.len() >= APPLIED_KEPT {
-            let horizon = Utc::now() - chrono::Duration::days(2);
-            self.applied.retain(|_, at| *at > horizon);
+        self.marks.insert(window.shard.clone(), stream_position(&window.last));
+        let sum = &window.sum;
+        for (day, activity) in &sum.days {
+            *self.network_days.entry(*day).or_default() += *activity;
+            *self.network_months.entry(month_of(*day)).or_default() += *activity;
         }
-        self.applied.insert(id.to_string(), Utc::now());
-        if !delta.activity.is_empty() {
-            *self.network_days.entry(delta.day).or_default() += delta.activity;
-            *self.network_months.entry(month_of(delta.day)).or_default() += delta.activity;
-        }
-        self.totals.outstanding += delta.outstanding;
-        self.totals.promotional += delta.promotional;
+        self.totals.outstanding += sum.outstanding;
+        self.totals.promotional += sum.promotional;
         for tier in Tier::ALL {
-            *self.totals.tiers.count_mut(tier) += delta.tiers.count(tier);
+            *self.totals.tiers.count_mut(tier) += sum.tiers.count(tier);
         }
-        self.totals.as_of = self.totals.as_of.max(Some(delta.at));
+        self.totals.as_of = self.totals.as_of.max(sum.as_of);
+        Some(true)
     }
 }
