@@ -121,5 +121,7 @@ bench: $(BUILD_STAMP)
 
 # 20,000 operations over 1,000 resellers through the real store code, every write recorded
 # and its index writes derived from template.yaml: units, hottest partitions, ceilings.
+# OPERATIONS operations in each of the model's two phases (2,000: about 20 minutes here).
+OPERATIONS ?= 2000
 capacity: tools
-	cargo run -q -p ally-tests --example capacity --locked -- CAPACITY.md "After: this design"
+	cargo run -q -p ally-tests --example capacity --locked -- CAPACITY.md "After: this design" $(OPERATIONS)

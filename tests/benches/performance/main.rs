@@ -10,6 +10,7 @@
 mod analytics;
 mod calls;
 mod cold_start;
+mod distributor;
 mod hot_wallet;
 mod sizes;
 mod throughput;
@@ -113,6 +114,9 @@ async fn main() {
     }
     if wanted("hot-wallet") {
         sections.push(hot_wallet::run().await);
+    }
+    if wanted("distributor") {
+        sections.push(distributor::run().await);
     }
     if wanted("analytics") {
         sections.push(analytics::run().await);

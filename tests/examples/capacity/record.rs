@@ -22,11 +22,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The operation and reseller a call was made for.
+/// The operation and reseller a call was made for, and the simulated second it was made in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     pub operation: String,
     pub actor: String,
+    pub second: i64,
 }
 
 /// One write of one item, as sent.
@@ -84,8 +85,8 @@ impl Recorder {
     }
 
     /// Labels the calls from now on.
-    pub fn label(&self, operation: &str, actor: &str) {
-        self.log().label = Some(Label { operation: operation.into(), actor: actor.into() });
+    pub fn label(&self, operation: &str, actor: &str, second: i64) {
+        self.log().label = Some(Label { operation: operation.into(), actor: actor.into(), second });
     }
 
     /// Everything recorded, and starts afresh.
@@ -96,7 +97,7 @@ impl Recorder {
 
     fn written(&self, keys: Vec<(String, String)>, transactional: bool) {
         let mut log = self.log();
-        let label = log.label.clone().unwrap_or(Label { operation: "setup".into(), actor: "-".into() });
+        let label = log.label.clone().unwrap_or(Label { operation: "setup".into(), actor: "-".into(), second: 0 });
         log.calls += 1;
         let call = log.calls;
         for key in keys {
@@ -106,7 +107,7 @@ impl Recorder {
 
     fn read(&self, target: String, bytes: usize, consistent: bool) {
         let mut log = self.log();
-        let label = log.label.clone().unwrap_or(Label { operation: "setup".into(), actor: "-".into() });
+        let label = log.label.clone().unwrap_or(Label { operation: "setup".into(), actor: "-".into(), second: 0 });
         log.reads.push(Read { label, target, rcu: rcu(bytes, consistent) });
     }
 }
