@@ -388,9 +388,15 @@ impl<S: Store + 'static> Simulation<S> {
             }
             self.observe().await?;
         }
+        // Two days on, every day of the run is closed and its commissions settled.
+        let settled = self.perform(Op::Sweep { minutes: 2 * 24 * 60 }).await?;
+        self.learn(Op::Sweep { minutes: 0 }, settled);
+        self.observe().await?;
         let (before, seen) = (self.images.clone(), self.seen.clone());
         self.check(&before, &seen).await?;
         self.check_payments().await?;
+        let checked = self.check_commissions().await?;
+        self.report.outcomes.insert("commission days checked".into(), checked);
         self.report.faults = usize::try_from(self.faults.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         Ok(self.report)
     }
@@ -925,6 +931,58 @@ impl<S: Store + 'static> Simulation<S> {
     }
 
     /// With every Stripe event delivered: each payment's credit came to what Stripe kept.
+    /// Each parent was paid, for each day, exactly the commission its children's spends of
+    /// that day earned at its tier (the paid part and the promotional part apart), once.
+    async fn check_commissions(&self) -> Result<usize, String> {
+        let commissions = config().commissions;
+        let mut owed: BTreeMap<(RefId, chrono::NaiveDate), ally::domain::Accrual> = BTreeMap::new();
+        let mut paid: BTreeMap<(RefId, chrono::NaiveDate), (i64, i64)> = BTreeMap::new();
+        for u in 0..self.users.len() {
+            for e in self.ledger(u).await? {
+                if let (EntryKind::Debit, Some(parent)) = (e.kind, &e.commission_to) {
+                    let promotional = e.lots.iter().filter(|d| d.kind == LotKind::Promotional).map(|d| d.amount).sum();
+                    let spend = ally::domain::Accrual { parent: parent.clone(), spent: e.amount, promotional, spends: 1 };
+                    owed.entry((parent.clone(), e.created_at.date_naive()))
+                        .and_modify(|a| a.add(&spend))
+                        .or_insert(spend);
+                }
+                if e.kind == EntryKind::Commission {
+                    let key = e.idempotency_key.trim_start_matches("commission:");
+                    let (day, promotional) = match key.strip_suffix(":promotional") {
+                        Some(day) => (day, true),
+                        None => (key, false),
+                    };
+                    let day: chrono::NaiveDate = day.parse().map_err(|_| format!("a commission key {key}"))?;
+                    let slot = paid.entry((self.refids[u].clone(), day)).or_default();
+                    let part = if promotional { &mut slot.1 } else { &mut slot.0 };
+                    if *part != 0 {
+                        return Err(format!("{} paid twice for {day}", self.refids[u]));
+                    }
+                    *part = e.amount;
+                }
+            }
+        }
+        let checked = owed.len();
+        for ((parent, day), accrued) in &owed {
+            let u = self.refids.iter().position(|r| r == parent).ok_or("a parent outside the tree")?;
+            let tier = self.images.get(&u).map_or(Tier::Standard, |r| r.tier);
+            let (amount, promotional) = commissions.earned(accrued, tier);
+            let got = paid.remove(&(parent.clone(), *day)).unwrap_or_default();
+            if got != (amount - promotional, promotional) {
+                return Err(format!(
+                    "{parent} on {day}: paid {got:?} for {} spent ({} promotional), owed {:?}",
+                    accrued.spent,
+                    accrued.promotional,
+                    (amount - promotional, promotional)
+                ));
+            }
+        }
+        match paid.into_iter().find(|(_, got)| *got != (0, 0)) {
+            Some(((parent, day), got)) => Err(format!("{parent} paid {got:?} for {day}, on no spend")),
+            None => Ok(checked),
+        }
+    }
+
     async fn check_payments(&self) -> Result<(), String> {
         let mut all = Vec::new();
         for u in 0..self.users.len() {
