@@ -941,7 +941,8 @@ impl<S: Store + 'static> Simulation<S> {
             for e in self.ledger(u).await? {
                 if let (EntryKind::Debit, Some(parent)) = (e.kind, &e.commission_to) {
                     let promotional = e.lots.iter().filter(|d| d.kind == LotKind::Promotional).map(|d| d.amount).sum();
-                    let spend = ally::domain::Accrual { parent: parent.clone(), spent: e.amount, promotional, spends: 1 };
+                    let spend =
+                        ally::domain::Accrual { parent: parent.clone(), spent: e.amount, promotional, spends: 1 };
                     owed.entry((parent.clone(), e.created_at.date_naive()))
                         .and_modify(|a| a.add(&spend))
                         .or_insert(spend);

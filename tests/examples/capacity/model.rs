@@ -150,8 +150,11 @@ pub fn attribute(records: &[(Image, Image)], calls: &[Write], indexes: &[Index])
         let image = if new.is_empty() { old } else { new };
         let key = (text(image, "pk").unwrap_or_default(), text(image, "sk").unwrap_or_default());
         let call = queue.get_mut(&key).and_then(VecDeque::pop_front);
-        let label =
-            call.map(|c| c.label.clone()).unwrap_or(Label { operation: "unattributed".into(), actor: "-".into(), second: 0 });
+        let label = call.map(|c| c.label.clone()).unwrap_or(Label {
+            operation: "unattributed".into(),
+            actor: "-".into(),
+            second: 0,
+        });
         let transactional = call.is_some_and(|c| c.transactional);
         let bytes = size(old).max(size(new));
         let factor = if transactional { 2.0 } else { 1.0 };

@@ -55,6 +55,9 @@ pub fn events_per_kind(
     out
 }
 
+/// Operations that write two resellers' own items by nature.
+const TWO_PARTY: [&str; 2] = ["transfer to a child", "referral reward"];
+
 fn is_money(operation: &str) -> bool {
     MONEY.contains(&operation)
 }
@@ -250,10 +253,11 @@ fn units(run: &Run, out: &mut String, money: f64) {
     );
 }
 
-/// Whose write `w` is: its reseller's, except a transfer's write of the receiver's items,
-/// which is the receiver's (a transfer writes its two parties' own wallets by nature).
+/// Whose write `w` is: its reseller's, except where a two-party operation writes the other
+/// party's items: a transfer (the receiver's wallet) and a referral reward (the recruit hung
+/// under its referrer, once in its life): those are the other party's own.
 fn writer(population: &Population, w: &crate::model::PartitionWrite) -> String {
-    if w.label.operation == "transfer to a child"
+    if TWO_PARTY.contains(&w.label.operation.as_str())
         && let Some(owner) = w.partition.split_once('#').map(|(_, owner)| owner)
         && reseller(population, owner)
     {
@@ -291,21 +295,14 @@ fn partitions(loads: &BTreeMap<(String, String), Load>, out: &mut String, money:
     );
     let mut hottest: Vec<_> = loads.iter().filter(|(_, l)| l.caused > 0.0).collect();
     hottest.sort_by(|a, b| b.1.caused.total_cmp(&a.1.caused));
-    let shown: Vec<_> = hottest
-        .iter()
-        .filter(|(_, l)| !l.own())
-        .take(12)
-        .chain(hottest.iter().find(|(_, l)| l.own()))
-        .collect();
+    let shown: Vec<_> =
+        hottest.iter().filter(|(_, l)| !l.own()).take(12).chain(hottest.iter().find(|(_, l)| l.own())).collect();
     for ((target, partition), load) in shown {
         let peak = load.by_second.values().copied().fold(0.0, f64::max);
         let per_op = load.caused / money;
         // One reseller's own partition moves with that reseller's rate, not the network's.
-        let (mark, at_goal) = if load.own() {
-            (" (one reseller's own)", "-".to_string())
-        } else {
-            ("", format!("{:.0}", per_op * GOAL))
-        };
+        let (mark, at_goal) =
+            if load.own() { (" (one reseller's own)", "-".to_string()) } else { ("", format!("{:.0}", per_op * GOAL)) };
         let _ = writeln!(
             out,
             "| {target} | `{partition}`{mark} | {} | {peak:.0} | {:.2} | {per_op:.4} | {at_goal} |",
@@ -327,9 +324,7 @@ fn families(run: &Run, loads: &BTreeMap<(String, String), Load>, out: &mut Strin
     let mut families: BTreeMap<(String, String), Family> = BTreeMap::new();
     for ((target, partition), load) in loads.iter().filter(|(_, l)| l.caused > 0.0 && !l.own()) {
         let name = family(run.population, partition);
-        let f = families
-            .entry((target.clone(), name))
-            .or_insert(Family { total: 0.0, hottest: 0.0, partitions: 0 });
+        let f = families.entry((target.clone(), name)).or_insert(Family { total: 0.0, hottest: 0.0, partitions: 0 });
         f.total += load.caused;
         f.hottest = f.hottest.max(load.caused);
         f.partitions += 1;
@@ -358,8 +353,11 @@ fn families(run: &Run, loads: &BTreeMap<(String, String), Load>, out: &mut Strin
         };
         let limit = PARTITION_WCU / per_partition.max(f64::MIN_POSITIVE);
         let periodic = name.starts_with("DAY#<day>#<shard>") || name.starts_with("MONTH#<month>#<shard>");
-        // The sweeper's own bookkeeping is written per run (a minute), not per operation.
-        let scheduled = name.starts_with("CHECKPOINT#") || name.starts_with("ONCE#");
+        // The sweeper's own bookkeeping is written per run (a minute), and a stream shard's
+        // figures once per window (a minute; here per 1,000 records of the one emulator
+        // shard), not per operation.
+        let scheduled =
+            name.starts_with("CHECKPOINT#") || name.starts_with("ONCE#") || name.starts_with("FIGURES#<id>");
         if !periodic && !scheduled && limit < ceiling {
             ceiling = limit;
             binding = format!("{target} `{name}`");
@@ -367,7 +365,7 @@ fn families(run: &Run, loads: &BTreeMap<(String, String), Load>, out: &mut Strin
         let shown = if periodic {
             "burst, below".to_string()
         } else if scheduled {
-            "per sweeper run".to_string()
+            "per run or window".to_string()
         } else {
             format!("{limit:.0}")
         };
@@ -463,7 +461,8 @@ fn distributors(run: &Run, loads: &BTreeMap<(String, String), Load>, out: &mut S
     let spends = ["provision", "hold captured", "bulk onboarding (5 clients)"];
     for (d, children) in &run.population.distributors {
         let name = &run.population.users[*d];
-        let kids: BTreeSet<&str> = run.population.children[*d].iter().map(|c| run.population.users[*c].as_str()).collect();
+        let kids: BTreeSet<&str> =
+            run.population.children[*d].iter().map(|c| run.population.users[*c].as_str()).collect();
         let spent = run
             .items
             .iter()

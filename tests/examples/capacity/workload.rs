@@ -348,8 +348,11 @@ pub async fn perform(
         "transfer to a child" => {
             let children = &population.children[u];
             let to = children[rng.random_range(0..children.len())];
-            let request =
-                TransferRequest { to_refid: population.refids[to].clone(), amount: rng.random_range(10..500), note: None };
+            let request = TransferRequest {
+                to_refid: population.refids[to].clone(),
+                amount: rng.random_range(10..500),
+                note: None,
+            };
             ally.transfer_to_child(&id, request, &key).await.map(drop)
         }
         "referral reward" => {
