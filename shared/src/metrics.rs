@@ -37,6 +37,9 @@ pub enum Metric {
     /// A change record the network's figures could not read: they miss it until a person
     /// recounts (its sequence number is in the log).
     UncountedRecord,
+    /// A parent's commission of a day not paid (a failure, or a part refused): the sweep
+    /// retries a failure; a refusal needs a person.
+    CommissionUnpaid,
 }
 
 impl Metric {
@@ -53,6 +56,7 @@ impl Metric {
             Metric::WalletDrift => ("WalletDrift", 1),
             Metric::Panic => ("Panics", 1),
             Metric::UncountedRecord => ("UncountedRecords", 1),
+            Metric::CommissionUnpaid => ("CommissionsUnpaid", 1),
         }
     }
 }
@@ -83,7 +87,9 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
     }
     // A failure that needs a person, wherever it happens, is also counted without the
     // function's name: one alarm watches every function.
-    let anywhere = metrics.iter().any(|m| matches!(m, Metric::WalletDrift | Metric::Panic | Metric::UncountedRecord));
+    let anywhere = metrics
+        .iter()
+        .any(|m| matches!(m, Metric::WalletDrift | Metric::Panic | Metric::UncountedRecord | Metric::CommissionUnpaid));
     let dimensions = match (code, anywhere) {
         (Some(_), _) => json!([["function"], ["function", "code"]]),
         (None, true) => json!([["function"], []]),

@@ -948,18 +948,16 @@ impl<S: Store + 'static> Simulation<S> {
                         .or_insert(spend);
                 }
                 if e.kind == EntryKind::Commission {
+                    // `commission:<day>`, `:promotional`, and `:<n>` for a day paid in parts.
                     let key = e.idempotency_key.trim_start_matches("commission:");
-                    let (day, promotional) = match key.strip_suffix(":promotional") {
-                        Some(day) => (day, true),
-                        None => (key, false),
-                    };
-                    let day: chrono::NaiveDate = day.parse().map_err(|_| format!("a commission key {key}"))?;
+                    let day: chrono::NaiveDate =
+                        key.get(..10).and_then(|d| d.parse().ok()).ok_or(format!("a commission key {key}"))?;
                     let slot = paid.entry((self.refids[u].clone(), day)).or_default();
-                    let part = if promotional { &mut slot.1 } else { &mut slot.0 };
-                    if *part != 0 {
-                        return Err(format!("{} paid twice for {day}", self.refids[u]));
+                    if key.contains(":promotional") {
+                        slot.1 += e.amount;
+                    } else {
+                        slot.0 += e.amount;
                     }
-                    *part = e.amount;
                 }
             }
         }

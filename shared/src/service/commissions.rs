@@ -10,10 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate};
+use futures::StreamExt;
 use tracing::instrument;
 
 use super::{Ally, CreditRequest};
 use crate::domain::{Accrual, AllyError, EntryKind, IdempotencyKey, Note, RefId, UserId};
+use crate::metrics::{Metric, record};
 use crate::store::Store;
 
 /// How long after a day ends its commissions are settled: longer than Lambda's 15-minute
@@ -26,6 +28,9 @@ const SETTLED_THROUGH: &str = "commissions-settled-through";
 
 /// How many days before the last closed one a first settlement looks back.
 const FIRST_LOOKBACK_DAYS: u64 = 7;
+
+/// How many parents are paid at once.
+const PARENTS_AT_ONCE: usize = 8;
 
 /// How many sub-resellers a commission entry names; past that, it counts them.
 const NAMED_CHILDREN: usize = 3;
@@ -65,11 +70,33 @@ impl<S: Store> Ally<S> {
             sum.add(&accrual);
             children.insert(child);
         }
+        // A few parents at a time; one parent's failure (a wallet too busy, a drift) is
+        // logged and counted and does not stop the others: the day stays unsettled (no
+        // checkpoint), and the next sweep pays what is left (the paid replay their key).
+        let paid: Vec<(RefId, Result<usize, AllyError>)> = futures::stream::iter(owed)
+            .map(|(parent, (accrued, children))| async move {
+                let outcome = self.pay_commission(day, &parent, &accrued, &children).await;
+                (parent, outcome)
+            })
+            .buffer_unordered(PARENTS_AT_ONCE)
+            .collect()
+            .await;
         let mut written = 0;
-        for (parent, (accrued, children)) in owed {
-            written += self.pay_commission(day, &parent, &accrued, &children).await?;
+        let mut failed = None;
+        for (parent, outcome) in paid {
+            match outcome {
+                Ok(n) => written += n,
+                Err(e) => {
+                    tracing::error!(%parent, %day, error = %e, "a parent's commission could not be paid; the day is settled again next sweep");
+                    record(&[Metric::CommissionUnpaid]);
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        Ok(written)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
     }
 
     /// One parent's commission of `day`: its paid and promotional parts.
@@ -89,11 +116,28 @@ impl<S: Store> Ally<S> {
         };
         let (amount, promotional) = self.config.commissions.earned(accrued, tier);
         let reason = Some(Note::parse(self.commission_reason(day, accrued, children).await?)?);
-        let expires_at = self.now().checked_add_signed(Duration::days(self.config.referral_expiry_days));
-        let parts = [(amount - promotional, ""), (promotional, ":promotional")];
+        // From the day, not the clock: a run cut short and retried asks the same thing.
+        let expires_at = day
+            .succ_opt()
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+            .and_then(|midnight| midnight.checked_add_signed(Duration::days(self.config.referral_expiry_days)));
+        // A day's commission above the most one credit may be is paid in several entries.
+        let most = self.config.max_credit_amount.max(1);
+        let mut parts = Vec::new();
+        for (total, suffix) in [(amount - promotional, ""), (promotional, ":promotional")] {
+            let mut left = total;
+            let mut n = 0;
+            while left > 0 {
+                let part = left.min(most);
+                let key = if n == 0 { suffix.to_string() } else { format!("{suffix}:{n}") };
+                parts.push((part, key, !suffix.is_empty()));
+                left -= part;
+                n += 1;
+            }
+        }
         let mut written = 0;
-        for (part, suffix) in parts.into_iter().filter(|(part, _)| *part > 0) {
-            let promotional = !suffix.is_empty();
+        for (part, suffix, promotional) in parts {
             let request = CreditRequest {
                 amount: part,
                 reason: reason.clone(),
@@ -101,12 +145,16 @@ impl<S: Store> Ally<S> {
                 expires_at: if promotional { expires_at } else { None },
                 ..CreditRequest::default()
             };
-            let key = IdempotencyKey::commission(day, suffix)?;
+            let key = IdempotencyKey::commission(day, &suffix)?;
             match self.add_credits(&parent_user, request, EntryKind::Commission, "commission", &key).await {
                 Ok(_) => written += 1,
                 // Settled before at the parent's tier of then (a run cut short, then a tier
-                // change), or a promotional part that expired since: what was paid stands.
-                Err(AllyError::IdempotencyConflict | AllyError::Validation(_)) => {}
+                // change), or a promotional part whose expiry passed before it was paid:
+                // what was paid stands, and a person is told.
+                Err(e @ (AllyError::IdempotencyConflict | AllyError::Validation(_))) => {
+                    tracing::error!(%parent, %day, amount = part, error = %e, "a commission part left as it was");
+                    record(&[Metric::CommissionUnpaid]);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -125,6 +173,8 @@ impl<S: Store> Ally<S> {
             let users: Vec<UserId> = children.iter().cloned().collect();
             let named: Vec<String> =
                 self.store.resellers_by_user(&users).await?.into_iter().map(|r| r.refid.to_string()).collect();
+            let mut named = named;
+            named.sort();
             named.join(", ")
         } else {
             format!("{} sub-resellers", children.len())

@@ -535,8 +535,8 @@ fn goals(run: &Run, out: &mut String, money: f64, ceiling: f64) {
          in {money_tx} money transactions (and {} transfers, each writing its two parties' own wallets) |\n\
          | network figures' WCU per money operation (<= 1) | 5.47 (a 2-WCU marker per record, transactions on 16 \
          shared shards) | {:.3} (windows of 1,000 records; a closed shard's fold is one transaction in its lifetime) |\n\
-         | one hot wallet, transactions per success under 100 concurrent writers | 24 (BENCHMARKS.md) | unchanged: \
-         see below |\n",
+         | one hot wallet, transactions per success under 100 concurrent writers | 24 (BENCHMARKS.md) | unchanged \
+         (what bounds it: \"What bounds one hot wallet\" above) |\n",
         100.0 * (RESELLERS_GOAL / BURST_SECONDS / f64::from(ally::store::keys::ACTIVE_SHARDS)) / PARTITION_WCU,
         transfer_tx.len(),
         consumer_items / money,

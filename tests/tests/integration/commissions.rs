@@ -101,7 +101,34 @@ async fn a_commission_on_promotional_credit_is_promotional<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "gold").await;
 }
 
+/// A day's commission above the most one credit may be is paid in several entries of the
+/// day, never dropped.
+async fn a_commission_above_the_largest_credit_is_paid_in_parts<S: Store>(store: S) {
+    let hands = Hands::default();
+    let config = Config { commissions: "gold=10".parse().unwrap(), max_credit_amount: 60, ..Config::default() };
+    let ally = Ally::new(store, config).with_clock(hands.clock());
+    reseller_with(&ally, "gold", Tier::Gold, 0).await;
+    let gold = ally.find_by_user(&uid("gold")).await.unwrap().refid;
+    child_of(&ally, "child", &gold, 0).await;
+    for i in 0..50 {
+        let credit = CreditRequest { amount: 50, ..CreditRequest::default() };
+        ally.add_credits(&uid("child"), credit, EntryKind::Credit, "admin", &ikey(&format!("c-{i}"))).await.unwrap();
+    }
+    for i in 0..5 {
+        ally.provision(&uid("child"), spend(500), &ikey(&format!("buy-{i}"))).await.unwrap();
+    }
+    hands.advance(next_day());
+    ally::events::handlers::sweep(&ally).await.unwrap();
+    ally::events::handlers::sweep(&ally).await.unwrap();
+    let mut parts: Vec<i64> =
+        all_entries(&ally, "gold").await.iter().filter(|e| e.kind == EntryKind::Commission).map(|e| e.amount).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, [10, 60, 60, 60, 60], "250 earned on 2,500 spent, in parts of at most 60");
+    assert_ledger_matches_balance(&ally, "gold").await;
+}
+
 on_both_stores!(
+    a_commission_above_the_largest_credit_is_paid_in_parts,
     a_parent_is_paid_once_a_day_and_its_wallet_is_not_written_by_its_childrens_spends,
     a_move_splits_the_day_between_the_old_and_the_new_parent,
     a_commission_on_promotional_credit_is_promotional,

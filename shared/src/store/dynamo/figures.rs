@@ -176,7 +176,8 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(pk.to_string(), pk.to_string())))
             .update_expression(format!("SET #expires = :expires ADD {clause} REMOVE #open_pk, #open_sk"))
-            .condition_expression("#last = :last")
+            // Still open: a second sweep that read it before this fold finds it folded.
+            .condition_expression("#last = :last AND attribute_exists(#open_pk)")
             .expression_attribute_names("#last", LAST_POSITION)
             .expression_attribute_names("#open_pk", attr::STATUS_PK)
             .expression_attribute_names("#open_sk", attr::STATUS_SK)
