@@ -44,6 +44,14 @@ struct Tally {
     applied: bool,
 }
 
+/// Marks, in the call's config bag, the attempt whose response is to be lost.
+#[derive(Debug)]
+struct LostResponse(bool);
+
+impl Storable for LostResponse {
+    type Storer = StoreReplace<Self>;
+}
+
 /// Counts DynamoDB calls (attempts, so SDK retries count too) and injects one fault.
 #[derive(Debug, Clone, Default)]
 pub struct SdkCalls(Arc<Mutex<Tally>>);
@@ -96,7 +104,7 @@ impl Intercept for SdkCalls {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // DynamoDB's JSON protocol names the operation in this header: `DynamoDB_20120810.GetItem`.
         let operation = context
@@ -113,6 +121,10 @@ impl Intercept for SdkCalls {
             tally.applied = true;
             return Err("injected fault: the call failed before it was sent".into());
         }
+        // Calls may be in flight together (a read of every shard), so the attempt itself
+        // carries whether its response is to be lost.
+        let lose = tally.armed == Some((tally.calls, SdkFault::LoseResponse));
+        cfg.interceptor_state().store_put(LostResponse(lose));
         Ok(())
     }
 
@@ -120,13 +132,10 @@ impl Intercept for SdkCalls {
         &self,
         _context: &BeforeDeserializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let mut tally = self.tally();
-        // The calls of one operation are sequential here (the store awaits each), so the
-        // count still names the call this response answers.
-        if tally.armed == Some((tally.calls, SdkFault::LoseResponse)) {
-            tally.applied = true;
+        if cfg.load::<LostResponse>().is_some_and(|attempt| attempt.0) {
+            self.tally().applied = true;
             return Err("injected fault: the response was lost after the call was served".into());
         }
         Ok(())

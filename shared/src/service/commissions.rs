@@ -171,9 +171,8 @@ impl<S: Store> Ally<S> {
     ) -> Result<String, AllyError> {
         let of = if children.len() <= NAMED_CHILDREN {
             let users: Vec<UserId> = children.iter().cloned().collect();
-            let named: Vec<String> =
+            let mut named: Vec<String> =
                 self.store.resellers_by_user(&users).await?.into_iter().map(|r| r.refid.to_string()).collect();
-            let mut named = named;
             named.sort();
             named.join(", ")
         } else {

@@ -114,8 +114,8 @@ async fn a_commission_above_the_largest_credit_is_paid_in_parts<S: Store>(store:
         let credit = CreditRequest { amount: 50, ..CreditRequest::default() };
         ally.add_credits(&uid("child"), credit, EntryKind::Credit, "admin", &ikey(&format!("c-{i}"))).await.unwrap();
     }
-    for i in 0..5 {
-        ally.provision(&uid("child"), spend(500), &ikey(&format!("buy-{i}"))).await.unwrap();
+    for i in 0..50 {
+        ally.provision(&uid("child"), spend(50), &ikey(&format!("buy-{i}"))).await.unwrap();
     }
     hands.advance(next_day());
     ally::events::handlers::sweep(&ally).await.unwrap();
