@@ -81,6 +81,12 @@ pub struct Config {
     pub mail_from: String,
     /// Recipient of the monthly admin summary (`ALLY_ADMIN_EMAIL`); none, no summary.
     pub admin_email: Option<String>,
+    /// The most mails one function instance sends a second (`ALLY_MAIL_PER_SECOND`): SES's
+    /// sending rate (1 in the sandbox, 14 by default out of it).
+    pub mail_per_second: u32,
+    /// The SES configuration set mail goes through (`ALLY_MAIL_CONFIGURATION_SET`), whose
+    /// bounces and complaints come back as events that suppress the address.
+    pub mail_configuration_set: Option<String>,
     /// The EventBridge bus events go to (`ALLY_EVENT_BUS`).
     pub event_bus: String,
     /// The SQS queue the stream publisher parks records it gives up on
@@ -176,6 +182,8 @@ impl Default for Config {
             auto_upgrade: false,
             mail_from: "ally@localhost".into(),
             admin_email: None,
+            mail_per_second: 14,
+            mail_configuration_set: None,
             event_bus: "ally".into(),
             poison_queue_url: None,
             cognito_domain: None,
@@ -262,6 +270,8 @@ impl Config {
             auto_upgrade: parse(&get, "ALLY_AUTO_UPGRADE", d.auto_upgrade, |_| true)?,
             mail_from: text("ALLY_MAIL_FROM", d.mail_from),
             admin_email: get("ALLY_ADMIN_EMAIL"),
+            mail_per_second: parse(&get, "ALLY_MAIL_PER_SECOND", d.mail_per_second, |v| (1..=10_000).contains(v))?,
+            mail_configuration_set: get("ALLY_MAIL_CONFIGURATION_SET"),
             event_bus: text("ALLY_EVENT_BUS", d.event_bus),
             poison_queue_url: get("ALLY_POISON_QUEUE_URL"),
             cognito_domain: get("ALLY_COGNITO_DOMAIN")

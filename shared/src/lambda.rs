@@ -56,7 +56,8 @@ pub async fn services() -> Result<Arc<Services>, StartError> {
     let (config, sdk) = start().await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
     let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus.clone());
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.mail_from.clone());
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.mail_from.clone(), config.mail_per_second)
+        .with_configuration_set(config.mail_configuration_set.clone());
     let parking = SqsParking::new(aws_sdk_sqs::Client::new(&sdk), config.poison_queue_url.clone());
     Ok(Arc::new(Services { ally: Ally::new(store, config), bus, mailer, parking }))
 }

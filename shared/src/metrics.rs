@@ -40,6 +40,14 @@ pub enum Metric {
     /// A parent's commission of a day not paid (a failure, or a part refused): the sweep
     /// retries a failure; a refusal needs a person.
     CommissionUnpaid,
+    /// A mail the mail service refused for good (an address it rejects): recorded, not
+    /// tried again.
+    MailRefused,
+    /// A mail not sent because its address bounced for good or complained.
+    MailSuppressed,
+    /// A partner's statement not sent by a run for a passing failure: the next run tries
+    /// again.
+    StatementDeferred,
 }
 
 impl Metric {
@@ -57,6 +65,9 @@ impl Metric {
             Metric::Panic => ("Panics", 1),
             Metric::UncountedRecord => ("UncountedRecords", 1),
             Metric::CommissionUnpaid => ("CommissionsUnpaid", 1),
+            Metric::MailRefused => ("MailsRefused", 1),
+            Metric::MailSuppressed => ("MailsSuppressed", 1),
+            Metric::StatementDeferred => ("StatementsDeferred", 1),
         }
     }
 }

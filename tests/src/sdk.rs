@@ -256,3 +256,87 @@ impl Intercept for Refusing {
         Ok(())
     }
 }
+
+/// Answers SES `SendEmail` calls as SES does when it refuses: `MessageRejected` for one
+/// recipient (every time), `TooManyRequestsException` for the next calls once armed
+/// (attempts: the SDK's own retries count). Everything else goes through to the emulator.
+#[derive(Debug, Clone, Default)]
+pub struct SesFaults {
+    rejected: Arc<Mutex<Option<String>>>,
+    throttles_left: Arc<AtomicU32>,
+}
+
+/// What the fault interceptor does to one SES attempt, kept in its config bag.
+#[derive(Debug)]
+struct SesAnswer(Option<(u16, &'static str)>);
+
+impl Storable for SesAnswer {
+    type Storer = StoreReplace<Self>;
+}
+
+impl SesFaults {
+    /// An SES client on the emulator whose calls go through these faults.
+    pub fn client(&self) -> aws_sdk_sesv2::Client {
+        let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    /// Every mail to `address` is rejected from now on.
+    pub fn reject(&self, address: &str) {
+        *self.rejected.lock().unwrap_or_else(|p| p.into_inner()) = Some(address.to_string());
+    }
+
+    /// The next `attempts` calls are throttled.
+    pub fn throttle(&self, attempts: u32) {
+        self.throttles_left.store(attempts, SeqCst);
+    }
+}
+
+impl aws_sdk_sesv2::config::Intercept for SesFaults {
+    fn name(&self) -> &'static str {
+        "SesFaults"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_sdk_sesv2::config::RuntimeComponents,
+        cfg: &mut aws_sdk_sesv2::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = String::from_utf8_lossy(context.request().body().bytes().unwrap_or_default()).to_string();
+        let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let answer = if rejected.is_some_and(|address| body.contains(&format!("\"{address}\""))) {
+            Some((400, "MessageRejected"))
+        } else if self.throttles_left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+            Some((429, "TooManyRequestsException"))
+        } else {
+            None
+        };
+        // A refused call never reaches the emulator: it would record the mail as sent.
+        if answer.is_some() {
+            *context.request_mut().body_mut() = aws_smithy_types::body::SdkBody::from("{}");
+            context.request_mut().headers_mut().insert("content-length", "2");
+        }
+        cfg.interceptor_state().store_put(SesAnswer(answer));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_sesv2::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_sdk_sesv2::config::RuntimeComponents,
+        cfg: &mut aws_sdk_sesv2::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(SesAnswer(Some((status, error)))) = cfg.load::<SesAnswer>() {
+            let body = format!(r#"{{"message":"{error} from the test"}}"#);
+            let mut refused = aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(*status)?,
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            refused.headers_mut().insert("content-type", "application/json");
+            refused.headers_mut().insert("x-amzn-errortype", *error);
+            *context.response_mut() = refused;
+        }
+        Ok(())
+    }
+}

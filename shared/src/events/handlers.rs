@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::bus::Bus;
-use super::mail::Mailer;
+use super::mail::{Mailer, suppress};
 use super::notices::notify_alert;
 use super::parking::Parking;
 use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
@@ -55,12 +55,16 @@ fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<Value>) -> Re
 }
 
 /// `low-credit-notifier`: one `LowCredit` event, or one alert of a partner's own settings
-/// (`CreditThresholdCrossed`, `LowRunway`, an `AutoTopUpFailed` that turned the rule off).
+/// (`CreditThresholdCrossed`, `LowRunway`, an `AutoTopUpFailed` that turned the rule off),
+/// or SES's word on a mail sent ([`mail_feedback`]).
 pub async fn low_credit<S: Store, M: Mailer>(
     ally: &Ally<S>,
     mailer: &M,
     event: EventBridgeEvent<Value>,
 ) -> Result<Handled, AllyError> {
+    if event.source == SES_SOURCE {
+        return Box::pin(mail_feedback(ally, &event)).await;
+    }
     if event.detail_type != "LowCredit" {
         let bus =
             BusEvent { source: event.source.clone(), detail_type: event.detail_type.clone(), detail: event.detail };
@@ -70,6 +74,60 @@ pub async fn low_credit<S: Store, M: Mailer>(
     }
     let low: LowCredit = detail(&event)?;
     Box::pin(notify_low_credit(ally, mailer, &low, ally.config().hold_on_low_credit)).await
+}
+
+/// The source of SES's events (a configuration set's EventBridge destination): only AWS
+/// puts events of an `aws.` source.
+pub const SES_SOURCE: &str = "aws.ses";
+
+/// SES's event about a mail, as its configuration set's EventBridge destination puts it
+/// (`detail-type` `Email Bounced` or `Email Complaint Received`).
+#[derive(Debug, serde::Deserialize)]
+struct MailFeedback {
+    #[serde(default)]
+    bounce: Option<Bounce>,
+    #[serde(default)]
+    complaint: Option<Complaint>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bounce {
+    bounce_type: String,
+    bounced_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Complaint {
+    complained_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: String,
+}
+
+/// SES's word on a mail: a permanent bounce or a complaint suppresses every address it
+/// names, for every later mail; a transient bounce changes nothing (SES tried again). A
+/// detail that is neither is dropped with a warning.
+pub async fn mail_feedback<S: Store>(ally: &Ally<S>, event: &EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
+    let feedback: MailFeedback = detail(event)?;
+    let (why, recipients) = match (feedback.bounce, feedback.complaint) {
+        (Some(bounce), _) if bounce.bounce_type == "Permanent" => ("a permanent bounce", bounce.bounced_recipients),
+        (Some(_), _) => return Ok(Handled::Dropped),
+        (None, Some(complaint)) => ("a complaint", complaint.complained_recipients),
+        (None, None) => {
+            tracing::warn!(detail_type = %event.detail_type, "an SES event with no bounce or complaint: dropped");
+            return Ok(Handled::Dropped);
+        }
+    };
+    let at = event.time.unwrap_or_else(Utc::now);
+    for recipient in &recipients {
+        suppress(ally.store(), &recipient.email_address, &format!("{why} at {}", at.to_rfc3339())).await?;
+    }
+    Ok(Handled::Done)
 }
 
 /// `referral-reward`: a `ReferralCompleted` event (the reward, or the referral kept until
@@ -174,7 +232,7 @@ pub async fn dispatch<S: Store, M: Mailer>(
         {
             Ok(format!("{:?}", sweep(ally).await?))
         }
-        (SOURCE, "LowCredit" | "CreditThresholdCrossed" | "LowRunway" | "AutoTopUpFailed") => {
+        (SOURCE, "LowCredit" | "CreditThresholdCrossed" | "LowRunway" | "AutoTopUpFailed") | (SES_SOURCE, _) => {
             Ok(format!("{:?}", low_credit(ally, mailer, event).await?))
         }
         (REFERRAL_SOURCE, "ReferralCompleted") | (SOURCE, "ResellerOnboarded") => {

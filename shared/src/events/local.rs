@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::bus::Bus;
-use super::mail::{Mail, Mailer};
+use super::mail::{Mail, MailError, Mailer};
 use super::notices::notify_alert;
 use super::parking::ParkedFiles;
 use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
@@ -49,7 +49,7 @@ impl Outbox {
 }
 
 impl Mailer for Outbox {
-    async fn send(&self, mail: &Mail) -> Result<(), AllyError> {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let now = Utc::now();
         let boundary = format!("ally-{}", crate::domain::new_id());
         let eml = format!(

@@ -1,12 +1,14 @@
 //! The alert mails of a partner's own settings: a threshold crossed, the runway short, the
 //! auto top-up turned off. Each is sent once per event id (a redelivery finds it sent), to
-//! the partner's address, with a text and an HTML part, the dashboard link and the footer.
+//! the address the partner's profile holds (never one an event names: an event cannot
+//! send Ally's mail elsewhere), with a text and an HTML part, the dashboard link and the
+//! footer.
 
-use super::mail::{Mailer, notice, send_once};
+use super::mail::{Delivery, Mailer, notice, send_once};
 use super::reactions::Handled;
 use super::{AllyEvent, Detail, RunwayLow, ThresholdCrossed, TopUpFailed};
 use crate::Ally;
-use crate::domain::AllyError;
+use crate::domain::{AllyError, Email, Reseller, UserId};
 use crate::store::Store;
 
 /// The mail of an alert event; other events are dropped.
@@ -28,15 +30,14 @@ async fn notify_threshold<S: Store, M: Mailer>(
     mailer: &M,
     crossed: &Detail<ThresholdCrossed>,
 ) -> Result<Handled, AllyError> {
-    let Some(to) = crossed.fields.email.as_ref() else {
-        tracing::warn!(threshold = crossed.fields.threshold, "a threshold crossed, but the reseller has no email");
+    let Some((reseller, to)) = addressee(ally, &crossed.envelope.reseller.user_id).await? else {
         return Ok(Handled::Dropped);
     };
     let (available, threshold) = (crossed.fields.available, crossed.fields.threshold);
     let mail = notice(
         to.as_str(),
         "Your Ally credit crossed an alert threshold",
-        crossed.fields.company.as_str(),
+        reseller.company.as_str(),
         &[format!("Your available credit is {available}, below your alert threshold of {threshold}.")],
         "Top up in your dashboard to keep provisioning for your clients",
         &ally.config().dashboard_link(),
@@ -49,15 +50,14 @@ async fn notify_runway<S: Store, M: Mailer>(
     mailer: &M,
     low: &Detail<RunwayLow>,
 ) -> Result<Handled, AllyError> {
-    let Some(to) = low.fields.email.as_ref() else {
-        tracing::warn!("the runway is short, but the reseller has no email");
+    let Some((reseller, to)) = addressee(ally, &low.envelope.reseller.user_id).await? else {
         return Ok(Handled::Dropped);
     };
     let f = &low.fields;
     let mail = notice(
         to.as_str(),
         "Your Ally credit runs out soon",
-        f.company.as_str(),
+        reseller.company.as_str(),
         &[format!(
             "At your spending of the last 30 days, your available credit of {} lasts about {} days, \
              less than the {} days you asked to be told about.",
@@ -74,12 +74,7 @@ async fn notify_top_up_off<S: Store, M: Mailer>(
     mailer: &M,
     failed: &Detail<TopUpFailed>,
 ) -> Result<Handled, AllyError> {
-    let user_id = &failed.envelope.reseller.user_id;
-    let Some(reseller) = ally.store().reseller(user_id).await? else {
-        return Ok(Handled::Dropped);
-    };
-    let Some(to) = reseller.email.as_ref() else {
-        tracing::warn!(reseller = %reseller.refid, "auto top-up turned off, but the reseller has no email");
+    let Some((reseller, to)) = addressee(ally, &failed.envelope.reseller.user_id).await? else {
         return Ok(Handled::Dropped);
     };
     let mail = notice(
@@ -101,6 +96,28 @@ async fn notify_top_up_off<S: Store, M: Mailer>(
     sent(send_once(ally.store(), mailer, &key, async { Ok(mail) }).await)
 }
 
-fn sent(result: Result<bool, AllyError>) -> Result<Handled, AllyError> {
-    Ok(if result? { Handled::Done } else { Handled::Duplicate })
+/// The stored reseller an alert is about, and its address; none (logged) when it has no
+/// address or is no reseller.
+pub(super) async fn addressee<S: Store>(
+    ally: &Ally<S>,
+    user_id: &UserId,
+) -> Result<Option<(Reseller, Email)>, AllyError> {
+    let Some(reseller) = ally.store().reseller(user_id).await? else {
+        tracing::warn!(reseller = %user_id, "an alert about no reseller: dropped");
+        return Ok(None);
+    };
+    let Some(to) = reseller.email.clone() else {
+        tracing::warn!(reseller = %reseller.refid, "an alert, but the reseller has no email");
+        return Ok(None);
+    };
+    Ok(Some((reseller, to)))
+}
+
+/// What a mail's delivery makes of the event.
+pub(super) fn sent(result: Result<Delivery, AllyError>) -> Result<Handled, AllyError> {
+    Ok(match result? {
+        Delivery::Sent => Handled::Done,
+        Delivery::AlreadySent => Handled::Duplicate,
+        Delivery::Suppressed | Delivery::Refused => Handled::Dropped,
+    })
 }

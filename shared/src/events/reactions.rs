@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::mail::{Mail, Mailer, notice, send_once};
+use super::mail::{Delivery, Mail, Mailer, notice, send_once};
 use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
 use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, Reseller, UserId, month_of};
@@ -58,23 +58,24 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
         Ok::<_, AllyError>(set)
     }
     .await;
-    // The mail does not wait on the hold, nor the hold on the mail.
-    let mailed = match event.fields.email.as_ref() {
-        Some(to) => send_once(ally.store(), mailer, &mail_key, low_credit_mail(ally, event, to)).await,
+    // The mail does not wait on the hold, nor the hold on the mail. It goes to the address
+    // the profile holds and says what the wallet holds, whatever the event says.
+    let mailed = match now.email.as_ref() {
+        Some(to) => send_once(ally.store(), mailer, &mail_key, low_credit_mail(ally, &now, to)).await,
         None => {
             tracing::warn!(reseller = %now.refid, "low credit, but the reseller has no email");
-            Ok(false)
+            Ok(Delivery::AlreadySent)
         }
     };
-    Ok(if held? | mailed? { Handled::Done } else { Handled::Duplicate })
+    Ok(if held? | (mailed? == Delivery::Sent) { Handled::Done } else { Handled::Duplicate })
 }
 
-async fn low_credit_mail<S: Store>(ally: &Ally<S>, event: &LowCredit, to: &Email) -> Result<Mail, AllyError> {
-    let (available, threshold) = (event.fields.available, event.fields.threshold);
+async fn low_credit_mail<S: Store>(ally: &Ally<S>, now: &Reseller, to: &Email) -> Result<Mail, AllyError> {
+    let (available, threshold) = (now.available(), ally.config().low_credit_threshold);
     Ok(notice(
         to.as_str(),
         "Your Ally balance is low",
-        event.fields.company.as_str(),
+        now.company.as_str(),
         &[format!("Your available credit is {available}, below the threshold of {threshold}.")],
         "Top up in your dashboard to keep provisioning for your clients",
         &ally.config().dashboard_link(),

@@ -1,20 +1,32 @@
 //! The monthly report: a statement for every active partner for the previous month, and an
-//! admin summary. Idempotent per month (each mail is claimed once), walked page by page
-//! through the by-status index (never a Scan), and resumable: a run near its time limit
-//! saves its cursor and stops; the next run goes on from there.
+//! admin summary. Each partner's statement is its own unit of work, sent once under its own
+//! key; walked page by page through the by-status index (never a Scan), and resumable: a
+//! run near its time limit, or held back by the mail service, saves its cursor and stops;
+//! the next run goes on from there. One partner's failure never stops the others: a
+//! refusal for good is recorded and counted, a passing failure is counted and tried again
+//! by the next run (which walks the month again once this walk is over).
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::mail::{Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
+use super::mail::{Delivery, Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
 use crate::Ally;
 use crate::domain::{Activity, AllyError, DateRange, Reseller, Status, UpgradeSuggestion};
+use crate::metrics::{Metric, record};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
 
+/// How long a run waits, doubling each time, while the mail service holds sends back,
+/// before it stops and leaves the rest to the next run.
+const THROTTLE_WAITS_MS: [u64; 3] = [1_000, 2_000, 4_000];
+
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReportRun {
     /// Mails sent by this run.
     pub sent: u32,
+    /// Statements the mail service refused for good (recorded; never tried again).
+    pub refused: u32,
+    /// Statements a passing failure kept from this run: the next run tries them again.
+    pub deferred: u32,
     /// The month's report is complete.
     pub done: bool,
 }
@@ -164,7 +176,8 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
     let tag = month.format("%Y-%m").to_string();
     let done_key = format!("report:{tag}:done");
     let checkpoint_key = format!("report:{tag}");
-    let mut run = ReportRun { sent: 0, done: false };
+    let again_key = format!("report:{tag}:again");
+    let mut run = ReportRun::default();
     if store.checkpoint(&done_key).await?.is_some() {
         run.done = true;
         return Ok(run);
@@ -177,12 +190,25 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
         for reseller in &resellers.items {
             let Some(to) = reseller.email.as_ref().map(ToString::to_string) else { continue };
             let claim = format!("statement:{tag}:{}", reseller.user_id);
-            let compose = async {
-                let s = statement(ally, reseller, month, today).await?;
-                Ok(statement_mail(reseller, to, month, &s, &link))
+            let compose = || {
+                let (to, link) = (to.clone(), &link);
+                async move {
+                    let s = statement(ally, reseller, month, today).await?;
+                    Ok(statement_mail(reseller, to, month, &s, link))
+                }
             };
-            if send_once(store, mailer, &claim, compose).await? {
-                run.sent += 1;
+            match send_backing_off(store, mailer, &claim, compose, &time_left).await {
+                Ok(Delivery::Sent) => run.sent += 1,
+                Ok(Delivery::Refused) => run.refused += 1,
+                Ok(Delivery::AlreadySent | Delivery::Suppressed) => {}
+                // Held back past the waits: this page again, next run (its sent are claimed).
+                Err(AllyError::Throttled) => return Ok(run),
+                Err(e) => {
+                    tracing::error!(reseller = %reseller.refid, error = %e, "a statement not sent; the next run tries again");
+                    record(&[Metric::StatementDeferred]);
+                    store.save_checkpoint(&again_key, "yes").await?;
+                    run.deferred += 1;
+                }
             }
         }
         cursor = resellers.next_cursor;
@@ -194,14 +220,47 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
             return Ok(run);
         }
     }
+    // A walk that left statements behind (this run's or an earlier one's) is walked again
+    // by the next run, from the start: the sent are claimed, so only those are sent.
+    if store.checkpoint(&again_key).await?.is_some_and(|again| !again.is_empty()) {
+        store.save_checkpoint(&again_key, "").await?;
+        return Ok(run);
+    }
     // Suggested (and, with auto-upgrade, applied) once each, whoever gets the summary.
     let upgrades = ally.suggest_upgrades(month).await?;
-    if let Some(admin) = ally.config().admin_email.clone()
-        && send_once(store, mailer, &format!("summary:{tag}"), summary_mail(ally, admin, month, &upgrades)).await?
-    {
-        run.sent += 1;
+    if let Some(admin) = ally.config().admin_email.clone() {
+        let summary = || summary_mail(ally, admin.clone(), month, &upgrades);
+        match send_backing_off(store, mailer, &format!("summary:{tag}"), summary, &time_left).await? {
+            Delivery::Sent => run.sent += 1,
+            Delivery::Refused => run.refused += 1,
+            Delivery::AlreadySent | Delivery::Suppressed => {}
+        }
     }
     store.save_checkpoint(&done_key, "done").await?;
     run.done = true;
     Ok(run)
+}
+
+/// [`send_once`], waiting [`THROTTLE_WAITS_MS`] in turn while the mail service holds sends
+/// back and time is left; `AllyError::Throttled` when it still does.
+async fn send_backing_off<S: Store, M: Mailer, F: Future<Output = Result<Mail, AllyError>>>(
+    store: &S,
+    mailer: &M,
+    key: &str,
+    compose: impl Fn() -> F,
+    time_left: &impl Fn() -> bool,
+) -> Result<Delivery, AllyError> {
+    let mut waits = THROTTLE_WAITS_MS.iter();
+    loop {
+        match send_once(store, mailer, key, compose()).await {
+            Err(AllyError::Throttled) => match waits.next() {
+                Some(ms) if time_left() => tokio::time::sleep(std::time::Duration::from_millis(*ms)).await,
+                _ => {
+                    tracing::warn!(%key, "the mail service still holds sends back: the next run goes on from here");
+                    return Err(AllyError::Throttled);
+                }
+            },
+            outcome => return outcome,
+        }
+    }
 }

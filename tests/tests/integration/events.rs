@@ -321,7 +321,9 @@ async fn the_low_credit_hold_follows_the_balance() {
     assert_eq!(sent.len(), 2, "at least once: sent, not recorded, sent again: {sent:?}");
     assert_eq!(sent[0].subject, "Your Ally balance is low", "a fixed subject");
     assert!(
-        sent[0].text.contains("Hello H <Ltd>,") && sent[0].text.contains("http://127.0.0.1:3000/partner/dashboard")
+        sent[0].text.contains("Hello h Ltd,") && sent[0].text.contains("http://127.0.0.1:3000/partner/dashboard"),
+        "the company the profile holds, not the event's: {}",
+        sent[0].text
     );
     let held = ally.find_by_user(&uid("h")).await.unwrap();
     assert_eq!((held.hold_provisioning, held.hold_reason), (true, Some(HoldReason::LowCredit)));

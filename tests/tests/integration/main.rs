@@ -28,6 +28,7 @@ mod profiles;
 mod properties;
 mod reversals;
 mod simulator;
+mod statements;
 mod stripe;
 mod tenants;
 mod top_ups;

@@ -73,7 +73,7 @@ pub async fn pipeline(config: Config) -> Pipeline {
         poison_url,
         ally: Ally::new(ally_tests::dynamo_store_with(ally::store::dynamo::ChangeStream::On).await, config),
         bus: EventBridgeBus::new(eventbridge, name),
-        mailer: SesMailer::new(ses, SENDER),
+        mailer: SesMailer::new(ses, SENDER, 1_000),
         queue_url,
         sqs,
     }
