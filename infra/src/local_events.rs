@@ -43,7 +43,7 @@ async fn put_event(
         return Err(ApiError::validation("source and detail-type are required"));
     }
     let accepted = local.bus.publish(std::slice::from_ref(&event)).await;
-    Ok(Json(serde_json::json!({"accepted": accepted.first().copied().unwrap_or(false)})))
+    Ok(Json(serde_json::json!({"accepted": accepted.first() == Some(&ally::events::bus::Published::Accepted)})))
 }
 
 async fn list_outbox(State(local): State<Local>) -> Json<Vec<SentMail>> {

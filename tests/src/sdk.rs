@@ -257,31 +257,49 @@ impl Intercept for Refusing {
     }
 }
 
-/// Answers SES `SendEmail` calls as SES does when it refuses: `MessageRejected` for one
-/// recipient (every time), `TooManyRequestsException` for the next calls once armed
-/// (attempts: the SDK's own retries count). Everything else goes through to the emulator.
-#[derive(Debug, Clone, Default)]
-pub struct SesFaults {
+/// Answers calls of an AWS service (SES, EventBridge) as the service does when it refuses:
+/// a rejection (`MessageRejected`) of every call naming one address, a throttle of the next
+/// calls once armed (attempts: the SDK's own retries count). A refused call never reaches
+/// the emulator. Everything else goes through.
+#[derive(Debug, Clone)]
+pub struct ServiceFaults {
     rejected: Arc<Mutex<Option<String>>>,
     throttles_left: Arc<AtomicU32>,
+    throttle: (u16, &'static str),
 }
 
-/// What the fault interceptor does to one SES attempt, kept in its config bag.
+/// What the fault interceptor does to one attempt, kept in its config bag.
 #[derive(Debug)]
-struct SesAnswer(Option<(u16, &'static str)>);
+struct FaultAnswer(Option<(u16, &'static str)>);
 
-impl Storable for SesAnswer {
+impl Storable for FaultAnswer {
     type Storer = StoreReplace<Self>;
 }
 
-impl SesFaults {
+impl ServiceFaults {
+    /// SES v2's faults: it throttles with `TooManyRequestsException` (429).
+    pub fn ses() -> Self {
+        Self { rejected: Arc::default(), throttles_left: Arc::default(), throttle: (429, "TooManyRequestsException") }
+    }
+
+    /// EventBridge's: it throttles with `ThrottlingException` (400).
+    pub fn eventbridge() -> Self {
+        Self { rejected: Arc::default(), throttles_left: Arc::default(), throttle: (400, "ThrottlingException") }
+    }
+
     /// An SES client on the emulator whose calls go through these faults.
-    pub fn client(&self) -> aws_sdk_sesv2::Client {
+    pub fn ses_client(&self) -> aws_sdk_sesv2::Client {
         let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
         aws_sdk_sesv2::Client::from_conf(config)
     }
 
-    /// Every mail to `address` is rejected from now on.
+    /// An EventBridge client on the emulator whose calls go through these faults.
+    pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+
+    /// Every call naming `address` is rejected from now on.
     pub fn reject(&self, address: &str) {
         *self.rejected.lock().unwrap_or_else(|p| p.into_inner()) = Some(address.to_string());
     }
@@ -290,45 +308,50 @@ impl SesFaults {
     pub fn throttle(&self, attempts: u32) {
         self.throttles_left.store(attempts, SeqCst);
     }
+
+    /// How many throttles are still to come.
+    pub fn throttles_left(&self) -> u32 {
+        self.throttles_left.load(SeqCst)
+    }
 }
 
-impl aws_sdk_sesv2::config::Intercept for SesFaults {
+impl Intercept for ServiceFaults {
     fn name(&self) -> &'static str {
-        "SesFaults"
+        "ServiceFaults"
     }
 
     fn modify_before_transmit(
         &self,
-        context: &mut aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
-        _components: &aws_sdk_sesv2::config::RuntimeComponents,
-        cfg: &mut aws_sdk_sesv2::config::ConfigBag,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let body = String::from_utf8_lossy(context.request().body().bytes().unwrap_or_default()).to_string();
         let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let answer = if rejected.is_some_and(|address| body.contains(&format!("\"{address}\""))) {
             Some((400, "MessageRejected"))
         } else if self.throttles_left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
-            Some((429, "TooManyRequestsException"))
+            Some(self.throttle)
         } else {
             None
         };
-        // A refused call never reaches the emulator: it would record the mail as sent.
+        // A refused call never reaches the emulator: it would record the call as served.
         if answer.is_some() {
             *context.request_mut().body_mut() = aws_smithy_types::body::SdkBody::from("{}");
             context.request_mut().headers_mut().insert("content-length", "2");
         }
-        cfg.interceptor_state().store_put(SesAnswer(answer));
+        cfg.interceptor_state().store_put(FaultAnswer(answer));
         Ok(())
     }
 
     fn modify_before_deserialization(
         &self,
-        context: &mut aws_sdk_sesv2::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &aws_sdk_sesv2::config::RuntimeComponents,
-        cfg: &mut aws_sdk_sesv2::config::ConfigBag,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(SesAnswer(Some((status, error)))) = cfg.load::<SesAnswer>() {
-            let body = format!(r#"{{"message":"{error} from the test"}}"#);
+        if let Some(FaultAnswer(Some((status, error)))) = cfg.load::<FaultAnswer>() {
+            let body = format!(r#"{{"__type":"{error}","message":"{error} from the test"}}"#);
             let mut refused = aws_smithy_runtime_api::http::Response::new(
                 aws_smithy_runtime_api::http::StatusCode::try_from(*status)?,
                 aws_smithy_types::body::SdkBody::from(body),

@@ -25,7 +25,7 @@ use ally::domain::{
     AllyError, CallerKey, ClientName, CompanyName, Currency, Email, EntryKind, IdempotencyKey, LedgerEntry, LotKind,
     Note, RefId, Reseller, Tier, TopUpRule, UserId,
 };
-use ally::events::bus::Bus;
+use ally::events::bus::{Bus, Published};
 use ally::events::local::{LocalBus, Outbox};
 use ally::events::parking::ParkedFiles;
 use ally::events::{BusEvent, ItemChange, REFERRAL_SOURCE, Stored, publisher};
@@ -117,9 +117,9 @@ impl Op {
 struct Captured(Mutex<Vec<BusEvent>>);
 
 impl Bus for Captured {
-    async fn publish(&self, events: &[BusEvent]) -> Vec<bool> {
+    async fn publish(&self, events: &[BusEvent]) -> Vec<Published> {
         self.0.lock().unwrap().extend(events.iter().cloned());
-        vec![true; events.len()]
+        vec![Published::Accepted; events.len()]
     }
 }
 

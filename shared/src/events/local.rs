@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::bus::Bus;
+use super::bus::{Bus, Published};
 use super::mail::{Mail, MailError, Mailer};
 use super::notices::notify_alert;
 use super::parking::ParkedFiles;
@@ -118,7 +118,7 @@ impl<S: Store> LocalBus<S> {
 }
 
 impl<S: Store> Bus for LocalBus<S> {
-    async fn publish(&self, events: &[BusEvent]) -> Vec<bool> {
+    async fn publish(&self, events: &[BusEvent]) -> Vec<Published> {
         let mut accepted = Vec::with_capacity(events.len());
         for event in events {
             // The bus accepted it; what its consumer made of it is the consumer's business,
@@ -126,7 +126,7 @@ impl<S: Store> Bus for LocalBus<S> {
             if let Err(e) = self.deliver(event).await {
                 tracing::error!(error = %e, detail_type = %event.detail_type, "local consumer failed");
             }
-            accepted.push(true);
+            accepted.push(Published::Accepted);
         }
         accepted
     }

@@ -1,14 +1,17 @@
 //! Item changes -> Ally's events on the bus: one batch step ([`publish`]) that the Lambda
 //! stream handler and the dev server both run; the mapping is [`AllyEvent`]'s `TryFrom`.
-//! A record it cannot publish (unreadable, its reseller not found, refused by the bus after
-//! the bus's own retries) is parked whole, so nothing waits on the stream's 24 hours.
+//! A record that can never be published (unreadable, its event refused by the bus for
+//! good) is parked whole, so nothing waits on the stream's 24 hours; one that cannot be
+//! published now (the bus throttling or failing, a read of the table failing) goes back to
+//! the stream, whose retries back off: a throttled minute is a delay, not a pile of parked
+//! records.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::bus::Bus;
+use super::bus::{Bus, Published};
 use super::parking::{ParkedRecord, Parking};
 use super::{AllyEvent, ItemChange, Observed, SpendNow, runway_event, runway_watch, threshold_events};
 use crate::domain::{RefId, UserId};
@@ -23,8 +26,9 @@ pub struct Record {
     pub whole: Value,
 }
 
-/// Publishes the events of a batch of changes, parking what cannot be published. Returns
-/// the ids of records that could neither be published nor parked (for the stream's retry).
+/// Publishes the events of a batch of changes, parking what can never be published.
+/// Returns the ids of records to try again (for the stream's retry): those the bus could
+/// not take now, and those that could neither be published nor parked.
 pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
     store: &S,
     bus: &B,
@@ -34,6 +38,7 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
 ) -> Vec<String> {
     let mut wholes: HashMap<String, Value> = HashMap::new();
     let mut failed: Vec<(String, String)> = Vec::new();
+    let mut retry: Vec<String> = Vec::new();
     let mut events: Vec<(String, AllyEvent)> = Vec::new();
     let spends = spends_now(store, &records).await;
     for Record { report_id, change, whole } in records {
@@ -45,7 +50,8 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
                 let runway = match runway_watch(&change).map(|(user, _)| spends.get(user)) {
                     Some(Some(Ok(now))) => runway_event(&change, *now),
                     Some(Some(Err(e))) => {
-                        failed.push((report_id, format!("the spend lookup failed: {e}")));
+                        tracing::warn!(record = %report_id, error = %e, "the spend lookup failed: back to the stream");
+                        retry.push(report_id);
                         continue;
                     }
                     Some(None) | None => None,
@@ -75,7 +81,8 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
             Err(e) => {
                 let (unresolved, resolved): (Vec<_>, Vec<_>) =
                     events.into_iter().partition(|(_, e)| e.envelope().reseller.refid.is_none());
-                failed.extend(unresolved.into_iter().map(|(id, _)| (id, format!("the refid lookup failed: {e}"))));
+                tracing::warn!(error = %e, "the refid lookup failed: back to the stream");
+                retry.extend(unresolved.into_iter().map(|(id, _)| id));
                 events = resolved;
                 HashMap::new()
             }
@@ -96,22 +103,32 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
             Err(e) => failed.push((report_id, format!("the event could not be serialised: {e}"))),
         }
     }
-    let accepted = bus.publish(&bus_events).await;
-    failed.extend(
-        ids.into_iter().zip(accepted).filter(|(_, ok)| !ok).map(|(id, _)| (id, "the bus refused it".to_string())),
-    );
-    let mut unparked = Vec::new();
+    for (id, outcome) in ids.into_iter().zip(bus.publish(&bus_events).await) {
+        match outcome {
+            Published::Accepted => {}
+            Published::Refused(reason) => failed.push((id, format!("the bus refused it: {reason}"))),
+            Published::Retry(reason) => {
+                tracing::warn!(record = %id, %reason, "the bus could not take an event now: back to the stream");
+                retry.push(id);
+            }
+        }
+    }
+    // A record with one event to retry is retried whole: its other events go again too
+    // (consumers take each event id once).
+    failed.retain(|(id, _)| !retry.contains(id));
     for (report_id, reason) in failed {
         let whole = wholes.remove(&report_id).unwrap_or(Value::Null);
         match parking.park(&ParkedRecord::new(whole, reason.clone())).await {
             Ok(()) => tracing::error!(record = %report_id, %reason, "record parked on the poison queue"),
             Err(e) => {
                 tracing::error!(record = %report_id, %reason, error = %e, "record neither published nor parked");
-                unparked.push(report_id);
+                retry.push(report_id);
             }
         }
     }
-    unparked
+    retry.sort();
+    retry.dedup();
+    retry
 }
 
 /// The spend of each partner whose runway the batch's changes may shorten (a runway alert,

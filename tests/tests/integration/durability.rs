@@ -3,6 +3,7 @@
 
 use ally::domain::{EntryKind, IdempotencyKey, Tier};
 use ally::events::ReferralCompleted;
+use ally::events::bus::Published;
 use ally::events::parking::{Parked, ParkedRecord};
 use ally::events::reactions::{Handled, reward_referral};
 use ally::events::redrive::{Redriven, redrive};
@@ -132,12 +133,12 @@ async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
     assert_eq!(again, Redriven::default(), "the queue is empty");
 }
 
-/// A bus that refuses everything (EventBridge throttling past the bus's retries).
+/// A bus that refuses everything for good (its policy denies the publisher, say).
 struct RefusingBus;
 
 impl ally::events::bus::Bus for RefusingBus {
-    async fn publish(&self, events: &[ally::events::BusEvent]) -> Vec<bool> {
-        vec![false; events.len()]
+    async fn publish(&self, events: &[ally::events::BusEvent]) -> Vec<Published> {
+        vec![Published::Refused("AccessDeniedException: refused by the test".into()); events.len()]
     }
 }
 
@@ -167,6 +168,45 @@ async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
     let events = super::pipeline::delivered(&p).await;
     assert_eq!(events.len(), 1, "the one LowCredit of the crossing, published once: {events:?}");
     assert_eq!(events[0].detail["balance"], 400);
+}
+
+/// EventBridge throttling for longer than the publisher's own tries: the records go back to
+/// the stream (`batchItemFailures`, so the mapping backs off) and nothing is parked; once
+/// the bus recovers, the stream's retry (from the lowest record handed back) publishes
+/// each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_bus_hands_records_back_to_the_stream_and_parks_nothing() {
+    let p = super::pipeline::pipeline(Config::default()).await;
+    let faults = ally_tests::sdk::ServiceFaults::eventbridge();
+    let bus = ally::events::bus::EventBridgeBus::new(faults.eventbridge_client(), p.bus_name.clone());
+    ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
+    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
+    p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
+    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
+    p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
+    let batch = ally_tests::stream::stream_batch(p.ally.store()).await;
+
+    faults.throttle(1_000);
+    let response = ally::events::handlers::publish_stream(&p.ally, &bus, &p.poison, batch.clone()).await;
+    let handed_back: Vec<u128> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.as_deref().and_then(|id| id.parse().ok()))
+        .collect();
+    assert!(!handed_back.is_empty(), "the throttled records go back to the stream");
+    assert!(super::pipeline::drained(&p, &p.poison_url).await.is_empty(), "nothing parked");
+    assert!(super::pipeline::delivered(&p).await.is_empty(), "nothing reached the bus");
+
+    faults.throttle(0);
+    let lowest = handed_back.iter().min().copied().unwrap_or_default();
+    let mut again = batch.clone();
+    again.records.retain(|r| r.change.sequence_number.as_deref().and_then(|s| s.parse::<u128>().ok()) >= Some(lowest));
+    let response = ally::events::handlers::publish_stream(&p.ally, &bus, &p.poison, again).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert!(super::pipeline::drained(&p, &p.poison_url).await.is_empty(), "nothing parked");
+    let events = super::pipeline::delivered(&p).await;
+    let lows: Vec<_> = events.iter().filter(|e| e.detail_type == "LowCredit").collect();
+    assert_eq!(lows.len(), 1, "the crossing's LowCredit, published once: {events:?}");
 }
 
 /// On DynamoDB as in memory: the low-credit hold is set only under the threshold, kept

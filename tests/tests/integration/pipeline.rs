@@ -15,6 +15,8 @@ pub const SENDER: &str = "ally@ally.example";
 pub struct Pipeline {
     pub ally: Ally<DynamoStore>,
     pub bus: EventBridgeBus,
+    /// The bus's name, for another client on it.
+    pub bus_name: String,
     pub mailer: SesMailer,
     /// The queue the low-credit rule delivers to (standing in for the notifier).
     pub queue_url: String,
@@ -72,7 +74,8 @@ pub async fn pipeline(config: Config) -> Pipeline {
         poison: SqsParking::new(sqs.clone(), Some(poison_url.clone())),
         poison_url,
         ally: Ally::new(ally_tests::dynamo_store_with(ally::store::dynamo::ChangeStream::On).await, config),
-        bus: EventBridgeBus::new(eventbridge, name),
+        bus: EventBridgeBus::new(eventbridge, name.clone()),
+        bus_name: name,
         mailer: SesMailer::new(ses, SENDER, 1_000),
         queue_url,
         sqs,

@@ -7,7 +7,7 @@ use ally::events::handlers;
 use ally::events::mail::SesMailer;
 use ally::events::report::{ReportRun, run_monthly_report};
 use ally::store::Jobs;
-use ally_tests::sdk::SesFaults;
+use ally_tests::sdk::ServiceFaults;
 use ally_tests::uid;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{NaiveDate, Utc};
@@ -17,11 +17,11 @@ use crate::pipeline::{Pipeline, SENDER, pipeline, sent_mail};
 
 /// A pipeline whose SES answers through `faults`, with `partners` partners (their
 /// addresses, in onboarding order) and an admin to get the summary.
-async fn mailing(faults: &SesFaults, partners: usize) -> (Pipeline, Vec<String>, String) {
+async fn mailing(faults: &ServiceFaults, partners: usize) -> (Pipeline, Vec<String>, String) {
     let tag = ulid::Ulid::new().to_string().to_lowercase();
     let admin = format!("admin-{tag}@ally.example");
     let mut p = pipeline(Config { admin_email: Some(admin.clone()), ..Config::default() }).await;
-    p.mailer = SesMailer::new(faults.client(), SENDER, 1_000);
+    p.mailer = SesMailer::new(faults.ses_client(), SENDER, 1_000);
     let mut emails = Vec::new();
     for i in 0..partners {
         let email = format!("s{i}-{tag}@partners.example");
@@ -42,7 +42,7 @@ async fn run(p: &Pipeline, time_left: bool) -> ReportRun {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_address_is_recorded_and_every_other_partner_gets_a_statement() {
-    let faults = SesFaults::default();
+    let faults = ServiceFaults::ses();
     let (p, emails, admin) = mailing(&faults, 6).await;
     faults.reject(&emails[2]);
     let first = run(&p, true).await;
@@ -65,7 +65,7 @@ async fn a_refused_address_is_recorded_and_every_other_partner_gets_a_statement(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttle_is_waited_out_and_one_that_lasts_leaves_the_rest_to_the_next_run() {
-    let faults = SesFaults::default();
+    let faults = ServiceFaults::ses();
     let (p, emails, admin) = mailing(&faults, 4).await;
     // The SDK tries each call three times: six attempts are two sends held back, which
     // the run waits out.
@@ -105,7 +105,7 @@ fn bounce(address: &str, kind: &str) -> EventBridgeEvent<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_bounce_or_a_complaint_stops_later_mail_and_a_transient_bounce_does_not() {
-    let faults = SesFaults::default();
+    let faults = ServiceFaults::ses();
     let (p, emails, _) = mailing(&faults, 4).await;
     let complaint = ses_event(
         "Email Complaint Received",
