@@ -208,6 +208,20 @@ async fn redrive(args: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Rebuilds the network figures of the table `ALLY_TABLE_NAME` from the resellers' own
+/// counters, from a day on (docs: the runbook's "The network figures are wrong").
+async fn recount(args: &[String]) -> Result<(), Failure> {
+    let usage = "usage: ally-local recount --from <YYYY-MM-DD>";
+    let from = match args {
+        [flag, day] if flag == "--from" => day.parse::<chrono::NaiveDate>().map_err(|_| usage)?,
+        _ => return Err(usage.into()),
+    };
+    let services = ally::lambda::services().await?;
+    let recount = services.ally.recount_network_figures(from).await?;
+    println!("{}", serde_json::to_string(&recount)?);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -217,8 +231,10 @@ async fn main() -> ExitCode {
         Some("stripe-event") => config_with_secrets().and_then(|config| stripe_event::send(&config, &args[1..])),
         Some("create-table") => create_table().await,
         Some("redrive") => redrive(&args[1..]).await,
+        Some("recount") => recount(&args[1..]).await,
         Some(other) => {
-            Err(format!("unknown command `{other}` (serve, token, stripe-event, create-table, redrive)").into())
+            Err(format!("unknown command `{other}` (serve, token, stripe-event, create-table, redrive, recount)")
+                .into())
         }
     };
     match result {

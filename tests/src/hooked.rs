@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ally::domain::{
     Activity, AutoTopUp, Client, ClientId, DateRange, Hold, IdempotencyKey, LedgerEntry, Lot, Metadata, MetadataPatch,
-    NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
+    NetworkSum, NetworkTotals, ProvisionedService, RefId, Reseller, TopUpRequest, UpgradeSuggestion, UserId,
 };
 use ally::store::{
     ChildLink, Counters, Granularity, Hierarchy, IdempotencyRecord, Jobs, MetadataPatched, Page, PageRequest,
@@ -309,6 +309,11 @@ impl<S: Counters> Counters for Hooked<S> {
         self.before("fold_figures")?;
         self.pause().await;
         self.inner.fold_figures(quiet_since).await
+    }
+    async fn correct_figures(&self, correction: &NetworkSum) -> StoreResult<()> {
+        self.before("correct_figures")?;
+        self.pause().await;
+        self.inner.correct_figures(correction).await
     }
 }
 

@@ -12,6 +12,7 @@ mod metadata;
 mod money;
 mod provisions;
 mod receipts;
+mod recount;
 mod requests;
 mod reversals;
 mod runway;
@@ -34,6 +35,7 @@ pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
     ProvisionReceipt, ResellerStats, ReversalReceipt, TransferReceipt, TransferSide, VoidReceipt, WhitelabelMetadata,
 };
+pub use recount::Recount;
 pub use requests::{
     AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,

@@ -373,6 +373,11 @@ pub trait Counters: Send + Sync {
     /// after it: closed, and past the stream's retention) into the network's base figures,
     /// each exactly once; answers how many.
     fn fold_figures(&self, quiet_since: DateTime<Utc>) -> impl Future<Output = StoreResult<usize>> + Send;
+
+    /// Adds `correction` to the network's base figures: each day's activity (and its
+    /// month's), the outstanding and promotional credits and the tiers. What a recount
+    /// writes: the difference between the resellers' own counters and the figures.
+    fn correct_figures(&self, correction: &crate::domain::NetworkSum) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Bookkeeping of event consumers and long jobs: work claimed once, checkpoints.

@@ -107,3 +107,51 @@ async fn the_memory_store_counts_each_window_once() {
     let after = totals(&ally).await;
     assert_eq!((after.0 - before.0, after.2.gold - before.2.gold), (100, 2));
 }
+
+/// Figures that lost a window (a failed batch that outlived the stream) are rebuilt from
+/// the resellers' own counters by a recount; a second recount adds nothing; and the
+/// consumer, still running, counts what moves afterwards once.
+async fn a_recount_rebuilds_lost_figures_once<S: ally::store::Store + ally_tests::stream::CatchUp>(store: S) {
+    let ally = Ally::new(store, Config::default());
+    let mut users = activity(&ally).await;
+    assert_figures_match(&ally, &users).await;
+    let right = totals(&ally).await;
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let mut lost = ally::domain::NetworkSum { outstanding: -700, as_of: Some(now), ..Default::default() };
+    lost.tiers.gold = -1;
+    let activity_lost = ally::domain::Activity { credits_added: -700, provisions: -1, ..Default::default() };
+    lost.days.insert(today, activity_lost);
+    ally.store().correct_figures(&lost).await.unwrap();
+    assert_ne!(totals(&ally).await, right, "the figures lost a window");
+
+    let from = today - chrono::Duration::days(1);
+    let recount = ally.recount_network_figures(from).await.unwrap();
+    assert_eq!((recount.resellers, recount.correction.outstanding, recount.correction.tiers.gold), (3, 700, 1));
+    assert_eq!(recount.correction.days.get(&today).map(|a| (a.credits_added, a.provisions)), Some((700, 1)));
+    assert_eq!(totals(&ally).await, right);
+    assert_figures_match(&ally, &users).await;
+    let again = ally.recount_network_figures(from).await.unwrap();
+    assert!(again.correction.is_empty(), "a second recount adds nothing: {again:?}");
+
+    reseller_with(&ally, "after", Tier::Gold, 1_000).await;
+    let spend = ProvisionRequest { cost: Some(250), ..ProvisionRequest::default() };
+    ally.provision(&uid("after"), spend, &ikey("after")).await.unwrap();
+    users.push("after".into());
+    assert_figures_match(&ally, &users).await;
+    assert!(ally.recount_network_figures(from).await.unwrap().correction.is_empty());
+    assert!(
+        ally.recount_network_figures(today + chrono::Duration::days(1)).await.is_err(),
+        "a recount from a day to come is refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recount_rebuilds_lost_figures_once_on_dynamodb() {
+    a_recount_rebuilds_lost_figures_once(ally_tests::dynamo_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recount_rebuilds_lost_figures_once_in_memory() {
+    a_recount_rebuilds_lost_figures_once(MemoryStore::new()).await;
+}

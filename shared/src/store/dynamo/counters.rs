@@ -258,6 +258,10 @@ impl Counters for DynamoStore {
         self.fold_quiet(quiet_since).await
     }
 
+    async fn correct_figures(&self, correction: &crate::domain::NetworkSum) -> StoreResult<()> {
+        self.add_to_base(correction).await
+    }
+
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
         let shards = (0..keys::NETWORK_SHARDS).map(|shard| key(keys::network(shard), keys::TOTALS)).collect();
         let open = self.open_sum().await?;

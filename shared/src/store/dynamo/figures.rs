@@ -194,7 +194,14 @@ impl DynamoStore {
             write: TransactWriteItem::builder().update(shard).build(),
             role: Role::Requires(Refusal::VersionChanged),
         }];
+        items.extend(self.base_additions(&sum)?);
+        self.transact(items).await
+    }
+
+    /// The `ADD`s of `sum` to the base figures: its days, their months, its totals.
+    fn base_additions(&self, sum: &NetworkSum) -> StoreResult<Vec<TxItem<'static>>> {
         let base = keys::network(0);
+        let mut items = Vec::new();
         let mut months: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
         for (day, activity) in &sum.days {
             items.push(TxItem::plain(self.counter(base.clone(), keys::day(*day), *day, activity, None, None)?));
@@ -212,7 +219,22 @@ impl DynamoStore {
             };
             items.push(self.totals(0, &totals, as_of)?);
         }
-        self.transact(items).await
+        Ok(items)
+    }
+
+    /// Adds `sum` to the base figures, a month of days at a time (a transaction holds at
+    /// most 100 items): each part is whole, and a recount cut short is finished by running
+    /// it again, which adds only the difference left.
+    pub(super) async fn add_to_base(&self, sum: &NetworkSum) -> StoreResult<()> {
+        let mut months: BTreeMap<NaiveDate, NetworkSum> = BTreeMap::new();
+        for (day, activity) in &sum.days {
+            months.entry(month_of(*day)).or_default().days.insert(*day, *activity);
+        }
+        for part in months.values() {
+            self.transact(self.base_additions(part)?).await?;
+        }
+        let totals = NetworkSum { days: BTreeMap::new(), ..sum.clone() };
+        self.transact(self.base_additions(&totals)?).await
     }
 
     /// Folds every shard item not written since `quiet_since`.

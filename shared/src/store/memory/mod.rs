@@ -440,4 +440,9 @@ impl Counters for MemoryStore {
         // One running sum: nothing waits to be folded.
         Ok(0)
     }
+
+    async fn correct_figures(&self, correction: &crate::domain::NetworkSum) -> StoreResult<()> {
+        self.lock().counters.add_to_network(correction);
+        Ok(())
+    }
 }

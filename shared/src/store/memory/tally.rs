@@ -71,7 +71,12 @@ impl Tally {
             return mark.is_some_and(|m| *m >= stream_position(&window.last)).then_some(false);
         }
         self.marks.insert(window.shard.clone(), stream_position(&window.last));
-        let sum = &window.sum;
+        self.add_to_network(&window.sum);
+        Some(true)
+    }
+
+    /// Adds `sum` to the network's figures.
+    pub(super) fn add_to_network(&mut self, sum: &NetworkSum) {
         for (day, activity) in &sum.days {
             *self.network_days.entry(*day).or_default() += *activity;
             *self.network_months.entry(month_of(*day)).or_default() += *activity;
@@ -82,6 +87,5 @@ impl Tally {
             *self.totals.tiers.count_mut(tier) += sum.tiers.count(tier);
         }
         self.totals.as_of = self.totals.as_of.max(sum.as_of);
-        Some(true)
     }
 }
