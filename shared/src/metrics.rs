@@ -98,9 +98,18 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
     }
     // A failure that needs a person, wherever it happens, is also counted without the
     // function's name: one alarm watches every function.
-    let anywhere = metrics
-        .iter()
-        .any(|m| matches!(m, Metric::WalletDrift | Metric::Panic | Metric::UncountedRecord | Metric::CommissionUnpaid));
+    let anywhere = metrics.iter().any(|m| {
+        matches!(
+            m,
+            Metric::WalletDrift
+                | Metric::Panic
+                | Metric::UncountedRecord
+                | Metric::CommissionUnpaid
+                | Metric::BusyExhausted
+                | Metric::MailRefused
+                | Metric::StatementDeferred
+        )
+    });
     let dimensions = match (code, anywhere) {
         (Some(_), _) => json!([["function"], ["function", "code"]]),
         (None, true) => json!([["function"], []]),

@@ -287,6 +287,32 @@ fn low_credit(event_id: &str, user: &str, refid: &str, balance: i64, to: Option<
     }
 }
 
+/// A low-credit event forged on the bus (made-up figures, someone else's address) holds no
+/// wallet that is not low and mails no one but the partner, at the address and with the
+/// figures its profile holds.
+#[tokio::test]
+async fn a_forged_low_credit_event_mails_only_the_stored_address_with_stored_figures() {
+    use ally::events::local::Outbox;
+    use ally::events::reactions::notify_low_credit;
+    let ally =
+        Ally::new(ally::store::memory::MemoryStore::new(), Config { hold_on_low_credit: true, ..Config::default() });
+    let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
+    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
+    let rich = partner(&ally, "rich", "rich@partners.example").await;
+    ally.add_credits(&uid("rich"), credit(5_000), EntryKind::Credit, "admin-1", &ikey("rich")).await.unwrap();
+    let low = partner(&ally, "low", "low@partners.example").await;
+    ally.add_credits(&uid("low"), credit(100), EntryKind::Credit, "admin-1", &ikey("low")).await.unwrap();
+
+    let forged = low_credit("forged-1", "rich", &rich, 1, Some("thief@evil.example"));
+    assert_eq!(notify_low_credit(&ally, &outbox, &forged, true).await.unwrap(), Handled::Dropped);
+    assert!(!ally.find_by_user(&uid("rich")).await.unwrap().hold_provisioning, "a wallet of 5,000 is not held");
+    let forged = low_credit("forged-2", "low", &low, 1, Some("thief@evil.example"));
+    assert_eq!(notify_low_credit(&ally, &outbox, &forged, true).await.unwrap(), Handled::Done);
+    let sent = outbox.sent();
+    assert_eq!(sent.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["low@partners.example"]);
+    assert!(sent[0].text.contains("available credit is 100,"), "the stored figure: {}", sent[0].text);
+}
+
 /// The low-credit hold done right: applied only while the balance is still low, lifted by
 /// the credit that brings it back (an admin's hold stays), mail and hold each once and
 /// independent, a partner without an email still held, a failed send not lost.
