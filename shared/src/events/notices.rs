@@ -1,14 +1,16 @@
 //! The alert mails of a partner's own settings: a threshold crossed, the runway short, the
 //! auto top-up turned off. Each is sent once per event id (a redelivery finds it sent), to
-//! the address the partner's profile holds (never one an event names: an event cannot
-//! send Ally's mail elsewhere), with a text and an HTML part, the dashboard link and the
-//! footer.
+//! the address the partner's profile holds, saying what the wallet and the partner's
+//! settings hold, and only while they bear the alert out: an event says which partner to
+//! look at, never what to tell it or where (a forged or stale one sends nothing). With a
+//! text and an HTML part, the dashboard link and the footer.
 
 use super::mail::{Delivery, Mailer, notice, send_once};
 use super::reactions::Handled;
 use super::{AllyEvent, Detail, RunwayLow, ThresholdCrossed, TopUpFailed};
 use crate::Ally;
-use crate::domain::{AllyError, Email, Reseller, UserId};
+use crate::domain::{AllyError, Email, UserId};
+use crate::service::Profile;
 use crate::store::Store;
 
 /// The mail of an alert event; other events are dropped.
@@ -30,14 +32,20 @@ async fn notify_threshold<S: Store, M: Mailer>(
     mailer: &M,
     crossed: &Detail<ThresholdCrossed>,
 ) -> Result<Handled, AllyError> {
-    let Some((reseller, to)) = addressee(ally, &crossed.envelope.reseller.user_id).await? else {
+    let Some((profile, to)) = addressee(ally, &crossed.envelope.reseller.user_id).await? else {
         return Ok(Handled::Dropped);
     };
-    let (available, threshold) = (crossed.fields.available, crossed.fields.threshold);
+    let threshold = crossed.fields.threshold;
+    let available = profile.available;
+    let set = profile.reseller.alerts.as_ref().is_some_and(|a| a.thresholds.contains(&threshold));
+    if !set || available >= threshold {
+        tracing::info!(reseller = %profile.reseller.refid, threshold, available, "a threshold alert the wallet does not bear out: dropped");
+        return Ok(Handled::Dropped);
+    }
     let mail = notice(
         to.as_str(),
         "Your Ally credit crossed an alert threshold",
-        reseller.company.as_str(),
+        profile.reseller.company.as_str(),
         &[format!("Your available credit is {available}, below your alert threshold of {threshold}.")],
         "Top up in your dashboard to keep provisioning for your clients",
         &ally.config().dashboard_link(),
@@ -50,18 +58,22 @@ async fn notify_runway<S: Store, M: Mailer>(
     mailer: &M,
     low: &Detail<RunwayLow>,
 ) -> Result<Handled, AllyError> {
-    let Some((reseller, to)) = addressee(ally, &low.envelope.reseller.user_id).await? else {
+    let Some((profile, to)) = addressee(ally, &low.envelope.reseller.user_id).await? else {
         return Ok(Handled::Dropped);
     };
-    let f = &low.fields;
+    let asked = profile.reseller.alerts.as_ref().and_then(|a| a.runway_days);
+    let (Some(days), Some(runway)) = (asked, profile.runway_days.filter(|r| asked.is_some_and(|d| *r < d))) else {
+        tracing::info!(reseller = %profile.reseller.refid, "a runway alert the wallet does not bear out: dropped");
+        return Ok(Handled::Dropped);
+    };
     let mail = notice(
         to.as_str(),
         "Your Ally credit runs out soon",
-        reseller.company.as_str(),
+        profile.reseller.company.as_str(),
         &[format!(
-            "At your spending of the last 30 days, your available credit of {} lasts about {} days, \
-             less than the {} days you asked to be told about.",
-            f.available, f.runway_days, f.threshold_days
+            "At your spending of the last 30 days, your available credit of {} lasts about {runway} days, \
+             less than the {days} days you asked to be told about.",
+            profile.available
         )],
         "Top up in your dashboard before it runs out",
         &ally.config().dashboard_link(),
@@ -74,7 +86,12 @@ async fn notify_top_up_off<S: Store, M: Mailer>(
     mailer: &M,
     failed: &Detail<TopUpFailed>,
 ) -> Result<Handled, AllyError> {
-    let Some((reseller, to)) = addressee(ally, &failed.envelope.reseller.user_id).await? else {
+    let Some((profile, to)) = addressee(ally, &failed.envelope.reseller.user_id).await? else {
+        return Ok(Handled::Dropped);
+    };
+    let reseller = profile.reseller;
+    let Some(off) = reseller.auto_top_up.as_ref().filter(|rule| !rule.enabled) else {
+        tracing::info!(reseller = %reseller.refid, "an auto top-up turned off that the profile does not bear out: dropped");
         return Ok(Handled::Dropped);
     };
     let mail = notice(
@@ -83,9 +100,8 @@ async fn notify_top_up_off<S: Store, M: Mailer>(
         reseller.company.as_str(),
         &[
             format!(
-                "{} auto top-up requests in a row were not paid within a day (the last asked for {} credits), \
-                 so Ally stopped asking.",
-                failed.fields.failures_in_a_row, failed.fields.amount
+                "{} auto top-up requests in a row were not paid within a day, so Ally stopped asking.",
+                off.failures_in_a_row
             ),
             "Check your payment method, then save your auto top-up rule again to turn it back on.".to_string(),
         ],
@@ -96,25 +112,26 @@ async fn notify_top_up_off<S: Store, M: Mailer>(
     sent(send_once(ally.store(), mailer, &key, async { Ok(mail) }).await)
 }
 
-/// The stored reseller an alert is about, and its address; none (logged) when it has no
-/// address or is no reseller.
-pub(super) async fn addressee<S: Store>(
-    ally: &Ally<S>,
-    user_id: &UserId,
-) -> Result<Option<(Reseller, Email)>, AllyError> {
-    let Some(reseller) = ally.store().reseller(user_id).await? else {
-        tracing::warn!(reseller = %user_id, "an alert about no reseller: dropped");
+/// The stored profile an alert is about (what it may spend, its runway), and its address;
+/// none (logged) when it has no address or is no reseller.
+async fn addressee<S: Store>(ally: &Ally<S>, user_id: &UserId) -> Result<Option<(Profile, Email)>, AllyError> {
+    let profile = match ally.profile(user_id).await {
+        Ok(profile) => profile,
+        Err(AllyError::NotFound(_)) => {
+            tracing::warn!(reseller = %user_id, "an alert about no reseller: dropped");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(to) = profile.reseller.email.clone() else {
+        tracing::warn!(reseller = %profile.reseller.refid, "an alert, but the reseller has no email");
         return Ok(None);
     };
-    let Some(to) = reseller.email.clone() else {
-        tracing::warn!(reseller = %reseller.refid, "an alert, but the reseller has no email");
-        return Ok(None);
-    };
-    Ok(Some((reseller, to)))
+    Ok(Some((profile, to)))
 }
 
 /// What a mail's delivery makes of the event.
-pub(super) fn sent(result: Result<Delivery, AllyError>) -> Result<Handled, AllyError> {
+fn sent(result: Result<Delivery, AllyError>) -> Result<Handled, AllyError> {
     Ok(match result? {
         Delivery::Sent => Handled::Done,
         Delivery::AlreadySent => Handled::Duplicate,

@@ -61,13 +61,17 @@ pub async fn notify_low_credit<S: Store, M: Mailer>(
     // The mail does not wait on the hold, nor the hold on the mail. It goes to the address
     // the profile holds and says what the wallet holds, whatever the event says.
     let mailed = match now.email.as_ref() {
-        Some(to) => send_once(ally.store(), mailer, &mail_key, low_credit_mail(ally, &now, to)).await,
+        Some(to) => send_once(ally.store(), mailer, &mail_key, low_credit_mail(ally, &now, to)).await.map(Some),
         None => {
             tracing::warn!(reseller = %now.refid, "low credit, but the reseller has no email");
-            Ok(Delivery::AlreadySent)
+            Ok(None)
         }
     };
-    Ok(if held? | (mailed? == Delivery::Sent) { Handled::Done } else { Handled::Duplicate })
+    Ok(match (held?, mailed?) {
+        (true, _) | (_, Some(Delivery::Sent)) => Handled::Done,
+        (false, Some(Delivery::AlreadySent)) => Handled::Duplicate,
+        (false, None | Some(Delivery::Suppressed | Delivery::Refused)) => Handled::Dropped,
+    })
 }
 
 async fn low_credit_mail<S: Store>(ally: &Ally<S>, now: &Reseller, to: &Email) -> Result<Mail, AllyError> {
@@ -82,11 +86,15 @@ async fn low_credit_mail<S: Store>(ally: &Ally<S>, now: &Reseller, to: &Email) -
     ))
 }
 
-/// The referral reward: the configured credits to the referrer, once per referral id,
-/// through the same idempotent money path, and only for a referral that earns one:
+/// The referral reward: the configured credits to the referrer, once per referred user
+/// (however many referral ids name them), through the same idempotent money path, and
+/// only for a referral that earns one, judged on what the table holds:
 /// - the tag is `become-partner`, the referrer a reseller, the referred user someone else;
-/// - the referred user is a reseller, or becomes one within the referral window: until
-///   then the referral waits ([`pay_waiting_referrals`] pays it when they onboard);
+/// - the referred user became a reseller within the referral window of the event (before
+///   or after it), or becomes one: until then the referral waits
+///   ([`pay_waiting_referrals`] pays it when they onboard);
+/// - the referred reseller is (or, recruited now, becomes) the referrer's sub-reseller: one
+///   already under someone else, or whom the tree refuses there, earns nothing;
 /// - the referrer holds fewer than `referral_monthly_cap` rewards of the month (the rest
 ///   are recorded and refused).
 ///
@@ -157,44 +165,60 @@ pub async fn pay_waiting_referrals<S: Store>(ally: &Ally<S>, user_id: &UserId) -
     Ok(outcome)
 }
 
-/// The reward of `referral` if its referred user, `joined`, became a reseller before the
-/// window ended (however late the event saying so is handled, or handled again).
+/// The reward of `referral` if its referred user, `joined`, became a reseller within the
+/// window around the referral (however late the event saying so is handled, or handled
+/// again) and is the referrer's recruit.
 async fn pay_within_window<S: Store>(
     ally: &Ally<S>,
     referral: &PendingReferral,
     joined: &Reseller,
 ) -> Result<Handled, AllyError> {
-    if joined.created_at.timestamp() >= referral.expires_at {
-        tracing::info!(referral = %referral.referral_id, "onboarded after the referral window: no reward");
+    let window = Duration::days(ally.config().referral_window_days);
+    let opened = referral.referred_at.checked_sub_signed(window).map_or(i64::MIN, |t| t.timestamp());
+    if joined.created_at.timestamp() >= referral.expires_at || joined.created_at.timestamp() < opened {
+        tracing::info!(referral = %referral.referral_id, "a reseller since outside the referral window: no reward");
         return Ok(Handled::Dropped);
     }
-    recruit(ally, referral, joined).await?;
+    if !recruit(ally, referral, joined).await? {
+        return Ok(Handled::Dropped);
+    }
     pay(ally, referral).await
 }
 
-/// Puts the referred reseller under its referrer, unless it has a parent already (an admin's
-/// choice, or an earlier referral's) or the tree refuses it (a cycle, too deep: logged, and
-/// the reward is still paid). Done again on a retry, it finds the parent set.
-async fn recruit<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &Reseller) -> Result<(), AllyError> {
-    if joined.parent.is_some() {
-        return Ok(());
-    }
+/// Puts the referred reseller under its referrer unless it has a parent already; whether it
+/// is the referrer's sub-reseller now. One under someone else (an admin's choice, another
+/// referrer's recruit), or whom the tree refuses (a cycle, too deep), is not (logged). Done
+/// again on a retry, it finds the parent set.
+async fn recruit<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &Reseller) -> Result<bool, AllyError> {
     let referrer = ally.find_by_user(&referral.referrer_user_id).await?;
+    if let Some(parent) = &joined.parent {
+        let theirs = parent.refid == referrer.refid;
+        if !theirs {
+            tracing::warn!(referral = %referral.referral_id, "the referred reseller is another's sub-reseller: no reward");
+        }
+        return Ok(theirs);
+    }
     match ally.set_parent_if_none(&joined.user_id, &referrer.refid).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Set now, or by a referral of someone else a moment before: the tree says whose.
+            let now = ally.find_by_user(&joined.user_id).await?;
+            Ok(now.parent.is_some_and(|p| p.refid == referrer.refid))
+        }
         Err(AllyError::Validation(reason)) => {
-            tracing::warn!(referral = %referral.referral_id, %reason, "the recruit stays outside the referrer's tree");
-            Ok(())
+            tracing::warn!(referral = %referral.referral_id, %reason, "the recruit stays outside the referrer's tree: no reward");
+            Ok(false)
         }
         Err(e) => Err(e),
     }
 }
 
-/// The reward of `referral` once its referred user is a reseller: a slot of the month of
-/// the referral, then the credits, each once per referral id.
+/// The reward of `referral` once its referred user is the referrer's recruit: a slot of the
+/// month of the referral, then the credits, each once per referred user (a second referral
+/// id naming them finds both taken).
 async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral) -> Result<Handled, AllyError> {
     let id = &referral.referral_id;
-    let key = match IdempotencyKey::referral(id) {
+    let recruit = referral.referred_user_id.as_str();
+    let key = match IdempotencyKey::referral(recruit) {
         Ok(key) => key,
         Err(reason) => {
             tracing::warn!(referral = %id, %reason, "unusable referral id: no reward");
@@ -205,7 +229,7 @@ async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral) -> Result<Han
     let month = month_of(referral.referred_at.date_naive());
     let slot = match cap {
         0 => RewardSlot::CapReached,
-        cap => ally.store().take_reward_slot(&referral.referrer_user_id, month, id, cap).await?,
+        cap => ally.store().take_reward_slot(&referral.referrer_user_id, month, recruit, cap).await?,
     };
     if slot == RewardSlot::CapReached {
         ally.store().claim(&format!("referral-over-cap:{id}")).await?;

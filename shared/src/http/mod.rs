@@ -122,7 +122,7 @@ impl<S: Store> Api<S> {
     }
 }
 
-pub use routes::{add_credits, analytics, clients, onboarding, provision};
+pub use routes::{FUNCTIONS, HEALTH, OPENAPI, add_credits, analytics, clients, onboarding, provision};
 
 /// Every function's API, in deployment order.
 pub fn every_api<S: Store>() -> Vec<Api<S>> {

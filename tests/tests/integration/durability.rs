@@ -239,3 +239,43 @@ async fn the_low_credit_hold_is_lifted_in_the_credit_write_on_dynamodb() {
     let open = ally.update_reseller(&r.refid, lift).await.unwrap();
     assert_eq!((open.hold_provisioning, open.hold_reason), (false, None));
 }
+
+fn referral(id: &str, referrer: &str, referred: &str) -> ReferralCompleted {
+    ReferralCompleted {
+        referral_id: id.into(),
+        referrer_user_id: referrer.into(),
+        referred_user_id: referred.into(),
+        tag: "become-partner".into(),
+    }
+}
+
+/// Referrals judged on the table, not on how many events say so: one reward per referred
+/// user however many referral ids name them, none for a reseller who is another's
+/// sub-reseller, none for one that joined long before the referral (and it is not moved).
+#[tokio::test]
+async fn a_referral_rewards_once_per_recruit_and_only_the_recruits_parent() {
+    let hands = ally_tests::Hands::default();
+    let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default()).with_clock(hands.clock());
+    let old = ally_tests::onboarded(&ally, "old", Tier::Standard, None).await;
+    hands.advance(chrono::Duration::days(40));
+    for user in ["first", "second", "recruit"] {
+        ally_tests::onboarded(&ally, user, Tier::Standard, None).await;
+    }
+    let now = (hands.clock())();
+    for id in ["r-1", "r-2", "r-3"] {
+        reward_referral(&ally, &referral(id, "first", "recruit"), now).await.unwrap();
+    }
+    let outcome = reward_referral(&ally, &referral("r-4", "second", "recruit"), now).await.unwrap();
+    assert_eq!(outcome, Handled::Dropped, "the recruit is first's");
+    let outcome = reward_referral(&ally, &referral("r-5", "second", "old"), now).await.unwrap();
+    assert_eq!(outcome, Handled::Dropped, "a reseller of 40 days is no one's referral of today");
+    let balance = |user: &'static str| {
+        let ally = &ally;
+        async move { ally.find_by_user(&uid(user)).await.unwrap().balance }
+    };
+    assert_eq!((balance("first").await, balance("second").await), (1_000, 0), "one reward for one recruit");
+    let first = ally.find_by_user(&uid("first")).await.unwrap().refid;
+    let recruit = ally.find_by_user(&uid("recruit")).await.unwrap();
+    assert_eq!(recruit.parent.map(|p| p.refid), Some(first));
+    assert!(ally.find_by_user(&old.user_id).await.unwrap().parent.is_none(), "the old reseller is not moved");
+}

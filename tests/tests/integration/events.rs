@@ -32,7 +32,6 @@ async fn a_partners_own_thresholds_announce_each_crossing_once() {
     p.ally.provision(&uid("alerted"), spend(300), &ikey("s1")).await.unwrap();
     p.ally.provision(&uid("alerted"), spend(100), &ikey("s2")).await.unwrap();
     p.ally.provision(&uid("alerted"), spend(400), &ikey("s3")).await.unwrap();
-    p.ally.add_credits(&uid("alerted"), credit(900), EntryKind::Credit, "a", &ikey("top-2")).await.unwrap();
     let batch = stream_batch(p.ally.store()).await;
     for _ in 0..2 {
         handlers::publish_stream(&p.ally, &p.bus, &p.poison, batch.clone()).await;
@@ -51,6 +50,7 @@ async fn a_partners_own_thresholds_announce_each_crossing_once() {
     assert_eq!(outcomes, [Handled::Done, Handled::Done, Handled::Duplicate, Handled::Duplicate]);
     let mails = sent_mail(&email);
     assert_eq!(mails.iter().filter(|s| s.contains("alert threshold")).count(), 2, "{mails:?}");
+    p.ally.add_credits(&uid("alerted"), credit(900), EntryKind::Credit, "a", &ikey("top-2")).await.unwrap();
     let reseller = p.ally.find_by_user(&uid("alerted")).await.unwrap();
     let recovered = ally::events::threshold_events(&ally::store::ItemChange {
         id: "r".into(),
@@ -311,6 +311,41 @@ async fn a_forged_low_credit_event_mails_only_the_stored_address_with_stored_fig
     let sent = outbox.sent();
     assert_eq!(sent.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["low@partners.example"]);
     assert!(sent[0].text.contains("available credit is 100,"), "the stored figure: {}", sent[0].text);
+}
+
+/// Alert events forged on the bus (a threshold, a runway, an auto top-up turned off the
+/// partner never set) send nothing: the notifier mails only what the profile bears out.
+#[tokio::test]
+async fn forged_alerts_the_profile_does_not_bear_out_send_nothing() {
+    use ally::events::local::Outbox;
+    let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
+    let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
+    partner(&ally, "v", "v@partners.example").await;
+    let credit = CreditRequest { amount: 9_000, reason: None, ..CreditRequest::default() };
+    ally.add_credits(&uid("v"), credit, EntryKind::Credit, "admin-1", &ikey("v")).await.unwrap();
+    let common = json!({"occurred_at": chrono::Utc::now(), "reseller": {"user_id": "v"}, "company": "x",
+                        "email": "thief@evil.example", "balance": 3, "available": 3});
+    let forged = [
+        ("CreditThresholdCrossed", json!({"event_id": "f-1", "threshold": 1_000_000})),
+        ("LowRunway", json!({"event_id": "f-2", "runway_days": 0, "threshold_days": 365})),
+        (
+            "AutoTopUpFailed",
+            json!({"event_id": "f-3", "request_id": "x", "amount": 99_999_999,
+                                   "failures_in_a_row": 3, "disabled": true}),
+        ),
+    ];
+    for (detail_type, fields) in forged {
+        let mut detail = common.clone();
+        detail.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        let event: EventBridgeEvent<Value> = serde_json::from_value(json!({
+            "version": "0", "id": "e", "detail-type": detail_type, "source": "ally", "account": "123456789012",
+            "time": chrono::Utc::now(), "region": "us-east-1", "resources": [], "detail": detail
+        }))
+        .unwrap();
+        let handled = handlers::low_credit(&ally, &outbox, event).await;
+        assert!(matches!(handled, Ok(Handled::Dropped)), "{detail_type}: {handled:?}");
+    }
+    assert!(outbox.sent().is_empty(), "{:?}", outbox.sent());
 }
 
 /// The low-credit hold done right: applied only while the balance is still low, lifted by

@@ -30,6 +30,7 @@ mod reversals;
 mod simulator;
 mod statements;
 mod stripe;
+mod template;
 mod tenants;
 mod top_ups;
 mod transfers;
