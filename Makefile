@@ -10,13 +10,14 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools stripe-tools browser-tools build watch bench fuzz client browser simulate
+.PHONY: help dev reset test lint tools stripe-tools browser-tools build deploy-build watch bench fuzz client browser simulate
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
 	@echo "make reset   forget the dev server's data and secrets"
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
+	@echo "make deploy-build  every function built by sam build (pinned SAM CLI and cargo-lambda from .venv), for sam deploy"
 	@echo "make watch   the functions under cargo lambda watch on a local DynamoDB emulator"
 	@echo "make browser the pages in headless Chromium (also part of make test; screenshots in target/screenshots/)"
 	@echo "make fuzz    schemathesis against the dev server's /openapi.json (also part of make test)"
@@ -58,6 +59,11 @@ $(BUILD_STAMP): infra/requirements-build.txt $(STAMP)
 build: $(BUILD_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --locked $(foreach f,$(notdir $(wildcard functions/*)),--bin $(f))
 
+# Every function built by SAM (template.yaml's rust-cargolambda build method) with the
+# pinned cargo-lambda and its zig from .venv on the PATH, into .aws-sam/ for `sam deploy`.
+deploy-build: $(BUILD_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --template template.yaml
+
 watch: $(BUILD_STAMP)
 	infra/watch.sh
 
@@ -65,6 +71,7 @@ lint: tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 
 # The tests start the emulator themselves (infra/moto_server.py, a free loopback port,
 # one request at a time) and it stops when the test process exits, pass or fail.

@@ -4,7 +4,7 @@
 //! cuts every Query short, as DynamoDB does at 1 MB; one answers calls with DynamoDB's
 //! errors (a transaction holding the item, throttling).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
@@ -360,6 +360,105 @@ impl Intercept for ServiceFaults {
             refused.headers_mut().insert("x-amzn-errortype", *error);
             *context.response_mut() = refused;
         }
+        Ok(())
+    }
+}
+
+/// Records the IAM actions the calls through it need, each with what it acts on: a
+/// DynamoDB call's `table` or `index/<name>` (each item of a transaction on its own, as IAM
+/// authorises them), SES's, EventBridge's and SQS's operations. What the least-privilege
+/// test holds each function's policy against.
+#[derive(Debug, Clone, Default)]
+pub struct Actions(Arc<Mutex<BTreeSet<String>>>);
+
+impl Actions {
+    /// The actions recorded since the last `take`.
+    pub fn take(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A DynamoDB store on a fresh emulator table (with its stream) recording its calls.
+    pub async fn store(&self) -> DynamoStore {
+        let store = intercepted(self.clone(), ChangeStream::On).await;
+        self.take();
+        store
+    }
+
+    /// An SES client on the emulator recording its calls.
+    pub fn ses_client(&self) -> aws_sdk_sesv2::Client {
+        let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    /// An EventBridge client on the emulator recording its calls.
+    pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+
+    /// An SQS client on the emulator recording its calls.
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+}
+
+/// The IAM actions (with what they act on) one call needs.
+fn actions_of(target: Option<&str>, method: &str, path: &str, body: &serde_json::Value) -> Vec<String> {
+    let Some((service, operation)) = target.and_then(|t| t.split_once('.')) else {
+        // SES v2 is a REST API: its operation is its path.
+        return match (method, path.split('?').next().unwrap_or("")) {
+            ("POST", "/v2/email/outbound-emails") => vec!["ses:SendEmail".into()],
+            (method, path) => vec![format!("unknown:{method} {path}")],
+        };
+    };
+    match service {
+        "DynamoDB_20120810" => {
+            let on = |body: &serde_json::Value| match body["IndexName"].as_str() {
+                Some(index) => format!("index/{index}"),
+                None => "table".into(),
+            };
+            match operation {
+                "TransactWriteItems" => body["TransactItems"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|item| {
+                        let kind = ["Put", "Update", "Delete", "ConditionCheck"]
+                            .into_iter()
+                            .find(|k| item.get(k).is_some())?;
+                        Some(format!("dynamodb:{kind}Item@table"))
+                    })
+                    .collect(),
+                "TransactGetItems" => vec!["dynamodb:GetItem@table".into()],
+                operation => vec![format!("dynamodb:{operation}@{}", on(body))],
+            }
+        }
+        "AWSEvents" => vec![format!("events:{operation}")],
+        "AmazonSQS" => vec![format!("sqs:{operation}")],
+        other => vec![format!("unknown:{other}.{operation}")],
+    }
+}
+
+impl Intercept for Actions {
+    fn name(&self) -> &'static str {
+        "Actions"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target");
+        let body: serde_json::Value =
+            request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+        let uri = request.uri().to_string();
+        let path = uri.split_once("://").map_or(uri.as_str(), |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+        let found = actions_of(target, request.method(), path, &body);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ mod hostile;
 mod http;
 mod http_spending;
 mod lambda_functions;
+mod least_privilege;
 mod lots;
 mod metadata;
 mod money;
