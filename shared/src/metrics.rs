@@ -48,6 +48,9 @@ pub enum Metric {
     /// A partner's statement not sent by a run for a passing failure: the next run tries
     /// again.
     StatementDeferred,
+    /// An event whose detail could not be read, dropped (a retry cannot fix it): the log
+    /// line has it.
+    MalformedEvent,
 }
 
 impl Metric {
@@ -68,6 +71,7 @@ impl Metric {
             Metric::MailRefused => ("MailsRefused", 1),
             Metric::MailSuppressed => ("MailsSuppressed", 1),
             Metric::StatementDeferred => ("StatementsDeferred", 1),
+            Metric::MalformedEvent => ("MalformedEvents", 1),
         }
     }
 }
@@ -108,6 +112,7 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
                 | Metric::BusyExhausted
                 | Metric::MailRefused
                 | Metric::StatementDeferred
+                | Metric::MalformedEvent
         )
     });
     let dimensions = match (code, anywhere) {

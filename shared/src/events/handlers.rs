@@ -18,6 +18,7 @@ use super::report::{ReportRun, previous_month, run_monthly_report};
 use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
+use crate::metrics::{Metric, record};
 use crate::store::Store;
 
 /// How much time a report run keeps in hand before its deadline to stop cleanly.
@@ -132,8 +133,9 @@ pub async fn mail_feedback<S: Store>(ally: &Ally<S>, event: &EventBridgeEvent<Va
 
 /// `referral-reward`: a `ReferralCompleted` event (the reward, or the referral kept until
 /// its referred user onboards), a `ResellerOnboarded` one (the referrals that waited for
-/// that user). A malformed detail is dropped (a retry cannot fix it); a transient failure
-/// is returned for Lambda's retry.
+/// that user). A malformed detail is dropped (a retry cannot fix it), logged with the event
+/// and counted (`MalformedEvents`, alarmed); a transient failure is returned for Lambda's
+/// retry.
 pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) -> Result<Handled, AllyError> {
     let at = event.time.unwrap_or_else(Utc::now);
     if event.detail_type == "ResellerOnboarded" {
@@ -144,7 +146,8 @@ pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) 
         }) {
             Ok(joined) => Box::pin(pay_waiting_referrals(ally, &joined.envelope().reseller.user_id)).await,
             Err(e) => {
-                tracing::warn!(error = %e, "malformed onboarding event dropped");
+                tracing::error!(error = %e, "malformed onboarding event dropped");
+                record(&[Metric::MalformedEvent]);
                 Ok(Handled::Dropped)
             }
         };
@@ -154,7 +157,8 @@ pub async fn referral<S: Store>(ally: &Ally<S>, event: EventBridgeEvent<Value>) 
         // once nested in the runtime's service.
         Ok(referral) => Box::pin(reward_referral(ally, &referral, at)).await,
         Err(e) => {
-            tracing::warn!(error = %e, "malformed referral event dropped");
+            tracing::error!(error = %e, "malformed referral event dropped");
+            record(&[Metric::MalformedEvent]);
             Ok(Handled::Dropped)
         }
     }

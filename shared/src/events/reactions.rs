@@ -182,7 +182,7 @@ async fn pay_within_window<S: Store>(
     if !recruit(ally, referral, joined).await? {
         return Ok(Handled::Dropped);
     }
-    pay(ally, referral).await
+    pay(ally, referral, joined).await
 }
 
 /// Puts the referred reseller under its referrer unless it has a parent already; whether it
@@ -212,12 +212,13 @@ async fn recruit<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &
     }
 }
 
-/// The reward of `referral` once its referred user is the referrer's recruit: a slot of the
-/// month of the referral, then the credits, each once per referred user (a second referral
-/// id naming them finds both taken).
-async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral) -> Result<Handled, AllyError> {
+/// The reward of `referral` once its referred user is the referrer's recruit `joined`: a
+/// slot of the month of the referral, then the credits, each once per recruit (a second
+/// referral id naming them finds both taken), keyed by the recruit's refid (a ledger names
+/// other resellers by refid only).
+async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &Reseller) -> Result<Handled, AllyError> {
     let id = &referral.referral_id;
-    let recruit = referral.referred_user_id.as_str();
+    let recruit = joined.refid.as_str();
     let key = match IdempotencyKey::referral(recruit) {
         Ok(key) => key,
         Err(reason) => {

@@ -43,10 +43,24 @@ fn strings(value: &Yaml) -> Vec<&Yaml> {
     }
 }
 
-/// The actions a function's policies grant, as the recorder names them.
-fn granted(properties: &Yaml) -> BTreeSet<String> {
+/// The actions a function's policies grant, as the recorder names them: its `Policies`, or
+/// those of the role it names.
+fn granted(template: &Yaml, properties: &Yaml) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+    let role = match &properties["Role"] {
+        Yaml::Tagged(tagged) => tagged.value.as_str().and_then(|r| r.strip_suffix(".Arn")),
+        _ => None,
+    };
+    let policies: Vec<Yaml> = match role {
+        Some(role) => template["Resources"][role]["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|p| p["PolicyDocument"].clone())
+            .collect(),
+        None => properties["Policies"].as_sequence().cloned().unwrap_or_default(),
+    };
+    for policy in &policies {
         if policy.get("SQSSendMessagePolicy").is_some() {
             out.insert("sqs:SendMessage".to_string());
         }
@@ -68,19 +82,30 @@ fn granted(properties: &Yaml) -> BTreeSet<String> {
 }
 
 /// What Lambda does with the function's role: put a failed event or batch on its
-/// on-failure queue.
+/// on-failure queue; for a stream consumer, read the table's stream; for a function with a
+/// role of its own (SAM adds these to the roles it makes), write its logs.
 fn platform(properties: &Yaml) -> BTreeSet<String> {
     let destination = |config: &Yaml| config["DestinationConfig"]["OnFailure"]["Type"] == "SQS";
-    let streams = properties["Events"]
+    let streams: Vec<&Yaml> = properties["Events"]
         .as_mapping()
         .into_iter()
         .flat_map(|e| e.values())
-        .any(|e| e["Type"] == "DynamoDB" && destination(&e["Properties"]));
-    if destination(&properties["EventInvokeConfig"]) || streams {
-        BTreeSet::from(["sqs:SendMessage".to_string()])
-    } else {
-        BTreeSet::new()
+        .filter(|e| e["Type"] == "DynamoDB")
+        .collect();
+    let mut out = BTreeSet::new();
+    if destination(&properties["EventInvokeConfig"]) || streams.iter().any(|e| destination(&e["Properties"])) {
+        out.insert("sqs:SendMessage".to_string());
     }
+    if !streams.is_empty() {
+        for action in ["DescribeStream", "GetRecords", "GetShardIterator"] {
+            out.insert(format!("dynamodb:{action}@AllyTable.StreamArn"));
+        }
+        out.insert("dynamodb:ListStreams@*".to_string());
+    }
+    if properties.get("Role").is_some() {
+        out.extend(["logs:CreateLogStream".to_string(), "logs:PutLogEvents".to_string()]);
+    }
+    out
 }
 
 /// Runs requests through the merged router and files each one's actions under the
@@ -330,10 +355,11 @@ async fn each_functions_policy_grants_exactly_what_its_code_calls() {
     let mut used = http_functions(&actions, store.clone()).await;
     used.extend(event_functions(&actions, store).await);
     let mut wrong = Vec::new();
-    for (binary, properties) in functions(&template()) {
+    let template = template();
+    for (binary, properties) in functions(&template) {
         let mut needed = used.remove(&binary).unwrap_or_default();
         needed.extend(platform(&properties));
-        let granted = granted(&properties);
+        let granted = granted(&template, &properties);
         let unreached: BTreeSet<String> =
             NOT_REACHED.iter().filter(|(b, ..)| *b == binary).map(|(_, action, _)| action.to_string()).collect();
         let stale: Vec<_> = unreached.difference(&granted).collect();
