@@ -62,7 +62,7 @@ build: $(BUILD_STAMP)
 # Every function built by SAM (template.yaml's rust-cargolambda build method) with the
 # pinned cargo-lambda and its zig from .venv on the PATH, into .aws-sam/ for `sam deploy`.
 deploy-build: $(BUILD_STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --template template.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(VENV)/bin/sam build --template template.yaml
 
 watch: $(BUILD_STAMP)
 	infra/watch.sh
