@@ -242,19 +242,23 @@ impl Intercept for Refusing {
     ) -> Result<(), BoxError> {
         if cfg.load::<RefusedAttempt>().is_some_and(|attempt| attempt.0) {
             self.refused.fetch_add(1, SeqCst);
-            let body = format!(
-                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{}","message":"refused by the test"}}"#,
-                self.error
-            );
-            let mut refused = aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400)?,
-                aws_smithy_types::body::SdkBody::from(body),
-            );
-            refused.headers_mut().insert("content-type", "application/x-amz-json-1.0");
-            *context.response_mut() = refused;
+            *context.response_mut() = refusal(400, &format!("com.amazonaws.dynamodb.v20120810#{}", self.error))?;
         }
         Ok(())
     }
+}
+
+/// An AWS service's error answer: `error` as its JSON protocols (`__type`) and its REST ones
+/// (`x-amzn-errortype`) name it.
+fn refusal(status: u16, error: &str) -> Result<aws_smithy_runtime_api::http::Response, BoxError> {
+    let body = format!(r#"{{"__type":"{error}","message":"refused by the test"}}"#);
+    let mut refused = aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(status)?,
+        aws_smithy_types::body::SdkBody::from(body),
+    );
+    refused.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+    refused.headers_mut().insert("x-amzn-errortype", error.rsplit('#').next().unwrap_or(error).to_string());
+    Ok(refused)
 }
 
 /// Answers calls of an AWS service (SES, EventBridge) as the service does when it refuses:
@@ -308,11 +312,6 @@ impl ServiceFaults {
     pub fn throttle(&self, attempts: u32) {
         self.throttles_left.store(attempts, SeqCst);
     }
-
-    /// How many throttles are still to come.
-    pub fn throttles_left(&self) -> u32 {
-        self.throttles_left.load(SeqCst)
-    }
 }
 
 impl Intercept for ServiceFaults {
@@ -351,14 +350,7 @@ impl Intercept for ServiceFaults {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(FaultAnswer(Some((status, error)))) = cfg.load::<FaultAnswer>() {
-            let body = format!(r#"{{"__type":"{error}","message":"{error} from the test"}}"#);
-            let mut refused = aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(*status)?,
-                aws_smithy_types::body::SdkBody::from(body),
-            );
-            refused.headers_mut().insert("content-type", "application/json");
-            refused.headers_mut().insert("x-amzn-errortype", *error);
-            *context.response_mut() = refused;
+            *context.response_mut() = refusal(*status, error)?;
         }
         Ok(())
     }

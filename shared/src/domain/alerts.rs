@@ -19,7 +19,7 @@ pub struct Alerts {
     /// threshold).
     #[schemars(length(max = 5))]
     pub thresholds: Vec<i64>,
-    /// Days of spending left to be told about (read with the runway, issue 19).
+    /// Days of spending left to be told about (read with the runway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runway_days: Option<i64>,
 }

@@ -1,4 +1,4 @@
-//! Issue 19's events end to end on the emulator: the table's stream -> the real publisher
+//! The events end to end on the emulator: the table's stream -> the real publisher
 //! -> EventBridge -> the notifier -> SES, each event the same however often its record is
 //! delivered, each mail once; and every alert mail's two parts, link and footer.
 

@@ -1,4 +1,4 @@
-//! No lost work (issue 15): receipts of external events outlive the idempotency window,
+//! No lost work: receipts of external events outlive the idempotency window,
 //! parked events come back exactly once, a bulk fill always finishes.
 
 use ally::domain::{EntryKind, IdempotencyKey, Tier};
@@ -133,6 +133,17 @@ async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
     assert_eq!(again, Redriven::default(), "the queue is empty");
 }
 
+/// A partner whose balance falls below the threshold (600, then 200 spent): the stream's
+/// records of it, one of which makes a `LowCredit`.
+async fn fell_low(p: &super::pipeline::Pipeline) -> aws_lambda_events::event::dynamodb::Event {
+    ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
+    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
+    p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
+    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
+    p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
+    ally_tests::stream::stream_batch(p.ally.store()).await
+}
+
 /// A bus that refuses everything for good (its policy denies the publisher, say).
 struct RefusingBus;
 
@@ -147,12 +158,7 @@ impl ally::events::bus::Bus for RefusingBus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_bus_refused_is_parked_and_published_by_a_redrive() {
     let p = super::pipeline::pipeline(Config::default()).await;
-    ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
-    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
-    p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
-    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
-    p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
-    let batch = ally_tests::stream::stream_batch(p.ally.store()).await;
+    let batch = fell_low(&p).await;
 
     let response = ally::events::handlers::publish_stream(&p.ally, &RefusingBus, &p.poison, batch).await;
     assert!(response.batch_item_failures.is_empty(), "parked, so the batch is done: {response:?}");
@@ -179,12 +185,7 @@ async fn a_throttled_bus_hands_records_back_to_the_stream_and_parks_nothing() {
     let p = super::pipeline::pipeline(Config::default()).await;
     let faults = ally_tests::sdk::ServiceFaults::eventbridge();
     let bus = ally::events::bus::EventBridgeBus::new(faults.eventbridge_client(), p.bus_name.clone());
-    ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
-    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
-    p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
-    let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
-    p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
-    let batch = ally_tests::stream::stream_batch(p.ally.store()).await;
+    let batch = fell_low(&p).await;
 
     faults.throttle(1_000);
     let response = ally::events::handlers::publish_stream(&p.ally, &bus, &p.poison, batch.clone()).await;

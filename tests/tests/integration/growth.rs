@@ -1,4 +1,4 @@
-//! Growth (issue 19, upgrade candidates): the partners below platinum whose acquisitions in
+//! Growth (upgrade candidates): the partners below platinum whose acquisitions in
 //! a month reach the threshold, with the tier to offer; on both stores.
 
 use ally::domain::Tier;

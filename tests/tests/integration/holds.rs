@@ -1,4 +1,4 @@
-//! Holds (issue 16): reserve, then capture (all or part), void or expire, each once; spends
+//! Holds: reserve, then capture (all or part), void or expire, each once; spends
 //! judged against `available`; on both stores.
 
 use ally::domain::{AllyError, EntryKind, Hold, HoldStatus, Tier};

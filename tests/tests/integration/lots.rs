@@ -1,7 +1,7 @@
-//! Credit lots (issue 16): paid and promotional credit, spent in one fixed order, expired
+//! Credit lots: paid and promotional credit, spent in one fixed order, expired
 //! credit never spendable even before the job runs, each expiry written once however many
 //! jobs and spends race it; on both stores. Past the few lots the wallet item carries, the
-//! others wait in items beside it (issue 14), and every path reads and writes them whole.
+//! others wait in items beside it, and every path reads and writes them whole.
 
 use ally::domain::{AllyError, EntryKind, LOTS_ON_WALLET, LotKind, MAX_OPEN_LOTS, Tier, TopUpRule};
 use ally::service::{
@@ -246,7 +246,7 @@ async fn stored_wallet(store: &DynamoStore, user: &str) -> (Item, usize) {
     (profile, beside.items().len())
 }
 
-/// Issue 14: every money write leaves the wallet item under 1 KB, however many lots are open.
+/// Every money write leaves the wallet item under 1 KB, however many lots are open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_wallet_item_stays_under_1_kb_however_many_lots_are_open() {
     let store = ally_tests::dynamo_store().await;

@@ -1,4 +1,4 @@
-//! Whitelabel metadata (issue 14): a partner's patch is one update when the size bound its
+//! Whitelabel metadata: a partner's patch is one update when the size bound its
 //! item keeps shows it fits, and merged exactly from what that update found otherwise, so
 //! the 8 KiB limit holds to the byte on both stores, and racing patches of different keys
 //! each land.
@@ -79,7 +79,7 @@ on_both_stores!(
     racing_patches_of_different_keys_all_land,
 );
 
-/// Issue 14: `PATCH /resellers/me/metadata` is one DynamoDB call; two when the bound cannot
+/// `PATCH /resellers/me/metadata` is one DynamoDB call; two when the bound cannot
 /// show it fits and it does; a reseller from before every reseller had a metadata item
 /// gets one on its first patch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

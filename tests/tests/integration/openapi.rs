@@ -35,9 +35,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/provision"),
     ("post", "/clients"),
     ("post", "/clients/bulk"),
-    // A bulk's state by its key (issue 15: a bulk charged but not yet filled answers 202).
+    // A bulk's state by its key (a bulk charged but not yet filled answers 202).
     ("get", "/clients/bulk/{key}"),
-    // Reversals and holds (issue 16).
+    // Reversals and holds.
     ("post", "/resellers/{refid}/reversals"),
     ("get", "/resellers/{refid}/transactions"),
     ("post", "/holds"),

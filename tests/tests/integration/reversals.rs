@@ -1,4 +1,4 @@
-//! Reversals with debt (issue 16): a credit taken back in part or whole, never more than it
+//! Reversals with debt: a credit taken back in part or whole, never more than it
 //! gave, what the wallet cannot give owed as debt and repaid first by the next credits, each
 //! repayment an entry of its own; on both stores.
 

@@ -1,4 +1,4 @@
-//! Payments from Stripe (issue 18) through the HTTP API, on both stores: each payload shaped
+//! Payments from Stripe through the HTTP API, on both stores: each payload shaped
 //! as Stripe documents it and signed by Stripe's own library.
 
 use ally::Config;

@@ -1,4 +1,4 @@
-//! Auto top-up (issue 19): one request per fall below the rule's level, never a second
+//! Auto top-up: one request per fall below the rule's level, never a second
 //! while one is pending (however many crossings race), ended by the payment that names it
 //! or failed after a day, three failures in a row turning the rule off, the month's cap;
 //! through the service and the API, on both stores.

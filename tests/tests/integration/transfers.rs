@@ -1,4 +1,4 @@
-//! Transfers down the tree (issue 17): one atomic write per transfer, entries that name
+//! Transfers down the tree: one atomic write per transfer, entries that name
 //! each other, the credit keeping its kind and expiry, exact under concurrency; on both
 //! stores.
 

@@ -1,4 +1,4 @@
-//! The reseller tree (issue 17): parents set by an admin or by a referral, never a cycle,
+//! The reseller tree: parents set by an admin or by a referral, never a cycle,
 //! never deeper than `ALLY_MAX_DEPTH`, a refused move changing nothing; a parent sees its
 //! children's figures; on both stores.
 
