@@ -107,7 +107,7 @@ impl Config {
 
     /// The admin reports page, as mail links to it.
     pub fn reports_link(&self) -> String {
-        format!("{}{}", self.public_url.trim_end_matches('/'), crate::http::pages::REPORTS)
+        format!("{}{}", self.public_url.trim_end_matches('/'), ally_pages::REPORTS)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The browser pages: the partner dashboard and the admin reports. Plain HTML, CSS and
-//! JavaScript modules, built into the binary. Assets are served under content-hashed names
+//! JavaScript modules (the `ally-pages` crate, `pages/assets/`), built into the binary. Assets are served under content-hashed names
 //! (`/assets/<name>.<hash>.<ext>`, cached for a year as immutable) that the pages reach
 //! through an import map; the pages themselves are revalidated on every load, so a deploy
 //! shows at once. The pages hold no data of their own: they call the API with the
@@ -17,36 +17,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use ally_pages::{ADMIN_HTML, ASSETS, Asset, PARTNER_HTML, SIGN_IN_HTML};
+
 use super::ApiError;
 use crate::Config;
 
-/// The admin report page's path.
-pub const REPORTS: &str = "/admin/reports";
-
-/// A file built into the binary.
-struct Asset {
-    name: &'static str,
-    bytes: &'static [u8],
-    content_type: &'static str,
-}
-
-const JS: &str = "text/javascript; charset=utf-8";
-
-static ASSETS: [Asset; 8] = [
-    Asset { name: "app.css", bytes: include_bytes!("pages/app.css"), content_type: "text/css; charset=utf-8" },
-    Asset { name: "api.js", bytes: include_bytes!("pages/api.js"), content_type: JS },
-    Asset { name: "ui.js", bytes: include_bytes!("pages/ui.js"), content_type: JS },
-    Asset { name: "session.js", bytes: include_bytes!("pages/session.js"), content_type: JS },
-    Asset { name: "chart.js", bytes: include_bytes!("pages/chart.js"), content_type: JS },
-    Asset { name: "alerts.js", bytes: include_bytes!("pages/alerts.js"), content_type: JS },
-    Asset { name: "partner.js", bytes: include_bytes!("pages/partner.js"), content_type: JS },
-    Asset { name: "admin.js", bytes: include_bytes!("pages/admin.js"), content_type: JS },
-];
-
-const PARTNER_HTML: &str = include_str!("pages/partner.html");
-const ADMIN_HTML: &str = include_str!("pages/admin.html");
-/// The signed-in user, sign-out and the sign-in, the same on both pages.
-const SIGN_IN_HTML: &str = include_str!("pages/signin.html");
+pub use ally_pages::REPORTS;
 
 /// Every asset under its hashed name, and the URL of each by plain name.
 struct Hashed {

@@ -1,13 +1,17 @@
-//! The memory store's analytics counters: each reseller's own, and the network's, counted
-//! once per change record as the DynamoDB store's consumer counts them.
+//! The memory store's analytics counters (`Counters`, as `store/dynamo/counters.rs`): each
+//! reseller's own, and the network's, counted once per change record as the DynamoDB
+//! store's consumer counts them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Accrual, Activity, NetworkDelta, NetworkSum, NetworkTotals, Tier, UserId, month_of};
-use crate::store::{FiguresWindow, stream_position};
+use super::MemoryStore;
+use crate::domain::{
+    Accrual, Activity, DateRange, NetworkDelta, NetworkSum, NetworkTotals, Refusal, Tier, UserId, month_of,
+};
+use crate::store::{Counters, FiguresWindow, Granularity, StoreError, StoreResult, stream_position};
 
 /// The memory store's analytics counters: each reseller's own, counted with its money, and
 /// the network's, counted from the change records it emits, once per record id.
@@ -87,5 +91,74 @@ impl Tally {
             *self.totals.tiers.count_mut(tier) += sum.tiers.count(tier);
         }
         self.totals.as_of = self.totals.as_of.max(sum.as_of);
+    }
+}
+
+impl Counters for MemoryStore {
+    async fn activity(
+        &self,
+        owner_id: Option<&UserId>,
+        range: &DateRange,
+        granularity: Granularity,
+    ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+        let t = self.lock();
+        let c = &t.counters;
+        let (series, from) = match (owner_id, granularity) {
+            (Some(owner), Granularity::Day) => (c.days.get(owner.as_str()), range.start),
+            (Some(owner), Granularity::Month) => (c.months.get(owner.as_str()), month_of(range.start)),
+            (None, Granularity::Day) => (Some(&c.network_days), range.start),
+            (None, Granularity::Month) => (Some(&c.network_months), month_of(range.start)),
+        };
+        Ok(series.map(|m| m.range(from..=range.end).map(|(d, a)| (*d, *a)).collect()).unwrap_or_default())
+    }
+
+    async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        let t = self.lock();
+        let of = |u: &UserId| t.counters.months.get(u.as_str()).and_then(|m| m.get(&month)).map(|a| (u.clone(), *a));
+        Ok(users.iter().filter_map(of).collect())
+    }
+
+    async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
+        let t = self.lock();
+        let series = match granularity {
+            Granularity::Day => &t.counters.days,
+            Granularity::Month => &t.counters.months,
+        };
+        series
+            .iter()
+            .filter_map(|(owner, periods)| periods.get(&period).map(|a| (owner, *a)))
+            .map(|(owner, a)| Ok((UserId::parse(owner.as_str()).map_err(StoreError::backend)?, a)))
+            .collect()
+    }
+
+    async fn accrued(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Accrual)>> {
+        let t = self.lock();
+        let Some(owners) = t.counters.accrued.get(&day) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (owner, by_parent) in owners {
+            let owner = UserId::parse(owner.as_str()).map_err(StoreError::backend)?;
+            out.extend(by_parent.values().map(|a| (owner.clone(), a.clone())));
+        }
+        Ok(out)
+    }
+
+    async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+        Ok(self.lock().counters.totals)
+    }
+
+    async fn apply_figures(&self, window: &FiguresWindow) -> StoreResult<bool> {
+        let added = self.lock().counters.apply_window(window).ok_or(StoreError::Refused(Refusal::Duplicate))?;
+        self.changed();
+        Ok(added)
+    }
+
+    async fn fold_figures(&self, _quiet_since: DateTime<Utc>) -> StoreResult<usize> {
+        // One running sum: nothing waits to be folded.
+        Ok(0)
+    }
+
+    async fn correct_figures(&self, correction: &NetworkSum) -> StoreResult<()> {
+        self.lock().counters.add_to_network(correction);
+        Ok(())
     }
 }
