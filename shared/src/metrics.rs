@@ -116,7 +116,8 @@ pub fn emf_line(function: &str, metrics: &[Metric], timestamp_ms: i64) -> String
         )
     });
     let dimensions = match (code, anywhere) {
-        (Some(_), _) => json!([["function"], ["function", "code"]]),
+        (Some(_), true) => json!([["function"], ["function", "code"], []]),
+        (Some(_), false) => json!([["function"], ["function", "code"]]),
         (None, true) => json!([["function"], []]),
         (None, false) => json!([["function"]]),
     };
@@ -169,5 +170,16 @@ mod tests {
         }
         let line: Value = serde_json::from_str(&emf_line("ally-provision", &[Metric::MailSent], 7)).unwrap();
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+    }
+
+    /// A 503 `busy` is a refusal with its code and a write that lost every race: its one
+    /// alarm watches the count without a dimension, so the line carries that set too.
+    #[test]
+    fn busy_retries_exhausted_reach_the_alarm_beside_the_refusal() {
+        let busy = [Metric::Refused("busy"), Metric::BusyExhausted];
+        let line: Value = serde_json::from_str(&emf_line("ally-provision", &busy, 7)).unwrap();
+        let dimensions = &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+        assert_eq!(dimensions, &json!([["function"], ["function", "code"], []]));
+        assert_eq!(line["BusyRetriesExhausted"], 1);
     }
 }

@@ -89,8 +89,12 @@ impl EventBridgeBus {
                     tracing::warn!(error = %reason, attempt, "PutEvents failed");
                     // A call refused for a reason of its own (access denied, a bad
                     // request) is refused for every entry; anything else may pass.
+                    // A service error with no code, or a 5xx, may pass too.
+                    let status = e.raw_response().map_or(0, |r| r.status().as_u16());
                     let verdict = match e {
-                        SdkError::ServiceError(_) if !passing(&code) => Published::Refused(reason),
+                        SdkError::ServiceError(_) if !code.is_empty() && !passing(&code) && status < 500 => {
+                            Published::Refused(reason)
+                        }
                         _ => Published::Retry(reason),
                     };
                     let refused = matches!(verdict, Published::Refused(_));

@@ -14,9 +14,9 @@ use serde_json::Value;
 use super::bus::{Bus, Published};
 use super::parking::{ParkedRecord, Parking};
 use super::{AllyEvent, ItemChange, Observed, SpendNow, runway_event, runway_watch, threshold_events};
-use crate::domain::{RefId, UserId};
+use crate::domain::{AllyError, RefId, UserId};
 use crate::service::spent_in_window;
-use crate::store::{Counters, Profiles};
+use crate::store::{Counters, Profiles, stream_position};
 
 /// One record of a batch: the id to report it by (a stream record's sequence number), its
 /// change or why it could not be read, and the whole record to park if it must be.
@@ -49,9 +49,13 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
                 // A failed read of the spend parks the record with none of its events.
                 let runway = match runway_watch(&change).map(|(user, _)| spends.get(user)) {
                     Some(Some(Ok(now))) => runway_event(&change, *now),
-                    Some(Some(Err(e))) => {
+                    Some(Some(Err(e))) if e.is_transient() => {
                         tracing::warn!(record = %report_id, error = %e, "the spend lookup failed: back to the stream");
                         retry.push(report_id);
+                        continue;
+                    }
+                    Some(Some(Err(e))) => {
+                        failed.push((report_id, format!("the spend lookup failed: {e}")));
                         continue;
                     }
                     Some(None) | None => None,
@@ -81,8 +85,13 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
             Err(e) => {
                 let (unresolved, resolved): (Vec<_>, Vec<_>) =
                     events.into_iter().partition(|(_, e)| e.envelope().reseller.refid.is_none());
-                tracing::warn!(error = %e, "the refid lookup failed: back to the stream");
-                retry.extend(unresolved.into_iter().map(|(id, _)| id));
+                let e = AllyError::from(e);
+                if e.is_transient() {
+                    tracing::warn!(error = %e, "the refid lookup failed: back to the stream");
+                    retry.extend(unresolved.into_iter().map(|(id, _)| id));
+                } else {
+                    failed.extend(unresolved.into_iter().map(|(id, _)| (id, format!("the refid lookup failed: {e}"))));
+                }
                 events = resolved;
                 HashMap::new()
             }
@@ -114,8 +123,14 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
         }
     }
     // A record with one event to retry is retried whole: its other events go again too
-    // (consumers take each event id once).
+    // (consumers take each event id once). The stream replays everything from the lowest
+    // record retried: what failed after it is parked on the replay, not now and again then.
     failed.retain(|(id, _)| !retry.contains(id));
+    if let Some(lowest) = retry.iter().map(|id| stream_position(id)).min() {
+        let (later, now): (Vec<_>, Vec<_>) = failed.into_iter().partition(|(id, _)| stream_position(id) > lowest);
+        retry.extend(later.into_iter().map(|(id, _)| id));
+        failed = now;
+    }
     for (report_id, reason) in failed {
         let whole = wholes.remove(&report_id).unwrap_or(Value::Null);
         match parking.park(&ParkedRecord::new(whole, reason.clone())).await {
@@ -137,7 +152,7 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
 async fn spends_now<S: Profiles + Counters>(
     store: &S,
     records: &[Record],
-) -> HashMap<UserId, Result<SpendNow, String>> {
+) -> HashMap<UserId, Result<SpendNow, AllyError>> {
     let mut latest: HashMap<UserId, NaiveDate> = HashMap::new();
     for change in records.iter().filter_map(|r| r.change.as_ref().ok()) {
         if let Some((user, _)) = runway_watch(change) {
@@ -152,7 +167,7 @@ async fn spends_now<S: Profiles + Counters>(
             let credits_spent = wallet?.first().map_or(0, |r| r.credits_spent);
             Ok(SpendNow { in_window, credits_spent })
         });
-        (user, read.map_err(|e| e.to_string()))
+        (user, read.map_err(AllyError::from))
     });
     futures::future::join_all(reads).await.into_iter().collect()
 }

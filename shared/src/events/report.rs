@@ -188,6 +188,11 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
         let page = PageRequest { limit: 25, cursor: cursor.clone() };
         let resellers = store.resellers(ResellerFilter::Status(Status::Active), &page).await?;
         for reseller in &resellers.items {
+            // Out of time mid-page (a run sends at least one, so every run moves on): this
+            // page again, next run (its sent are claimed).
+            if run.sent + run.refused + run.deferred > 0 && !time_left() {
+                return Ok(run);
+            }
             let Some(to) = reseller.email.as_ref().map(ToString::to_string) else { continue };
             let claim = format!("statement:{tag}:{}", reseller.user_id);
             let compose = || {
@@ -230,10 +235,13 @@ pub async fn run_monthly_report<S: Store, M: Mailer>(
     let upgrades = ally.suggest_upgrades(month).await?;
     if let Some(admin) = ally.config().admin_email.clone() {
         let summary = || summary_mail(ally, admin.clone(), month, &upgrades);
-        match send_backing_off(store, mailer, &format!("summary:{tag}"), summary, &time_left).await? {
-            Delivery::Sent => run.sent += 1,
-            Delivery::Refused => run.refused += 1,
-            Delivery::AlreadySent | Delivery::Suppressed => {}
+        match send_backing_off(store, mailer, &format!("summary:{tag}"), summary, &time_left).await {
+            Ok(Delivery::Sent) => run.sent += 1,
+            Ok(Delivery::Refused) => run.refused += 1,
+            Ok(Delivery::AlreadySent | Delivery::Suppressed) => {}
+            // Held back: the next run sends it (the statements are all claimed).
+            Err(AllyError::Throttled) => return Ok(run),
+            Err(e) => return Err(e),
         }
     }
     store.save_checkpoint(&done_key, "done").await?;

@@ -3,9 +3,10 @@
 //! failed batch past the stream's retention). Each reseller's counters and wallet are
 //! written in the same transactions as its money, so their sum is the truth; the recount
 //! adds to the base figures the difference between that sum and the figures as they read,
-//! so running it again adds nothing more (it is exact once the consumer has caught up:
-//! money moved while it runs, and not counted yet, is left to the consumer, which may
-//! count it twice only if it lands between the two reads; a second run settles it).
+//! so running it again adds nothing more. Days are corrected up to yesterday only (a day
+//! still open has windows in flight, which the consumer will count); the outstanding and
+//! promotional credits and the tiers are exact when no money moves while it runs (money
+//! moved meanwhile, not counted yet, would be counted twice): run it in a quiet minute.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -25,7 +26,7 @@ pub struct Recount {
 
 impl<S: Store> Ally<S> {
     /// Rebuilds the network figures from the resellers' own counters: the days from `from`
-    /// to today, the outstanding and promotional credits and the resellers per tier.
+    /// to yesterday, the outstanding and promotional credits and the resellers per tier.
     pub async fn recount_network_figures(&self, from: NaiveDate) -> Result<Recount, AllyError> {
         let today = self.now().date_naive();
         if from > today {
@@ -70,7 +71,7 @@ impl<S: Store> Ally<S> {
             *correction.tiers.count_mut(tier) = truth.tiers.count(tier) - totals.tiers.count(tier);
         }
         let days = truth.days.keys().chain(counted.keys()).copied().collect::<std::collections::BTreeSet<_>>();
-        for day in days {
+        for day in days.into_iter().filter(|day| *day < today) {
             let owed = difference(truth.days.get(&day), counted.get(&day));
             if !owed.is_empty() {
                 correction.days.insert(day, owed);

@@ -121,14 +121,15 @@ async fn a_recount_rebuilds_lost_figures_once<S: ally::store::Store + ally_tests
     let mut lost = ally::domain::NetworkSum { outstanding: -700, as_of: Some(now), ..Default::default() };
     lost.tiers.gold = -1;
     let activity_lost = ally::domain::Activity { credits_added: -700, provisions: -1, ..Default::default() };
-    lost.days.insert(today, activity_lost);
+    let yesterday = today - chrono::Duration::days(1);
+    lost.days.insert(yesterday, activity_lost);
     ally.store().correct_figures(&lost).await.unwrap();
     assert_ne!(totals(&ally).await, right, "the figures lost a window");
 
-    let from = today - chrono::Duration::days(1);
+    let from = yesterday - chrono::Duration::days(1);
     let recount = ally.recount_network_figures(from).await.unwrap();
     assert_eq!((recount.resellers, recount.correction.outstanding, recount.correction.tiers.gold), (3, 700, 1));
-    assert_eq!(recount.correction.days.get(&today).map(|a| (a.credits_added, a.provisions)), Some((700, 1)));
+    assert_eq!(recount.correction.days.get(&yesterday).map(|a| (a.credits_added, a.provisions)), Some((700, 1)));
     assert_eq!(totals(&ally).await, right);
     assert_figures_match(&ally, &users).await;
     let again = ally.recount_network_figures(from).await.unwrap();

@@ -159,6 +159,7 @@ impl Counters for MemoryStore {
 
     async fn correct_figures(&self, correction: &NetworkSum) -> StoreResult<()> {
         self.lock().counters.add_to_network(correction);
+        self.changed();
         Ok(())
     }
 }
