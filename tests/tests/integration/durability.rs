@@ -280,3 +280,51 @@ async fn a_referral_rewards_once_per_recruit_and_only_the_recruits_parent() {
     assert_eq!(recruit.parent.map(|p| p.refid), Some(first));
     assert!(ally.find_by_user(&old.user_id).await.unwrap().parent.is_none(), "the old reseller is not moved");
 }
+
+/// A bus that takes nothing now from the first reseller's records and refuses the second's
+/// for good.
+struct PartlyThrottled(String);
+
+impl ally::events::bus::Bus for PartlyThrottled {
+    async fn publish(&self, events: &[ally::events::BusEvent]) -> Vec<Published> {
+        let about_first = |e: &ally::events::BusEvent| e.detail["reseller"]["user_id"] == self.0.as_str();
+        events
+            .iter()
+            .map(|e| match about_first(e) {
+                true => Published::Retry("ThrottlingException".into()),
+                false => Published::Refused("ValidationException: refused by the test".into()),
+            })
+            .collect()
+    }
+}
+
+/// The stream replays a batch from the lowest record handed back: a record after it that
+/// can never be published is parked on that replay, not now and again then.
+#[tokio::test]
+async fn nothing_after_a_record_handed_back_is_parked_before_the_replay() {
+    let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
+    let first = ally_tests::onboarded(&ally, "first", Tier::Standard, None).await;
+    let second = ally_tests::onboarded(&ally, "second", Tier::Standard, None).await;
+    let record = |sequence: &str, reseller: ally::domain::Reseller| {
+        let change = ally::store::ItemChange {
+            id: sequence.into(),
+            at: chrono::Utc::now(),
+            old: None,
+            new: Some(ally::store::Stored::Reseller(Box::new(reseller))),
+        };
+        ally::events::publisher::Record { report_id: sequence.into(), change: Ok(change), whole: json!({}) }
+    };
+    let parked_dir = std::env::temp_dir().join(format!("ally-parked-{}", ulid::Ulid::new()));
+    let parking = ally::events::parking::ParkedFiles::new(&parked_dir);
+    let bus = PartlyThrottled("first".into());
+    let records = vec![record("100", first), record("200", second.clone())];
+    let retried = ally::events::publisher::publish(ally.store(), &bus, &parking, 500, records).await;
+    assert_eq!(retried, ["100", "200"], "both back to the stream: the replay starts at 100");
+    assert!(!parked_dir.exists(), "nothing parked before the replay");
+    // The replay, the bus taking the first now: the second is parked, once.
+    let bus = PartlyThrottled("nobody".into());
+    let retried =
+        ally::events::publisher::publish(ally.store(), &bus, &parking, 500, vec![record("200", second)]).await;
+    assert!(retried.is_empty(), "{retried:?}");
+    assert_eq!(std::fs::read_dir(&parked_dir).unwrap().count(), 1, "parked once");
+}
