@@ -46,7 +46,8 @@ pub async fn publish<S: Profiles + Counters, B: Bus, P: Parking>(
         match change {
             Ok(change) => {
                 let observed = Observed { change: &change, low_credit_threshold: threshold };
-                // A failed read of the spend parks the record with none of its events.
+                // A failed read of the spend sends the record back to the stream (parks it
+                // when the read can never pass), with none of its events.
                 let runway = match runway_watch(&change).map(|(user, _)| spends.get(user)) {
                     Some(Some(Ok(now))) => runway_event(&change, *now),
                     Some(Some(Err(e))) if e.is_transient() => {
