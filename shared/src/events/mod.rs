@@ -2,30 +2,27 @@
 //! react to them (low-credit mail, referral rewards) and a schedule sends monthly reports.
 //! Delivery is at least once everywhere, so every consumer dedupes by event id.
 //!
+//! Grouped by role: `changes` (table changes to events and figures), `consumers` (what
+//! reacts to them), `outlets` (mail, the bus, parked work); their modules keep their paths
+//! here (`events::mail`, `events::handlers`, ...).
+//!
 //! The same code runs in Lambda (DynamoDB Streams, EventBridge, SES) and in the dev
 //! server (the memory store's change feed, an in-process bus, a local outbox).
 
-pub mod bus;
-mod crossings;
-mod event;
-pub mod figures;
-pub mod handlers;
-pub mod local;
-pub mod mail;
-pub mod notices;
-pub mod parking;
-pub mod publisher;
-pub mod reactions;
-pub mod redrive;
-pub mod report;
-pub mod stream;
+mod changes;
+mod consumers;
+mod outlets;
+
+pub use changes::{figures, publisher, stream};
+pub use consumers::{handlers, notices, reactions, report};
+pub use outlets::{bus, local, mail, parking, redrive};
 
 use serde::{Deserialize, Serialize};
 
-pub use crossings::{SpendNow, runway_event, runway_watch, threshold_events};
-pub use event::{
+pub use changes::{
     AllyEvent, BalanceLow, ClientAdded, Detail, Envelope, HoldFreed, HoldSettled, Joined, LowCredit, NoEvent, Observed,
-    Posted, ResellerRef, RunwayLow, ServiceAdded, ThresholdCrossed, TopUpAsked, TopUpFailed, UpgradeSuggested,
+    Posted, ResellerRef, RunwayLow, ServiceAdded, SpendNow, ThresholdCrossed, TopUpAsked, TopUpFailed,
+    UpgradeSuggested, runway_event, runway_watch, threshold_events,
 };
 
 pub use crate::store::{ItemChange, Stored};

@@ -5,11 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{BusEvent, ItemChange, SOURCE, Stored};
 use crate::domain::{
     Client, CompanyName, Email, EntryKind, Hold, HoldStatus, LedgerEntry, ProvisionedService, RefId, Tier, TopUpStatus,
     UserId,
 };
+use crate::events::{BusEvent, ItemChange, SOURCE, Stored};
 
 /// The reseller an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,8 +2,8 @@
 //! after: its thresholds crossed or recovered, its runway gone short. Each carries an id of
 //! the change, so a redelivered record makes the same ids, which consumers dedupe.
 
-use super::{AllyEvent, Detail, Envelope, ItemChange, ResellerRef, RunwayLow, Stored, ThresholdCrossed};
 use crate::domain::UserId;
+use crate::events::{AllyEvent, Detail, Envelope, ItemChange, ResellerRef, RunwayLow, Stored, ThresholdCrossed};
 
 /// The crossings of a partner's own thresholds a wallet change makes, one event each, with
 /// an id of the change, the kind and the threshold: a redelivered change makes the same

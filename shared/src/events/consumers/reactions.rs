@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::mail::{Delivery, Mail, Mailer, notice, send_once};
-use super::{LowCredit, ReferralCompleted};
 use crate::Ally;
 use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, Reseller, UserId, month_of};
+use crate::events::mail::{Delivery, Mail, Mailer, notice, send_once};
+use crate::events::{LowCredit, ReferralCompleted};
 use crate::service::CreditRequest;
 use crate::store::{PendingReferral, RewardSlot, Store};
 

@@ -5,13 +5,13 @@
 
 use serde::Serialize;
 
-use super::bus::Bus;
-use super::handlers::dispatch;
-use super::mail::Mailer;
-use super::parking::{Parked, ParkedRecord, Parking};
-use super::{ItemChange, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
+use crate::events::bus::Bus;
+use crate::events::handlers::dispatch;
+use crate::events::mail::Mailer;
+use crate::events::parking::{Parked, ParkedRecord, Parking};
+use crate::events::{ItemChange, publisher, stream};
 use crate::store::Store;
 
 /// How long a message taken by a redrive stays hidden from other readers: one that fails

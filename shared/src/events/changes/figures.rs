@@ -10,8 +10,8 @@
 use aws_lambda_events::event::dynamodb::{TimeWindowEvent, TimeWindowEventResponse};
 use serde::{Deserialize, Serialize};
 
-use super::stream;
 use crate::domain::{AllyError, NetworkSum};
+use crate::events::stream;
 use crate::metrics::{Metric, record};
 use crate::store::{Counters, FiguresWindow};
 

@@ -6,7 +6,7 @@ use aws_sdk_eventbridge::Client as EventBridgeClient;
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::BusEvent;
+use crate::events::BusEvent;
 
 /// What became of one event put on the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]

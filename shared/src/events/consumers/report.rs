@@ -8,9 +8,9 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::mail::{Delivery, Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
 use crate::Ally;
 use crate::domain::{Activity, AllyError, DateRange, Reseller, Status, UpgradeSuggestion};
+use crate::events::mail::{Delivery, Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
 use crate::metrics::{Metric, record};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
 

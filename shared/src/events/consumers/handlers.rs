@@ -9,15 +9,15 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono::Utc;
 use serde_json::Value;
 
-use super::bus::Bus;
-use super::mail::{Mailer, suppress};
-use super::notices::notify_alert;
-use super::parking::Parking;
-use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
-use super::report::{ReportRun, previous_month, run_monthly_report};
-use super::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher, stream};
 use crate::Ally;
 use crate::domain::AllyError;
+use crate::events::bus::Bus;
+use crate::events::mail::{Mailer, suppress};
+use crate::events::notices::notify_alert;
+use crate::events::parking::Parking;
+use crate::events::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
+use crate::events::report::{ReportRun, previous_month, run_monthly_report};
+use crate::events::{AllyEvent, BusEvent, LowCredit, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher, stream};
 use crate::metrics::{Metric, record};
 use crate::store::Store;
 

@@ -11,10 +11,10 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::bus::{Bus, Published};
-use super::parking::{ParkedRecord, Parking};
-use super::{AllyEvent, ItemChange, Observed, SpendNow, runway_event, runway_watch, threshold_events};
 use crate::domain::{AllyError, RefId, UserId};
+use crate::events::bus::{Bus, Published};
+use crate::events::parking::{ParkedRecord, Parking};
+use crate::events::{AllyEvent, ItemChange, Observed, SpendNow, runway_event, runway_watch, threshold_events};
 use crate::service::spent_in_window;
 use crate::store::{Counters, Profiles, stream_position};
 

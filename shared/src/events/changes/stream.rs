@@ -3,8 +3,8 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::de::DeserializeOwned;
 
-use super::{ItemChange, Stored};
 use crate::domain::{Reseller, UserId};
+use crate::events::{ItemChange, Stored};
 use crate::store::keys;
 
 fn parse<T: DeserializeOwned>(image: &serde_dynamo::Item) -> Result<T, String> {
@@ -64,8 +64,8 @@ pub fn change_of(record: &EventRecord) -> (String, Result<ItemChange, String>) {
 }
 
 /// A stream record as the publisher takes it: its change, and the whole record to park.
-pub fn record_of(record: &EventRecord) -> super::publisher::Record {
+pub fn record_of(record: &EventRecord) -> crate::events::publisher::Record {
     let (report_id, change) = change_of(record);
     let whole = serde_json::to_value(record).unwrap_or_else(|e| serde_json::json!({ "unserialisable": e.to_string() }));
-    super::publisher::Record { report_id, change, whole }
+    crate::events::publisher::Record { report_id, change, whole }
 }

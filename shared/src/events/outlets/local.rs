@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::bus::{Bus, Published};
-use super::mail::{Mail, MailError, Mailer};
-use super::notices::notify_alert;
-use super::parking::ParkedFiles;
-use super::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
-use super::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::Ally;
 use crate::domain::AllyError;
+use crate::events::bus::{Bus, Published};
+use crate::events::mail::{Mail, MailError, Mailer};
+use crate::events::notices::notify_alert;
+use crate::events::parking::ParkedFiles;
+use crate::events::reactions::{Handled, notify_low_credit, pay_waiting_referrals, reward_referral};
+use crate::events::{AllyEvent, BusEvent, ItemChange, REFERRAL_SOURCE, ReferralCompleted, SOURCE, publisher};
 use crate::store::Store;
 
 /// A mail the outbox received.

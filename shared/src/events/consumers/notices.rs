@@ -5,11 +5,11 @@
 //! look at, never what to tell it or where (a forged or stale one sends nothing). With a
 //! text and an HTML part, the dashboard link and the footer.
 
-use super::mail::{Delivery, Mailer, notice, send_once};
-use super::reactions::Handled;
-use super::{AllyEvent, Detail, RunwayLow, ThresholdCrossed, TopUpFailed};
 use crate::Ally;
 use crate::domain::{AllyError, Email, UserId};
+use crate::events::mail::{Delivery, Mailer, notice, send_once};
+use crate::events::reactions::Handled;
+use crate::events::{AllyEvent, Detail, RunwayLow, ThresholdCrossed, TopUpFailed};
 use crate::service::Profile;
 use crate::store::Store;
 
