@@ -58,7 +58,19 @@ fn granted(template: &Yaml, properties: &Yaml) -> BTreeSet<String> {
             .flatten()
             .map(|p| p["PolicyDocument"].clone())
             .collect(),
-        None => properties["Policies"].as_sequence().cloned().unwrap_or_default(),
+        // A managed policy of the template (`!Ref MailSender`) stands for its document.
+        None => properties["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|p| match p {
+                Yaml::Tagged(tagged) if tagged.tag == "Ref" => {
+                    let name = tagged.value.as_str().expect("a resource name");
+                    template["Resources"][name]["Properties"]["PolicyDocument"].clone()
+                }
+                other => other.clone(),
+            })
+            .collect(),
     };
     for policy in &policies {
         if policy.get("SQSSendMessagePolicy").is_some() {

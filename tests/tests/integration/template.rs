@@ -146,3 +146,38 @@ async fn the_templates_table_is_the_one_the_store_creates() {
     );
     assert_eq!(declared_table(&template()), created);
 }
+
+/// `DiscountGold` -> `ALLY_DISCOUNT_GOLD`.
+fn variable(parameter: &str) -> String {
+    let mut out = String::from("ALLY");
+    for c in parameter.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// A product setting is stated once: its parameter carries no description of its own but
+/// feeds the variable of the same name, which docs/configuration.md explains; the
+/// deployment's own parameters say what they are.
+#[test]
+fn every_parameter_is_described_once() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let documented = std::fs::read_to_string(ally_tests::workspace().join("docs/configuration.md")).unwrap();
+    let mut wrong = Vec::new();
+    for (name, parameter) in template["Parameters"].as_mapping().expect("Parameters") {
+        let name = name.as_str().unwrap();
+        let variable = variable(name);
+        // `!Ref Name`, or `!If [..., !Ref Name, ...]`.
+        let value = serde_norway::to_string(&variables[variable.as_str()]).unwrap_or_default();
+        let fed = value.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == name);
+        let described = parameter.get("Description").is_some();
+        if fed == described || (fed && !documented.contains(&format!("`{variable}`"))) {
+            wrong.push(format!("{name} (feeds {variable}: {fed}, has a description: {described})"));
+        }
+    }
+    assert!(wrong.is_empty(), "parameters stated twice or not at all: {wrong:#?}");
+}
