@@ -238,3 +238,29 @@ impl Hands {
         self.0.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// A store like `store` whose first bulk fill dies: on the memory store half way through its
+/// items, on DynamoDB at its first batch write (refused at the SDK, nothing written).
+pub trait CrashingFill: Sized {
+    fn crashing_fill(self) -> impl std::future::Future<Output = Self> + Send;
+}
+
+impl CrashingFill for ally::store::memory::MemoryStore {
+    async fn crashing_fill(self) -> Self {
+        let crashed = std::sync::atomic::AtomicBool::new(false);
+        self.with_faults(move |method| match method {
+            "put_portfolio" if !crashed.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                ally::store::memory::Fault::HalfThenFail
+            }
+            _ => ally::store::memory::Fault::Proceed,
+        })
+    }
+}
+
+impl CrashingFill for ally::store::dynamo::DynamoStore {
+    async fn crashing_fill(self) -> Self {
+        let calls = crate::sdk::SdkCalls::default();
+        calls.refuse("BatchWriteItem", "ValidationException", 1);
+        calls.store_on(self.table())
+    }
+}

@@ -1,12 +1,12 @@
-//! Test support, one module per idea: the emulator, fixtures and invariant checks, the
-//! fault-injecting store, the HTTP API without a socket, the analytics figures recomputed
-//! by brute force, the SDK interceptor and the Lambda Runtime API harness.
+//! Test support, one module per idea: the emulator, fixtures and invariant checks, the HTTP
+//! API without a socket, the analytics figures recomputed by brute force, the fault
+//! injector (SDK interceptors; the memory store injects its own), the Lambda Runtime API
+//! harness and the simulator.
 
 pub mod api;
 pub mod emulator;
 pub mod figures;
 pub mod fixtures;
-pub mod hooked;
 pub mod items;
 pub mod lambda_async;
 pub mod runtime_api;
@@ -20,7 +20,6 @@ pub use emulator::{
     dynamo_ally, dynamo_store, dynamo_store_with, emulator_endpoint, memory_ally, sdk_config, workspace,
 };
 pub use fixtures::*;
-pub use hooked::{Fault, Hooked};
 
 /// Runs each listed `async fn name<S: Store>(store: S)` once on the memory store and once
 /// on the DynamoDB store (fresh table): the one contract both must keep.

@@ -1,8 +1,10 @@
-//! SDK interceptors on the DynamoDB client: one counts every call by operation, and can fail
-//! the n-th one before it is sent, or lose its response after DynamoDB served it (the
-//! timeout-after-commit case, where the caller cannot know whether its write landed); one
-//! cuts every Query short, as DynamoDB does at 1 MB; one answers calls with DynamoDB's
-//! errors (a transaction holding the item, throttling).
+//! The tests' fault injector for the AWS services, as SDK interceptors: on the DynamoDB
+//! client, [`SdkCalls`] counts every call by operation, fails the n-th one before it is sent
+//! or loses its response after DynamoDB served it (the timeout-after-commit case, where the
+//! caller cannot know whether its write landed), and answers calls of one operation with
+//! DynamoDB's errors (a transaction holding the item, throttling); [`ShortPages`] cuts every
+//! Query short, as DynamoDB does at 1 MB. [`ServiceFaults`] does the same to SES and
+//! EventBridge. (The memory store injects the same faults itself: `MemoryStore::with_faults`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU32;
@@ -11,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use ally::store::dynamo::{ChangeStream, DynamoStore};
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
-    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextMut,
+    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::query::QueryInput;
@@ -35,21 +37,35 @@ pub enum SdkFault {
     LoseResponse,
 }
 
-#[derive(Debug, Default)]
+/// Chooses the fault of each call from its operation's name (`TransactWriteItems`).
+type FaultHook = Arc<dyn Fn(&str) -> Option<SdkFault> + Send + Sync>;
+
+#[derive(Default)]
 struct Tally {
+    hook: Option<FaultHook>,
     calls: u64,
     by_operation: BTreeMap<String, u64>,
     armed: Option<(u64, SdkFault)>,
     /// Whether the armed fault was applied: the call failed or its response was dropped.
     applied: bool,
+    /// Calls of an operation to answer with one of DynamoDB's errors, and how many more.
+    refusing: Option<Refusal>,
+    /// Calls answered with the refusal's error so far.
+    refused: u32,
 }
 
-/// Marks, in the call's config bag, the attempt whose response is to be lost.
-#[derive(Debug)]
-struct LostResponse(bool);
+impl std::fmt::Debug for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tally").field("calls", &self.calls).field("armed", &self.armed).finish()
+    }
+}
 
-impl Storable for LostResponse {
-    type Storer = StoreReplace<Self>;
+/// DynamoDB's error for the next calls of one operation.
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    operation: &'static str,
+    error: &'static str,
+    left: u32,
 }
 
 /// Counts DynamoDB calls (attempts, so SDK retries count too) and injects one fault.
@@ -66,6 +82,12 @@ impl SdkCalls {
         let mut tally = self.tally();
         tally.calls = 0;
         std::mem::take(&mut tally.by_operation)
+    }
+
+    /// Applies to every call the fault `hook` chooses by the call's operation, if any.
+    pub fn with_faults(self, hook: impl Fn(&str) -> Option<SdkFault> + Send + Sync + 'static) -> Self {
+        self.tally().hook = Some(Arc::new(hook));
+        self
     }
 
     /// Applies `fault` to the `n`-th call from now (1-based), once.
@@ -87,12 +109,46 @@ impl SdkCalls {
         self.tally().armed = None;
     }
 
+    /// Answers the next `times` calls of `operation` (`UpdateItem`, `BatchGetItem`, ...)
+    /// with DynamoDB's `error` (`TransactionConflictException` while a transaction holds the
+    /// item, `ProvisionedThroughputExceededException` when throttled): each is sent to the
+    /// emulator as a `ListTables`, so nothing is written, and its answer replaced by the
+    /// error (status 400, the error's type in the body). The SDK's retries count as calls.
+    pub fn refuse(&self, operation: &'static str, error: &'static str, times: u32) {
+        self.tally().refusing = Some(Refusal { operation, error, left: times });
+    }
+
+    /// How many calls were answered with the refusal's error.
+    pub fn refused(&self) -> u32 {
+        self.tally().refused
+    }
+
     /// A DynamoDB store on a fresh emulator table whose client goes through this interceptor.
     pub async fn store(&self) -> DynamoStore {
         let store = intercepted(self.clone(), ChangeStream::On).await;
         self.take();
         store
     }
+
+    /// A DynamoDB store on the existing `table` whose client goes through this interceptor.
+    pub fn store_on(&self, table: &str) -> DynamoStore {
+        let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+    }
+}
+
+/// Marks, in the call's config bag, what happens to the attempt's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Kept,
+    /// Lost after the call was served.
+    Lost,
+    /// Replaced by DynamoDB's error.
+    Refused(&'static str),
+}
+
+impl Storable for Answer {
+    type Storer = StoreReplace<Self>;
 }
 
 impl Intercept for SdkCalls {
@@ -100,45 +156,60 @@ impl Intercept for SdkCalls {
         "SdkCalls"
     }
 
-    fn read_before_transmit(
+    fn modify_before_transmit(
         &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let headers = context.request_mut().headers_mut();
         // DynamoDB's JSON protocol names the operation in this header: `DynamoDB_20120810.GetItem`.
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_string();
+        let operation = headers.get("x-amz-target").and_then(|t| t.rsplit('.').next()).unwrap_or("unknown").to_string();
         let mut tally = self.tally();
         tally.calls += 1;
-        *tally.by_operation.entry(operation).or_default() += 1;
-        if tally.armed == Some((tally.calls, SdkFault::Refuse)) {
-            tally.applied = true;
+        *tally.by_operation.entry(operation.clone()).or_default() += 1;
+        let armed = tally.armed.filter(|(n, _)| *n == tally.calls).map(|(_, fault)| fault);
+        let fault = armed.or_else(|| tally.hook.as_ref().and_then(|hook| hook(&operation)));
+        if fault == Some(SdkFault::Refuse) {
+            tally.applied |= armed.is_some();
             return Err("injected fault: the call failed before it was sent".into());
         }
         // Calls may be in flight together (a read of every shard), so the attempt itself
-        // carries whether its response is to be lost.
-        let lose = tally.armed == Some((tally.calls, SdkFault::LoseResponse));
-        cfg.interceptor_state().store_put(LostResponse(lose));
+        // carries what becomes of its answer.
+        let mut answer = match fault {
+            Some(SdkFault::LoseResponse) => Answer::Lost,
+            _ => Answer::Kept,
+        };
+        if let Some(refusal) = tally.refusing.as_mut()
+            && refusal.operation == operation
+            && refusal.left > 0
+        {
+            refusal.left -= 1;
+            answer = Answer::Refused(refusal.error);
+            headers.insert("x-amz-target", "DynamoDB_20120810.ListTables");
+        }
+        cfg.interceptor_state().store_put(answer);
         Ok(())
     }
 
-    fn read_before_deserialization(
+    fn modify_before_deserialization(
         &self,
-        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if cfg.load::<LostResponse>().is_some_and(|attempt| attempt.0) {
-            self.tally().applied = true;
-            return Err("injected fault: the response was lost after the call was served".into());
+        match cfg.load::<Answer>().copied() {
+            Some(Answer::Lost) => {
+                self.tally().applied = true;
+                Err("injected fault: the response was lost after the call was served".into())
+            }
+            Some(Answer::Refused(error)) => {
+                self.tally().refused += 1;
+                *context.response_mut() = refusal(400, &format!("com.amazonaws.dynamodb.v20120810#{error}"))?;
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -167,82 +238,6 @@ impl Intercept for ShortPages {
     ) -> Result<(), BoxError> {
         if let Some(query) = context.input_mut().downcast_mut::<QueryInput>() {
             query.limit = Some(query.limit.map_or(self.0, |limit| limit.min(self.0)));
-        }
-        Ok(())
-    }
-}
-
-/// Answers calls of one operation (`UpdateItem`, `BatchGetItem`, ...) with one of
-/// DynamoDB's errors (`TransactionConflictException` while a transaction holds the item,
-/// `ProvisionedThroughputExceededException` when throttled), as many times as armed: each
-/// refused call is sent to the emulator as a `ListTables`, so nothing is written, and its
-/// answer replaced by the error (status 400, the error's type in the body). Retries by the
-/// SDK count as calls.
-#[derive(Debug, Clone)]
-pub struct Refusing {
-    operation: &'static str,
-    error: &'static str,
-    left: Arc<AtomicU32>,
-    refused: Arc<AtomicU32>,
-}
-
-/// Marks, in the call's config bag, an attempt whose answer is to be replaced.
-#[derive(Debug)]
-struct RefusedAttempt(bool);
-
-impl Storable for RefusedAttempt {
-    type Storer = StoreReplace<Self>;
-}
-
-impl Refusing {
-    /// A DynamoDB store on a fresh emulator table whose `operation` calls are refused with
-    /// `error` once armed.
-    pub async fn store(operation: &'static str, error: &'static str) -> (DynamoStore, Self) {
-        let refusing = Self { operation, error, left: Arc::default(), refused: Arc::default() };
-        (intercepted(refusing.clone(), ChangeStream::Off).await, refusing)
-    }
-
-    /// Refuses the next `times` calls of the operation.
-    pub fn arm(&self, times: u32) {
-        self.left.store(times, SeqCst);
-    }
-
-    /// How many calls were refused.
-    pub fn refused(&self) -> u32 {
-        self.refused.load(SeqCst)
-    }
-}
-
-impl Intercept for Refusing {
-    fn name(&self) -> &'static str {
-        "Refusing"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let headers = context.request_mut().headers_mut();
-        let refuse = headers.get("x-amz-target") == Some(format!("DynamoDB_20120810.{}", self.operation).as_str())
-            && self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
-        if refuse {
-            headers.insert("x-amz-target", "DynamoDB_20120810.ListTables");
-        }
-        cfg.interceptor_state().store_put(RefusedAttempt(refuse));
-        Ok(())
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if cfg.load::<RefusedAttempt>().is_some_and(|attempt| attempt.0) {
-            self.refused.fetch_add(1, SeqCst);
-            *context.response_mut() = refusal(400, &format!("com.amazonaws.dynamodb.v20120810#{}", self.error))?;
         }
         Ok(())
     }

@@ -33,6 +33,8 @@ use ally::service::{
     Actor, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, NewClient, NewReseller, ProvisionRequest,
     ResellerPatch, ReversalRequest, TransferRequest,
 };
+use ally::store::dynamo::DynamoStore;
+use ally::store::memory::{Fault, MemoryStore};
 use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -41,7 +43,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::hooked::{Fault, Hooked};
+use crate::sdk::{SdkCalls, SdkFault};
 use crate::stripe::{checkout_session, dispute, payment_intent, refund};
 
 /// Resellers in the tree: five distributors with ten children each, and five alone.
@@ -125,8 +127,8 @@ impl Bus for Captured {
 
 /// One simulation over a store.
 pub struct Simulation<S: Store> {
-    ally: Arc<Ally<Hooked<S>>>,
-    bus: LocalBus<Hooked<S>>,
+    ally: Arc<Ally<S>>,
+    bus: LocalBus<S>,
     outbox: Arc<Outbox>,
     parked: ParkedFiles,
     clock: Arc<AtomicI64>,
@@ -161,30 +163,71 @@ fn epoch() -> DateTime<Utc> {
 }
 
 /// The store's faults while operations run (never while the laws are checked): answers lost
-/// after a commit, throttling, transaction conflicts.
-fn faulty<S: Store>(store: S, seed: u64, count: Arc<AtomicU64>, on: Arc<AtomicBool>) -> Hooked<S> {
-    let rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17));
-    let hooked = Hooked::new(store, move |method| {
-        if !on.load(Ordering::SeqCst) {
-            return Fault::Proceed;
-        }
-        let roll: u32 = rng.lock().unwrap().random_range(0..1000);
-        let fault = match method {
-            "commit_wallet_change" | "commit_transfer" => match roll {
-                0..20 => Fault::LoseAnswer,
-                20..35 => Fault::Throttle,
-                35..60 => Fault::Conflict,
-                _ => Fault::Proceed,
-            },
-            "wallet" | "reseller" if roll < 5 => Fault::Throttle,
-            _ => Fault::Proceed,
-        };
-        if fault != Fault::Proceed {
-            count.fetch_add(1, Ordering::Relaxed);
+/// after a commit, throttling, transaction conflicts; chosen by a seeded roll per call.
+pub struct FaultPlan {
+    rng: Mutex<StdRng>,
+    count: Arc<AtomicU64>,
+    on: Arc<AtomicBool>,
+}
+
+impl FaultPlan {
+    /// A roll of 0..1000 for one call, or none while the faults are off.
+    fn roll(&self) -> Option<u32> {
+        self.on.load(Ordering::SeqCst).then(|| self.rng.lock().unwrap().random_range(0..1000))
+    }
+
+    /// Counts a fault injected.
+    fn counted<F>(&self, fault: Option<F>) -> Option<F> {
+        if fault.is_some() {
+            self.count.fetch_add(1, Ordering::Relaxed);
         }
         fault
-    });
-    hooked.yielding()
+    }
+}
+
+/// A store the simulation can make fail, each in its own way: the memory store by its own
+/// hook (and interleaving every call, as a network would), DynamoDB at the SDK.
+pub trait Faulty: Store + Sized + 'static {
+    fn faulty(self, plan: FaultPlan) -> Self;
+}
+
+impl Faulty for MemoryStore {
+    fn faulty(self, plan: FaultPlan) -> Self {
+        self.with_faults(move |method| {
+            let Some(roll) = plan.roll() else { return Fault::Proceed };
+            let fault = match method {
+                "commit_wallet_change" | "commit_transfer" => match roll {
+                    0..20 => Some(Fault::LoseAnswer),
+                    20..35 => Some(Fault::Throttle),
+                    35..60 => Some(Fault::Conflict),
+                    _ => None,
+                },
+                "wallet" | "reseller" if roll < 5 => Some(Fault::Throttle),
+                _ => None,
+            };
+            plan.counted(fault).unwrap_or(Fault::Proceed)
+        })
+        .interleaved()
+    }
+}
+
+impl Faulty for DynamoStore {
+    fn faulty(self, plan: FaultPlan) -> Self {
+        let calls = SdkCalls::default().with_faults(move |operation| {
+            let roll = plan.roll()?;
+            let fault = match operation {
+                "TransactWriteItems" => match roll {
+                    0..20 => Some(SdkFault::LoseResponse),
+                    20..60 => Some(SdkFault::Refuse),
+                    _ => None,
+                },
+                "GetItem" | "BatchGetItem" if roll < 5 => Some(SdkFault::Refuse),
+                _ => None,
+            };
+            plan.counted(fault)
+        });
+        calls.store_on(self.table())
+    }
 }
 
 /// The configuration of a run: commissions on, every currency at a credit a cent.
@@ -224,7 +267,7 @@ fn code(e: &AllyError) -> String {
     .to_string()
 }
 
-impl<S: Store + 'static> Simulation<S> {
+impl<S: Faulty> Simulation<S> {
     /// A simulation of `seed` over `store`, its tree onboarded.
     pub async fn new(store: S, seed: u64) -> Result<Self, String> {
         let clock = Arc::new(AtomicI64::new(epoch().timestamp_millis()));
@@ -232,7 +275,12 @@ impl<S: Store + 'static> Simulation<S> {
         let faults = Arc::new(AtomicU64::new(0));
         let faulting = Arc::new(AtomicBool::new(false));
         let refid_counter = AtomicU64::new(seed.wrapping_mul(1_000));
-        let ally = Ally::new(faulty(store, seed, faults.clone(), faulting.clone()), config())
+        let plan = FaultPlan {
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17)),
+            count: faults.clone(),
+            on: faulting.clone(),
+        };
+        let ally = Ally::new(store.faulty(plan), config())
             .with_clock(Arc::new(move || {
                 Utc.timestamp_millis_opt(read.load(Ordering::SeqCst)).single().unwrap_or_else(epoch)
             }))
@@ -716,8 +764,7 @@ impl<S: Store + 'static> Simulation<S> {
     async fn observe(&mut self) -> Result<(), String> {
         let mut records = Vec::new();
         for u in 0..self.users.len() {
-            let r =
-                self.ally.store().inner().reseller(&self.users[u]).await.map_err(|e| e.to_string())?.ok_or("gone")?;
+            let r = self.ally.store().reseller(&self.users[u]).await.map_err(|e| e.to_string())?.ok_or("gone")?;
             for entry in self.ledger(u).await? {
                 if self.seen.insert(entry.id.clone()) {
                     let change = ItemChange {
@@ -754,8 +801,7 @@ impl<S: Store + 'static> Simulation<S> {
                 publisher::Record { report_id: change.id.clone(), change: Ok(change), whole }
             })
             .collect();
-        let failed =
-            publisher::publish(self.ally.store().inner(), &self.captured, &self.parked, threshold, records).await;
+        let failed = publisher::publish(self.ally.store(), &self.captured, &self.parked, threshold, records).await;
         if !failed.is_empty() {
             return Err(format!("the publisher failed: {failed:?}"));
         }
@@ -796,7 +842,7 @@ impl<S: Store + 'static> Simulation<S> {
         let mut ledgers = Vec::new();
         for u in 0..self.users.len() {
             let who = &self.users[u];
-            let r = self.ally.store().inner().reseller(who).await.map_err(|e| e.to_string())?.ok_or("gone")?;
+            let r = self.ally.store().reseller(who).await.map_err(|e| e.to_string())?.ok_or("gone")?;
             let entries = self.ledger(u).await?;
             let sum: i64 = entries.iter().map(LedgerEntry::delta).sum();
             let fail = |law: &str| Err(format!("{who}: {law}: {r:?}"));
@@ -855,7 +901,7 @@ impl<S: Store + 'static> Simulation<S> {
                             debt_added += e.amount;
                         }
                         if let Some(fed) = e.lots.first() {
-                            let lot = self.ally.store().inner().lot(who, &fed.lot).await.map_err(|e| e.to_string())?;
+                            let lot = self.ally.store().lot(who, &fed.lot).await.map_err(|e| e.to_string())?;
                             let expired = lot.map_or(0, |l| l.expired * fed.amount / l.amount.max(1));
                             if e.reversed + expired > e.amount {
                                 return fail(&format!(
@@ -1036,7 +1082,7 @@ async fn retry<T, F: std::future::Future<Output = Result<T, AllyError>>>(call: i
 }
 
 /// Runs seed `seed` over `store` for `steps` steps and prints its report.
-pub async fn simulate<S: Store + 'static>(store: S, seed: u64, steps: usize) -> Result<Report, String> {
+pub async fn simulate<S: Faulty>(store: S, seed: u64, steps: usize) -> Result<Report, String> {
     let run = async {
         let sim = Simulation::new(store, seed).await?;
         sim.run(steps).await

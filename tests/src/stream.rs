@@ -136,9 +136,3 @@ impl CatchUp for DynamoStore {
         catch_up(self).await
     }
 }
-
-impl<S: CatchUp + Sync> CatchUp for crate::Hooked<S> {
-    async fn catch_up(&self) {
-        self.inner().catch_up().await
-    }
-}

@@ -9,7 +9,7 @@ use ally::events::reactions::{Handled, reward_referral};
 use ally::events::redrive::{Redriven, redrive};
 use ally::service::CreditRequest;
 use ally::{Ally, Config};
-use ally_tests::{Fault, Hooked, ikey, lambda_async, onboarded, uid};
+use ally_tests::{ikey, lambda_async, onboarded, uid};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
@@ -97,12 +97,10 @@ async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
     let p = super::pipeline::pipeline(Config::default()).await;
     onboarded(&p.ally, "referrer", Tier::Standard, None).await;
     onboarded(&p.ally, "referred", Tier::Standard, None).await;
-    let broken = Ally::new(
-        Hooked::new(p.ally.store().clone(), |method| {
-            if method == "commit_wallet_change" { Fault::Fail } else { Fault::Proceed }
-        }),
-        Config::default(),
-    );
+    // Every money transaction is refused (a validation error: the SDK does not retry it).
+    let refusing = ally_tests::sdk::SdkCalls::default();
+    refusing.refuse("TransactWriteItems", "ValidationException", u32::MAX);
+    let broken = Ally::new(refusing.store_on(p.ally.store().table()), Config::default());
     let on_failure = p.sqs.create_queue().queue_name(format!("on-failure-{}", ulid::Ulid::new())).send().await;
     let on_failure = on_failure.unwrap().queue_url.unwrap();
     let event = referral_event("ref-7", "referrer", "referred");

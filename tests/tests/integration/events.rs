@@ -360,10 +360,11 @@ async fn the_low_credit_hold_follows_the_balance() {
     // Recording is refused twice: the first hold's record and the first mail's.
     let claims = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = claims.clone();
-    let store = ally_tests::Hooked::new(ally::store::memory::MemoryStore::new(), move |method| {
+    let store = ally::store::memory::MemoryStore::new().with_faults(move |method| {
+        use ally::store::memory::Fault;
         let refused =
             method == "claim" && [1, 2].contains(&(counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1));
-        if refused { ally_tests::Fault::Fail } else { ally_tests::Fault::Proceed }
+        if refused { Fault::Fail } else { Fault::Proceed }
     });
     let ally = Ally::new(store, config);
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);

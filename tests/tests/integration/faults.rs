@@ -325,15 +325,14 @@ async fn a_process_resolves_a_refid_once_and_never_remembers_a_miss() {
 /// later (503 `throttled`), never a 500, and a read once DynamoDB answers again is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_past_the_sdks_retries_answers_503() {
-    let (store, throttled) =
-        ally_tests::sdk::Refusing::store("BatchGetItem", "ProvisionedThroughputExceededException").await;
-    let api = ally_tests::TestApi::new(store, Config::default());
+    let throttled = ally_tests::sdk::SdkCalls::default();
+    let api = ally_tests::TestApi::new(throttled.store().await, Config::default());
     let (token, _) = api.partner("busy", "gold", 1_000).await;
-    throttled.arm(u32::MAX);
+    throttled.refuse("BatchGetItem", "ProvisionedThroughputExceededException", u32::MAX);
     let answer = api.call("GET", "/resellers/me", Some(&token), None).await;
     ally_tests::assert_problem(&answer, 503, "throttled", "a throttled read");
     assert!(throttled.refused() >= 2, "the SDK tried again before giving up: {}", throttled.refused());
-    throttled.arm(0);
+    throttled.refuse("BatchGetItem", "ProvisionedThroughputExceededException", 0);
     let answer = api.call("GET", "/resellers/me", Some(&token), None).await;
     assert_eq!((answer.status, answer.body["balance"].as_i64()), (200, Some(1_000)), "{answer:?}");
 }
@@ -342,17 +341,17 @@ async fn throttling_past_the_sdks_retries_answers_503() {
 /// the caller's retry with the same key, once DynamoDB answers again, spends exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_spend_moves_nothing_and_its_retry_spends_once() {
-    let (store, throttled) = ally_tests::sdk::Refusing::store("TransactWriteItems", "ThrottlingException").await;
-    let api = ally_tests::TestApi::new(store, Config::default());
+    let throttled = ally_tests::sdk::SdkCalls::default();
+    let api = ally_tests::TestApi::new(throttled.store().await, Config::default());
     let (token, _) = api.partner("busy", "gold", 1_000).await;
     let before = api.holdings(&token).await;
-    throttled.arm(u32::MAX);
+    throttled.refuse("TransactWriteItems", "ThrottlingException", u32::MAX);
     let spend = serde_json::json!({"cost": 100});
     let answer = api.provision(&token, "buy-1", spend.clone()).await;
     ally_tests::assert_problem(&answer, 503, "throttled", "a throttled spend");
     assert!(throttled.refused() >= 2, "the SDK tried again before giving up: {}", throttled.refused());
     assert_eq!(api.holdings(&token).await, before, "nothing moved");
-    throttled.arm(0);
+    throttled.refuse("TransactWriteItems", "ThrottlingException", 0);
     let first = api.provision(&token, "buy-1", spend.clone()).await;
     assert_eq!((first.status, first.body["balance"].as_i64()), (200, Some(915)), "{first:?}");
     let again = api.provision(&token, "buy-1", spend).await;

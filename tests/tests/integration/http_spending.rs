@@ -298,7 +298,8 @@ async fn caller_keys_of_any_printable_shape_and_the_system_keys_never_meet() {
 /// a 500 that invites a retry with a new key; the sweeper finishes it and the state says so.
 #[tokio::test]
 async fn a_bulk_charged_but_not_filled_is_accepted_and_finished_by_the_sweeper() {
-    let store = ally_tests::Hooked::crashing_fill(ally::store::memory::MemoryStore::new(), 1);
+    use ally_tests::CrashingFill;
+    let store = ally::store::memory::MemoryStore::new().crashing_fill().await;
     let api = ally_tests::TestApi::new(store, ally::Config::default());
     let (token, _) = api.partner("p", "standard", 100_000).await;
     let clients: Vec<Value> = (0..60).map(|i| json!({"name": format!("Client {i}")})).collect();

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use ally::domain::{AllyError, Draw, EntryKind, Status, Tier};
 use ally::service::{BulkRequest, BulkState, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
-use ally::store::{PageRequest, Portfolio, Store};
+use ally::store::{PageRequest, Store};
 use ally::{Ally, Config};
 use ally_tests::{
-    Hooked, all_entries, assert_ledger_matches_balance, cname, company, email, holdings, ikey, on_both_stores,
+    CrashingFill, all_entries, assert_ledger_matches_balance, cname, company, email, holdings, ikey, on_both_stores,
     reseller_with, uid,
 };
 
@@ -233,8 +233,8 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
     assert_ledger_matches_balance(&ally, "g").await;
 }
 
-async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(store: S) {
-    let ally = Ally::new(Hooked::crashing_fill(store, 1), Config::default());
+async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store + CrashingFill>(store: S) {
+    let ally = Ally::new(store.crashing_fill().await, Config::default());
     // Up to 47 clients ride in the charge's transaction: such a bulk has no fill to crash.
     reseller_with(&ally, "small", Tier::Platinum, 10_000).await;
     let small = BulkRequest { clients: clients(10), product: Some("license-basic".into()), cost: None };
@@ -279,8 +279,8 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store>(s
 }
 
 /// A bulk whose caller never comes back is finished by the sweeper alone.
-async fn a_bulk_its_caller_abandoned_is_finished_by_the_sweeper<S: Store>(store: S) {
-    let ally = Ally::new(Hooked::crashing_fill(store, 1), Config::default());
+async fn a_bulk_its_caller_abandoned_is_finished_by_the_sweeper<S: Store + CrashingFill>(store: S) {
+    let ally = Ally::new(store.crashing_fill().await, Config::default());
     reseller_with(&ally, "gone", Tier::Standard, 100_000).await;
     let request = BulkRequest { clients: clients(90), product: None, cost: Some(100) };
     let first = ally.bulk_onboard(&uid("gone"), request, &ikey("bulk")).await.unwrap();

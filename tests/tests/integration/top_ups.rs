@@ -170,12 +170,12 @@ async fn the_rule_through_the_api_and_bad_input_changing_nothing<S: Store>(store
 /// money transaction on it is in flight: saving the rule then tries again, never a 500.
 #[tokio::test]
 async fn a_rule_saved_while_a_money_transaction_holds_the_wallet_is_retried() {
-    let (store, conflict) = ally_tests::sdk::Refusing::store("UpdateItem", "TransactionConflictException").await;
-    let ally = Ally::new(store, Config::default());
+    let calls = ally_tests::sdk::SdkCalls::default();
+    let ally = Ally::new(calls.store().await, Config::default());
     reseller_with(&ally, "busy", Tier::Standard, 1_000).await;
-    conflict.arm(1);
+    calls.refuse("UpdateItem", "TransactionConflictException", 1);
     let saved = ally.set_auto_top_up(&uid("busy"), rule(500, 2_000, 5_000)).await;
-    assert_eq!(conflict.refused(), 1, "the update met a transaction in flight");
+    assert_eq!(calls.refused(), 1, "the update met a transaction in flight");
     assert_eq!(saved.map(|v| (v.below, v.enabled)).ok(), Some((500, true)));
     assert_eq!(view(&ally, "busy").await.target, 2_000, "saved by the retry");
 }

@@ -101,6 +101,7 @@ impl Counters for MemoryStore {
         range: &DateRange,
         granularity: Granularity,
     ) -> StoreResult<BTreeMap<NaiveDate, Activity>> {
+        self.enter("activity").await?;
         let t = self.lock();
         let c = &t.counters;
         let (series, from) = match (owner_id, granularity) {
@@ -113,12 +114,14 @@ impl Counters for MemoryStore {
     }
 
     async fn month_activity(&self, users: &[UserId], month: NaiveDate) -> StoreResult<Vec<(UserId, Activity)>> {
+        self.enter("month_activity").await?;
         let t = self.lock();
         let of = |u: &UserId| t.counters.months.get(u.as_str()).and_then(|m| m.get(&month)).map(|a| (u.clone(), *a));
         Ok(users.iter().filter_map(of).collect())
     }
 
     async fn active(&self, period: NaiveDate, granularity: Granularity) -> StoreResult<Vec<(UserId, Activity)>> {
+        self.enter("active").await?;
         let t = self.lock();
         let series = match granularity {
             Granularity::Day => &t.counters.days,
@@ -132,6 +135,7 @@ impl Counters for MemoryStore {
     }
 
     async fn accrued(&self, day: NaiveDate) -> StoreResult<Vec<(UserId, Accrual)>> {
+        self.enter("accrued").await?;
         let t = self.lock();
         let Some(owners) = t.counters.accrued.get(&day) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
@@ -143,21 +147,25 @@ impl Counters for MemoryStore {
     }
 
     async fn network_totals(&self) -> StoreResult<NetworkTotals> {
+        self.enter("network_totals").await?;
         Ok(self.lock().counters.totals)
     }
 
     async fn apply_figures(&self, window: &FiguresWindow) -> StoreResult<bool> {
+        self.enter("apply_figures").await?;
         let added = self.lock().counters.apply_window(window).ok_or(StoreError::Refused(Refusal::Duplicate))?;
         self.changed();
         Ok(added)
     }
 
     async fn fold_figures(&self, _quiet_since: DateTime<Utc>) -> StoreResult<usize> {
+        self.enter("fold_figures").await?;
         // One running sum: nothing waits to be folded.
         Ok(0)
     }
 
     async fn correct_figures(&self, correction: &NetworkSum) -> StoreResult<()> {
+        self.enter("correct_figures").await?;
         self.lock().counters.add_to_network(correction);
         self.changed();
         Ok(())

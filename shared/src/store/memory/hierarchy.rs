@@ -33,6 +33,7 @@ impl Tables {
 
 impl Hierarchy for MemoryStore {
     async fn set_parent(&self, change: &ParentChange) -> StoreResult<()> {
+        self.enter("set_parent").await?;
         let mut t = self.lock();
         let version = t.resellers.get(change.child.as_str()).map(|r| r.version);
         let tree_version = t.tree_versions.get(change.child.as_str()).copied().unwrap_or_default();
@@ -70,10 +71,12 @@ impl Hierarchy for MemoryStore {
     }
 
     async fn tree_version(&self, user: &UserId) -> StoreResult<u64> {
+        self.enter("tree_version").await?;
         Ok(self.lock().tree_versions.get(user.as_str()).copied().unwrap_or_default())
     }
 
     async fn children(&self, parent: &UserId, page: &PageRequest) -> StoreResult<Page<ChildLink>> {
+        self.enter("children").await?;
         page_newest_first(self.lock().children.get(parent.as_str()), page)
     }
 }

@@ -20,6 +20,7 @@ mod wallet;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use counters::Tally;
@@ -29,7 +30,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use chrono::{DateTime, Utc};
 
-use super::{ChildLink, IdempotencyRecord, ItemChange, PendingReferral, StoreResult, Stored};
+use super::{ChildLink, IdempotencyRecord, ItemChange, PendingReferral, StoreError, StoreResult, Stored};
 use crate::domain::{Client, Hold, LedgerEntry, Lot, Metadata, ProvisionedService, Reseller, new_id};
 
 /// Items grouped by owner, then by id (ULIDs sort by time).
@@ -88,12 +89,48 @@ struct Tables {
     suggestions: Owned<crate::domain::UpgradeSuggestion>,
 }
 
+/// What the store does with one call, when a test asks it to fail as a network and
+/// DynamoDB fail (the DynamoDB store's tests inject the same at the SDK: `tests/src/sdk.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Proceed,
+    /// Fail without touching the store.
+    Fail,
+    /// Write the first half of a batch, then fail (a function dying mid-fill).
+    HalfThenFail,
+    /// Refused for capacity (DynamoDB throttling past the SDK's retries).
+    Throttle,
+    /// Cancelled by a transaction in flight on the same item (`TransactionConflict`).
+    Conflict,
+    /// Written, and the answer lost on the way back (a timeout after commit).
+    LoseAnswer,
+}
+
+/// Chooses the fault of each call from the name of the store method called.
+type FaultHook = Arc<dyn Fn(&'static str) -> Fault + Send + Sync>;
+
+/// How the store behaves like one across a network: the calls it counts, the faults it
+/// injects, whether each call first lets the other tasks run.
+#[derive(Default)]
+struct Network {
+    calls: AtomicU64,
+    faults: Option<FaultHook>,
+    interleaved: bool,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network").field("calls", &self.calls).field("interleaved", &self.interleaved).finish()
+    }
+}
+
 /// In-process store for `make dev` and fast tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
     persistence: Option<Persistence>,
     changes: Option<UnboundedSender<ItemChange>>,
+    network: Network,
 }
 
 impl MemoryStore {
@@ -109,7 +146,52 @@ impl MemoryStore {
         let path = file.as_ref().to_path_buf();
         let tables = Arc::new(Mutex::new(snapshot::load(&path)?));
         let persistence = Persistence::start(path, tables.clone())?;
-        Ok(Self { tables, persistence: Some(persistence), changes: None })
+        Ok(Self { tables, persistence: Some(persistence), changes: None, network: Network::default() })
+    }
+
+    /// This store, failing the calls `hook` chooses by method name (for tests).
+    pub fn with_faults(mut self, hook: impl Fn(&'static str) -> Fault + Send + Sync + 'static) -> Self {
+        self.network.faults = Some(Arc::new(hook));
+        self
+    }
+
+    /// This store, letting the other tasks run before each call: operations then interleave
+    /// at every store call, as they would over a network (deterministically on one thread).
+    pub fn interleaved(mut self) -> Self {
+        self.network.interleaved = true;
+        self
+    }
+
+    /// The store calls made so far (every trait method counts one).
+    pub fn calls(&self) -> u64 {
+        self.network.calls.load(Ordering::SeqCst)
+    }
+
+    /// The start of every call: counts it, lets the other tasks run if interleaved, and
+    /// fails it if the test's hook says so; answers the fault the call itself carries out
+    /// (`HalfThenFail`, `LoseAnswer`) or `Proceed`.
+    async fn enter(&self, method: &'static str) -> StoreResult<Fault> {
+        self.network.calls.fetch_add(1, Ordering::SeqCst);
+        let fault = match self.network.faults.as_ref().map_or(Fault::Proceed, |hook| hook(method)) {
+            Fault::Fail => return Err(StoreError::Backend(format!("injected failure of {method}").into())),
+            Fault::Throttle => return Err(StoreError::Throttled),
+            Fault::Conflict => return Err(StoreError::Conflict),
+            other => other,
+        };
+        if self.network.interleaved {
+            tokio::task::yield_now().await;
+        }
+        Ok(fault)
+    }
+
+    /// A write's answer, lost on the way back if the call's fault says so.
+    fn answer<T>(fault: Fault, written: StoreResult<T>) -> StoreResult<T> {
+        match (fault, written) {
+            (Fault::LoseAnswer, Ok(_)) => {
+                Err(StoreError::Backend("injected: the answer was lost after the write".into()))
+            }
+            (_, written) => written,
+        }
     }
 
     /// Writes the store to its file now (on shutdown; the writer thread may be waiting).

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::MemoryStore;
+use super::{Fault, MemoryStore};
 use crate::domain::{
     Activity, Client, ClientId, Guard, Hold, HoldStatus, LedgerEntry, Lot, ProvisionedService, UserId,
 };
@@ -11,6 +11,7 @@ use crate::store::{Page, PageRequest, Portfolio, StoreError, StoreResult, Stored
 
 impl Portfolio for MemoryStore {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        self.enter("insert_client").await?;
         let mut t = self.lock();
         let owner = client.owner_id.to_string();
         if t.clients.get(&owner).is_some_and(|m| m.contains_key(client.id.as_str())) {
@@ -29,6 +30,12 @@ impl Portfolio for MemoryStore {
     }
 
     async fn put_portfolio(&self, clients: &[Client], services: &[ProvisionedService]) -> StoreResult<()> {
+        let fault = self.enter("put_portfolio").await?;
+        // A function dying mid-fill: the first half of the clients and services written.
+        let (clients, services) = match fault {
+            Fault::HalfThenFail => (&clients[..clients.len() / 2], &services[..services.len() / 2]),
+            _ => (clients, services),
+        };
         let mut t = self.lock();
         for c in clients {
             let old = t.clients.entry(c.owner_id.to_string()).or_default().insert(c.id.to_string(), c.clone());
@@ -39,48 +46,61 @@ impl Portfolio for MemoryStore {
             self.emit(&mut t, old.map(Stored::Service), Some(Stored::Service(s.clone())));
         }
         self.changed();
-        Ok(())
+        match fault {
+            Fault::HalfThenFail => Err(StoreError::Backend("injected crash during the bulk fill".into())),
+            _ => Ok(()),
+        }
     }
 
     async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        self.enter("client").await?;
         Ok(self.lock().clients.get(owner_id.as_str()).and_then(|m| m.get(client_id.as_str())).cloned())
     }
 
     async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Client>> {
+        self.enter("clients").await?;
         page_newest_first(self.lock().clients.get(owner_id.as_str()), page)
     }
 
     async fn services(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<ProvisionedService>> {
+        self.enter("services").await?;
         page_newest_first(self.lock().services.get(owner_id.as_str()), page)
     }
 
     async fn entry(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.enter("entry").await?;
         Ok(self.lock().ledger.get(owner_id.as_str()).and_then(|l| l.get(id)).cloned())
     }
 
     async fn hold(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Hold>> {
+        self.enter("hold").await?;
         Ok(self.lock().holds.get(owner_id.as_str()).and_then(|h| h.get(id)).cloned())
     }
 
     async fn holds(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Hold>> {
+        self.enter("holds").await?;
         page_newest_first(self.lock().holds.get(owner_id.as_str()), page)
     }
 
     async fn expired_holds(&self, now: DateTime<Utc>) -> StoreResult<Vec<Hold>> {
+        self.enter("expired_holds").await?;
         let t = self.lock();
         let active = t.holds.values().flat_map(|h| h.values());
         Ok(active.filter(|h| h.status == HoldStatus::Active && h.expires_at < now).cloned().collect())
     }
 
     async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<LedgerEntry>> {
+        self.enter("ledger").await?;
         page_newest_first(self.lock().ledger.get(owner_id.as_str()), page)
     }
 
     async fn lots(&self, owner_id: &UserId, page: &PageRequest) -> StoreResult<Page<Lot>> {
+        self.enter("lots").await?;
         page_newest_first(self.lock().lots.get(owner_id.as_str()), page)
     }
 
     async fn expired_lots(&self, now: DateTime<Utc>) -> StoreResult<Vec<(UserId, Lot)>> {
+        self.enter("expired_lots").await?;
         let t = self.lock();
         let mut found = Vec::new();
         for (owner, ids) in &t.expiring_lots {
@@ -92,6 +112,7 @@ impl Portfolio for MemoryStore {
     }
 
     async fn settle_lot(&self, owner_id: &UserId, lot: &str) -> StoreResult<()> {
+        self.enter("settle_lot").await?;
         let mut t = self.lock();
         if let Some(ids) = t.expiring_lots.get_mut(owner_id.as_str()) {
             ids.remove(lot);

@@ -14,6 +14,7 @@ use crate::store::{
 
 impl Profiles for MemoryStore {
     async fn insert_reseller(&self, reseller: &Reseller, parent: Option<&ParentLink>) -> StoreResult<()> {
+        self.enter("insert_reseller").await?;
         let mut t = self.lock();
         if parent.is_some_and(|l| !t.chain_holds(&l.chain)) {
             return Err(StoreError::Refused(Refusal::VersionChanged));
@@ -43,10 +44,12 @@ impl Profiles for MemoryStore {
     }
 
     async fn reseller(&self, user_id: &UserId) -> StoreResult<Option<Reseller>> {
+        self.enter("reseller").await?;
         Ok(self.with_metadata(user_id).await?.map(|read| read.reseller))
     }
 
     async fn with_metadata(&self, user_id: &UserId) -> StoreResult<Option<WithMetadata>> {
+        self.enter("with_metadata").await?;
         let t = self.lock();
         Ok(t.resellers.get(user_id.as_str()).map(|profile| {
             let mut reseller = profile.clone();
@@ -64,6 +67,7 @@ impl Profiles for MemoryStore {
     }
 
     async fn put_metadata(&self, user_id: &UserId, expected: u64, metadata: &Metadata) -> StoreResult<()> {
+        self.enter("put_metadata").await?;
         let mut t = self.lock();
         let version = t.metadata.get(user_id.as_str()).map_or(0, |(version, _)| *version);
         if version != expected {
@@ -80,6 +84,7 @@ impl Profiles for MemoryStore {
         patch: &MetadataPatch,
         _growth: usize,
     ) -> StoreResult<MetadataPatched> {
+        self.enter("patch_metadata").await?;
         // Exact under the lock: what fits is written, what does not is handed back (as
         // DynamoDB's bound would, sooner or later).
         let mut t = self.lock();
@@ -97,16 +102,19 @@ impl Profiles for MemoryStore {
     }
 
     async fn user_by_refid(&self, refid: &RefId) -> StoreResult<Option<UserId>> {
+        self.enter("user_by_refid").await?;
         let user = self.lock().refids.get(refid.as_str()).cloned();
         user.map(UserId::parse).transpose().map_err(StoreError::backend)
     }
 
     async fn resellers_by_user(&self, user_ids: &[UserId]) -> StoreResult<Vec<Reseller>> {
+        self.enter("resellers_by_user").await?;
         let t = self.lock();
         Ok(user_ids.iter().filter_map(|u| t.resellers.get(u.as_str()).cloned()).collect())
     }
 
     async fn resellers(&self, filter: ResellerFilter, page: &PageRequest) -> StoreResult<Page<Reseller>> {
+        self.enter("resellers").await?;
         let t = self.lock();
         let matching: BTreeMap<String, Reseller> = t
             .resellers
@@ -118,6 +126,7 @@ impl Profiles for MemoryStore {
     }
 
     async fn update_profile(&self, user_id: &UserId, update: &ProfileUpdate) -> StoreResult<Reseller> {
+        self.enter("update_profile").await?;
         let mut t = self.lock();
         update.guard.check(t.resellers.get(user_id.as_str())).map_err(StoreError::Refused)?;
         let r = t.resellers.get_mut(user_id.as_str()).ok_or(StoreError::Refused(Refusal::Missing))?;

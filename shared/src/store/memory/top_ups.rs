@@ -35,6 +35,7 @@ impl TopUps for MemoryStore {
         state: Option<&AutoTopUp>,
         closed: Option<&TopUpRequest>,
     ) -> StoreResult<()> {
+        self.enter("put_auto_top_up").await?;
         let mut t = self.lock();
         Guard::Profile { version }.check(t.resellers.get(user_id.as_str())).map_err(StoreError::Refused)?;
         if let Some(request) = closed {
@@ -56,6 +57,7 @@ impl TopUps for MemoryStore {
     }
 
     async fn stale_top_ups(&self, before: DateTime<Utc>) -> StoreResult<Vec<TopUpRequest>> {
+        self.enter("stale_top_ups").await?;
         let t = self.lock();
         let mut stale: Vec<TopUpRequest> = t
             .top_ups
@@ -71,6 +73,7 @@ impl TopUps for MemoryStore {
 
 impl Upgrades for MemoryStore {
     async fn suggest_upgrade(&self, suggestion: &UpgradeSuggestion) -> StoreResult<UpgradeSuggestion> {
+        self.enter("suggest_upgrade").await?;
         let mut t = self.lock();
         let month = suggestion.month.format("%Y-%m").to_string();
         let mine = t.suggestions.entry(suggestion.owner_id.to_string()).or_default();
@@ -84,6 +87,7 @@ impl Upgrades for MemoryStore {
     }
 
     async fn upgrade_applied(&self, owner_id: &UserId, month: NaiveDate, at: DateTime<Utc>) -> StoreResult<()> {
+        self.enter("upgrade_applied").await?;
         let mut t = self.lock();
         let stored = t
             .suggestions

@@ -171,36 +171,42 @@ impl Wallets for MemoryStore {
         user_id: &UserId,
         key: &IdempotencyKey,
     ) -> StoreResult<(Option<Reseller>, Option<IdempotencyRecord>)> {
+        self.enter("wallet").await?;
         let t = self.lock();
         let record = t.idempotency.get(user_id.as_str()).and_then(|m| m.get(key.as_str())).cloned();
         Ok((t.resellers.get(user_id.as_str()).cloned(), record))
     }
 
     async fn payment_receipt(&self, key: &IdempotencyKey) -> StoreResult<Option<PaymentReceipt>> {
+        self.enter("payment_receipt").await?;
         Ok(self.lock().payment_receipts.get(key.as_str()).cloned())
     }
 
     async fn lot(&self, owner_id: &UserId, id: &str) -> StoreResult<Option<Lot>> {
+        self.enter("lot").await?;
         Ok(self.lock().lots.get(owner_id.as_str()).and_then(|l| l.get(id)).cloned())
     }
 
     async fn commit_wallet_change(&self, change: &WalletChange) -> StoreResult<()> {
+        let fault = self.enter("commit_wallet_change").await?;
         let mut t = self.lock();
         Self::check(&t, change)?;
         self.apply(&mut t, change);
-        Ok(())
+        Self::answer(fault, Ok(()))
     }
 
     async fn commit_transfer(&self, from: &WalletChange, to: &WalletChange) -> StoreResult<()> {
+        let fault = self.enter("commit_transfer").await?;
         let mut t = self.lock();
         Self::check(&t, from)?;
         Self::check(&t, to)?;
         self.apply(&mut t, from);
         self.apply(&mut t, to);
-        Ok(())
+        Self::answer(fault, Ok(()))
     }
 
     async fn finish_idempotency(&self, user_id: &UserId, key: &IdempotencyKey, response: &str) -> StoreResult<()> {
+        self.enter("finish_idempotency").await?;
         let mut t = self.lock();
         let record = t
             .idempotency
@@ -215,6 +221,7 @@ impl Wallets for MemoryStore {
     }
 
     async fn pending_fills(&self, before: DateTime<Utc>) -> StoreResult<Vec<(UserId, IdempotencyRecord)>> {
+        self.enter("pending_fills").await?;
         let t = self.lock();
         let mut pending = Vec::new();
         for (owner, records) in &t.idempotency {
