@@ -264,3 +264,18 @@ impl CrashingFill for ally::store::dynamo::DynamoStore {
         calls.store_on(self.table())
     }
 }
+
+/// Ally on `store` with the default configuration.
+pub fn ally_on<S: Store>(store: S) -> Ally<S> {
+    Ally::new(store, ally::Config::default())
+}
+
+/// A credit of `amount`, with no reason given.
+pub fn credit(amount: i64) -> ally::service::CreditRequest {
+    ally::service::CreditRequest { amount, ..ally::service::CreditRequest::default() }
+}
+
+/// A spend of `cost` credits at a custom price, for no client.
+pub fn spend(cost: i64) -> ally::service::ProvisionRequest {
+    ally::service::ProvisionRequest { cost: Some(cost), ..ally::service::ProvisionRequest::default() }
+}

@@ -2,12 +2,12 @@
 //! and with many ledger entries, on the memory store (100 vs 100,000 entries) and on the
 //! DynamoDB emulator (100 vs 10,000).
 
+use ally_tests::{ally_on, credit};
 use std::time::{Duration, Instant};
 
+use ally::Ally;
 use ally::domain::{DateRange, EntryKind, Interval, Tier};
-use ally::service::CreditRequest;
 use ally::store::Store;
-use ally::{Ally, Config};
 use ally_tests::reseller_with;
 use ally_tests::sdk::SdkCalls;
 use chrono::Utc;
@@ -24,7 +24,7 @@ async fn fill<S: Store>(ally: &Ally<S>, entries: usize) {
     futures::stream::iter(0..entries)
         .map(|i| async move {
             let user = format!("r{}", i % RESELLERS);
-            let credit = CreditRequest { amount: 10, reason: None, ..CreditRequest::default() };
+            let credit = credit(10);
             ally.add_credits(
                 &ally_tests::uid(&user),
                 credit,
@@ -62,7 +62,7 @@ async fn measure<F: std::future::Future<Output = ()>>(
 /// The rows of one store; `calls_so_far` counts its calls (the memory store's own count, or
 /// the DynamoDB calls the SDK made).
 async fn report<S: Store>(label: &str, store: S, calls: impl Fn(&S) -> u64, entries: usize) -> Vec<String> {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let calls_so_far = || calls(ally.store());
     fill(&ally, entries).await;
     let today = Utc::now().date_naive();

@@ -3,11 +3,11 @@
 //! the child's own counters, so nothing but the distributor's own calls writes its wallet:
 //! its calls meet no compare-and-swap from below.
 
+use ally_tests::spend;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ally::domain::{Commissions, Tier};
-use ally::service::ProvisionRequest;
 use ally::{Ally, Config};
 use ally_tests::sdk::SdkCalls;
 use ally_tests::{child_of, ikey, reseller_with, uid};
@@ -23,7 +23,7 @@ async fn parent_calls(ally: &Ally<ally::store::dynamo::DynamoStore>, round: &str
     let mut latencies = Vec::new();
     for i in 0..PARENT_CALLS {
         let sent = Instant::now();
-        let request = ProvisionRequest { cost: Some(10), ..ProvisionRequest::default() };
+        let request = spend(10);
         ally.provision(&uid("dist"), request, &ikey(&format!("{round}-{i}"))).await.expect("the parent's provision");
         latencies.push(sent.elapsed());
     }
@@ -61,7 +61,7 @@ pub async fn run() -> Section {
             let ally = ally.clone();
             tokio::spawn(async move {
                 for s in 0..SPENDS_PER_CHILD {
-                    let request = ProvisionRequest { cost: Some(10), ..ProvisionRequest::default() };
+                    let request = spend(10);
                     ally.provision(&uid(&format!("child-{c}")), request, &ikey(&format!("spend-{s}")))
                         .await
                         .expect("a child's spend");

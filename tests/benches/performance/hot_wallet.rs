@@ -1,12 +1,11 @@
 //! One hot wallet: 100 concurrent provisions from one partner's wallet on the emulator,
 //! next to the same 100 provisions spread over 100 wallets in the same run.
 
+use ally_tests::{ally_on, spend};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ally::domain::Tier;
-use ally::service::ProvisionRequest;
-use ally::{Ally, Config};
 use ally_tests::reseller_with;
 use ally_tests::sdk::SdkCalls;
 
@@ -16,7 +15,7 @@ const REQUESTS: usize = 100;
 
 async fn burst(hot: bool) -> String {
     let calls = SdkCalls::default();
-    let ally = Arc::new(Ally::new(calls.store().await, Config::default()));
+    let ally = Arc::new(ally_on(calls.store().await));
     let wallets = if hot { 1 } else { REQUESTS };
     for w in 0..wallets {
         reseller_with(&ally, &format!("wallet-{w}"), Tier::Standard, 1_000_000).await;
@@ -28,7 +27,7 @@ async fn burst(hot: bool) -> String {
             let ally = ally.clone();
             tokio::spawn(async move {
                 let sent = Instant::now();
-                let request = ProvisionRequest { cost: Some(10), ..ProvisionRequest::default() };
+                let request = spend(10);
                 let outcome = ally
                     .provision(
                         &ally_tests::uid(&format!("wallet-{}", i % wallets)),

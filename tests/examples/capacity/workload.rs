@@ -6,14 +6,15 @@
 //! midnight and then across a month's end, with the sweeper every simulated minute and
 //! after each day's grace (commissions settled).
 
+use ally_tests::{credit, spend};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use ally::domain::{AllyError, CallerKey, CompanyName, Currency, EntryKind, IdempotencyKey, Note, RefId, Tier};
 use ally::events::ReferralCompleted;
 use ally::service::{
-    Actor, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, NewClient, NewReseller, ProvisionRequest,
-    ReversalRequest, TransferRequest,
+    Actor, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, NewClient, NewReseller, ReversalRequest,
+    TransferRequest,
 };
 use ally::store::PageRequest;
 use ally::store::dynamo::DynamoStore;
@@ -176,7 +177,7 @@ pub async fn onboard(ally: &Ally<DynamoStore>, recorder: &Recorder, clock: &Cloc
         };
         let r = ally.onboard(&admin, request).await.expect("onboard");
         refids.push(r.refid);
-        let credit = CreditRequest { amount: 1_000_000, ..CreditRequest::default() };
+        let credit = credit(1_000_000);
         ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin", &ikey(&format!("open-{user}")))
             .await
             .expect("opening credit");
@@ -255,7 +256,7 @@ pub async fn perform(
     let key = ikey(&format!("op-{step}"));
     let outcome: Result<(), AllyError> = match operation {
         "provision" => {
-            let request = ProvisionRequest { cost: Some(rng.random_range(10..200)), ..ProvisionRequest::default() };
+            let request = spend(rng.random_range(10..200));
             ally.provision(&id, request, &key).await.map(drop)
         }
         "hold placed" => {

@@ -7,7 +7,7 @@ use ally::events::handlers;
 use ally::events::local::Outbox;
 use ally::events::reactions::Handled;
 use ally::events::report::run_monthly_report;
-use ally::service::{CreditRequest, NewClient, ProvisionRequest};
+use ally::service::NewClient;
 use ally::{Ally, Config};
 use ally_tests::stream::stream_batch;
 use ally_tests::{cname, ikey, uid};
@@ -21,12 +21,12 @@ fn address() -> String {
 }
 
 async fn spend(p: &Pipeline, user: &str, cost: i64, key: &str) {
-    let request = ProvisionRequest { cost: Some(cost), ..Default::default() };
+    let request = ally_tests::spend(cost);
     p.ally.provision(&uid(user), request, &ikey(key)).await.unwrap();
 }
 
 async fn credit(p: &Pipeline, user: &str, amount: i64, key: &str) {
-    let request = CreditRequest { amount, ..CreditRequest::default() };
+    let request = ally_tests::credit(amount);
     p.ally.add_credits(&uid(user), request, EntryKind::Credit, "admin-1", &ikey(key)).await.unwrap();
 }
 

@@ -2,12 +2,12 @@
 //! ledgers, clients and profiles, after random and concurrent activity; refused and
 //! replayed operations change no counter.
 
+use ally_tests::{ally_on, credit, spend};
 use std::sync::Arc;
 
 use ally::domain::{AllyError, EntryKind, Tier, TierSnapshot};
-use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::service::{BulkRequest, CreditRequest, NewClient, ResellerPatch};
 use ally::store::{Granularity, Store};
-use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, figures};
 use ally_tests::stream::CatchUp;
 use ally_tests::{cname, ikey, on_both_stores, reseller_with, uid};
@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let mut rng = StdRng::seed_from_u64(7);
     let users: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
     let began = chrono::Utc::now().date_naive();
@@ -27,8 +27,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
         let key = ikey(&format!("op-{step}"));
         match rng.random_range(0..7) {
             0 => {
-                let credit =
-                    CreditRequest { amount: rng.random_range(1..3_000), reason: None, ..CreditRequest::default() };
+                let credit = credit(rng.random_range(1..3_000));
                 ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &key).await.unwrap();
             }
             1 => {
@@ -40,7 +39,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
                 ally.add_credits(&uid(user), reward, EntryKind::Reward, "referral", &key).await.unwrap();
             }
             2 => {
-                let request = ProvisionRequest { cost: Some(rng.random_range(1..2_000)), ..Default::default() };
+                let request = spend(rng.random_range(1..2_000));
                 match ally.provision(&uid(user), request, &key).await {
                     Ok(_) | Err(AllyError::InsufficientCredits { .. } | AllyError::OnHold | AllyError::Suspended) => {}
                     Err(other) => panic!("{other:?}"),
@@ -80,7 +79,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
             _ => {
                 // A replay of an earlier key changes nothing, whatever it was.
                 let earlier = format!("op-{}", rng.random_range(0..=step));
-                let credit = CreditRequest { amount: 1, reason: None, ..CreditRequest::default() };
+                let credit = credit(1);
                 let _ = ally.add_credits(&uid(user), credit, EntryKind::Credit, "admin-1", &ikey(&earlier)).await;
             }
         }
@@ -107,7 +106,7 @@ async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) 
 }
 
 async fn counters_stay_exact_under_concurrency<S: Store + CatchUp>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     let users: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
     for user in &users {
         reseller_with(&ally, user, Tier::Gold, 2_000).await;
@@ -119,20 +118,8 @@ async fn counters_stay_exact_under_concurrency<S: Store + CatchUp>(store: S) {
             tokio::spawn(async move {
                 let key = ikey(&format!("k{i}"));
                 match i % 4 {
-                    0 => drop(
-                        ally.add_credits(
-                            &uid(&user),
-                            CreditRequest { amount: 300, reason: None, ..CreditRequest::default() },
-                            EntryKind::Credit,
-                            "a",
-                            &key,
-                        )
-                        .await,
-                    ),
-                    1 => drop(
-                        ally.provision(&uid(&user), ProvisionRequest { cost: Some(400), ..Default::default() }, &key)
-                            .await,
-                    ),
+                    0 => drop(ally.add_credits(&uid(&user), credit(300), EntryKind::Credit, "a", &key).await),
+                    1 => drop(ally.provision(&uid(&user), spend(400), &key).await),
                     2 => drop(
                         ally.onboard_client(&uid(&user), NewClient { name: cname(&format!("n{i}")), email: None })
                             .await,
@@ -165,7 +152,7 @@ async fn counters_stay_exact_under_concurrency<S: Store + CatchUp>(store: S) {
 }
 
 async fn a_tier_change_moves_the_tier_counts<S: Store + CatchUp>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let a = reseller_with(&ally, "a", Tier::Standard, 0).await;
     reseller_with(&ally, "b", Tier::Standard, 0).await;
     reseller_with(&ally, "c", Tier::Gold, 0).await;
@@ -188,11 +175,11 @@ async fn a_tier_change_moves_the_tier_counts<S: Store + CatchUp>(store: S) {
 }
 
 async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let users = vec!["p".to_string(), "q".to_string()];
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let q = reseller_with(&ally, "q", Tier::Standard, 0).await;
-    ally.provision(&uid("p"), ProvisionRequest { cost: Some(100), ..Default::default() }, &ikey("buy")).await.unwrap();
+    ally.provision(&uid("p"), spend(100), &ikey("buy")).await.unwrap();
     let clients = vec![NewClient { name: cname("x"), email: None }];
     ally.bulk_onboard(
         &uid("p"),
@@ -204,7 +191,7 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(s
     let today = chrono::Utc::now().date_naive();
     let before = figures(&ally, &users, today).await;
 
-    let _ = ally.provision(&uid("p"), ProvisionRequest { cost: Some(100), ..Default::default() }, &ikey("buy")).await;
+    let _ = ally.provision(&uid("p"), spend(100), &ikey("buy")).await;
     let _ = ally.bulk_onboard(&uid("p"), BulkRequest { clients, product: None, cost: Some(50) }, &ikey("bulk")).await;
     let _ = ally
         .add_credits(
@@ -219,9 +206,7 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(s
             &ikey("open-p"),
         )
         .await;
-    assert!(
-        ally.provision(&uid("q"), ProvisionRequest { cost: Some(1), ..Default::default() }, &ikey("x")).await.is_err()
-    );
+    assert!(ally.provision(&uid("q"), spend(1), &ikey("x")).await.is_err());
     let too_many = (0..30).map(|i| NewClient { name: cname(&format!("n{i}")), email: None }).collect();
     assert!(
         ally.bulk_onboard(&uid("p"), BulkRequest { clients: too_many, product: None, cost: Some(100) }, &ikey("y"))
@@ -235,17 +220,7 @@ async fn refused_and_replayed_operations_change_no_counter<S: Store + CatchUp>(s
     .await
     .unwrap();
     assert!(ally.onboard_client(&uid("q"), NewClient { name: cname("z"), email: None }).await.is_err());
-    assert!(
-        ally.add_credits(
-            &uid("p"),
-            CreditRequest { amount: 0, reason: None, ..CreditRequest::default() },
-            EntryKind::Credit,
-            "a",
-            &ikey("zero")
-        )
-        .await
-        .is_err()
-    );
+    assert!(ally.add_credits(&uid("p"), credit(0), EntryKind::Credit, "a", &ikey("zero")).await.is_err());
 
     assert_eq!(figures(&ally, &users, today).await, before);
 }

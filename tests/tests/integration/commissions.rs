@@ -3,16 +3,13 @@
 //! each parent one entry for the day, exactly once; on both stores.
 
 use ally::domain::{EntryKind, LotKind, Tier};
-use ally::service::{CreditRequest, ProvisionRequest, ResellerPatch};
+use ally::service::{CreditRequest, ResellerPatch};
 use ally::store::Store;
 use ally::{Ally, Config};
 use ally_tests::{
     Hands, all_entries, assert_ledger_matches_balance, child_of, ikey, on_both_stores, reseller_with, uid,
 };
-
-fn spend(cost: i64) -> ProvisionRequest {
-    ProvisionRequest { cost: Some(cost), ..ProvisionRequest::default() }
-}
+use ally_tests::{credit, spend};
 
 /// Past the day's end and the settlement's grace.
 fn next_day() -> chrono::Duration {
@@ -111,7 +108,7 @@ async fn a_commission_above_the_largest_credit_is_paid_in_parts<S: Store>(store:
     let gold = ally.find_by_user(&uid("gold")).await.unwrap().refid;
     child_of(&ally, "child", &gold, 0).await;
     for i in 0..50 {
-        let credit = CreditRequest { amount: 50, ..CreditRequest::default() };
+        let credit = credit(50);
         ally.add_credits(&uid("child"), credit, EntryKind::Credit, "admin", &ikey(&format!("c-{i}"))).await.unwrap();
     }
     for i in 0..50 {

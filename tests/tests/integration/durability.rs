@@ -7,8 +7,8 @@ use ally::events::bus::Published;
 use ally::events::parking::{Parked, ParkedRecord};
 use ally::events::reactions::{Handled, reward_referral};
 use ally::events::redrive::{Redriven, redrive};
-use ally::service::CreditRequest;
 use ally::{Ally, Config};
+use ally_tests::{ally_on, credit};
 use ally_tests::{ikey, lambda_async, onboarded, uid};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -49,11 +49,10 @@ async fn time_to_live_passes(store: &ally::store::dynamo::DynamoStore, at: i64) 
 #[tokio::test]
 async fn receipts_of_external_events_outlive_the_idempotency_window() {
     let store = ally_tests::dynamo_store().await;
-    let ally = Ally::new(store.clone(), Config::default());
+    let ally = ally_on(store.clone());
     onboarded(&ally, "referrer", Tier::Standard, None).await;
     onboarded(&ally, "referred", Tier::Standard, None).await;
     let user = uid("referrer");
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     let by_admin = ikey("top-up-1");
     let payment = IdempotencyKey::payment("evt_1").unwrap();
     ally.add_credits(&user, credit(100), EntryKind::Credit, "admin-1", &by_admin).await.unwrap();
@@ -135,7 +134,7 @@ async fn a_failed_reward_is_parked_and_a_redrive_pays_it_once() {
 /// records of it, one of which makes a `LowCredit`.
 async fn fell_low(p: &super::pipeline::Pipeline) -> aws_lambda_events::event::dynamodb::Event {
     ally_tests::onboarded(&p.ally, "low", Tier::Standard, Some("low@partners.example")).await;
-    let credit = CreditRequest { amount: 600, reason: None, ..CreditRequest::default() };
+    let credit = credit(600);
     p.ally.add_credits(&uid("low"), credit, EntryKind::Credit, "admin-1", &ikey("top")).await.unwrap();
     let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };
     p.ally.provision(&uid("low"), spend, &ikey("spend")).await.unwrap();
@@ -216,7 +215,6 @@ async fn the_low_credit_hold_is_lifted_in_the_credit_write_on_dynamodb() {
     use ally::domain::HoldReason;
     let ally = Ally::new(ally_tests::dynamo_store().await, Config::default());
     let r = onboarded(&ally, "d", Tier::Standard, None).await;
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     ally.add_credits(&uid("d"), credit(600), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
     assert!(!ally.hold_for_low_credit(&uid("d")).await.unwrap(), "600 is not below 500");
     let spend = ally::service::ProvisionRequest { cost: Some(200), ..Default::default() };

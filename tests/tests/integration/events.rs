@@ -8,10 +8,10 @@ use ally::domain::{EntryKind, Tier};
 use ally::events::handlers;
 use ally::events::parking::{Parked, SqsParking};
 use ally::events::reactions::Handled;
-use ally::service::{CreditRequest, ProvisionRequest};
 use ally::{Ally, Config};
 use ally_tests::stream::stream_batch;
 use ally_tests::{company, email, ikey, rid, uid};
+use ally_tests::{credit, spend};
 
 use super::pipeline::{SENDER, delivered, drained, pipeline, sent_mail};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -26,8 +26,6 @@ async fn a_partners_own_thresholds_announce_each_crossing_once() {
     partner(&p.ally, "alerted", &email).await;
     let alerts = ally::domain::Alerts { thresholds: vec![800, 300], runway_days: None };
     p.ally.set_alerts(&uid("alerted"), alerts).await.unwrap();
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
-    let spend = |cost| ProvisionRequest { cost: Some(cost), ..Default::default() };
     p.ally.add_credits(&uid("alerted"), credit(1_000), EntryKind::Credit, "a", &ikey("top")).await.unwrap();
     p.ally.provision(&uid("alerted"), spend(300), &ikey("s1")).await.unwrap();
     p.ally.provision(&uid("alerted"), spend(100), &ikey("s2")).await.unwrap();
@@ -71,20 +69,8 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
     let p = pipeline(Config::default()).await;
     let email = format!("{}@partners.example", ulid::Ulid::new().to_string().to_lowercase());
     partner(&p.ally, "low", &email).await;
-    p.ally
-        .add_credits(
-            &uid("low"),
-            CreditRequest { amount: 600, reason: None, ..CreditRequest::default() },
-            EntryKind::Credit,
-            "a",
-            &ikey("top"),
-        )
-        .await
-        .unwrap();
-    p.ally
-        .provision(&uid("low"), ProvisionRequest { cost: Some(200), ..Default::default() }, &ikey("spend"))
-        .await
-        .unwrap();
+    p.ally.add_credits(&uid("low"), credit(600), EntryKind::Credit, "a", &ikey("top")).await.unwrap();
+    p.ally.provision(&uid("low"), spend(200), &ikey("spend")).await.unwrap();
 
     let batch = stream_batch(p.ally.store()).await;
     assert!(batch.records.len() >= 5, "the table's stream holds the changes: {}", batch.records.len());
@@ -112,20 +98,8 @@ async fn a_low_balance_mails_the_partner_once_through_streams_eventbridge_and_se
 async fn one_bad_record_fails_alone() {
     let p = pipeline(Config::default()).await;
     partner(&p.ally, "b", "b@partners.example").await;
-    p.ally
-        .add_credits(
-            &uid("b"),
-            CreditRequest { amount: 900, reason: None, ..CreditRequest::default() },
-            EntryKind::Credit,
-            "a",
-            &ikey("top"),
-        )
-        .await
-        .unwrap();
-    p.ally
-        .provision(&uid("b"), ProvisionRequest { cost: Some(500), ..Default::default() }, &ikey("spend"))
-        .await
-        .unwrap();
+    p.ally.add_credits(&uid("b"), credit(900), EntryKind::Credit, "a", &ikey("top")).await.unwrap();
+    p.ally.provision(&uid("b"), spend(500), &ikey("spend")).await.unwrap();
     let mut batch = stream_batch(p.ally.store()).await;
     let crossing = batch
         .records
@@ -297,7 +271,6 @@ async fn a_forged_low_credit_event_mails_only_the_stored_address_with_stored_fig
     let ally =
         Ally::new(ally::store::memory::MemoryStore::new(), Config { hold_on_low_credit: true, ..Config::default() });
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     let rich = partner(&ally, "rich", "rich@partners.example").await;
     ally.add_credits(&uid("rich"), credit(5_000), EntryKind::Credit, "admin-1", &ikey("rich")).await.unwrap();
     let low = partner(&ally, "low", "low@partners.example").await;
@@ -321,7 +294,7 @@ async fn forged_alerts_the_profile_does_not_bear_out_send_nothing() {
     let ally = Ally::new(ally::store::memory::MemoryStore::new(), Config::default());
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
     partner(&ally, "v", "v@partners.example").await;
-    let credit = CreditRequest { amount: 9_000, reason: None, ..CreditRequest::default() };
+    let credit = credit(9_000);
     ally.add_credits(&uid("v"), credit, EntryKind::Credit, "admin-1", &ikey("v")).await.unwrap();
     let common = json!({"occurred_at": chrono::Utc::now(), "reseller": {"user_id": "v"}, "company": "x",
                         "email": "thief@evil.example", "balance": 3, "available": 3});
@@ -369,7 +342,6 @@ async fn the_low_credit_hold_follows_the_balance() {
     let ally = Ally::new(store, config);
     let outbox = Outbox::new(std::env::temp_dir().join(format!("ally-outbox-{}", ulid::Ulid::new())), SENDER);
     let refid = partner(&ally, "h", "h@partners.example").await;
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     ally.add_credits(&uid("h"), credit(10), EntryKind::Credit, "admin-1", &ikey("open")).await.unwrap();
 
     // The mail is sent but recording it fails: the retry sends it again (never lost), and
@@ -396,7 +368,7 @@ async fn the_low_credit_hold_follows_the_balance() {
     ally.add_credits(&uid("h"), credit(390), EntryKind::Credit, "admin-1", &ikey("back")).await.unwrap();
     let lifted = ally.find_by_user(&uid("h")).await.unwrap();
     assert_eq!((lifted.balance, lifted.hold_provisioning, lifted.hold_reason), (500, false, None));
-    let spend = ProvisionRequest { cost: Some(100), ..Default::default() };
+    let spend = spend(100);
     ally.provision(&uid("h"), spend, &ikey("after")).await.expect("provisioning again");
 
     // A notice handled after the partner topped up does nothing.

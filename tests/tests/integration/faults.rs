@@ -7,13 +7,14 @@
 //! further retry replays the same answer. DynamoDB's throttling past the SDK's retries
 //! answers 503 with nothing moved, reads and writes alike.
 
+use ally_tests::{ally_on, credit, spend};
 use std::sync::Arc;
 
 use ally::domain::AllyError;
 use ally::domain::{EntryKind, Tier};
 use ally::events::ReferralCompleted;
 use ally::events::reactions::{Handled, reward_referral};
-use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest};
+use ally::service::{BulkRequest, CreditRequest, NewClient};
 use ally::store::PageRequest;
 use ally::store::dynamo::DynamoStore;
 use ally::{Ally, Config};
@@ -134,7 +135,7 @@ impl Operation {
                 Ok(ally.find_by_user(&uid(user)).await?.balance)
             }
             Operation::Provision => {
-                let request = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
+                let request = spend(100);
                 Ok(ally.provision(&uid(user), request, &ikey("provision-1")).await?.balance)
             }
             Operation::Bulk => {
@@ -208,7 +209,7 @@ async fn assert_done_once(ally: &Ally<DynamoStore>, user: &str, op: Operation, c
 
 async fn sweep(op: Operation) {
     let calls = SdkCalls::default();
-    let ally = Ally::new(calls.store().await, Config::default());
+    let ally = ally_on(calls.store().await);
 
     // A clean run tells how many calls there are to break.
     reseller_with(&ally, "clean", Tier::Gold, OPENING).await;
@@ -297,19 +298,19 @@ async fn the_referral_reward_survives_a_fault_at_every_call() {
 async fn a_process_resolves_a_refid_once_and_never_remembers_a_miss() {
     let calls = SdkCalls::default();
     let store = calls.store().await;
-    let ally = Ally::new(store.clone(), Config::default()).with_refids(Arc::new(|| rid("QATECMER12")));
+    let ally = ally_on(store.clone()).with_refids(Arc::new(|| rid("QATECMER12")));
     let top_up = |n: u32| {
         let ally = &ally;
         async move {
             let user = ally.user_by_refid(&rid("QATECMER12")).await?;
-            let credit = CreditRequest { amount: 100, reason: None, ..CreditRequest::default() };
+            let credit = credit(100);
             ally.add_credits(&user, credit, EntryKind::Credit, "admin-1", &ikey(&format!("top-up-{n}"))).await
         }
     };
     assert!(matches!(top_up(0).await, Err(AllyError::NotFound("reseller"))), "no reseller holds the refid yet");
 
     // Onboarded by another process: this one has not met the refid.
-    let elsewhere = Ally::new(store, Config::default()).with_refids(Arc::new(|| rid("QATECMER12")));
+    let elsewhere = ally_on(store).with_refids(Arc::new(|| rid("QATECMER12")));
     ally_tests::onboarded(&elsewhere, "late", Tier::Standard, None).await;
     calls.take();
     assert_eq!(top_up(1).await.expect("the refid resolves now").balance, 100);

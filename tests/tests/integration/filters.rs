@@ -4,9 +4,10 @@
 
 use ally::domain::{EntryKind, Tier};
 use ally::events::{AllyEvent, Observed};
-use ally::service::{CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::service::{CreditRequest, NewClient, ResellerPatch};
 use ally::store::Counters;
 use ally::{Ally, Config};
+use ally_tests::spend;
 use ally_tests::stream::{catch_up, stream_records};
 use ally_tests::{cname, ikey, reseller_with, uid};
 use serde_json::Value;
@@ -54,7 +55,7 @@ async fn each_stream_consumer_gets_what_it_acts_on_and_the_figures_never_their_o
         reseller_with(&ally, user, if i == 0 { Tier::Gold } else { Tier::Standard }, 500).await;
         let grant = CreditRequest { amount: 300, promotional: true, ..CreditRequest::default() };
         ally.add_credits(&uid(user), grant, EntryKind::Credit, "admin", &ikey("grant")).await.unwrap();
-        let spend = ProvisionRequest { cost: Some(700), ..ProvisionRequest::default() };
+        let spend = spend(700);
         ally.provision(&uid(user), spend, &ikey("spend")).await.unwrap();
         ally.onboard_client(&uid(user), NewClient { name: cname("Client"), email: None }).await.unwrap();
     }

@@ -2,24 +2,24 @@
 //! judged against `available`; on both stores.
 
 use ally::domain::{AllyError, EntryKind, Hold, HoldStatus, Tier};
-use ally::service::{CaptureRequest, HoldRequest, ProvisionRequest};
+use ally::service::{CaptureRequest, HoldRequest};
 use ally::store::{HoldWrite, IdempotencyRecord, IdempotencyState, PageRequest, Store, WalletChange};
-use ally::{Ally, Config};
 use ally_tests::{all_entries, assert_ledger_matches_balance, ikey, on_both_stores, reseller_with, uid};
+use ally_tests::{ally_on, spend};
 
 fn cost(n: i64) -> HoldRequest {
     HoldRequest { cost: Some(n), ..HoldRequest::default() }
 }
 
 async fn a_hold_reserves_then_a_capture_debits_part_and_releases_the_rest<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Gold, 1_500).await;
     let placed = ally.place_hold(&uid("p"), cost(1_000), &ikey("hold-1")).await.unwrap();
     assert_eq!((placed.balance, placed.held, placed.available), (1_500, 850, 650), "gold: 850 reserved");
     assert_eq!((placed.hold.status, placed.hold.amount), (HoldStatus::Active, 850));
     let again = ally.place_hold(&uid("p"), cost(1_000), &ikey("hold-1")).await.unwrap();
     assert_eq!(again, placed, "the same key reserves once");
-    let spend = ProvisionRequest { cost: Some(800), ..ProvisionRequest::default() };
+    let spend = spend(800);
     let refused = ally.provision(&uid("p"), spend.clone(), &ikey("buy")).await.unwrap_err();
     assert!(matches!(refused, AllyError::InsufficientCredits { needed: 680, balance: 650 }), "{refused:?}");
     let refused = ally.place_hold(&uid("p"), cost(800), &ikey("hold-2")).await.unwrap_err();
@@ -60,7 +60,7 @@ async fn a_hold_reserves_then_a_capture_debits_part_and_releases_the_rest<S: Sto
 /// A hold past its `expires_at` cannot be captured even before the sweeper runs; the
 /// sweeper releases it once, also when two run at once.
 async fn an_expired_hold_is_released_once<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let r = ally.find_by_user(&uid("p")).await.unwrap();
     // A hold that expired a second ago, written as placing one would have written it.
@@ -130,7 +130,7 @@ async fn an_expired_hold_is_released_once<S: Store>(store: S) {
 /// 100 holds and provisions at once on one wallet: `available` never goes below zero,
 /// and the reserve is exactly the holds that went through.
 async fn a_hundred_concurrent_holds_and_provisions_never_overdraw<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 5_000).await;
     let outcomes = futures::future::join_all((0..100).map(|i| {
         let ally = &ally;
@@ -139,7 +139,7 @@ async fn a_hundred_concurrent_holds_and_provisions_never_overdraw<S: Store>(stor
             if i % 2 == 0 {
                 ally.place_hold(&uid("p"), cost(100), &key).await.map(|_| ())
             } else {
-                let spend = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
+                let spend = spend(100);
                 ally.provision(&uid("p"), spend, &key).await.map(|_| ())
             }
         }
@@ -157,7 +157,7 @@ async fn a_hundred_concurrent_holds_and_provisions_never_overdraw<S: Store>(stor
 /// hold on provisioning; voiding it gives the credit back and lifts that hold in the same
 /// write.
 async fn a_voided_hold_lifts_the_low_credit_rule<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let placed = ally.place_hold(&uid("p"), cost(800), &ikey("hold")).await.unwrap();
     assert_eq!(placed.available, 200);

@@ -3,17 +3,16 @@
 //! jobs and spends race it; on both stores. Past the few lots the wallet item carries, the
 //! others wait in items beside it, and every path reads and writes them whole.
 
+use ally::Ally;
 use ally::domain::{AllyError, EntryKind, LOTS_ON_WALLET, LotKind, MAX_OPEN_LOTS, Tier, TopUpRule};
-use ally::service::{
-    BulkRequest, BulkState, CaptureRequest, CreditRequest, HoldRequest, NewClient, ProvisionRequest, ReversalRequest,
-};
+use ally::service::{BulkRequest, BulkState, CaptureRequest, CreditRequest, HoldRequest, NewClient, ReversalRequest};
 use ally::store::dynamo::DynamoStore;
 use ally::store::{PageRequest, Store, keys};
-use ally::{Ally, Config};
 use ally_tests::items::item_size;
 use ally_tests::{
     all_entries, assert_ledger_matches_balance, cname, ikey, note, on_both_stores, reseller_with, sleep_past, uid,
 };
+use ally_tests::{ally_on, spend};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
@@ -34,10 +33,6 @@ fn hold_of(cost: i64) -> HoldRequest {
     HoldRequest { cost: Some(cost), ..HoldRequest::default() }
 }
 
-fn spend(cost: i64) -> ProvisionRequest {
-    ProvisionRequest { cost: Some(cost), ..ProvisionRequest::default() }
-}
-
 /// Drawn lots of an entry as (lot, amount).
 fn drawn(entry: &ally::domain::LedgerEntry) -> Vec<(String, i64)> {
     entry.lots.iter().map(|d| (d.lot.clone(), d.amount)).collect()
@@ -49,7 +44,7 @@ async fn credit<S: Store>(ally: &Ally<S>, user: &str, request: CreditRequest, ke
 }
 
 async fn spending_draws_earliest_expiry_then_promotional_then_oldest<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
     let promo_10d = credit(&ally, "p", grant(300, true, Some(10 * 86_400)), "g1").await;
@@ -83,7 +78,7 @@ async fn spending_draws_earliest_expiry_then_promotional_then_oldest<S: Store>(s
 }
 
 async fn expired_credit_is_never_spendable_and_expires_once<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 100).await;
     let short = grant(500, true, Some(5));
     let expires_at = short.expires_at;
@@ -119,7 +114,7 @@ async fn expired_credit_is_never_spendable_and_expires_once<S: Store>(store: S) 
 }
 
 async fn a_hold_keeps_what_it_reserved_of_a_lot_that_expires<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 100).await;
     let short = grant(300, true, Some(5));
     let expires_at = short.expires_at;
@@ -141,7 +136,7 @@ async fn a_hold_keeps_what_it_reserved_of_a_lot_that_expires<S: Store>(store: S)
 }
 
 async fn a_reversal_takes_only_credit_of_its_class<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let granted =
         ally.add_credits(&uid("p"), grant(500, true, None), EntryKind::Credit, "admin", &ikey("g")).await.unwrap();
@@ -173,7 +168,7 @@ async fn grants<S: Store>(ally: &Ally<S>, prefix: &str, n: usize, amount: i64, i
 }
 
 async fn lots_past_the_wallets_own_are_held_spent_and_expired_in_order<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 100).await;
     let paid = ally.find_by_user(&uid("p")).await.unwrap().lots.iter().next().unwrap().id.clone();
     let soon = grants(&ally, "soon", 6, 10, 5).await;
@@ -203,7 +198,7 @@ async fn lots_past_the_wallets_own_are_held_spent_and_expired_in_order<S: Store>
 }
 
 async fn a_bulk_that_moves_lots_beside_the_wallet_still_onboards_every_client<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     grants(&ally, "g", 10, 100, 10 * 86_400).await;
     let clients = (0..60).map(|i| NewClient { name: cname(&format!("client {i}")), email: None }).collect();
@@ -250,7 +245,7 @@ async fn stored_wallet(store: &DynamoStore, user: &str) -> (Item, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_wallet_item_stays_under_1_kb_however_many_lots_are_open() {
     let store = ally_tests::dynamo_store().await;
-    let ally = Ally::new(store.clone(), Config::default());
+    let ally = ally_on(store.clone());
     reseller_with(&ally, "p", Tier::Standard, 100).await;
     // The largest profile the wallet item carries beside its lots: with an auto top-up rule.
     ally.set_auto_top_up(&uid("p"), TopUpRule { below: 10, target: 1_000, monthly_cap: 100_000 }).await.unwrap();

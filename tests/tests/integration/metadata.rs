@@ -3,12 +3,12 @@
 //! the 8 KiB limit holds to the byte on both stores, and racing patches of different keys
 //! each land.
 
+use ally_tests::ally_on;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ally::domain::{AllyError, METADATA_MAX_BYTES, MetadataPatch, MetadataValue, Tier, metadata_bytes};
 use ally::store::{Store, keys};
-use ally::{Ally, Config};
 use ally_tests::sdk::SdkCalls;
 use ally_tests::{holdings, mkey, on_both_stores, reseller_with, uid};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,7 +22,7 @@ fn set(key: &str, value: &str) -> MetadataPatch {
 }
 
 async fn the_limit_holds_to_the_byte_however_values_are_replaced<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     // Replacing 7,000 bytes with 7,500: the two together are past the limit, the result is not.
     ally.update_own_metadata(&uid("p"), set("banner", &"a".repeat(7_000))).await.unwrap();
@@ -45,7 +45,7 @@ async fn the_limit_holds_to_the_byte_however_values_are_replaced<S: Store>(store
 }
 
 async fn a_value_replaced_many_times_lands_every_time<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     // Each replacement grows the bound by the whole value: past the limit, an exact merge
     // writes it and sets the bound back to the size.
@@ -59,7 +59,7 @@ async fn a_value_replaced_many_times_lands_every_time<S: Store>(store: S) {
 }
 
 async fn racing_patches_of_different_keys_all_land<S: Store>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
@@ -86,7 +86,7 @@ on_both_stores!(
 async fn a_patch_is_one_update_and_an_exact_merge_only_near_the_limit() {
     let calls = SdkCalls::default();
     let store = calls.store().await;
-    let ally = Ally::new(store.clone(), Config::default());
+    let ally = ally_on(store.clone());
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     let count = |pairs: &[(&str, u64)]| pairs.iter().map(|(op, n)| (op.to_string(), *n)).collect::<BTreeMap<_, _>>();
 

@@ -1,6 +1,7 @@
 //! The money core's contract, run on both stores: exact balances under concurrency,
 //! idempotent retries, all-or-nothing bulk, refusals that write nothing.
 
+use ally_tests::{ally_on, spend};
 use std::sync::Arc;
 
 use ally::domain::{AllyError, Draw, EntryKind, Status, Tier};
@@ -13,7 +14,7 @@ use ally_tests::{
 };
 
 pub(super) fn cost(amount: i64) -> ProvisionRequest {
-    ProvisionRequest { cost: Some(amount), ..ProvisionRequest::default() }
+    spend(amount)
 }
 
 fn credit(amount: i64) -> CreditRequest {
@@ -27,7 +28,7 @@ fn clients(n: usize) -> Vec<NewClient> {
 }
 
 async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     reseller_with(&ally, "hot", Tier::Standard, 1_000).await;
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -57,7 +58,7 @@ async fn fifty_concurrent_debits_of_100_on_1000<S: Store>(store: S) {
 }
 
 async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     reseller_with(&ally, "p", Tier::Gold, 0).await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -80,7 +81,7 @@ async fn fifty_concurrent_retries_of_one_credit_key_credit_once<S: Store>(store:
 }
 
 async fn same_key_other_input_is_a_conflict_and_moves_nothing<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
     let first = ally.add_credits(&uid("p"), credit(300), EntryKind::Credit, "admin-1", &ikey("k1")).await.unwrap();
     let again = ally.add_credits(&uid("p"), credit(300), EntryKind::Credit, "admin-1", &ikey("k1")).await.unwrap();
@@ -126,7 +127,7 @@ async fn bad_amounts_and_keys_are_refused_and_write_nothing<S: Store>(store: S) 
 }
 
 async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     for (user, tier, price) in
         [("std", Tier::Standard, 1_000), ("gold", Tier::Gold, 850), ("plat", Tier::Platinum, 700)]
     {
@@ -184,7 +185,7 @@ async fn provision_prices_by_tier_and_refuses_in_order<S: Store>(store: S) {
 }
 
 async fn bulk_is_all_or_nothing<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "g", Tier::Gold, 9_000).await;
     // 588 at gold is 500 a client: 20 clients cost 10,000 > 9,000.
     assert_eq!(ally.config().discounts.price(ally::domain::Credits::new(588, 1_000).unwrap(), Tier::Gold).get(), 500);
@@ -234,7 +235,7 @@ async fn bulk_is_all_or_nothing<S: Store>(store: S) {
 }
 
 async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store + CrashingFill>(store: S) {
-    let ally = Ally::new(store.crashing_fill().await, Config::default());
+    let ally = ally_on(store.crashing_fill().await);
     // Up to 47 clients ride in the charge's transaction: such a bulk has no fill to crash.
     reseller_with(&ally, "small", Tier::Platinum, 10_000).await;
     let small = BulkRequest { clients: clients(10), product: Some("license-basic".into()), cost: None };
@@ -280,7 +281,7 @@ async fn a_bulk_crash_is_finished_by_a_retry_without_a_second_charge<S: Store + 
 
 /// A bulk whose caller never comes back is finished by the sweeper alone.
 async fn a_bulk_its_caller_abandoned_is_finished_by_the_sweeper<S: Store + CrashingFill>(store: S) {
-    let ally = Ally::new(store.crashing_fill().await, Config::default());
+    let ally = ally_on(store.crashing_fill().await);
     reseller_with(&ally, "gone", Tier::Standard, 100_000).await;
     let request = BulkRequest { clients: clients(90), product: None, cost: Some(100) };
     let first = ally.bulk_onboard(&uid("gone"), request, &ikey("bulk")).await.unwrap();
@@ -313,7 +314,7 @@ async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
 async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
     use ally::domain::{Guard, Refusal};
     use ally::store::{IdempotencyRecord, IdempotencyState, StoreError, WalletChange};
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let r = reseller_with(&ally, "p", Tier::Gold, 1_000).await;
     let now = chrono::Utc::now();
     let change = |guard: Guard, key: &str| WalletChange {

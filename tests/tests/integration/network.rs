@@ -5,12 +5,13 @@
 
 use ally::domain::{EntryKind, Tier};
 use ally::events::figures::count_window;
-use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
+use ally::service::{BulkRequest, NewClient, ResellerPatch};
 use ally::store::Counters;
 use ally::store::memory::MemoryStore;
 use ally::{Ally, Config};
 use ally_tests::figures::{assert_figures_match, recomputed};
 use ally_tests::stream::{final_window, stream_records};
+use ally_tests::{ally_on, credit, spend};
 use ally_tests::{cname, ikey, reseller_with, uid};
 
 /// Some of everything the figures count: resellers of two tiers, credits, spends, a bulk
@@ -19,9 +20,9 @@ async fn activity<S: ally::store::Store>(ally: &Ally<S>) -> Vec<String> {
     let users: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
     for (i, user) in users.iter().enumerate() {
         reseller_with(ally, user, if i == 0 { Tier::Gold } else { Tier::Standard }, 5_000).await;
-        let credit = CreditRequest { amount: 700, reason: None, ..CreditRequest::default() };
+        let credit = credit(700);
         ally.add_credits(&uid(user), credit, EntryKind::Reward, "referral", &ikey("reward")).await.unwrap();
-        let spend = ProvisionRequest { cost: Some(300 + i as i64), ..ProvisionRequest::default() };
+        let spend = spend(300 + i as i64);
         ally.provision(&uid(user), spend, &ikey("spend")).await.unwrap();
     }
     let clients = (0..3).map(|i| NewClient { name: cname(&format!("Bulk {i}")), email: None }).collect();
@@ -112,7 +113,7 @@ async fn the_memory_store_counts_each_window_once() {
 /// the resellers' own counters by a recount; a second recount adds nothing; and the
 /// consumer, still running, counts what moves afterwards once.
 async fn a_recount_rebuilds_lost_figures_once<S: ally::store::Store + ally_tests::stream::CatchUp>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let mut users = activity(&ally).await;
     assert_figures_match(&ally, &users).await;
     let right = totals(&ally).await;
@@ -136,7 +137,7 @@ async fn a_recount_rebuilds_lost_figures_once<S: ally::store::Store + ally_tests
     assert!(again.correction.is_empty(), "a second recount adds nothing: {again:?}");
 
     reseller_with(&ally, "after", Tier::Gold, 1_000).await;
-    let spend = ProvisionRequest { cost: Some(250), ..ProvisionRequest::default() };
+    let spend = spend(250);
     ally.provision(&uid("after"), spend, &ikey("after")).await.unwrap();
     users.push("after".into());
     assert_figures_match(&ally, &users).await;

@@ -2,12 +2,13 @@
 //! filled to its limit or to the end, and the monthly report walks every partner. The
 //! interceptor [`ShortPages`] makes the emulator answer two items at a time.
 
+use ally_tests::credit;
 use std::collections::BTreeSet;
 
 use ally::domain::{Status, Tier};
 use ally::events::local::Outbox;
 use ally::events::report::run_monthly_report;
-use ally::service::{BulkRequest, CreditRequest, NewClient};
+use ally::service::{BulkRequest, NewClient};
 use ally::store::{Page, PageRequest, Profiles, ResellerFilter};
 use ally::{Ally, Config};
 use ally_tests::sdk::ShortPages;
@@ -43,7 +44,7 @@ async fn pages_are_full_when_dynamodb_stops_short() {
     let bulk = BulkRequest { clients, product: None, cost: Some(10) };
     ally.bulk_onboard(&uid("p"), bulk, &ikey("bulk")).await.unwrap();
     for i in 0..11 {
-        let credit = CreditRequest { amount: 1, reason: None, ..CreditRequest::default() };
+        let credit = credit(1);
         ally.add_credits(&uid("p"), credit, ally::domain::EntryKind::Credit, "admin", &ikey(&format!("c{i}")))
             .await
             .unwrap();

@@ -1,6 +1,7 @@
 //! Profiles and portfolios, run on both stores: onboarding rules, refids, admin changes,
 //! the reseller lists, clients and ledgers that stay with their owner.
 
+use ally_tests::ally_on;
 use std::sync::Arc;
 
 use super::money::cost;
@@ -12,14 +13,13 @@ fn text(value: &str) -> MetadataValue {
 use ally::domain::{AllyError, EntryKind, Status, Tier};
 use ally::service::{Actor, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Store};
-use ally::{Ally, Config};
 use ally_tests::{
     admin, assert_ledger_matches_balance, cname, company, email, holdings, ikey, mkey, on_both_stores, reseller_with,
     rid, uid,
 };
 
 async fn one_user_onboarded_concurrently_is_one_reseller<S: Store>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let ally = ally.clone();
@@ -44,7 +44,7 @@ async fn one_user_onboarded_concurrently_is_one_reseller<S: Store>(store: S) {
 }
 
 async fn onboarding_rules<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let me = ally_tests::partner("self-1");
     let request = |name: &str| ally::service::NewReseller::new(company(name));
     let r = ally.onboard(&me, request("Acme")).await.unwrap();
@@ -98,7 +98,7 @@ async fn refid_collisions_draw_another<S: Store>(store: S) {
         let drawn = drawn.clone();
         Arc::new(move || rid(drawn.lock().unwrap().pop().unwrap_or("CCCCCCCCCC")))
     };
-    let ally = Ally::new(store, Config::default()).with_refids(source);
+    let ally = ally_on(store).with_refids(source);
     let request = |c: &str| ally::service::NewReseller::new(company(c));
     let a = ally.onboard(&ally_tests::partner("a"), request("A")).await.unwrap();
     let b = ally.onboard(&ally_tests::partner("b"), request("B")).await.unwrap();
@@ -107,7 +107,7 @@ async fn refid_collisions_draw_another<S: Store>(store: S) {
 }
 
 async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let r = reseller_with(&ally, "p", Tier::Standard, 2_000).await;
     let patch = ResellerPatch {
         tier: Some(Tier::Gold),
@@ -168,7 +168,7 @@ async fn admins_change_tier_status_hold_and_metadata<S: Store>(store: S) {
 }
 
 async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     for i in 0..5 {
         reseller_with(&ally, &format!("gold-{i}"), Tier::Gold, 0).await;
     }
@@ -221,7 +221,7 @@ async fn resellers_are_listed_by_tier_and_status_page_by_page<S: Store>(store: S
 }
 
 async fn clients_and_ledgers_stay_with_their_owner<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "a", Tier::Standard, 1_000).await;
     reseller_with(&ally, "b", Tier::Standard, 1_000).await;
     let mut a_clients = Vec::new();

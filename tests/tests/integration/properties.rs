@@ -7,10 +7,11 @@
 //! figure equals its brute-force recomputation. Many sequences on the memory store, a few on
 //! the DynamoDB emulator.
 
+use ally::Ally;
 use ally::domain::{Credits, Discounts, EntryKind, Tier, checked_balance};
 use ally::service::{BulkRequest, CreditRequest, NewClient, ProvisionRequest, ResellerPatch};
 use ally::store::{PageRequest, Store};
-use ally::{Ally, Config};
+use ally_tests::ally_on;
 use ally_tests::figures::assert_figures_match;
 use ally_tests::stream::CatchUp;
 use ally_tests::{Holdings, all_entries, assert_ledger_matches_balance, cname, ikey, reseller_with, uid};
@@ -270,7 +271,7 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> O
 }
 
 async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, steps: Vec<Step>) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let users: Vec<String> = (0..USERS).map(user).collect();
     for (u, (tier, balance)) in users.iter().zip(openings) {
         reseller_with(&ally, u, tier, balance).await;

@@ -4,10 +4,10 @@
 
 use ally::domain::CallerKey;
 use ally::domain::{AllyError, EntryKind, IdempotencyKey, LotKind, Tier};
-use ally::service::{CreditRequest, HoldRequest, ProvisionRequest, ReversalRequest};
+use ally::service::{CreditRequest, HoldRequest, ReversalRequest};
 use ally::store::Store;
-use ally::{Ally, Config};
 use ally_tests::{Hands, all_entries, assert_ledger_matches_balance, ikey, note, on_both_stores, reseller_with, uid};
+use ally_tests::{ally_on, credit, spend};
 
 fn reverse(entry_id: &str, amount: Option<i64>) -> ReversalRequest {
     ReversalRequest { entry_id: entry_id.to_string(), amount, reason: note("chargeback") }
@@ -18,14 +18,13 @@ fn admin_key(raw: &str) -> IdempotencyKey {
 }
 
 async fn a_reversal_takes_what_is_available_and_owes_the_rest<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let credit = |amount| CreditRequest { amount, reason: None, ..CreditRequest::default() };
     let paid = ally
         .add_credits(&uid("p"), credit(1_000), EntryKind::Credit, "webhook:payments", &ikey("pay-1"))
         .await
         .unwrap();
-    let spend = ProvisionRequest { cost: Some(700), ..ProvisionRequest::default() };
+    let spend = spend(700);
     ally.provision(&uid("p"), spend, &ikey("buy")).await.unwrap();
 
     // 1,000 paid, 700 spent: reversing 800 takes the 300 left and owes 500.
@@ -66,9 +65,9 @@ async fn a_reversal_takes_what_is_available_and_owes_the_rest<S: Store>(store: S
 
 /// Ten reversals of 200 at once against a credit of 1,000: exactly five land.
 async fn concurrent_reversals_never_exceed_the_original<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let credit = CreditRequest { amount: 1_000, reason: None, ..CreditRequest::default() };
+    let credit = credit(1_000);
     let paid = ally.add_credits(&uid("p"), credit, EntryKind::Credit, "admin-1", &ikey("pay")).await.unwrap();
     let id = paid.transaction.id.clone();
     let outcomes =
@@ -94,7 +93,7 @@ async fn concurrent_reversals_never_exceed_the_original<S: Store>(store: S) {
 /// never the expired part a second time from paid credit.
 async fn a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit<S: Store>(store: S) {
     let hands = Hands::default();
-    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    let ally = ally_on(store).with_clock(hands.clock());
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let grant = |amount| CreditRequest {
         amount,
@@ -104,7 +103,7 @@ async fn a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit<S: Sto
     };
     let granted = ally.add_credits(&uid("p"), grant(500), EntryKind::Credit, "admin-1", &ikey("g-1")).await.unwrap();
     // 200 of the grant spent (promotional first), the other 300 written off by its expiry.
-    let spend = ProvisionRequest { cost: Some(200), ..ProvisionRequest::default() };
+    let spend = spend(200);
     ally.provision(&uid("p"), spend, &ikey("buy")).await.unwrap();
     let untouched = ally.add_credits(&uid("p"), grant(100), EntryKind::Credit, "admin-1", &ikey("g-2")).await.unwrap();
     hands.advance(chrono::Duration::hours(2));
@@ -130,18 +129,10 @@ async fn a_reversal_after_an_expiry_takes_only_what_is_left_of_its_credit<S: Sto
 /// A chargeback while the credit is held: the hold's release repays the debt before any of
 /// it is available again.
 async fn a_hold_does_not_shield_credit_from_a_chargeback<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 0).await;
-    let paid = ally
-        .add_credits(
-            &uid("p"),
-            CreditRequest { amount: 1_000, ..CreditRequest::default() },
-            EntryKind::Credit,
-            "webhook:payments",
-            &ikey("pay"),
-        )
-        .await
-        .unwrap();
+    let paid =
+        ally.add_credits(&uid("p"), credit(1_000), EntryKind::Credit, "webhook:payments", &ikey("pay")).await.unwrap();
     let hold = HoldRequest { cost: Some(1_000), ..HoldRequest::default() };
     let held = ally.place_hold(&uid("p"), hold, &ikey("hold")).await.unwrap();
     let charged =
@@ -151,7 +142,7 @@ async fn a_hold_does_not_shield_credit_from_a_chargeback<S: Store>(store: S) {
     assert_eq!((voided.released, voided.available), (1_000, 0));
     let r = ally.find_by_user(&uid("p")).await.unwrap();
     assert_eq!((r.balance, r.held, r.debt, r.available()), (0, 0, 0, 0));
-    let spend = ProvisionRequest { cost: Some(1), ..ProvisionRequest::default() };
+    let spend = spend(1);
     assert!(matches!(ally.provision(&uid("p"), spend, &ikey("buy")).await, Err(AllyError::InsufficientCredits { .. })));
     assert_ledger_matches_balance(&ally, "p").await;
 }
@@ -161,7 +152,7 @@ async fn a_hold_does_not_shield_credit_from_a_chargeback<S: Store>(store: S) {
 /// grant's own lot, and nothing is left for the expiry to take a second time.
 async fn a_reversal_of_a_held_grant_never_takes_paid_credit_twice<S: Store>(store: S) {
     let hands = Hands::default();
-    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    let ally = ally_on(store).with_clock(hands.clock());
     reseller_with(&ally, "p", Tier::Standard, 200).await;
     let grant = CreditRequest {
         amount: 1_000,
@@ -190,7 +181,7 @@ async fn a_reversal_of_a_held_grant_never_takes_paid_credit_twice<S: Store>(stor
 /// credit is not available, whether or not the sweeper took it.
 async fn hold_receipts_leave_expired_credit_out_of_available<S: Store>(store: S) {
     let hands = Hands::default();
-    let ally = Ally::new(store, Config::default()).with_clock(hands.clock());
+    let ally = ally_on(store).with_clock(hands.clock());
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let grant = CreditRequest {
         amount: 300,
@@ -212,7 +203,7 @@ async fn hold_receipts_leave_expired_credit_out_of_available<S: Store>(store: S)
 /// An entry id longer than any id Ally makes is refused before it reaches the store (a sort
 /// key over 1,024 bytes is a DynamoDB error).
 async fn a_reversal_of_an_overlong_entry_id_is_refused<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;
     let long = "A".repeat(2_000);
     let refused = ally.reverse(&uid("p"), reverse(&long, None), "admin-1", &admin_key("long")).await;

@@ -3,10 +3,11 @@
 //! or failed after a day, three failures in a row turning the rule off, the month's cap;
 //! through the service and the API, on both stores.
 
+use ally_tests::ally_on;
 use std::sync::Arc;
 
 use ally::domain::{EntryKind, Tier, TopUpRequest, TopUpRule, UserId};
-use ally::service::{AutoTopUpView, CreditRequest, ProvisionRequest};
+use ally::service::{AutoTopUpView, CreditRequest};
 use ally::store::Store;
 use ally::{Ally, Config};
 use ally_tests::{assert_problem, ikey, on_both_stores, reseller_with, uid};
@@ -18,7 +19,7 @@ fn rule(below: i64, target: i64, monthly_cap: i64) -> TopUpRule {
 }
 
 async fn spend<S: Store>(ally: &Ally<S>, user: &str, cost: i64, key: &str) {
-    let request = ProvisionRequest { cost: Some(cost), ..Default::default() };
+    let request = ally_tests::spend(cost);
     ally.provision(&uid(user), request, &ikey(key)).await.unwrap();
 }
 
@@ -38,7 +39,7 @@ async fn view<S: Store>(ally: &Ally<S>, user: &str) -> AutoTopUpView {
 }
 
 async fn a_fall_below_asks_once_and_the_payment_that_names_it_ends_the_wait<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "topped", Tier::Standard, 1_000).await;
     ally.set_auto_top_up(&uid("topped"), rule(500, 2_000, 5_000)).await.unwrap();
     spend(&ally, "topped", 300, "s1").await;
@@ -72,7 +73,7 @@ async fn a_fall_below_asks_once_and_the_payment_that_names_it_ends_the_wait<S: S
 }
 
 async fn racing_crossings_make_one_request<S: Store>(store: S) {
-    let ally = Arc::new(Ally::new(store, Config::default()));
+    let ally = Arc::new(ally_on(store));
     reseller_with(&ally, "racer", Tier::Standard, 1_000).await;
     ally.set_auto_top_up(&uid("racer"), rule(1_000, 5_000, 1_000_000)).await.unwrap();
     // Eight spends and four credits of 10 at once: what is available ends at 960, so it
@@ -99,7 +100,7 @@ async fn racing_crossings_make_one_request<S: Store>(store: S) {
 }
 
 async fn unpaid_requests_fail_after_a_day_and_three_turn_the_rule_off<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     reseller_with(&ally, "unpaid", Tier::Standard, 1_000).await;
     ally.set_auto_top_up(&uid("unpaid"), rule(500, 600, 1_000_000)).await.unwrap();
     spend(&ally, "unpaid", 600, "fall-0").await;
@@ -171,7 +172,7 @@ async fn the_rule_through_the_api_and_bad_input_changing_nothing<S: Store>(store
 #[tokio::test]
 async fn a_rule_saved_while_a_money_transaction_holds_the_wallet_is_retried() {
     let calls = ally_tests::sdk::SdkCalls::default();
-    let ally = Ally::new(calls.store().await, Config::default());
+    let ally = ally_on(calls.store().await);
     reseller_with(&ally, "busy", Tier::Standard, 1_000).await;
     calls.refuse("UpdateItem", "TransactionConflictException", 1);
     let saved = ally.set_auto_top_up(&uid("busy"), rule(500, 2_000, 5_000)).await;

@@ -5,17 +5,17 @@
 use ally::domain::{AllyError, CallerKey, EntryKind, IdempotencyKey, LotKind, RefId, Tier};
 use ally::service::{AdminTransferRequest, CreditRequest, ReversalRequest, TransferRequest};
 use ally::store::Store;
-use ally::{Ally, Config};
 use ally_tests::{
     all_entries, assert_ledger_matches_balance, child_of, holdings, ikey, note, on_both_stores, reseller_with, uid,
 };
+use ally_tests::{ally_on, credit};
 
 fn send(to: &RefId, amount: i64) -> TransferRequest {
     TransferRequest { to_refid: to.clone(), amount, note: None }
 }
 
 async fn a_parent_passes_credit_to_its_child_once<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Platinum, 1_000).await.refid;
     let expires_at = chrono::Utc::now() + chrono::Duration::days(20);
     let grant = CreditRequest {
@@ -58,27 +58,10 @@ async fn a_parent_passes_credit_to_its_child_once<S: Store>(store: S) {
     assert_eq!((holdings(&ally, "top").await, holdings(&ally, "child").await), before, "refusals move nothing");
 
     // An admin moves credit between any two, and the receiver's debt is repaid first.
-    let credit = all_entries(&ally, "stranger").await;
-    assert!(credit.is_empty());
-    ally.add_credits(
-        &uid("stranger"),
-        CreditRequest { amount: 100, ..CreditRequest::default() },
-        EntryKind::Credit,
-        "admin",
-        &ikey("s1"),
-    )
-    .await
-    .unwrap();
+    assert!(all_entries(&ally, "stranger").await.is_empty());
+    ally.add_credits(&uid("stranger"), credit(100), EntryKind::Credit, "admin", &ikey("s1")).await.unwrap();
     let first = all_entries(&ally, "stranger").await[0].id.clone();
-    ally.add_credits(
-        &uid("stranger"),
-        CreditRequest { amount: 50, ..CreditRequest::default() },
-        EntryKind::Credit,
-        "admin",
-        &ikey("s2"),
-    )
-    .await
-    .unwrap();
+    ally.add_credits(&uid("stranger"), credit(50), EntryKind::Credit, "admin", &ikey("s2")).await.unwrap();
     let spend = ally::service::ProvisionRequest { cost: Some(150), ..Default::default() };
     ally.provision(&uid("stranger"), spend, &ikey("spend")).await.unwrap();
     let reversal = ReversalRequest { entry_id: first, amount: None, reason: note("chargeback") };
@@ -97,7 +80,7 @@ async fn a_parent_passes_credit_to_its_child_once<S: Store>(store: S) {
 }
 
 async fn fifty_concurrent_transfers_from_one_parent_are_exact<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Gold, 4_000).await.refid;
     let mut children = Vec::new();
     for i in 0..5 {
@@ -124,7 +107,7 @@ async fn fifty_concurrent_transfers_from_one_parent_are_exact<S: Store>(store: S
 /// The receiver reads the giver by refid only: neither the giver's user id nor the key it
 /// sent appears in the receiver's ledger.
 async fn the_receiver_never_sees_the_givers_user_id_or_key<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "giver-user-7f3a", Tier::Standard, 1_000).await.refid;
     let child = child_of(&ally, "child", &top, 0).await;
     ally.transfer_to_child(&uid("giver-user-7f3a"), send(&child, 100), &ikey("giver-secret-key")).await.unwrap();

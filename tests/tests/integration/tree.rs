@@ -2,13 +2,14 @@
 //! never deeper than `ALLY_MAX_DEPTH`, a refused move changing nothing; a parent sees its
 //! children's figures; on both stores.
 
+use ally::Ally;
 use ally::domain::{AllyError, ParentRef, RefId, Refusal, Tier};
 use ally::events::ReferralCompleted;
 use ally::events::reactions::{Handled, reward_referral};
-use ally::service::{NewReseller, ProvisionRequest, ResellerPatch};
+use ally::service::{NewReseller, ResellerPatch};
 use ally::store::{Ancestor, PageRequest, ParentChange, ParentLink, Store, StoreError};
-use ally::{Ally, Config};
 use ally_tests::{admin, company, ikey, on_both_stores, onboarded, reseller_with, uid};
+use ally_tests::{ally_on, spend};
 use chrono::Utc;
 
 async fn under<S: Store>(ally: &Ally<S>, child: &RefId, parent: Option<&RefId>) -> Result<(), AllyError> {
@@ -35,7 +36,7 @@ async fn tree_of<S: Store>(ally: &Ally<S>) -> Vec<(ally::domain::Reseller, Vec<R
 }
 
 async fn an_admin_builds_the_tree_without_cycles_or_excess_depth<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
     let mid = reseller_with(&ally, "mid", Tier::Gold, 1_000).await.refid;
     // Onboarded straight under `mid` by an admin.
@@ -86,7 +87,7 @@ async fn an_admin_builds_the_tree_without_cycles_or_excess_depth<S: Store>(store
 }
 
 async fn two_moves_at_once_never_close_a_cycle<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     for round in 0..10 {
         let a = onboarded(&ally, &format!("a{round}"), Tier::Standard, None).await.refid;
         let b = onboarded(&ally, &format!("b{round}"), Tier::Standard, None).await.refid;
@@ -98,7 +99,7 @@ async fn two_moves_at_once_never_close_a_cycle<S: Store>(store: S) {
 }
 
 async fn a_reseller_hung_below_a_move_in_flight_makes_it_start_over<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let x = onboarded(&ally, "x", Tier::Standard, None).await.refid;
     let l = onboarded(&ally, "l", Tier::Standard, None).await.refid;
     let y = onboarded(&ally, "y", Tier::Standard, None).await.refid;
@@ -132,11 +133,11 @@ async fn a_reseller_hung_below_a_move_in_flight_makes_it_start_over<S: Store>(st
 }
 
 async fn a_parent_sees_its_children_figures_and_a_child_its_parent_only<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
     let child = reseller_with(&ally, "child", Tier::Gold, 2_000).await.refid;
     under(&ally, &child, Some(&top)).await.unwrap();
-    let spend = ProvisionRequest { cost: Some(1_000), ..ProvisionRequest::default() };
+    let spend = spend(1_000);
     ally.provision(&uid("child"), spend, &ikey("buy")).await.unwrap();
     let listed = ally.sub_resellers(&uid("top"), &PageRequest::first(10)).await.unwrap().items;
     assert_eq!(listed.len(), 1);
@@ -150,7 +151,7 @@ async fn a_parent_sees_its_children_figures_and_a_child_its_parent_only<S: Store
 }
 
 async fn a_referral_puts_the_recruit_under_its_referrer<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let referrer = onboarded(&ally, "referrer", Tier::Gold, None).await.refid;
     let event = |id: &str, referred: &str| ReferralCompleted {
         referral_id: id.into(),
@@ -179,7 +180,7 @@ async fn a_referral_puts_the_recruit_under_its_referrer<S: Store>(store: S) {
 
 async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
     use ally::domain::{DateRange, Interval};
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Platinum, 5_000).await.refid;
     let mid = reseller_with(&ally, "mid", Tier::Gold, 2_000).await.refid;
     let leaf = reseller_with(&ally, "leaf", Tier::Standard, 1_000).await.refid;
@@ -188,7 +189,7 @@ async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
     under(&ally, &leaf, Some(&mid)).await.unwrap();
     for (i, user) in ["top", "mid", "leaf", "outside"].iter().enumerate() {
         for n in 0..=i {
-            let spend = ProvisionRequest { cost: Some(100), ..ProvisionRequest::default() };
+            let spend = spend(100);
             ally.provision(&uid(user), spend, &ikey(&format!("buy-{n}"))).await.unwrap();
         }
     }
@@ -226,7 +227,7 @@ async fn wallet_versions<S: Store>(ally: &Ally<S>) -> (u64, u64) {
 /// move), however deep, never writes its wallet item, so its own money calls never meet a
 /// tree change.
 async fn hanging_resellers_below_never_writes_the_wallets_above<S: Store>(store: S) {
-    let ally = Ally::new(store, Config::default());
+    let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Gold, 1_000).await.refid;
     let mid = onboarded(&ally, "mid", Tier::Standard, None).await.refid;
     under(&ally, &mid, Some(&top)).await.unwrap();
