@@ -68,7 +68,7 @@ async fn identity_comes_from_a_verified_token_only() {
 }
 
 #[tokio::test]
-async fn onboarding_and_profile_routes() {
+async fn a_user_without_an_account_is_404_and_a_bad_onboarding_creates_none() {
     let api = api();
     let token = api.token("self", false);
     assert_problem(&api.call("GET", "/resellers/me", Some(&token), None).await, 404, "not_found", "");
@@ -93,16 +93,21 @@ async fn onboarding_and_profile_routes() {
         "",
     );
     assert_problem(&api.call("GET", "/resellers/me", Some(&token), None).await, 404, "not_found", "");
+}
 
-    let created = api
-        .call(
-            "POST",
-            "/resellers",
-            Some(&token),
-            Some(json!({"company": "Self Co", "metadata": {"logo_url": "https://l/x.png"}})),
-        )
-        .await;
+/// A partner's token and the answer to its own onboarding.
+async fn self_onboarded(api: &Api) -> (String, Answer) {
+    let token = api.token("self", false);
+    let body = json!({"company": "Self Co", "metadata": {"logo_url": "https://l/x.png"}});
+    let created = api.call("POST", "/resellers", Some(&token), Some(body)).await;
     assert_eq!(created.status, 201, "{created:?}");
+    (token, created)
+}
+
+#[tokio::test]
+async fn a_partner_onboards_itself_once_and_reads_its_profile() {
+    let api = api();
+    let (token, created) = self_onboarded(&api).await;
     assert_eq!((created.body["tier"].as_str(), created.body["balance"].as_i64()), (Some("standard"), Some(0)));
     assert_eq!(created.body["email"], "self@partners.example");
     assert_problem(
@@ -120,14 +125,14 @@ async fn onboarding_and_profile_routes() {
         me.as_object_mut().unwrap().remove(figure);
     }
     assert_eq!(me, created.body);
-    let patched = api
-        .call(
-            "PATCH",
-            "/resellers/me/metadata",
-            Some(&token),
-            Some(json!({"primary_color": "#112233", "logo_url": null})),
-        )
-        .await;
+}
+
+#[tokio::test]
+async fn metadata_patches_merge_and_reserved_keys_change_nothing() {
+    let api = api();
+    let (token, _) = self_onboarded(&api).await;
+    let patch = json!({"primary_color": "#112233", "logo_url": null});
+    let patched = api.call("PATCH", "/resellers/me/metadata", Some(&token), Some(patch)).await;
     assert_eq!(patched.status, 200, "{patched:?}");
     assert_eq!(patched.body["metadata"], json!({"primary_color": "#112233"}));
     let before = api.holdings(&token).await;
@@ -141,7 +146,12 @@ async fn onboarding_and_profile_routes() {
         "",
     );
     assert_eq!(api.holdings(&token).await, before);
+}
 
+#[tokio::test]
+async fn admins_look_resellers_up_and_change_their_tier() {
+    let api = api();
+    let (token, created) = self_onboarded(&api).await;
     let admin = api.token("admin", true);
     let refid = created.body["refid"].as_str().unwrap();
     let by_user = api.call("GET", "/resellers?user_id=self", Some(&admin), None).await;
@@ -150,14 +160,8 @@ async fn onboarding_and_profile_routes() {
     assert_problem(&api.call("GET", "/resellers?user_id=ghost", Some(&admin), None).await, 404, "not_found", "");
     assert_eq!(api.call("GET", &format!("/resellers/{refid}"), Some(&admin), None).await.body["user_id"], "self");
     assert_problem(&api.call("GET", "/resellers/ZZZZZZZZZZ", Some(&admin), None).await, 404, "not_found", "");
-    let changed = api
-        .call(
-            "PATCH",
-            &format!("/resellers/{refid}"),
-            Some(&admin),
-            Some(json!({"tier": "platinum", "hold_provisioning": true})),
-        )
-        .await;
+    let change = json!({"tier": "platinum", "hold_provisioning": true});
+    let changed = api.call("PATCH", &format!("/resellers/{refid}"), Some(&admin), Some(change)).await;
     assert_eq!(
         (changed.body["tier"].as_str(), changed.body["hold_provisioning"].as_bool()),
         (Some("platinum"), Some(true))

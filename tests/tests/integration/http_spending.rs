@@ -7,10 +7,9 @@ use serde_json::{Value, json};
 use super::http::{api, webhook_body};
 
 #[tokio::test]
-async fn products_and_provisioning() {
+async fn the_catalog_prices_by_tier_and_a_purchase_replays_by_its_key() {
     let api = api();
-    let (token, refid) = api.partner("p", "gold", 2_000).await;
-    let admin = api.token("admin", true);
+    let (token, _) = api.partner("p", "gold", 2_000).await;
     let products = api.call("GET", "/products", Some(&token), None).await;
     let basic = products.body["items"].as_array().unwrap().iter().find(|p| p["id"] == "license-basic").unwrap().clone();
     assert_eq!(
@@ -23,7 +22,12 @@ async fn products_and_provisioning() {
     assert_eq!((bought.body["cost"].as_i64(), bought.body["balance"].as_i64()), (Some(850), Some(1_150)));
     assert_eq!(api.provision(&token, "buy-1", json!({"product": "license-basic"})).await.body, bought.body);
     assert_problem(&api.provision(&token, "buy-1", json!({"cost": 5})).await, 409, "idempotency_conflict", "");
+}
 
+#[tokio::test]
+async fn a_provisioning_refused_for_its_request_changes_nothing() {
+    let api = api();
+    let (token, _) = api.partner("p", "gold", 1_150).await;
     let before = api.holdings(&token).await;
     assert_problem(&api.provision(&token, "big", json!({"cost": 2_000})).await, 402, "insufficient_credits", "");
     assert_problem(&api.provision(&token, "x", json!({"cost": 1, "colour": 1})).await, 422, "validation_failed", "");
@@ -40,34 +44,23 @@ async fn products_and_provisioning() {
         "",
     );
     assert_eq!(api.holdings(&token).await, before);
+}
 
-    let patch = |body: Value| {
-        let admin = admin.clone();
-        let path = format!("/resellers/{refid}");
-        let api = &api;
-        async move { api.call("PATCH", &path, Some(&admin), Some(body)).await }
-    };
-    patch(json!({"tier": "standard"})).await;
-    assert_problem(
-        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
-        403,
-        "tier_not_allowed",
-        "",
-    );
-    patch(json!({"hold_provisioning": true})).await;
-    assert_problem(
-        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
-        403,
-        "provisioning_on_hold",
-        "",
-    );
-    patch(json!({"status": "suspended"})).await;
-    assert_problem(
-        &api.provision(&token, "ded", json!({"product": "server-dedicated"})).await,
-        403,
-        "reseller_inactive",
-        "",
-    );
+#[tokio::test]
+async fn tier_hold_and_suspension_each_refuse_provisioning_and_move_nothing() {
+    let api = api();
+    let (token, refid) = api.partner("p", "gold", 1_150).await;
+    let admin = api.token("admin", true);
+    let before = api.holdings(&token).await;
+    let dedicated = json!({"product": "server-dedicated"});
+    for (change, refusal) in [
+        (json!({"tier": "standard"}), "tier_not_allowed"),
+        (json!({"hold_provisioning": true}), "provisioning_on_hold"),
+        (json!({"status": "suspended"}), "reseller_inactive"),
+    ] {
+        api.call("PATCH", &format!("/resellers/{refid}"), Some(&admin), Some(change)).await;
+        assert_problem(&api.provision(&token, "ded", dedicated.clone()).await, 403, refusal, "");
+    }
     let after = api.holdings(&token).await;
     assert_eq!(
         (after["me"]["balance"].clone(), after["ledger"].clone()),
@@ -75,24 +68,25 @@ async fn products_and_provisioning() {
     );
 }
 
-#[tokio::test]
-async fn clients_bulk_and_pagination_stay_with_their_owner() {
-    let api = api();
+/// Partner `a` (gold, 9,000) with five clients, `A0` to `A4`, and partner `b` (standard,
+/// 1,000) with none: their tokens and `a`'s client ids, oldest first.
+async fn two_partners(api: &super::http::Api) -> (String, String, Vec<String>) {
     let (a, _) = api.partner("a", "gold", 9_000).await;
     let (b, _) = api.partner("b", "standard", 1_000).await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let c = api
-            .call(
-                "POST",
-                "/clients",
-                Some(&a),
-                Some(json!({"name": format!("A{i}"), "email": format!("a{i}@x.example")})),
-            )
-            .await;
+        let client = json!({"name": format!("A{i}"), "email": format!("a{i}@x.example")});
+        let c = api.call("POST", "/clients", Some(&a), Some(client)).await;
         assert_eq!(c.status, 201, "{c:?}");
         ids.push(c.body["id"].as_str().unwrap().to_string());
     }
+    (a, b, ids)
+}
+
+#[tokio::test]
+async fn a_client_is_validated_and_kept_from_other_partners() {
+    let api = api();
+    let (a, b, ids) = two_partners(&api).await;
     assert_problem(
         &api.call("POST", "/clients", Some(&a), Some(json!({"name": "A", "email": "nope"}))).await,
         422,
@@ -107,7 +101,12 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     );
     assert_eq!(api.call("GET", &format!("/clients/{}", ids[0]), Some(&a), None).await.body["name"], "A0");
     assert_problem(&api.call("GET", &format!("/clients/{}", ids[0]), Some(&b), None).await, 404, "not_found", "");
+}
 
+#[tokio::test]
+async fn client_pages_and_their_cursors_belong_to_one_list_of_one_owner() {
+    let api = api();
+    let (a, b, _) = two_partners(&api).await;
     let page1 = api.call("GET", "/clients?limit=2", Some(&a), None).await;
     let names: Vec<_> = page1.body["items"].as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
     assert_eq!(names, vec![json!("A4"), json!("A3")]);
@@ -146,7 +145,12 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     }
     let b_clients = api.call("GET", "/clients", Some(&b), None).await;
     assert_eq!(b_clients.body["items"], json!([]));
+}
 
+#[tokio::test]
+async fn a_bulk_onboarding_charges_once_or_not_at_all() {
+    let api = api();
+    let (a, _, _) = two_partners(&api).await;
     // Bulk: 20 at 588 (500 each at gold) is 10,000 > 9,000: nothing written.
     let before = api.holdings(&a).await;
     let twenty: Vec<_> = (0..20).map(|i| json!({"name": format!("Bulk {i}")})).collect();
@@ -176,20 +180,37 @@ async fn clients_bulk_and_pagination_stay_with_their_owner() {
     assert!(ledger.body["next_cursor"].is_string());
 }
 
-#[tokio::test]
-async fn analytics_routes_are_for_admins_and_own_trends() {
-    let started = chrono::Utc::now();
-    let api = api();
+/// A small network: `a` (gold, 5,000, three clients), `b` (platinum, 1,000, one client and a
+/// spend of 100), `c` (standard, nothing); `a`'s and `b`'s tokens, `a`'s refid, an admin's
+/// token.
+async fn small_network(api: &super::http::Api) -> (String, String, String, String) {
     let (a, a_refid) = api.partner("a", "gold", 5_000).await;
     let (b, _) = api.partner("b", "platinum", 1_000).await;
     api.partner("c", "standard", 0).await;
-    let admin = api.token("admin", true);
     for i in 0..3 {
         api.call("POST", "/clients", Some(&a), Some(json!({"name": format!("A{i}")}))).await;
     }
     api.call("POST", "/clients", Some(&b), Some(json!({"name": "B0"}))).await;
     api.provision(&b, "b-buy", json!({"cost": 100})).await;
+    (a, a_refid, b, api.token("admin", true))
+}
 
+/// The days of everything credited since `started`: its day, or across midnight it and today.
+fn days_since(started: chrono::DateTime<chrono::Utc>) -> std::collections::BTreeSet<chrono::NaiveDate> {
+    std::collections::BTreeSet::from([started.date_naive(), chrono::Utc::now().date_naive()])
+}
+
+/// The sum of a trend's figures on `days`, labelled by `format`.
+fn sum_on(body: &Value, days: &std::collections::BTreeSet<chrono::NaiveDate>, format: &str) -> i64 {
+    let labels: std::collections::BTreeSet<String> = days.iter().map(|d| d.format(format).to_string()).collect();
+    labels.iter().map(|label| body[label].as_i64().unwrap_or(0)).sum()
+}
+
+#[tokio::test]
+async fn an_admin_reads_the_networks_figures_as_of_its_newest_change() {
+    let started = chrono::Utc::now();
+    let api = api();
+    let (_, a_refid, _, admin) = small_network(&api).await;
     let top = api.call("GET", "/analytics/top-resellers?limit=5", Some(&admin), None).await;
     assert_eq!(top.status, 200, "{top:?}");
     let ranking: Vec<_> =
@@ -207,18 +228,19 @@ async fn analytics_routes_are_for_admins_and_own_trends() {
         assert!(started <= as_of && as_of <= chrono::Utc::now(), "{figure}");
     }
 
-    // Everything was credited since `started`: on its day, or across midnight on it and today.
-    let days = std::collections::BTreeSet::from([started.date_naive(), chrono::Utc::now().date_naive()]);
-    let sum_of = |body: &serde_json::Value, format: &str| -> i64 {
-        let labels: std::collections::BTreeSet<String> = days.iter().map(|d| d.format(format).to_string()).collect();
-        labels.iter().map(|label| body[label].as_i64().unwrap_or(0)).sum()
-    };
     let network = api.call("GET", "/analytics/credit-trends?interval=monthly", Some(&admin), None).await;
     assert_eq!(network.status, 200, "{network:?}");
-    assert_eq!(sum_of(&network.body, "%Y-%m"), 6_000);
+    assert_eq!(sum_on(&network.body, &days_since(started), "%Y-%m"), 6_000);
+}
+
+#[tokio::test]
+async fn a_partner_reads_its_own_trends_and_no_figure_of_the_network() {
+    let started = chrono::Utc::now();
+    let api = api();
+    let (a, a_refid, b, _) = small_network(&api).await;
     let own =
         api.call("GET", &format!("/analytics/credit-trends?interval=daily&reseller={a_refid}"), Some(&a), None).await;
-    assert_eq!(sum_of(&own.body, "%Y-%m-%d"), 5_000);
+    assert_eq!(sum_on(&own.body, &days_since(started), "%Y-%m-%d"), 5_000);
     assert_eq!(own.body.as_object().unwrap().len(), 30, "every day of the default 30 is present");
 
     assert_problem(
@@ -232,6 +254,12 @@ async fn analytics_routes_are_for_admins_and_own_trends() {
         assert_problem(&api.call("GET", path, Some(&a), None).await, 403, "forbidden", "");
         assert_problem(&api.call("GET", path, None, None).await, 401, "unauthorized", "");
     }
+}
+
+#[tokio::test]
+async fn analytics_refuse_a_bad_period_limit_or_interval() {
+    let api = api();
+    let admin = api.token("admin", true);
     for bad in [
         "/analytics/top-resellers?start=2026-02-01&end=2026-01-01",
         "/analytics/top-resellers?start=2010-01-01&end=2026-01-01",
