@@ -71,6 +71,8 @@ pub async fn recomputed<S: Store + CatchUp>(ally: &Ally<S>, users: &[String]) ->
     recomputed_on(ally, users, Utc::now().date_naive()).await
 }
 
+/// One walk over every item computing every figure (long: kept whole so that the brute-force
+/// definition of each figure reads in one place, beside the others).
 async fn recomputed_on<S: Store + CatchUp>(ally: &Ally<S>, users: &[String], today: NaiveDate) -> Figures {
     let mut total = 0;
     let mut promotional = 0;

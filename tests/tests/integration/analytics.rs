@@ -14,6 +14,9 @@ use ally_tests::{cname, ikey, on_both_stores, reseller_with, uid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// Random activity of every kind that counts, then every analytics figure against the same
+/// figure recomputed by brute force (long: one generator of every kind of activity, and the
+/// comparison needs all of it in one store).
 async fn random_activity_keeps_every_figure_exact<S: Store + CatchUp>(store: S) {
     let ally = ally_on(store);
     let mut rng = StdRng::seed_from_u64(7);

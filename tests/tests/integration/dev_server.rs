@@ -105,6 +105,8 @@ fn mint(data: &Path, user: &str, email: &str) -> String {
 /// Polls up to 30 s: the deadline of what a loaded 2-core machine may take, never a goal.
 const POLLS: u32 = 1_200;
 
+/// The real `ally-local` binary, started and restarted: every route answers and the data
+/// outlives a restart (long: one walk per process start, which costs seconds on CI).
 #[test]
 fn the_dev_server_serves_every_route_and_keeps_its_data() {
     let data = std::env::temp_dir().join(format!("ally-dev-{}", ulid::Ulid::new()));

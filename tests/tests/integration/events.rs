@@ -323,7 +323,8 @@ async fn forged_alerts_the_profile_does_not_bear_out_send_nothing() {
 
 /// The low-credit hold done right: applied only while the balance is still low, lifted by
 /// the credit that brings it back (an admin's hold stays), mail and hold each once and
-/// independent, a partner without an email still held, a failed send not lost.
+/// independent, a partner without an email still held, a failed send not lost. (Long: one
+/// balance's story, each step's hold depending on the steps before.)
 #[tokio::test]
 async fn the_low_credit_hold_follows_the_balance() {
     use ally::domain::HoldReason;

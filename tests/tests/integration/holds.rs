@@ -58,7 +58,8 @@ async fn a_hold_reserves_then_a_capture_debits_part_and_releases_the_rest<S: Sto
 }
 
 /// A hold past its `expires_at` cannot be captured even before the sweeper runs; the
-/// sweeper releases it once, also when two run at once.
+/// sweeper releases it once, also when two run at once. (Long: one hold's life, before and
+/// after its expiry, with the racing sweeps at the end.)
 async fn an_expired_hold_is_released_once<S: Store>(store: S) {
     let ally = ally_on(store);
     reseller_with(&ally, "p", Tier::Standard, 1_000).await;

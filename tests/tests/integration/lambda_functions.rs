@@ -47,6 +47,9 @@ impl Function {
     }
 }
 
+/// Every function binary, started as Lambda starts it, serving its sample events against
+/// DynamoDB (long: the binaries share one table and run in the order the data needs; a test
+/// per binary would start and fill it twelve times).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_binary_serves_its_samples_against_dynamodb() {
     let store = ally_tests::dynamo_store().await;

@@ -152,7 +152,8 @@ impl Requests {
     }
 }
 
-/// Every route of every HTTP function, each succeeding.
+/// Every route of every HTTP function, each succeeding (long: a list of every route, in the
+/// order the data they need is made).
 async fn http_functions(actions: &Actions, store: DynamoStore) -> BTreeMap<String, BTreeSet<String>> {
     let config = Config { stripe_webhook_secret: Some(Secret::new(ally_tests::stripe::SECRET)), ..Config::default() };
     let api = TestApi::new(store, config);
@@ -258,7 +259,8 @@ fn event(source: &str, detail_type: &str, detail: Value) -> EventBridgeEvent<Val
     .unwrap()
 }
 
-/// The work of every event function, on the table the HTTP functions filled.
+/// The work of every event function, on the table the HTTP functions filled (long: a list
+/// of every function's work).
 async fn event_functions(actions: &Actions, store: DynamoStore) -> BTreeMap<String, BTreeSet<String>> {
     let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let config = Config {

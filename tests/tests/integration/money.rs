@@ -310,7 +310,8 @@ async fn a_closed_wallet_opens_on_the_first_credit<S: Store>(store: S) {
 }
 
 /// The store itself refuses a wallet write whose conditions fail, naming the reason; the
-/// service's own checks are not what keeps the money right.
+/// service's own checks are not what keeps the money right. (Long: one list of every
+/// condition of a wallet write, each tried against the same wallet.)
 async fn the_store_enforces_every_wallet_condition<S: Store>(store: S) {
     use ally::domain::{Guard, Refusal};
     use ally::store::{IdempotencyRecord, IdempotencyState, StoreError, WalletChange};

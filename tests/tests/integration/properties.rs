@@ -187,7 +187,7 @@ async fn holdings<S: Store>(ally: &Ally<S>, users: &[String]) -> Vec<Holdings> {
 }
 
 /// Runs one money step of a scenario that began at `began`; its answer as JSON, or the
-/// refusal.
+/// refusal. (Long: one arm per kind of money step the scenarios draw.)
 async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> Option<Result<Value, String>> {
     let answer = match step {
         Step::Grant { user: u, amount, expires_ms, key } => {
@@ -270,6 +270,8 @@ async fn money<S: Store>(ally: &Ally<S>, step: &Step, began: DateTime<Utc>) -> O
     Some(answer.map_err(|e| e.to_string()))
 }
 
+/// Runs a drawn scenario and checks the laws after it (long: the laws are read together,
+/// each against the same final state).
 async fn run_scenario<S: Store + CatchUp>(store: S, openings: Vec<(Tier, i64)>, steps: Vec<Step>) {
     let ally = ally_on(store);
     let users: Vec<String> = (0..USERS).map(user).collect();

@@ -17,6 +17,8 @@ fn ids(list: &Value) -> Vec<String> {
     list["items"].as_array().unwrap().iter().map(|item| string(&item["id"])).collect()
 }
 
+/// Partner B tries every route that names one of A's things (long: one list of every such
+/// route, against the same A, whose holdings are compared once at the end).
 async fn b_cannot_reach_a<S: Store>(store: S) {
     let api = TestApi::new(store, Config::default());
     let (a, a_refid) = api.partner("alpha", "gold", 10_000).await;
@@ -120,7 +122,8 @@ async fn b_cannot_reach_a<S: Store>(store: S) {
 
 /// A parent P, its child C and an unrelated U: P sees C's figures and may pass it credit,
 /// never C's clients or ledger; C sees P's refid and company only; U reaches neither, and
-/// neither reaches U; only an admin moves resellers in the tree.
+/// neither reaches U; only an admin moves resellers in the tree. (Long: one list of every
+/// reach across the tree, against the same three.)
 async fn a_tree_keeps_its_members_apart<S: Store>(store: S) {
     let api = TestApi::new(store, Config::default());
     let admin = api.token("admin", true);

@@ -14,6 +14,9 @@ fn send(to: &RefId, amount: i64) -> TransferRequest {
     TransferRequest { to_refid: to.clone(), amount, note: None }
 }
 
+/// A parent passes credit to its child once per key, never up the tree or to a stranger, and
+/// an admin moves credit between any two (long: one pair's story, each step's balances
+/// depending on the steps before).
 async fn a_parent_passes_credit_to_its_child_once<S: Store>(store: S) {
     let ally = ally_on(store);
     let top = reseller_with(&ally, "top", Tier::Platinum, 1_000).await.refid;
