@@ -3,6 +3,7 @@
 
 mod analytics;
 mod bulk;
+mod clients;
 mod commissions;
 mod credits;
 mod hierarchy;
@@ -10,12 +11,13 @@ mod holds;
 mod lots;
 mod metadata;
 mod money;
+mod profile;
 mod provisions;
 mod receipts;
 mod recount;
 mod requests;
+mod resellers;
 mod reversals;
-mod runway;
 mod stripe;
 mod top_ups;
 mod transfers;
@@ -26,11 +28,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tracing::instrument;
 
 pub use analytics::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
 pub use bulk::MAX_BULK;
 pub use hierarchy::SubReseller;
+pub use profile::spent_in_window;
 pub use receipts::{
     BulkCharge, BulkReceipt, BulkState, BulkStatus, CaptureReceipt, CreditReceipt, HoldReceipt, LotExpiry, Profile,
     ProvisionReceipt, ResellerStats, ReversalReceipt, TransferReceipt, TransferSide, VoidReceipt, WhitelabelMetadata,
@@ -40,16 +42,12 @@ pub use requests::{
     AdminTransferRequest, BulkRequest, CaptureRequest, CreditRequest, HoldRequest, MetadataPatch, NewClient,
     NewReseller, ProvisionRequest, ResellerPatch, ReversalRequest, TransferRequest,
 };
-pub use runway::spent_in_window;
 pub use stripe::{MoneyBack, Paid, StripeAck};
 pub use top_ups::AutoTopUpView;
 
 use crate::config::Config;
-use crate::domain::{
-    Alerts, AllyError, Client, ClientId, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller,
-    Status, UserId, check_metadata, merge_metadata,
-};
-use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
+use crate::domain::{RefId, UserId};
+use crate::store::Store;
 
 /// Who is calling, as proven by verified token claims (never by a body field or header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,10 +72,6 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// wallet); 50, with the backoff capped at 80 ms, lets nearly every caller land within a
 /// few seconds instead of failing a request that would have gone through.
 const MAX_ATTEMPTS: u32 = 50;
-
-/// How many refids a process remembers before it starts over: 10,000 pairs are well under
-/// a megabyte, more than the partners a warm function meets between cold starts.
-const KNOWN_REFIDS: usize = 10_000;
 
 /// The Ally service over a store.
 pub struct Ally<S> {
@@ -130,291 +124,5 @@ impl<S: Store> Ally<S> {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// Onboards a reseller: self-service for the caller, or by an admin for anyone at any
-    /// tier. One reseller per user; the refid is unique (a collision draws another).
-    #[instrument(skip(self, request), fields(actor = %actor.user_id))]
-    pub async fn onboard(&self, actor: &Actor, request: NewReseller) -> Result<Reseller, AllyError> {
-        let user_id = match request.user_id {
-            Some(other) if other != actor.user_id && !actor.admin => {
-                return Err(AllyError::Forbidden("only an admin may onboard another user"));
-            }
-            Some(user_id) => user_id,
-            None => actor.user_id.clone(),
-        };
-        let tier = match request.tier {
-            Some(tier) if tier != self.config.default_tier && !actor.admin => {
-                return Err(AllyError::Forbidden("only an admin may choose a tier"));
-            }
-            Some(tier) => tier,
-            None => self.config.default_tier,
-        };
-        let metadata: Metadata = request.metadata.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        check_metadata(&metadata)?;
-        // Platform mail goes only to an address an admin chose or the identity provider
-        // verified (the actor's email is the verified one, or none).
-        let verified = || actor.email.clone().map(Email::parse).transpose();
-        let email = match request.email {
-            Some(email) if !actor.admin && Some(email.as_str()) != actor.email.as_deref() => {
-                return Err(AllyError::Forbidden("only an admin may set an address other than your verified email"));
-            }
-            Some(email) => Some(email),
-            None if user_id == actor.user_id => verified()?,
-            None => None,
-        };
-        let parent = match &request.parent_refid {
-            Some(_) if !actor.admin => return Err(AllyError::Forbidden("only an admin may choose a parent")),
-            Some(refid) => Some(self.parent_link(None, refid).await?),
-            None => None,
-        };
-        let now = self.now();
-        let mut reseller = Reseller {
-            parent: parent.as_ref().map(|l| l.shown.clone()),
-            alerts: None,
-            auto_top_up: None,
-            lots: Lots::default(),
-            user_id,
-            refid: (self.refids)(),
-            company: request.company,
-            email,
-            tier,
-            status: Status::Active,
-            balance: 0,
-            held: 0,
-            debt: 0,
-            wallet_open: self.config.auto_provision_wallet,
-            hold_provisioning: false,
-            hold_reason: None,
-            metadata,
-            version: 0,
-            credits_added: 0,
-            credits_spent: 0,
-            provisions: 0,
-            clients: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        for _ in 0..5 {
-            match self.store.insert_reseller(&reseller, parent.as_ref()).await {
-                Ok(()) => {
-                    self.remember(&reseller.refid, &reseller.user_id);
-                    return Ok(reseller);
-                }
-                Err(StoreError::Taken(Taken::Refid)) => reseller.refid = (self.refids)(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AllyError::Contention)
-    }
-
-    /// The reseller of `user_id`.
-    pub async fn find_by_user(&self, user_id: &UserId) -> Result<Reseller, AllyError> {
-        self.store.reseller(user_id).await?.ok_or(AllyError::NotFound("reseller"))
-    }
-
-    /// The user a refid names: what the money path needs of a refid. One read the first
-    /// time this process meets the refid, none after.
-    pub async fn user_by_refid(&self, refid: &RefId) -> Result<UserId, AllyError> {
-        let known = self.known_refids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(refid).cloned();
-        if let Some(user_id) = known {
-            return Ok(user_id);
-        }
-        let user_id = self.store.user_by_refid(refid).await?.ok_or(AllyError::NotFound("reseller"))?;
-        self.remember(refid, &user_id);
-        Ok(user_id)
-    }
-
-    /// Notes that `refid` names `user_id` (only ever after a store said so).
-    fn remember(&self, refid: &RefId, user_id: &UserId) {
-        let mut known = self.known_refids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if known.len() >= KNOWN_REFIDS {
-            known.clear();
-        }
-        known.insert(refid.clone(), user_id.clone());
-    }
-
-    /// The reseller with `refid`.
-    pub async fn find_by_refid(&self, refid: &RefId) -> Result<Reseller, AllyError> {
-        let user_id = self.user_by_refid(refid).await?;
-        self.find_by_user(&user_id).await
-    }
-
-    /// Resellers of one tier or status, newest first (an index query, never a scan).
-    pub async fn list_resellers(
-        &self,
-        filter: ResellerFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Reseller>, AllyError> {
-        Ok(self.store.resellers(filter, page).await?)
-    }
-
-    /// An admin's change of tier, status, hold or metadata.
-    #[instrument(skip(self, patch))]
-    pub async fn update_reseller(&self, refid: &RefId, patch: ResellerPatch) -> Result<Reseller, AllyError> {
-        let user_id = self.user_by_refid(refid).await?;
-        if let Some(Some(parent)) = &patch.parent_refid {
-            // A move the tree refuses is refused before anything else is written.
-            self.parent_link(Some(&self.find_by_user(&user_id).await?), parent).await?;
-        }
-        let profile_changes = patch.tier.is_some() || patch.status.is_some() || patch.hold_provisioning.is_some();
-        if profile_changes && !patch.metadata.is_empty() {
-            // Refuse metadata that will not fit before the profile changes: the two are
-            // separate writes, and a refusal must change nothing.
-            let current = self.find_by_user(&user_id).await?;
-            check_metadata(&merge_metadata(current.metadata, &patch.metadata))?;
-        }
-        let updated = if profile_changes {
-            self.patch_profile(&user_id, |r| {
-                r.tier = patch.tier.unwrap_or(r.tier);
-                r.status = patch.status.unwrap_or(r.status);
-                if let Some(hold) = patch.hold_provisioning {
-                    r.hold_provisioning = hold;
-                    r.hold_reason = hold.then_some(HoldReason::Manual);
-                }
-                true
-            })
-            .await?
-        } else {
-            None
-        };
-        let updated = match &patch.parent_refid {
-            Some(parent) => Some(self.set_parent(&user_id, parent.as_ref()).await?),
-            None => updated,
-        };
-        match updated {
-            Some(updated) if patch.metadata.is_empty() => Ok(updated),
-            _ if patch.metadata.is_empty() => self.find_by_user(&user_id).await,
-            _ => {
-                let (metadata, read) = self.patch_metadata(&user_id, &patch.metadata, None).await?;
-                let mut reseller = read.ok_or(AllyError::NotFound("reseller"))?;
-                reseller.metadata = metadata;
-                Ok(reseller)
-            }
-        }
-    }
-
-    /// Puts `user_id`'s provisioning on hold for low credit, only while its balance is below
-    /// the threshold and no hold is in place (read again on every try, under the version):
-    /// true when this call set it. The credit that brings the balance back lifts it.
-    pub async fn hold_for_low_credit(&self, user_id: &UserId) -> Result<bool, AllyError> {
-        let threshold = self.config.low_credit_threshold;
-        let set = self
-            .patch_profile(user_id, |r| {
-                let low = !r.hold_provisioning && r.available() < threshold;
-                if low {
-                    r.hold_provisioning = true;
-                    r.hold_reason = Some(HoldReason::LowCredit);
-                }
-                low
-            })
-            .await?;
-        Ok(set.is_some())
-    }
-
-    /// A partner's own credit alerts: its thresholds, or the network's low-credit threshold.
-    pub async fn alerts(&self, user_id: &UserId) -> Result<Alerts, AllyError> {
-        let r = self.find_by_user(user_id).await?;
-        Ok(r.alerts.unwrap_or(Alerts { thresholds: vec![self.config.low_credit_threshold], runway_days: None }))
-    }
-
-    /// Sets a partner's credit alerts (checked: at most five thresholds, each 0 to the
-    /// largest credit amount).
-    pub async fn set_alerts(&self, user_id: &UserId, alerts: Alerts) -> Result<Alerts, AllyError> {
-        alerts.check(self.config.max_credit_amount)?;
-        self.patch_profile(user_id, |r| {
-            r.alerts = Some(alerts.clone());
-            true
-        })
-        .await?;
-        Ok(alerts)
-    }
-
-    /// Applies `change` to the current profile and writes it under the version read,
-    /// reading again if someone else wrote in between. `change` answers whether there is
-    /// anything to write; none when there was not.
-    pub(super) async fn patch_profile(
-        &self,
-        user_id: &UserId,
-        change: impl Fn(&mut Reseller) -> bool,
-    ) -> Result<Option<Reseller>, AllyError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let mut r = self.find_by_user(user_id).await?;
-            let guard = Guard::Profile { version: r.version };
-            let metadata = std::mem::take(&mut r.metadata);
-            if !change(&mut r) {
-                return Ok(None);
-            }
-            let update = ProfileUpdate {
-                guard,
-                tier: r.tier,
-                status: r.status,
-                hold_provisioning: r.hold_provisioning,
-                hold_reason: r.hold_reason,
-                alerts: r.alerts.clone(),
-                at: self.now(),
-            };
-            match self.store.update_profile(user_id, &update).await {
-                Ok(mut updated) => {
-                    updated.metadata = metadata;
-                    // Written under the version read, which pins the lots read (the store
-                    // answers only those the wallet item carries).
-                    updated.lots = r.lots;
-                    return Ok(Some(updated));
-                }
-                Err(e) => wallet_write::retry_or_fail(e, attempt).await?,
-            }
-        }
-        Err(AllyError::Contention)
-    }
-
-    /// Onboards a client for the calling reseller.
-    #[instrument(skip(self, request))]
-    pub async fn onboard_client(&self, owner_id: &UserId, request: NewClient) -> Result<Client, AllyError> {
-        let client = Client {
-            id: ClientId::new(),
-            owner_id: owner_id.clone(),
-            name: request.name,
-            email: request.email,
-            created_at: self.now(),
-        };
-        self.store.insert_client(&client).await?;
-        Ok(client)
-    }
-
-    /// One of the caller's clients; another partner's client is simply not found.
-    pub async fn client(&self, owner_id: &UserId, client_id: &ClientId) -> Result<Client, AllyError> {
-        self.store.client(owner_id, client_id).await?.ok_or(AllyError::NotFound("client"))
-    }
-
-    /// One of `user_id`'s clients by the id a request gave (404 for another's, or for an id
-    /// of another shape), or none when it gave none.
-    async fn own_client(&self, user_id: &UserId, id: Option<&String>) -> Result<Option<ClientId>, AllyError> {
-        match id {
-            Some(id) => {
-                let id = ClientId::parse(id.as_str()).map_err(|_| AllyError::NotFound("client"))?;
-                Ok(Some(self.client(user_id, &id).await?.id))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The caller's clients, newest first; 404 for a user without a profile.
-    pub async fn clients(&self, owner_id: &UserId, page: &PageRequest) -> Result<Page<Client>, AllyError> {
-        self.owned(owner_id, self.store.clients(owner_id, page).await?).await
-    }
-
-    /// The caller's ledger, newest first; 404 for a user without a profile.
-    pub async fn ledger(&self, owner_id: &UserId, page: &PageRequest) -> Result<Page<LedgerEntry>, AllyError> {
-        self.owned(owner_id, self.store.ledger(owner_id, page).await?).await
-    }
-
-    /// `page` of a list of `owner_id`'s, or 404 when it has no profile (as `/me`). Asked only
-    /// of an empty page: a partner's list costs one read.
-    async fn owned<T>(&self, owner_id: &UserId, page: Page<T>) -> Result<Page<T>, AllyError> {
-        if page.items.is_empty() {
-            self.find_by_user(owner_id).await?;
-        }
-        Ok(page)
     }
 }
