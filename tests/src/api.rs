@@ -20,6 +20,8 @@ pub struct Answer {
     /// The `Location` header, if any.
     pub location: Option<String>,
     pub body: serde_json::Value,
+    /// Every header of the answer.
+    pub headers: axum::http::HeaderMap,
 }
 
 impl Answer {
@@ -96,9 +98,10 @@ impl<S: Store> TestApi<S> {
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
         let (content_type, location) = (header("content-type").unwrap_or_default(), header("location"));
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-        Answer { status, content_type, location, body }
+        Answer { status, content_type, location, body, headers }
     }
 
     /// A JSON request as `user` (admin or not).

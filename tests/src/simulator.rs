@@ -157,6 +157,9 @@ pub struct Simulation<S: Store> {
     report: Report,
 }
 
+/// The user id of the admin who onboards the network.
+const ADMIN_USER: &str = "admin-1";
+
 /// The simulation's start: a fixed day, so a seed replays the same dates.
 fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
@@ -327,7 +330,7 @@ impl<S: Faulty> Simulation<S> {
     }
 
     async fn onboard_tree(&mut self) -> Result<(), String> {
-        let admin = Actor { user_id: UserId::parse("admin-1").unwrap(), email: None, admin: true };
+        let admin = Actor { user_id: UserId::parse(ADMIN_USER).unwrap(), email: None, admin: true };
         let total = DISTRIBUTORS * (1 + CHILDREN) + ALONE;
         for i in 0..total {
             let user = UserId::parse(format!("u{i:03}-s{}", self.report.seed)).unwrap();
@@ -939,13 +942,15 @@ impl<S: Faulty> Simulation<S> {
             return Err(format!("payment {key} credited {n} times in the network"));
         }
         // What each reseller reads names no one else: every user id and key of the run is
-        // a token of its own, looked up in what each reads.
+        // a token of its own, looked up in what each reads; the admin's user id is no
+        // reader's (an admin is `admin` to them).
         let owners: HashMap<&str, usize> = (0..self.users.len())
             .flat_map(|u| {
                 std::iter::once(self.users[u].as_str())
                     .chain(self.keys[u].iter().map(String::as_str))
                     .map(move |t| (t, u))
             })
+            .chain(std::iter::once((ADMIN_USER, usize::MAX - 1)))
             .collect();
         let foreign = |text: &str, reader: usize| {
             text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))

@@ -65,7 +65,9 @@ pub struct LedgerEntry {
     pub amount: i64,
     pub balance_after: i64,
     pub reason: Option<String>,
-    /// Who caused it: a user id, `webhook:<provider>`, `referral`...
+    /// Who caused it, as its reader may see them: the owner's own user id (its spends and
+    /// transfers), [`ADMIN_ACTOR`] for any admin, `reseller:<refid>` for another reseller,
+    /// `webhook:<provider>`, `referral`, `commission`, `expiry`; never another person's id.
     pub actor: String,
     pub idempotency_key: String,
     pub created_at: DateTime<Utc>,
@@ -84,6 +86,10 @@ pub struct LedgerEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_to: Option<RefId>,
 }
+
+/// How an entry names the admin who made it: by role only, since the partner reads it (the
+/// admin's user id goes to the log, the audit trail).
+pub const ADMIN_ACTOR: &str = "admin";
 
 /// The other side of a transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -66,19 +66,23 @@ pub async fn from_lambda_authorizer(mut request: Request, next: Next) -> Respons
 /// API Gateway hands claims over as strings; `cognito:groups` arrives as `[a b]`.
 fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Option<Claims> {
     let sub = raw.get("sub").filter(|s| !s.is_empty())?.clone();
-    let groups = raw
-        .get("cognito:groups")
-        .map(|g| {
-            g.trim_matches(|c| c == '[' || c == ']')
-                .split([' ', ','])
-                .map(|s| s.trim_matches('"').to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let groups = raw.get("cognito:groups").map(|g| group_names(g)).unwrap_or_default();
     let exp = raw.get("exp").and_then(|e| e.parse().ok()).unwrap_or(i64::MAX);
     let email_verified = raw.get("email_verified").is_some_and(|v| v == "true");
     Some(Claims { sub, email: raw.get("email").cloned(), email_verified, groups, exp })
+}
+
+/// The group names of a `cognito:groups` claim as API Gateway's authorizer hands it over:
+/// a JSON array (`["admin","support"]`), or the names in one pair of brackets separated by
+/// spaces (`[admin support]`), or bare. A Cognito group name has no whitespace, so a space
+/// is the only separator: a group named `support,admin` or `[admin]` stays whole and is
+/// never `admin`.
+pub fn group_names(claim: &str) -> Vec<String> {
+    if let Ok(names) = serde_json::from_str::<Vec<String>>(claim) {
+        return names;
+    }
+    let inner = claim.strip_prefix('[').and_then(|c| c.strip_suffix(']')).unwrap_or(claim);
+    inner.split_whitespace().map(ToString::to_string).collect()
 }
 
 /// The secret local tokens are signed with.

@@ -36,6 +36,36 @@ fn authorizer_groups_are_parsed() {
     assert_eq!(c.groups, vec!["admin", "partners"]);
 }
 
+/// Whether a caller whose `cognito:groups` claim reads `claim` is an admin.
+fn admin_by(claim: &str) -> bool {
+    let raw = [("sub", "u1"), ("cognito:groups", claim)].into_iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    claims_from_authorizer(&raw.collect()).unwrap().actor().unwrap().admin
+}
+
+#[test]
+fn the_admin_group_is_one_whole_group_named_admin_in_every_shape_of_the_claim() {
+    for claim in ["[admin]", "[partners admin]", r#"["admin"]"#, r#"["partners","admin"]"#, "admin"] {
+        assert!(admin_by(claim), "{claim} names the admin group");
+    }
+    for claim in [
+        "[support,admin]",
+        "support,admin",
+        r#"["support,admin"]"#,
+        "[[admin]]",
+        r#"["[admin]"]"#,
+        "[admins]",
+        "[Admin]",
+        r#"["Admin", "admins"]"#,
+        "[]",
+        "",
+    ] {
+        assert!(!admin_by(claim), "{claim} names no group called admin");
+    }
+    // A token's own claim (local tokens, Cognito's JSON) is matched whole as well.
+    let support = Claims { groups: vec!["support,admin".into(), "[admin]".into(), "Admin".into()], ..claims(i64::MAX) };
+    assert!(!support.actor().unwrap().admin);
+}
+
 #[test]
 fn only_a_verified_email_reaches_the_actor() {
     let raw = |verified: Option<&str>| {

@@ -61,13 +61,28 @@ impl<S: Store> HttpApp<S> {
 
 /// `api` as a Lambda function serves it: identity from API Gateway's JWT authorizer.
 pub fn lambda_router<S: Store>(api: Api<S>, app: Shared<S>) -> Router {
-    api.into_router(app).layer(axum::middleware::from_fn(identity::from_lambda_authorizer))
+    api.into_router(app)
+        .layer(axum::middleware::from_fn(identity::from_lambda_authorizer))
+        .layer(axum::middleware::map_response(private_answer))
 }
 
 /// Every route as the dev server serves it: identity from a local HS256 token.
 pub fn local_router<S: Store>(app: Shared<S>, jwt_secret: &[u8]) -> Router {
     let secret = identity::LocalJwtSecret(Arc::new(jwt_secret.to_vec()));
-    merged_router(app).layer(axum::middleware::from_fn_with_state(secret, identity::from_local_jwt))
+    merged_router(app)
+        .layer(axum::middleware::from_fn_with_state(secret, identity::from_local_jwt))
+        .layer(axum::middleware::map_response(private_answer))
+}
+
+/// Every API answer (a profile, a ledger, an error naming a refid) is a reseller's: no
+/// cache keeps it and no browser reads it as anything but what it says. Outermost, so the
+/// identity layer's 401s carry it too.
+async fn private_answer(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// A router under construction with the operations it serves.

@@ -1,5 +1,5 @@
 //! Ally's integration tests as one program (one link, one emulator per run), a module per
-//! concern. Support code (the emulator, fixtures, the fault-injecting store, typed HTTP
+//! concern. Support code (the emulator, fixtures, the fault injectors, typed HTTP
 //! helpers) lives in the `ally_tests` library beside it.
 
 mod alerts;
@@ -12,6 +12,7 @@ mod extremes;
 mod faults;
 mod filters;
 mod growth;
+mod hardening;
 mod holds;
 mod hostile;
 mod http;

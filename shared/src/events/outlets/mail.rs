@@ -191,13 +191,12 @@ pub async fn suppress<J: Jobs>(jobs: &J, address: &str, why: &str) -> Result<(),
     Ok(())
 }
 
-/// Text a partner chose (a company name) as mail may carry it: control characters (line
-/// breaks, escapes, bidirectional overrides' kin) removed, so it cannot start a header, a
-/// new line or a forged paragraph. Subjects never carry it at all.
+/// Text a partner chose (a company name) as mail may carry it: control and invisible
+/// characters (line breaks, escapes, bidirectional overrides) removed, so it cannot start a
+/// header, a new line or a forged paragraph, even if it was stored before names refused
+/// them. Subjects never carry it at all.
 pub fn plain(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-        .collect()
+    text.chars().filter(|c| !c.is_control() && !crate::domain::invisible(*c)).collect()
 }
 
 /// Escapes text for an HTML body.

@@ -7,12 +7,12 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::refid;
-use crate::domain::{EntryKind, IdempotencyKey, Note};
+use crate::domain::{ADMIN_ACTOR, EntryKind, IdempotencyKey, Note};
 use crate::http::extract::{AdminCaller, Body, Caller, RawBody, RequestKey};
 use crate::http::openapi::Access;
 use crate::http::{Api, ApiError, Operation, Shared, stripe, webhook};
 use crate::service::{
-    AdminTransferRequest, CreditReceipt, CreditRequest, Paid, ReversalReceipt, ReversalRequest, StripeAck,
+    Actor, AdminTransferRequest, CreditReceipt, CreditRequest, Paid, ReversalReceipt, ReversalRequest, StripeAck,
     TransferReceipt, TransferRequest,
 };
 use crate::store::Store;
@@ -109,7 +109,7 @@ async fn add<S: Store>(
 ) -> Result<Json<CreditReceipt>, ApiError> {
     let user = app.ally.user_by_refid(&refid(&id)?).await?;
     let key = IdempotencyKey::admin(&key);
-    Ok(Json(app.ally.add_credits(&user, request, EntryKind::Credit, &admin.user_id, &key).await?))
+    Ok(Json(app.ally.add_credits(&user, request, EntryKind::Credit, admin_actor(&admin, "credit"), &key).await?))
 }
 
 async fn reverse<S: Store>(
@@ -121,7 +121,7 @@ async fn reverse<S: Store>(
 ) -> Result<Json<ReversalReceipt>, ApiError> {
     let user = app.ally.user_by_refid(&refid(&id)?).await?;
     let key = IdempotencyKey::admin(&key);
-    Ok(Json(app.ally.reverse(&user, request, &admin.user_id, &key).await?))
+    Ok(Json(app.ally.reverse(&user, request, admin_actor(&admin, "reversal"), &key).await?))
 }
 
 async fn transfer<S: Store>(
@@ -141,7 +141,14 @@ async fn admin_transfer<S: Store>(
     Body(request): Body<AdminTransferRequest>,
 ) -> Result<Json<TransferReceipt>, ApiError> {
     let key = IdempotencyKey::admin(&key);
-    Ok(Json(app.ally.transfer_between(request, &admin.user_id, &key).await?))
+    Ok(Json(app.ally.transfer_between(request, admin_actor(&admin, "transfer"), &key).await?))
+}
+
+/// How the entries an admin makes name them: by role, since partners read them; which admin
+/// it was goes to the log.
+fn admin_actor(admin: &Actor, what: &'static str) -> &'static str {
+    tracing::info!(admin = %admin.user_id, what, "an admin moves credit");
+    ADMIN_ACTOR
 }
 
 async fn stripe_webhook<S: Store>(
