@@ -13,6 +13,7 @@
 //!   environment names (`ALLY_TABLE_NAME`, `ALLY_EVENT_BUS`, `ALLY_MAIL_FROM`, AWS
 //!   credentials); a message is deleted only once its work is done.
 
+mod guard;
 mod local_events;
 mod stripe_event;
 
@@ -111,7 +112,9 @@ async fn serve() -> Result<(), Failure> {
     let router = local_router(HttpApp::new(ally), jwt.bytes())
         .merge(local_events::routes(bus, outbox, jwt.clone()))
         .merge(pages);
+    let router = guard::own_address_only(router, addr);
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
+    println!("{}", guard::banner(addr));
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
     println!("  ALLY_STRIPE_WEBHOOK_SECRET={}  (try: cargo run -q -p ally-local -- stripe-event ...)", stripe.expose());

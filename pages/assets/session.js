@@ -76,12 +76,35 @@ async function finishCognito(code, state) {
   sessionStorage.setItem(KEY, (await response.json()).id_token);
 }
 
+/** What the page says of each error an OAuth 2.0 / OpenID Connect sign-in comes back with. */
+const SIGN_IN_ERRORS = {
+  access_denied: "Sign-in was cancelled or refused.",
+  login_required: "Sign in to continue.",
+  consent_required: "Sign-in needs your consent: sign in again.",
+  interaction_required: "Sign-in needs you: sign in again.",
+  invalid_request: "The sign-in request was not valid: sign in again.",
+  invalid_scope: "The sign-in asked for access it may not have: ask your administrator.",
+  unauthorized_client: "This page may not sign in this way: ask your administrator.",
+  unsupported_response_type: "This page may not sign in this way: ask your administrator.",
+  server_error: "The sign-in service failed: try again in a moment.",
+  temporarily_unavailable: "The sign-in service is busy: try again in a moment.",
+};
+
+/**
+ * The message for a sign-in that came back with `error`: a fixed text per known code, never
+ * text from the URL (anyone can send a link to this page with an `error_description` of their
+ * choosing; shown on this origin, it would read as ours).
+ */
+export function signInError(error) {
+  return Object.hasOwn(SIGN_IN_ERRORS, error) ? SIGN_IN_ERRORS[error] : "Sign-in failed: sign in again.";
+}
+
 /** The signed-in user's claims, or null after showing the sign-in (the page stops there). */
 export async function signedIn() {
   const params = new URLSearchParams(location.search);
   const message = $("#signin-message");
   if (config.signIn.mode === "cognito" && params.has("error")) {
-    message.textContent = `Sign-in failed: ${params.get("error_description") || params.get("error")}`;
+    message.textContent = signInError(params.get("error"));
     history.replaceState(null, "", location.pathname);
   }
   if (config.signIn.mode === "cognito" && params.has("code")) {

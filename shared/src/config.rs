@@ -97,6 +97,9 @@ pub struct Config {
     pub cognito_domain: Option<String>,
     /// The Cognito app client of the pages (`ALLY_COGNITO_CLIENT_ID`).
     pub cognito_client_id: Option<String>,
+    /// The https origins the pages may load a partner's logo from (`ALLY_LOGO_ORIGINS`,
+    /// separated by spaces or commas); none, any https origin.
+    pub logo_origins: Vec<String>,
 }
 
 impl Config {
@@ -188,6 +191,7 @@ impl Default for Config {
             poison_queue_url: None,
             cognito_domain: None,
             cognito_client_id: None,
+            logo_origins: Vec::new(),
         }
     }
 }
@@ -278,6 +282,12 @@ impl Config {
                 .map(|raw| https_origin("ALLY_COGNITO_DOMAIN", &raw))
                 .transpose()?,
             cognito_client_id: get("ALLY_COGNITO_CLIENT_ID"),
+            logo_origins: get("ALLY_LOGO_ORIGINS")
+                .unwrap_or_default()
+                .split([' ', ','])
+                .filter(|origin| !origin.trim().is_empty())
+                .map(|origin| https_origin("ALLY_LOGO_ORIGINS", origin))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

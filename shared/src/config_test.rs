@@ -34,6 +34,8 @@ fn a_bad_value_names_its_variable() {
         ("ALLY_CURRENCY", "JPY:one"),
         ("ALLY_COGNITO_DOMAIN", "http://ally.auth.example"),
         ("ALLY_COGNITO_DOMAIN", "https://ally.auth.example; script-src *"),
+        ("ALLY_LOGO_ORIGINS", "https://cdn.example.com http://plain.example"),
+        ("ALLY_LOGO_ORIGINS", "https://cdn.example.com; script-src *"),
     ] {
         let err = with(&[(var, value)]).unwrap_err();
         assert_eq!(err.variable, var);
@@ -56,6 +58,13 @@ fn overrides_are_read() {
 fn the_cognito_domain_is_an_https_origin() {
     let c = with(&[("ALLY_COGNITO_DOMAIN", "https://ally.auth.eu-west-1.amazoncognito.com/")]).unwrap();
     assert_eq!(c.cognito_domain.as_deref(), Some("https://ally.auth.eu-west-1.amazoncognito.com"));
+}
+
+#[test]
+fn the_logos_origins_are_https_origins() {
+    let c = with(&[("ALLY_LOGO_ORIGINS", "https://cdn.example.com, https://logos.example.org:8443/")]).unwrap();
+    assert_eq!(c.logo_origins, vec!["https://cdn.example.com", "https://logos.example.org:8443"]);
+    assert!(with(&[]).unwrap().logo_origins.is_empty(), "none: any https origin");
 }
 
 #[test]

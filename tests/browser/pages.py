@@ -388,6 +388,20 @@ def main():
         partner.find_element(By.ID, "sign-out").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "local-signin").is_displayed(), "the sign-in form")
         screenshot(partner, "sign-in")
+        # A sign-in that comes back with an error shows a fixed message of the page's own,
+        # never the text a link put in the URL (which would read as ours on this origin).
+        phishing = "Your account is locked. Call +1 555 0100 to unlock it"
+        shown = partner.execute_async_script(
+            """const [description, done] = arguments;
+               import("ally/session").then(m => done([
+                 m.signInError("access_denied"), m.signInError("server_error"),
+                 m.signInError(description), m.signInError("toString"), m.signInError("__proto__")]));""",
+            phishing,
+        )
+        check(shown[0] == "Sign-in was cancelled or refused.", f"access_denied: {shown[0]}")
+        check(shown[1].startswith("The sign-in service failed"), f"server_error: {shown[1]}")
+        check(all("locked" not in m and "555" not in m for m in shown), f"no text from the URL: {shown}")
+        check(shown[2] == shown[3] == shown[4] == "Sign-in failed: sign in again.", f"unknown codes: {shown}")
         # Long after both clicks were answered: still one top-up of 500.
         ledger = api("GET", "/resellers/me/transactions?limit=100", token("partner-1"))["items"]
         check(len([e for e in ledger if e["kind"] == "credit" and e["amount"] == 500]) == 1, "one top-up in the end")

@@ -74,7 +74,17 @@ fn escape_attribute(text: &str) -> String {
 struct Page {
     html: String,
     csp: HeaderValue,
+    /// Whether browsers are told to come back over https only: when the pages' public URL
+    /// is https (a deployment), never for the dev server's http.
+    hsts: bool,
 }
+
+/// What no page uses: the browser's sensors, camera, microphone, location, payment and USB.
+const PERMISSIONS_POLICY: &str =
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
+
+/// A year, with the subdomains: a deployment's pages are https only.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 fn render(template: &str, script: &str, config: &Config) -> Page {
     let hashed = &*HASHED;
@@ -93,15 +103,16 @@ fn render(template: &str, script: &str, config: &Config) -> Page {
         hashed.url[script],
     );
     let cognito = config.cognito_domain.as_deref().unwrap_or("");
+    let logos = if config.logo_origins.is_empty() { "https:".to_string() } else { config.logo_origins.join(" ") };
     let csp = format!(
         "default-src 'self'; script-src 'self' 'sha256-{map_hash}'; style-src 'self'; \
-         img-src 'self' https: data:; connect-src 'self' {cognito}; form-action 'self' {cognito}; \
+         img-src 'self' {logos} data:; connect-src 'self' {cognito}; form-action 'self' {cognito}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     let html = template.replace("<!-- ally:head -->", &head).replace("<!-- ally:signin -->", SIGN_IN_HTML.trim());
     // A domain that cannot sit in a header fails closed: nothing but the page itself.
     let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-    Page { html, csp }
+    Page { html, csp, hsts: config.public_url.starts_with("https://") }
 }
 
 fn page_response(page: &Page) -> Response {
@@ -111,6 +122,12 @@ fn page_response(page: &Page) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CONTENT_SECURITY_POLICY, page.csp.clone());
+    headers.insert("permissions-policy", HeaderValue::from_static(PERMISSIONS_POLICY));
+    // Another window a page opens (a Payment Link) or that opened it gets no handle on it.
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if page.hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     response
 }
 

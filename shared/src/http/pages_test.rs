@@ -63,3 +63,28 @@ fn cognito_sign_in_is_offered_only_when_configured() {
         render(ADMIN_HTML, "admin.js", &config).csp.to_str().unwrap().contains("connect-src 'self' https://ally.auth")
     );
 }
+
+#[tokio::test]
+async fn pages_send_hsts_only_over_https_and_always_their_other_guards() {
+    for (public_url, hsts) in [("https://partners.example.com", true), ("http://127.0.0.1:3000", false)] {
+        let config = Config { public_url: public_url.into(), ..Config::default() };
+        let router = router(&config);
+        for path in [dashboard_path(&config).as_str(), REPORTS] {
+            let (_, headers, _) = get(&router, path).await;
+            assert_eq!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_some(), hsts, "{public_url}{path}");
+            assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+            assert!(headers["permissions-policy"].to_str().unwrap().contains("camera=()"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_logos_origins_narrow_img_src_when_configured() {
+    let csp = |config: &Config| {
+        let page = render(PARTNER_HTML, "partner.js", config);
+        page.csp.to_str().unwrap().to_string()
+    };
+    assert!(csp(&Config::default()).contains("img-src 'self' https: data:"));
+    let config = Config { logo_origins: vec!["https://cdn.example.com".into()], ..Config::default() };
+    assert!(csp(&config).contains("img-src 'self' https://cdn.example.com data:"), "{}", csp(&config));
+}

@@ -20,6 +20,8 @@ struct DevServer {
     child: Child,
     port: u16,
     admin_token: String,
+    /// What it printed up to its admin token: the banner.
+    banner: String,
 }
 
 impl DevServer {
@@ -38,9 +40,11 @@ impl DevServer {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut port, mut admin_token) = (None, None);
+        let (mut port, mut admin_token, mut banner) = (None, None, String::new());
         for line in lines.by_ref() {
             let line = line.unwrap();
+            banner.push_str(&line);
+            banner.push('\n');
             if let Some(served) = line.strip_prefix("Ally dev server on http://127.0.0.1:") {
                 port = served.split_whitespace().next().and_then(|p| p.parse().ok());
             }
@@ -54,6 +58,7 @@ impl DevServer {
             child,
             port: port.expect("the server prints the port it serves"),
             admin_token: admin_token.expect("the server prints an admin token"),
+            banner,
         }
     }
 
@@ -209,4 +214,47 @@ fn the_dev_server_serves_every_route_and_keeps_its_data() {
     assert_eq!(me["balance"], 1_650, "the Stripe payment credited");
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// A web page the developer visits cannot use the dev server: a request naming another host
+/// (DNS rebinding) is refused with 421, and a body not sent as JSON (a form's or a "simple"
+/// cross-site POST's `text/plain`) with 415, so neither mints an admin token; the banner
+/// says so. Its own names, `127.0.0.1` and `localhost` on its port, are answered.
+#[test]
+fn the_dev_server_answers_only_its_own_host_and_json_bodies() {
+    let data = std::env::temp_dir().join(format!("ally-guard-{}", ulid::Ulid::new()));
+    let server = DevServer::start(&data);
+    let port = server.port;
+    let promise = format!("answers only http://127.0.0.1:{port} and http://localhost:{port}");
+    assert!(server.banner.contains(&promise), "the banner says what it answers: {}", server.banner);
+    let own = format!("localhost:{port}");
+    for host in ["evil.example", "evil.example:80", "127.0.0.1", "localhost", "127.0.0.1.evil.example"] {
+        let (status, body) = ally_tests::http_request(port, "GET", "/health", &[("Host", host)], "");
+        assert_eq!(status, 421, "Host {host}: {body}");
+        assert!(body.contains("wrong_host"), "{body}");
+    }
+    for host in [own.as_str(), &format!("127.0.0.1:{port}"), &format!("LOCALHOST:{port}")] {
+        assert_eq!(ally_tests::http_request(port, "GET", "/health", &[("Host", host)], "").0, 200, "Host {host}");
+    }
+
+    let sign_in = r#"{"user_id": "intruder", "admin": true}"#;
+    for declared in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let (status, body) =
+            ally_tests::http_request(port, "POST", "/_local/sign-in", &[("Content-Type", declared)], sign_in);
+        assert_eq!(status, 415, "{declared}: {body}");
+        assert!(!body.contains("token"), "no token for {declared}: {body}");
+    }
+    let (status, body) = ally_tests::http_request(
+        port,
+        "POST",
+        "/_local/sign-in",
+        &[("Host", "evil.example"), ("Content-Type", "application/json")],
+        sign_in,
+    );
+    assert_eq!(status, 421, "{body}");
+    let json = [("Content-Type", "application/json; charset=utf-8")];
+    let (status, body) = ally_tests::http_request(port, "POST", "/_local/sign-in", &json, sign_in);
+    assert_eq!(status, 200, "its own page signs in: {body}");
+    server.stop();
+    let _ = std::fs::remove_dir_all(data);
 }
