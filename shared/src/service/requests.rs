@@ -24,6 +24,10 @@ pub struct NewReseller {
     /// The reseller it sits under (admin only).
     #[serde(default)]
     pub parent_refid: Option<RefId>,
+    /// An invite a partner handed out (`GET /resellers/me/invite`): you join under that
+    /// partner. Only for onboarding yourself.
+    #[serde(default)]
+    pub invited_by: Option<String>,
 }
 
 pub use crate::domain::MetadataPatch;
@@ -177,6 +181,14 @@ pub struct BulkRequest {
 impl NewReseller {
     /// Onboarding of the caller at the default tier, with nothing but a company name.
     pub fn new(company: CompanyName) -> Self {
-        Self { company, tier: None, user_id: None, email: None, metadata: BTreeMap::new(), parent_refid: None }
+        Self {
+            company,
+            tier: None,
+            user_id: None,
+            email: None,
+            metadata: BTreeMap::new(),
+            parent_refid: None,
+            invited_by: None,
+        }
     }
 }

@@ -11,17 +11,54 @@ use crate::domain::{
     Alerts, AllyError, Email, Guard, HoldReason, LedgerEntry, Lots, Metadata, RefId, Reseller, Status, UserId,
     check_metadata, merge_metadata,
 };
-use crate::store::{Page, PageRequest, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
+use crate::store::{Page, PageRequest, ParentLink, ProfileUpdate, ResellerFilter, Store, StoreError, Taken};
 
 /// How many refids a process remembers before it starts over: 10,000 pairs are well under
 /// a megabyte, more than the partners a warm function meets between cold starts.
 const KNOWN_REFIDS: usize = 10_000;
 
 impl<S: Store> Ally<S> {
+    /// Onboards the caller under `inviter`, the partner whose invite it followed (checked by
+    /// the caller of this method): as [`Ally::onboard`] of oneself, with that parent, which
+    /// must be active and have room below it in the tree.
+    #[instrument(skip(self, request), fields(actor = %actor.user_id))]
+    pub async fn onboard_invited(
+        &self,
+        actor: &Actor,
+        mut request: NewReseller,
+        inviter: RefId,
+    ) -> Result<Reseller, AllyError> {
+        if request.user_id.as_ref().is_some_and(|u| *u != actor.user_id) {
+            return Err(AllyError::Forbidden("an invite onboards only yourself"));
+        }
+        let link = self.parent_link(None, &inviter).await?;
+        if self.find_by_user(&link.parent).await?.status != Status::Active {
+            return Err(AllyError::validation("the partner who invited you cannot take sub-resellers now"));
+        }
+        request.parent_refid = None;
+        self.insert_new(actor, request, Some(link)).await
+    }
+
     /// Onboards a reseller: self-service for the caller, or by an admin for anyone at any
     /// tier. One reseller per user; the refid is unique (a collision draws another).
     #[instrument(skip(self, request), fields(actor = %actor.user_id))]
     pub async fn onboard(&self, actor: &Actor, request: NewReseller) -> Result<Reseller, AllyError> {
+        let parent = match &request.parent_refid {
+            Some(_) if !actor.admin => return Err(AllyError::Forbidden("only an admin may choose a parent")),
+            Some(refid) => Some(self.parent_link(None, refid).await?),
+            None => None,
+        };
+        self.insert_new(actor, request, parent).await
+    }
+
+    /// The new reseller `request` asks for, under `parent`, written once with a refid of its
+    /// own.
+    async fn insert_new(
+        &self,
+        actor: &Actor,
+        request: NewReseller,
+        parent: Option<ParentLink>,
+    ) -> Result<Reseller, AllyError> {
         let user_id = match request.user_id {
             Some(other) if other != actor.user_id && !actor.admin => {
                 return Err(AllyError::Forbidden("only an admin may onboard another user"));
@@ -47,11 +84,6 @@ impl<S: Store> Ally<S> {
             }
             Some(email) => Some(email),
             None if user_id == actor.user_id => verified()?,
-            None => None,
-        };
-        let parent = match &request.parent_refid {
-            Some(_) if !actor.admin => return Err(AllyError::Forbidden("only an admin may choose a parent")),
-            Some(refid) => Some(self.parent_link(None, refid).await?),
             None => None,
         };
         let now = self.now();

@@ -175,6 +175,10 @@ async fn http_functions(actions: &Actions, store: DynamoStore) -> BTreeMap<Strin
         r.send(o, "GET", path, &p, None, Value::Null).await;
     }
     r.send(o, "GET", "/resellers/me/sub-resellers", &p, None, Value::Null).await;
+    let invite = r.send(o, "GET", "/resellers/me/invite", &p, None, Value::Null).await;
+    let newcomer = r.api.token("newcomer", false);
+    let joined = json!({"company": "Invited", "invited_by": invite.body["invited_by"]});
+    r.send(o, "POST", "/resellers", &newcomer, None, joined).await;
     r.send(o, "GET", &format!("/resellers/{refid}/sub-resellers"), &admin, None, Value::Null).await;
     r.send(o, "PUT", "/resellers/me/alerts", &p, None, json!({"thresholds": [100], "runway_days": 10})).await;
     r.send(o, "GET", "/resellers/me/alerts", &p, None, Value::Null).await;

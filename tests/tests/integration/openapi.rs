@@ -12,6 +12,7 @@ use ally_tests::TestApi;
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/resellers"),
     ("get", "/resellers/me"),
+    ("get", "/resellers/me/invite"),
     ("get", "/resellers/me/stats"),
     ("get", "/resellers/me/transactions"),
     ("get", "/resellers/me/lots"),

@@ -87,6 +87,7 @@ async fn onboarding_rules<S: Store>(store: S) {
         email: Some(email("billing@plat.example")),
         metadata: Default::default(),
         parent_refid: None,
+        invited_by: None,
     };
     let p = ally.onboard(&admin(), by_admin).await.unwrap();
     assert_eq!((p.tier, p.email.as_deref()), (Tier::Platinum, Some("billing@plat.example")));

@@ -1,4 +1,4 @@
-//! The reseller tree: parents set by an admin or by a referral, never a cycle,
+//! The reseller tree: parents set by an admin, by a partner's invite or by a referral, never a cycle,
 //! never deeper than `ALLY_MAX_DEPTH`, a refused move changing nothing; a parent sees its
 //! children's figures; on both stores.
 
@@ -254,3 +254,88 @@ on_both_stores!(
     a_parent_sees_its_children_figures_and_a_child_its_parent_only,
     a_referral_puts_the_recruit_under_its_referrer,
 );
+
+/// A partner hands out an invite; whoever signs up with it joins under that partner, once
+/// and only for itself. An invite that was not issued (another refid, a changed seal, a
+/// bare refid) is refused with 422 and creates no one; so is one from a suspended partner
+/// or one that would make the tree too deep; naming a parent directly stays an admin's.
+#[tokio::test]
+async fn a_partner_invites_a_new_partner_under_itself() {
+    use serde_json::json;
+    let api = super::http::api();
+    let (p, p_refid) = api.partner("inviter", "gold", 0).await;
+    let (_, other_refid) = api.partner("other", "gold", 0).await;
+    let invite = api.call("GET", "/resellers/me/invite", Some(&p), None).await;
+    assert_eq!(invite.status, 200, "{invite:?}");
+    let sealed = invite.body["invited_by"].as_str().unwrap().to_string();
+    let link = invite.body["link"].as_str().unwrap();
+    assert!(link.ends_with(&format!("/partner/dashboard?invited_by={sealed}")), "{link}");
+    let nobody = api.token("nobody", false);
+    assert_eq!(api.call("GET", "/resellers/me/invite", Some(&nobody), None).await.status, 404, "no partner, no invite");
+
+    let (_, tag) = sealed.split_once('.').unwrap();
+    let flipped = format!("{}{}", &tag[..tag.len() - 1], if tag.ends_with('A') { 'B' } else { 'A' });
+    for forged in [format!("{other_refid}.{tag}"), format!("{p_refid}.{flipped}"), p_refid.clone(), String::new()] {
+        let body = json!({"company": "Forger", "invited_by": forged});
+        let refused = api.call("POST", "/resellers", Some(&api.token("forger", false)), Some(body)).await;
+        ally_tests::assert_problem(&refused, 422, "validation_failed", &forged);
+        assert!(refused.body["detail"].as_str().unwrap().contains("invite is not valid"), "{refused:?}");
+    }
+    let for_another = json!({"company": "Sneaky", "invited_by": sealed, "user_id": "someone-else"});
+    let refused = api.call("POST", "/resellers", Some(&api.token("sneaky", false)), Some(for_another)).await;
+    assert_eq!(refused.status, 403, "an invite onboards only yourself: {refused:?}");
+    for user in ["forger", "sneaky", "someone-else"] {
+        let admin = api.token("admin", true);
+        let none = api.call("GET", &format!("/resellers?user_id={user}"), Some(&admin), None).await;
+        assert_eq!(none.status, 404, "{user} was not onboarded");
+    }
+
+    let newcomer = api.token("newcomer", false);
+    let joined =
+        api.call("POST", "/resellers", Some(&newcomer), Some(json!({"company": "New Co", "invited_by": sealed}))).await;
+    assert_eq!(joined.status, 201, "{joined:?}");
+    assert_eq!(joined.body["parent"]["refid"], p_refid.as_str());
+    let children = api.call("GET", "/resellers/me/sub-resellers", Some(&p), None).await;
+    assert_eq!(children.body["items"][0]["company"], "New Co", "{children:?}");
+    let again =
+        api.call("POST", "/resellers", Some(&newcomer), Some(json!({"company": "Twice", "invited_by": sealed}))).await;
+    assert_eq!(again.status, 409, "one account per user");
+
+    // Under a suspended partner, and three levels deep (the default maximum), no one joins.
+    let admin = api.token("admin", true);
+    let child_invite = api.call("GET", "/resellers/me/invite", Some(&newcomer), None).await.body["invited_by"].clone();
+    let third = api
+        .call(
+            "POST",
+            "/resellers",
+            Some(&api.token("third", false)),
+            Some(json!({"company": "Third", "invited_by": child_invite})),
+        )
+        .await;
+    assert_eq!(third.status, 201, "{third:?}");
+    let third_invite =
+        api.call("GET", "/resellers/me/invite", Some(&api.token("third", false)), None).await.body["invited_by"]
+            .clone();
+    let fourth = api
+        .call(
+            "POST",
+            "/resellers",
+            Some(&api.token("fourth", false)),
+            Some(json!({"company": "Fourth", "invited_by": third_invite})),
+        )
+        .await;
+    ally_tests::assert_problem(&fourth, 422, "validation_failed", "too deep");
+    api.call("PATCH", &format!("/resellers/{p_refid}"), Some(&admin), Some(json!({"status": "suspended"}))).await;
+    let late = api
+        .call(
+            "POST",
+            "/resellers",
+            Some(&api.token("late", false)),
+            Some(json!({"company": "Late", "invited_by": sealed})),
+        )
+        .await;
+    ally_tests::assert_problem(&late, 422, "validation_failed", "a suspended inviter");
+    assert!(late.body["detail"].as_str().unwrap().contains("cannot take sub-resellers"), "{late:?}");
+    let direct = json!({"company": "Direct", "parent_refid": other_refid});
+    assert_eq!(api.call("POST", "/resellers", Some(&api.token("direct", false)), Some(direct)).await.status, 403);
+}

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{LIST_QUERY, PageBody, refid, sealed_page};
-use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, Reseller, Status, Tier, TopUpRule, UserId};
+use crate::domain::{Alerts, AllyError, LedgerEntry, Lot, RefId, Reseller, Status, Tier, TopUpRule, UserId};
 use crate::http::extract::{AdminCaller, Body, Caller, ListParams};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{
@@ -24,6 +24,12 @@ pub const ONBOARD: Operation = Operation::post::<Reseller>(
 .body::<NewReseller>()
 .created()
 .errors(&[403, 409]);
+pub const INVITE: Operation = Operation::get::<Invite>(
+    "/resellers/me/invite",
+    "myInvite",
+    "An invite for a new partner to join under you: the value for `invited_by` and a sign-up link",
+)
+.errors(&[404]);
 pub const ME: Operation =
     Operation::get::<Profile>("/resellers/me", "me", "Your profile, tier, balance, what you may spend and metadata")
         .errors(&[404]);
@@ -139,6 +145,7 @@ pub const TAG: &str = "onboarding";
 /// What it serves, in the order [`api`] routes it.
 pub const OPERATIONS: &[Operation] = &[
     ONBOARD,
+    INVITE,
     ME,
     STATS,
     TRANSACTIONS,
@@ -161,6 +168,7 @@ pub const OPERATIONS: &[Operation] = &[
 pub fn api<S: Store>() -> Api<S> {
     Api::new(TAG)
         .route(ONBOARD, onboard::<S>)
+        .route(INVITE, invite::<S>)
         .route(ME, me::<S>)
         .route(STATS, stats::<S>)
         .route(TRANSACTIONS, transactions::<S>)
@@ -251,9 +259,39 @@ async fn reseller_sub_resellers<S: Store>(
 async fn onboard<S: Store>(
     State(app): State<Shared<S>>,
     Caller(actor): Caller,
-    Body(request): Body<NewReseller>,
+    Body(mut request): Body<NewReseller>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, Json(app.ally.onboard(&actor, request).await?)))
+    let created = match request.invited_by.take() {
+        Some(invite) => {
+            let refid =
+                app.cursors.open(INVITE_SCOPE, &invite).ok().and_then(|refid| RefId::parse(refid).ok()).ok_or_else(
+                    || ApiError::validation("this invite is not valid: ask the partner who invited you for its link"),
+                )?;
+            app.ally.onboard_invited(&actor, request, refid).await?
+        }
+        None => app.ally.onboard(&actor, request).await?,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// What an invite is sealed for: a partner's refid, given to whoever it invites.
+const INVITE_SCOPE: &str = "invite";
+
+/// A partner's invite: `invited_by` for `POST /resellers`, and the dashboard link that
+/// carries it.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Invite {
+    /// The partner's refid, sealed so that no one can name another partner as their parent.
+    pub invited_by: String,
+    /// The partner dashboard with the invite: a new partner signs in there and joins under you.
+    pub link: String,
+}
+
+async fn invite<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Invite>, ApiError> {
+    let me = app.ally.find_by_user(&actor.user_id).await?;
+    let invited_by = app.cursors.seal(INVITE_SCOPE, me.refid.as_str());
+    let link = format!("{}?invited_by={invited_by}", app.ally.config().dashboard_link());
+    Ok(Json(Invite { invited_by, link }))
 }
 
 async fn me<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Profile>, ApiError> {
