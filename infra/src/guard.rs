@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ally::http::ApiError;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,14 +43,23 @@ fn json_or_empty(headers: &HeaderMap) -> bool {
 }
 
 async fn guard(State(hosts): State<Arc<Vec<String>>>, request: Request, next: Next) -> Response {
+    let refused =
+        |status, code, detail: String| ally::http::private_answer(ApiError::new(status, code, detail).into_response());
+    // Another machine could name any host: only this one is served, whatever the address
+    // bound (a server bound to 0.0.0.0 would otherwise mint admin tokens for the network).
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
+    if peer.is_some_and(|ip| !ip.is_loopback()) {
+        let detail = "the dev server answers requests from this machine only".to_string();
+        return refused(StatusCode::FORBIDDEN, "not_this_machine", detail).await;
+    }
     let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !hosts.iter().any(|own| own.eq_ignore_ascii_case(host)) {
-        let detail = format!("this dev server answers only {}; the request named host `{host}`", hosts.join(", "));
-        return ApiError::new(StatusCode::MISDIRECTED_REQUEST, "wrong_host", detail).into_response();
+        let detail = "this dev server answers only requests to its own address (127.0.0.1 or localhost, on its port)";
+        return refused(StatusCode::MISDIRECTED_REQUEST, "wrong_host", detail.to_string()).await;
     }
     if !json_or_empty(request.headers()) {
-        let detail = "a request body must be sent as application/json";
-        return ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail).into_response();
+        let detail = "a request body must be sent as application/json".to_string();
+        return refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail).await;
     }
     next.run(request).await
 }
@@ -64,7 +73,12 @@ pub fn own_address_only(router: Router, addr: SocketAddr) -> Router {
 /// What the banner says of it.
 pub fn banner(addr: SocketAddr) -> String {
     format!(
-        "  answers only http://127.0.0.1:{port} and http://localhost:{port} (any other Host: 421), bodies only as application/json (else 415)",
+        "  answers only http://127.0.0.1:{port} and http://localhost:{port} from this machine (any other Host: 421), \
+         bodies only as application/json (else 415)",
         port = addr.port()
     )
 }
+
+#[cfg(test)]
+#[path = "guard_test.rs"]
+mod tests;

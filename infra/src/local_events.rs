@@ -32,7 +32,8 @@ struct SignIn {
 }
 
 async fn sign_in(State(local): State<Local>, Body(who): Body<SignIn>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(serde_json::json!({"token": crate::token(&local.jwt, &who.user_id, who.admin, None, 12)})))
+    let email = crate::default_email(&who.user_id);
+    Ok(Json(serde_json::json!({"token": crate::token(&local.jwt, &who.user_id, who.admin, email, 12)})))
 }
 
 async fn put_event(

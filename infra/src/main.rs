@@ -2,7 +2,7 @@
 //!
 //! - `ally-local serve` — every route on `ALLY_LOCAL_ADDR` (127.0.0.1:3000) over the embedded
 //!   store kept in `ALLY_LOCAL_DATA` (`.ally/`), identity from local HS256 tokens.
-//! - `ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]` — a token
+//! - `ally-local token <user_id> [--admin] [--email <address> | --no-email] [--hours <n>]` — a token
 //!   signed with the dev server's secret.
 //! - `ally-local stripe-event <type> --refid <refid> --amount <n>` — a Stripe event signed
 //!   with the dev server's Stripe secret, sent to its `/webhooks/stripe`.
@@ -77,6 +77,15 @@ fn config_with_secrets() -> Result<Config, Failure> {
     Ok(config)
 }
 
+/// The address a local token carries unless told otherwise, so that mail (alerts,
+/// statements) reaches the outbox: the user id if it is an address, else
+/// `<user id>@ally.local`.
+fn default_email(user_id: &str) -> Option<String> {
+    [user_id.to_string(), format!("{user_id}@ally.local")]
+        .into_iter()
+        .find(|candidate| ally::domain::Email::parse(candidate.as_str()).is_ok())
+}
+
 fn token(secret: &Secret, user_id: &str, admin: bool, email: Option<String>, hours: i64) -> String {
     let claims = Claims {
         sub: user_id.to_string(),
@@ -110,7 +119,10 @@ async fn serve() -> Result<(), Failure> {
     let change_feed = tokio::spawn(run_change_feed(ally.clone(), bus.clone(), parked, feed));
     let sweeper = tokio::spawn(sweep_every_minute(ally.clone()));
     let router = local_router(HttpApp::new(ally), jwt.bytes())
-        .merge(local_events::routes(bus, outbox, jwt.clone()))
+        .merge(
+            local_events::routes(bus, outbox, jwt.clone())
+                .layer(axum::middleware::map_response(ally::http::private_answer)),
+        )
         .merge(pages);
     let router = guard::own_address_only(router, addr);
     println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
@@ -121,7 +133,8 @@ async fn serve() -> Result<(), Failure> {
     println!("  admin token (24 h): {}", token(&jwt, "admin", true, Some("admin@ally.local".into()), 24));
     println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
     println!("  pages: {dashboard} and http://{addr}{}", ally::http::pages::REPORTS);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+    let served = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, served).with_graceful_shutdown(shutdown()).await?;
     // The change feed's reactions stop, then the store file gets the last writes (it is
     // otherwise rewritten shortly after them).
     sweeper.abort();
@@ -160,17 +173,18 @@ async fn shutdown() {
 }
 
 fn mint(args: &[String]) -> Result<(), Failure> {
-    let usage = "usage: ally-local token <user_id> [--admin] [--email <address>] [--hours <n>]";
+    let usage = "usage: ally-local token <user_id> [--admin] [--email <address> | --no-email] [--hours <n>]";
     let user_id = args.first().filter(|a| !a.starts_with("--")).ok_or(usage)?;
     ally::domain::UserId::parse(user_id.as_str())?;
     let mut admin = false;
-    let mut email = None;
+    let mut email = default_email(user_id);
     let mut hours = 24;
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         match flag.as_str() {
             "--admin" => admin = true,
             "--email" => email = Some(rest.next().ok_or(usage)?.clone()),
+            "--no-email" => email = None,
             "--hours" => hours = rest.next().ok_or(usage)?.parse().map_err(|_| usage)?,
             _ => return Err(usage.into()),
         }

@@ -3,7 +3,7 @@
 import { call, newKey } from "ally/api";
 import { barChart } from "ally/chart";
 import { loadAlerts, loadAutoTopUp, wireAlerts, wireAutoTopUp } from "ally/alerts";
-import { signedIn } from "ally/session";
+import { INVITE, signedIn } from "ally/session";
 import { $, config, credits, daysAgo, explain, fillTable, h, notify } from "ally/ui";
 
 const state = { me: null, products: [], clients: [], children: [], cursor: null };
@@ -48,7 +48,6 @@ async function loadWallet() {
       : `about ${credits(me.runway_days)} days at your spending of the last 30 days`;
   $("#parent").textContent = me.parent ? `${me.parent.company} (${me.parent.refid})` : "";
   $("#parent-line").hidden = !me.parent;
-  $("#invite-link").textContent = `${location.origin}${location.pathname}?invited_by=${me.refid}`;
   // Stripe's Payment Link, told who pays: the payment comes back through the Stripe webhook.
   if (config.paymentLink) {
     const buy = new URL(config.paymentLink);
@@ -393,13 +392,57 @@ function wireBulk() {
   });
 }
 
+/** The invite link to hand out: the API seals it, so no one can name another partner. */
+async function loadInvite() {
+  $("#invite-link").textContent = (await call("GET", "/resellers/me/invite")).link;
+}
+
+/**
+ * A signed-in user without an account sees only the sign-up card; with an invite in the
+ * link (`invited_by`), the account joins under the partner who sent it. Once created, the
+ * page reloads as the dashboard.
+ */
+function showSignUp(claims) {
+  for (const section of document.querySelectorAll("main > section:not(#signup), main > nav, main > .group")) section.hidden = true;
+  $("#signup").hidden = false;
+  const invite = new URLSearchParams(location.search).get("invited_by") || sessionStorage.getItem(INVITE);
+  // Only a refid is shown from the link (ten letters and digits): no one can put words of
+  // their own on this page through it.
+  const inviter = (invite || "").split(".")[0];
+  if (invite && /^[0-9A-Z]{10}$/.test(inviter)) {
+    $("#signup-inviter").textContent = inviter;
+    $("#signup-invite").hidden = false;
+  }
+  const form = $("#signup-form");
+  if (claims.email) form.email.value = claims.email;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { company: form.company.value.trim() };
+    if (form.email.value.trim()) body.email = form.email.value.trim();
+    if (invite) body.invited_by = invite;
+    form.querySelector("button").disabled = true;
+    try {
+      await call("POST", "/resellers", { body });
+      sessionStorage.removeItem(INVITE);
+      history.replaceState(null, "", location.pathname);
+      location.reload();
+    } catch (problem) {
+      form.querySelector("button").disabled = false;
+      // The server's own words: they say what to change (an invite, the address).
+      notify("#signup-message", problem.message || explain(problem), "error");
+    }
+  });
+  document.body.dataset.ready = "true";
+}
+
 async function main() {
-  if (!(await signedIn())) return;
+  const claims = await signedIn();
+  if (!claims) return;
   try {
     await loadWallet();
   } catch (problem) {
-    const text = problem.status === 404 ? "You have no partner account yet: ask an administrator to onboard you." : explain(problem);
-    notify("#profile-message", text, "error");
+    if (problem.status === 404) return showSignUp(claims);
+    notify("#profile-message", explain(problem), "error");
     return;
   }
   wireProvision();
@@ -413,7 +456,7 @@ async function main() {
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
-  await Promise.all([loadHolds(), loadLots(), loadSubResellers(), loadAlerts(), loadAutoTopUp()]);
+  await Promise.all([loadHolds(), loadLots(), loadSubResellers(), loadInvite(), loadAlerts(), loadAutoTopUp()]);
   document.body.dataset.ready = "true";
 }
 

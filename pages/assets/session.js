@@ -4,6 +4,8 @@
 import { config, $ } from "ally/ui";
 
 const KEY = "ally.token";
+/** Where an invite waits, in this tab, until its user has signed in and signed up. */
+export const INVITE = "ally.invite";
 
 export function token() {
   return sessionStorage.getItem(KEY) || "";
@@ -103,6 +105,8 @@ export function signInError(error) {
 export async function signedIn() {
   const params = new URLSearchParams(location.search);
   const message = $("#signin-message");
+  // An invite outlives the sign-in's round trip (Cognito's redirect drops the query).
+  if (params.has("invited_by")) sessionStorage.setItem(INVITE, params.get("invited_by"));
   if (config.signIn.mode === "cognito" && params.has("error")) {
     message.textContent = signInError(params.get("error"));
     history.replaceState(null, "", location.pathname);
@@ -130,6 +134,8 @@ export async function signedIn() {
   } else {
     const form = $("#local-signin");
     form.hidden = false;
+    // The admin reports are for admins: their sign-in starts as one.
+    form.admin.checked = location.pathname === config.reports;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const response = await fetch("/_local/sign-in", {
@@ -143,7 +149,7 @@ export async function signedIn() {
         return;
       }
       sessionStorage.setItem(KEY, answer.token);
-      location.assign(location.pathname);
+      location.assign(location.pathname + location.search);
     });
     form.user.focus();
   }

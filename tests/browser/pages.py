@@ -87,8 +87,11 @@ def sign_in(driver, page, user, admin=False):
     driver.get(BASE + page)
     form = wait_for(driver, lambda d: d.find_element(By.ID, "local-signin").is_displayed() and d.find_element(By.ID, "local-signin"), "the sign-in form")
     form.find_element(By.NAME, "user").send_keys(user)
-    if admin:
-        form.find_element(By.NAME, "admin").click()
+    box = form.find_element(By.NAME, "admin")
+    # The admin reports' sign-in starts as an administrator; the dashboard's as a partner.
+    check(box.is_selected() == page.startswith(REPORTS), f"the sign-in of {page} starts as {box.is_selected()}")
+    if box.is_selected() != admin:
+        box.click()
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
 
@@ -388,6 +391,44 @@ def main():
         partner.find_element(By.ID, "sign-out").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "local-signin").is_displayed(), "the sign-in form")
         screenshot(partner, "sign-in")
+        # A new partner follows an invite: one card asks for the company, then the dashboard
+        # shows it under the partner who invited it. A forged invite is refused in words.
+        invite = api("GET", "/resellers/me/invite", token("partner-1"))
+        check(invite["link"].endswith(f"{DASHBOARD}?invited_by={invite['invited_by']}"), f"the invite link: {invite}")
+        sign_in(partner, DASHBOARD, "partner-1")
+        ready(partner)
+        check(invite["link"] in text(partner, "#invite-link"), f"the dashboard shows the link: {text(partner, '#invite-link')}")
+        newcomer = admin_page
+        newcomer.execute_script("sessionStorage.clear()")
+        for user, invited_by, company in [("stranger", f"{refid}.forged", "Forged Ltd"), ("newcomer", invite["invited_by"], "Fabrikam")]:
+            newcomer.execute_script("sessionStorage.clear()")
+            sign_in(newcomer, f"{DASHBOARD}?invited_by={invited_by}", user)
+            card = wait_for(newcomer, lambda d: d.find_element(By.ID, "signup").is_displayed() and d.find_element(By.ID, "signup"), "the sign-up card")
+            shown = newcomer.execute_script("return [...document.querySelectorAll('main > section, main > .group')].filter(s => s.offsetParent !== null).map(s => s.id)")
+            check(shown == ["signup"], f"one card and nothing else: {shown}")
+            check(text(newcomer, "#signup-inviter") == refid, f"who invited: {text(newcomer, '#signup-inviter')}")
+            check(card.find_element(By.NAME, "email").get_attribute("value") == f"{user}@ally.local", "the sign-in's address")
+            check(unlabelled(newcomer) == [], f"the sign-up is labelled: {unlabelled(newcomer)}")
+            card.find_element(By.NAME, "company").send_keys(company)
+            if user == "stranger":
+                screenshot(newcomer, "sign-up-from-invite")
+            card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            if user == "stranger":
+                wait_for(newcomer, lambda d: "invite is not valid" in text(d, "#signup-message"), "the forged invite refused")
+        wait_for(newcomer, lambda d: "Fabrikam" in text(d, "#company"), "the new dashboard")
+        ready(newcomer)
+        check("Northwind" in text(newcomer, "#parent"), f"under the partner who invited it: {text(newcomer, '#parent')}")
+        check("invited_by" not in newcomer.current_url, "the invite is spent")
+        children = api("GET", "/resellers/me/sub-resellers", token("partner-1"))["items"]
+        check([c["company"] for c in children if c["company"] == "Fabrikam"] == ["Fabrikam"], f"a sub-reseller: {children}")
+        # The stranger's forged invite was refused with the server's words and created nothing.
+        stranger = urllib.request.Request(BASE + "/resellers?user_id=stranger", headers={"Authorization": f"Bearer {admin}"})
+        try:
+            urllib.request.urlopen(stranger)
+            check(False, "the forged invite created an account")
+        except urllib.error.HTTPError as refused:
+            check(refused.code == 404, f"no stranger account: {refused.code}")
+
         # A sign-in that comes back with an error shows a fixed message of the page's own,
         # never the text a link put in the URL (which would read as ours on this origin).
         phishing = "Your account is locked. Call +1 555 0100 to unlock it"

@@ -20,6 +20,8 @@ const EVENT_ID_MAX: usize = 200;
 const SYSTEM_PREFIXES: [&str; 8] =
     ["admin:", "payment:", "referral:", "bulk:", "hold:", "lot:", "transfer:", "commission:"];
 const CALLER_ESCAPE: &str = "caller:";
+/// The namespace of an admin's keys.
+const ADMIN_PREFIX: &str = "admin:";
 
 /// The `Idempotency-Key` header as a caller sent it: 1..=128 printable ASCII characters,
 /// not only spaces. Becomes an [`IdempotencyKey`] in the namespace of the route.
@@ -73,7 +75,23 @@ impl IdempotencyKey {
 
     /// An admin's key for a top-up of a partner's wallet.
     pub fn admin(key: &CallerKey) -> Self {
-        Self(format!("admin:{}", key.0))
+        Self(format!("{ADMIN_PREFIX}{}", key.0))
+    }
+
+    /// The key as the wallet's entries show it to its owner: an admin's as a digest (the
+    /// key is the admin's words, perhaps its address, not the partner's), every other as
+    /// it is stored. Entries written before this rule are shown the same way when read.
+    pub fn shown(stored: &str) -> String {
+        use sha2::{Digest, Sha256};
+        match stored.strip_prefix(ADMIN_PREFIX) {
+            // Already a digest (shown once, or read again): as it is.
+            Some(raw)
+                if !(raw.len() == 17 && raw.starts_with('#') && raw[1..].bytes().all(|b| b.is_ascii_hexdigit())) =>
+            {
+                format!("{ADMIN_PREFIX}#{}", &hex::encode(Sha256::digest(raw.as_bytes()))[..16])
+            }
+            _ => stored.to_string(),
+        }
     }
 
     /// The commission a parent earned on its sub-resellers' spends of `day` (and `part`:

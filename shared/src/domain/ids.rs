@@ -93,15 +93,7 @@ macro_rules! text_type {
     };
 }
 
-/// The characters text a person reads may not hold, as a JSON Schema class body: controls
-/// (C0, DEL, C1) and the invisible characters of the Basic Multilingual Plane that
-/// [`invisible`] names (the others need surrogate pairs, which the schema leaves out; the
-/// server refuses them all).
-macro_rules! unseen_class {
-    () => {
-        r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb"
-    };
-}
+use super::unseen::unseen_class;
 
 /// Text without control or invisible characters, and not only white space: the shape of
 /// every display name.
@@ -109,59 +101,9 @@ const NAME_PATTERN: &str = concat!("^[^", unseen_class!(), "]*[^\\s", unseen_cla
 /// Longest display name, in characters.
 const NAME_MAX: usize = 200;
 
-/// Whether `c` is a character a reader cannot see that changes how the text around it
-/// reads: Unicode's format characters (category Cf, Unicode 15.1: the soft hyphen, Arabic
-/// number signs, bidirectional embeddings, overrides and isolates, zero-width spaces and
-/// joiners, invisible operators, the byte order mark, interlinear annotations, shorthand
-/// and musical format controls, tags), and the other blank ones (line and paragraph
-/// separators, the combining grapheme joiner, Hangul fillers, the braille blank). With
-/// them a name could read as another's: `Ally Support \u{202e}KCOL` shows as `Ally
-/// Support LOCK`.
-pub fn invisible(c: char) -> bool {
-    matches!(
-        c as u32,
-        0xad | 0x34f
-            | 0x600..=0x605
-            | 0x61c
-            | 0x6dd
-            | 0x70f
-            | 0x890..=0x891
-            | 0x8e2
-            | 0x115f..=0x1160
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x2028..=0x202e
-            | 0x2060..=0x2064
-            | 0x2066..=0x206f
-            | 0x2800
-            | 0x3164
-            | 0xfeff
-            | 0xffa0
-            | 0xfff9..=0xfffb
-            | 0x110bd
-            | 0x110cd
-            | 0x13430..=0x1343f
-            | 0x1bca0..=0x1bca3
-            | 0x1d173..=0x1d17a
-            | 0xe0001
-            | 0xe0020..=0xe007f
-    )
-}
-
-/// Refuses text a person will read that holds an invisible character, naming its code
-/// point (a control character gets the field's own message).
-fn seen(field: &str, text: &str) -> Result<(), AllyError> {
-    match text.chars().find(|c| invisible(*c)) {
-        Some(c) => Err(AllyError::validation(format!(
-            "{field} holds U+{:04X}, a character that cannot be seen (format and invisible characters are refused)",
-            c as u32
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// A display name: 1..=200 characters, not blank, no control or invisible characters;
-/// kept trimmed.
+/// A display name: 1..=200 characters, not blank, no control characters; kept trimmed.
+/// (Invisible characters are refused where requests come in, for every string of a body
+/// ([`super::first_unseen`]); a name stored before that rule still reads.)
 fn parse_name(field: &str, name: String) -> Result<String, AllyError> {
     let len = name.chars().count();
     if name.trim().is_empty() || len > NAME_MAX || name.chars().any(char::is_control) {
@@ -169,7 +111,6 @@ fn parse_name(field: &str, name: String) -> Result<String, AllyError> {
             "{field} must be 1 to {NAME_MAX} characters, not blank, without control characters"
         )));
     }
-    seen(field, &name)?;
     Ok(name.trim().to_string())
 }
 
@@ -338,7 +279,6 @@ impl Note {
                 "a reason or description is at most {NOTE_MAX} characters without control characters"
             )));
         }
-        seen("a reason or description", &text)?;
         Ok(Self(text))
     }
 }

@@ -103,6 +103,19 @@ fn is_zero(n: &i64) -> bool {
 }
 
 impl LedgerEntry {
+    /// The entry as its owner reads it: someone else only by role or refid, an admin's key
+    /// as a digest. Entries are written so; this also covers those written before the rule
+    /// (an admin's credit named the admin's user id then).
+    pub fn as_read_by(mut self, owner: &crate::domain::UserId) -> Self {
+        const SYSTEM: [&str; 4] = [ADMIN_ACTOR, "referral", "commission", "expiry"];
+        let known = self.actor == owner.as_str() || self.actor.contains(':') || SYSTEM.contains(&self.actor.as_str());
+        if !known {
+            self.actor = ADMIN_ACTOR.to_string();
+        }
+        self.idempotency_key = crate::domain::IdempotencyKey::shown(&self.idempotency_key);
+        self
+    }
+
     /// The signed change this entry made to the balance.
     pub fn delta(&self) -> i64 {
         self.kind.sign() * self.amount

@@ -19,6 +19,7 @@ mod reseller;
 pub(crate) use reseller::sample_reseller;
 mod tier;
 mod top_up;
+mod unseen;
 mod upgrade;
 mod wallet;
 
@@ -31,9 +32,7 @@ pub use currency::{Currency, accepted as accepted_currency};
 pub use error::AllyError;
 pub use hold::{HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS, HOLD_MIN_SECONDS, Hold, HoldStatus, hold_expiry};
 pub use idempotency::{CallerKey, IdempotencyKey};
-pub use ids::{
-    ClientId, ClientName, CompanyName, Email, MetadataKey, Note, RESERVED_METADATA_KEYS, RefId, UserId, invisible,
-};
+pub use ids::{ClientId, ClientName, CompanyName, Email, MetadataKey, Note, RESERVED_METADATA_KEYS, RefId, UserId};
 pub use ledger::{ADMIN_ACTOR, Counterpart, EntryKind, LedgerEntry, new_id};
 pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_LOTS};
 pub use movement::{Grant, LotMove, Motion, Settlement, Unsettled, check_lots, reversible_left, settle};
@@ -47,5 +46,6 @@ pub use tier::{Accrual, COMMISSION_MAX_PERCENT, Commissions, Discounts, Tier};
 pub use top_up::{
     AutoTopUp, PendingTopUp, TOP_UP_MAX_FAILURES, TOP_UP_PENDING_HOURS, TopUpRequest, TopUpRule, TopUpStatus, TopUpStep,
 };
+pub use unseen::first_unseen;
 pub use upgrade::UpgradeSuggestion;
 pub use wallet::{Condition, Guard, Refusal};

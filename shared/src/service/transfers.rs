@@ -12,8 +12,8 @@ use super::money::{Movement, shown};
 use super::wallet_write::{Also, Attempt, request_hash};
 use super::{AdminTransferRequest, Ally, TransferReceipt, TransferRequest, TransferSide};
 use crate::domain::{
-    Activity, AllyError, Counterpart, Credits, EntryKind, Grant, Guard, IdempotencyKey, LotMove, Note, RefId, Reseller,
-    UserId,
+    ADMIN_ACTOR, Activity, AllyError, Counterpart, Credits, EntryKind, Grant, Guard, IdempotencyKey, LotMove, Note,
+    RefId, Reseller, UserId,
 };
 use crate::store::{IdempotencyState, Store};
 
@@ -169,7 +169,9 @@ impl<S: Store> Ally<S> {
             activity: Activity { credits_added: -amount, ..Activity::default() },
             ..Movement::new(guard, EntryKind::TransferOut, amount, t.actor, LotMove::Draw, ())
         };
-        // The receiver reads the giver by refid only: never its user id or its key.
+        // The receiver reads the giver by refid only, never its user id or its key; a move an
+        // admin made names the admin as such.
+        let by = if t.actor == ADMIN_ACTOR { ADMIN_ACTOR.to_string() } else { shown(&giver.refid) };
         let into = Movement {
             reason: reason(format!("transfer from {}", giver.refid)),
             activity: Activity { credits_added: amount, ..Activity::default() },
@@ -177,7 +179,7 @@ impl<S: Store> Ally<S> {
                 Guard::Credit { version: taker.version },
                 EntryKind::TransferIn,
                 amount,
-                &shown(&giver.refid),
+                &by,
                 LotMove::Open(grants),
                 (),
             )

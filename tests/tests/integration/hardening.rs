@@ -99,8 +99,19 @@ async fn ledgers_name_an_admin_by_role_and_a_reseller_by_refid() {
     assert_eq!(sent.status, 200, "{sent:?}");
     p_answers.push(sent.body);
     let between = json!({"from_refid": c_refid, "to_refid": p_refid, "amount": 50});
-    let moved = api.call_with_key("POST", "/resellers/transfers", &admin, "t2", between).await;
+    let moved = api.call_with_key("POST", "/resellers/transfers", &admin, "alice@corp-move-7", between).await;
     assert_eq!(moved.status, 200, "{moved:?}");
+    // An admin's own key (here its address) is the admin's, not the partner's.
+    let keyed = api.add_credits(&admin, &c_refid, "alice@corp-topup-1", json!({"amount": 5})).await;
+    assert_eq!(keyed.status, 200, "{keyed:?}");
+    // An entry written before the rule named the admin by user id: read, it says admin.
+    let old = ally::service::CreditRequest { amount: 7, ..Default::default() };
+    let key = ally::domain::IdempotencyKey::caller(&ally::domain::CallerKey::parse("old-style").unwrap());
+    api.app
+        .ally
+        .add_credits(&ally_tests::uid("child-user-c"), old, ally::domain::EntryKind::Credit, "admin-7f3c9", &key)
+        .await
+        .unwrap();
 
     let (p_ledger, c_ledger) = (ledger(&api, &p).await, ledger(&api, &c).await);
     let kinds: std::collections::BTreeSet<&str> =
@@ -117,12 +128,18 @@ async fn ledgers_name_an_admin_by_role_and_a_reseller_by_refid() {
             );
         }
     }
-    p_answers.extend(p_ledger);
-    c_answers.extend(c_ledger);
+    p_answers.extend(p_ledger.clone());
+    c_answers.extend(c_ledger.clone());
     p_answers.push(api.call("GET", "/resellers/me", Some(&p), None).await.body);
     c_answers.push(api.call("GET", "/resellers/me", Some(&c), None).await.body);
-    assert_names_none("the parent's reads", &p_answers, &["admin-7f3c9", "child-user-c"]);
-    assert_names_none("the child's reads", &c_answers, &["admin-7f3c9", "parent-user-p"]);
+    let moved_in = c_ledger.iter().chain(&p_ledger).filter(|e| e["kind"] == "transfer_in" && e["amount"] == 50);
+    assert!(
+        moved_in.clone().count() == 1 && moved_in.clone().all(|e| e["actor"] == "admin"),
+        "an admin's move says admin"
+    );
+    let secrets = ["admin-7f3c9", "alice@corp"];
+    assert_names_none("the parent's reads", &p_answers, &[secrets.as_slice(), &["child-user-c"]].concat());
+    assert_names_none("the child's reads", &c_answers, &[secrets.as_slice(), &["parent-user-p"]].concat());
 }
 
 /// A name or note with a character no reader can see (a bidirectional override that makes
@@ -172,4 +189,37 @@ async fn every_route_refuses_invisible_characters_in_names_and_notes() {
         let none = api.call("GET", "/resellers?user_id=x", Some(&admin), None).await;
         assert_eq!(none.status, 404, "no reseller was made with a hidden name");
     }
+}
+
+/// The invisible-character rule holds for every string of a body (metadata, addresses),
+/// takes what writing needs (Persian's non-joiner, joined emoji, a flag), and does not stop
+/// a name stored before the rule from being read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_are_refused_in_every_field_and_old_names_still_read() {
+    // On DynamoDB: a stored name is read back through its checks.
+    let api = ally_tests::TestApi::new(ally_tests::dynamo_store().await, ally::Config::default());
+    let (p, _) = api.partner("p", "gold", 0).await;
+    let admin = api.token("admin", true);
+    let before = api.holdings(&p).await;
+    let metadata = json!({"company_name": "Ally Support \u{202e}KCOL\u{202c}"});
+    let refused = api.call("PATCH", "/resellers/me/metadata", Some(&p), Some(metadata)).await;
+    assert_problem(&refused, 422, "validation_failed", "metadata");
+    assert!(refused.body["detail"].as_str().unwrap().contains("company_name holds U+202E"), "{refused:?}");
+    let address = json!({"name": "Bob", "email": "bob\u{202e}@evil.example"});
+    let refused = api.call("POST", "/clients", Some(&p), Some(address)).await;
+    assert!(refused.body["detail"].as_str().unwrap().contains("email holds U+202E"), "{refused:?}");
+    assert_eq!(api.holdings(&p).await, before);
+    for (user, company) in [("fa", "پارس‌نت"), ("family", "Family 👨‍👩‍👧 Ltd"), ("love", "Love ❤️ Co")]
+    {
+        let body = json!({"company": company, "user_id": user});
+        let made = api.call("POST", "/resellers", Some(&admin), Some(body)).await;
+        assert_eq!(made.status, 201, "{company}: {made:?}");
+        assert_eq!(made.body["company"], company);
+    }
+    // A name with a zero-width space, stored before names refused it, reads as stored.
+    let old = ally::service::NewReseller::new(ally::domain::CompanyName::parse("Legacy\u{200b}Co").unwrap());
+    let actor = ally::service::Actor { user_id: ally_tests::uid("legacy"), email: None, admin: false };
+    api.app.ally.onboard(&actor, old).await.unwrap();
+    let legacy = api.call("GET", "/resellers/me", Some(&api.token("legacy", false)), None).await;
+    assert_eq!((legacy.status, legacy.body["company"].as_str()), (200, Some("Legacy\u{200b}Co")));
 }

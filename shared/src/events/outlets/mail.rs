@@ -196,7 +196,11 @@ pub async fn suppress<J: Jobs>(jobs: &J, address: &str, why: &str) -> Result<(),
 /// header, a new line or a forged paragraph, even if it was stored before names refused
 /// them. Subjects never carry it at all.
 pub fn plain(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() && !crate::domain::invisible(*c)).collect()
+    let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
+    while let Some(hidden) = crate::domain::first_unseen(&text) {
+        text = text.replacen(hidden, "", 1);
+    }
+    text
 }
 
 /// Escapes text for an HTML body.

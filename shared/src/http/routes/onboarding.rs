@@ -309,7 +309,9 @@ async fn transactions<S: Store>(
 ) -> Result<Json<PageBody<LedgerEntry>>, ApiError> {
     let scope = format!("ledger:{}", actor.user_id);
     let page = list.page(&app.cursors, &scope)?;
-    Ok(sealed_page(&app, &scope, app.ally.ledger(&actor.user_id, &page).await?))
+    let mut entries = app.ally.ledger(&actor.user_id, &page).await?;
+    entries.items = entries.items.into_iter().map(|e| e.as_read_by(&actor.user_id)).collect();
+    Ok(sealed_page(&app, &scope, entries))
 }
 
 async fn lots<S: Store>(
