@@ -59,7 +59,7 @@ pub async fn figures<S: Store + CatchUp>(ally: &Ally<S>, users: &[String], today
         total: ally.total_credits().await.unwrap(),
         promotional: ally.network_totals().await.unwrap().promotional,
         tiers: ally.tier_snapshot().await.unwrap(),
-        top: ally.top_resellers(&range, 100).await.unwrap(),
+        top: ally.top_resellers(&range, 100, ally::domain::Ranking::Acquisitions).await.unwrap(),
         trends,
         own_trends,
     }

@@ -148,6 +148,41 @@ pub enum Measure {
     Spent,
 }
 
+impl Measure {
+    /// Every measure by the name a query gives it.
+    pub const NAMES: &[&str] = &["added", "spent"];
+}
+
+/// What the top-resellers ranking orders by (the other figure breaks ties).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ranking {
+    /// Clients onboarded.
+    #[default]
+    Acquisitions,
+    /// Credits spent on services and clients.
+    Spent,
+}
+
+impl Ranking {
+    /// Every ranking by the name a query gives it.
+    pub const NAMES: &[&str] = &["acquisitions", "spent"];
+}
+
+impl FromStr for Ranking {
+    type Err = AllyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "acquisitions" => Ok(Ranking::Acquisitions),
+            "spent" => Ok(Ranking::Spent),
+            other => Err(AllyError::validation(format!(
+                "unknown ranking `{}` (acquisitions, spent)",
+                other.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
 impl FromStr for Measure {
     type Err = AllyError;
 
@@ -186,6 +221,9 @@ impl FromStr for Interval {
 }
 
 impl Interval {
+    /// Every interval by the name a query gives it.
+    pub const NAMES: &[&str] = &["daily", "monthly", "yearly"];
+
     /// The label of the period holding `day`: `2026-01-05`, `2026-01` or `2026`.
     pub fn label(self, day: NaiveDate) -> String {
         match self {

@@ -25,7 +25,8 @@ mod wallet;
 
 pub use alerts::{Alerts, Crossing, MAX_THRESHOLDS, RUNWAY_WINDOW_DAYS, crossings, runway_days};
 pub use analytics::{
-    Activity, DateRange, Interval, Measure, NetworkDelta, NetworkSum, NetworkTotals, TierSnapshot, month_of, trend,
+    Activity, DateRange, Interval, Measure, NetworkDelta, NetworkSum, NetworkTotals, Ranking, TierSnapshot, month_of,
+    trend,
 };
 pub use credits::{Credits, checked_balance};
 pub use currency::{Currency, accepted as accepted_currency};

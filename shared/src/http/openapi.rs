@@ -38,9 +38,13 @@ pub struct Operation {
     pub path: &'static str,
     pub id: &'static str,
     pub summary: &'static str,
+    /// What it does beyond its summary: rules, refusals, what a retry does.
+    pub description: &'static str,
     pub access: Access,
     /// Query parameters: name and description.
     pub query: &'static [(&'static str, &'static str)],
+    /// The query parameters whose values are a closed set, and the set.
+    pub values: &'static [(&'static str, &'static [&'static str])],
     /// Takes an `Idempotency-Key` header.
     pub idempotent: bool,
     pub request: Option<SchemaFn>,
@@ -59,8 +63,10 @@ impl Operation {
             path,
             id,
             summary,
+            description: "",
             access: Access::SignedIn,
             query: &[],
+            values: &[],
             idempotent: false,
             request: None,
             status: 200,
@@ -129,6 +135,18 @@ impl Operation {
     /// Takes these query parameters (name, description).
     pub const fn query(mut self, query: &'static [(&'static str, &'static str)]) -> Self {
         self.query = query;
+        self
+    }
+
+    /// Says what it does beyond its summary.
+    pub const fn describe(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// The closed sets of values of these query parameters.
+    pub const fn values(mut self, values: &'static [(&'static str, &'static [&'static str])]) -> Self {
+        self.values = values;
         self
     }
 
@@ -212,7 +230,11 @@ pub fn document(operations: &[(&str, Operation)]) -> Value {
             })
             .collect();
         parameters.extend(op.query.iter().map(|(name, description)| {
-            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+            let schema = match op.values.iter().find(|(n, _)| n == name) {
+                Some((_, values)) => json!({"type": "string", "enum": values}),
+                None => json!({"type": "string"}),
+            };
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
         }));
         if op.idempotent {
             parameters.push(json!({
@@ -268,6 +290,7 @@ pub fn document(operations: &[(&str, Operation)]) -> Value {
         let mut operation = json!({
             "operationId": op.id,
             "summary": op.summary,
+            "description": op.description,
             "tags": [tag],
             "parameters": parameters,
             "responses": responses,
@@ -298,6 +321,10 @@ pub fn document(operations: &[(&str, Operation)]) -> Value {
     let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Ally", "version": "1", "description": "The partner (reseller) network API."},
+        "servers": [
+            {"url": "/", "description": "the host that serves this document: a stack's ApiUrl, or the dev server"},
+            {"url": "http://127.0.0.1:3000", "description": "make dev"}
+        ],
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
         "components": {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Ally;
 use crate::domain::{
-    Activity, AllyError, CompanyName, DateRange, Interval, Measure, NetworkTotals, RefId, Tier, TierSnapshot, UserId,
-    month_of, trend,
+    Activity, AllyError, CompanyName, DateRange, Interval, Measure, NetworkTotals, Ranking, RefId, Tier, TierSnapshot,
+    UserId, month_of, trend,
 };
 use crate::store::{Granularity, Store};
 
@@ -105,7 +105,12 @@ impl<S: Store> Ally<S> {
     }
 
     /// Resellers ranked by clients onboarded in `range` (then by credits spent), at most `limit`.
-    pub async fn top_resellers(&self, range: &DateRange, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
+    pub async fn top_resellers(
+        &self,
+        range: &DateRange,
+        limit: usize,
+        by: Ranking,
+    ) -> Result<Vec<TopReseller>, AllyError> {
         if range.days() > TOP_RESELLERS_MAX_DAYS {
             return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
         }
@@ -122,7 +127,7 @@ impl<S: Store> Ally<S> {
         for (user, activity) in days.into_iter().flatten() {
             *totals.entry(user).or_default() += activity;
         }
-        self.ranked(totals, limit).await
+        self.ranked(totals, limit, by).await
     }
 
     /// The top-resellers ranking within the subtree of `members` (its root and every
@@ -133,6 +138,7 @@ impl<S: Store> Ally<S> {
         range: &DateRange,
         limit: usize,
         members: &[UserId],
+        by: Ranking,
     ) -> Result<Vec<TopReseller>, AllyError> {
         if range.days() > TOP_RESELLERS_MAX_DAYS {
             return Err(AllyError::validation(format!("the range may cover at most {TOP_RESELLERS_MAX_DAYS} days")));
@@ -148,17 +154,24 @@ impl<S: Store> Ally<S> {
                 }),
             );
         }
-        self.ranked(totals, limit).await
+        self.ranked(totals, limit, by).await
     }
 
-    /// `totals` ranked by clients onboarded, then credits spent, at most `limit`, with
-    /// their profiles.
-    async fn ranked(&self, totals: HashMap<UserId, Activity>, limit: usize) -> Result<Vec<TopReseller>, AllyError> {
+    /// `totals` ranked `by` clients onboarded or credits spent (the other breaking ties), at
+    /// most `limit`, with their profiles.
+    async fn ranked(
+        &self,
+        totals: HashMap<UserId, Activity>,
+        limit: usize,
+        by: Ranking,
+    ) -> Result<Vec<TopReseller>, AllyError> {
         let mut ranked: Vec<(UserId, Activity)> =
             totals.into_iter().filter(|(_, a)| a.acquisitions > 0 || a.credits_spent > 0).collect();
-        ranked.sort_by(|(ua, a), (ub, b)| {
-            (b.acquisitions, b.credits_spent).cmp(&(a.acquisitions, a.credits_spent)).then_with(|| ua.cmp(ub))
-        });
+        let key = |a: &Activity| match by {
+            Ranking::Acquisitions => (a.acquisitions, a.credits_spent),
+            Ranking::Spent => (a.credits_spent, a.acquisitions),
+        };
+        ranked.sort_by(|(ua, a), (ub, b)| key(b).cmp(&key(a)).then_with(|| ua.cmp(ub)));
         ranked.truncate(limit);
         let users: Vec<UserId> = ranked.iter().map(|(u, _)| u.clone()).collect();
         let profiles: HashMap<UserId, _> =

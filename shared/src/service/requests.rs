@@ -11,14 +11,20 @@ use crate::domain::{ClientName, CompanyName, Email, MetadataKey, MetadataValue, 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReseller {
+    /// The company's name as partners and admins read it.
     pub company: CompanyName,
+    /// Only an admin may choose it; the network's default tier otherwise.
     #[serde(default)]
     pub tier: Option<Tier>,
     /// Only an admin may onboard someone else.
     #[serde(default)]
     pub user_id: Option<UserId>,
+    /// Where notices go: for yourself, only the verified address you signed in with (an
+    /// admin may set any).
     #[serde(default)]
     pub email: Option<Email>,
+    /// Whitelabel metadata: JSON scalars by key (`company_name`, `primary_color`, `logo_url`,
+    /// ...), 8 KiB in all.
     #[serde(default)]
     pub metadata: BTreeMap<MetadataKey, MetadataValue>,
     /// The reseller it sits under (admin only).
@@ -59,8 +65,10 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditRequest {
+    /// Whole credits, at most the network's largest single amount.
     #[schemars(range(min = 1))]
     pub amount: i64,
+    /// Why, as the partner's ledger shows it.
     #[serde(default)]
     pub reason: Option<Note>,
     /// A grant rather than a purchase: its lot is promotional, spent before paid credit.
@@ -80,13 +88,17 @@ pub struct CreditRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
+    /// A catalog product's id (`GET /products`), charged at your tier's price.
     #[serde(default)]
     pub product: Option<String>,
+    /// Or a custom base price, charged at your tier's discount (when no `product`).
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub cost: Option<i64>,
+    /// One of your clients the service is for.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// What the service is, as your ledger and services show it.
     #[serde(default)]
     pub description: Option<Note>,
 }
@@ -95,13 +107,17 @@ pub struct ProvisionRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
+    /// A catalog product's id (`GET /products`), charged at your tier's price.
     #[serde(default)]
     pub product: Option<String>,
+    /// Or a custom base price, charged at your tier's discount (when no `product`).
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub cost: Option<i64>,
+    /// One of your clients the service is for.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// What the service is, as your ledger and services show it.
     #[serde(default)]
     pub description: Option<Note>,
     /// How long the hold lasts: 60 s to 7 days, 24 h when not given.
@@ -115,6 +131,7 @@ pub struct HoldRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureRequest {
+    /// What the service cost, at most what was reserved; all of it when absent.
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub amount: Option<i64>,
@@ -130,6 +147,7 @@ pub struct ReversalRequest {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub amount: Option<i64>,
+    /// Why, as the reseller's ledger shows it.
     pub reason: Note,
 }
 
@@ -137,7 +155,9 @@ pub struct ReversalRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// The client's name, 1 to 200 visible characters.
     pub name: ClientName,
+    /// The client's address, if any.
     #[serde(default)]
     pub email: Option<Email>,
 }
@@ -146,9 +166,12 @@ pub struct NewClient {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
+    /// One of your direct sub-resellers.
     pub to_refid: RefId,
+    /// Whole credits; the lots drawn keep their kind and expiry.
     #[schemars(range(min = 1))]
     pub amount: i64,
+    /// Why, as both ledgers show it.
     #[serde(default)]
     pub note: Option<Note>,
 }
@@ -157,10 +180,14 @@ pub struct TransferRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminTransferRequest {
+    /// The reseller the credits leave.
     pub from_refid: RefId,
+    /// The reseller they go to.
     pub to_refid: RefId,
+    /// Whole credits; the lots drawn keep their kind and expiry.
     #[schemars(range(min = 1))]
     pub amount: i64,
+    /// Why, as both ledgers show it.
     #[serde(default)]
     pub note: Option<Note>,
 }
@@ -169,10 +196,13 @@ pub struct AdminTransferRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    /// 1 to 500 clients, each getting one service.
     #[schemars(length(min = 1, max = 500))]
     pub clients: Vec<NewClient>,
+    /// A catalog product's id, charged at your tier's price per client.
     #[serde(default)]
     pub product: Option<String>,
+    /// Or a custom base price per client, at your tier's discount.
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub cost: Option<i64>,

@@ -76,7 +76,7 @@ async fn report<S: Store>(label: &str, store: S, calls: impl Fn(&S) -> u64, entr
         (
             "top resellers, 30 days",
             measure(&calls_so_far, runs, || async {
-                ally.top_resellers(&month, 10).await.unwrap();
+                ally.top_resellers(&month, 10, ally::domain::Ranking::Acquisitions).await.unwrap();
             })
             .await,
         ),

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-fn binary() -> PathBuf {
+pub(super) fn binary() -> PathBuf {
     let target =
         std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| ally_tests::workspace().join("target"));
     let path = target.join("debug").join("ally-local");
@@ -16,9 +16,9 @@ fn binary() -> PathBuf {
     path
 }
 
-struct DevServer {
+pub(super) struct DevServer {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     admin_token: String,
     /// What it printed up to its admin token: the banner.
     banner: String,
@@ -26,7 +26,7 @@ struct DevServer {
 
 impl DevServer {
     /// Starts the server on a port the system picks, read from what it prints.
-    fn start(data: &Path) -> Self {
+    pub(super) fn start(data: &Path) -> Self {
         let mut child = Command::new(binary())
             .arg("serve")
             .env("ALLY_LOCAL_ADDR", "127.0.0.1:0")
@@ -66,7 +66,7 @@ impl DevServer {
         self.request_with(method, path, token, &[], body)
     }
 
-    fn request_with(
+    pub(super) fn request_with(
         &self,
         method: &str,
         path: &str,
@@ -76,7 +76,11 @@ impl DevServer {
     ) -> (u16, Value) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let bearer = format!("Bearer {token}");
-        let mut all = vec![("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+        // No token, no Authorization header (the public routes and the webhooks).
+        let mut all = vec![("Content-Type", "application/json")];
+        if !token.is_empty() {
+            all.push(("Authorization", bearer.as_str()));
+        }
         all.extend_from_slice(headers);
         let (status, payload) = ally_tests::http_request(self.port, method, path, &all, &body);
         (status, serde_json::from_str(&payload).unwrap_or(Value::Null))
@@ -84,8 +88,18 @@ impl DevServer {
 }
 
 impl DevServer {
+    /// An `Ally-Signature` of `body` with the webhook secret the server printed.
+    pub(super) fn sign_payment(&self, body: &str) -> String {
+        let secret = self
+            .banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("ALLY_WEBHOOK_SECRET="))
+            .expect("the banner prints the webhook secret");
+        ally::http::webhook::sign(secret.as_bytes(), chrono::Utc::now().timestamp(), body.as_bytes())
+    }
+
     /// Stops the server as a process manager would (SIGTERM), letting it write its data.
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();

@@ -218,6 +218,9 @@ async fn an_admin_reads_the_networks_figures_as_of_its_newest_change() {
     assert_eq!(ranking[0], (json!(a_refid), json!(3)));
     assert_eq!(ranking.len(), 2, "a reseller without activity is not ranked");
     assert_eq!(top.body["items"][1]["credits_spent"], 70);
+    let by_spend = api.call("GET", "/analytics/top-resellers?limit=5&by=spent", Some(&admin), None).await;
+    let first = &by_spend.body["items"][0];
+    assert_eq!((first["credits_spent"].as_i64(), first["acquisitions"].as_i64()), (Some(70), Some(1)), "{by_spend:?}");
     let tiers = api.call("GET", "/analytics/tier-snapshot", Some(&admin), None).await.body;
     assert_eq!((&tiers["platinum"], &tiers["gold"], &tiers["standard"]), (&json!(1), &json!(1), &json!(1)));
     let total = api.call("GET", "/analytics/total-credits", Some(&admin), None).await.body;
@@ -265,6 +268,7 @@ async fn analytics_refuse_a_bad_period_limit_or_interval() {
         "/analytics/top-resellers?start=2010-01-01&end=2026-01-01",
         "/analytics/top-resellers?start=yesterday",
         "/analytics/top-resellers?limit=0",
+        "/analytics/top-resellers?by=revenue",
         "/analytics/credit-trends?interval=hourly",
         "/analytics/credit-trends?interval=daily&start=2024-01-01&end=2026-01-01",
     ] {

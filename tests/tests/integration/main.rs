@@ -28,6 +28,7 @@ mod paging;
 mod pipeline;
 mod profiles;
 mod properties;
+mod reference;
 mod reversals;
 mod simulator;
 mod statements;

@@ -212,7 +212,7 @@ async fn subtree_figures_are_the_sums_of_their_members<S: Store>(store: S) {
         }
         assert_eq!(whole, summed, "{interval:?}: the subtree is the sum of its members");
     }
-    let ranked = ally.subtree_top_resellers(&range, 10, &members).await.unwrap();
+    let ranked = ally.subtree_top_resellers(&range, 10, &members, ally::domain::Ranking::Acquisitions).await.unwrap();
     let spent: Vec<_> = ranked.iter().map(|r| (r.refid.clone(), r.credits_spent)).collect();
     assert_eq!(spent, [(leaf, 300), (mid, 170), (top, 70)], "members only, by spend");
 }

@@ -9,7 +9,7 @@
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::Ally;
-use crate::domain::{Activity, AllyError, DateRange, Reseller, Status, UpgradeSuggestion};
+use crate::domain::{Activity, AllyError, DateRange, Ranking, Reseller, Status, UpgradeSuggestion};
 use crate::events::mail::{Delivery, Mail, Mailer, footer_html, footer_text, html_escape, plain, send_once};
 use crate::metrics::{Metric, record};
 use crate::store::{Granularity, PageRequest, ResellerFilter, Store};
@@ -117,7 +117,7 @@ async fn summary_mail<S: Store>(
     month: NaiveDate,
     upgrades: &[UpgradeSuggestion],
 ) -> Result<Mail, AllyError> {
-    let top = ally.top_resellers(&month_range(month), 10).await?;
+    let top = ally.top_resellers(&month_range(month), 10, Ranking::Acquisitions).await?;
     let tiers = ally.tier_snapshot().await?;
     let total = ally.total_credits().await?;
     let label = month.format("%B %Y");

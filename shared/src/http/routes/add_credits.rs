@@ -25,7 +25,8 @@ pub const ADD: Operation = Operation::post::<CreditReceipt>(
 .admin()
 .idempotent()
 .body::<CreditRequest>()
-.errors(&[403, 404, 409]);
+.errors(&[403, 404, 409])
+.describe("Credits a reseller's wallet; the credit first repays any debt. `promotional` credit may expire (`expires_at`). A retry with the same key credits nothing again.");
 pub const WEBHOOK: Operation = Operation::post::<PaymentAnswer>(
     "/webhooks/payments",
     "paymentWebhook",
@@ -33,7 +34,8 @@ pub const WEBHOOK: Operation = Operation::post::<PaymentAnswer>(
 )
 .access(Access::Signed)
 .body::<PaymentEvent>()
-.errors(&[409]);
+.errors(&[409])
+.describe("For a payment provider: a `payment.succeeded` event signed with `Ally-Signature` (HMAC-SHA256 of `<t>.<raw body>` with the webhook secret, 5 minutes of tolerance) credits the reseller once per event id. A payment Ally cannot credit (unknown refid, a currency it does not take, too large) is kept for an admin and answered 200 `unattributed`, so the provider stops retrying.");
 
 /// What the payment webhook answers: the credit, or a payment kept for an admin.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -53,7 +55,8 @@ pub const REVERSE: Operation = Operation::post::<ReversalReceipt>(
 .admin()
 .idempotent()
 .body::<ReversalRequest>()
-.errors(&[403, 404, 409]);
+.errors(&[403, 404, 409])
+.describe("Takes back all or part of a credit, payment or reward (never more than it in all, however many reversals run at once); what the wallet no longer holds becomes debt that the next top-ups repay.");
 
 pub const STRIPE: Operation = Operation::post::<StripeAck>(
     "/webhooks/stripe",
@@ -62,7 +65,8 @@ pub const STRIPE: Operation = Operation::post::<StripeAck>(
 )
 .access(Access::Signed)
 .body::<serde_json::Value>()
-.errors(&[400, 422]);
+.errors(&[400, 422])
+.describe("For Stripe: events signed with `Stripe-Signature`. A paid Checkout Session or PaymentIntent credits the reseller it names (`client_reference_id` or metadata `refid`) once per PaymentIntent in the whole network; refunds and lost disputes reverse it (debt if spent); won disputes and failed refunds give it back; other types are acknowledged and ignored.");
 
 pub const TRANSFER: Operation = Operation::post::<TransferReceipt>(
     "/resellers/me/transfers",
@@ -71,7 +75,8 @@ pub const TRANSFER: Operation = Operation::post::<TransferReceipt>(
 )
 .idempotent()
 .body::<TransferRequest>()
-.errors(&[402, 403, 404, 409]);
+.errors(&[402, 403, 404, 409])
+.describe("Passes credits from your wallet to one of your direct sub-resellers, in one write; the credit keeps its kind and expiry. Anyone else is 404.");
 
 pub const ADMIN_TRANSFER: Operation = Operation::post::<TransferReceipt>(
     "/resellers/transfers",
@@ -81,7 +86,8 @@ pub const ADMIN_TRANSFER: Operation = Operation::post::<TransferReceipt>(
 .admin()
 .idempotent()
 .body::<AdminTransferRequest>()
-.errors(&[402, 403, 404, 409]);
+.errors(&[402, 403, 404, 409])
+.describe("Moves credits between any two resellers, in one write, as an admin; the entries name the admin as `admin`.");
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "add-credits";

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::refid;
-use crate::domain::{AllyError, DateRange, Interval, Measure, TierSnapshot};
+use crate::domain::{AllyError, DateRange, Interval, Measure, Ranking, TierSnapshot};
 use crate::http::extract::{AdminCaller, Caller};
 use crate::http::{Api, ApiError, Operation, Shared};
 use crate::service::{TOP_RESELLERS_MAX_DAYS, TopReseller, UpgradeCandidate};
@@ -58,10 +58,18 @@ const SUBTREE: (&str, &str) =
 pub const TOP: Operation = Operation::get::<TopResellers>(
     "/analytics/top-resellers",
     "topResellers",
-    "Resellers ranked by clients onboarded in [start, end] (admin; a reseller within its own subtree; default the last 30 days)",
+    "Resellers ranked by clients onboarded or credits spent in [start, end] (admin; a reseller within its own subtree; default the last 30 days)",
 )
-.query(&[("limit", "how many, 1 to 100 (default 10)"), RANGE, END, SUBTREE])
-.errors(&[403, 404]);
+.query(&[
+    ("limit", "how many, 1 to 100 (default 10)"),
+    RANGE,
+    END,
+    SUBTREE,
+    ("by", "acquisitions (default: clients onboarded) or spent (credits spent)"),
+])
+.values(&[("by", Ranking::NAMES)])
+.errors(&[403, 404])
+.describe("Ranks the resellers active in the range (at most 366 days) by clients onboarded (`by=acquisitions`, the default) or by credits spent (`by=spent`), ties broken by the other figure. An admin ranks the network; a partner only its own subtree (`subtree=<its refid>`).");
 pub const UPGRADES: Operation = Operation::get::<UpgradeCandidates>(
     "/analytics/upgrade-candidates",
     "upgradeCandidates",
@@ -69,14 +77,16 @@ pub const UPGRADES: Operation = Operation::get::<UpgradeCandidates>(
 )
 .admin()
 .query(&[("month", "YYYY-MM (default this month)")])
-.errors(&[403]);
+.errors(&[403])
+.describe("Partners below platinum whose clients onboarded in the month reach the network's threshold, most first, with the tier to offer.");
 pub const TIERS: Operation = Operation::get::<TierCounts>(
     "/analytics/tier-snapshot",
     "tierSnapshot",
     "Resellers per tier, whatever their status (admin)",
 )
 .admin()
-.errors(&[403]);
+.errors(&[403])
+.describe("Counts every reseller per tier, suspended ones included, as of the newest change counted (`as_of`).");
 pub const TRENDS: Operation = Operation::get::<BTreeMap<String, i64>>(
     "/analytics/credit-trends",
     "creditTrends",
@@ -90,14 +100,19 @@ pub const TRENDS: Operation = Operation::get::<BTreeMap<String, i64>>(
     SUBTREE,
     ("measure", "added (default: credits added, net of reversals) or spent (credits spent)"),
 ])
-.errors(&[403, 404]);
+.values(&[("interval", Interval::NAMES), ("measure", Measure::NAMES)])
+.errors(&[403, 404])
+.describe("Sums credits added (or, with `measure=spent`, spent) per day, month or year over the range. An admin reads the network, one reseller (`reseller`) or a subtree; a partner reads only its own refid or its own subtree. Each period of the range is present, zero when nothing moved.");
 pub const TOTAL: Operation = Operation::get::<TotalCredits>(
     "/analytics/total-credits",
     "totalCredits",
     "Credits outstanding in all wallets (admin)",
 )
 .admin()
-.errors(&[403]);
+.errors(&[403])
+.describe(
+    "The credits held in every wallet, as of the newest change counted (`as_of`): what the network owes in services.",
+);
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "analytics";
@@ -125,6 +140,7 @@ struct RangeQuery {
     subtree: Option<String>,
     month: Option<String>,
     measure: Option<String>,
+    by: Option<String>,
 }
 
 /// The members of the subtree asked for, if one was: an admin may ask for any, a reseller
@@ -185,9 +201,10 @@ async fn top<S: Store>(
             .ok_or_else(|| ApiError::validation("limit must be a number from 1 to 100"))?,
     };
     let range = range(&query, |end| end.checked_sub_signed(Duration::days(29)), TOP_RESELLERS_MAX_DAYS)?;
+    let by: Ranking = query.by.as_deref().unwrap_or("acquisitions").parse()?;
     let items = match members {
-        Some(members) => app.ally.subtree_top_resellers(&range, limit, &members).await?,
-        None => app.ally.top_resellers(&range, limit).await?,
+        Some(members) => app.ally.subtree_top_resellers(&range, limit, &members, by).await?,
+        None => app.ally.top_resellers(&range, limit, by).await?,
     };
     Ok(Json(TopResellers { items }))
 }

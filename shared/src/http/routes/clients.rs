@@ -15,11 +15,15 @@ use crate::store::Store;
 pub const CREATE: Operation = Operation::post::<Client>("/clients", "createClient", "Onboard a client")
     .body::<NewClient>()
     .created()
-    .errors(&[403, 404]);
+    .errors(&[403, 404])
+.describe("Adds a client to your account. Its name is 1 to 200 visible characters; the email, if given, must be an address.");
 pub const LIST: Operation = Operation::get::<PageBody<Client>>("/clients", "listClients", "Your clients, newest first")
     .query(LIST_QUERY)
-    .errors(&[404]);
-pub const GET: Operation = Operation::get::<Client>("/clients/{id}", "getClient", "One of your clients").errors(&[404]);
+    .errors(&[404])
+    .describe("Your clients, newest first, a page at a time. A user without a partner account gets 404.");
+pub const GET: Operation = Operation::get::<Client>("/clients/{id}", "getClient", "One of your clients")
+    .errors(&[404])
+    .describe("One of your clients by id; another partner's client is 404, as if it did not exist.");
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "clients";

@@ -23,10 +23,13 @@ pub struct Health {
     status: &'static str,
 }
 
-pub const HEALTH: Operation = Operation::get::<Health>("/health", "health", "Liveness").access(Access::Public);
+pub const HEALTH: Operation = Operation::get::<Health>("/health", "health", "Liveness")
+    .access(Access::Public)
+    .describe("Answers `{\"status\": \"ok\"}` when the function is up; needs no token.");
 pub const OPENAPI: Operation =
     Operation::get::<serde_json::Map<String, serde_json::Value>>("/openapi.json", "openapi", "This document")
-        .access(Access::Public);
+        .access(Access::Public)
+        .describe("The OpenAPI 3.1 document of every function's routes; needs no token.");
 
 /// Every function's tag and operations, for the document (no handler, so no store type).
 pub const FUNCTIONS: &[(&str, &[Operation])] = &[

@@ -23,7 +23,8 @@ pub const ONBOARD: Operation = Operation::post::<Reseller>(
 )
 .body::<NewReseller>()
 .created()
-.errors(&[403, 409]);
+.errors(&[403, 409])
+.describe("Creates your partner account (company, optional email: only the address you signed in with), at the network's default tier. With `invited_by` (from a partner's `GET /resellers/me/invite`) it joins under that partner. An admin may onboard anyone (`user_id`) at any tier, with any address and parent. One account per user (409).");
 pub const INVITE: Operation = Operation::get::<Invite>(
     "/resellers/me/invite",
     "myInvite",
@@ -32,30 +33,36 @@ pub const INVITE: Operation = Operation::get::<Invite>(
 .errors(&[404]);
 pub const ME: Operation =
     Operation::get::<Profile>("/resellers/me", "me", "Your profile, tier, balance, what you may spend and metadata")
-        .errors(&[404]);
+        .errors(&[404])
+.describe("Your profile as the dashboard shows it: tier, balance, what is reserved by holds and what you may spend, debt, what expires within 30 days, the runway at your spending of the last 30 days, your parent, metadata.");
 pub const STATS: Operation =
-    Operation::get::<ResellerStats>("/resellers/me/stats", "myStats", "Your balance, tier and totals").errors(&[404]);
+    Operation::get::<ResellerStats>("/resellers/me/stats", "myStats", "Your balance, tier and totals")
+        .errors(&[404])
+        .describe("Your balance, tier and totals: credits added and spent, provisions, clients, runway.");
 pub const TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/me/transactions",
     "myTransactions",
     "Your ledger, newest first",
 )
 .query(LIST_QUERY)
-.errors(&[404]);
+.errors(&[404])
+.describe("Your ledger, newest first: every movement of your wallet with its kind, amount, balance after, reason, who made it (by role or refid) and the lots it moved.");
 pub const LOTS: Operation = Operation::get::<PageBody<Lot>>(
     "/resellers/me/lots",
     "myLots",
     "Your credit lots, newest first: kind, amount, what is left, expiry",
 )
 .query(LIST_QUERY)
-.errors(&[404]);
+.errors(&[404])
+.describe("Your credit lots: each top-up, payment, reward or commission is one, with its kind (paid or promotional), what is left and when it expires. Spending takes the lot that expires first, promotional before paid.");
 pub const SUB_RESELLERS: Operation = Operation::get::<PageBody<SubReseller>>(
     "/resellers/me/sub-resellers",
     "mySubResellers",
     "Your direct sub-resellers, newest first, with their balance and this month's spend",
 )
 .query(LIST_QUERY)
-.errors(&[404]);
+.errors(&[404])
+.describe("The resellers directly below you in the tree, newest first, with their tier, status, balance, clients and this month's spend; never their clients or ledgers.");
 pub const RESELLER_SUB_RESELLERS: Operation = Operation::get::<PageBody<SubReseller>>(
     "/resellers/{refid}/sub-resellers",
     "resellerSubResellers",
@@ -63,26 +70,30 @@ pub const RESELLER_SUB_RESELLERS: Operation = Operation::get::<PageBody<SubResel
 )
 .admin()
 .query(LIST_QUERY)
-.errors(&[403, 404]);
+.errors(&[403, 404])
+.describe("A reseller's direct sub-resellers, as it sees them.");
 pub const ALERTS: Operation = Operation::get::<Alerts>(
     "/resellers/me/alerts",
     "myAlerts",
     "Your credit alert thresholds (the network's low-credit threshold until you set yours)",
 )
-.errors(&[404]);
+.errors(&[404])
+.describe("Your alert levels of available credit and runway; the network's low-credit threshold until you set yours.");
 pub const SET_ALERTS: Operation = Operation::put::<Alerts>(
     "/resellers/me/alerts",
     "setMyAlerts",
     "Set up to 5 thresholds of available credit: one event and mail per crossing down, one event on recovery",
 )
 .body::<Alerts>()
-.errors(&[404]);
+.errors(&[404])
+.describe("Replaces your alert levels: up to 5 thresholds of available credit (each crossing down sends one event and mail, each recovery one event) and an optional runway in days.");
 pub const AUTO_TOP_UP: Operation = Operation::get::<AutoTopUpView>(
     "/resellers/me/auto-top-up",
     "myAutoTopUp",
     "Your auto top-up rule and where it stands (404 without one)",
 )
-.errors(&[404]);
+.errors(&[404])
+.describe("Your auto top-up rule and where it stands: the request waiting, what was asked this month, failures in a row. 404 when you have no rule.");
 pub const SET_AUTO_TOP_UP: Operation = Operation::put::<AutoTopUpView>(
     "/resellers/me/auto-top-up",
     "setMyAutoTopUp",
@@ -90,13 +101,15 @@ pub const SET_AUTO_TOP_UP: Operation = Operation::put::<AutoTopUpView>(
      for `target - available` at a time, at most `monthly_cap` a month; three failures in a row turn it off",
 )
 .body::<TopUpRule>()
-.errors(&[404]);
+.errors(&[404])
+.describe("Sets your rule: when what you may spend falls below `below`, Ally asks your payment system (an `AutoTopUpRequested` event) for `target` minus what you have, one request at a time, at most `monthly_cap` in a calendar month; a payment that names the request fulfils it, three failures in a row turn the rule off.");
 pub const REMOVE_AUTO_TOP_UP: Operation = Operation::delete(
     "/resellers/me/auto-top-up",
     "removeMyAutoTopUp",
     "Remove your auto top-up rule (a pending request is cancelled)",
 )
-.errors(&[404]);
+.errors(&[404])
+.describe("Removes your auto top-up rule; a request still waiting for payment is cancelled.");
 pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEntry>>(
     "/resellers/{refid}/transactions",
     "resellerTransactions",
@@ -104,14 +117,16 @@ pub const RESELLER_TRANSACTIONS: Operation = Operation::get::<PageBody<LedgerEnt
 )
 .admin()
 .query(LIST_QUERY)
-.errors(&[403, 404]);
+.errors(&[403, 404])
+.describe("A reseller's ledger, newest first, as it sees it: what an admin reverses from.");
 pub const METADATA: Operation = Operation::patch::<WhitelabelMetadata>(
     "/resellers/me/metadata",
     "updateMyMetadata",
     "Merge whitelabel metadata (null removes a key; reserved keys refused); answers the metadata as it then stands",
 )
 .body::<MetadataPatch>()
-.errors(&[404]);
+.errors(&[404])
+.describe("Merges your whitelabel metadata (company name, colours, logo URL, anything of your own): a key set to null is removed; values are JSON scalars, 8 KiB in all; reserved keys are refused.");
 pub const FIND: Operation = Operation::get::<Found>(
     "/resellers",
     "findResellers",
@@ -125,11 +140,14 @@ pub const FIND: Operation = Operation::get::<Found>(
     ("limit", "page size of a list, 1 to 100 (default 25)"),
     ("cursor", "next_cursor of the previous page of the same list"),
 ])
-.errors(&[403, 404]);
+.values(&[("tier", &["standard", "gold", "platinum"]), ("status", &["active", "suspended"])])
+.errors(&[403, 404])
+.describe("With `user_id`: the reseller of that user. With `tier` and/or `status`: a page of the resellers of that tier and status, newest first (an index, never a scan).");
 pub const FIND_BY_REFID: Operation =
     Operation::get::<Reseller>("/resellers/{refid}", "findByRefid", "Find a reseller by refid (admin)")
         .admin()
-        .errors(&[403, 404]);
+        .errors(&[403, 404])
+        .describe("The reseller with this refid, with its metadata.");
 pub const UPDATE: Operation = Operation::patch::<Reseller>(
     "/resellers/{refid}",
     "updateReseller",
@@ -137,7 +155,8 @@ pub const UPDATE: Operation = Operation::patch::<Reseller>(
 )
 .admin()
 .body::<ResellerPatch>()
-.errors(&[403, 404]);
+.errors(&[403, 404])
+.describe("Changes a reseller's tier, status, provisioning hold, metadata or parent in the tree (null takes it out of the tree). A refused change writes nothing.");
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "onboarding";

@@ -34,13 +34,15 @@ pub struct Offers {
     items: Vec<Offer>,
 }
 
-pub const PRODUCTS: Operation =
-    Operation::get::<Offers>("/products", "products", "The catalog at your tier's prices").errors(&[404]);
+pub const PRODUCTS: Operation = Operation::get::<Offers>("/products", "products", "The catalog at your tier's prices")
+    .errors(&[404])
+    .describe("The catalog with each product's base price, your price at your tier and whether your tier may sell it.");
 pub const PROVISION: Operation =
     Operation::post::<ProvisionReceipt>("/provision", "provision", "Provision one service at your tier's price")
         .idempotent()
         .body::<ProvisionRequest>()
-        .errors(&[402, 403, 404, 409]);
+        .errors(&[402, 403, 404, 409])
+.describe("Charges your tier's price of a product (or a custom base price, `cost`, at your tier's discount) and provisions the service, for one of your clients if `client_id` is given. Refused with 402 when what you may spend does not cover it, with 403 when your account is suspended, on hold or your tier may not sell the product; nothing moves then.");
 pub const BULK: Operation = Operation::post::<BulkReceipt>(
     "/clients/bulk",
     "bulkOnboard",
@@ -49,13 +51,15 @@ pub const BULK: Operation = Operation::post::<BulkReceipt>(
 .idempotent()
 .accepted()
 .body::<BulkRequest>()
-.errors(&[402, 403, 404, 409]);
+.errors(&[402, 403, 404, 409])
+.describe("Charges the tier price of one product (or a custom cost) per client at once, then writes the clients and their services: all or nothing if the credits do not suffice. Up to 47 clients ride in the charge itself; a bigger bulk answers 202 while its fill finishes (read it at `Location`), and the sweeper finishes a fill its caller abandoned. A retry with the same key answers the same receipt.");
 pub const BULK_STATUS: Operation = Operation::get::<BulkStatus>(
     "/clients/bulk/{key}",
     "bulkStatus",
     "A bulk onboarding of yours by its Idempotency-Key: filling or done, and its charge",
 )
-.errors(&[404]);
+.errors(&[404])
+.describe("Where a bulk onboarding of yours stands, by the Idempotency-Key it was sent with: `filling` or `done`, what it charged and the clients' ids.");
 
 pub const PLACE_HOLD: Operation = Operation::post::<HoldReceipt>(
     "/holds",
@@ -65,7 +69,8 @@ pub const PLACE_HOLD: Operation = Operation::post::<HoldReceipt>(
 .idempotent()
 .body::<HoldRequest>()
 .created()
-.errors(&[402, 403, 404, 409]);
+.errors(&[402, 403, 404, 409])
+.describe("Reserves the tier price of a product (or a custom cost) from what you may spend, without charging it, for `expires_in_s` seconds (default 24 hours). Capture it when the service is built, or void it; at its end the sweeper releases it.");
 pub const LIST_HOLDS: Operation =
     Operation::get::<PageBody<Hold>>("/holds", "listHolds", "Your holds, newest first, with their status as of now")
         .query(&[
@@ -73,7 +78,9 @@ pub const LIST_HOLDS: Operation =
             ("limit", "page size, 1 to 100 (default 25)"),
             ("cursor", "next_cursor of the previous page"),
         ])
-        .errors(&[404]);
+        .values(&[("status", &["active", "captured", "voided", "expired"])])
+        .errors(&[404])
+.describe("Your holds, newest first; `status` keeps one status (a hold past its end reads as `expired` even before the sweeper releases it).");
 pub const CAPTURE_HOLD: Operation = Operation::post::<CaptureReceipt>(
     "/holds/{id}/capture",
     "captureHold",
@@ -81,9 +88,12 @@ pub const CAPTURE_HOLD: Operation = Operation::post::<CaptureReceipt>(
 )
 .idempotent()
 .body::<CaptureRequest>()
-.errors(&[404, 409]);
-pub const VOID_HOLD: Operation =
-    Operation::post::<VoidReceipt>("/holds/{id}/void", "voidHold", "Release a hold").idempotent().errors(&[404, 409]);
+.errors(&[404, 409])
+.describe("Charges `amount` (at most what was reserved; all of it when absent), writes the service, and releases the rest of the reserve, in one write. The body may be `{}`.");
+pub const VOID_HOLD: Operation = Operation::post::<VoidReceipt>("/holds/{id}/void", "voidHold", "Release a hold")
+    .idempotent()
+    .errors(&[404, 409])
+    .describe("Releases the whole reserve of an active hold; nothing is charged. A closed hold is `409 hold_closed`.");
 
 /// The function's name: its binary, its SAM resource, its operations' tag.
 pub const TAG: &str = "provision";
