@@ -30,8 +30,9 @@ help:
 dev:
 	cargo run -q -p ally-local -- serve
 
+# What serve used: its data folder and outbox (ALLY_LOCAL_DATA, ALLY_LOCAL_OUTBOX), .ally by default.
 reset:
-	rm -rf .ally
+	rm -rf "$${ALLY_LOCAL_DATA:-.ally}" "$${ALLY_LOCAL_OUTBOX:-.ally/outbox}"
 
 # Python tools (moto for the DynamoDB emulator), pinned in infra/requirements.txt.
 $(STAMP): infra/requirements.txt

@@ -125,7 +125,11 @@ async fn serve() -> Result<(), Failure> {
         )
         .merge(pages);
     let router = guard::own_address_only(router, addr);
-    println!("Ally dev server on http://{addr}  (data in {}/, `make reset` clears it)", data.display());
+    let reset = match std::env::var("ALLY_LOCAL_DATA") {
+        Ok(custom) => format!("ALLY_LOCAL_DATA={custom} make reset"),
+        Err(_) => "make reset".into(),
+    };
+    println!("Ally dev server on http://{addr}  (data in {}/, `{reset}` clears it)", data.display());
     println!("{}", guard::banner(addr));
     println!("  ALLY_LOCAL_JWT_SECRET={}", jwt.expose());
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
@@ -192,6 +196,12 @@ fn mint(args: &[String]) -> Result<(), Failure> {
     let config = config_with_secrets()?;
     let secret = config.local_jwt_secret.ok_or("no JWT secret")?;
     println!("{}", token(&secret, user_id, admin, email, hours));
+    // On stderr, so `$(ally-local token ...)` keeps only the token: which server takes it.
+    let signed_with = match std::env::var("ALLY_LOCAL_JWT_SECRET") {
+        Ok(_) => "ALLY_LOCAL_JWT_SECRET".to_string(),
+        Err(_) => format!("{}/secrets.json", config.local_data),
+    };
+    eprintln!("ally-local: signed with {signed_with}: the dev server started with the same takes it");
     Ok(())
 }
 
@@ -239,20 +249,47 @@ async fn recount(args: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What `ally-local --help` says.
+const HELP: &str = "ally-local: Ally on a laptop
+
+  ally-local serve                 every route on ALLY_LOCAL_ADDR (127.0.0.1:3000), data in ALLY_LOCAL_DATA (.ally)
+  ally-local token <user_id> [--admin] [--email <address> | --no-email] [--hours <n>]
+                                   a token the dev server of the same ALLY_LOCAL_DATA takes
+  ally-local stripe-event <type> --refid <refid> --amount <minor units> [--payment pi_...] [--url <dev server>]
+                                   a Stripe event signed with that dev server's Stripe secret, sent to it
+  ally-local create-table          the table ALLY_TABLE_NAME at AWS_ENDPOINT_URL (make watch)
+  ally-local redrive <queue url>   failed work on a queue done again, against the deployment the environment names
+  ally-local recount --from <YYYY-MM-DD>
+                                   the network figures rebuilt from the resellers' own counters
+
+Each reads the same settings as serve (the environment, then ALLY_LOCAL_DATA's secrets.json).
+`<command> --help` says more.";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let help = |command: &str| args.get(1).is_some_and(|a| a == "--help" || a == "-h") && args[0] == command;
     let result = match args.first().map(String::as_str) {
+        Some("--help" | "-h" | "help") => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Some(command @ ("serve" | "token" | "create-table" | "redrive" | "recount")) if help(command) => {
+            let line =
+                HELP.lines().skip_while(|l| !l.trim_start().starts_with(&format!("ally-local {command}"))).take(2);
+            println!("{}", line.collect::<Vec<_>>().join("\n"));
+            Ok(())
+        }
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
         Some("stripe-event") => config_with_secrets().and_then(|config| stripe_event::send(&config, &args[1..])),
         Some("create-table") => create_table().await,
         Some("redrive") => redrive(&args[1..]).await,
         Some("recount") => recount(&args[1..]).await,
-        Some(other) => {
-            Err(format!("unknown command `{other}` (serve, token, stripe-event, create-table, redrive, recount)")
-                .into())
-        }
+        Some(other) => Err(format!(
+            "unknown command `{other}` (serve, token, stripe-event, create-table, redrive, recount; --help says more)"
+        )
+        .into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

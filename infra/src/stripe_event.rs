@@ -17,6 +17,13 @@ charge.refunded|charge.dispute.created|charge.dispute.closed> --refid <refid> --
 
 /// Builds, signs and sends one event; prints the endpoint's answer.
 pub fn send(config: &Config, args: &[String]) -> Result<(), Failure> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "{USAGE}\n\nSigned with the Stripe secret in {}/secrets.json (or ALLY_STRIPE_WEBHOOK_SECRET), sent to the dev server at ALLY_LOCAL_ADDR ({}) unless --url names another.",
+            config.local_data, config.local_addr
+        );
+        return Ok(());
+    }
     let kind = args.first().filter(|a| !a.starts_with("--")).ok_or(USAGE)?.clone();
     let (mut refid, mut amount, mut currency) = (None, None, "usd".to_string());
     let mut payment = format!("pi_local_{}", hex::encode(rand::random::<[u8; 6]>()));
@@ -48,8 +55,15 @@ pub fn send(config: &Config, args: &[String]) -> Result<(), Failure> {
     let body = event.to_string();
     // Stripe's scheme is Ally's: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
     let signature = ally::http::webhook::sign(secret.bytes(), chrono::Utc::now().timestamp(), body.as_bytes());
-    let answer = post(&url, "/webhooks/stripe", &signature, &body)?;
+    let (status, answer) = post(&url, "/webhooks/stripe", &signature, &body)?;
     println!("{answer}");
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "the dev server at {url} answered {status}: was it started with the data in {} (its Stripe secret)?",
+            config.local_data
+        )
+        .into());
+    }
     println!("payment {payment}: use --payment {payment} to refund or dispute it");
     Ok(())
 }
@@ -85,10 +99,11 @@ fn object(kind: &str, payment: &str, refid: &str, amount: i64, currency: &str) -
     })
 }
 
-/// A plain HTTP/1.1 POST to the dev server; its status line and body.
-fn post(url: &str, path: &str, signature: &str, body: &str) -> Result<String, Failure> {
+/// A plain HTTP/1.1 POST to the dev server; its status and body.
+fn post(url: &str, path: &str, signature: &str, body: &str) -> Result<(u16, String), Failure> {
     let host = url.strip_prefix("http://").ok_or("the dev server's --url is http://host:port")?.trim_end_matches('/');
-    let mut stream = TcpStream::connect(host)?;
+    let mut stream = TcpStream::connect(host)
+        .map_err(|e| format!("could not reach the dev server at {url} ({e}): is `make dev` running there?"))?;
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nStripe-Signature: {signature}\r\n\
@@ -97,7 +112,7 @@ fn post(url: &str, path: &str, signature: &str, body: &str) -> Result<String, Fa
     )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    let status = answer.lines().next().unwrap_or_default().to_string();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let payload = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    Ok(format!("{status}\n{payload}"))
+    Ok((status, payload.to_string()))
 }
