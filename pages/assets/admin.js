@@ -18,9 +18,12 @@ async function loadTotals() {
 
 async function loadTop() {
   const form = $("#top-range");
-  const query = new URLSearchParams({ start: form.start.value, end: form.end.value, limit: "10" });
+  const by = form.by.value;
+  const query = new URLSearchParams({ start: form.start.value, end: form.end.value, limit: "10", by });
   const top = await call("GET", `/analytics/top-resellers?${query}`);
-  fillTable($("#top"), top.items.map((r) => [r.refid, r.company, r.tier, credits(r.acquisitions), credits(r.credits_spent)]), [3, 4]);
+  $("#top-caption").textContent = `Ranked by ${by === "spent" ? "credits spent" : "clients onboarded"} in the range`;
+  fillTable($("#top"), top.items.map((r) => [r.refid, r.company, r.tier, credits(r.acquisitions), credits(r.credits_spent)]), [3, 4],
+    "No reseller spent or onboarded anything in this range.");
 }
 
 async function loadUpgrades() {

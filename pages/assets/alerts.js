@@ -51,14 +51,12 @@ function showAutoTopUp(rule) {
   $("#auto-top-up-state").textContent = parts.join(" ");
 }
 
-/** Shows the partner's auto top-up rule and where it stands (none: an empty form). */
-export async function loadAutoTopUp() {
-  try {
-    showAutoTopUp(await call("GET", "/resellers/me/auto-top-up"));
-  } catch (problem) {
-    if (problem.status !== 404) throw problem;
-    showAutoTopUp(null);
-  }
+/**
+ * Shows the partner's auto top-up rule and where it stands (none: an empty form). The
+ * profile says whether there is one: no rule is a normal state, not a call answered 404.
+ */
+export async function loadAutoTopUp(profile) {
+  showAutoTopUp(profile.auto_top_up ? await call("GET", "/resellers/me/auto-top-up") : null);
 }
 
 /** Saves or removes the auto top-up rule. */

@@ -61,13 +61,27 @@ async function loadWallet() {
   if (me.hold_provisioning) notify("#profile-message", "Provisioning is on hold for your account.", "error");
 }
 
+/**
+ * The catalog in a product menu, the first product the partner's tier may sell chosen;
+ * "Custom price" last, and the custom base price asked for only when it is chosen.
+ */
 function productOptions(select) {
   select.replaceChildren(
-    h("option", { value: "" }, "Custom price"),
     ...state.products.map((p) =>
       h("option", { value: p.id, disabled: !p.allowed }, `${p.name}: ${credits(p.price)} credits${p.allowed ? "" : " (not for your tier)"}`),
     ),
+    h("option", { value: "" }, "Custom price"),
   );
+  select.value = state.products.find((p) => p.allowed)?.id ?? "";
+  const custom = () => {
+    select.form.cost.closest("label").hidden = select.value !== "";
+  };
+  select.addEventListener("change", custom);
+  select.form.addEventListener("reset", () => setTimeout(() => {
+    select.value = state.products.find((p) => p.allowed)?.id ?? "";
+    custom();
+  }));
+  custom();
 }
 
 async function loadProducts() {
@@ -82,7 +96,8 @@ function renderClients() {
   const shown = state.clients.filter(
     (c) => !query || c.name.toLowerCase().includes(query) || (c.email || "").toLowerCase().includes(query),
   );
-  fillTable($("#clients"), shown.map((c) => [c.name, c.email || "", new Date(c.created_at).toLocaleDateString()]));
+  const none = state.clients.length ? "No client matches the search." : "No client yet: onboard one, or many from a CSV, below.";
+  fillTable($("#clients"), shown.map((c) => [c.name, c.email || "", new Date(c.created_at).toLocaleDateString()]), [], none);
   $("#clients-caption").textContent = `${shown.length} of ${state.clients.length} clients loaded, newest first`;
   $("#clients-more").hidden = !state.cursor;
   $("#provision-client").replaceChildren(
@@ -99,14 +114,54 @@ async function loadClients(more = false) {
   renderClients();
 }
 
+/** What each kind of entry is, in words. */
+const KINDS = {
+  credit: "Credit added",
+  debit: "Spent",
+  reversal: "Taken back",
+  debt_repayment: "Debt repaid",
+  expiry: "Expired",
+  transfer_out: "Passed on",
+  transfer_in: "Received",
+  refund: "Given back",
+  reward: "Referral reward",
+  commission: "Commission",
+};
+
+/** Who made an entry, in words: you, an administrator, a reseller by refid, or Ally. */
+function madeBy(entry) {
+  if (entry.actor === state.me.user_id) return "you";
+  if (entry.actor === "admin") return "an administrator";
+  if (entry.actor.startsWith("reseller:")) return `reseller ${entry.actor.slice("reseller:".length)}`;
+  if (entry.actor.startsWith("webhook:")) return `a payment (${entry.actor.slice("webhook:".length)})`;
+  return { referral: "a referral", commission: "your sub-resellers' spending", expiry: "its expiry" }[entry.actor] || entry.actor;
+}
+
+/** A reason without the ids in it (long tokens of letters, digits and underscores). */
+const plainReason = (reason) => reason.replace(/\b(?=[A-Za-z0-9_]*\d)[A-Za-z0-9_]{14,}\b/g, "…").trim();
+
 async function loadLedger() {
   const page = await call("GET", "/resellers/me/transactions?limit=10");
   const out = ["debit", "reversal", "debt_repayment", "expiry", "transfer_out"];
   const sign = (e) => (out.includes(e.kind) ? "-" : "+");
-  fillTable(
-    $("#ledger"),
-    page.items.map((e) => [new Date(e.created_at).toLocaleString(), e.kind, `${sign(e)}${credits(e.amount)}`, credits(e.balance_after), e.reason || ""]),
-    [2, 3],
+  if (!page.items.length) return fillTable($("#ledger"), [], [], "No movement yet: a top-up or a payment starts your ledger.");
+  $("#ledger").replaceChildren(
+    ...page.items.map((e) =>
+      h("tr", {},
+        h("td", {}, new Date(e.created_at).toLocaleString()),
+        h("td", {}, KINDS[e.kind] || e.kind),
+        h("td", { class: "num" }, `${sign(e)}${credits(e.amount)}`),
+        h("td", { class: "num" }, credits(e.balance_after)),
+        h("td", { class: "wrap" },
+          plainReason(e.reason || "") || `By ${madeBy(e)}`,
+          h("details", {},
+            h("summary", {}, "Details"),
+            h("p", {}, `By ${madeBy(e)}.`, e.reason ? ` Reason: ${e.reason}.` : ""),
+            h("p", {}, "Entry ", h("code", {}, e.id), ", key ", h("code", {}, e.idempotency_key)),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -210,6 +265,7 @@ async function loadHolds() {
   const action = (kind, hold, text, quiet) =>
     h("button", { type: "button", class: quiet ? "quiet" : null, [`data-${kind}`]: hold.id,
       "aria-label": `${text} the hold of ${credits(hold.amount)} credits` }, text);
+  if (!page.items.length) return fillTable($("#holds"), [], [], "No active hold: reserve one above while a service is built.");
   $("#holds").replaceChildren(
     ...page.items.map((hold) =>
       h("tr", {},
@@ -230,6 +286,7 @@ async function loadLots() {
     if (lot.expired) return `${when} (${credits(lot.expired)} expired)`;
     return new Date(lot.expires_at) <= new Date() ? `${when} (expired)` : when;
   };
+  if (!page.items.length) return fillTable($("#lots"), [], [], "No credit yet: top up or buy credits to open your first lot.");
   $("#lots").replaceChildren(
     ...page.items.map((lot) =>
       h("tr", {},
@@ -245,7 +302,8 @@ async function loadLots() {
 async function loadSubResellers() {
   const page = await call("GET", "/resellers/me/sub-resellers?limit=100");
   state.children = page.items;
-  $("#sub-resellers").replaceChildren(
+  if (!page.items.length) fillTable($("#sub-resellers"), [], [], "No sub-reseller yet: send the invite link above to a partner.");
+  else $("#sub-resellers").replaceChildren(
     ...page.items.map((c) =>
       h("tr", {},
         h("td", {}, c.company),
@@ -456,7 +514,7 @@ async function main() {
   $("#clients-more").addEventListener("click", () => loadClients(true));
   $("#trend-interval").addEventListener("change", loadTrend);
   await Promise.all([loadProducts(), loadClients(), loadLedger(), loadTrend()]);
-  await Promise.all([loadHolds(), loadLots(), loadSubResellers(), loadInvite(), loadAlerts(), loadAutoTopUp()]);
+  await Promise.all([loadHolds(), loadLots(), loadSubResellers(), loadInvite(), loadAlerts(), loadAutoTopUp(state.me)]);
   document.body.dataset.ready = "true";
 }
 

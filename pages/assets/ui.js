@@ -56,8 +56,16 @@ export function daysAgo(days) {
   return date.toISOString().slice(0, 10);
 }
 
-/** Fills a table body with rows of cells; `numeric` lists the columns aligned right. */
-export function fillTable(tbody, rows, numeric = []) {
+/**
+ * Fills a table body with rows of cells; `numeric` lists the columns aligned right. With no
+ * rows, one line says `empty` (what there is to do) across the table.
+ */
+export function fillTable(tbody, rows, numeric = [], empty = "Nothing yet.") {
+  if (!rows.length) {
+    const columns = tbody.closest("table")?.querySelectorAll("thead th").length || 1;
+    tbody.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: columns }, empty)));
+    return;
+  }
   tbody.replaceChildren(
     ...rows.map((cells) => h("tr", {}, cells.map((cell, i) => h("td", { class: numeric.includes(i) ? "num" : null }, cell)))),
   );

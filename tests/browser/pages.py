@@ -60,6 +60,8 @@ def browser():
     options.binary_location = "/usr/bin/chromium"
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"]:
         options.add_argument(argument)
+    # The console, read for errors (a 404 of a favicon or of a missing rule is one).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
@@ -93,6 +95,11 @@ def sign_in(driver, page, user, admin=False):
     if box.is_selected() != admin:
         box.click()
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def console_errors(driver):
+    """The errors the page's console showed since the last look."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def unlabelled(driver):
@@ -148,6 +155,14 @@ def main():
         check(buy.startswith("https://buy.stripe.com/test_ally_credits?") and f"client_reference_id={refid}" in buy
               and "prefilled_email=partner-1%40partners.example" in buy, f"Buy credits opens the Payment Link for this partner: {buy}")
         check(unlabelled(partner) == [], f"every control is labelled: {unlabelled(partner)}")
+        check(console_errors(partner) == [], f"a clean console: {console_errors(partner)}")
+        product = Select(partner.find_element(By.ID, "product")).first_selected_option.get_attribute("value")
+        check(product == "license-basic", f"a real product is chosen first: {product}")
+        check(not partner.find_element(By.CSS_SELECTOR, "#provision input[name=cost]").is_displayed(), "no custom price unless asked")
+        sections = [a.text for a in partner.find_elements(By.CSS_SELECTOR, "#sections a")]
+        check(sections == ["Wallet and buying", "Clients and services", "Network", "Settings"], f"the sections: {sections}")
+        check("No sub-reseller yet" in text(partner, "#sub-resellers") or "Contoso" in text(partner, "#sub-resellers"),
+              f"an empty state or the child: {text(partner, '#sub-resellers')}")
 
         # Onboard a client.
         onboard = partner.find_element(By.ID, "onboard")
@@ -166,7 +181,7 @@ def main():
         partner.find_element(By.ID, "provision-confirm").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "4,150 credits", "the balance to drop by 850")
         first_row = wait_for(partner, lambda d: "-850" in text(d, "#ledger tr") and text(d, "#ledger tr"), "the ledger row")
-        check("debit" in first_row and "4,150" in first_row, f"the ledger row: {first_row}")
+        check("Spent" in first_row and "4,150" in first_row and "debit" not in first_row, f"the ledger row, in words: {first_row}")
 
         # A hold reserves without charging; voided, it gives everything back.
         Select(partner.find_element(By.ID, "hold-product")).select_by_value("license-basic")
@@ -177,11 +192,12 @@ def main():
         check(unlabelled(partner) == [], f"the holds are labelled: {unlabelled(partner)}")
         partner.find_element(By.CSS_SELECTOR, "#holds button[data-void]").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "0 credits", "the void")
-        check(partner.find_elements(By.CSS_SELECTOR, "#holds tr") == [] and text(partner, "#available") == "4,150 credits",
+        check("No active hold" in text(partner, "#holds") and text(partner, "#available") == "4,150 credits",
               "no active hold left, all available again")
 
         # Bulk: 3 clients from CSV, the total shown first.
         partner.find_element(By.ID, "bulk-csv").send_keys("name,email\nAlpha Co,a@alpha.example\n\"Beta, Inc\",\nGamma Ltd,g@gamma.example\n")
+        Select(partner.find_element(By.ID, "bulk-product")).select_by_value("")
         partner.find_element(By.CSS_SELECTOR, "#bulk input[name=cost]").send_keys("100")
         partner.find_element(By.CSS_SELECTOR, "#bulk button[type=submit]").click()
         summary = text(partner, "#bulk-summary")
@@ -192,6 +208,7 @@ def main():
         check("Beta, Inc" in text(partner, "#clients"), "a quoted CSV name with a comma")
 
         # Clear refusals: not enough credits, then provisioning on hold.
+        Select(partner.find_element(By.ID, "product")).select_by_value("")
         partner.find_element(By.CSS_SELECTOR, "#provision input[name=cost]").send_keys("90000")
         partner.find_element(By.CSS_SELECTOR, "#provision button[type=submit]").click()
         partner.find_element(By.ID, "provision-confirm").click()
@@ -265,6 +282,8 @@ def main():
         check(unlabelled(admin_page) == [], f"every control is labelled: {unlabelled(admin_page)}")
         top = text(admin_page, "#top")
         check(refid in top and "Northwind" in top, f"the partner among the top resellers: {top}")
+        check("credits spent" in text(admin_page, "#top-caption"), "ranked by credits spent first")
+        check(console_errors(admin_page) == [], f"a clean console: {console_errors(admin_page)}")
         # The gold resellers as a list (the seed's scopes); the partner opens from it.
         scope = admin_page.find_element(By.ID, "scope")
         Select(scope.find_element(By.NAME, "tier")).select_by_value("gold")
@@ -344,6 +363,7 @@ def main():
         check("Promotional" in lots and "Paid" in lots, f"the lots, paid and promotional: {lots}")
 
         # A hold captured: charged what it reserved, once, and the service is in the ledger.
+        Select(partner.find_element(By.ID, "hold-product")).select_by_value("")
         partner.find_element(By.CSS_SELECTOR, "#hold input[name=cost]").send_keys("100")
         partner.find_element(By.CSS_SELECTOR, "#hold button[type=submit]").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "held").text == "85 credits", "the second reserve")
@@ -367,7 +387,7 @@ def main():
         partner.find_element(By.ID, "transfer-confirm").click()
         wait_for(partner, lambda d: d.find_element(By.ID, "balance").text == "3,910 credits", "the transfer")
         wait_for(partner, lambda d: "100" in text(d, "#sub-resellers"), "the child's balance in the list")
-        check("transfer_out" in text(partner, "#ledger tr"), f"the transfer in the ledger: {text(partner, '#ledger tr')}")
+        check("Passed on" in text(partner, "#ledger tr"), f"the transfer in the ledger, in words: {text(partner, '#ledger tr')}")
         screenshot(partner, "partner-sub-resellers")
 
         # The partner onboarded 4 clients this month: the admin offers it platinum, in one click.
