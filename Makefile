@@ -10,11 +10,12 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 
 BUILD_STAMP := $(VENV)/.build-$(shell sha256sum infra/requirements-build.txt | cut -c1-12)
 
-.PHONY: help dev reset test lint tools stripe-tools browser-tools build deploy-build watch bench fuzz client browser simulate
+.PHONY: help dev token reset test lint tools stripe-tools browser-tools build deploy-build watch bench fuzz client browser simulate
 
 help:
 	@echo "make dev     the local API on 127.0.0.1:3000 (embedded store kept in .ally/)"
 	@echo "make reset   forget the dev server's data and secrets"
+	@echo "make -s token USER_ID=<user> [ADMIN=1]   a token the dev server takes"
 	@echo "make test    formatting, lints and every test (installs what it needs into .venv)"
 	@echo "make build   release bootstraps of every function for arm64 (cargo lambda)"
 	@echo "make deploy-build  every function built by sam build (pinned SAM CLI and cargo-lambda from .venv), for sam deploy"
@@ -29,6 +30,10 @@ help:
 # Needs nothing but Rust: the embedded store, the in-process identity.
 dev:
 	cargo run -q -p ally-local -- serve
+
+# A token the dev server takes (same data folder): make -s token USER_ID=partner-1 [ADMIN=1]
+token:
+	@cargo run -q -p ally-local -- token $(USER_ID) $(if $(ADMIN),--admin)
 
 # What serve used: its data folder and outbox (ALLY_LOCAL_DATA, ALLY_LOCAL_OUTBOX), .ally by default.
 reset:

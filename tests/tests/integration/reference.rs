@@ -133,10 +133,11 @@ const EXAMPLES: &[Example] = &[
 ];
 
 /// What a reader runs first, in a shell beside `make dev`; the test does the same.
-const SETUP: &str = "export ALLY=http://127.0.0.1:3000
-export ADMIN=$(cargo run -q -p ally-local -- token ops --admin)
-export PARTNER=$(cargo run -q -p ally-local -- token partner-1)
-export NEWCOMER=$(cargo run -q -p ally-local -- token partner-2)";
+const SETUP: &str = "export CARGO_TARGET_DIR=$HOME/.cache/ally-target   # where make builds: cargo run reuses it
+export ALLY=http://127.0.0.1:3000
+export ADMIN=$(make -s token USER_ID=ops ADMIN=1)
+export PARTNER=$(make -s token USER_ID=partner-1)
+export NEWCOMER=$(make -s token USER_ID=partner-2)";
 
 /// The payment webhook, signed as a provider signs it (with the dev server's secret, which
 /// `make dev` prints).
