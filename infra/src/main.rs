@@ -135,7 +135,7 @@ async fn serve() -> Result<(), Failure> {
     println!("  ALLY_WEBHOOK_SECRET={}", webhook.expose());
     println!("  ALLY_STRIPE_WEBHOOK_SECRET={}  (try: cargo run -q -p ally-local -- stripe-event ...)", stripe.expose());
     println!("  admin token (24 h): {}", token(&jwt, "admin", true, Some("admin@ally.local".into()), 24));
-    println!("  more tokens: cargo run -q -p ally-local -- token <user_id> [--admin]");
+    println!("  more tokens: make -s token USER_ID=<user_id> [ADMIN=1]   (ally-local --help: the other tools)");
     println!("  pages: {dashboard} and http://{addr}{}", ally::http::pages::REPORTS);
     let served = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, served).with_graceful_shutdown(shutdown()).await?;

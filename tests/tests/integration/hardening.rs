@@ -62,7 +62,7 @@ async fn ledger(api: &Api, token: &str) -> Vec<Value> {
 /// kind these make) and the answers it got, names the admin as `admin` and the other
 /// partner by refid only: never a user id. (The kinds made by no person, rewards,
 /// commissions, expiries, refunds, name their source: the simulator's privacy law reads
-/// them.)
+/// them.) (Long: one network's story, each kind a person makes, then what each reads.)
 #[tokio::test]
 async fn ledgers_name_an_admin_by_role_and_a_reseller_by_refid() {
     let api = api();

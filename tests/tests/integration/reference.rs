@@ -266,7 +266,7 @@ fn fields(doc: &Value, schema: &Value) -> String {
 /// An operation of the document: its path, its method and itself.
 type Documented<'a> = (&'a str, &'a str, &'a Value);
 
-/// `docs/api.md` as the document and the examples make it.
+/// `docs/api.md` as the document and the examples make it (long: the page, section by section).
 fn reference(doc: &Value) -> String {
     let mut out = String::from(include_str!("reference_intro.md"));
     let _ = writeln!(out, "```sh\n{SETUP}\n```\n");
@@ -373,6 +373,7 @@ fn mint(data: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Every example, in order, against one dev server, then the page (long: one run of them all).
 #[test]
 fn the_reference_is_what_the_api_answers() {
     let data = std::env::temp_dir().join(format!("ally-reference-{}", ulid::Ulid::new()));

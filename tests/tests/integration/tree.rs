@@ -259,6 +259,7 @@ on_both_stores!(
 /// and only for itself. An invite that was not issued (another refid, a changed seal, a
 /// bare refid) is refused with 422 and creates no one; so is one from a suspended partner
 /// or one that would make the tree too deep; naming a parent directly stays an admin's.
+/// (Long: one invite's life, issued, forged, used, then refused as the inviter changes.)
 #[tokio::test]
 async fn a_partner_invites_a_new_partner_under_itself() {
     use serde_json::json;
