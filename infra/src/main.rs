@@ -100,13 +100,17 @@ fn token(secret: &Secret, user_id: &str, admin: bool, email: Option<String>, hou
 
 async fn serve() -> Result<(), Failure> {
     ally::lambda::init_logging();
-    let config = config_with_secrets()?;
+    let mut config = config_with_secrets()?;
     let jwt = config.local_jwt_secret.clone().ok_or("no JWT secret")?;
     let webhook = config.webhook_secret.clone().ok_or("no webhook secret")?;
     let stripe = config.stripe_webhook_secret.clone().ok_or("no Stripe secret")?;
     // Bound first: the address printed is the one served (port 0 picks a free one).
     let listener = tokio::net::TcpListener::bind(&config.local_addr).await?;
     let addr = listener.local_addr()?;
+    // Links in mail and invites point at this server unless ALLY_PUBLIC_URL says otherwise.
+    if std::env::var("ALLY_PUBLIC_URL").is_err() {
+        config.public_url = format!("http://{addr}");
+    }
     let data = PathBuf::from(&config.local_data);
     let outbox = Arc::new(Outbox::new(&config.local_outbox, &config.mail_from));
     let (store, feed) = MemoryStore::open(data.join("store.json"))?.with_change_feed();

@@ -450,9 +450,17 @@ function wireBulk() {
   });
 }
 
-/** The invite link to hand out: the API seals it, so no one can name another partner. */
+/**
+ * The invite link to hand out: the API seals it, so no one can name another partner. While
+ * commissions are paid invites are off (403), and the page says who adds sub-resellers.
+ */
 async function loadInvite() {
-  $("#invite-link").textContent = (await call("GET", "/resellers/me/invite")).link;
+  try {
+    $("#invite-link").textContent = (await call("GET", "/resellers/me/invite")).link;
+  } catch (problem) {
+    if (problem.status !== 403) throw problem;
+    $("#invite-link").textContent = problem.message;
+  }
 }
 
 /**
@@ -488,7 +496,13 @@ function showSignUp(claims) {
       form.querySelector("button").disabled = false;
       // The server's own words: they say what to change (an invite, the address).
       notify("#signup-message", problem.message || explain(problem), "error");
+      // An invite that cannot be used never stands in the way of an account of one's own.
+      $("#signup-alone").hidden = !invite;
     }
+  });
+  $("#signup-alone").addEventListener("click", () => {
+    sessionStorage.removeItem(INVITE);
+    location.assign(location.pathname);
   });
   document.body.dataset.ready = "true";
 }

@@ -23,6 +23,7 @@ export function claims() {
 
 export function signOut() {
   sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(INVITE);
   if (config.signIn.mode === "cognito") {
     // End the hosted UI's session too, or the next sign-in is silently the same user.
     const query = new URLSearchParams({ client_id: config.signIn.clientId, logout_uri: redirectUri() });
@@ -105,8 +106,11 @@ export function signInError(error) {
 export async function signedIn() {
   const params = new URLSearchParams(location.search);
   const message = $("#signin-message");
-  // An invite outlives the sign-in's round trip (Cognito's redirect drops the query).
-  if (params.has("invited_by")) sessionStorage.setItem(INVITE, params.get("invited_by"));
+  // An invite to the dashboard outlives the sign-in's round trip (Cognito's redirect drops
+  // the query); it goes with a sign-out.
+  if (params.has("invited_by") && location.pathname === config.dashboard) {
+    sessionStorage.setItem(INVITE, params.get("invited_by"));
+  }
   if (config.signIn.mode === "cognito" && params.has("error")) {
     message.textContent = signInError(params.get("error"));
     history.replaceState(null, "", location.pathname);

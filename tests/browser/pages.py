@@ -435,6 +435,7 @@ def main():
             card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             if user == "stranger":
                 wait_for(newcomer, lambda d: "invite is not valid" in text(d, "#signup-message"), "the forged invite refused")
+                check(newcomer.find_element(By.ID, "signup-alone").is_displayed(), "an account without the invite is offered")
         wait_for(newcomer, lambda d: "Fabrikam" in text(d, "#company"), "the new dashboard")
         ready(newcomer)
         check("Northwind" in text(newcomer, "#parent"), f"under the partner who invited it: {text(newcomer, '#parent')}")

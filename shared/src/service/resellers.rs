@@ -18,6 +18,17 @@ use crate::store::{Page, PageRequest, ParentLink, ProfileUpdate, ResellerFilter,
 const KNOWN_REFIDS: usize = 10_000;
 
 impl<S: Store> Ally<S> {
+    /// Whether partners may invite sub-resellers: not while commissions are paid, since a
+    /// partner could invite accounts of its own, pass them credit and earn a commission on
+    /// its own spending; then admins (and vetted referrals) place sub-resellers.
+    pub fn invites_allowed(&self) -> Result<(), AllyError> {
+        if self.config.commissions.is_off() {
+            Ok(())
+        } else {
+            Err(AllyError::Forbidden("invites are off while commissions are paid: an administrator adds sub-resellers"))
+        }
+    }
+
     /// Onboards the caller under `inviter`, the partner whose invite it followed (checked by
     /// the caller of this method): as [`Ally::onboard`] of oneself, with that parent, which
     /// must be active and have room below it in the tree.
@@ -25,17 +36,20 @@ impl<S: Store> Ally<S> {
     pub async fn onboard_invited(
         &self,
         actor: &Actor,
-        mut request: NewReseller,
+        request: NewReseller,
         inviter: RefId,
     ) -> Result<Reseller, AllyError> {
+        self.invites_allowed()?;
         if request.user_id.as_ref().is_some_and(|u| *u != actor.user_id) {
             return Err(AllyError::Forbidden("an invite onboards only yourself"));
+        }
+        if request.parent_refid.is_some() {
+            return Err(AllyError::validation("an invite names the parent: send invited_by or parent_refid, not both"));
         }
         let link = self.parent_link(None, &inviter).await?;
         if self.find_by_user(&link.parent).await?.status != Status::Active {
             return Err(AllyError::validation("the partner who invited you cannot take sub-resellers now"));
         }
-        request.parent_refid = None;
         self.insert_new(actor, request, Some(link)).await
     }
 

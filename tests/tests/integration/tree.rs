@@ -337,6 +337,37 @@ async fn a_partner_invites_a_new_partner_under_itself() {
         .await;
     ally_tests::assert_problem(&late, 422, "validation_failed", "a suspended inviter");
     assert!(late.body["detail"].as_str().unwrap().contains("cannot take sub-resellers"), "{late:?}");
+    let both = json!({"company": "Both", "invited_by": child_invite, "parent_refid": other_refid});
+    let both = api.call("POST", "/resellers", Some(&api.token("both", false)), Some(both)).await;
+    ally_tests::assert_problem(&both, 422, "validation_failed", "an invite and a parent");
     let direct = json!({"company": "Direct", "parent_refid": other_refid});
     assert_eq!(api.call("POST", "/resellers", Some(&api.token("direct", false)), Some(direct)).await.status, 403);
+}
+
+/// While commissions are paid a partner could invite accounts of its own, pass them credit
+/// and earn a commission on its own spending: invites are off then (403 both ways), and
+/// admins place sub-resellers.
+#[tokio::test]
+async fn invites_are_off_while_commissions_are_paid() {
+    use ally::config::Secret;
+    use serde_json::json;
+    let sealed_with = || Some(Secret::new("one cursor secret for both"));
+    let off = ally::Config { cursor_secret: sealed_with(), ..ally::Config::default() };
+    let on = ally::Config {
+        cursor_secret: sealed_with(),
+        commissions: ally::domain::Commissions { standard: 5, gold: 5, platinum: 5 },
+        ..ally::Config::default()
+    };
+    let open = ally_tests::TestApi::new(ally::store::memory::MemoryStore::new(), off);
+    let (p, _) = open.partner("shark", "gold", 0).await;
+    let sealed = open.call("GET", "/resellers/me/invite", Some(&p), None).await.body["invited_by"].clone();
+    assert!(sealed.is_string(), "invites work without commissions");
+
+    let paying = ally_tests::TestApi::new(ally::store::memory::MemoryStore::new(), on);
+    let (p, _) = paying.partner("shark", "gold", 0).await;
+    let refused = paying.call("GET", "/resellers/me/invite", Some(&p), None).await;
+    ally_tests::assert_problem(&refused, 403, "forbidden", "no invite");
+    let sock = json!({"company": "Sock", "invited_by": sealed});
+    let refused = paying.call("POST", "/resellers", Some(&paying.token("sock", false)), Some(sock)).await;
+    ally_tests::assert_problem(&refused, 403, "forbidden", "no sign-up by invite");
 }

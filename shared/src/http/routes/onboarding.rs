@@ -307,6 +307,7 @@ pub struct Invite {
 }
 
 async fn invite<S: Store>(State(app): State<Shared<S>>, Caller(actor): Caller) -> Result<Json<Invite>, ApiError> {
+    app.ally.invites_allowed()?;
     let me = app.ally.find_by_user(&actor.user_id).await?;
     let invited_by = app.cursors.seal(INVITE_SCOPE, me.refid.as_str());
     let link = format!("{}?invited_by={invited_by}", app.ally.config().dashboard_link());
