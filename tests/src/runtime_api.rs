@@ -74,6 +74,8 @@ pub struct Function {
     api: Arc<RuntimeApi>,
     outcomes: mpsc::UnboundedReceiver<Posted>,
     served: u32,
+    /// The function's name, for what a failure says.
+    name: String,
     /// Where the process's stdout (its log and metric lines) goes.
     stdout: std::path::PathBuf,
     /// When the process was started.
@@ -115,7 +117,7 @@ impl Function {
         }
         let started = Instant::now();
         let child = command.spawn().unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        Self { child, api, outcomes: rx, served: 0, stdout, started }
+        Self { child, api, outcomes: rx, served: 0, name: name.to_string(), stdout, started }
     }
 
     /// The lines the process wrote to stdout so far: what CloudWatch Logs would hold.
@@ -142,9 +144,10 @@ impl Function {
     /// Invokes the function with `event`; what it posted back (for an HTTP function, the
     /// whole API Gateway response) and its status (200 for an event function).
     pub async fn respond(&mut self, event: Value) -> (u16, Value) {
+        let route = event["routeKey"].as_str().or(event["detail-type"].as_str()).unwrap_or("an event").to_string();
         let response = match self.answer(event).await.0 {
             Outcome::Response(response) => response,
-            Outcome::Error(message) => panic!("req-{} failed: {message}", self.served),
+            Outcome::Error(message) => panic!("{} failed req-{} ({route}): {message}", self.name, self.served),
         };
         let status = response.get("statusCode").map_or(200, |s| s.as_u64().expect("statusCode") as u16);
         (status, response)

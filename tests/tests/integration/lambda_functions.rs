@@ -199,7 +199,9 @@ async fn every_function_binary_serves_its_samples_against_dynamodb() {
     assert_eq!(page["headers"]["content-type"], "text/html; charset=utf-8");
     let html = page["body"].as_str().unwrap();
     assert!(html.contains("Partner dashboard") && html.contains("&quot;mode&quot;:&quot;cognito&quot;"), "{html}");
-    let asset = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // The stylesheet (the page's first link is its icon, a `data:` URL).
+    let asset = html.split("href=\"/assets/").nth(1).unwrap().split('"').next().unwrap();
+    let asset = format!("/assets/{asset}");
     let mut get_asset = sample("dashboard-page");
     get_asset["rawPath"] = json!(asset);
     get_asset["requestContext"]["http"]["path"] = json!(asset);
