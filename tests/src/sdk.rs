@@ -22,6 +22,18 @@ use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// An SES client on the emulator whose calls go through `interceptor`.
+fn ses_through(interceptor: impl Intercept + 'static) -> aws_sdk_sesv2::Client {
+    let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(interceptor).build();
+    aws_sdk_sesv2::Client::from_conf(config)
+}
+
+/// An EventBridge client on the emulator whose calls go through `interceptor`.
+fn eventbridge_through(interceptor: impl Intercept + 'static) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(&crate::sdk_config()).interceptor(interceptor).build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
 /// A DynamoDB store on a fresh emulator table whose client goes through `interceptor`.
 async fn intercepted(interceptor: impl Intercept + 'static, stream: ChangeStream) -> DynamoStore {
     let config = aws_sdk_dynamodb::config::Builder::from(&crate::sdk_config()).interceptor(interceptor).build();
@@ -288,14 +300,12 @@ impl ServiceFaults {
 
     /// An SES client on the emulator whose calls go through these faults.
     pub fn ses_client(&self) -> aws_sdk_sesv2::Client {
-        let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
-        aws_sdk_sesv2::Client::from_conf(config)
+        ses_through(self.clone())
     }
 
     /// An EventBridge client on the emulator whose calls go through these faults.
     pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
-        let config = aws_sdk_eventbridge::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
-        aws_sdk_eventbridge::Client::from_conf(config)
+        eventbridge_through(self.clone())
     }
 
     /// Every call naming `address` is rejected from now on.
@@ -373,14 +383,12 @@ impl Actions {
 
     /// An SES client on the emulator recording its calls.
     pub fn ses_client(&self) -> aws_sdk_sesv2::Client {
-        let config = aws_sdk_sesv2::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
-        aws_sdk_sesv2::Client::from_conf(config)
+        ses_through(self.clone())
     }
 
     /// An EventBridge client on the emulator recording its calls.
     pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
-        let config = aws_sdk_eventbridge::config::Builder::from(&crate::sdk_config()).interceptor(self.clone()).build();
-        aws_sdk_eventbridge::Client::from_conf(config)
+        eventbridge_through(self.clone())
     }
 
     /// An SQS client on the emulator recording its calls.

@@ -90,6 +90,12 @@ pub struct LedgerEntry {
 /// How an entry names the admin who made it: by role only, since the partner reads it (the
 /// admin's user id goes to the log, the audit trail).
 pub const ADMIN_ACTOR: &str = "admin";
+/// How a referral reward names what made it.
+pub const REFERRAL_ACTOR: &str = "referral";
+/// How a parent's commission names what made it.
+pub const COMMISSION_ACTOR: &str = "commission";
+/// How a lot's expiry names what made it.
+pub const EXPIRY_ACTOR: &str = "expiry";
 
 /// The other side of a transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -107,7 +113,7 @@ impl LedgerEntry {
     /// as a digest. Entries are written so; this also covers those written before the rule
     /// (an admin's credit named the admin's user id then).
     pub fn as_read_by(mut self, owner: &crate::domain::UserId) -> Self {
-        const SYSTEM: [&str; 4] = [ADMIN_ACTOR, "referral", "commission", "expiry"];
+        const SYSTEM: [&str; 4] = [ADMIN_ACTOR, REFERRAL_ACTOR, COMMISSION_ACTOR, EXPIRY_ACTOR];
         let known = self.actor == owner.as_str() || self.actor.contains(':') || SYSTEM.contains(&self.actor.as_str());
         if !known {
             self.actor = ADMIN_ACTOR.to_string();

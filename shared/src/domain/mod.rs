@@ -34,7 +34,9 @@ pub use error::AllyError;
 pub use hold::{HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS, HOLD_MIN_SECONDS, Hold, HoldStatus, hold_expiry};
 pub use idempotency::{CallerKey, IdempotencyKey};
 pub use ids::{ClientId, ClientName, CompanyName, Email, MetadataKey, Note, RESERVED_METADATA_KEYS, RefId, UserId};
-pub use ledger::{ADMIN_ACTOR, Counterpart, EntryKind, LedgerEntry, new_id};
+pub use ledger::{
+    ADMIN_ACTOR, COMMISSION_ACTOR, Counterpart, EXPIRY_ACTOR, EntryKind, LedgerEntry, REFERRAL_ACTOR, new_id,
+};
 pub use lot::{BesideChanges, Draw, LOTS_ON_WALLET, Lot, LotKind, Lots, MAX_OPEN_LOTS};
 pub use movement::{Grant, LotMove, Motion, Settlement, Unsettled, check_lots, reversible_left, settle};
 pub use portfolio::{Client, ProvisionedService, license_key};

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tracing::instrument;
 
 use super::{Ally, CreditRequest};
-use crate::domain::{Accrual, AllyError, EntryKind, IdempotencyKey, Note, RefId, UserId};
+use crate::domain::{Accrual, AllyError, COMMISSION_ACTOR, EntryKind, IdempotencyKey, Note, RefId, UserId};
 use crate::metrics::{Metric, record};
 use crate::store::Store;
 
@@ -146,7 +146,7 @@ impl<S: Store> Ally<S> {
                 ..CreditRequest::default()
             };
             let key = IdempotencyKey::commission(day, &suffix)?;
-            match self.add_credits(&parent_user, request, EntryKind::Commission, "commission", &key).await {
+            match self.add_credits(&parent_user, request, EntryKind::Commission, COMMISSION_ACTOR, &key).await {
                 Ok(_) => written += 1,
                 // Settled before at the parent's tier of then (a run cut short, then a tier
                 // change), or a promotional part whose expiry passed before it was paid:

@@ -10,7 +10,7 @@ use tracing::instrument;
 use super::money::Movement;
 use super::wallet_write::{Also, request_hash};
 use super::{Ally, LotExpiry};
-use crate::domain::{Activity, AllyError, EntryKind, Guard, IdempotencyKey, Lot, LotMove, UserId};
+use crate::domain::{Activity, AllyError, EXPIRY_ACTOR, EntryKind, Guard, IdempotencyKey, Lot, LotMove, UserId};
 use crate::store::{Page, PageRequest, Store};
 
 /// What the job can do with a lot past its expiry, as the wallet stands.
@@ -98,7 +98,7 @@ impl<S: Store> Ally<S> {
                             Guard::Release { version: r.version },
                             EntryKind::Expiry,
                             lot.remaining,
-                            "expiry",
+                            EXPIRY_ACTOR,
                             LotMove::Expire(lot_id.to_string()),
                             (),
                         )

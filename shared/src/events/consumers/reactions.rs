@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::Ally;
-use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, Reseller, UserId, month_of};
+use crate::domain::{AllyError, Email, EntryKind, IdempotencyKey, Note, REFERRAL_ACTOR, Reseller, UserId, month_of};
 use crate::events::mail::{Delivery, Mail, Mailer, notice, send_once};
 use crate::events::{LowCredit, ReferralCompleted};
 use crate::service::CreditRequest;
@@ -242,7 +242,7 @@ async fn pay<S: Store>(ally: &Ally<S>, referral: &PendingReferral, joined: &Rese
         reason: Some(Note::parse(format!("referral {id}"))?),
         ..CreditRequest::default()
     };
-    match ally.add_credits(&referral.referrer_user_id, request, EntryKind::Reward, "referral", &key).await {
+    match ally.add_credits(&referral.referrer_user_id, request, EntryKind::Reward, REFERRAL_ACTOR, &key).await {
         Ok(_) => Ok(Handled::Done),
         Err(AllyError::IdempotencyConflict) => Ok(Handled::Duplicate),
         Err(AllyError::Validation(reason)) => {
